@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConflictError, DependencyError, PayloadTooLargeError } from './errors';
+import { eventKey, type NormalizedEvent } from './event';
+import type { Route } from './routes';
+import { EVENTS_TABLE, type EventRecord, type EventStatus } from './table';
+
+/** DynamoDB items are at most 400 KB; leave room for the record's other attributes. */
+export const MAX_STORED_EVENT_BYTES = 380_000;
+
+export interface AcceptDeps {
+  readonly documents: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly tableName: string;
+  readonly queueUrls: Readonly<Record<Route, string>>;
+  readonly leaseSeconds: number;
+  readonly retentionSeconds: number;
+  /** Epoch milliseconds; injectable so tests can move past a lease. */
+  readonly clock?: () => number;
+  readonly logger?: Pick<Logger, 'warn'>;
+}
+
+export type AcceptResult =
+  | { readonly status: 'accepted'; readonly key: string }
+  | { readonly status: 'duplicate'; readonly key: string; readonly state: EventStatus };
+
+/**
+ * The one write path for an event, shared by the receiver, the poller and replay:
+ * 1. conditional put of the record as `in_progress` with a lease (absent, expired by TTL time, or
+ *    an abandoned lease count as free: the last covers a process that died between put and send);
+ * 2. send the event to its route's queue;
+ * 3. mark the record `queued`.
+ * A failed send releases the record, so the sender's retry gets the event through.
+ * Throws {@link ConflictError} (409) while another request holds a live lease, and
+ * {@link DependencyError} (503) when DynamoDB or SQS fail before the event is on the queue.
+ */
+export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Promise<AcceptResult> {
+  const key = eventKey(event);
+  const body = JSON.stringify(event);
+  if (Buffer.byteLength(body) > MAX_STORED_EVENT_BYTES) {
+    throw new PayloadTooLargeError(`normalized event is over ${MAX_STORED_EVENT_BYTES} bytes`, 'event_too_large');
+  }
+  const nowMs = (deps.clock ?? Date.now)();
+  const nowSeconds = Math.floor(nowMs / 1000);
+  const leaseToken = randomUUID();
+
+  const record: EventRecord = {
+    pk: key,
+    status: 'in_progress',
+    provider: event.provider,
+    eventId: event.id,
+    route: event.type,
+    providerType: event.providerType,
+    ...(event.subject === undefined ? {} : { subject: event.subject }),
+    receivedAt: event.receivedAt,
+    receivedDay: event.receivedAt.slice(0, 10),
+    event: body,
+    expiresAt: nowSeconds + deps.retentionSeconds,
+    leaseToken,
+    leaseExpiresAt: nowSeconds + deps.leaseSeconds,
+  };
+
+  try {
+    await deps.documents.send(
+      new PutCommand({
+        TableName: deps.tableName,
+        Item: record,
+        ConditionExpression:
+          'attribute_not_exists(#pk) OR #expiresAt < :now OR (#status = :inProgress AND #leaseExpiresAt < :now)',
+        ExpressionAttributeNames: {
+          '#pk': EVENTS_TABLE.partitionKey,
+          '#expiresAt': EVENTS_TABLE.ttlAttribute,
+          '#status': 'status',
+          '#leaseExpiresAt': 'leaseExpiresAt',
+        },
+        ExpressionAttributeValues: { ':now': nowSeconds, ':inProgress': 'in_progress' },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) {
+      throw new DependencyError('could not write the event record', 'dynamodb_unavailable', { cause: error });
+    }
+    const state = (error.Item?.status?.S as EventStatus | undefined) ?? (await currentState(deps, key));
+    // No record any more means its holder released it a moment ago: the retry will win.
+    if (state === undefined || state === 'in_progress') {
+      throw new ConflictError(`${key} is being accepted by another request; retry`, 'in_progress');
+    }
+    return { status: 'duplicate', key, state };
+  }
+
+  try {
+    await deps.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deps.queueUrls[event.type],
+        MessageBody: body,
+        MessageAttributes: {
+          eventId: { DataType: 'String', StringValue: event.id },
+          provider: { DataType: 'String', StringValue: event.provider },
+          type: { DataType: 'String', StringValue: event.type },
+        },
+      }),
+    );
+  } catch (error) {
+    await release(deps, key, leaseToken);
+    throw new DependencyError('could not send the event to its queue', 'sqs_unavailable', { cause: error });
+  }
+
+  try {
+    await deps.documents.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { [EVENTS_TABLE.partitionKey]: key },
+        // Only our own lease moves to queued: a consumer that already marked it handled wins.
+        ConditionExpression: '#status = :inProgress AND leaseToken = :token',
+        UpdateExpression: 'SET #status = :queued, queuedAt = :queuedAt REMOVE leaseToken, leaseExpiresAt',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':inProgress': 'in_progress',
+          ':token': leaseToken,
+          ':queued': 'queued',
+          ':queuedAt': new Date(nowMs).toISOString(),
+        },
+      }),
+    );
+  } catch (error) {
+    // The event is on its queue, so it is accepted: the consumer moves the record on from here.
+    if (!(error instanceof ConditionalCheckFailedException)) {
+      deps.logger?.warn('event sent but its record could not be marked queued', { key, error: String(error) });
+    }
+  }
+  return { status: 'accepted', key };
+}
+
+/**
+ * The status of an existing record. DynamoDB returns it with a failed condition
+ * (`ReturnValuesOnConditionCheckFailure`); emulators that do not get one consistent read instead.
+ */
+async function currentState(deps: AcceptDeps, key: string): Promise<EventStatus | undefined> {
+  try {
+    const { Item } = await deps.documents.send(
+      new GetCommand({
+        TableName: deps.tableName,
+        Key: { [EVENTS_TABLE.partitionKey]: key },
+        ConsistentRead: true,
+        ProjectionExpression: '#status',
+        ExpressionAttributeNames: { '#status': 'status' },
+      }),
+    );
+    return Item?.status as EventStatus | undefined;
+  } catch (error) {
+    throw new DependencyError('could not read the event record', 'dynamodb_unavailable', { cause: error });
+  }
+}
+
+/** Deletes our own in-progress record so the sender's retry is not blocked by a lease. */
+async function release(deps: AcceptDeps, key: string, leaseToken: string): Promise<void> {
+  try {
+    await deps.documents.send(
+      new DeleteCommand({
+        TableName: deps.tableName,
+        Key: { [EVENTS_TABLE.partitionKey]: key },
+        ConditionExpression: 'leaseToken = :token',
+        ExpressionAttributeValues: { ':token': leaseToken },
+      }),
+    );
+  } catch (error) {
+    // The lease expires on its own; until then the retry gets a 409 and tries again.
+    deps.logger?.warn('could not release the event record; its lease will expire', { key, error: String(error) });
+  }
+}

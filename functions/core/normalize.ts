@@ -1,0 +1,78 @@
+import { BadRequestError, UnauthorizedError } from './errors';
+import { NormalizedEventSchema, type NormalizedEvent } from './event';
+import type { Provider } from './providers';
+import { FALLBACK_ROUTE } from './routes';
+import { TIMESTAMP_TOLERANCE_SECONDS, type SignatureSpec, type Verified } from './verify';
+
+export interface NormalizeInput {
+  readonly provider: Provider;
+  readonly spec: SignatureSpec;
+  /** The verified raw body. */
+  readonly body: Uint8Array;
+  readonly verified: Verified;
+  /** When the request reached the gateway, epoch milliseconds. */
+  readonly receivedAtMs: number;
+  /** How long the idempotency store remembers an event; body timestamps older than this are replays. */
+  readonly retentionSeconds: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Turns an authenticated delivery into the normalized event. Throws {@link BadRequestError} (400)
+ * for anything malformed and {@link UnauthorizedError} (401) for a body timestamp that a replay
+ * could carry past its dedupe record. Never throws anything else for any input.
+ */
+export function normalizeDelivery(input: NormalizeInput): NormalizedEvent {
+  const json = parseJsonObject(input.body);
+  const facts = input.provider.parse(json, input.verified);
+
+  if (input.spec.timestampHeader === undefined && facts.bodyTimestampSeconds !== undefined) {
+    const nowSeconds = Math.floor(input.receivedAtMs / 1000);
+    if (nowSeconds - facts.bodyTimestampSeconds > input.retentionSeconds) {
+      throw new UnauthorizedError('body timestamp is older than the idempotency retention', 'body_timestamp_too_old');
+    }
+    if (facts.bodyTimestampSeconds - nowSeconds > TIMESTAMP_TOLERANCE_SECONDS) {
+      throw new UnauthorizedError('body timestamp is in the future', 'body_timestamp_in_future');
+    }
+  }
+
+  const receivedAt = new Date(input.receivedAtMs).toISOString();
+  const candidate = {
+    id: facts.id,
+    provider: input.provider.name,
+    type: input.provider.routes[facts.providerType] ?? FALLBACK_ROUTE,
+    providerType: facts.providerType,
+    subject: facts.subject,
+    occurredAt: facts.occurredAtSeconds === undefined ? receivedAt : new Date(facts.occurredAtSeconds * 1000).toISOString(),
+    receivedAt,
+    data: facts.data,
+  };
+  const result = NormalizedEventSchema.safeParse(candidate);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue?.path.join('.') ?? 'event';
+    throw new BadRequestError(`event ${field === 'providerType' ? 'type' : field} ${issue?.message ?? 'is invalid'}`);
+  }
+  return result.data;
+}
+
+function parseJsonObject(body: Uint8Array): unknown {
+  if (body.length === 0) throw new BadRequestError('body is empty; expected a JSON object');
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new BadRequestError('body is not valid UTF-8');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new BadRequestError('body is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new BadRequestError('body is JSON but not an object');
+  }
+  return value;
+}

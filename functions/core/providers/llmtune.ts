@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { z } from 'zod';
+import { defineProvider, pickSubject, toSeconds } from './types';
+
+const Envelope = z.looseObject({
+  event: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  deliveredAt: z.string().optional(),
+});
+
+/**
+ * LLMTune sends no event id. The id is derived from the type and the data (RFC 8785 canonical
+ * JSON, so key order and spacing do not matter); `deliveredAt` is left out so retries collapse.
+ */
+export function llmtuneEventId(event: string, data: unknown): string {
+  return createHash('sha256').update(`${event}\n${canonicalize(data) ?? ''}`).digest('hex');
+}
+
+const iso = (nowSeconds: number) => new Date(nowSeconds * 1000).toISOString().replace('.000Z', 'Z');
+
+/** LLMTune (seed 003): hex HMAC of the raw body, `{ event, data, deliveredAt }`. */
+export const llmtune = defineProvider({
+  name: 'llmtune',
+  signatureSchemes: { body: { scheme: 'hmac-hex', signatureHeader: 'x-llmtune-signature' } },
+  defaultSignatureScheme: 'body',
+  secretEnv: 'LLMTUNE_WEBHOOK_SECRET',
+  developmentSecret: 'dev-llmtune-secret',
+  routes: {
+    'training.started': 'fine_tune.started',
+    'training.completed': 'fine_tune.completed',
+    'training.failed': 'fine_tune.failed',
+    'model.deployed': 'model.deployed',
+    'deployment.created': 'deployment.changed',
+    'deployment.paused': 'deployment.changed',
+    'deployment.deleted': 'deployment.changed',
+    'usage.threshold_reached': 'usage.threshold_reached',
+  },
+  envelope: Envelope,
+  toFacts: (envelope) => {
+    const deliveredAt = toSeconds(envelope.deliveredAt, 'deliveredAt');
+    return {
+      id: llmtuneEventId(envelope.event, envelope.data),
+      providerType: envelope.event,
+      subject: pickSubject(envelope.data, ['jobId', 'deploymentId', 'modelId']),
+      occurredAtSeconds: deliveredAt,
+      bodyTimestampSeconds: deliveredAt,
+      data: envelope.data,
+    };
+  },
+  // LLMTune ids derive from the data, so each sample folds the requested id into its data.
+  samples: {
+    'training.started': ({ id, nowSeconds }) => ({
+      event: 'training.started',
+      data: { jobId: `job-${id}`, baseModel: 'meta-llama/Llama-3.3-70B-Instruct', trainingMethod: 'sft', status: 'running', createdAt: iso(nowSeconds) },
+      deliveredAt: iso(nowSeconds),
+    }),
+    'training.completed': ({ id, nowSeconds }) => ({
+      event: 'training.completed',
+      data: {
+        jobId: `job-${id}`,
+        baseModel: 'meta-llama/Llama-3.3-70B-Instruct',
+        artifact: 'ionet-finetune-model-id',
+        metrics: { loss: 1.12, evalLoss: 1.02, tokensPerSecond: 178, totalTokens: 3250000 },
+        completedAt: iso(nowSeconds),
+      },
+      deliveredAt: iso(nowSeconds),
+    }),
+    'training.failed': ({ id, nowSeconds }) => ({
+      event: 'training.failed',
+      data: { jobId: `job-${id}`, baseModel: 'meta-llama/Llama-3.3-70B-Instruct', status: 'failed', error: 'dataset validation failed' },
+      deliveredAt: iso(nowSeconds),
+    }),
+    'model.deployed': ({ id, nowSeconds }) => ({
+      event: 'model.deployed',
+      data: { deploymentId: `deploy-${id}`, modelId: 'meta-llama/Llama-3.3-70B-Instruct', version: 'v1', environment: 'production', endpoint: 'https://api.llmtune.io/v1/models/deploy/inference' },
+      deliveredAt: iso(nowSeconds),
+    }),
+    'deployment.created': ({ id, nowSeconds }) => ({
+      event: 'deployment.created',
+      data: { deploymentId: `deploy-${id}`, environment: 'staging' },
+      deliveredAt: iso(nowSeconds),
+    }),
+    'deployment.paused': ({ id, nowSeconds }) => ({
+      event: 'deployment.paused',
+      data: { deploymentId: `deploy-${id}` },
+      deliveredAt: iso(nowSeconds),
+    }),
+    'deployment.deleted': ({ id, nowSeconds }) => ({
+      event: 'deployment.deleted',
+      data: { deploymentId: `deploy-${id}` },
+      deliveredAt: iso(nowSeconds),
+    }),
+    'usage.threshold_reached': ({ id, nowSeconds }) => ({
+      event: 'usage.threshold_reached',
+      data: { alertId: `usage-${id}`, metric: 'tokens', threshold: 10000000, current: 10250000, period: '2026-11' },
+      deliveredAt: iso(nowSeconds),
+    }),
+  },
+});

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { defineProvider, toSeconds } from './types';
+
+const Envelope = z.looseObject({
+  id: z.string(),
+  type: z.string(),
+  created: z.union([z.number(), z.string()]).optional(),
+  data: z.looseObject({ object: z.looseObject({ id: z.string().optional() }).optional() }),
+});
+
+/** MythicDot (seed 004): hex HMAC of the raw body with the `whsec_…` string as key bytes. */
+export const mythicdot = defineProvider({
+  name: 'mythicdot',
+  signatureSchemes: { body: { scheme: 'hmac-hex', signatureHeader: 'x-mythicdot-signature' } },
+  defaultSignatureScheme: 'body',
+  secretEnv: 'MYTHICDOT_WEBHOOK_SECRET',
+  developmentSecret: 'whsec_dev-mythicdot-secret',
+  routes: {
+    'batch.completed': 'batch.completed',
+    'batch.failed': 'batch.failed',
+    'fine_tuning.job.started': 'fine_tune.started',
+    'fine_tuning.job.succeeded': 'fine_tune.completed',
+    'fine_tuning.job.failed': 'fine_tune.failed',
+    'usage.threshold_reached': 'usage.threshold_reached',
+  },
+  envelope: Envelope,
+  toFacts: (envelope) => {
+    const created = toSeconds(envelope.created, 'created');
+    const objectId = envelope.data.object?.id;
+    return {
+      id: envelope.id,
+      providerType: envelope.type,
+      subject: objectId !== undefined && objectId !== '' ? objectId : undefined,
+      occurredAtSeconds: created,
+      bodyTimestampSeconds: created,
+      data: envelope.data,
+    };
+  },
+  samples: {
+    'batch.completed': ({ id, nowSeconds }) => ({
+      id,
+      type: 'batch.completed',
+      created: nowSeconds,
+      data: {
+        object: {
+          id: 'batch_abc123',
+          status: 'completed',
+          request_counts: { total: 1000, completed: 998, failed: 2 },
+          output_file_id: 'file_xyz789',
+        },
+      },
+    }),
+    'batch.failed': ({ id, nowSeconds }) => ({
+      id,
+      type: 'batch.failed',
+      created: nowSeconds,
+      data: { object: { id: 'batch_def456', status: 'failed', errors: [{ code: 'invalid_jsonl', line: 17 }] } },
+    }),
+    'fine_tuning.job.started': ({ id, nowSeconds }) => ({
+      id,
+      type: 'fine_tuning.job.started',
+      created: nowSeconds,
+      data: { object: { id: 'ftjob_123', status: 'running', model: 'mythic-7b' } },
+    }),
+    'fine_tuning.job.succeeded': ({ id, nowSeconds }) => ({
+      id,
+      type: 'fine_tuning.job.succeeded',
+      created: nowSeconds,
+      data: { object: { id: 'ftjob_123', status: 'succeeded', fine_tuned_model: 'ft:mythic-7b:acme:2026' } },
+    }),
+    'fine_tuning.job.failed': ({ id, nowSeconds }) => ({
+      id,
+      type: 'fine_tuning.job.failed',
+      created: nowSeconds,
+      data: { object: { id: 'ftjob_456', status: 'failed', error: { message: 'training data has 3 invalid rows' } } },
+    }),
+    'usage.threshold_reached': ({ id, nowSeconds }) => ({
+      id,
+      type: 'usage.threshold_reached',
+      created: nowSeconds,
+      data: { object: { id: 'usage_2026_11', threshold_usd: 500, current_usd: 512.4 } },
+    }),
+  },
+});

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { defineProvider, toSeconds } from './types';
+
+const Envelope = z.looseObject({
+  type: z.string(),
+  created_at: z.union([z.number(), z.string()]).optional(),
+  data: z.looseObject({ id: z.string().optional() }).optional(),
+});
+
+/** Any Standard Webhooks sender (OpenAI's envelope shown). The event id is the signed `webhook-id`. */
+export const standard = defineProvider({
+  name: 'standard',
+  signatureSchemes: {
+    standard: {
+      scheme: 'standard',
+      signatureHeader: 'webhook-signature',
+      timestampHeader: 'webhook-timestamp',
+      idHeader: 'webhook-id',
+    },
+  },
+  defaultSignatureScheme: 'standard',
+  secretEnv: 'STANDARD_WEBHOOK_SECRET',
+  developmentSecret: 'whsec_ZGV2LXN0YW5kYXJkLXNlY3JldC0zMi1ieXRlcyE=',
+  routes: {
+    'fine_tuning.job.succeeded': 'fine_tune.completed',
+    'fine_tuning.job.failed': 'fine_tune.failed',
+    'fine_tuning.job.cancelled': 'fine_tune.failed',
+    'batch.completed': 'batch.completed',
+    'batch.failed': 'batch.failed',
+    'batch.expired': 'batch.failed',
+    'batch.cancelled': 'batch.failed',
+  },
+  envelope: Envelope,
+  toFacts: (envelope, verified) => {
+    const subject = envelope.data?.id;
+    return {
+      // The verifier has already required and signed this header.
+      id: verified.headerId ?? '',
+      providerType: envelope.type,
+      subject: subject !== undefined && subject !== '' ? subject : undefined,
+      occurredAtSeconds: toSeconds(envelope.created_at, 'created_at') ?? verified.signedAtSeconds,
+      data: envelope.data ?? {},
+    };
+  },
+  samples: Object.fromEntries(
+    [
+      'fine_tuning.job.succeeded',
+      'fine_tuning.job.failed',
+      'fine_tuning.job.cancelled',
+      'batch.completed',
+      'batch.failed',
+      'batch.expired',
+      'batch.cancelled',
+    ].map((type) => [
+      type,
+      ({ id, nowSeconds }: { id: string; nowSeconds: number }) => ({
+        id: `evt_${id}`,
+        object: 'event',
+        created_at: nowSeconds,
+        type,
+        data: { id: type.startsWith('batch') ? 'batch_openai_1' : 'ftjob_openai_1' },
+      }),
+    ]),
+  ),
+});

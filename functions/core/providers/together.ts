@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { defineProvider, pickSubject, toSeconds } from './types';
+
+const Envelope = z.looseObject({
+  id: z.string(),
+  type: z.string(),
+  data: z.unknown().optional(),
+  created: z.union([z.number(), z.string()]).optional(),
+});
+
+/** Together AI (seeds 000–002). Timestamped signatures by default; body-only on request. */
+export const together = defineProvider({
+  name: 'together',
+  signatureSchemes: {
+    timestamped: {
+      scheme: 'hmac-hex-timestamped',
+      signatureHeader: 'x-together-signature',
+      timestampHeader: 'x-together-timestamp',
+    },
+    body: { scheme: 'hmac-hex', signatureHeader: 'x-together-signature' },
+  },
+  defaultSignatureScheme: 'timestamped',
+  secretEnv: 'TOGETHER_WEBHOOK_SECRET',
+  developmentSecret: 'dev-together-secret',
+  routes: {
+    'fine_tune.started': 'fine_tune.started',
+    'fine_tune.checkpoint': 'fine_tune.checkpoint',
+    'fine_tune.completed': 'fine_tune.completed',
+    'fine_tune.failed': 'fine_tune.failed',
+    'model.deprecated': 'model.deprecated',
+    'batch.done': 'batch.completed',
+    'batch.completed': 'batch.completed',
+    'batch.failed': 'batch.failed',
+  },
+  envelope: Envelope,
+  toFacts: (envelope) => {
+    const created = toSeconds(envelope.created, 'created');
+    return {
+      id: envelope.id,
+      providerType: envelope.type,
+      subject: pickSubject(envelope.data, ['fine_tune_id', 'batch_id', 'model_id']),
+      occurredAtSeconds: created,
+      bodyTimestampSeconds: created,
+      data: envelope.data ?? {},
+    };
+  },
+  samples: {
+    'fine_tune.completed': ({ id, nowSeconds }) => ({
+      id,
+      type: 'fine_tune.completed',
+      created: nowSeconds,
+      data: { fine_tune_id: 'ft-abc123', model_name: 'acme/llama-3-8b-support-v2', eval_loss: 0.412 },
+    }),
+    'fine_tune.failed': ({ id, nowSeconds }) => ({
+      id,
+      type: 'fine_tune.failed',
+      created: nowSeconds,
+      data: { fine_tune_id: 'ft-def456', error_message: 'CUDA out of memory at step 1200', step: 1200 },
+    }),
+    'fine_tune.checkpoint': ({ id, nowSeconds }) => ({
+      id,
+      type: 'fine_tune.checkpoint',
+      created: nowSeconds,
+      data: { fine_tune_id: 'ft-abc123', step: 500, loss: 0.87 },
+    }),
+    'model.deprecated': ({ id, nowSeconds }) => ({
+      id,
+      type: 'model.deprecated',
+      created: nowSeconds,
+      data: {
+        model_id: 'meta-llama/Llama-2-70b-chat-hf',
+        replacement_model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo',
+        sunset_date: '2027-01-31',
+      },
+    }),
+    'batch.done': ({ id, nowSeconds }) => ({
+      id,
+      type: 'batch.done',
+      created: nowSeconds,
+      data: { batch_id: 'batch-789', output_url: 'https://api.together.xyz/v1/files/file-out-789', total_tokens: 1843200 },
+    }),
+    'resource.created': ({ id, nowSeconds }) => ({
+      id,
+      type: 'resource.created',
+      created: new Date(nowSeconds * 1000).toISOString(),
+      data: { resource_id: 'res-42' },
+    }),
+  },
+});

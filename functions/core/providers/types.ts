@@ -1,0 +1,87 @@
+import type { z } from 'zod';
+import { BadRequestError } from '../errors';
+import type { ProviderName } from '../event';
+import type { Route } from '../routes';
+import type { SignatureSpec, Verified } from '../verify';
+
+/** What a provider's envelope says about the event, before it becomes a normalized event. */
+export interface EnvelopeFacts {
+  readonly id: string;
+  readonly providerType: string;
+  readonly subject?: string;
+  /** When the event happened, Unix seconds, where the envelope says. */
+  readonly occurredAtSeconds?: number;
+  /**
+   * A timestamp inside the signed body that a replay would carry unchanged (`created`,
+   * `deliveredAt`). Held to the retention rule when the scheme signs no timestamp header.
+   */
+  readonly bodyTimestampSeconds?: number;
+  readonly data: unknown;
+}
+
+/** A sample delivery body of one provider type, for the sample sender, tests and benchmarks. */
+export type SampleBuilder = (input: { id: string; nowSeconds: number }) => Record<string, unknown>;
+
+/** Everything the receiver knows about one provider. Adding a provider is adding one of these. */
+export interface Provider {
+  readonly name: ProviderName;
+  /** Signature schemes this provider can use; a deployment picks one (`{NAME}_SIGNATURE_SCHEME`). */
+  readonly signatureSchemes: Readonly<Record<string, SignatureSpec>>;
+  readonly defaultSignatureScheme: string;
+  /** Environment variable holding the comma-separated active secrets in the local runtime. */
+  readonly secretEnv: string;
+  /** A development secret for `npm start` when none is configured. Never used in AWS. */
+  readonly developmentSecret: string;
+  /** Provider type → canonical route; any other type goes to `other`. */
+  readonly routes: Readonly<Record<string, Route>>;
+  /** Reads the parsed JSON body; throws {@link BadRequestError} when it is not this provider's envelope. */
+  parse(body: unknown, verified: Verified): EnvelopeFacts;
+  readonly samples: Readonly<Record<string, SampleBuilder>>;
+}
+
+export interface ProviderDefinition<E> extends Omit<Provider, 'parse'> {
+  readonly envelope: z.ZodType<E>;
+  toFacts(envelope: E, verified: Verified): EnvelopeFacts;
+}
+
+/** Turns a typed definition into a {@link Provider}: the envelope schema is checked before `toFacts`. */
+export function defineProvider<E>(definition: ProviderDefinition<E>): Provider {
+  const { envelope, toFacts, ...rest } = definition;
+  return {
+    ...rest,
+    parse(body, verified) {
+      const result = envelope.safeParse(body);
+      if (!result.success) {
+        const issue = result.error.issues[0];
+        const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'body';
+        throw new BadRequestError(`not a ${definition.name} envelope: ${where}: ${issue?.message ?? 'invalid'}`);
+      }
+      return toFacts(result.data, verified);
+    },
+  };
+}
+
+/** Unix seconds from a Unix-seconds number, a numeric string or an ISO 8601 string. */
+export function toSeconds(value: number | string | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') {
+    if (Number.isFinite(value) && value >= 0) return Math.floor(value);
+  } else if (/^\d{1,12}$/.test(value)) {
+    return Number(value);
+  } else {
+    const ms = Date.parse(value);
+    if (!Number.isNaN(ms)) return Math.floor(ms / 1000);
+  }
+  throw new BadRequestError(`${field} must be Unix seconds or an ISO 8601 time`);
+}
+
+/** The first of `fields` in `data` that holds a non-empty string: the event's subject. */
+export function pickSubject(data: unknown, fields: readonly string[]): string | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const record = data as Record<string, unknown>;
+  for (const field of fields) {
+    const value = record[field];
+    if (typeof value === 'string' && value.length > 0 && value.length <= 512) return value;
+  }
+  return undefined;
+}

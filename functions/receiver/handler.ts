@@ -1,0 +1,39 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { clientConfig } from '../core/aws';
+import { readReceiverConfig } from '../core/config';
+import { createSecretsReader } from '../core/secrets';
+import { receiverFromConfig } from './receive';
+
+// Created once per execution environment and reused across invocations.
+const logger = new Logger({ serviceName: 'webhook-receiver' });
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver', serviceName: 'receiver' });
+const config = readReceiverConfig();
+const getSecrets = createSecretsReader(process.env, [...config.providers.keys()]);
+
+// Warm the secrets cache during init; a failure here is retried on the first request.
+await Promise.all([...config.providers.keys()].map((name) => getSecrets(name).catch(() => undefined)));
+
+const receiver = receiverFromConfig(config, {
+  documents: DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig())),
+  sqs: new SQSClient(clientConfig()),
+  getSecrets,
+  logger,
+  metrics,
+});
+
+export const handler = async (
+  request: APIGatewayProxyEventV2,
+  context: Context,
+): Promise<APIGatewayProxyStructuredResultV2> => {
+  logger.addContext(context);
+  try {
+    return await receiver(request);
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

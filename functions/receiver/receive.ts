@@ -1,0 +1,187 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { acceptEvent, type AcceptDeps, type AcceptResult } from '../core/accept';
+import type { EnabledProvider, ReceiverConfig } from '../core/config';
+import type { SecretsReader } from '../core/secrets';
+import {
+  BadRequestError,
+  DependencyError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ReceiverError,
+} from '../core/errors';
+import type { NormalizedEvent, ProviderName } from '../core/event';
+import { normalizeDelivery } from '../core/normalize';
+import { verifySignature } from '../core/verify';
+
+export interface ReceiverDeps {
+  readonly providers: ReadonlyMap<ProviderName, EnabledProvider>;
+  /** The active signing secrets of a provider; may throw when the secret store is unreachable. */
+  readonly getSecrets: (provider: ProviderName) => Promise<readonly string[]>;
+  readonly accept: (event: NormalizedEvent) => Promise<AcceptResult>;
+  readonly maxBodyBytes: number;
+  readonly retentionSeconds: number;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+}
+
+export type Receiver = (request: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * The webhook endpoint: method, provider, body cap, signature, parsing, normalization (in that
+ * order, each with the status of the contract), then the idempotent accept. Every failure is a
+ * {@link ReceiverError}; anything else is a bug and answers 500.
+ */
+export function createReceiver(deps: ReceiverDeps): Receiver {
+  return async (request) => {
+    const providerParam = request.pathParameters?.provider ?? request.rawPath.split('/').pop() ?? '';
+    const enabled = deps.providers.get(providerParam as ProviderName);
+    const provider = enabled?.provider.name ?? 'unknown';
+    try {
+      const result = await receive(deps, request, providerParam, enabled);
+      count(deps, provider, result.status === 'accepted' ? 'Accepted' : 'Duplicate', result.status);
+      deps.logger.info(result.status === 'accepted' ? 'event accepted' : 'duplicate delivery', { ...result });
+      return respond(200, result.status === 'accepted' ? { status: 'accepted', key: result.key } : result);
+    } catch (error) {
+      if (!(error instanceof ReceiverError)) {
+        deps.logger.error('unexpected error', { provider, error: error as Error });
+        count(deps, provider, 'Errors', 'unexpected');
+        return respond(500, { error: 'internal_error' });
+      }
+      const log = error.statusCode >= 500 ? deps.logger.error : deps.logger.warn;
+      log.call(deps.logger, 'delivery rejected', {
+        provider,
+        status: error.statusCode,
+        reason: error.reason,
+        detail: error.message,
+        ...(error.cause === undefined ? {} : { cause: String(error.cause) }),
+      });
+      count(deps, provider, 'Rejected', error.reason);
+      return respond(error.statusCode, error.publicBody(), error.statusCode === 405 ? { allow: 'POST' } : {});
+    }
+  };
+}
+
+async function receive(
+  deps: ReceiverDeps,
+  request: APIGatewayProxyEventV2,
+  providerParam: string,
+  enabled: EnabledProvider | undefined,
+): Promise<AcceptResult> {
+  const method = request.requestContext.http.method.toUpperCase();
+  if (method !== 'POST') throw new MethodNotAllowedError(`method ${method} is not allowed; use POST`, 'method_not_allowed');
+  if (enabled === undefined) {
+    deps.logger.warn('unknown or disabled provider', { requested: providerParam.slice(0, 64), enabled: [...deps.providers.keys()] });
+    throw new NotFoundError('unknown provider', 'unknown_provider');
+  }
+  const body = readBody(request, deps.maxBodyBytes);
+
+  let secrets: readonly string[];
+  try {
+    secrets = await deps.getSecrets(enabled.provider.name);
+  } catch (error) {
+    throw new DependencyError('could not read the signing secrets', 'secrets_unavailable', { cause: error });
+  }
+  if (secrets.length === 0) {
+    // Retryable on purpose: the sender keeps the events until the operator sets the secret.
+    throw new DependencyError(`no signing secret is set for ${enabled.provider.name}`, 'secret_not_set');
+  }
+
+  const receivedAtMs = request.requestContext.timeEpoch;
+  const verified = verifySignature({
+    spec: enabled.spec,
+    headers: request.headers ?? {},
+    body,
+    secrets,
+    nowSeconds: Math.floor(receivedAtMs / 1000),
+  });
+  const event = normalizeDelivery({
+    provider: enabled.provider,
+    spec: enabled.spec,
+    body,
+    verified,
+    receivedAtMs,
+    retentionSeconds: deps.retentionSeconds,
+  });
+  deps.logger.appendKeys({ key: `${event.provider}#${event.id}`, route: event.type });
+  try {
+    return await deps.accept(event);
+  } finally {
+    deps.logger.removeKeys(['key', 'route']);
+  }
+}
+
+function readBody(request: APIGatewayProxyEventV2, maxBodyBytes: number): Buffer {
+  const raw = request.body ?? '';
+  if (!request.isBase64Encoded) {
+    const body = Buffer.from(raw, 'utf8');
+    if (body.length > maxBodyBytes) throw tooLarge(maxBodyBytes);
+    return body;
+  }
+  // Check the size before decoding: base64 is 4/3 of the bytes it carries.
+  if (Math.floor((raw.length * 3) / 4) - 2 > maxBodyBytes) throw tooLarge(maxBodyBytes);
+  if (raw.length % 4 !== 0 || !BASE64.test(raw)) {
+    throw new BadRequestError('body is flagged base64 but is not valid base64');
+  }
+  const body = Buffer.from(raw, 'base64');
+  if (body.length > maxBodyBytes) throw tooLarge(maxBodyBytes);
+  return body;
+}
+
+function tooLarge(maxBodyBytes: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(`body is over the ${maxBodyBytes}-byte limit`, 'body_too_large');
+}
+
+function count(deps: ReceiverDeps, provider: string, name: string, reason: string): void {
+  if (deps.metrics === undefined) return;
+  const metric = deps.metrics.singleMetric();
+  metric.addDimensions({ provider, reason });
+  metric.addMetric(name, MetricUnit.Count, 1);
+}
+
+function respond(
+  statusCode: number,
+  body: object,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+export interface ReceiverClients {
+  readonly documents: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly getSecrets: SecretsReader;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  /** Epoch milliseconds; tests move it past a lease. */
+  readonly clock?: () => number;
+}
+
+/** The receiver as deployed: configuration plus clients. Used by the Lambda handler and `npm start` alike. */
+export function receiverFromConfig(config: ReceiverConfig, clients: ReceiverClients): Receiver {
+  const acceptDeps: AcceptDeps = {
+    documents: clients.documents,
+    sqs: clients.sqs,
+    tableName: config.tableName,
+    queueUrls: config.queueUrls,
+    leaseSeconds: config.leaseSeconds,
+    retentionSeconds: config.retentionSeconds,
+    logger: clients.logger,
+    ...(clients.clock === undefined ? {} : { clock: clients.clock }),
+  };
+  return createReceiver({
+    providers: config.providers,
+    getSecrets: clients.getSecrets,
+    accept: (event) => acceptEvent(acceptDeps, event),
+    maxBodyBytes: config.maxBodyBytes,
+    retentionSeconds: config.retentionSeconds,
+    logger: clients.logger,
+    ...(clients.metrics === undefined ? {} : { metrics: clients.metrics }),
+  });
+}

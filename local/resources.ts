@@ -1,0 +1,87 @@
+import { CreateTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { QUEUE_SETTINGS } from '../functions/core/queues';
+import { ROUTES, routeSlug, type Route } from '../functions/core/routes';
+import { EVENTS_TABLE } from '../functions/core/table';
+
+export interface RouteQueues {
+  readonly url: string;
+  readonly arn: string;
+  readonly deadLetterUrl: string;
+  readonly deadLetterArn: string;
+}
+
+export interface LocalResources {
+  readonly eventsTable: string;
+  readonly queues: Readonly<Record<Route, RouteQueues>>;
+}
+
+/** Local resource names. In AWS, CloudFormation names them. */
+export const LOCAL_NAMES = {
+  eventsTable: 'webhook-events',
+  queue: (route: Route) => `webhooks-${routeSlug(route)}`,
+  deadLetterQueue: (route: Route) => `webhooks-${routeSlug(route)}-dlq`,
+} as const;
+
+/**
+ * Creates, on the emulators, what the CDK stack creates in AWS: the events table with its time
+ * index, and one queue plus dead-letter queue per route with the same redrive settings.
+ * Safe to call again on resources that already exist.
+ */
+export async function createLocalResources(clients: { dynamodb: DynamoDBClient; sqs: SQSClient }): Promise<LocalResources> {
+  await createEventsTable(clients.dynamodb, LOCAL_NAMES.eventsTable);
+  const entries = await Promise.all(ROUTES.map(async (route) => [route, await createRouteQueues(clients.sqs, route)] as const));
+  return { eventsTable: LOCAL_NAMES.eventsTable, queues: Object.fromEntries(entries) as Record<Route, RouteQueues> };
+}
+
+export function queueUrlMap(resources: LocalResources): Record<Route, string> {
+  return Object.fromEntries(ROUTES.map((route) => [route, resources.queues[route].url])) as Record<Route, string>;
+}
+
+async function createEventsTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  const index = EVENTS_TABLE.byTimeIndex;
+  try {
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: EVENTS_TABLE.partitionKey, AttributeType: 'S' },
+          { AttributeName: index.partitionKey, AttributeType: 'S' },
+          { AttributeName: index.sortKey, AttributeType: 'S' },
+        ],
+        KeySchema: [{ AttributeName: EVENTS_TABLE.partitionKey, KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: index.name,
+            KeySchema: [
+              { AttributeName: index.partitionKey, KeyType: 'HASH' },
+              { AttributeName: index.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+}
+
+async function createRouteQueues(sqs: SQSClient, route: Route): Promise<RouteQueues> {
+  const deadLetter = await createQueue(sqs, LOCAL_NAMES.deadLetterQueue(route), {
+    MessageRetentionPeriod: String(QUEUE_SETTINGS.deadLetterRetentionSeconds),
+  });
+  const queue = await createQueue(sqs, LOCAL_NAMES.queue(route), {
+    VisibilityTimeout: String(QUEUE_SETTINGS.visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetter.arn, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount }),
+  });
+  return { url: queue.url, arn: queue.arn, deadLetterUrl: deadLetter.url, deadLetterArn: deadLetter.arn };
+}
+
+async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>) {
+  const created = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  const url = created.QueueUrl as string;
+  const described = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  return { url, arn: described.Attributes?.QueueArn as string };
+}

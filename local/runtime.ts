@@ -1,0 +1,119 @@
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { clientConfig } from '../functions/core/aws';
+import { readReceiverConfig, type ReceiverConfig } from '../functions/core/config';
+import type { ProviderName } from '../functions/core/event';
+import { PROVIDERS } from '../functions/core/providers';
+import { createSecretsReader } from '../functions/core/secrets';
+import { receiverFromConfig } from '../functions/receiver/receive';
+import { startEmulators, type Emulators } from './emulators';
+import { createLocalServer } from './http';
+import { createLocalResources, queueUrlMap, type LocalResources } from './resources';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface LocalRuntimeOptions {
+  readonly env: Env;
+  /** 0 picks free ports (tests). */
+  readonly port: number;
+  readonly dynamodbPort: number;
+  readonly sqsPort: number;
+  readonly logger?: Logger;
+}
+
+export interface LocalClients {
+  readonly dynamodb: DynamoDBClient;
+  readonly documents: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+}
+
+export interface LocalRuntime {
+  /** `http://127.0.0.1:{port}` */
+  readonly url: string;
+  readonly emulators: Emulators;
+  readonly resources: LocalResources;
+  readonly clients: LocalClients;
+  readonly config: ReceiverConfig;
+  /** Providers running on a documented development secret because none was configured. */
+  readonly developmentSecrets: readonly ProviderName[];
+  stop(): Promise<void>;
+}
+
+/** SDK clients pointed at the emulators. */
+export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sqsEndpoint'>): LocalClients {
+  const dynamodb = new DynamoDBClient(clientConfig({ endpoint: emulators.dynamodbEndpoint }));
+  return {
+    dynamodb,
+    documents: DynamoDBDocumentClient.from(dynamodb),
+    sqs: new SQSClient(clientConfig({ endpoint: emulators.sqsEndpoint })),
+  };
+}
+
+/**
+ * The whole product on one machine: emulators, the resources the stack would create, and the
+ * same receiver handler behind an HTTP server that speaks API Gateway's event format.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const logger = options.logger ?? new Logger({ serviceName: 'webhook-receiver' });
+  const emulators = await startEmulators({ dynamodbPort: options.dynamodbPort, sqsPort: options.sqsPort });
+  try {
+    const clients = localClients(emulators);
+    const resources = await createLocalResources(clients);
+    const config = readReceiverConfig({
+      ...options.env,
+      TABLE_NAME: resources.eventsTable,
+      QUEUE_URLS: JSON.stringify(queueUrlMap(resources)),
+    });
+    const { env, developmentSecrets } = withDevelopmentSecrets(options.env, [...config.providers.keys()]);
+    const receiver = receiverFromConfig(config, {
+      documents: clients.documents,
+      sqs: clients.sqs,
+      getSecrets: createSecretsReader({ ...env, SECRET_ARNS: undefined }, [...config.providers.keys()]),
+      logger,
+    });
+    const server = createLocalServer(receiver, () => ({
+      status: 'ok',
+      providers: [...config.providers.keys()],
+      dynamodb: emulators.dynamodbEndpoint,
+      sqs: emulators.sqsEndpoint,
+    }));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, '127.0.0.1', () => resolve());
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return {
+      url,
+      emulators,
+      resources,
+      clients,
+      config,
+      developmentSecrets,
+      async stop() {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+        await emulators.stop();
+      },
+    };
+  } catch (error) {
+    await emulators.stop();
+    throw error;
+  }
+}
+
+/** Fills each unset `{NAME}_WEBHOOK_SECRET` with the provider's documented development secret. */
+export function withDevelopmentSecrets(env: Env, providers: readonly ProviderName[]) {
+  const filled: Record<string, string | undefined> = { ...env };
+  const developmentSecrets: ProviderName[] = [];
+  for (const name of providers) {
+    const variable = PROVIDERS[name].secretEnv;
+    if (filled[variable] === undefined || filled[variable]?.trim() === '') {
+      filled[variable] = PROVIDERS[name].developmentSecret;
+      developmentSecrets.push(name);
+    }
+  }
+  return { env: filled, developmentSecrets };
+}

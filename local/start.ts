@@ -1,0 +1,47 @@
+import { ConfigurationError } from '../functions/core/errors';
+import { integerEnv } from '../functions/core/config';
+import { startLocalRuntime } from './runtime';
+
+/** `npm start`: the receiver on local emulators. Configuration by environment; see README. */
+async function main(): Promise<void> {
+  const env = process.env;
+  const runtime = await startLocalRuntime({
+    env,
+    port: integerEnv(env, 'PORT', 3000, 0, 65_535),
+    dynamodbPort: integerEnv(env, 'DYNAMODB_PORT', 8000, 0, 65_535),
+    sqsPort: integerEnv(env, 'SQS_PORT', 4566, 0, 65_535),
+  });
+  if (runtime.developmentSecrets.length > 0) {
+    console.warn(
+      `warning: using development signing secrets for ${runtime.developmentSecrets.join(', ')} ` +
+        '(set {PROVIDER}_WEBHOOK_SECRET to use your own; see README)',
+    );
+  }
+  console.log(`DynamoDB (dynalite) at ${runtime.emulators.dynamodbEndpoint}, SQS (fauxqs) at ${runtime.emulators.sqsEndpoint}`);
+  for (const name of runtime.config.providers.keys()) {
+    console.log(`  POST ${runtime.url}/webhooks/${name}`);
+  }
+  console.log(`ready: ${runtime.url}/health  (Ctrl-C to stop)`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping`);
+    await runtime.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigurationError) {
+    console.error(`configuration error: ${error.message}`);
+  } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    console.error(`a port is already in use (${(error as Error).message}); set PORT, DYNAMODB_PORT or SQS_PORT`);
+  } else {
+    console.error(error);
+  }
+  process.exit(1);
+});
