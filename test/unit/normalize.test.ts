@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { BadRequestError, UnauthorizedError } from '../../functions/core/errors';
+import { PROVIDERS } from '../../functions/core/providers';
+import { llmtuneEventId } from '../../functions/core/providers/llmtune';
+import { normalizeDelivery, type NormalizeInput } from '../../functions/core/normalize';
+import type { SignatureSpec } from '../../functions/core/verify';
+
+const NOW_MS = Date.parse('2026-11-01T16:45:13Z');
+const NOW_S = NOW_MS / 1000;
+const WEEK_S = 7 * 86_400;
+
+function input(provider: keyof typeof PROVIDERS, body: unknown, overrides: Partial<NormalizeInput> = {}): NormalizeInput {
+  const definition = PROVIDERS[provider];
+  return {
+    provider: definition,
+    spec: definition.signatureSchemes[definition.defaultSignatureScheme] as SignatureSpec,
+    body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+    verified: {},
+    receivedAtMs: NOW_MS,
+    retentionSeconds: WEEK_S,
+    ...overrides,
+  };
+}
+
+describe('normalizeDelivery', () => {
+  it('turns a Together delivery into the normalized event of the contract', () => {
+    const event = normalizeDelivery(
+      input('together', { id: 'evt_123', type: 'fine_tune.completed', created: NOW_S - 1, data: { fine_tune_id: 'ft-abc', eval_loss: 0.4 } }),
+    );
+    expect(event).toEqual({
+      id: 'evt_123',
+      provider: 'together',
+      type: 'fine_tune.completed',
+      providerType: 'fine_tune.completed',
+      subject: 'ft-abc',
+      occurredAt: '2026-11-01T16:45:12.000Z',
+      receivedAt: '2026-11-01T16:45:13.000Z',
+      data: { fine_tune_id: 'ft-abc', eval_loss: 0.4 },
+    });
+  });
+
+  it('routes Together batch.done to batch.completed', () => {
+    expect(normalizeDelivery(input('together', { id: 'e', type: 'batch.done', data: { batch_id: 'b1' } })).type).toBe('batch.completed');
+  });
+
+  it('routes an unknown type to other and keeps the provider type', () => {
+    const event = normalizeDelivery(input('together', { id: 'e', type: 'resource.created', data: {} }));
+    expect([event.type, event.providerType]).toEqual(['other', 'resource.created']);
+  });
+
+  it('routes every sample of every provider to the route its map names', () => {
+    for (const provider of Object.values(PROVIDERS)) {
+      for (const [type, sample] of Object.entries(provider.samples)) {
+        const event = normalizeDelivery(
+          input(provider.name, sample({ id: 'x1', nowSeconds: NOW_S }), { verified: { headerId: 'msg_x1', signedAtSeconds: NOW_S } }),
+        );
+        expect(event.type, `${provider.name} ${type}`).toBe(provider.routes[type] ?? 'other');
+      }
+    }
+  });
+
+  it('derives the same LLMTune id whatever the key order and delivery time', () => {
+    const first = normalizeDelivery(input('llmtune', { event: 'training.completed', data: { jobId: 'j1', metrics: { loss: 1, tokens: 2 } }, deliveredAt: '2026-11-01T16:45:00Z' }));
+    const retry = normalizeDelivery(input('llmtune', { deliveredAt: '2026-11-01T16:45:10Z', data: { metrics: { tokens: 2, loss: 1 }, jobId: 'j1' }, event: 'training.completed' }));
+    expect(retry.id).toBe(first.id);
+  });
+
+  it('derives the LLMTune id as sha256 of type, newline and RFC 8785 canonical data', () => {
+    // printf "training.started\n{\"a\":1,\"b\":[true,null]}" | sha256sum, computed outside the code.
+    expect(llmtuneEventId('training.started', { b: [true, null], a: 1 })).toBe(
+      'd46c8961bd320eb42e08fcd923d94874020a0fdc8dbbf3c7719971a79c59c67f',
+    );
+  });
+
+  it('takes the Standard Webhooks id from the signed header', () => {
+    const event = normalizeDelivery(input('standard', { type: 'batch.expired', data: { id: 'batch_1' } }, { verified: { headerId: 'msg_1', signedAtSeconds: NOW_S } }));
+    expect([event.id, event.type, event.subject]).toEqual(['msg_1', 'batch.failed', 'batch_1']);
+  });
+
+  it('takes the MythicDot subject from data.object.id', () => {
+    const event = normalizeDelivery(input('mythicdot', { id: 'evt_1', type: 'batch.completed', created: NOW_S, data: { object: { id: 'batch_abc' } } }));
+    expect(event.subject).toBe('batch_abc');
+  });
+
+  it('rejects a body-only delivery whose body timestamp is older than the retention (401)', () => {
+    const stale = input('mythicdot', { id: 'evt_1', type: 'batch.completed', created: NOW_S - WEEK_S - 1, data: {} });
+    expect(() => normalizeDelivery(stale)).toThrow(UnauthorizedError);
+  });
+
+  it('accepts a body-only retry hours after its body timestamp', () => {
+    const retry = input('mythicdot', { id: 'evt_1', type: 'batch.completed', created: NOW_S - 10.5 * 3600, data: {} });
+    expect(normalizeDelivery(retry).id).toBe('evt_1');
+  });
+
+  it('rejects a body timestamp more than 300 s in the future (401)', () => {
+    const future = input('llmtune', { event: 'training.started', data: { jobId: 'j' }, deliveredAt: new Date(NOW_MS + 301_000).toISOString() });
+    expect(() => normalizeDelivery(future)).toThrow(UnauthorizedError);
+  });
+
+  it('leaves the body timestamp alone when the scheme signs a timestamp header', () => {
+    const old = input('together', { id: 'e', type: 'fine_tune.failed', created: NOW_S - WEEK_S - 10, data: {} });
+    expect(normalizeDelivery(old).id).toBe('e');
+  });
+
+  it.each([
+    ['an empty body', ''],
+    ['a body that is not JSON', 'not json'],
+    ['a JSON array', '[1,2]'],
+    ['a JSON string', '"evt"'],
+    ['JSON null', 'null'],
+    ['an envelope without id', { type: 'fine_tune.completed', data: {} }],
+    ['a numeric id', { id: 42, type: 'fine_tune.completed', data: {} }],
+    ['an envelope without type', { id: 'e', data: {} }],
+    ['an id with a control character', { id: 'evt\u0000x', type: 'fine_tune.completed', data: {} }],
+    ['an id over 256 characters', { id: 'e'.repeat(257), type: 'fine_tune.completed', data: {} }],
+    ['an empty type', { id: 'e', type: '', data: {} }],
+    ['an unreadable created time', { id: 'e', type: 'fine_tune.completed', created: 'yesterday', data: {} }],
+  ])('rejects %s with a 400', (_name, body) => {
+    expect(() => normalizeDelivery(input('together', body))).toThrow(BadRequestError);
+  });
+
+  it('rejects a body that is not valid UTF-8 with a 400', () => {
+    expect(() => normalizeDelivery({ ...input('together', ''), body: Buffer.from([0x7b, 0xff, 0x7d]) })).toThrow(BadRequestError);
+  });
+});
