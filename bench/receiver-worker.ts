@@ -1,0 +1,308 @@
+/**
+ * Runs in its own process (see fork.ts): the receiver in-process on the emulators against the
+ * bare I/O floor (section 2), and the AWS calls each kind of delivery makes (section 3).
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { readReceiverConfig } from '../functions/core/config';
+import { eventKey, type NormalizedEvent } from '../functions/core/event';
+import { normalizeDelivery } from '../functions/core/normalize';
+import { PROVIDERS } from '../functions/core/providers';
+import { createSecretsReader } from '../functions/core/secrets';
+import { EVENTS_TABLE } from '../functions/core/table';
+import { verifySignature, type SignatureSpec } from '../functions/core/verify';
+import { receiverFromConfig, type Receiver } from '../functions/receiver/receive';
+import { buildDelivery } from '../local/deliveries';
+import { startEmulators } from '../local/emulators';
+import { createLocalResources, queueUrlMap } from '../local/resources';
+import { localClients, withDevelopmentSecrets, type LocalClients } from '../local/runtime';
+import { deliveryEvent, gatewayEvent } from '../test/support/gateway';
+import { countCalls } from './sdk-calls';
+import { summarize, type LatencySummary } from './stats';
+
+export interface ReceiverWorkerOptions {
+  readonly rounds: number;
+  /** Calls per side per round. */
+  readonly batch: number;
+  readonly warmup: number;
+  /** Deliveries of each kind in the call count. */
+  readonly callSamples: number;
+}
+
+export interface CallCount {
+  readonly kind: string;
+  readonly statuses: Record<string, number>;
+  /** Commands per delivery, by name (averaged). */
+  readonly commandsPerDelivery: Record<string, number>;
+  readonly totalPerDelivery: number;
+  /** HTTP attempts per delivery: above the commands only when the SDK retried. */
+  readonly attemptsPerDelivery: number;
+}
+
+export interface ReceiverWorkerResult {
+  readonly receiver: LatencySummary;
+  readonly floor: LatencySummary;
+  readonly calls: CallCount[];
+  /** An accepted event's record as stored, after it is marked queued (for the WRU arithmetic). */
+  readonly storedRecord: Record<string, AttributeValue>;
+  /** The SQS message body of that event, in bytes. */
+  readonly messageBodyBytes: number;
+  /** Log and metric bytes the receiver writes per accepted delivery (CloudWatch Logs ingestion). */
+  readonly logBytesPerAccepted: number;
+}
+
+// Count what the receiver writes to stdout, as CloudWatch Logs would ingest it; the parent drains the pipe.
+let stdoutBytes = 0;
+const writeStdout = process.stdout.write.bind(process.stdout);
+process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  stdoutBytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+  return (writeStdout as (...args: unknown[]) => boolean)(chunk, ...rest);
+}) as typeof process.stdout.write;
+
+const TOGETHER = PROVIDERS.together;
+const SPEC = TOGETHER.signatureSchemes.timestamped as SignatureSpec;
+
+async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResult> {
+  const emulators = await startEmulators({ dynamodbPort: 0, sqsPort: 0 });
+  try {
+    const clients = localClients(emulators);
+    const resources = await createLocalResources(clients);
+    const { env } = withDevelopmentSecrets(
+      { TABLE_NAME: resources.eventsTable, QUEUE_URLS: JSON.stringify(queueUrlMap(resources)) },
+      ['together', 'llmtune', 'mythicdot', 'standard'],
+    );
+    const config = readReceiverConfig(env);
+
+    // As functions/receiver/handler.ts builds it: INFO logs and EMF metrics, flushed after each call.
+    const makeHandler = (lambdaClients: LocalClients): Receiver => {
+      const logger = new Logger({ serviceName: 'webhook-receiver' });
+      const metrics = new Metrics({ namespace: 'WebhookReceiver', serviceName: 'receiver' });
+      const receiver = receiverFromConfig(config, {
+        documents: lambdaClients.documents,
+        sqs: lambdaClients.sqs,
+        getSecrets: createSecretsReader({ ...env, SECRET_ARNS: undefined }, [...config.providers.keys()]),
+        logger,
+        metrics,
+      });
+      return async (request) => {
+        try {
+          return await receiver(request);
+        } finally {
+          metrics.publishStoredMetrics();
+        }
+      };
+    };
+    const handler = makeHandler(clients);
+
+    // The floor: the receiver's three calls with prebuilt inputs and no logic around them.
+    const floorInput = () => {
+      const delivery = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
+      const nowMs = Date.now();
+      const event = normalizeDelivery({
+        provider: TOGETHER,
+        spec: SPEC,
+        body: delivery.body,
+        verified: verifySignature({ spec: SPEC, headers: delivery.headers, body: delivery.body, secrets: [TOGETHER.developmentSecret], nowSeconds: Math.floor(nowMs / 1000) }),
+        receivedAtMs: nowMs,
+        retentionSeconds: config.retentionSeconds,
+      });
+      return floorCommands(config.tableName, config.queueUrls[event.type], event, nowMs);
+    };
+    const floor = async (commands: ReturnType<typeof floorInput>) => {
+      await clients.dynamodb.send(commands.put);
+      await clients.sqs.send(commands.send);
+      await clients.dynamodb.send(commands.update);
+    };
+    const receiverInput = () => deliveryEvent(buildDelivery({ provider: 'together', type: 'fine_tune.completed' }));
+    const receive = async (request: APIGatewayProxyEventV2) => {
+      const response = await handler(request);
+      if (response.statusCode !== 200) throw new Error(`receiver answered ${response.statusCode}: ${response.body}`);
+    };
+
+    for (let i = 0; i < options.warmup; i++) {
+      await receive(receiverInput());
+      await floor(floorInput());
+    }
+
+    const receiverMs: number[] = [];
+    const floorMs: number[] = [];
+    const logBefore = stdoutBytes;
+    let accepted = 0;
+    for (let round = 0; round < options.rounds; round++) {
+      const sides = [
+        async () => {
+          for (let i = 0; i < options.batch; i++) {
+            const request = receiverInput();
+            const started = performance.now();
+            await receive(request);
+            receiverMs.push(performance.now() - started);
+            accepted++;
+          }
+        },
+        async () => {
+          for (let i = 0; i < options.batch; i++) {
+            const commands = floorInput();
+            const started = performance.now();
+            await floor(commands);
+            floorMs.push(performance.now() - started);
+          }
+        },
+      ];
+      if (round % 2 === 1) sides.reverse();
+      for (const side of sides) await side();
+    }
+    // The floor writes nothing to stdout, so every byte since logBefore is the receiver's.
+    const logBytesPerAccepted = (stdoutBytes - logBefore) / accepted;
+
+    const calls = await countDeliveries(makeHandler, emulators, options.callSamples);
+
+    const stored = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
+    const storedResponse = await handler(deliveryEvent(stored));
+    const key = (JSON.parse(storedResponse.body ?? '{}') as { key?: string }).key as string;
+    const { Item } = await clients.dynamodb.send(
+      new GetItemCommand({ TableName: config.tableName, Key: { [EVENTS_TABLE.partitionKey]: { S: key } }, ConsistentRead: true }),
+    );
+    return {
+      receiver: summarize(receiverMs),
+      floor: summarize(floorMs),
+      calls,
+      storedRecord: Item ?? {},
+      messageBodyBytes: Buffer.byteLength(Item?.event?.S ?? ''),
+      logBytesPerAccepted: Math.round(logBytesPerAccepted),
+    };
+  } finally {
+    await emulators.stop();
+  }
+}
+
+/** The same PutItem, SendMessage and UpdateItem that acceptEvent sends, built ahead of time. */
+function floorCommands(tableName: string, queueUrl: string, event: NormalizedEvent, nowMs: number) {
+  const key = eventKey(event);
+  const body = JSON.stringify(event);
+  const nowSeconds = Math.floor(nowMs / 1000);
+  const leaseToken = randomUUID();
+  const item: Record<string, AttributeValue> = {
+    [EVENTS_TABLE.partitionKey]: { S: key },
+    status: { S: 'in_progress' },
+    provider: { S: event.provider },
+    eventId: { S: event.id },
+    route: { S: event.type },
+    providerType: { S: event.providerType },
+    ...(event.subject === undefined ? {} : { subject: { S: event.subject } }),
+    receivedAt: { S: event.receivedAt },
+    receivedDay: { S: event.receivedAt.slice(0, 10) },
+    event: { S: body },
+    expiresAt: { N: String(nowSeconds + 7 * 86_400) },
+    leaseToken: { S: leaseToken },
+    leaseExpiresAt: { N: String(nowSeconds + 30) },
+  };
+  return {
+    put: new PutItemCommand({
+      TableName: tableName,
+      Item: item,
+      ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAt < :now OR (#status = :inProgress AND #leaseExpiresAt < :now)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': 'expiresAt', '#status': 'status', '#leaseExpiresAt': 'leaseExpiresAt' },
+      ExpressionAttributeValues: { ':now': { N: String(nowSeconds) }, ':inProgress': { S: 'in_progress' } },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    }),
+    send: new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: body,
+      MessageAttributes: {
+        eventId: { DataType: 'String', StringValue: event.id },
+        provider: { DataType: 'String', StringValue: event.provider },
+        type: { DataType: 'String', StringValue: event.type },
+      },
+    }),
+    update: new UpdateItemCommand({
+      TableName: tableName,
+      Key: { [EVENTS_TABLE.partitionKey]: { S: key } },
+      ConditionExpression: '#status = :inProgress AND leaseToken = :token',
+      UpdateExpression: 'SET #status = :queued, queuedAt = :queuedAt REMOVE leaseToken, leaseExpiresAt',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':inProgress': { S: 'in_progress' },
+        ':token': { S: leaseToken },
+        ':queued': { S: 'queued' },
+        ':queuedAt': { S: new Date(nowMs).toISOString() },
+      },
+    }),
+  };
+}
+
+/** Section 3: commands per accepted, duplicate and rejected delivery, counted by SDK middleware. */
+async function countDeliveries(
+  makeHandler: (clients: LocalClients) => Receiver,
+  emulators: Parameters<typeof localClients>[0],
+  samples: number,
+): Promise<CallCount[]> {
+  const clients = localClients(emulators);
+  const counter = countCalls([clients.dynamodb, clients.sqs]);
+  const handler = makeHandler(clients);
+  const sent = Array.from({ length: samples }, () => buildDelivery({ provider: 'together', type: 'fine_tune.completed' }));
+  const standardSent = Array.from({ length: samples }, () => buildDelivery({ provider: 'standard', type: 'batch.completed' }));
+  const staleSeconds = Math.floor(Date.now() / 1000) - 3_600;
+
+  const kinds: Array<{ kind: string; request: (index: number) => APIGatewayProxyEventV2 }> = [
+    { kind: 'accepted (together)', request: (i) => deliveryEvent(sent[i] as (typeof sent)[number]) },
+    { kind: 'duplicate (together)', request: (i) => deliveryEvent(sent[i] as (typeof sent)[number]) },
+    { kind: 'accepted (standard)', request: (i) => deliveryEvent(standardSent[i] as (typeof standardSent)[number]) },
+    { kind: 'duplicate (standard)', request: (i) => deliveryEvent(standardSent[i] as (typeof standardSent)[number]) },
+    {
+      kind: 'rejected 401 bad signature',
+      request: () => {
+        const delivery = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
+        return deliveryEvent({ ...delivery, headers: { ...delivery.headers, 'x-together-signature': '0'.repeat(64) } });
+      },
+    },
+    {
+      kind: 'rejected 401 stale timestamp',
+      request: () => deliveryEvent(buildDelivery({ provider: 'together', type: 'fine_tune.completed', nowSeconds: staleSeconds })),
+    },
+    {
+      kind: 'rejected 400 signed, not JSON',
+      request: () => deliveryEvent(buildDelivery({ provider: 'together', type: 'fine_tune.completed', body: 'not json' })),
+    },
+    {
+      kind: 'rejected 413 body over limit',
+      request: () =>
+        deliveryEvent(buildDelivery({ provider: 'together', type: 'fine_tune.completed', body: Buffer.alloc(256 * 1024 + 1, 0x20) })),
+    },
+    { kind: 'rejected 404 unknown provider', request: () => gatewayEvent({ path: '/webhooks/nobody', body: '{}' }) },
+  ];
+
+  const results: CallCount[] = [];
+  for (const { kind, request } of kinds) {
+    counter.reset();
+    const statuses: Record<string, number> = {};
+    for (let i = 0; i < samples; i++) {
+      const response = await handler(request(i));
+      const status = String(response.statusCode);
+      statuses[status] = (statuses[status] ?? 0) + 1;
+    }
+    const perDelivery = Object.fromEntries(Object.entries(counter.snapshot()).map(([name, count]) => [name, count / samples]));
+    results.push({
+      kind,
+      statuses,
+      commandsPerDelivery: perDelivery,
+      totalPerDelivery: counter.totalCommands() / samples,
+      attemptsPerDelivery: counter.totalAttempts() / samples,
+    });
+  }
+  return results;
+}
+
+process.once('message', (options: ReceiverWorkerOptions) => {
+  main(options).then(
+    (result) => process.send?.(result, () => process.exit(0)),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+});
