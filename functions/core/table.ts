@@ -11,10 +11,16 @@ export const EVENTS_TABLE = {
 } as const;
 
 /**
- * Where an event is. `in_progress`: the receiver holds a lease and is sending it; `queued`: on its
- * route's queue; `handled`: its consumer finished; `failed`: its consumer gave up (see `lastError`).
+ * Where an event is:
+ * - `in_progress`: the receiver holds a lease (`leaseToken`, `leaseExpiresAt`) and is sending it;
+ * - `queued`: on its route's queue, waiting for its consumer (replay also sets it back to this);
+ * - `handling`: a consumer holds a lease and is running the route's logic; a lease past
+ *   `leaseExpiresAt` belongs to a consumer that died, and the next delivery may take it over;
+ * - `handled`: its consumer finished (`handledAt`); a later delivery of the same event is skipped;
+ * - `failed`: the last consumer attempt threw (`lastError`); the message is retried until its
+ *   queue's `maxReceiveCount`, then waits in the dead-letter queue for replay.
  */
-export const EVENT_STATUSES = ['in_progress', 'queued', 'handled', 'failed'] as const;
+export const EVENT_STATUSES = ['in_progress', 'queued', 'handling', 'handled', 'failed'] as const;
 export type EventStatus = (typeof EVENT_STATUSES)[number];
 
 /** The attributes of an event record. */
@@ -38,6 +44,12 @@ export interface EventRecord {
   attempts?: number;
   lastError?: string;
   replayCount?: number;
+  /**
+   * Steps of the current consumer attempt that must not run twice (e.g. `alert`), each with the
+   * time it completed: a retry after a later step failed skips them. Cleared when handled, so a
+   * replay runs every step again.
+   */
+  steps?: Record<string, string>;
 }
 
 /**
@@ -47,3 +59,34 @@ export interface EventRecord {
 export const JOBS_TABLE = {
   partitionKey: 'pk',
 } as const;
+
+/** What a job or batch is known to be doing, in order: a job only ever moves to a higher rank. */
+export const JOB_STATES = { started: 1, running: 2, completed: 3, failed: 3 } as const;
+export type JobState = keyof typeof JOB_STATES;
+
+/** An item of the jobs projection. */
+export interface JobItem {
+  /** `{provider}#{subject}` */
+  pk: string;
+  provider: string;
+  subject: string;
+  kind: 'fine_tune' | 'batch';
+  /** Latest state by rank: started < running < completed | failed (the first terminal state is final). */
+  state?: JobState;
+  /** `JOB_STATES[state]`, kept so that conditions can compare ranks. */
+  rank?: number;
+  /** Highest checkpoint step seen; it keeps rising after a terminal state, the state does not move. */
+  step?: number;
+  /** Loss reported with the highest step. */
+  loss?: number;
+  /** The event that set the state, and when it happened. */
+  stateEventId?: string;
+  stateAt?: string;
+  /** Fine-tuned model name (completed fine-tune). */
+  model?: string;
+  /** Output file or URL (completed batch). */
+  output?: string;
+  /** Why it failed (failed fine-tune or batch). */
+  error?: string;
+  updatedAt: string;
+}

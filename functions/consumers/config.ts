@@ -1,0 +1,47 @@
+import { integerEnv, MIN_RETENTION_DAYS, requireEnv } from '../core/config';
+import { ConfigurationError } from '../core/errors';
+import { QUEUE_SETTINGS } from '../core/queues';
+import { isRoute, ROUTES, type Route } from '../core/routes';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * How long a consumer's claim on an event lasts. At least the function's timeout, so a live
+ * invocation is never overtaken; well under the visibility timeout (180 s), so the redelivery of
+ * a message whose consumer died finds the lease expired and takes the event over.
+ */
+export const CONSUMER_LEASE_SECONDS = 2 * QUEUE_SETTINGS.consumerTimeoutSeconds;
+
+export interface ConsumerConfig {
+  /** The route this function consumes: one function per route, all from one entry file. */
+  readonly route: Route;
+  /** The events table: the idempotency record and event log the receiver writes. */
+  readonly tableName: string;
+  /** The jobs projection table. */
+  readonly jobsTableName: string;
+  /** The SNS topic alerts are published to. */
+  readonly alertsTopicArn: string;
+  /** Retention of an event record the consumer has to create (the receiver's one expired or never existed). */
+  readonly retentionSeconds: number;
+  readonly leaseSeconds: number;
+}
+
+/**
+ * The consumer's whole configuration, read once at start-up: `ROUTE`, `TABLE_NAME`,
+ * `JOBS_TABLE_NAME`, `ALERTS_TOPIC_ARN` (all required, for every route, so that every consumer
+ * is deployed the same way), `RETENTION_DAYS` (optional, as for the receiver).
+ */
+export function readConsumerConfig(env: Env = process.env): ConsumerConfig {
+  const route = requireEnv(env, 'ROUTE');
+  if (!isRoute(route)) {
+    throw new ConfigurationError(`ROUTE must be one of ${ROUTES.join(', ')}, got "${route}"`);
+  }
+  return {
+    route,
+    tableName: requireEnv(env, 'TABLE_NAME'),
+    jobsTableName: requireEnv(env, 'JOBS_TABLE_NAME'),
+    alertsTopicArn: requireEnv(env, 'ALERTS_TOPIC_ARN'),
+    retentionSeconds: integerEnv(env, 'RETENTION_DAYS', MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, 365) * 86_400,
+    leaseSeconds: CONSUMER_LEASE_SECONDS,
+  };
+}

@@ -1,0 +1,169 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Route } from '../core/routes';
+import type { ConsumerConfig } from './config';
+import { ConsumerError, PoisonMessageError } from './errors';
+import { claimEvent, completeStep, markFailed, markHandled, type LedgerDeps } from './ledger';
+import { parseMessage } from './message';
+import { stepsFor, type RouteContext, type RouteStep } from './routes';
+
+export interface ConsumerDeps {
+  readonly route: Route;
+  readonly steps: readonly RouteStep[];
+  readonly documents: DynamoDBDocumentClient;
+  readonly sns: SNSClient;
+  readonly tableName: string;
+  readonly jobsTableName: string;
+  readonly alertsTopicArn: string;
+  readonly leaseSeconds: number;
+  readonly retentionSeconds: number;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  /** Epoch milliseconds; tests move it past a lease. */
+  readonly clock?: () => number;
+}
+
+/** A route's consumer: the Lambda handler's logic, also driven by the local queue pollers. */
+export type Consumer = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+
+/** What happened to one record. */
+export type RecordOutcome = 'handled' | 'duplicate';
+
+/**
+ * The one SQS wrapper every route's consumer is: Powertools' BatchProcessor runs the records in
+ * parallel and reports each failed one in `batchItemFailures`, so only it is retried (and after
+ * `maxReceiveCount` receives it moves to the dead-letter queue) while the rest are deleted.
+ * For each record: parse (a poison message fails at once), claim the event record, run the
+ * route's steps, mark it handled; on an error, mark it failed and let the record be retried.
+ */
+export function createConsumer(deps: ConsumerDeps): Consumer {
+  const ledger: LedgerDeps = {
+    documents: deps.documents,
+    tableName: deps.tableName,
+    leaseSeconds: deps.leaseSeconds,
+    retentionSeconds: deps.retentionSeconds,
+    clock: deps.clock ?? Date.now,
+  };
+
+  const handleRecord = async (record: SQSRecord): Promise<RecordOutcome> => {
+    let event;
+    try {
+      event = parseMessage(record, deps.route);
+    } catch (error) {
+      if (error instanceof PoisonMessageError) {
+        // The message id and the invalid fields' paths only: the body may hold customer data.
+        deps.logger.error('poison message', {
+          messageId: record.messageId,
+          receiveCount: record.attributes.ApproximateReceiveCount,
+          issues: error.issuePaths,
+        });
+        count(deps, 'Failed', 'unknown');
+      }
+      throw error;
+    }
+
+    const claim = await claimEvent(ledger, event).catch((error: unknown) => {
+      logFailure(deps, `${event.provider}#${event.id}`, record, error);
+      count(deps, 'Failed', event.provider);
+      throw error;
+    });
+    if (claim.status === 'handled') {
+      deps.logger.info('duplicate delivery of a handled event; skipped', { key: claim.key, messageId: record.messageId });
+      count(deps, 'Duplicate', event.provider);
+      return 'duplicate';
+    }
+
+    const { lease } = claim;
+    const context: RouteContext = {
+      key: lease.key,
+      attempt: lease.attempts,
+      now: new Date(ledger.clock()),
+      documents: deps.documents,
+      sns: deps.sns,
+      jobsTableName: deps.jobsTableName,
+      alertsTopicArn: deps.alertsTopicArn,
+      logger: deps.logger,
+      async once(name, effect) {
+        if (lease.completedSteps.has(name)) {
+          deps.logger.info('step already done by an earlier attempt; skipped', { key: lease.key, step: name });
+          return;
+        }
+        await effect();
+        await completeStep(ledger, lease, name);
+      },
+    };
+    try {
+      for (const step of deps.steps) await step(event, context);
+      await markHandled(ledger, lease);
+    } catch (error) {
+      await markFailed(ledger, lease, error).catch((markError: unknown) =>
+        // The lease expires on its own; the retry claims the event then.
+        deps.logger.warn('could not mark the event failed', { key: lease.key, error: String(markError) }),
+      );
+      logFailure(deps, lease.key, record, error);
+      count(deps, 'Failed', event.provider);
+      throw error;
+    }
+    deps.logger.info('event handled', { key: lease.key, route: event.type, attempts: lease.attempts });
+    count(deps, 'Handled', event.provider);
+    return 'handled';
+  };
+
+  return async (event, context) => {
+    // One processor per batch rather than per module: it keeps the batch's state, and the local
+    // runtime may run batches of one consumer side by side. It costs nothing to build.
+    const processor = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(event, handleRecord, processor, {
+      ...(context === undefined ? {} : { context }),
+      // A batch whose records all failed is reported like any other: Lambda retries exactly the
+      // listed records either way, and the local poller reads the same response. Throwing instead
+      // would only add an invocation error on top of the per-record `Failed` metric.
+      throwOnFullBatchFailure: false,
+    });
+  };
+}
+
+/** The consumer as deployed: configuration plus clients. Used by the Lambda handler and `npm start` alike. */
+export function consumerFromConfig(
+  config: ConsumerConfig,
+  clients: Pick<ConsumerDeps, 'documents' | 'sns' | 'logger' | 'metrics' | 'clock'> & { steps?: readonly RouteStep[] },
+): Consumer {
+  return createConsumer({
+    route: config.route,
+    steps: clients.steps ?? stepsFor(config.route),
+    documents: clients.documents,
+    sns: clients.sns,
+    tableName: config.tableName,
+    jobsTableName: config.jobsTableName,
+    alertsTopicArn: config.alertsTopicArn,
+    leaseSeconds: config.leaseSeconds,
+    retentionSeconds: config.retentionSeconds,
+    logger: clients.logger,
+    ...(clients.metrics === undefined ? {} : { metrics: clients.metrics }),
+    ...(clients.clock === undefined ? {} : { clock: clients.clock }),
+  });
+}
+
+function logFailure(deps: ConsumerDeps, key: string, record: SQSRecord, error: unknown): void {
+  const reason = error instanceof ConsumerError ? error.reason : 'step_failed';
+  const log = reason === 'lease_held' ? deps.logger.warn : deps.logger.error;
+  log.call(deps.logger, 'event not handled; the message will be retried', {
+    key,
+    messageId: record.messageId,
+    receiveCount: record.attributes.ApproximateReceiveCount,
+    reason,
+    error: error instanceof Error ? error.message : String(error),
+    ...(error instanceof Error && error.cause !== undefined ? { cause: String(error.cause) } : {}),
+  });
+}
+
+function count(deps: ConsumerDeps, name: 'Handled' | 'Failed' | 'Duplicate', provider: string): void {
+  if (deps.metrics === undefined) return;
+  const metric = deps.metrics.singleMetric();
+  metric.addDimensions({ route: deps.route, provider });
+  metric.addMetric(name, MetricUnit.Count, 1);
+}

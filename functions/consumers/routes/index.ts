@@ -1,0 +1,32 @@
+import type { Route } from '../../core/routes';
+import { EXTENSIONS, type Extensions } from '../extensions';
+import { publishAlert } from './alerts';
+import type { RouteStep } from './context';
+import { projectJob } from './jobs';
+import { logEvent } from './log';
+
+export type { RouteContext, RouteStep } from './context';
+
+/**
+ * What each route's consumer does, in order: the one table of route logic. Typed over every
+ * route, so a route added to ROUTES does not compile until it has an entry here. The projection
+ * comes before the alert: it is idempotent, while the alert is guarded by `once`.
+ */
+export const BUILT_IN_STEPS: Readonly<Record<Route, readonly RouteStep[]>> = {
+  'fine_tune.started': [projectJob],
+  'fine_tune.checkpoint': [projectJob],
+  'fine_tune.completed': [projectJob],
+  'fine_tune.failed': [projectJob, publishAlert],
+  'batch.completed': [projectJob],
+  'batch.failed': [projectJob, publishAlert],
+  'model.deprecated': [publishAlert],
+  'model.deployed': [logEvent],
+  'deployment.changed': [logEvent],
+  'usage.threshold_reached': [publishAlert],
+  other: [logEvent],
+};
+
+/** The steps a route's consumer runs: the built-in ones, then the user's (see `extensions.ts`). */
+export function stepsFor(route: Route, extensions: Extensions = EXTENSIONS): readonly RouteStep[] {
+  return [...BUILT_IN_STEPS[route], ...(extensions[route] ?? [])];
+}
