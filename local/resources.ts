@@ -1,8 +1,9 @@
 import { CreateTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTopicCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, routeSlug, type Route } from '../functions/core/routes';
-import { EVENTS_TABLE } from '../functions/core/table';
+import { EVENTS_TABLE, JOBS_TABLE } from '../functions/core/table';
 
 export interface RouteQueues {
   readonly url: string;
@@ -14,24 +15,45 @@ export interface RouteQueues {
 export interface LocalResources {
   readonly eventsTable: string;
   readonly queues: Readonly<Record<Route, RouteQueues>>;
+  /** The jobs projection the consumers write. */
+  readonly jobsTable: string;
+  /** The topic the consumers publish alerts to. */
+  readonly alertsTopicArn: string;
+  /**
+   * A queue subscribed to the alerts topic with raw delivery, so that local alerts can be read
+   * (the message body is the alert text). In AWS, you subscribe your own e-mail, chat or pager.
+   */
+  readonly alertsQueueUrl: string;
 }
 
 /** Local resource names. In AWS, CloudFormation names them. */
 export const LOCAL_NAMES = {
   eventsTable: 'webhook-events',
+  jobsTable: 'webhook-jobs',
+  alertsTopic: 'webhook-alerts',
+  alertsQueue: 'webhook-alerts',
   queue: (route: Route) => `webhooks-${routeSlug(route)}`,
   deadLetterQueue: (route: Route) => `webhooks-${routeSlug(route)}-dlq`,
 } as const;
 
 /**
  * Creates, on the emulators, what the CDK stack creates in AWS: the events table with its time
- * index, and one queue plus dead-letter queue per route with the same redrive settings.
+ * index, one queue plus dead-letter queue per route with the same redrive settings, the jobs
+ * table and the alerts topic (here with a queue subscribed to it).
  * Safe to call again on resources that already exist.
  */
-export async function createLocalResources(clients: { dynamodb: DynamoDBClient; sqs: SQSClient }): Promise<LocalResources> {
+export async function createLocalResources(clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient }): Promise<LocalResources> {
   await createEventsTable(clients.dynamodb, LOCAL_NAMES.eventsTable);
+  await createJobsTable(clients.dynamodb, LOCAL_NAMES.jobsTable);
   const entries = await Promise.all(ROUTES.map(async (route) => [route, await createRouteQueues(clients.sqs, route)] as const));
-  return { eventsTable: LOCAL_NAMES.eventsTable, queues: Object.fromEntries(entries) as Record<Route, RouteQueues> };
+  const alerts = await createAlerts(clients.sns, clients.sqs);
+  return {
+    eventsTable: LOCAL_NAMES.eventsTable,
+    queues: Object.fromEntries(entries) as Record<Route, RouteQueues>,
+    jobsTable: LOCAL_NAMES.jobsTable,
+    alertsTopicArn: alerts.topicArn,
+    alertsQueueUrl: alerts.queueUrl,
+  };
 }
 
 export function queueUrlMap(resources: LocalResources): Record<Route, string> {
@@ -66,6 +88,36 @@ async function createEventsTable(dynamodb: DynamoDBClient, tableName: string): P
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
+}
+
+async function createJobsTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: JOBS_TABLE.partitionKey, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: JOBS_TABLE.partitionKey, KeyType: 'HASH' }],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+}
+
+async function createAlerts(sns: SNSClient, sqs: SQSClient): Promise<{ topicArn: string; queueUrl: string }> {
+  // CreateTopic and CreateQueue return the existing resource, and a repeated Subscribe the existing subscription.
+  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: LOCAL_NAMES.alertsTopic }));
+  const queue = await createQueue(sqs, LOCAL_NAMES.alertsQueue, {});
+  await sns.send(
+    new SubscribeCommand({
+      TopicArn,
+      Protocol: 'sqs',
+      Endpoint: queue.arn,
+      Attributes: { RawMessageDelivery: 'true' },
+    }),
+  );
+  return { topicArn: TopicArn as string, queueUrl: queue.url };
 }
 
 async function createRouteQueues(sqs: SQSClient, route: Route): Promise<RouteQueues> {

@@ -1,14 +1,20 @@
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { clientConfig } from '../functions/core/aws';
-import { readReceiverConfig, type ReceiverConfig } from '../functions/core/config';
+import { integerEnv, readReceiverConfig, type ReceiverConfig } from '../functions/core/config';
 import type { ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
+import { QUEUE_SETTINGS } from '../functions/core/queues';
+import { ROUTES, type Route } from '../functions/core/routes';
 import { createSecretsReader } from '../functions/core/secrets';
+import { readConsumerConfig } from '../functions/consumers/config';
+import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
 import { receiverFromConfig } from '../functions/receiver/receive';
+import { startLocalConsumers, type LocalConsumers } from './consumers';
 import { startEmulators, type Emulators } from './emulators';
 import { createLocalServer } from './http';
 import { createLocalResources, queueUrlMap, type LocalResources } from './resources';
@@ -22,12 +28,23 @@ export interface LocalRuntimeOptions {
   readonly dynamodbPort: number;
   readonly sqsPort: number;
   readonly logger?: Logger;
+  /**
+   * Run the route consumers (queue pollers) too; default true. Tests of the receiver alone turn
+   * them off so that messages stay on the queues for them to read.
+   */
+  readonly consumers?: boolean;
+  /**
+   * Visibility timeout of the local pollers, in seconds: a failed record is retried after it.
+   * Default: env LOCAL_VISIBILITY_TIMEOUT_SECONDS, else the stack's 180 s.
+   */
+  readonly visibilityTimeoutSeconds?: number;
 }
 
 export interface LocalClients {
   readonly dynamodb: DynamoDBClient;
   readonly documents: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
+  readonly sns: SNSClient;
 }
 
 export interface LocalRuntime {
@@ -49,12 +66,39 @@ export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sq
     dynamodb,
     documents: DynamoDBDocumentClient.from(dynamodb),
     sqs: new SQSClient(clientConfig({ endpoint: emulators.sqsEndpoint })),
+    // fauxqs serves SNS on the same endpoint as SQS.
+    sns: new SNSClient(clientConfig({ endpoint: emulators.sqsEndpoint })),
   };
 }
 
 /**
- * The whole product on one machine: emulators, the resources the stack would create, and the
- * same receiver handler behind an HTTP server that speaks API Gateway's event format.
+ * Every route's consumer on the local resources, built from the same configuration reader and
+ * factory as the Lambda handler (env ROUTE, TABLE_NAME, JOBS_TABLE_NAME, ALERTS_TOPIC_ARN).
+ */
+export function localConsumerFunctions(
+  env: Env,
+  resources: LocalResources,
+  clients: LocalClients,
+  logger: Logger,
+): Record<Route, Consumer> {
+  return Object.fromEntries(
+    ROUTES.map((route) => {
+      const config = readConsumerConfig({
+        ...env,
+        ROUTE: route,
+        TABLE_NAME: resources.eventsTable,
+        JOBS_TABLE_NAME: resources.jobsTable,
+        ALERTS_TOPIC_ARN: resources.alertsTopicArn,
+      });
+      return [route, consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger })];
+    }),
+  ) as Record<Route, Consumer>;
+}
+
+/**
+ * The whole product on one machine: emulators, the resources the stack would create, the same
+ * receiver handler behind an HTTP server that speaks API Gateway's event format, and the same
+ * consumer handler behind one queue poller per route (see local/consumers.ts).
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const logger = options.logger ?? new Logger({ serviceName: 'webhook-receiver' });
@@ -67,6 +111,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       TABLE_NAME: resources.eventsTable,
       QUEUE_URLS: JSON.stringify(queueUrlMap(resources)),
     });
+    const visibilityTimeoutSeconds =
+      options.visibilityTimeoutSeconds ??
+      integerEnv(options.env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', QUEUE_SETTINGS.visibilityTimeoutSeconds, 0, 43_200);
+    const consumerFunctions = options.consumers === false ? undefined : localConsumerFunctions(options.env, resources, clients, logger);
     const { env, developmentSecrets } = withDevelopmentSecrets(options.env, [...config.providers.keys()]);
     const receiver = receiverFromConfig(config, {
       documents: clients.documents,
@@ -85,6 +133,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       server.listen(options.port, '127.0.0.1', () => resolve());
     });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const consumers: LocalConsumers | undefined =
+      consumerFunctions === undefined
+        ? undefined
+        : startLocalConsumers({
+            sqsEndpoint: emulators.sqsEndpoint,
+            queues: resources.queues,
+            consumers: consumerFunctions,
+            visibilityTimeoutSeconds,
+            logger,
+          });
     return {
       url,
       emulators,
@@ -95,6 +153,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       async stop() {
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
+        await consumers?.stop();
         await emulators.stop();
       },
     };
