@@ -18,10 +18,10 @@ import { EVENTS_TABLE } from '../functions/core/table';
 import { verifySignature, type SignatureSpec } from '../functions/core/verify';
 import { receiverFromConfig, type Receiver } from '../functions/receiver/receive';
 import { buildDelivery } from '../local/deliveries';
-import { startEmulators } from '../local/emulators';
-import { createLocalResources, queueUrlMap } from '../local/resources';
+import { queueUrlMap } from '../local/resources';
 import { localClients, withDevelopmentSecrets, type LocalClients } from '../local/runtime';
 import { deliveryEvent, gatewayEvent } from '../test/support/gateway';
+import { startBenchEmulators } from './emulated';
 import { countCalls } from './sdk-calls';
 import { summarize, type LatencySummary } from './stats';
 
@@ -68,10 +68,8 @@ const TOGETHER = PROVIDERS.together;
 const SPEC = TOGETHER.signatureSchemes.timestamped as SignatureSpec;
 
 async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResult> {
-  const emulators = await startEmulators({ dynamodbPort: 0, sqsPort: 0 });
+  const { emulators, clients, resources } = await startBenchEmulators();
   try {
-    const clients = localClients(emulators);
-    const resources = await createLocalResources(clients);
     const { env } = withDevelopmentSecrets(
       { TABLE_NAME: resources.eventsTable, QUEUE_URLS: JSON.stringify(queueUrlMap(resources)) },
       ['together', 'llmtune', 'mythicdot', 'standard'],
