@@ -1,0 +1,151 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { acceptEvent, type AcceptDeps } from '../core/accept';
+import { clientConfig } from '../core/aws';
+import { DEFAULT_LEASE_SECONDS, MIN_RETENTION_DAYS, integerEnv, readQueueUrls, requireEnv } from '../core/config';
+import { ConfigurationError } from '../core/errors';
+import type { Route } from '../core/routes';
+import { SECRET_CACHE_SECONDS } from '../core/secrets';
+import { DEFAULT_POLL_LIMITS, pollTogether, type PollLimits, type PollSummary } from './poll';
+import { createPollerStateStore } from './state';
+import { DEFAULT_RETRY_POLICY, DEFAULT_TOGETHER_API_BASE_URL, createTogetherApi, type RetryNotice, type RetryPolicy } from './together-api';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Where the API key comes from: a Secrets Manager secret in AWS, the variable itself locally. */
+export type ApiKeySource = { readonly secretArn: string } | { readonly value: string };
+
+/** The poller's whole configuration, read once at start-up. */
+export interface PollerConfig {
+  readonly tableName: string;
+  readonly queueUrls: Readonly<Record<Route, string>>;
+  readonly pollerTableName: string;
+  readonly retentionSeconds: number;
+  readonly leaseSeconds: number;
+  readonly baseUrl: string;
+  readonly apiKey: ApiKeySource;
+  readonly limits: PollLimits;
+  readonly retry: RetryPolicy;
+}
+
+/**
+ * Reads `TABLE_NAME`, `QUEUE_URLS`, `POLLER_TABLE_NAME`, `TOGETHER_API_KEY_SECRET_ARN` (or, in the
+ * local runtime, `TOGETHER_API_KEY`), and the optional `TOGETHER_API_BASE_URL`, `RETENTION_DAYS`,
+ * `LEASE_SECONDS`, `POLL_MAX_JOBS_PER_RUN`, `POLL_TIME_BUDGET_SECONDS`, `POLL_BACKFILL_HOURS`,
+ * `TOGETHER_REQUEST_TIMEOUT_SECONDS`, `TOGETHER_MAX_ATTEMPTS`. Throws {@link ConfigurationError}
+ * naming the variable.
+ */
+export function readPollerConfig(env: Env = process.env): PollerConfig {
+  return {
+    tableName: requireEnv(env, 'TABLE_NAME'),
+    queueUrls: readQueueUrls(env),
+    pollerTableName: requireEnv(env, 'POLLER_TABLE_NAME'),
+    retentionSeconds: integerEnv(env, 'RETENTION_DAYS', MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, 365) * 86_400,
+    leaseSeconds: integerEnv(env, 'LEASE_SECONDS', DEFAULT_LEASE_SECONDS, 15, 900),
+    baseUrl: readBaseUrl(env),
+    apiKey: readApiKeySource(env),
+    limits: {
+      maxJobsPerRun: integerEnv(env, 'POLL_MAX_JOBS_PER_RUN', DEFAULT_POLL_LIMITS.maxJobsPerRun, 1, 1_000),
+      timeBudgetMs: integerEnv(env, 'POLL_TIME_BUDGET_SECONDS', DEFAULT_POLL_LIMITS.timeBudgetMs / 1000, 1, 840) * 1000,
+      backfillSeconds: integerEnv(env, 'POLL_BACKFILL_HOURS', DEFAULT_POLL_LIMITS.backfillSeconds / 3600, 0, 24 * 365) * 3600,
+    },
+    retry: {
+      ...DEFAULT_RETRY_POLICY,
+      requestTimeoutMs: integerEnv(env, 'TOGETHER_REQUEST_TIMEOUT_SECONDS', DEFAULT_RETRY_POLICY.requestTimeoutMs / 1000, 1, 60) * 1000,
+      maxAttempts: integerEnv(env, 'TOGETHER_MAX_ATTEMPTS', DEFAULT_RETRY_POLICY.maxAttempts, 1, 10),
+    },
+  };
+}
+
+function readBaseUrl(env: Env): string {
+  const raw = env.TOGETHER_API_BASE_URL?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_TOGETHER_API_BASE_URL;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigurationError(`TOGETHER_API_BASE_URL must be an absolute URL such as ${DEFAULT_TOGETHER_API_BASE_URL}, got "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigurationError(`TOGETHER_API_BASE_URL must be an http(s) URL, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function readApiKeySource(env: Env): ApiKeySource {
+  const arn = env.TOGETHER_API_KEY_SECRET_ARN?.trim();
+  if (arn !== undefined && arn !== '') return { secretArn: arn };
+  const value = env.TOGETHER_API_KEY?.trim();
+  if (value !== undefined && value !== '') return { value };
+  throw new ConfigurationError(
+    'environment variable TOGETHER_API_KEY_SECRET_ARN is required but not set (in the local runtime, set TOGETHER_API_KEY instead)',
+  );
+}
+
+/**
+ * The API key, cached for {@link SECRET_CACHE_SECONDS} by Powertools Parameters when it lives in
+ * Secrets Manager (a plain-string secret), so a rotated key takes effect within that time.
+ */
+export function createApiKeyReader(source: ApiKeySource, secretsClient?: SecretsManagerClient): () => Promise<string> {
+  if ('value' in source) return async () => source.value;
+  const secrets = new SecretsProvider({ awsSdkV3Client: secretsClient ?? new SecretsManagerClient(clientConfig()) });
+  return async () => {
+    const value = await secrets.get(source.secretArn, { maxAge: SECRET_CACHE_SECONDS });
+    if (typeof value !== 'string' || value.trim() === '') {
+      throw new ConfigurationError('the secret TOGETHER_API_KEY_SECRET_ARN names is empty; store the Together API key in it as a plain string');
+    }
+    return value.trim();
+  };
+}
+
+export interface PollerClients {
+  readonly documents: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly apiKey: () => Promise<string>;
+  readonly logger?: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  /** Epoch milliseconds; tests move it. */
+  readonly clock?: () => number;
+  /** Backoff waits; tests pass one that does not wait. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly fetch?: typeof fetch;
+  readonly onRetry?: (notice: RetryNotice) => void;
+}
+
+/** One poll run as deployed: configuration plus clients. Used by the Lambda handler and `npm start` alike. */
+export function pollerFromConfig(config: PollerConfig, clients: PollerClients): () => Promise<PollSummary> {
+  const clock = clients.clock ?? Date.now;
+  const acceptDeps: AcceptDeps = {
+    documents: clients.documents,
+    sqs: clients.sqs,
+    tableName: config.tableName,
+    queueUrls: config.queueUrls,
+    leaseSeconds: config.leaseSeconds,
+    retentionSeconds: config.retentionSeconds,
+    clock,
+    ...(clients.logger === undefined ? {} : { logger: clients.logger }),
+  };
+  const api = createTogetherApi({
+    baseUrl: config.baseUrl,
+    apiKey: clients.apiKey,
+    retry: config.retry,
+    clock,
+    ...(clients.sleep === undefined ? {} : { sleep: clients.sleep }),
+    ...(clients.fetch === undefined ? {} : { fetch: clients.fetch }),
+    ...(clients.onRetry === undefined ? {} : { onRetry: clients.onRetry }),
+  });
+  const state = createPollerStateStore(clients.documents, config.pollerTableName);
+  return () =>
+    pollTogether(
+      {
+        api,
+        accept: (event) => acceptEvent(acceptDeps, event),
+        state,
+        clock,
+        ...(clients.logger === undefined ? {} : { logger: clients.logger }),
+      },
+      config.limits,
+    );
+}

@@ -1,0 +1,48 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { clientConfig } from '../core/aws';
+import { createApiKeyReader, pollerFromConfig, readPollerConfig } from './config';
+import type { PollSummary } from './poll';
+import { TogetherApiError, TogetherAuthError } from './together-api';
+
+// Created once per execution environment and reused across scheduled invocations.
+const logger = new Logger({ serviceName: 'together-poller' });
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver', serviceName: 'poller' });
+const config = readPollerConfig();
+const poll = pollerFromConfig(config, {
+  documents: DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig())),
+  sqs: new SQSClient(clientConfig()),
+  apiKey: createApiKeyReader(config.apiKey),
+  logger,
+  onRetry: (notice) => logger.warn('Together API call failed; retrying', { ...notice }),
+});
+
+/**
+ * Scheduled (EventBridge); the event carries nothing the poller needs. A run that cannot list
+ * Together's jobs fails the invocation so that the function's Errors alarm sees it.
+ */
+export const handler = async (_event: unknown, context: Context): Promise<PollSummary> => {
+  logger.addContext(context);
+  metrics.addDimension('provider', 'together');
+  try {
+    const summary = await poll();
+    logger.info('poll finished', { ...summary });
+    metrics.addMetric('Observed', MetricUnit.Count, summary.observed);
+    metrics.addMetric('Accepted', MetricUnit.Count, summary.accepted);
+    metrics.addMetric('Duplicate', MetricUnit.Count, summary.duplicate);
+    metrics.addMetric('ApiErrors', MetricUnit.Count, summary.apiErrors);
+    return summary;
+  } catch (error) {
+    if (error instanceof TogetherApiError || error instanceof TogetherAuthError) {
+      metrics.addMetric('ApiErrors', MetricUnit.Count, 1);
+    }
+    logger.error('poll failed', { error: error as Error });
+    throw error;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { BadRequestError } from '../core/errors';
+import { NormalizedEventSchema, type NormalizedEvent } from '../core/event';
+import { together } from '../core/providers/together';
+import { FALLBACK_ROUTE } from '../core/routes';
+import type { Batch, FineTuneEvent, FineTuneJob } from './together-api';
+
+/** Job statuses after which nothing more happens to a fine-tune job. */
+export const FINE_TUNE_TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'error', 'user_error', 'cancelled']);
+const FINE_TUNE_FAILED_STATUSES: ReadonlySet<string> = new Set(['error', 'user_error', 'cancelled']);
+/**
+ * A job in any of these has run, even if the poll that saw it running was missed (a short job can
+ * go from `pending` to `completed` between two polls).
+ */
+const FINE_TUNE_RAN_STATUSES: ReadonlySet<string> = new Set(['running', 'compressing', 'uploading', 'completed']);
+const FINE_TUNE_START_EVENTS: ReadonlySet<string> = new Set(['job_start', 'training_start']);
+
+/** Batch statuses after which nothing more happens to a batch. */
+export const BATCH_TERMINAL_STATUSES: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'EXPIRED', 'CANCELLED']);
+
+/** One thing the poller saw, as the normalized event the accept path takes. */
+export interface Observation {
+  /** Unique within its job or batch; the poller remembers it once accepted. */
+  readonly key: string;
+  readonly event: NormalizedEvent;
+}
+
+export function isFineTuneTerminal(status: string): boolean {
+  return FINE_TUNE_TERMINAL_STATUSES.has(status.toLowerCase());
+}
+
+export function isBatchTerminal(status: string): boolean {
+  return BATCH_TERMINAL_STATUSES.has(status.toUpperCase());
+}
+
+/**
+ * The events a fine-tune job's current state and event list amount to (providers.md,
+ * "together-poll"), oldest first: `fine_tune.started` once it has run, one `fine_tune.checkpoint`
+ * per `checkpoint_save` event, then `fine_tune.completed` or `fine_tune.failed`. Ids depend only on
+ * what was observed, so any number of polls of the same state give the same ids.
+ */
+export function observeFineTune(job: FineTuneJob, events: readonly FineTuneEvent[], receivedAt: string): Observation[] {
+  const status = job.status.toLowerCase();
+  const ordered = sortByCreatedAt(events);
+  const updatedAt = isoTime(job.updated_at) ?? receivedAt;
+  const observations: Observation[] = [];
+  const emit = (key: string, providerType: string, occurredAt: string, data: Record<string, unknown>) => {
+    observations.push({ key, event: toEvent(`poll:ft:${job.id}:${key}`, providerType, job.id, occurredAt, receivedAt, data) });
+  };
+
+  const startEvent = ordered.find((event) => FINE_TUNE_START_EVENTS.has(event.type ?? ''));
+  if (startEvent !== undefined || FINE_TUNE_RAN_STATUSES.has(status)) {
+    emit('started', 'fine_tune.started', isoTime(startEvent?.created_at) ?? updatedAt, {
+      fine_tune_id: job.id,
+      status,
+      ...optional('model', job.model),
+    });
+  }
+
+  const checkpointKeys = new Set<string>();
+  for (const event of ordered) {
+    if (event.type !== 'checkpoint_save') continue;
+    const key = `checkpoint:${checkpointKey(event)}`;
+    if (checkpointKeys.has(key)) continue;
+    checkpointKeys.add(key);
+    emit(key, 'fine_tune.checkpoint', isoTime(event.created_at) ?? updatedAt, {
+      fine_tune_id: job.id,
+      ...optional('step', event.step),
+      ...optional('checkpoint_path', event.checkpoint_path ?? event.model_path),
+      ...optional('message', event.message),
+    });
+  }
+
+  if (status === 'completed') {
+    const done = findLast(ordered, (event) => event.type === 'job_complete');
+    emit('completed', 'fine_tune.completed', isoTime(done?.created_at) ?? updatedAt, {
+      fine_tune_id: job.id,
+      status,
+      model_name: job.model_output_name ?? null,
+    });
+  } else if (FINE_TUNE_FAILED_STATUSES.has(status)) {
+    const lastError = findLast(ordered, (event) => event.type === 'job_error');
+    emit('failed', 'fine_tune.failed', isoTime(lastError?.created_at) ?? updatedAt, {
+      fine_tune_id: job.id,
+      status,
+      error_message: lastError?.message ?? (status === 'cancelled' ? 'job was cancelled' : `job ended with status ${status}`),
+      ...optional('step', lastError?.step),
+    });
+  }
+  return observations;
+}
+
+/** `batch.completed` or `batch.failed` once a batch is terminal; nothing before. */
+export function observeBatch(batch: Batch, receivedAt: string): Observation[] {
+  const status = batch.status.toUpperCase();
+  if (!isBatchTerminal(status)) return [];
+  const providerType = status === 'COMPLETED' ? 'batch.completed' : 'batch.failed';
+  const occurredAt = isoTime(batch.completed_at) ?? receivedAt;
+  const data = {
+    batch_id: batch.id,
+    status,
+    // A completed batch can still hold failed requests: error_file_id says where.
+    output_file_id: batch.output_file_id ?? null,
+    error_file_id: batch.error_file_id ?? null,
+    ...optional('error', batch.error),
+    ...optional('model_id', batch.model_id),
+    ...optional('progress', batch.progress),
+  };
+  return [{ key: status, event: toEvent(`poll:batch:${batch.id}:${status}`, providerType, batch.id, occurredAt, receivedAt, data) }];
+}
+
+/** The event's own hash when Together sends one, else its step, else its time: stable across polls. */
+function checkpointKey(event: FineTuneEvent): string {
+  const raw = event.hash ?? (event.step === undefined || event.step === null ? `at-${isoTime(event.created_at) ?? event.checkpoint_path ?? ''}` : `step-${event.step}`);
+  // Keep ids short and printable whatever the API puts in a hash.
+  return /^[A-Za-z0-9._:-]{1,80}$/.test(raw) ? raw : createHash('sha256').update(raw).digest('hex').slice(0, 32);
+}
+
+function toEvent(
+  id: string,
+  providerType: string,
+  subject: string,
+  occurredAt: string,
+  receivedAt: string,
+  data: Record<string, unknown>,
+): NormalizedEvent {
+  const result = NormalizedEventSchema.safeParse({
+    id,
+    provider: together.name,
+    type: together.routes[providerType] ?? FALLBACK_ROUTE,
+    providerType,
+    subject,
+    occurredAt,
+    receivedAt,
+    data,
+  });
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new BadRequestError(`observation ${id.slice(0, 300)} is not a valid event: ${issue?.path.join('.') ?? 'event'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+/** ISO 8601 (UTC, `Z`) from an ISO string or Unix seconds; `undefined` when absent or unreadable. */
+export function isoTime(value: string | number | null | undefined): string | undefined {
+  if (value === null || value === undefined || value === '') return undefined;
+  const ms = typeof value === 'number' ? value * 1000 : /^\d{1,12}$/.test(value) ? Number(value) * 1000 : Date.parse(value);
+  if (!Number.isFinite(ms)) return undefined;
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+function sortByCreatedAt(events: readonly FineTuneEvent[]): FineTuneEvent[] {
+  // Stable sort; events without a readable time keep their place relative to each other, last.
+  return [...events].sort((a, b) => {
+    const left = timeOrInfinity(a.created_at);
+    const right = timeOrInfinity(b.created_at);
+    return left === right ? 0 : left < right ? -1 : 1;
+  });
+}
+
+function timeOrInfinity(value: string | number | null | undefined): number {
+  const iso = isoTime(value);
+  return iso === undefined ? Number.POSITIVE_INFINITY : Date.parse(iso);
+}
+
+function findLast<T>(items: readonly T[], predicate: (item: T) => boolean): T | undefined {
+  for (let index = items.length - 1; index >= 0; index -= 1) {
+    const item = items[index] as T;
+    if (predicate(item)) return item;
+  }
+  return undefined;
+}
+
+function optional(name: string, value: unknown): Record<string, unknown> {
+  return value === undefined || value === null ? {} : { [name]: value };
+}
