@@ -1,0 +1,16 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { DEFAULT_STACK_NAME } from './outputs';
+import { receiverPropsFromContext, WebhookReceiverStack } from './stack';
+
+// The CDK app: one stack, checked by cdk-nag's AWS Solutions rules. A finding fails `cdk synth`;
+// the ones that cannot be fixed are acknowledged where they arise, each with its reason.
+const app = new App();
+const read = (key: string): unknown => app.node.tryGetContext(key);
+
+new WebhookReceiverStack(app, String(read('stackName') ?? DEFAULT_STACK_NAME), {
+  description: 'Webhook receiver for AI-platform events (API Gateway, Lambda, DynamoDB, SQS)',
+  receiver: receiverPropsFromContext(read),
+});
+
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,0 +1,107 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/** The Lambda runtime of every function: the newest Node.js that Lambda runs. */
+export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
+
+/**
+ * Prepended to every bundle. Some dependencies are CommonJS and `require()` Node built-ins;
+ * inside an ESM bundle esbuild turns that into a throwing shim ("Dynamic require of node:https
+ * is not supported") unless a real `require` exists in module scope.
+ */
+export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+export interface BundledFunctionProps {
+  /** The TypeScript file that exports `handler`. */
+  readonly entry: string;
+  /** One line saying what the function does, shown in the Lambda console. */
+  readonly description: string;
+  readonly timeout: Duration;
+  /**
+   * Memory, in MiB. CPU scales with memory; HMAC verification and SDK start-up are CPU-bound.
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /** The function's own variables; the Powertools and source-map variables are added to these. */
+  readonly environment: Readonly<Record<string, string>>;
+  /** `POWERTOOLS_SERVICE_NAME`: the `service` field of every log line and metric. */
+  readonly serviceName: string;
+  /** `POWERTOOLS_METRICS_NAMESPACE`. */
+  readonly metricsNamespace: string;
+  /**
+   * `POWERTOOLS_LOG_LEVEL`.
+   * @default 'INFO'
+   */
+  readonly logLevel?: string;
+  readonly logRetention: RetentionDays;
+  /** Applied to the log group. */
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * A Node.js function bundled locally by esbuild into one minified ESM file with a source map,
+ * on ARM64, with its own log group (so retention is set by the stack, not by a custom resource)
+ * and its own role that starts with nothing but the right to write to that log group: every
+ * other permission is added with `grant*` by whoever wires the function up.
+ */
+export class BundledFunction extends Construct {
+  /** The function. */
+  public readonly handler: NodejsFunction;
+  /** Where the function logs. */
+  public readonly logGroup: LogGroup;
+  /** The execution role; grant to this (or to `handler`). */
+  public readonly role: Role;
+
+  constructor(scope: Construct, id: string, props: BundledFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new LogGroup(this, 'LogGroup', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+
+    // An own role instead of the AWSLambdaBasicExecutionRole managed policy, whose log
+    // permissions cover every log group in the account.
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: props.description,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.handler = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: FUNCTION_RUNTIME,
+      architecture: Architecture.ARM_64,
+      timeout: props.timeout,
+      memorySize: props.memorySize ?? 256,
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: {
+        ...props.environment,
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
+        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+      },
+      bundling: {
+        // The handlers use top-level await, which only ES modules allow.
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        // The SDK is bundled rather than taken from the runtime: the version that runs is the one
+        // the tests ran, and the bundle loads anywhere (the bundle smoke test loads it in plain Node).
+        bundleAwsSDK: true,
+        // esbuild comes from node_modules; bundling never needs Docker.
+        forceDockerBundling: false,
+      },
+    });
+  }
+}

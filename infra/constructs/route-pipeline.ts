@@ -1,0 +1,150 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { QUEUE_SETTINGS } from '../../functions/core/queues';
+import { routeSlug, type Route } from '../../functions/core/routes';
+import { BundledFunction } from './bundled-function';
+import { grantItemAccess, ITEM_READ_WRITE_ACTIONS } from './grants';
+
+/**
+ * How long the consumer's trigger may wait to fill a batch. Events are few and someone may be
+ * waiting on them (a pipeline reacting to a finished fine-tune), so the wait is kept short.
+ */
+export const CONSUMER_BATCHING_WINDOW = Duration.seconds(1);
+
+export interface RoutePipelineProps {
+  readonly route: Route;
+  /** The consumer's entry file (exports `handler`, an SQS batch handler). */
+  readonly consumerEntry: string;
+  readonly eventsTable: ITable;
+  readonly jobsTable: ITable;
+  readonly alertsTopic: ITopic;
+  /** The alias of the key the alerts topic is encrypted with, when it is known only by alias. */
+  readonly alertsTopicKeyAlias?: string;
+  /** `RETENTION_DAYS`: the consumer keeps a record it has to create as long as the receiver would. */
+  readonly retentionDays: number;
+  readonly metricsNamespace: string;
+  readonly logRetention: RetentionDays;
+  /** Applied to both queues and the consumer's log group. */
+  readonly removalPolicy: RemovalPolicy;
+  /** Where the dead-letter and message-age alarms go. */
+  readonly alarmAction: IAlarmAction;
+  /** The age of the oldest message on the queue above which its alarm fires. */
+  readonly oldestMessageAgeThreshold: Duration;
+}
+
+/**
+ * One canonical route end to end: its queue, the dead-letter queue behind it, the consumer
+ * function that drains it, and the two alarms that say it is stuck (a dead letter, or a message
+ * waiting too long).
+ */
+export class RoutePipeline extends Construct {
+  public readonly route: Route;
+  /** The route's queue: the receiver sends, the consumer receives. */
+  public readonly queue: Queue;
+  /** Where a message goes after `QUEUE_SETTINGS.maxReceiveCount` failed receives. */
+  public readonly deadLetterQueue: Queue;
+  public readonly consumer: BundledFunction;
+  /** Fires when any message is on the dead-letter queue. */
+  public readonly deadLetterAlarm: Alarm;
+  /** Fires when the oldest message on the queue is older than the threshold. */
+  public readonly oldestMessageAlarm: Alarm;
+
+  constructor(scope: Construct, id: string, props: RoutePipelineProps) {
+    super(scope, id);
+    this.route = props.route;
+    const slug = routeSlug(props.route);
+
+    // Lambda's SQS trigger can retry a message only after its visibility timeout, and AWS
+    // recommends six times the function timeout so that throttled retries do not spill early.
+    if (QUEUE_SETTINGS.visibilityTimeoutSeconds < 6 * QUEUE_SETTINGS.consumerTimeoutSeconds) {
+      throw new Error(
+        `QUEUE_SETTINGS.visibilityTimeoutSeconds (${QUEUE_SETTINGS.visibilityTimeoutSeconds}) must be at least six times consumerTimeoutSeconds (${QUEUE_SETTINGS.consumerTimeoutSeconds})`,
+      );
+    }
+
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.seconds(QUEUE_SETTINGS.deadLetterRetentionSeconds),
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.queue = new Queue(this, 'Queue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(QUEUE_SETTINGS.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount },
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.consumer = new BundledFunction(this, 'Consumer', {
+      entry: props.consumerEntry,
+      description: `Handles ${props.route} events from its queue`,
+      timeout: Duration.seconds(QUEUE_SETTINGS.consumerTimeoutSeconds),
+      environment: {
+        ROUTE: props.route,
+        TABLE_NAME: props.eventsTable.tableName,
+        JOBS_TABLE_NAME: props.jobsTable.tableName,
+        ALERTS_TOPIC_ARN: props.alertsTopic.topicArn,
+        RETENTION_DAYS: String(props.retentionDays),
+      },
+      serviceName: `consumer-${slug}`,
+      metricsNamespace: props.metricsNamespace,
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+
+    // No filter criteria: Lambda deletes messages that do not match a filter, so routing is done
+    // by the receiver choosing the queue, never by filtering here.
+    this.consumer.handler.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: QUEUE_SETTINGS.batchSize,
+        maxBatchingWindow: CONSUMER_BATCHING_WINDOW,
+        // A failed record is retried alone; the rest of the batch is not received again.
+        reportBatchItemFailures: true,
+      }),
+    );
+    grantItemAccess(props.eventsTable, this.consumer.handler, ITEM_READ_WRITE_ACTIONS);
+    grantItemAccess(props.jobsTable, this.consumer.handler, ITEM_READ_WRITE_ACTIONS);
+    props.alertsTopic.grantPublish(this.consumer.handler);
+    if (props.alertsTopicKeyAlias !== undefined) {
+      // Publishing to an encrypted topic uses its key; CDK grants that on key/* narrowed by a
+      // kms:ResourceAliases condition, because an AWS managed key is known only by its alias.
+      for (const finding of ['Action::kms:GenerateDataKey*', 'Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*']) {
+        Validations.of(this.consumer).acknowledge({
+          id: `AwsSolutions-IAM5[${finding}]`,
+          reason: `Needed to publish to the alerts topic encrypted with ${props.alertsTopicKeyAlias}; the statement is limited by a kms:ResourceAliases condition to that alias, and no key ARN exists to name instead.`,
+        });
+      }
+    }
+
+    this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
+      alarmDescription: `Events of route ${props.route} failed ${QUEUE_SETTINGS.maxReceiveCount} times and are on its dead-letter queue. Inspect them, fix the cause, then redrive.`,
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.deadLetterAlarm.addAlarmAction(props.alarmAction);
+    this.deadLetterAlarm.addOkAction(props.alarmAction);
+
+    this.oldestMessageAlarm = new Alarm(this, 'OldestMessageAlarm', {
+      alarmDescription: `Events of route ${props.route} have waited over ${props.oldestMessageAgeThreshold.toSeconds()} s on its queue: the consumer is failing, throttled or disabled.`,
+      metric: this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: props.oldestMessageAgeThreshold.toSeconds(),
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.oldestMessageAlarm.addAlarmAction(props.alarmAction);
+    this.oldestMessageAlarm.addOkAction(props.alarmAction);
+  }
+}

@@ -1,0 +1,486 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { HttpApi, HttpMethod, LogGroupLogDestination, type HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import {
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  TreatMissingData,
+  type IAlarm,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import {
+  DEFAULT_LEASE_SECONDS,
+  DEFAULT_MAX_BODY_BYTES,
+  MAX_BODY_BYTES_LIMIT,
+  MIN_RETENTION_DAYS,
+} from '../../functions/core/config';
+import { PROVIDER_NAMES, type ProviderName } from '../../functions/core/event';
+import { PROVIDERS } from '../../functions/core/providers';
+import { ROUTES, routePascal, type Route } from '../../functions/core/routes';
+import { EVENTS_TABLE, JOBS_TABLE } from '../../functions/core/table';
+import { providerPascal } from '../outputs';
+import { BundledFunction } from './bundled-function';
+import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
+import { RoutePipeline } from './route-pipeline';
+
+/** The receiver's entry: the one Lambda behind the API. */
+export const RECEIVER_ENTRY = fileURLToPath(new URL('../../functions/receiver/handler.ts', import.meta.url));
+/** The consumers' entry: one file, deployed once per route with `ROUTE` set. */
+export const CONSUMER_ENTRY = fileURLToPath(new URL('../../functions/consumers/handler.ts', import.meta.url));
+
+/**
+ * The receiver's timeout. It answers the sender itself, and must end well before the lease on an
+ * in-progress event (`LEASE_SECONDS`, default 30) so that a live request is never overtaken.
+ */
+export const RECEIVER_TIMEOUT = Duration.seconds(10);
+
+/** Longest idempotency retention accepted, as in `functions/core/config.ts`. */
+export const MAX_RETENTION_DAYS = 365;
+
+/** The AWS managed key of SNS, which encrypts the alerts topic. */
+const SNS_MANAGED_KEY_ALIAS = 'alias/aws/sns';
+
+export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
+export const DEFAULT_THROTTLING_BURST_LIMIT = 200;
+export const DEFAULT_METRICS_NAMESPACE = 'WebhookReceiver';
+
+/** Properties of {@link WebhookReceiver}. Every one is optional. */
+export interface WebhookReceiverProps {
+  /**
+   * The providers that get a URL and a signing secret; the others answer 404.
+   * @default every provider in `PROVIDER_NAMES`
+   */
+  readonly providers?: readonly ProviderName[];
+  /**
+   * Together's signature scheme: `timestamped` (signs `${timestamp}.${body}`) or `body` (signs the
+   * body alone). Checked against the schemes Together's provider definition declares.
+   * @default 'timestamped' (the provider's default)
+   */
+  readonly togetherSignatureScheme?: string;
+  /**
+   * Largest accepted body, in bytes; larger deliveries get 413. At most 358 400 (350 KiB), since
+   * the event is kept in its DynamoDB record.
+   * @default 262144 (256 KiB)
+   */
+  readonly maxBodyBytes?: number;
+  /**
+   * How many days an event id is remembered (duplicates within it are answered 200 `duplicate`,
+   * and a body timestamp older than it is rejected). From 7 to 365.
+   * @default 7
+   */
+  readonly retentionDays?: number;
+  /**
+   * What happens to the tables, queues, secrets and log groups when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * An address subscribed to the alarm topic this construct creates. Nothing is delivered until
+   * the subscription is confirmed from the email AWS sends.
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
+  /**
+   * An existing topic for alarms, instead of one created here. Cannot be combined with `alarmEmail`.
+   * @default - a new topic
+   */
+  readonly alarmTopic?: ITopic;
+  /**
+   * Steady-state requests per second the API accepts before answering 429 (senders retry).
+   * @default 100
+   */
+  readonly throttlingRateLimit?: number;
+  /**
+   * Requests the API accepts in a burst above the steady rate.
+   * @default 200
+   */
+  readonly throttlingBurstLimit?: number;
+  /**
+   * Retention of every log group (functions and API access logs).
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * CloudWatch namespace of the functions' metrics (`POWERTOOLS_METRICS_NAMESPACE`).
+   * @default 'WebhookReceiver'
+   */
+  readonly metricsNamespace?: string;
+  /**
+   * Age of the oldest message on a route's queue above which its alarm fires.
+   * @default Duration.minutes(10)
+   */
+  readonly oldestMessageAgeThreshold?: Duration;
+}
+
+/**
+ * The whole receiver: an HTTP API with `ANY /webhooks/{provider}` in front of the receiver
+ * function; the events (idempotency) and jobs tables; one signing secret per enabled provider;
+ * per canonical route a queue, a dead-letter queue, a consumer and their alarms; an alerts topic
+ * the consumers publish to; an alarm topic and a dashboard.
+ *
+ * Everything is read from the data model in `functions/core`: a route added to `ROUTES` or a
+ * provider added to `PROVIDERS` gets its resources here with no change to this file.
+ */
+export class WebhookReceiver extends Construct {
+  public readonly api: HttpApi;
+  /** The `$default` stage: throttled and access-logged. */
+  public readonly stage: HttpStage;
+  public readonly accessLogs: LogGroup;
+  /** The events table: one item per `{provider}#{eventId}` (idempotency record and event log). */
+  public readonly table: Table;
+  /** The jobs projection written by the consumers. */
+  public readonly jobsTable: Table;
+  /** Consumers publish operator alerts here (a fine-tune failed, a model is deprecated, …). */
+  public readonly alertsTopic: Topic;
+  /** Every alarm notifies this topic. */
+  public readonly alarmTopic: ITopic;
+  public readonly receiver: BundledFunction;
+  /** Per enabled provider, the secret holding its active signing secrets (a JSON array of strings). */
+  public readonly secrets: ReadonlyMap<ProviderName, Secret>;
+  public readonly routes: Readonly<Record<Route, RoutePipeline>>;
+  public readonly queues: Readonly<Record<Route, Queue>>;
+  public readonly deadLetterQueues: Readonly<Record<Route, Queue>>;
+  public readonly consumers: Readonly<Record<Route, BundledFunction>>;
+  public readonly alarms: readonly IAlarm[];
+  public readonly dashboard: Dashboard;
+  /** The providers this deployment serves, in the order given. */
+  public readonly providers: readonly ProviderName[];
+
+  constructor(scope: Construct, id: string, props: WebhookReceiverProps = {}) {
+    super(scope, id);
+    const settings = resolveSettings(props);
+    this.providers = settings.providers;
+    const { removalPolicy, logRetention, metricsNamespace } = settings;
+
+    // ── Data ─────────────────────────────────────────────────────────────────────────────
+    const index = EVENTS_TABLE.byTimeIndex;
+    this.table = new Table(this, 'EventsTable', {
+      partitionKey: { name: EVENTS_TABLE.partitionKey, type: AttributeType.STRING },
+      timeToLiveAttribute: EVENTS_TABLE.ttlAttribute,
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: index.name,
+      partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: index.sortKey, type: AttributeType.STRING },
+    });
+    this.jobsTable = new Table(this, 'JobsTable', {
+      partitionKey: { name: JOBS_TABLE.partitionKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy,
+    });
+
+    // ── Topics ───────────────────────────────────────────────────────────────────────────
+    this.alertsTopic = new Topic(this, 'AlertsTopic', {
+      displayName: 'Webhook receiver alerts',
+      enforceSSL: true,
+      // The AWS managed key: publishers in this account may use it through SNS by its key policy.
+      masterKey: Alias.fromAliasName(this, 'SnsManagedKey', SNS_MANAGED_KEY_ALIAS),
+    });
+    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(props.alarmEmail);
+    const alarmAction = new SnsAction(this.alarmTopic);
+
+    // ── Secrets ──────────────────────────────────────────────────────────────────────────
+    const secrets = new Map<ProviderName, Secret>();
+    for (const provider of settings.providers) {
+      const secret = new Secret(this, `SigningSecret${providerPascal(provider)}`, {
+        description: `Active ${provider} webhook signing secrets: a JSON array of strings. Empty until set; until then ${provider} deliveries get 503.`,
+        // Not a secret: an empty list, which the receiver treats as "not configured yet" (503).
+        secretStringValue: SecretValue.unsafePlainText('[]'),
+        removalPolicy,
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'The value is issued by the provider, not generated by AWS, so there is no rotation function to run. Rotation is manual and overlap-free: add the new secret to the JSON array, update the provider, remove the old one later (see README).',
+      });
+      secrets.set(provider, secret);
+    }
+    this.secrets = secrets;
+
+    // ── Routes ───────────────────────────────────────────────────────────────────────────
+    const routes = {} as Record<Route, RoutePipeline>;
+    for (const route of ROUTES) {
+      routes[route] = new RoutePipeline(this, `Route${routePascal(route)}`, {
+        route,
+        consumerEntry: CONSUMER_ENTRY,
+        eventsTable: this.table,
+        jobsTable: this.jobsTable,
+        alertsTopic: this.alertsTopic,
+        alertsTopicKeyAlias: SNS_MANAGED_KEY_ALIAS,
+        retentionDays: settings.retentionDays,
+        metricsNamespace,
+        logRetention,
+        removalPolicy,
+        alarmAction,
+        oldestMessageAgeThreshold: settings.oldestMessageAgeThreshold,
+      });
+    }
+    this.routes = routes;
+    this.queues = mapRoutes((route) => routes[route].queue);
+    this.deadLetterQueues = mapRoutes((route) => routes[route].deadLetterQueue);
+    this.consumers = mapRoutes((route) => routes[route].consumer);
+
+    // ── Receiver ─────────────────────────────────────────────────────────────────────────
+    const stack = Stack.of(this);
+    this.receiver = new BundledFunction(this, 'Receiver', {
+      entry: RECEIVER_ENTRY,
+      description: 'Verifies webhook deliveries, records each event once and sends it to its route queue',
+      timeout: RECEIVER_TIMEOUT,
+      memorySize: 512,
+      environment: {
+        TABLE_NAME: this.table.tableName,
+        QUEUE_URLS: stack.toJsonString(mapRoutes((route) => routes[route].queue.queueUrl)),
+        SECRET_ARNS: stack.toJsonString(Object.fromEntries([...secrets].map(([provider, secret]) => [provider, secret.secretArn]))),
+        PROVIDERS: settings.providers.join(','),
+        TOGETHER_SIGNATURE_SCHEME: settings.togetherSignatureScheme,
+        MAX_BODY_BYTES: String(settings.maxBodyBytes),
+        RETENTION_DAYS: String(settings.retentionDays),
+      },
+      serviceName: 'receiver',
+      metricsNamespace,
+      logRetention,
+      removalPolicy,
+    });
+    grantItemAccess(this.table, this.receiver.handler, RECEIVER_TABLE_ACTIONS);
+    for (const route of ROUTES) routes[route].queue.grantSendMessages(this.receiver.handler);
+    for (const secret of secrets.values()) secret.grantRead(this.receiver.handler);
+
+    // ── API ──────────────────────────────────────────────────────────────────────────────
+    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy });
+    this.api = new HttpApi(this, 'Api', {
+      description: 'Receives signed webhook deliveries at /webhooks/{provider}',
+      // The stage is added below, with throttling and access logs.
+      createDefaultStage: false,
+    });
+    this.stage = this.api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: settings.throttlingRateLimit, burstLimit: settings.throttlingBurstLimit },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+    // ANY, not POST: the contract answers other methods with 405 and a JSON body from the
+    // function. A POST-only route would make API Gateway itself answer 404 for them.
+    this.api.addRoutes({
+      path: '/webhooks/{provider}',
+      methods: [HttpMethod.ANY],
+      integration: new HttpLambdaIntegration('ReceiverIntegration', this.receiver.handler),
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'Webhook senders cannot present AWS or OAuth credentials; every delivery is authenticated by the receiver function with the provider\'s HMAC signature over the raw body (401 otherwise), before any parsing or I/O.',
+    });
+
+    // ── Operations ───────────────────────────────────────────────────────────────────────
+    const minute = Duration.minutes(1);
+    const receiverErrors = new Alarm(this, 'ReceiverErrorsAlarm', {
+      alarmDescription: 'The receiver function failed (crashed or timed out). Senders retry, but check its logs.',
+      metric: this.receiver.handler.metricErrors({ period: minute, statistic: 'Sum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    const api5xx = new Alarm(this, 'Api5xxAlarm', {
+      alarmDescription:
+        'The API answered 5xx: a dependency failed (503, retryable), a provider secret is not set yet (503), or the receiver failed. See the receiver logs.',
+      metric: this.api.metricServerError({ period: minute, statistic: 'Sum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [receiverErrors, api5xx]) {
+      alarm.addAlarmAction(alarmAction);
+      alarm.addOkAction(alarmAction);
+    }
+    this.alarms = [
+      receiverErrors,
+      api5xx,
+      ...ROUTES.flatMap((route) => [routes[route].deadLetterAlarm, routes[route].oldestMessageAlarm]),
+    ];
+    this.dashboard = this.createDashboard();
+  }
+
+  private createAlarmTopic(email: string | undefined): Topic {
+    const topic = new Topic(this, 'AlarmTopic', { displayName: 'Webhook receiver alarms', enforceSSL: true });
+    Validations.of(topic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason:
+        'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key, and a customer managed key only for this topic adds cost per deployment; alarm notifications carry alarm names and metric values, never event data or secrets. Publishing requires TLS.',
+    });
+    if (email !== undefined) topic.addSubscription(new EmailSubscription(email));
+    return topic;
+  }
+
+  private createDashboard(): Dashboard {
+    const minute = Duration.minutes(1);
+    const perRoute = (label: string, metric: (route: Route) => IMetric) =>
+      new GraphWidget({ title: label, width: 12, left: ROUTES.map(metric), leftYAxis: { min: 0 } });
+    const dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: [...this.alarms], width: 24 }));
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: 'API requests',
+        width: 12,
+        left: [
+          this.api.metricCount({ period: minute, statistic: 'Sum', label: 'requests' }),
+          this.api.metricClientError({ period: minute, statistic: 'Sum', label: '4xx' }),
+          this.api.metricServerError({ period: minute, statistic: 'Sum', label: '5xx' }),
+        ],
+      }),
+      new GraphWidget({
+        title: 'API latency (p99)',
+        width: 12,
+        left: [
+          this.api.metricLatency({ period: minute, statistic: 'p99', label: 'latency' }),
+          this.api.metricIntegrationLatency({ period: minute, statistic: 'p99', label: 'integration' }),
+        ],
+      }),
+    );
+    const receiver = this.receiver.handler;
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Receiver',
+        width: 12,
+        left: [
+          receiver.metricInvocations({ period: minute, statistic: 'Sum' }),
+          receiver.metricErrors({ period: minute, statistic: 'Sum' }),
+          receiver.metricThrottles({ period: minute, statistic: 'Sum' }),
+        ],
+      }),
+      new GraphWidget({
+        title: 'Receiver duration (p99)',
+        width: 12,
+        left: [receiver.metricDuration({ period: minute, statistic: 'p99' })],
+      }),
+    );
+    dashboard.addWidgets(
+      perRoute('Messages waiting, per route', (route) =>
+        this.queues[route].metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: route }),
+      ),
+      perRoute('Oldest message age (s), per route', (route) =>
+        this.queues[route].metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum', label: route }),
+      ),
+    );
+    dashboard.addWidgets(
+      perRoute('Dead letters, per route', (route) =>
+        this.deadLetterQueues[route].metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: route }),
+      ),
+      perRoute('Consumer errors, per route', (route) =>
+        this.consumers[route].handler.metricErrors({ period: minute, statistic: 'Sum', label: route }),
+      ),
+    );
+    return dashboard;
+  }
+}
+
+/** One JSON line per request: enough to trace a delivery from the sender to the function's log. */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  sourceIp: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  method: '$context.httpMethod',
+  path: '$context.path',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationStatus: '$context.integrationStatus',
+  integrationLatency: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  integrationRequestId: '$context.awsEndpointRequestId',
+};
+
+function mapRoutes<T>(build: (route: Route) => T): Record<Route, T> {
+  return Object.fromEntries(ROUTES.map((route) => [route, build(route)])) as Record<Route, T>;
+}
+
+interface Settings {
+  readonly providers: readonly ProviderName[];
+  readonly togetherSignatureScheme: string;
+  readonly maxBodyBytes: number;
+  readonly retentionDays: number;
+  readonly removalPolicy: RemovalPolicy;
+  readonly throttlingRateLimit: number;
+  readonly throttlingBurstLimit: number;
+  readonly logRetention: RetentionDays;
+  readonly metricsNamespace: string;
+  readonly oldestMessageAgeThreshold: Duration;
+}
+
+/**
+ * Props with their defaults, checked against the same bounds the receiver enforces at start-up,
+ * so that a bad value fails `cdk synth` instead of every cold start after deploy.
+ */
+function resolveSettings(props: WebhookReceiverProps): Settings {
+  const providers = props.providers ?? PROVIDER_NAMES;
+  if (providers.length === 0) throw new Error('providers must name at least one provider');
+  for (const name of providers) {
+    if (!(PROVIDER_NAMES as readonly string[]).includes(name)) {
+      throw new Error(`providers names unknown provider "${name}"; known: ${PROVIDER_NAMES.join(', ')}`);
+    }
+  }
+  if (new Set(providers).size !== providers.length) throw new Error(`providers lists a provider twice: ${providers.join(', ')}`);
+
+  const together = PROVIDERS.together;
+  const togetherSignatureScheme = props.togetherSignatureScheme ?? together.defaultSignatureScheme;
+  if (together.signatureSchemes[togetherSignatureScheme] === undefined) {
+    throw new Error(
+      `togetherSignatureScheme must be one of ${Object.keys(together.signatureSchemes).join(' | ')}, got "${togetherSignatureScheme}"`,
+    );
+  }
+  if (props.alarmTopic !== undefined && props.alarmEmail !== undefined) {
+    throw new Error('give either alarmTopic (an existing topic, subscribe to it yourself) or alarmEmail, not both');
+  }
+  if (RECEIVER_TIMEOUT.toSeconds() >= DEFAULT_LEASE_SECONDS) {
+    throw new Error(`the receiver timeout (${RECEIVER_TIMEOUT.toSeconds()} s) must stay below LEASE_SECONDS (${DEFAULT_LEASE_SECONDS} s)`);
+  }
+  const oldestMessageAgeThreshold = props.oldestMessageAgeThreshold ?? Duration.minutes(10);
+  return {
+    providers,
+    togetherSignatureScheme,
+    maxBodyBytes: wholeNumber('maxBodyBytes', props.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 1, MAX_BODY_BYTES_LIMIT),
+    retentionDays: wholeNumber('retentionDays', props.retentionDays, MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, MAX_RETENTION_DAYS),
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    throttlingRateLimit: wholeNumber('throttlingRateLimit', props.throttlingRateLimit, DEFAULT_THROTTLING_RATE_LIMIT, 1, 10_000),
+    throttlingBurstLimit: wholeNumber('throttlingBurstLimit', props.throttlingBurstLimit, DEFAULT_THROTTLING_BURST_LIMIT, 1, 5_000),
+    logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
+    metricsNamespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+    oldestMessageAgeThreshold,
+  };
+}
+
+function wholeNumber(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (Token.isUnresolved(value)) return value;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be a whole number from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,31 @@
+import type { ProviderName } from '../functions/core/event';
+import { routePascal, type Route } from '../functions/core/routes';
+
+/** The stack name `cdk deploy` uses unless the `stackName` context value says otherwise. */
+export const DEFAULT_STACK_NAME = 'WebhookReceiver';
+
+/** `together` → `Together`, for output names and construct ids. */
+export function providerPascal(provider: ProviderName): string {
+  return provider.charAt(0).toUpperCase() + provider.slice(1);
+}
+
+/**
+ * The names of the stack's outputs. They are a public interface: the operator CLI and the
+ * README read them, so a name here never changes once released.
+ */
+export const STACK_OUTPUTS = {
+  /** The URL to configure at the provider: `https://…/webhooks/{provider}`. */
+  webhookUrl: (provider: ProviderName) => `WebhookUrl${providerPascal(provider)}`,
+  /** The Secrets Manager secret holding the provider's active signing secrets (a JSON array). */
+  secretArn: (provider: ProviderName) => `SecretArn${providerPascal(provider)}`,
+  queueUrl: (route: Route) => `QueueUrl${routePascal(route)}`,
+  queueArn: (route: Route) => `QueueArn${routePascal(route)}`,
+  deadLetterQueueUrl: (route: Route) => `DeadLetterQueueUrl${routePascal(route)}`,
+  deadLetterQueueArn: (route: Route) => `DeadLetterQueueArn${routePascal(route)}`,
+  eventsTableName: 'EventsTableName',
+  jobsTableName: 'JobsTableName',
+  alertsTopicArn: 'AlertsTopicArn',
+  alarmTopicArn: 'AlarmTopicArn',
+  apiEndpoint: 'ApiEndpoint',
+  dashboardName: 'DashboardName',
+} as const;

@@ -1,0 +1,102 @@
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
+import { ROUTES } from '../functions/core/routes';
+import { WebhookReceiver, type WebhookReceiverProps } from './constructs/webhook-receiver';
+import { STACK_OUTPUTS } from './outputs';
+
+export interface WebhookReceiverStackProps extends StackProps {
+  /**
+   * Settings of the receiver; see {@link WebhookReceiverProps} for each one and its default.
+   * @default - every default
+   */
+  readonly receiver?: WebhookReceiverProps;
+}
+
+/**
+ * The deployable stack: one {@link WebhookReceiver} and the outputs the operator reads (the URL
+ * and secret of each provider, the tables, the queues of each route). Output names are fixed by
+ * {@link STACK_OUTPUTS}.
+ */
+export class WebhookReceiverStack extends Stack {
+  public readonly webhooks: WebhookReceiver;
+
+  constructor(scope: Construct, id: string, props: WebhookReceiverStackProps = {}) {
+    super(scope, id, props);
+    const webhooks = new WebhookReceiver(this, 'Webhooks', props.receiver);
+    this.webhooks = webhooks;
+
+    // Outputs are created on the stack itself so that their names are exactly the ids below,
+    // with no hash suffix: scripts and the CLI look them up by name.
+    const output = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
+
+    for (const provider of webhooks.providers) {
+      output(STACK_OUTPUTS.webhookUrl(provider), `${webhooks.api.apiEndpoint}/webhooks/${provider}`, `Webhook URL to configure at ${provider}`);
+      const secret = webhooks.secrets.get(provider);
+      if (secret !== undefined) {
+        output(STACK_OUTPUTS.secretArn(provider), secret.secretArn, `Secret holding the active ${provider} signing secrets (JSON array)`);
+      }
+    }
+    output(STACK_OUTPUTS.eventsTableName, webhooks.table.tableName, 'Events table (idempotency record and event log)');
+    output(STACK_OUTPUTS.jobsTableName, webhooks.jobsTable.tableName, 'Jobs table (latest state of each job and batch)');
+    output(STACK_OUTPUTS.alertsTopicArn, webhooks.alertsTopic.topicArn, 'Topic the consumers publish alerts to; subscribe to it');
+    output(STACK_OUTPUTS.alarmTopicArn, webhooks.alarmTopic.topicArn, 'Topic every alarm notifies');
+    output(STACK_OUTPUTS.apiEndpoint, webhooks.api.apiEndpoint, 'Base URL of the webhook API');
+    output(STACK_OUTPUTS.dashboardName, webhooks.dashboard.dashboardName, 'CloudWatch dashboard of the receiver');
+    for (const route of ROUTES) {
+      const queue = webhooks.queues[route];
+      const deadLetterQueue = webhooks.deadLetterQueues[route];
+      output(STACK_OUTPUTS.queueUrl(route), queue.queueUrl, `Queue of route ${route}`);
+      output(STACK_OUTPUTS.queueArn(route), queue.queueArn, `Queue of route ${route}`);
+      output(STACK_OUTPUTS.deadLetterQueueUrl(route), deadLetterQueue.queueUrl, `Dead-letter queue of route ${route}`);
+      output(STACK_OUTPUTS.deadLetterQueueArn(route), deadLetterQueue.queueArn, `Dead-letter queue of route ${route}`);
+    }
+  }
+}
+
+/** Reads a context value that may be given on the command line (`-c key=value`, always a string). */
+type ContextReader = (key: string) => unknown;
+
+/**
+ * Receiver settings from CDK context (`cdk.json` or `-c key=value`):
+ * `providers` (comma list), `togetherSignatureScheme`, `maxBodyBytes`, `retentionDays`,
+ * `removalPolicy` (`retain` | `destroy`), `alarmEmail`, `throttlingRateLimit`, `throttlingBurstLimit`.
+ * Values are checked by {@link WebhookReceiver}.
+ */
+export function receiverPropsFromContext(read: ContextReader): WebhookReceiverProps {
+  const text = (key: string): string | undefined => {
+    const value = read(key);
+    if (value === undefined || value === null || String(value).trim() === '') return undefined;
+    return String(value).trim();
+  };
+  const number = (key: string): number | undefined => {
+    const value = text(key);
+    if (value === undefined) return undefined;
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed)) throw new Error(`context value ${key} must be a number, got "${value}"`);
+    return parsed;
+  };
+  const removal = text('removalPolicy');
+  if (removal !== undefined && removal !== 'retain' && removal !== 'destroy') {
+    throw new Error(`context value removalPolicy must be retain or destroy, got "${removal}"`);
+  }
+  const providers = text('providers')
+    ?.split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  for (const name of providers ?? []) {
+    if (!(PROVIDER_NAMES as readonly string[]).includes(name)) {
+      throw new Error(`context value providers names unknown provider "${name}"; known: ${PROVIDER_NAMES.join(', ')}`);
+    }
+  }
+  return {
+    providers: providers as ProviderName[] | undefined,
+    togetherSignatureScheme: text('togetherSignatureScheme'),
+    maxBodyBytes: number('maxBodyBytes'),
+    retentionDays: number('retentionDays'),
+    removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : removal === 'retain' ? RemovalPolicy.RETAIN : undefined,
+    alarmEmail: text('alarmEmail'),
+    throttlingRateLimit: number('throttlingRateLimit'),
+    throttlingBurstLimit: number('throttlingBurstLimit'),
+  };
+}
