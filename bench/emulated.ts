@@ -1,5 +1,3 @@
-import { SNSClient } from '@aws-sdk/client-sns';
-import { clientConfig } from '../functions/core/aws';
 import { startEmulators, type Emulators } from '../local/emulators';
 import { createLocalResources, type LocalResources } from '../local/resources';
 import { localClients, type LocalClients } from '../local/runtime';
@@ -15,9 +13,7 @@ export async function startBenchEmulators(): Promise<BenchEmulators> {
   const emulators = await startEmulators({ dynamodbPort: 0, sqsPort: 0 });
   try {
     const clients = localClients(emulators);
-    // fauxqs serves SNS on the SQS endpoint.
-    const sns = new SNSClient(clientConfig({ endpoint: emulators.sqsEndpoint }));
-    const resources = await createLocalResources({ ...clients, sns });
+    const resources = await createLocalResources(clients);
     return { emulators, clients, resources };
   } catch (error) {
     await emulators.stop();

@@ -5,10 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, SQSRecord } from 'aws-lambda';
 import { readReceiverConfig } from '../functions/core/config';
 import { eventKey, type NormalizedEvent } from '../functions/core/event';
 import { normalizeDelivery } from '../functions/core/normalize';
@@ -18,8 +18,10 @@ import { EVENTS_TABLE } from '../functions/core/table';
 import { verifySignature, type SignatureSpec } from '../functions/core/verify';
 import { receiverFromConfig, type Receiver } from '../functions/receiver/receive';
 import { buildDelivery } from '../local/deliveries';
-import { queueUrlMap } from '../local/resources';
-import { localClients, withDevelopmentSecrets, type LocalClients } from '../local/runtime';
+import { QUEUE_SETTINGS } from '../functions/core/queues';
+import { queueUrlMap, type LocalResources } from '../local/resources';
+import { localClients, localConsumerFunctions, withDevelopmentSecrets, type LocalClients } from '../local/runtime';
+import { sqsEvent, sqsRecord } from '../test/support/consumers';
 import { deliveryEvent, gatewayEvent } from '../test/support/gateway';
 import { startBenchEmulators } from './emulated';
 import { countCalls } from './sdk-calls';
@@ -32,6 +34,8 @@ export interface ReceiverWorkerOptions {
   readonly warmup: number;
   /** Deliveries of each kind in the call count. */
   readonly callSamples: number;
+  /** Batches of 10 events run through the consumer. */
+  readonly consumerBatches: number;
 }
 
 export interface CallCount {
@@ -39,6 +43,7 @@ export interface CallCount {
   readonly statuses: Record<string, number>;
   /** Commands per delivery, by name (averaged). */
   readonly commandsPerDelivery: Record<string, number>;
+  readonly tableCommandsPerDelivery: Record<string, number>;
   readonly totalPerDelivery: number;
   /** HTTP attempts per delivery: above the commands only when the SDK retried. */
   readonly attemptsPerDelivery: number;
@@ -54,6 +59,21 @@ export interface ReceiverWorkerResult {
   readonly messageBodyBytes: number;
   /** Log and metric bytes the receiver writes per accepted delivery (CloudWatch Logs ingestion). */
   readonly logBytesPerAccepted: number;
+  /** The route consumer on batches of accepted events, as Lambda's event source would call it. */
+  readonly consumer: ConsumerMeasure;
+}
+
+export interface ConsumerMeasure {
+  readonly route: string;
+  readonly batchSize: number;
+  readonly batches: number;
+  /** Median time of one batch through the consumer handler, ms. */
+  readonly batchMs: LatencySummary;
+  readonly commandsPerEvent: Record<string, number>;
+  /** DynamoDB commands per event by table, for the write-unit arithmetic. */
+  readonly tableCommandsPerEvent: Record<string, number>;
+  readonly totalPerEvent: number;
+  readonly logBytesPerEvent: number;
 }
 
 // Count what the receiver writes to stdout, as CloudWatch Logs would ingest it; the parent drains the pipe.
@@ -159,6 +179,8 @@ async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResul
 
     const calls = await countDeliveries(makeHandler, emulators, options.callSamples);
 
+    const consumer = await measureConsumer(makeHandler(clients), env, resources, config.queueUrls['fine_tune.completed'], emulators, options.consumerBatches);
+
     const stored = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
     const storedResponse = await handler(deliveryEvent(stored));
     const key = (JSON.parse(storedResponse.body ?? '{}') as { key?: string }).key as string;
@@ -172,6 +194,7 @@ async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResul
       storedRecord: Item ?? {},
       messageBodyBytes: Buffer.byteLength(Item?.event?.S ?? ''),
       logBytesPerAccepted: Math.round(logBytesPerAccepted),
+      consumer,
     };
   } finally {
     await emulators.stop();
@@ -283,16 +306,84 @@ async function countDeliveries(
       const status = String(response.statusCode);
       statuses[status] = (statuses[status] ?? 0) + 1;
     }
-    const perDelivery = Object.fromEntries(Object.entries(counter.snapshot()).map(([name, count]) => [name, count / samples]));
     results.push({
       kind,
       statuses,
-      commandsPerDelivery: perDelivery,
+      commandsPerDelivery: perEvent(counter.snapshot(), samples),
+      tableCommandsPerDelivery: perEvent(counter.tableSnapshot(), samples),
       totalPerDelivery: counter.totalCommands() / samples,
       attemptsPerDelivery: counter.totalAttempts() / samples,
     });
   }
   return results;
+}
+
+/**
+ * The fine_tune.completed consumer (it writes the jobs projection) on batches of events the
+ * receiver accepted, read back from the queue: its AWS calls per event and its time per batch.
+ */
+async function measureConsumer(
+  handler: Receiver,
+  env: Record<string, string | undefined>,
+  resources: LocalResources,
+  queueUrl: string,
+  emulators: Parameters<typeof localClients>[0],
+  batches: number,
+): Promise<ConsumerMeasure> {
+  const route = 'fine_tune.completed' as const;
+  const batchSize = QUEUE_SETTINGS.batchSize;
+  const clients = localClients(emulators);
+  const counter = countCalls([clients.dynamodb, clients.sns]);
+  const logger = new Logger({ serviceName: 'webhook-consumer' });
+  const consume = localConsumerFunctions(env, resources, clients, logger)[route];
+  // Empty the queue of what the receiver benchmark left there, so every batch is this run's.
+  for (;;) {
+    const { Messages = [] } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));
+    if (Messages.length === 0) break;
+    await clients.sqs.send(
+      new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })) }),
+    );
+  }
+  const batchMs: number[] = [];
+  let events = 0;
+  let logBytes = 0;
+  for (let batch = 0; batch < batches + 1; batch++) {
+    for (let i = 0; i < batchSize; i++) await handler(deliveryEvent(buildDelivery({ provider: 'together', type: route })));
+    const records: SQSRecord[] = [];
+    while (records.length < batchSize) {
+      const { Messages = [] } = await clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: batchSize - records.length }),
+      );
+      records.push(...Messages.map((message) => sqsRecord(message.Body as string)));
+    }
+    // The first batch warms the consumer's code paths and is not counted.
+    if (batch === 0) {
+      await consume(sqsEvent(...records));
+      counter.reset();
+      continue;
+    }
+    const logBefore = stdoutBytes;
+    const started = performance.now();
+    const response = await consume(sqsEvent(...records));
+    batchMs.push(performance.now() - started);
+    logBytes += stdoutBytes - logBefore;
+    if (response.batchItemFailures.length > 0) throw new Error(`the consumer failed ${response.batchItemFailures.length} records`);
+    events += records.length;
+  }
+  return {
+    route,
+    batchSize,
+    batches,
+    batchMs: summarize(batchMs),
+    commandsPerEvent: perEvent(counter.snapshot(), events),
+    tableCommandsPerEvent: perEvent(counter.tableSnapshot(), events),
+    totalPerEvent: counter.totalCommands() / events,
+    logBytesPerEvent: Math.round(logBytes / events),
+  };
+}
+
+function perEvent(counts: Record<string, number>, events: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).map(([name, count]) => [name, count / events]));
 }
 
 process.once('message', (options: ReceiverWorkerOptions) => {
