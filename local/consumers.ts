@@ -49,15 +49,18 @@ export function startLocalConsumers(options: LocalConsumersOptions): LocalConsum
     maxAttempts: 1,
     requestHandler: { ...base.requestHandler, requestTimeout: (waitTimeSeconds + 5) * 1000 },
   });
-  const abort = new AbortController();
+  // One controller per poller: each in-flight receive listens to its signal.
+  const controllers: AbortController[] = [];
   const pollers = Object.entries(options.consumers).map(([route, consumer]) => {
     const queue = options.queues[route as Route];
     if (queue === undefined || consumer === undefined) throw new Error(`no queue for route ${route}`);
-    return poll({ ...options, waitTimeSeconds, sqs, signal: abort.signal }, route as Route, queue, consumer);
+    const controller = new AbortController();
+    controllers.push(controller);
+    return poll({ ...options, waitTimeSeconds, sqs, signal: controller.signal }, route as Route, queue, consumer);
   });
   return {
     async stop() {
-      abort.abort();
+      for (const controller of controllers) controller.abort();
       await Promise.all(pollers);
       sqs.destroy();
     },
@@ -174,10 +177,12 @@ export function lambdaContext(route: Route): Context {
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', done);
       resolve();
-    }, { once: true });
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }

@@ -1,0 +1,76 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NormalizedEvent } from '../../functions/core/event';
+import type { Route } from '../../functions/core/routes';
+import type { Consumer } from '../../functions/consumers/consume';
+import { startEmulated, type Emulated } from '../support/emulated';
+import { consumerOn, jobItem, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
+
+let env: Emulated;
+let consumers: Partial<Record<Route, Consumer>>;
+beforeAll(async () => {
+  env = await startEmulated();
+  consumers = Object.fromEntries(
+    (['fine_tune.started', 'fine_tune.checkpoint', 'fine_tune.completed', 'fine_tune.failed'] as const).map((route) => [route, consumerOn(env, route)]),
+  );
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+let jobCounter = 0;
+
+/** One job's life: started, some checkpoints with distinct steps, and at most one terminal event. */
+const jobHistory = fc.record({
+  started: fc.boolean(),
+  steps: fc.uniqueArray(fc.integer({ min: 1, max: 10_000 }), { maxLength: 6 }),
+  terminal: fc.constantFrom('completed', 'failed', undefined),
+});
+
+function eventsOf(subject: string, history: { started: boolean; steps: number[]; terminal: 'completed' | 'failed' | undefined }): NormalizedEvent[] {
+  const at = (type: Route, data: Record<string, unknown>) => normalizedEvent({ type, providerType: type, subject, data: { fine_tune_id: subject, ...data } });
+  return [
+    ...(history.started ? [at('fine_tune.started', {})] : []),
+    ...history.steps.map((step) => at('fine_tune.checkpoint', { step, loss: 1 / step })),
+    ...(history.terminal === 'completed' ? [at('fine_tune.completed', { model_name: `model-of-${subject}` })] : []),
+    ...(history.terminal === 'failed' ? [at('fine_tune.failed', { error_message: `failure of ${subject}` })] : []),
+  ];
+}
+
+describe('jobs projection under out-of-order and repeated delivery', () => {
+  it('ends in the state the events imply, whatever their order and however often each arrives', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        jobHistory
+          .filter((history) => history.started || history.steps.length > 0 || history.terminal !== undefined)
+          .chain((history) => {
+            const indices = eventsOf('sizing', history).map((_, index) => index);
+            // Every event at least once, some twice (SQS delivers at least once), in any order.
+            return fc
+              .subarray(indices)
+              .chain((repeats) => fc.shuffledSubarray([...indices, ...repeats], { minLength: indices.length + repeats.length }))
+              .map((order) => ({ history, order }));
+          }),
+        async ({ history, order }) => {
+          // A fresh job per run, also while shrinking, so that no run sees another's item.
+          const subject = `ft-prop-${++jobCounter}`;
+          const events = eventsOf(subject, history);
+          const stream = order.map((index) => events[index] as NormalizedEvent);
+          for (const event of stream) {
+            const response = await (consumers[event.type] as Consumer)(sqsEvent(sqsRecord(event)));
+            expect(response.batchItemFailures).toEqual([]);
+          }
+
+          const item = await jobItem(env, `together#${subject}`);
+          const topStep = history.steps.length === 0 ? undefined : Math.max(...history.steps);
+          expect(item?.state).toBe(history.terminal ?? (history.steps.length > 0 ? 'running' : 'started'));
+          expect(item?.step).toBe(topStep);
+          expect(item?.loss).toBe(topStep === undefined ? undefined : 1 / topStep);
+          expect(item?.model).toBe(history.terminal === 'completed' ? `model-of-${subject}` : undefined);
+          expect(item?.error).toBe(history.terminal === 'failed' ? `failure of ${subject}` : undefined);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});

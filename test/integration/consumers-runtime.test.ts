@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_SETTINGS } from '../../functions/core/queues';
+import type { NormalizedEvent } from '../../functions/core/event';
+import { stepsFor } from '../../functions/consumers/routes';
+import type { Consumer } from '../../functions/consumers/consume';
+import { buildDelivery, postDelivery } from '../../local/deliveries';
+import { startLocalConsumers } from '../../local/consumers';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { consumerOn, normalizedEvent, silentLogger } from '../support/consumers';
+import type { Emulated } from '../support/emulated';
+
+/** Polls `probe` until it returns a value other than undefined; the caller asserts on that value. */
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 25_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+let runtime: LocalRuntime;
+beforeAll(async () => {
+  runtime = await startLocalRuntime({ env: {}, port: 0, dynamodbPort: 0, sqsPort: 0, logger: silentLogger(), visibilityTimeoutSeconds: 1 });
+});
+afterAll(async () => {
+  await runtime?.stop();
+});
+
+const record = async (key: string) =>
+  (await runtime.clients.documents.send(new GetCommand({ TableName: runtime.resources.eventsTable, Key: { pk: key }, ConsistentRead: true }))).Item;
+
+const queueDepth = async (url: string) => {
+  const { Attributes = {} } = await runtime.clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible);
+};
+
+describe('local runtime with consumers', () => {
+  it('takes a signed delivery from HTTP to handled and into the jobs projection', async () => {
+    const delivery = buildDelivery({ provider: 'together', type: 'fine_tune.checkpoint', id: `evt_${randomUUID()}` });
+
+    const response = await postDelivery(runtime.url, delivery);
+    const handled = await eventually(async () => {
+      const item = await record(`together#${delivery.id}`);
+      return item?.status === 'handled' ? item : undefined;
+    }, 'the event to be handled');
+
+    expect(response.status).toBe(200);
+    expect(handled).toMatchObject({ status: 'handled', attempts: 1 });
+    const job = await runtime.clients.documents.send(new GetCommand({ TableName: runtime.resources.jobsTable, Key: { pk: 'together#ft-abc123' } }));
+    expect(job.Item).toMatchObject({ state: 'running', step: 500 });
+  });
+
+  it('moves a poison message to the dead-letter queue after maxReceiveCount and handles the message beside it', async () => {
+    const queues = runtime.resources.queues['batch.failed'];
+    const good = normalizedEvent({ type: 'batch.failed', providerType: 'batch.failed', subject: 'batch-rt', data: { error_message: 'expired' } });
+    const poisonBody = JSON.stringify({ hello: 'not an event' });
+
+    await runtime.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues.url, MessageBody: poisonBody }));
+    await runtime.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues.url, MessageBody: JSON.stringify(good) }));
+    const dead = await eventually(async () => {
+      const { Messages = [] } = await runtime.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queues.deadLetterUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'] }),
+      );
+      return Messages.length > 0 ? Messages : undefined;
+    }, 'the poison message in the dead-letter queue');
+
+    expect(dead.map((message) => message.Body)).toEqual([poisonBody]);
+    expect(Number(dead[0]?.Attributes?.ApproximateReceiveCount)).toBeGreaterThanOrEqual(QUEUE_SETTINGS.maxReceiveCount);
+    expect(await record(`together#${good.id}`)).toMatchObject({ status: 'handled', attempts: 1 });
+    expect(await queueDepth(queues.url)).toBe(0);
+  });
+});
+
+describe('local queue poller', () => {
+  it('deletes the records a batch handled and redelivers only the one it reported as failed', async () => {
+    const route = 'fine_tune.failed';
+    const env = { clients: runtime.clients, resources: runtime.resources } as unknown as Emulated;
+    const events = Array.from({ length: 10 }, (_, index) =>
+      normalizedEvent({ type: route, providerType: route, subject: `ft-poller-${index}`, data: { error_message: 'oom' } }),
+    );
+    const bad = events[6] as NormalizedEvent;
+    let badAttempts = 0;
+    const inner = consumerOn(env, route, {
+      steps: [
+        async (event) => {
+          if (event.id === bad.id && ++badAttempts === 1) throw new Error('first attempt fails');
+        },
+        ...stepsFor(route),
+      ],
+    });
+    const deliveries = new Map<string, number>();
+    const counting: Consumer = async (event, context) => {
+      for (const { body } of event.Records) {
+        const id = (JSON.parse(body) as NormalizedEvent).id;
+        deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
+      }
+      return inner(event, context);
+    };
+    // A poller on a queue of its own, so that the runtime's pollers do not take these messages.
+    const ownQueues = { [route]: await ownQueue() };
+    const pollers = startLocalConsumers({
+      sqsEndpoint: runtime.emulators.sqsEndpoint,
+      queues: ownQueues,
+      consumers: { [route]: counting },
+      visibilityTimeoutSeconds: 1,
+      waitTimeSeconds: 1,
+    });
+    try {
+      await runtime.clients.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: ownQueues[route].url,
+          Entries: events.map((event, index) => ({ Id: String(index), MessageBody: JSON.stringify(event) })),
+        }),
+      );
+      await eventually(async () => ((await record(`together#${bad.id}`))?.status === 'handled' ? true : undefined), 'the failed record to be retried');
+      await eventually(async () => ((await queueDepth(ownQueues[route].url)) === 0 ? true : undefined), 'the queue to empty');
+    } finally {
+      await pollers.stop();
+    }
+
+    expect(Object.fromEntries(deliveries)).toEqual(Object.fromEntries(events.map((event) => [event.id, event === bad ? 2 : 1])));
+    expect(await record(`together#${bad.id}`)).toMatchObject({ status: 'handled', attempts: 2 });
+  });
+});
+
+/** A queue plus dead-letter queue with the stack's redrive settings, that only this test polls. */
+async function ownQueue() {
+  const attributes = async (url: string) =>
+    (await runtime.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn as string;
+  const name = `poller-test-${randomUUID().slice(0, 8)}`;
+  const dlq = (await runtime.clients.sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }))).QueueUrl as string;
+  const dlqArn = await attributes(dlq);
+  const url = (
+    await runtime.clients.sqs.send(
+      new CreateQueueCommand({
+        QueueName: name,
+        Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount }) },
+      }),
+    )
+  ).QueueUrl as string;
+  return { url, arn: await attributes(url), deadLetterUrl: dlq, deadLetterArn: dlqArn };
+}

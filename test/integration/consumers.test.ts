@@ -1,0 +1,308 @@
+import { createServer, type AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { clientConfig } from '../../functions/core/aws';
+import type { NormalizedEvent } from '../../functions/core/event';
+import { eventKey } from '../../functions/core/event';
+import type { Route } from '../../functions/core/routes';
+import { stepsFor, type RouteStep } from '../../functions/consumers/routes';
+import { startEmulated, type Emulated } from '../support/emulated';
+import { consumerOn, drainAlerts, eventRecord, jobItem, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
+
+let env: Emulated;
+beforeAll(async () => {
+  env = await startEmulated();
+});
+afterAll(async () => {
+  await env?.stop();
+});
+beforeEach(async () => {
+  await drainAlerts(env);
+});
+
+const failedFineTune = (overrides: Partial<NormalizedEvent> = {}) =>
+  normalizedEvent({
+    type: 'fine_tune.failed',
+    providerType: 'fine_tune.failed',
+    subject: `ft-${Math.random().toString(36).slice(2)}`,
+    data: { error_message: 'CUDA out of memory' },
+    ...overrides,
+  });
+
+/** The record as the receiver leaves it once the event is on its queue. */
+async function queuedRecord(event: NormalizedEvent, extra: Record<string, unknown> = {}): Promise<void> {
+  await env.clients.documents.send(
+    new PutCommand({
+      TableName: env.resources.eventsTable,
+      Item: {
+        pk: eventKey(event),
+        status: 'queued',
+        provider: event.provider,
+        eventId: event.id,
+        route: event.type,
+        providerType: event.providerType,
+        receivedAt: event.receivedAt,
+        receivedDay: event.receivedAt.slice(0, 10),
+        event: JSON.stringify(event),
+        expiresAt: Math.floor(Date.now() / 1000) + 604_800,
+        ...extra,
+      },
+    }),
+  );
+}
+
+/** A step that throws for the listed event ids, as long as `failing` holds them. */
+function failFor(failing: Set<string>): RouteStep {
+  return async (event) => {
+    if (failing.has(event.id)) throw new Error(`downstream refused ${event.id}`);
+  };
+}
+
+describe('consumer on the emulators', () => {
+  it('marks a queued event handled and releases its lease', async () => {
+    const event = failedFineTune();
+    await queuedRecord(event);
+
+    const response = await consumerOn(env, 'fine_tune.failed')(sqsEvent(sqsRecord(event)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    const record = await eventRecord(env, eventKey(event));
+    expect(record).toMatchObject({ status: 'handled', attempts: 1 });
+    expect(record?.handledAt).toEqual(expect.any(String));
+    expect(record?.leaseToken).toBeUndefined();
+    expect(record?.steps).toBeUndefined();
+  });
+
+  it('has one effect for a message delivered twice', async () => {
+    const event = failedFineTune();
+    await queuedRecord(event);
+    const consume = consumerOn(env, 'fine_tune.failed');
+
+    await consume(sqsEvent(sqsRecord(event)));
+    const again = await consume(sqsEvent(sqsRecord(event, 2)));
+
+    expect(again.batchItemFailures).toEqual([]);
+    expect(await drainAlerts(env)).toHaveLength(1);
+    expect(await eventRecord(env, eventKey(event))).toMatchObject({ status: 'handled', attempts: 1 });
+  });
+
+  it('retries the second of two copies in one batch and then skips it as handled', async () => {
+    const event = failedFineTune();
+    await queuedRecord(event);
+    const consume = consumerOn(env, 'fine_tune.failed');
+    const first = sqsRecord(event);
+    const second = sqsRecord(event);
+
+    const response = await consume(sqsEvent(first, second));
+    const retry = await consume(sqsEvent(sqsRecord(event, 2)));
+
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(await drainAlerts(env)).toHaveLength(1);
+  });
+
+  it('reports only the failing record of a batch of ten, and handles it on its retry', async () => {
+    const events = Array.from({ length: 10 }, () => failedFineTune());
+    await Promise.all(events.map((event) => queuedRecord(event)));
+    const bad = events[3] as NormalizedEvent;
+    const failing = new Set([bad.id]);
+    const consume = consumerOn(env, 'fine_tune.failed', { steps: [failFor(failing), ...stepsFor('fine_tune.failed')] });
+    const records = events.map((event) => sqsRecord(event));
+
+    const response = await consume(sqsEvent(...records));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[3]?.messageId }]);
+    const states = await Promise.all(events.map((event) => eventRecord(env, eventKey(event))));
+    expect(states.map((record) => record?.status)).toEqual(events.map((event) => (event === bad ? 'failed' : 'handled')));
+    expect(states[3]?.lastError).toBe(`downstream refused ${bad.id}`);
+
+    failing.clear();
+    const retry = await consume(sqsEvent(sqsRecord(bad, 2)));
+
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(await eventRecord(env, eventKey(bad))).toMatchObject({ status: 'handled', attempts: 2 });
+    expect(await drainAlerts(env)).toHaveLength(10);
+  });
+
+  it('does not alert again when a step after the alert failed and the event is retried', async () => {
+    const event = failedFineTune();
+    await queuedRecord(event);
+    const failing = new Set([event.id]);
+    const consume = consumerOn(env, 'fine_tune.failed', { steps: [...stepsFor('fine_tune.failed'), failFor(failing)] });
+
+    const first = await consume(sqsEvent(sqsRecord(event)));
+    failing.clear();
+    await consume(sqsEvent(sqsRecord(event, 2)));
+
+    expect(first.batchItemFailures).toHaveLength(1);
+    expect(await eventRecord(env, eventKey(event))).toMatchObject({ status: 'handled', attempts: 2 });
+    expect(await drainAlerts(env)).toHaveLength(1);
+  });
+
+  it('creates the record of an event sent straight to the queue', async () => {
+    const event = failedFineTune();
+
+    await consumerOn(env, 'fine_tune.failed')(sqsEvent(sqsRecord(event)));
+
+    const record = await eventRecord(env, eventKey(event));
+    expect(record).toMatchObject({ status: 'handled', attempts: 1, provider: 'together', eventId: event.id, route: 'fine_tune.failed', subject: event.subject });
+    expect(JSON.parse(record?.event ?? '{}')).toEqual(event);
+    expect(record?.expiresAt).toBeGreaterThan(Math.floor(Date.now() / 1000));
+  });
+
+  it('takes over an event the receiver has sent but not yet marked queued', async () => {
+    const event = failedFineTune();
+    await queuedRecord(event, { status: 'in_progress', leaseToken: 'receiver', leaseExpiresAt: Math.floor(Date.now() / 1000) + 30 });
+
+    const response = await consumerOn(env, 'fine_tune.failed')(sqsEvent(sqsRecord(event)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await eventRecord(env, eventKey(event))).toMatchObject({ status: 'handled' });
+  });
+
+  it('fails a record whose event another consumer holds under a live lease', async () => {
+    const event = failedFineTune();
+    await queuedRecord(event, { status: 'handling', leaseToken: 'other', leaseExpiresAt: Math.floor(Date.now() / 1000) + 60 });
+    const record = sqsRecord(event);
+
+    const response = await consumerOn(env, 'fine_tune.failed')(sqsEvent(record));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(await eventRecord(env, eventKey(event))).toMatchObject({ status: 'handling', leaseToken: 'other' });
+    expect(await drainAlerts(env)).toHaveLength(0);
+  });
+
+  it('takes over an event whose consumer died once its lease has expired', async () => {
+    const event = failedFineTune();
+    await queuedRecord(event, { status: 'handling', leaseToken: 'dead', leaseExpiresAt: Math.floor(Date.now() / 1000) + 60, attempts: 1 });
+    const later = () => Date.now() + 61_000;
+
+    const response = await consumerOn(env, 'fine_tune.failed', { clock: later })(sqsEvent(sqsRecord(event, 2)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await eventRecord(env, eventKey(event))).toMatchObject({ status: 'handled', attempts: 2 });
+  });
+
+  it('runs a replayed event again: replay sets a handled record back to queued', async () => {
+    const event = failedFineTune();
+    await queuedRecord(event);
+    const consume = consumerOn(env, 'fine_tune.failed');
+    await consume(sqsEvent(sqsRecord(event)));
+    await env.clients.documents.send(
+      new UpdateCommand({
+        TableName: env.resources.eventsTable,
+        Key: { pk: eventKey(event) },
+        UpdateExpression: 'SET #status = :queued, replayCount = if_not_exists(replayCount, :zero) + :one',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':queued': 'queued', ':zero': 0, ':one': 1 },
+      }),
+    );
+
+    await consume(sqsEvent(sqsRecord(event)));
+
+    expect(await eventRecord(env, eventKey(event))).toMatchObject({ status: 'handled', attempts: 2, replayCount: 1 });
+    expect(await drainAlerts(env)).toHaveLength(2);
+  });
+
+  it('fails a poison message alone and writes nothing for it', async () => {
+    const good = failedFineTune();
+    const poison = sqsRecord(JSON.stringify({ ...failedFineTune({ id: 'evt_poison' }), occurredAt: 'yesterday' }));
+
+    const response = await consumerOn(env, 'fine_tune.failed')(sqsEvent(sqsRecord(good), poison));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: poison.messageId }]);
+    expect(await eventRecord(env, 'together#evt_poison')).toBeUndefined();
+    expect(await eventRecord(env, eventKey(good))).toMatchObject({ status: 'handled' });
+  });
+
+  it('fails every record without losing any when DynamoDB is unreachable', async () => {
+    const port = await closedPort();
+    const documents = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: `http://127.0.0.1:${port}` })));
+    const events = [failedFineTune(), failedFineTune()];
+
+    const response = await consumerOn(env, 'fine_tune.failed', { documents })(sqsEvent(...events.map((event) => sqsRecord(event))));
+
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(await drainAlerts(env)).toHaveLength(0);
+  });
+
+  it.each([
+    ['fine_tune.failed', { error_message: 'CUDA out of memory' }, /Fine-tune job .* failed: CUDA out of memory/],
+    ['batch.failed', { batch_id: 'b-1', error_message: 'expired' }, /Batch .* failed: expired/],
+    ['model.deprecated', { model_id: 'm-1', replacement_model: 'm-2', sunset_date: '2027-01-31' }, /stops serving on 2027-01-31; move to m-2/],
+    ['usage.threshold_reached', { metric: 'tokens', threshold: 10, current: 12 }, /tokens reached 12 of a 10 threshold/],
+  ] as const)('publishes one alert for %s', async (route, data, text) => {
+    const event = normalizedEvent({ type: route as Route, providerType: route, data });
+
+    await consumerOn(env, route)(sqsEvent(sqsRecord(event), sqsRecord(event)));
+    await consumerOn(env, route)(sqsEvent(sqsRecord(event, 2)));
+
+    const alerts = await drainAlerts(env);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatch(text);
+  });
+
+  it('records an event of the other route as handled and alerts nobody', async () => {
+    const event = normalizedEvent({ type: 'other', providerType: 'resource.created', subject: undefined, data: { resource_id: 'res-42' } });
+
+    const response = await consumerOn(env, 'other')(sqsEvent(sqsRecord(event)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await eventRecord(env, eventKey(event))).toMatchObject({ status: 'handled', route: 'other', providerType: 'resource.created' });
+    expect(await drainAlerts(env)).toHaveLength(0);
+  });
+});
+
+describe('jobs projection', () => {
+  const checkpoint = (subject: string, step: number) =>
+    normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', subject, data: { fine_tune_id: subject, step, loss: 1 / step } });
+  const completed = (subject: string) =>
+    normalizedEvent({ type: 'fine_tune.completed', providerType: 'fine_tune.completed', subject, data: { fine_tune_id: subject, model_name: 'acme/model-v2' } });
+
+  it('does not reopen a completed job for a checkpoint that arrives after it', async () => {
+    const subject = `ft-${Math.random().toString(36).slice(2)}`;
+
+    await consumerOn(env, 'fine_tune.completed')(sqsEvent(sqsRecord(completed(subject))));
+    await consumerOn(env, 'fine_tune.checkpoint')(sqsEvent(sqsRecord(checkpoint(subject, 100))));
+
+    expect(await jobItem(env, `together#${subject}`)).toMatchObject({ state: 'completed', model: 'acme/model-v2', step: 100 });
+  });
+
+  it('never lets a lower step overwrite a higher one', async () => {
+    const subject = `ft-${Math.random().toString(36).slice(2)}`;
+    const consume = consumerOn(env, 'fine_tune.checkpoint');
+
+    await consume(sqsEvent(sqsRecord(checkpoint(subject, 900))));
+    await consume(sqsEvent(sqsRecord(checkpoint(subject, 300))));
+
+    expect(await jobItem(env, `together#${subject}`)).toMatchObject({ state: 'running', step: 900, loss: 1 / 900 });
+  });
+
+  it('keeps the first terminal state of a job', async () => {
+    const subject = `ft-${Math.random().toString(36).slice(2)}`;
+
+    await consumerOn(env, 'fine_tune.failed')(sqsEvent(sqsRecord(failedFineTune({ subject }))));
+    await consumerOn(env, 'fine_tune.completed')(sqsEvent(sqsRecord(completed(subject))));
+
+    expect(await jobItem(env, `together#${subject}`)).toMatchObject({ state: 'failed', error: 'CUDA out of memory' });
+  });
+
+  it('projects nothing for an event without a subject', async () => {
+    const event = normalizedEvent({ subject: undefined, data: {} });
+
+    const response = await consumerOn(env, 'fine_tune.completed')(sqsEvent(sqsRecord(event)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await eventRecord(env, eventKey(event))).toMatchObject({ status: 'handled' });
+  });
+});
+
+/** A port with nothing listening: connections are refused at once. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
