@@ -1,0 +1,528 @@
+import { request as httpRequest } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_BODY_BYTES, MIN_RETENTION_DAYS } from '../../functions/core/config';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { startEmulated, type Emulated } from '../support/emulated';
+import { countStore, hexHmac, queueDelta, standardSignatureOfBytes, type StoreCounts } from './support/harness';
+import {
+  BODY_TIMESTAMP_TARGETS,
+  SIGNED_TIMESTAMP_TARGETS,
+  TARGETS,
+  TARGET_NAMES,
+  secretOf,
+  toEvent,
+  wire,
+  type Target,
+  type Wire,
+  type WireOptions,
+} from './support/wire';
+
+/**
+ * Every kind of bad delivery the contract names (docs/providers.md), across all four providers
+ * and both Together schemes. Each row checks the status, the exact body shape, and that nothing
+ * was stored or queued; the few good rows at each boundary show the bad rows fail for the reason
+ * they name and not for some other one.
+ */
+
+// Arrival time of every delivery in the matrix: the gateway's clock, which the receiver measures from.
+const NOW = Math.floor(Date.now() / 1000);
+const RETENTION_SECONDS = MIN_RETENTION_DAYS * 86_400;
+const CAP = DEFAULT_MAX_BODY_BYTES;
+const UNAUTHORIZED = '{"error":"unauthorized"}';
+
+const freshId = () => `evt_${randomUUID().replaceAll('-', '')}`;
+const signed = (target: Target, options: Partial<WireOptions> = {}): Wire => wire(target, { arrivalSeconds: NOW, id: freshId(), ...options });
+const withHeaders = (delivery: Wire, headers: Record<string, string | undefined>): Wire => {
+  const merged: Record<string, string> = {};
+  for (const [name, value] of Object.entries({ ...delivery.headers, ...headers })) if (value !== undefined) merged[name] = value;
+  return { ...delivery, headers: merged };
+};
+const signatureOf = (delivery: Wire) => delivery.headers[TARGETS[delivery.target].signatureHeader] as string;
+const withSignature = (delivery: Wire, value: string | undefined) => withHeaders(delivery, { [TARGETS[delivery.target].signatureHeader]: value });
+
+/** A delivery's body padded with spaces inside the JSON to exactly `size` bytes, then signed. */
+function paddedTo(target: Target, size: number): Wire {
+  const base = signed(target);
+  const text = base.body.toString('utf8');
+  const body = `${text.slice(0, -1)}${' '.repeat(size - base.body.length)}}`;
+  return signed(target, { body });
+}
+
+/** Rebuilds the signature over a changed body, with the same id and timestamp. */
+const resigned = (target: Target, body: unknown, options: Partial<WireOptions> = {}) =>
+  signed(target, { body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body), ...options });
+
+/** A standard secret other than the one configured: `whsec_` + base64 of 32 other bytes. */
+const OTHER_STANDARD_SECRET = `whsec_${Buffer.from('another-32-byte-key-for-tests!!!').toString('base64')}`;
+/** The other provider whose correctly formed signature is presented to each target. */
+const OTHER_PROVIDER: Record<Target, Target> = {
+  together: 'mythicdot',
+  'together-body': 'llmtune',
+  llmtune: 'mythicdot',
+  mythicdot: 'llmtune',
+  standard: 'together',
+};
+
+/** The signature the other provider's secret gives these same bytes, in this scheme's format. */
+function otherProviderSignature(delivery: Wire): string {
+  const secret = secretOf(OTHER_PROVIDER[delivery.target]);
+  if (delivery.target === 'standard') {
+    // Together's timestamped MAC of the same delivery, presented as a Standard Webhooks entry.
+    const mac = hexHmac(secret, Buffer.concat([Buffer.from(`${NOW}.`), delivery.body]));
+    return `v1,${Buffer.from(mac, 'hex').toString('base64')}`;
+  }
+  return hexHmac(secret, delivery.body);
+}
+
+function malformedSignatures(target: Target): Record<'short' | 'long' | 'not encoded', (valid: string) => string> {
+  if (target === 'standard') {
+    return {
+      short: (valid) => `${valid.slice(0, -2)}=`,
+      long: (valid) => `${valid.slice(0, -1)}A=`,
+      'not encoded': () => `v1,${'!'.repeat(43)}=`,
+    };
+  }
+  return {
+    short: (valid) => valid.slice(0, -1),
+    long: (valid) => `${valid}0`,
+    'not encoded': () => 'g'.repeat(64),
+  };
+}
+
+interface Row {
+  readonly name: string;
+  readonly status: 200 | 400 | 401 | 404 | 405 | 413;
+  readonly event: () => APIGatewayProxyEventV2;
+  /** Receiver configuration; the target's own when omitted. */
+  readonly env?: Record<string, string>;
+}
+
+const row = (name: string, status: Row['status'], delivery: () => Wire | APIGatewayProxyEventV2, env?: Record<string, string>): Row => ({
+  name,
+  status,
+  event: () => {
+    const built = delivery();
+    return 'target' in built ? toEvent(built) : built;
+  },
+  ...(env === undefined ? {} : { env }),
+});
+
+// ---- signatures: every scheme ----------------------------------------------------------------
+const signatureRows: Row[] = TARGET_NAMES.flatMap((target) => {
+  const env = TARGETS[target].env;
+  const malformed = malformedSignatures(target);
+  return [
+    row(`${target}: a correctly signed delivery is accepted`, 200, () => signed(target), env),
+    row(`${target}: missing signature header → 401`, 401, () => withSignature(signed(target), undefined), env),
+    row(`${target}: empty signature header → 401`, 401, () => withSignature(signed(target), ''), env),
+    row(`${target}: signature one character short → 401`, 401, () => {
+      const delivery = signed(target);
+      return withSignature(delivery, malformed.short(signatureOf(delivery)));
+    }, env),
+    row(`${target}: signature one character long → 401`, 401, () => {
+      const delivery = signed(target);
+      return withSignature(delivery, malformed.long(signatureOf(delivery)));
+    }, env),
+    row(`${target}: signature of the right length that is not ${target === 'standard' ? 'base64' : 'hex'} → 401`, 401, () => {
+      const delivery = signed(target);
+      return withSignature(delivery, malformed['not encoded'](signatureOf(delivery)));
+    }, env),
+    row(`${target}: signed with a wrong secret → 401`, 401, () =>
+      signed(target, { secret: target === 'standard' ? OTHER_STANDARD_SECRET : 'not-the-configured-secret' }), env),
+    row(`${target}: signed with another provider's secret (${OTHER_PROVIDER[target]}) → 401`, 401, () => {
+      const delivery = signed(target);
+      return withSignature(delivery, otherProviderSignature(delivery));
+    }, env),
+    row(`${target}: body changed after signing → 401`, 401, () => {
+      const delivery = signed(target);
+      const body = Buffer.from(delivery.body);
+      body[body.length - 2] = (body[body.length - 2] ?? 0) ^ 0x01;
+      return { ...delivery, body };
+    }, env),
+  ];
+});
+
+// ---- signed timestamp header: together (timestamped), standard ---------------------------------
+const signedTimestampRows: Row[] = SIGNED_TIMESTAMP_TARGETS.flatMap((target) => {
+  const tsHeader = target === 'together' ? 'x-together-timestamp' : 'webhook-timestamp';
+  return [
+    ...([-301, 301] as const).map((offset) =>
+      row(`${target}: timestamp ${Math.abs(offset)} s ${offset < 0 ? 'old' : 'in the future'} → 401`, 401, () =>
+        signed(target, { timestampSeconds: NOW + offset })),
+    ),
+    ...([-300, -299, 299, 300] as const).map((offset) =>
+      row(`${target}: timestamp ${Math.abs(offset)} s ${offset < 0 ? 'old' : 'in the future'} is accepted`, 200, () =>
+        signed(target, { timestampSeconds: NOW + offset })),
+    ),
+    row(`${target}: missing timestamp header → 401`, 401, () => withHeaders(signed(target), { [tsHeader]: undefined })),
+    row(`${target}: non-numeric timestamp → 401`, 401, () => withHeaders(signed(target), { [tsHeader]: `${NOW}abc` })),
+    row(`${target}: timestamp in milliseconds → 401`, 401, () => signed(target, { timestampSeconds: NOW * 1000 })),
+    row(`${target}: timestamp header repeated with different values → 401`, 401, () => {
+      const delivery = signed(target);
+      return withHeaders(delivery, { [tsHeader]: `${NOW},${NOW + 1}` });
+    }),
+    row(`${target}: timestamp header repeated with identical values is accepted`, 200, () =>
+      withHeaders(signed(target), { [tsHeader]: `${NOW},${NOW}` })),
+  ];
+});
+
+// ---- body timestamp held to retention: together (body), llmtune, mythicdot ------------------------
+const bodyTimestampRows: Row[] = BODY_TIMESTAMP_TARGETS.flatMap((target) => {
+  const env = TARGETS[target].env;
+  return [
+    row(`${target}: body timestamp older than retention by 1 s → 401`, 401, () =>
+      signed(target, { createdSeconds: NOW - RETENTION_SECONDS - 1 }), env),
+    row(`${target}: body timestamp exactly at retention is accepted`, 200, () => signed(target, { createdSeconds: NOW - RETENTION_SECONDS }), env),
+    row(`${target}: body timestamp 10.5 h old (a late retry) is accepted`, 200, () => signed(target, { createdSeconds: NOW - 37_800 }), env),
+    row(`${target}: body timestamp 301 s in the future → 401`, 401, () => signed(target, { createdSeconds: NOW + 301 }), env),
+    row(`${target}: body timestamp 300 s in the future is accepted`, 200, () => signed(target, { createdSeconds: NOW + 300 }), env),
+  ];
+});
+
+const nonNumericBodyTimestampRows: Row[] = [
+  row('together-body: created that is not a time → 400', 400, () =>
+    resigned('together-body', { id: freshId(), type: 'fine_tune.completed', created: 'yesterday', data: {} }), TARGETS['together-body'].env),
+  row('mythicdot: created that is not a time → 400', 400, () =>
+    resigned('mythicdot', { id: freshId(), type: 'batch.completed', created: 'soon', data: { object: { id: 'b' } } })),
+  row('llmtune: deliveredAt that is not a time → 400', 400, () =>
+    resigned('llmtune', { event: 'training.completed', data: { jobId: freshId() }, deliveredAt: 'not-a-date' })),
+];
+
+// ---- repeated headers and header-name case -------------------------------------------------------
+const headerRows: Row[] = [
+  row('together: signature header repeated with different values → 401', 401, () => {
+    const delivery = signed('together');
+    return withSignature(delivery, `${signatureOf(delivery)},${'0'.repeat(64)}`);
+  }),
+  row('together: signature header repeated with identical values is accepted', 200, () => {
+    const delivery = signed('together');
+    return withSignature(delivery, `${signatureOf(delivery)},${signatureOf(delivery)}`);
+  }),
+  row('llmtune: signature header repeated with different values (valid one first) → 401', 401, () => {
+    const delivery = signed('llmtune');
+    return withSignature(delivery, `${signatureOf(delivery)},${hexHmac('other', delivery.body)}`);
+  }),
+  row('mythicdot: signature header repeated with identical values is accepted', 200, () => {
+    const delivery = signed('mythicdot');
+    return withSignature(delivery, `${signatureOf(delivery)},${signatureOf(delivery)}`);
+  }),
+  row('standard: webhook-signature repeated with different values → 401', 401, () => {
+    const delivery = signed('standard');
+    return withSignature(delivery, `${signatureOf(delivery)},v1,${'A'.repeat(43)}=`);
+  }),
+  // A joined `v1,X,v1,X` cannot be told from a malformed list, so it is refused (see the report).
+  row('standard: webhook-signature repeated with identical values → 401', 401, () => {
+    const delivery = signed('standard');
+    return withSignature(delivery, `${signatureOf(delivery)},${signatureOf(delivery)}`);
+  }),
+  row('standard: webhook-id repeated with different values → 401', 401, () => {
+    const delivery = signed('standard');
+    return withHeaders(delivery, { 'webhook-id': `${delivery.headers['webhook-id']},msg_other` });
+  }),
+  row('standard: webhook-id repeated with identical values is accepted', 200, () => {
+    const delivery = signed('standard');
+    const id = delivery.headers['webhook-id'] as string;
+    return withHeaders(delivery, { 'webhook-id': `${id},${id}` });
+  }),
+  row('standard: missing webhook-id → 401', 401, () => withHeaders(signed('standard'), { 'webhook-id': undefined })),
+  row('together: header names in mixed case are accepted', 200, () => {
+    const delivery = signed('together');
+    return withHeaders(delivery, {
+      'x-together-signature': undefined,
+      'x-together-timestamp': undefined,
+      'X-Together-Signature': delivery.headers['x-together-signature'],
+      'X-TOGETHER-TIMESTAMP': delivery.headers['x-together-timestamp'],
+    });
+  }),
+  row('standard: header names in mixed case are accepted', 200, () => {
+    const delivery = signed('standard');
+    const { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': signature, ...rest } = delivery.headers;
+    return { ...delivery, headers: { ...rest, 'Webhook-Id': id as string, 'WEBHOOK-TIMESTAMP': ts as string, 'Webhook-Signature': signature as string } };
+  }),
+  row('llmtune: one header under two spellings with different values → 401', 401, () => {
+    const delivery = signed('llmtune');
+    return withHeaders(delivery, { 'X-LLMTune-Signature': hexHmac('other', delivery.body) });
+  }),
+];
+
+// ---- body size, encoding and shape --------------------------------------------------------------
+const bodyRows: Row[] = [
+  row(`together: body of exactly the cap (${CAP} bytes) is accepted`, 200, () => paddedTo('together', CAP)),
+  row('together: body one byte over the cap → 413', 413, () => paddedTo('together', CAP + 1)),
+  row('mythicdot: base64-flagged body of exactly the cap is accepted', 200, () => ({ ...paddedTo('mythicdot', CAP), base64: true })),
+  row('mythicdot: base64-flagged body one byte over the cap → 413', 413, () => ({ ...paddedTo('mythicdot', CAP + 1), base64: true })),
+  row('standard: body one byte over the cap → 413', 413, () => paddedTo('standard', CAP + 1)),
+  row('llmtune: body flagged base64 that is not base64 → 400', 400, () => {
+    const event = toEvent({ ...signed('llmtune'), base64: true });
+    return { ...event, body: 'this is {not} base64!' };
+  }),
+  row('together: empty body, signed → 400', 400, () => resigned('together', '')),
+  row('mythicdot: body that is not JSON, signed → 400', 400, () => resigned('mythicdot', 'id=evt_1&type=batch.completed')),
+  row('standard: body that is not UTF-8, signed (base64 from the gateway) → 400', 400, () => {
+    const delivery = resigned('standard', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]));
+    const id = String(delivery.headers['webhook-id']);
+    const signature = standardSignatureOfBytes(secretOf('standard'), id, NOW, delivery.body);
+    return { ...withSignature(delivery, signature), base64: true };
+  }),
+  row('together: JSON array, signed → 400', 400, () => resigned('together', [{ id: 'evt_1', type: 'fine_tune.completed' }])),
+  row('llmtune: JSON string, signed → 400', 400, () => resigned('llmtune', JSON.stringify('training.completed'))),
+  row('mythicdot: JSON null, signed → 400', 400, () => resigned('mythicdot', 'null')),
+  row('standard: JSON number, signed → 400', 400, () => resigned('standard', '42')),
+  row('together: missing id → 400', 400, () => resigned('together', { type: 'fine_tune.completed', created: NOW, data: {} })),
+  row('mythicdot: missing id → 400', 400, () => resigned('mythicdot', { type: 'batch.completed', created: NOW, data: { object: {} } })),
+  row('together: numeric id → 400', 400, () => resigned('together', { id: 12345, type: 'fine_tune.completed', created: NOW, data: {} })),
+  row('mythicdot: numeric id → 400', 400, () => resigned('mythicdot', { id: 12345, type: 'batch.completed', created: NOW, data: { object: {} } })),
+  row('together: missing type → 400', 400, () => resigned('together', { id: freshId(), created: NOW, data: {} })),
+  row('mythicdot: type that is not a string → 400', 400, () => resigned('mythicdot', { id: freshId(), type: ['batch.completed'], created: NOW, data: { object: {} } })),
+  row('llmtune: missing event → 400', 400, () => resigned('llmtune', { data: { jobId: 'job-1' }, deliveredAt: new Date().toISOString() })),
+  row('standard: missing type → 400', 400, () => resigned('standard', { id: 'evt_1', object: 'event', created_at: NOW, data: { id: 'b' } })),
+  row('standard: empty type → 400', 400, () => resigned('standard', { id: 'evt_1', object: 'event', created_at: NOW, type: '', data: { id: 'b' } })),
+  row('together: id with a NUL character → 400', 400, () => resigned('together', { id: 'evt_\u0000x', type: 'fine_tune.completed', created: NOW, data: {} })),
+  row('mythicdot: id with a newline → 400', 400, () => resigned('mythicdot', { id: 'evt_1\nforged log line', type: 'batch.completed', created: NOW, data: { object: {} } })),
+  row('standard: webhook-id with a control character → 400', 400, () => signed('standard', { id: 'msg_\u0001x' })),
+  row('together: type with a DEL character → 400', 400, () => resigned('together', { id: freshId(), type: 'fine_tune.completed\u007f', created: NOW, data: {} })),
+  row('together: id of 257 characters → 400', 400, () => resigned('together', { id: 'e'.repeat(257), type: 'fine_tune.completed', created: NOW, data: {} })),
+  row('mythicdot: id of exactly 256 characters is accepted', 200, () =>
+    resigned('mythicdot', { id: `${randomUUID()}${'e'.repeat(220)}`, type: 'batch.completed', created: NOW, data: { object: {} } })),
+  row('standard: webhook-id of 257 characters → 400', 400, () => signed('standard', { id: 'm'.repeat(257) })),
+];
+
+// ---- routing and method --------------------------------------------------------------------------
+const routingRows: Row[] = [
+  row('unknown provider → 404', 404, () => ({ ...signed('together'), path: '/webhooks/openai' })),
+  row('provider known but not enabled in this deployment → 404', 404, () => signed('llmtune'), { PROVIDERS: 'together,standard' }),
+  row('GET → 405', 405, () => ({ ...signed('together'), method: 'GET' })),
+  row('PUT → 405', 405, () => ({ ...signed('mythicdot'), method: 'PUT' })),
+  row('DELETE on an unknown provider → 405 (method first)', 405, () => ({ ...signed('standard'), method: 'DELETE', path: '/webhooks/nobody' })),
+  row('unsigned garbage → 401 (verification before parsing)', 401, () => withSignature(resigned('together', '\u0000\u0001garbage'), undefined)),
+];
+
+const ROWS: Row[] = [
+  ...signatureRows,
+  ...signedTimestampRows,
+  ...bodyTimestampRows,
+  ...nonNumericBodyTimestampRows,
+  ...headerRows,
+  ...bodyRows,
+  ...routingRows,
+];
+
+function expectBodyShape(status: number, result: APIGatewayProxyStructuredResultV2): void {
+  const body = JSON.parse(result.body ?? 'null') as Record<string, unknown>;
+  switch (status) {
+    case 200:
+      expect(body).toEqual({ status: 'accepted', key: expect.stringMatching(/^(together|llmtune|mythicdot|standard)#/) });
+      break;
+    case 401:
+      expect(result.body).toBe(UNAUTHORIZED);
+      break;
+    case 400:
+      expect(body).toEqual({ error: 'bad_request', message: expect.any(String) });
+      break;
+    case 404:
+      expect(body).toEqual({ error: 'unknown_provider', message: 'unknown provider' });
+      break;
+    case 405:
+      expect(body).toEqual({ error: 'method_not_allowed', message: expect.stringContaining('use POST') });
+      expect(result.headers?.allow).toBe('POST');
+      break;
+    case 413:
+      expect(body).toEqual({ error: 'body_too_large', message: `body is over the ${CAP}-byte limit` });
+      break;
+  }
+}
+
+/** What an accepted row adds (one record, one message) and a rejected one (nothing). */
+function expectStoreChange(status: number, before: StoreCounts, after: StoreCounts): void {
+  const delta = queueDelta(before, after);
+  if (status === 200) {
+    expect(after.records - before.records).toBe(1);
+    expect(Object.values(delta)).toEqual([1]);
+    expect(Object.keys(delta)[0]).not.toMatch(/DLQ/);
+  } else {
+    expect(after.records).toBe(before.records);
+    expect(delta).toEqual({});
+  }
+}
+
+describe('bad input through the receiver handler (in-process, real emulators)', () => {
+  let env: Emulated;
+  beforeAll(async () => {
+    env = await startEmulated();
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('covers at least 40 rejected deliveries across every provider and scheme', () => {
+    const rejected = ROWS.filter((r) => r.status !== 200);
+    expect(rejected.length).toBeGreaterThanOrEqual(40);
+    for (const target of TARGET_NAMES) expect(rejected.some((r) => r.name.startsWith(`${target}:`))).toBe(true);
+  });
+
+  it.each(ROWS)('$name', async ({ status, event, env: rowEnv }) => {
+    const receiver = env.receiver({}, rowEnv ?? {});
+    const request = event();
+    const before = await countStore(env.clients, env.resources);
+
+    const result = await receiver(request);
+
+    expect(result.statusCode).toBe(status);
+    expectBodyShape(status, result);
+    expectStoreChange(status, before, await countStore(env.clients, env.resources));
+  });
+
+  it.each(BODY_TIMESTAMP_TARGETS)('%s: the same bytes resent 10.5 h later are a duplicate, one record and one message', async (target) => {
+    const first = signed(target, { arrivalSeconds: NOW - 37_800, createdSeconds: NOW - 37_800 });
+    const retry: Wire = { ...first, arrivalSeconds: NOW };
+    const receiver = env.receiver({}, TARGETS[target].env);
+    const before = await countStore(env.clients, env.resources);
+
+    const accepted = await receiver(toEvent(first));
+    const resent = await receiver(toEvent(retry));
+
+    expect(JSON.parse(accepted.body ?? '{}')).toMatchObject({ status: 'accepted' });
+    expect(resent.statusCode).toBe(200);
+    expect(JSON.parse(resent.body ?? '{}')).toMatchObject({ status: 'duplicate', state: 'queued' });
+    const after = await countStore(env.clients, env.resources);
+    expect(after.records - before.records).toBe(1);
+    expect(after.totalMessages - before.totalMessages).toBe(1);
+  });
+});
+
+// ---- through the real HTTP server: Node joins repeated header lines as API Gateway does ----------
+interface HttpResult {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** POSTs with raw header lines: an array value sends the header once per element. */
+function postRaw(baseUrl: string, delivery: Wire, headers: Record<string, string | string[]>, method = 'POST'): Promise<HttpResult> {
+  const url = new URL(delivery.path, baseUrl);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method, headers: { ...headers, 'content-length': String(delivery.body.length) } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    request.on('error', reject);
+    request.end(delivery.body);
+  });
+}
+
+describe('bad input through the local HTTP server (real header joining)', () => {
+  let runtime: LocalRuntime;
+  // Deliveries over HTTP arrive now, not at NOW: sign them at the moment they are built.
+  const live = (target: Target, options: Partial<WireOptions> = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    return wire(target, { arrivalSeconds: now, id: freshId(), ...options });
+  };
+
+  beforeAll(async () => {
+    runtime = await startLocalRuntime({
+      env: {},
+      port: 0,
+      dynamodbPort: 0,
+      sqsPort: 0,
+      // The receiver alone: consumers would take messages off the queues this suite counts.
+      consumers: false,
+      logger: new Logger({ serviceName: 'bad-input-http', logLevel: 'SILENT' }),
+    });
+  });
+  afterAll(async () => {
+    await runtime?.stop();
+  });
+
+  const httpCases: { name: string; status: number; send: (url: string) => Promise<HttpResult> }[] = [
+    {
+      name: 'x-together-signature sent twice with different values → 401',
+      status: 401,
+      send: (url) => {
+        const delivery = live('together');
+        return postRaw(url, delivery, { ...delivery.headers, 'x-together-signature': [signatureOf(delivery), 'f'.repeat(64)] });
+      },
+    },
+    {
+      name: 'x-together-signature sent twice with identical values is accepted',
+      status: 200,
+      send: (url) => {
+        const delivery = live('together');
+        return postRaw(url, delivery, { ...delivery.headers, 'x-together-signature': [signatureOf(delivery), signatureOf(delivery)] });
+      },
+    },
+    {
+      name: 'x-together-timestamp sent twice with different values → 401',
+      status: 401,
+      send: (url) => {
+        const delivery = live('together');
+        const ts = delivery.headers['x-together-timestamp'] as string;
+        return postRaw(url, delivery, { ...delivery.headers, 'x-together-timestamp': [ts, String(Number(ts) - 1)] });
+      },
+    },
+    {
+      name: 'webhook-id sent twice with different values → 401',
+      status: 401,
+      send: (url) => {
+        const delivery = live('standard');
+        return postRaw(url, delivery, { ...delivery.headers, 'webhook-id': [delivery.headers['webhook-id'] as string, 'msg_other'] });
+      },
+    },
+    {
+      name: 'x-mythicdot-signature sent twice, valid one last → 401',
+      status: 401,
+      send: (url) => {
+        const delivery = live('mythicdot');
+        return postRaw(url, delivery, { ...delivery.headers, 'x-mythicdot-signature': ['0'.repeat(64), signatureOf(delivery)] });
+      },
+    },
+    {
+      name: 'header names in mixed case on the wire are accepted',
+      status: 200,
+      send: (url) => {
+        const delivery = live('llmtune');
+        return postRaw(url, delivery, { 'Content-Type': 'application/json', 'X-LLMTune-Signature': signatureOf(delivery) });
+      },
+    },
+    {
+      name: 'a binary (non-UTF-8) body, correctly signed, reaches the receiver as base64 → 400',
+      status: 400,
+      send: (url) => {
+        const delivery = live('mythicdot', { body: Buffer.from([0x7b, 0xc3, 0x28, 0x7d]) });
+        return postRaw(url, delivery, delivery.headers);
+      },
+    },
+    {
+      name: 'body one byte over the cap → 413',
+      status: 413,
+      send: (url) => {
+        const base = live('together');
+        const body = `${base.body.toString().slice(0, -1)}${' '.repeat(CAP + 1 - base.body.length)}}`;
+        const delivery = live('together', { body });
+        return postRaw(url, delivery, delivery.headers);
+      },
+    },
+    {
+      name: 'GET → 405',
+      status: 405,
+      send: (url) => {
+        const delivery = { ...live('together'), body: Buffer.alloc(0) };
+        return postRaw(url, delivery, {}, 'GET');
+      },
+    },
+  ];
+
+  it.each(httpCases)('$name', async ({ status, send }) => {
+    const before = await countStore(runtime.clients, runtime.resources);
+
+    const result = await send(runtime.url);
+
+    expect(result.status).toBe(status);
+    if (status === 401) expect(result.body).toBe(UNAUTHORIZED);
+    const after = await countStore(runtime.clients, runtime.resources);
+    expect(after.records - before.records).toBe(status === 200 ? 1 : 0);
+    expect(after.totalMessages - before.totalMessages).toBe(status === 200 ? 1 : 0);
+  });
+});
