@@ -6,7 +6,7 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { acceptEvent, type AcceptDeps } from '../core/accept';
 import { clientConfig } from '../core/aws';
 import { DEFAULT_LEASE_SECONDS, MIN_RETENTION_DAYS, integerEnv, readQueueUrls, requireEnv } from '../core/config';
-import { ConfigurationError } from '../core/errors';
+import { ConfigurationError, DependencyError } from '../core/errors';
 import type { Route } from '../core/routes';
 import { SECRET_CACHE_SECONDS } from '../core/secrets';
 import { DEFAULT_POLL_LIMITS, pollTogether, type PollLimits, type PollSummary } from './poll';
@@ -93,7 +93,12 @@ export function createApiKeyReader(source: ApiKeySource, secretsClient?: Secrets
   if ('value' in source) return async () => source.value;
   const secrets = new SecretsProvider({ awsSdkV3Client: secretsClient ?? new SecretsManagerClient(clientConfig()) });
   return async () => {
-    const value = await secrets.get(source.secretArn, { maxAge: SECRET_CACHE_SECONDS });
+    let value: unknown;
+    try {
+      value = await secrets.get(source.secretArn, { maxAge: SECRET_CACHE_SECONDS });
+    } catch (error) {
+      throw new DependencyError('could not read the Together API key from Secrets Manager', 'secrets_unavailable', { cause: error });
+    }
     if (typeof value !== 'string' || value.trim() === '') {
       throw new ConfigurationError('the secret TOGETHER_API_KEY_SECRET_ARN names is empty; store the Together API key in it as a plain string');
     }
@@ -114,7 +119,11 @@ export interface PollerClients {
   readonly onRetry?: (notice: RetryNotice) => void;
 }
 
-/** One poll run as deployed: configuration plus clients. Used by the Lambda handler and `npm start` alike. */
+/**
+ * One poll run as deployed: configuration plus clients. Used by the Lambda handler and `npm start`
+ * alike. Runs of one returned function must not overlap (neither a Lambda environment nor the
+ * local timer overlaps them); separate pollers may.
+ */
 export function pollerFromConfig(config: PollerConfig, clients: PollerClients): () => Promise<PollSummary> {
   const clock = clients.clock ?? Date.now;
   const acceptDeps: AcceptDeps = {
@@ -127,8 +136,10 @@ export function pollerFromConfig(config: PollerConfig, clients: PollerClients): 
     clock,
     ...(clients.logger === undefined ? {} : { logger: clients.logger }),
   };
+  let deadline: number | undefined;
   const api = createTogetherApi({
     baseUrl: config.baseUrl,
+    deadline: () => deadline,
     apiKey: clients.apiKey,
     retry: config.retry,
     clock,
@@ -137,15 +148,23 @@ export function pollerFromConfig(config: PollerConfig, clients: PollerClients): 
     ...(clients.onRetry === undefined ? {} : { onRetry: clients.onRetry }),
   });
   const state = createPollerStateStore(clients.documents, config.pollerTableName);
-  return () =>
-    pollTogether(
-      {
-        api,
-        accept: (event) => acceptEvent(acceptDeps, event),
-        state,
-        clock,
-        ...(clients.logger === undefined ? {} : { logger: clients.logger }),
-      },
-      config.limits,
-    );
+  return async () => {
+    // Retries inside the run stop at the run's budget too, so a run ends within about
+    // budget + one request timeout, whatever the API does.
+    deadline = clock() + config.limits.timeBudgetMs;
+    try {
+      return await pollTogether(
+        {
+          api,
+          accept: (event) => acceptEvent(acceptDeps, event),
+          state,
+          clock,
+          ...(clients.logger === undefined ? {} : { logger: clients.logger }),
+        },
+        config.limits,
+      );
+    } finally {
+      deadline = undefined;
+    }
+  };
 }

@@ -11,7 +11,11 @@ import { TogetherApiError, TogetherAuthError } from './together-api';
 
 // Created once per execution environment and reused across scheduled invocations.
 const logger = new Logger({ serviceName: 'together-poller' });
-const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver', serviceName: 'poller' });
+const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver',
+  serviceName: 'poller',
+  defaultDimensions: { provider: 'together' },
+});
 const config = readPollerConfig();
 const poll = pollerFromConfig(config, {
   documents: DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig())),
@@ -27,7 +31,6 @@ const poll = pollerFromConfig(config, {
  */
 export const handler = async (_event: unknown, context: Context): Promise<PollSummary> => {
   logger.addContext(context);
-  metrics.addDimension('provider', 'together');
   try {
     const summary = await poll();
     logger.info('poll finished', { ...summary });

@@ -138,6 +138,11 @@ export interface TogetherApiOptions {
   /** Epoch milliseconds; used to read an HTTP-date `Retry-After`. */
   readonly clock?: () => number;
   readonly onRetry?: (notice: RetryNotice) => void;
+  /**
+   * Epoch milliseconds by which the caller must be done (a poll run's time budget), or undefined
+   * for none. A retry that would start after it is not made.
+   */
+  readonly deadline?: () => number | undefined;
 }
 
 /** Waits `ms` milliseconds. */
@@ -186,6 +191,17 @@ export function createTogetherApi(options: TogetherApiOptions): TogetherApi {
           );
         }
         delayMs = outcome.retryAfterMs;
+      }
+      const deadline = options.deadline?.();
+      if (deadline !== undefined && clock() + delayMs > deadline) {
+        throw new TogetherApiError(
+          `GET ${path} failed (${outcome.cause}) and the next attempt would start after this run's time budget; the next poll retries`,
+          outcome.status === 429 ? 'together_rate_limited' : 'together_unavailable',
+          path,
+          attempt,
+          outcome.status,
+          { cause: outcome.error },
+        );
       }
       options.onRetry?.({ path, attempt, delayMs, cause: outcome.cause });
       await sleep(delayMs);

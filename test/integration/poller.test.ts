@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { SendMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -164,6 +167,36 @@ describe('Together poller on the emulators', () => {
 
     expect(blocked.contended).toBe(1);
     expect(later.accepted).toBe(3);
+    const byRoute = await queued();
+    expect(counts(byRoute)).toEqual({ 'fine_tune.started': 1, 'fine_tune.checkpoint': 2, 'fine_tune.completed': 1 });
+  });
+
+  it('loses nothing and repeats nothing after a real process running the poller is SIGKILLed mid-accept', async () => {
+    fake.addJob('ft-sigkill', successfulFineTuneScript({ checkpoints: 2 }));
+    fake.finish();
+    const config = pollerConfig();
+
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./poller-child.ts', import.meta.url))], {
+      env: {
+        ...process.env,
+        TABLE_NAME: config.tableName,
+        QUEUE_URLS: JSON.stringify(config.queueUrls),
+        POLLER_TABLE_NAME: config.pollerTableName,
+        TOGETHER_API_BASE_URL: fake.url,
+        TOGETHER_API_KEY: fake.apiKey,
+        DYNAMODB_ENDPOINT: env.emulators.dynamodbEndpoint,
+        SQS_ENDPOINT: env.emulators.sqsEndpoint,
+        KILL_BEFORE_SEND: '3',
+      },
+      stdio: 'ignore',
+    });
+    const [, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    const statuses = (await env.records()).filter((record) => record.subject === 'ft-sigkill').map((record) => record.status).sort();
+    const after = await poller({ clock: () => Date.now() + (config.leaseSeconds + 1) * 1000 }, config)();
+
+    expect(signal).toBe('SIGKILL');
+    expect(statuses).toEqual(['in_progress', 'queued', 'queued']);
+    expect(after).toMatchObject({ accepted: 2, duplicate: 2 });
     const byRoute = await queued();
     expect(counts(byRoute)).toEqual({ 'fine_tune.started': 1, 'fine_tune.checkpoint': 2, 'fine_tune.completed': 1 });
   });

@@ -222,3 +222,26 @@ describe('Retry-After and backoff', () => {
     expect(backoffDelayMs(policy, 3, () => 0)).toBe(0);
   });
 });
+
+describe('Together API client within a run budget', () => {
+  it('does not retry when the wait would end after the run deadline', async () => {
+    fake.inject({ path: '/fine-tunes', status: 429, retryAfter: '5' });
+    const { api, sleeps } = client({ deadline: () => NOW_MS + 4_000 });
+
+    const failure = await api.listFineTunes().catch((error: unknown) => error);
+
+    expect(failure).toMatchObject({ reason: 'together_rate_limited', attempts: 1 });
+    expect((failure as Error).message).toMatch(/after this run's time budget/);
+    expect(sleeps).toEqual([]);
+    expect(fake.requestsTo('/fine-tunes')).toHaveLength(1);
+  });
+
+  it('retries when the wait ends before the run deadline', async () => {
+    fake.inject({ path: '/fine-tunes', status: 429, retryAfter: '5' });
+    const { api, sleeps } = client({ deadline: () => NOW_MS + 6_000 });
+
+    await api.listFineTunes();
+
+    expect(sleeps).toEqual([5_000]);
+  });
+});
