@@ -1,0 +1,78 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WebhookReceiverStack } from '../../infra/stack';
+import { testApp, testStack } from './app';
+
+interface ValidationReport {
+  pluginReports: { summary: { pluginName: string; status: string }; violations: { ruleName: string }[] }[];
+}
+
+let outdir: string;
+let app: App;
+let stack: WebhookReceiverStack;
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'webhooks-nag-'));
+  // As infra/app.ts does: the AWS Solutions pack over the whole app.
+  app = testApp({ outdir });
+  stack = testStack({}, app);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+});
+
+afterAll(() => {
+  rmSync(outdir, { recursive: true, force: true });
+});
+
+/** Every acknowledgement in the tree: rule id → reasons. */
+function acknowledgements(root: IConstruct): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  for (const construct of root.node.findAll()) {
+    for (const entry of construct.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+      for (const [qualified, reason] of Object.entries(entry.data as Record<string, string>)) {
+        const id = qualified.replace(/^annotation::/i, '');
+        found.set(id, [...(found.get(id) ?? []), reason]);
+      }
+    }
+  }
+  return found;
+}
+
+describe('cdk-nag AWS Solutions checks', () => {
+  it('leave no unacknowledged finding', () => {
+    // A finding makes synth throw, naming the rule and the resource.
+    const assembly = app.synth();
+    const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8')) as ValidationReport;
+    expect(report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName))).toEqual([]);
+  });
+
+  it('fail the synth of a stack with a finding (the check is live)', () => {
+    const bare = new App({ outdir: join(outdir, 'bare') });
+    new Queue(new Stack(bare, 'Bare'), 'Plain');
+    Validations.of(bare).addPlugins(new AwsSolutionsChecks(bare));
+    expect(() => bare.synth()).toThrow(/AwsSolutions-SQS/);
+  });
+
+  it('acknowledge only rules that cannot be fixed here, each with a reason', () => {
+    const acknowledged = acknowledgements(stack);
+    const rules = [...acknowledged.keys()].map((id) => id.replace(/\[.*$/, ''));
+    expect(new Set(rules)).toEqual(new Set(['AwsSolutions-APIG4', 'AwsSolutions-SMG4', 'AwsSolutions-SNS2', 'AwsSolutions-IAM5']));
+    for (const reasons of acknowledged.values()) {
+      for (const reason of reasons) expect(reason.length).toBeGreaterThan(60);
+    }
+  });
+
+  it('acknowledges wildcards only for the key of the alerts topic', () => {
+    const wildcards = [...acknowledgements(stack).keys()].filter((id) => id.includes('IAM5'));
+    expect(wildcards.sort()).toEqual([
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]',
+    ]);
+  });
+});
