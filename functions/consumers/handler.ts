@@ -22,11 +22,9 @@ const consume = consumerFromConfig(config, {
   metrics,
 });
 
+// Each record's `Handled` / `Failed` count carries that record's provider as a dimension, so it is
+// written as a single metric the moment it is counted: nothing is left to publish at the end.
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   logger.addContext(context);
-  try {
-    return await consume(event, context);
-  } finally {
-    metrics.publishStoredMetrics();
-  }
+  return consume(event, context);
 };

@@ -154,6 +154,12 @@ describe('alertFor', () => {
     expect(alertFor(mythicdot)?.message).toMatch(/^mythicdot spend reached \$512\.4 of a \$500 threshold\./);
   });
 
+  it("names the provider's own type when a failure comes without a reason", () => {
+    const event = normalizedEvent({ provider: 'standard', type: 'batch.failed', providerType: 'batch.expired', subject: 'batch_1', data: { id: 'batch_1' } });
+
+    expect(alertFor(event)?.message).toMatch(/^Batch batch_1 on standard failed: no reason given \(batch\.expired\)\./);
+  });
+
   it('keeps the SNS subject within 100 characters', () => {
     const event = normalizedEvent({ type: 'fine_tune.failed', subject: 'x'.repeat(300) });
 

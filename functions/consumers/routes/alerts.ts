@@ -17,20 +17,23 @@ type AlertFormatter = (event: NormalizedEvent, fields: Record<string, unknown>) 
 const about = (event: NormalizedEvent, fields: Record<string, unknown>, names: readonly string[]) =>
   event.subject ?? firstString(fields, names) ?? '(unnamed)';
 
+/** Some senders (Standard Webhooks) send only an id: their own type name still tells expired from cancelled. */
+const noReason = (event: NormalizedEvent) => `no reason given (${event.providerType})`;
+
 /** The routes that alert, and what they say. */
 const ALERTS: Partial<Record<Route, AlertFormatter>> = {
   'fine_tune.failed': (event, fields) => {
     const job = about(event, fields, ['fine_tune_id', 'jobId', 'id']);
     return {
       subject: `Fine-tune ${job} failed (${event.provider})`,
-      message: `Fine-tune job ${job} on ${event.provider} failed: ${failureReason(fields) ?? 'no reason given'}.`,
+      message: `Fine-tune job ${job} on ${event.provider} failed: ${failureReason(fields) ?? noReason(event)}.`,
     };
   },
   'batch.failed': (event, fields) => {
     const batch = about(event, fields, ['batch_id', 'id']);
     return {
       subject: `Batch ${batch} failed (${event.provider})`,
-      message: `Batch ${batch} on ${event.provider} failed: ${failureReason(fields) ?? firstString(fields, ['status']) ?? 'no reason given'}.`,
+      message: `Batch ${batch} on ${event.provider} failed: ${failureReason(fields) ?? noReason(event)}.`,
     };
   },
   'model.deprecated': (event, fields) => {
