@@ -5,7 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clientConfig } from '../../functions/core/aws';
-import { PROVIDER_NAMES } from '../../functions/core/event';
+import { PROVIDER_NAMES, type ProviderName } from '../../functions/core/event';
 import { PROVIDERS } from '../../functions/core/providers';
 import { buildDelivery } from '../../local/deliveries';
 import { deliveryEvent } from '../support/gateway';
@@ -34,7 +34,13 @@ async function closedPort(): Promise<number> {
 }
 
 describe('receiver on the emulators', () => {
-  it.each(PROVIDER_NAMES.flatMap((provider) => Object.keys(PROVIDERS[provider].samples).slice(0, 2).map((type) => [provider, type])))(
+  it.each(
+    PROVIDER_NAMES.flatMap((provider) =>
+      Object.keys(PROVIDERS[provider].samples)
+        .slice(0, 2)
+        .map((type): [ProviderName, string] => [provider, type]),
+    ),
+  )(
     'accepts a signed %s %s delivery as exactly one message on its route queue',
     async (provider, type) => {
       const delivery = buildDelivery({ provider, type });

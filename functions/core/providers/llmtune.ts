@@ -48,11 +48,12 @@ export const llmtune = defineProvider({
       data: envelope.data,
     };
   },
-  // LLMTune ids derive from the data, so each sample folds the requested id into its data.
+  // LLMTune ids derive from the data, so each sample folds the requested id into its data and keeps
+  // every other data field fixed: resending the same id is then the same event, as a real retry is.
   samples: {
     'training.started': ({ id, nowSeconds }) => ({
       event: 'training.started',
-      data: { jobId: `job-${id}`, baseModel: 'meta-llama/Llama-3.3-70B-Instruct', trainingMethod: 'sft', status: 'running', createdAt: iso(nowSeconds) },
+      data: { jobId: `job-${id}`, baseModel: 'meta-llama/Llama-3.3-70B-Instruct', trainingMethod: 'sft', status: 'running', createdAt: '2026-11-01T15:23:54Z' },
       deliveredAt: iso(nowSeconds),
     }),
     'training.completed': ({ id, nowSeconds }) => ({
@@ -62,7 +63,7 @@ export const llmtune = defineProvider({
         baseModel: 'meta-llama/Llama-3.3-70B-Instruct',
         artifact: 'ionet-finetune-model-id',
         metrics: { loss: 1.12, evalLoss: 1.02, tokensPerSecond: 178, totalTokens: 3250000 },
-        completedAt: iso(nowSeconds),
+        completedAt: '2026-11-01T16:45:12Z',
       },
       deliveredAt: iso(nowSeconds),
     }),
