@@ -22,6 +22,10 @@ export function clientConfig(options: ClientOptions = {}) {
     requestHandler: {
       connectionTimeout: AWS_CALL_BUDGET.connectionTimeoutMs,
       requestTimeout: AWS_CALL_BUDGET.requestTimeoutMs,
+      // Without this, @smithy/node-http-handler 4.x only logs a warning when requestTimeout
+      // passes and keeps waiting: a dependency that never answers would hold the request open
+      // until the function's own timeout instead of becoming a 503.
+      throwOnRequestTimeout: true,
     },
     ...(options.endpoint === undefined
       ? {}
