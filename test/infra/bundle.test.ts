@@ -1,0 +1,248 @@
+import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyStructuredResultV2, SQSBatchResponse } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROVIDERS } from '../../functions/core/providers';
+import { ROUTES, type Route } from '../../functions/core/routes';
+import { toSqsRecord } from '../../local/consumers';
+import { buildDelivery } from '../../local/deliveries';
+import { startEmulators, type Emulators } from '../../local/emulators';
+import { createLocalResources, queueUrlMap, type LocalResources } from '../../local/resources';
+import { localClients, type LocalClients } from '../../local/runtime';
+import { ESM_REQUIRE_BANNER } from '../../infra/constructs/bundled-function';
+import { DEFAULT_STACK_NAME } from '../../infra/outputs';
+import { deliveryEvent } from '../support/gateway';
+
+/**
+ * The bundles as `cdk deploy` would upload them, loaded and invoked in fresh Node processes:
+ * catches what type checks and in-process tests cannot (ESM/CJS interop, a dependency left out,
+ * a top-level await, a missing environment variable). The SDK inside each bundle finds the
+ * emulators through the standard AWS_ENDPOINT_URL_* variables, as it would find AWS.
+ */
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const cdkCli = join(repoRoot, 'node_modules', 'aws-cdk', 'bin', 'cdk');
+const run = promisify(execFile);
+
+interface TemplateFunction {
+  Properties: { Environment: { Variables: Record<string, unknown> }; Runtime: string; Handler: string };
+  Metadata: Record<string, string>;
+}
+
+let outdir: string;
+let functions: TemplateFunction[];
+let emulators: Emulators;
+let clients: LocalClients;
+let resources: LocalResources;
+
+beforeAll(async () => {
+  outdir = mkdtempSync(join(tmpdir(), 'webhooks-synth-'));
+  // The command an operator runs, with cdk.json, infra/app.ts, cdk-nag and local esbuild bundling.
+  await run(process.execPath, [cdkCli, 'synth', '--quiet', '--no-notices', '--output', outdir], {
+    cwd: repoRoot,
+    env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const template = JSON.parse(readFileSync(join(outdir, `${DEFAULT_STACK_NAME}.template.json`), 'utf8')) as {
+    Resources: Record<string, { Type: string } & TemplateFunction>;
+  };
+  functions = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Lambda::Function');
+  emulators = await startEmulators({ dynamodbPort: 0, sqsPort: 0 });
+  clients = localClients(emulators);
+  resources = await createLocalResources(clients);
+}, 180_000);
+
+afterAll(async () => {
+  await emulators?.stop();
+  if (outdir !== undefined) rmSync(outdir, { recursive: true, force: true });
+});
+
+function receiverFunction(): TemplateFunction {
+  const found = functions.find((fn) => fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'receiver');
+  if (found === undefined) throw new Error('no receiver function in the template');
+  return found;
+}
+
+function consumerFunction(route: Route): TemplateFunction {
+  const found = functions.find((fn) => fn.Properties.Environment.Variables.ROUTE === route);
+  if (found === undefined) throw new Error(`no consumer function for ${route} in the template`);
+  return found;
+}
+
+function bundlePath(fn: TemplateFunction): string {
+  return join(outdir, fn.Metadata['aws:asset:path'] as string, 'index.mjs');
+}
+
+/**
+ * The function's environment from the template, with each CloudFormation reference replaced by
+ * the local resource it stands for. A reference this does not know fails the test: a new
+ * variable must be given a local value here.
+ */
+function localEnvironment(fn: TemplateFunction): Record<string, string> {
+  const local: Record<string, string | undefined> = {
+    TABLE_NAME: resources.eventsTable,
+    JOBS_TABLE_NAME: resources.jobsTable,
+    ALERTS_TOPIC_ARN: resources.alertsTopicArn,
+    QUEUE_URLS: JSON.stringify(queueUrlMap(resources)),
+    // Without SECRET_ARNS the receiver reads each provider's secrets from {NAME}_WEBHOOK_SECRET:
+    // there is no Secrets Manager emulator here.
+    SECRET_ARNS: undefined,
+  };
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(fn.Properties.Environment.Variables)) {
+    if (typeof value === 'string') {
+      env[name] = value;
+    } else if (name in local) {
+      const replacement = local[name];
+      if (replacement !== undefined) env[name] = replacement;
+    } else {
+      throw new Error(`no local value for ${name}, a reference in the template: ${JSON.stringify(value)}`);
+    }
+  }
+  return env;
+}
+
+/**
+ * `*.localhost` resolves to loopback (RFC 6761) on most systems but not in this container. The
+ * SDK sends each SQS call to the host of its queue URL, and the emulator's queue URLs are
+ * `sqs.{region}.localhost`, so the child gets a resolver that follows the RFC.
+ */
+const RESOLVE_LOCALHOST =
+  "import dns from 'node:dns';" +
+  'const lookup = dns.lookup;' +
+  'dns.lookup = (name, options, callback) => {' +
+  "  if (typeof options === 'function') { callback = options; options = {}; }" +
+  "  if (typeof options === 'number') options = { family: options };" +
+  "  if (!name.endsWith('.localhost')) return lookup(name, options, callback);" +
+  "  if (options.all) return process.nextTick(callback, null, [{ address: '127.0.0.1', family: 4 }]);" +
+  "  process.nextTick(callback, null, '127.0.0.1', 4);" +
+  '};';
+
+/** Loads the bundle in a fresh process, calls `handler(event, context)` once, returns its result. */
+const INVOKE = `
+import { pathToFileURL } from 'node:url';
+const chunks = [];
+for await (const chunk of process.stdin) chunks.push(chunk);
+const event = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+const deadline = Date.now() + 30_000;
+const context = {
+  functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:' + process.env.AWS_LAMBDA_FUNCTION_NAME,
+  memoryLimitInMB: '256', awsRequestId: crypto.randomUUID(), logGroupName: 'local', logStreamName: 'local',
+  callbackWaitsForEmptyEventLoop: true, getRemainingTimeInMillis: () => deadline - Date.now(),
+};
+const { handler } = await import(pathToFileURL(process.argv[1]).href);
+const result = await handler(event, context);
+process.stdout.write('\\n${'@@RESULT@@'}' + JSON.stringify(result ?? null) + '\\n', () => process.exit(0));
+`;
+
+async function invokeBundle<T>(fn: TemplateFunction, event: unknown, extraEnv: Record<string, string> = {}): Promise<T> {
+  const env = {
+    PATH: process.env.PATH ?? '',
+    ...localEnvironment(fn),
+    ...extraEnv,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
+    AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
+    AWS_ENDPOINT_URL_SNS: emulators.sqsEndpoint,
+    AWS_LAMBDA_FUNCTION_NAME: `bundle-smoke-${randomUUID().slice(0, 8)}`,
+  };
+  const child = spawn(
+    process.execPath,
+    ['--enable-source-maps', '--import', `data:text/javascript,${encodeURIComponent(RESOLVE_LOCALHOST)}`, '--input-type=module', '--eval', INVOKE, bundlePath(fn)],
+    { env, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stdin.end(JSON.stringify(event));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const line = stdout.split('\n').find((text) => text.startsWith('@@RESULT@@'));
+  if (code !== 0 || line === undefined) {
+    throw new Error(`the bundle exited with ${code} and no result\n--- stdout\n${stdout}\n--- stderr\n${stderr}`);
+  }
+  return JSON.parse(line.slice('@@RESULT@@'.length)) as T;
+}
+
+/** The local secret variables: each provider's development secret, which buildDelivery signs with. */
+const developmentSecrets = Object.fromEntries(Object.values(PROVIDERS).map((provider) => [provider.secretEnv, provider.developmentSecret]));
+
+describe('bundles from cdk synth', () => {
+  it('are minified ES modules with source maps, on the runtime the template names', () => {
+    const assets = new Set(functions.map((fn) => fn.Metadata['aws:asset:path']));
+    for (const fn of functions) expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler' });
+    for (const asset of assets) {
+      const bundle = readFileSync(join(outdir, asset as string, 'index.mjs'), 'utf8');
+      expect(bundle.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
+      // Minified: a few long lines (the remaining line breaks are inside template literals).
+      expect(bundle.length / bundle.split('\n').length).toBeGreaterThan(2_000);
+      expect(bundle.trimEnd().endsWith('//# sourceMappingURL=index.mjs.map')).toBe(true);
+      expect(existsSync(join(outdir, asset as string, 'index.mjs.map'))).toBe(true);
+    }
+  });
+
+  it('builds one consumer bundle that every route shares', () => {
+    const consumerAssets = new Set(ROUTES.map((route) => consumerFunction(route).Metadata['aws:asset:path']));
+    expect(consumerAssets.size).toBe(1);
+    expect(consumerAssets.has(receiverFunction().Metadata['aws:asset:path'])).toBe(false);
+  });
+
+  it('receiver accepts a signed delivery and puts the event on its route queue', async () => {
+    const delivery = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
+
+    const response = await invokeBundle<APIGatewayProxyStructuredResultV2>(receiverFunction(), deliveryEvent(delivery), developmentSecrets);
+
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body ?? '{}')).toMatchObject({ status: 'accepted', key: `together#${delivery.id}` });
+    const { Messages = [] } = await clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: resources.queues['fine_tune.completed'].url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    expect(Messages.map((message) => JSON.parse(message.Body ?? '{}').id)).toEqual([delivery.id]);
+  });
+
+  it('receiver answers a method other than POST itself, with 405 and a JSON body', async () => {
+    const delivery = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
+
+    const response = await invokeBundle<APIGatewayProxyStructuredResultV2>(
+      receiverFunction(),
+      deliveryEvent(delivery, { method: 'GET' }),
+      developmentSecrets,
+    );
+
+    expect(response.statusCode).toBe(405);
+    expect(() => JSON.parse(response.body ?? '')).not.toThrow();
+  });
+
+  it('consumer handles a batch from its queue, marks the event handled and publishes its alert', async () => {
+    const route = 'fine_tune.failed';
+    const delivery = buildDelivery({ provider: 'together', type: route });
+    const accepted = await invokeBundle<APIGatewayProxyStructuredResultV2>(receiverFunction(), deliveryEvent(delivery), developmentSecrets);
+    expect(accepted.statusCode).toBe(200);
+    const { Messages = [] } = await clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: resources.queues[route].url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    expect(Messages).toHaveLength(1);
+
+    const result = await invokeBundle<SQSBatchResponse>(consumerFunction(route), {
+      Records: Messages.map((message) => toSqsRecord(message, resources.queues[route].arn)),
+    });
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const { Item } = await clients.documents.send(
+      new GetCommand({ TableName: resources.eventsTable, Key: { pk: `together#${delivery.id}` }, ConsistentRead: true }),
+    );
+    expect(Item?.status).toBe('handled');
+    const alerts = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: resources.alertsQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    expect(alerts.Messages?.map((message) => message.Body)).toEqual([expect.stringContaining('failed')]);
+  });
+});
