@@ -12,11 +12,14 @@ import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { createSecretsReader } from '../functions/core/secrets';
 import { readConsumerConfig } from '../functions/consumers/config';
+import { readPollerConfig } from '../functions/poller/config';
+import { createPollerTable } from '../functions/poller/state';
 import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
 import { receiverFromConfig } from '../functions/receiver/receive';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
 import { startEmulators, type Emulators } from './emulators';
 import { createLocalServer } from './http';
+import { readPollIntervalSeconds, startLocalPoller, type LocalPoller } from './poller';
 import { createLocalResources, queueUrlMap, type LocalResources } from './resources';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -56,8 +59,13 @@ export interface LocalRuntime {
   readonly config: ReceiverConfig;
   /** Providers running on a documented development secret because none was configured. */
   readonly developmentSecrets: readonly ProviderName[];
+  /** Whether the Together poller runs (it does when TOGETHER_API_KEY is set). */
+  readonly polling: boolean;
   stop(): Promise<void>;
 }
+
+/** The local name of the poller's state table. */
+export const LOCAL_POLLER_TABLE = 'together-poller';
 
 /** SDK clients pointed at the emulators. */
 export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sqsEndpoint'>): LocalClients {
@@ -143,6 +151,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
             visibilityTimeoutSeconds,
             logger,
           });
+    const poller = await startPollerIfConfigured(options.env, resources, clients, logger);
     return {
       url,
       emulators,
@@ -150,9 +159,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       clients,
       config,
       developmentSecrets,
+      polling: poller !== undefined,
       async stop() {
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
+        await poller?.stop();
         await consumers?.stop();
         await emulators.stop();
       },
@@ -161,6 +172,35 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await emulators.stop();
     throw error;
   }
+}
+
+/**
+ * The scheduled Together poller of the stack, on a timer, when `TOGETHER_API_KEY` is set: it
+ * calls Together's API (`TOGETHER_API_BASE_URL`, e.g. the fake of `npm run fake-together`) every
+ * `TOGETHER_POLL_INTERVAL_SECONDS` and accepts what it observes through the same write path.
+ */
+async function startPollerIfConfigured(
+  env: Env,
+  resources: LocalResources,
+  clients: LocalClients,
+  logger: Logger,
+): Promise<LocalPoller | undefined> {
+  if (env.TOGETHER_API_KEY === undefined || env.TOGETHER_API_KEY.trim() === '') return undefined;
+  await createPollerTable(clients.dynamodb, LOCAL_POLLER_TABLE);
+  const config = readPollerConfig({
+    ...env,
+    TABLE_NAME: resources.eventsTable,
+    QUEUE_URLS: JSON.stringify(queueUrlMap(resources)),
+    POLLER_TABLE_NAME: LOCAL_POLLER_TABLE,
+    TOGETHER_API_KEY_SECRET_ARN: undefined,
+  });
+  return startLocalPoller({
+    documents: clients.documents,
+    sqs: clients.sqs,
+    config,
+    intervalSeconds: readPollIntervalSeconds(env),
+    logger,
+  });
 }
 
 /** Fills each unset `{NAME}_WEBHOOK_SECRET` with the provider's documented development secret. */

@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../functions/core/errors';
 import { integerEnv } from '../functions/core/config';
+import { readPollIntervalSeconds } from './poller';
 import { startLocalRuntime } from './runtime';
 
 /** `npm start`: the receiver on local emulators. Configuration by environment; see README. */
@@ -20,6 +21,9 @@ async function main(): Promise<void> {
   console.log(`DynamoDB (dynalite) at ${runtime.emulators.dynamodbEndpoint}, SQS (fauxqs) at ${runtime.emulators.sqsEndpoint}`);
   for (const name of runtime.config.providers.keys()) {
     console.log(`  POST ${runtime.url}/webhooks/${name}`);
+  }
+  if (runtime.polling) {
+    console.log(`polling Together at ${process.env.TOGETHER_API_BASE_URL ?? 'https://api.together.xyz/v1'} every ${readPollIntervalSeconds(env)}s`);
   }
   console.log(`ready: ${runtime.url}/health  (Ctrl-C to stop)`);
 
