@@ -76,13 +76,16 @@ export interface ConsumerMeasure {
   readonly logBytesPerEvent: number;
 }
 
-// Count what the receiver writes to stdout, as CloudWatch Logs would ingest it; the parent drains the pipe.
-let stdoutBytes = 0;
-const writeStdout = process.stdout.write.bind(process.stdout);
-process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-  stdoutBytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-  return (writeStdout as (...args: unknown[]) => boolean)(chunk, ...rest);
-}) as typeof process.stdout.write;
+// Count what the functions write to stdout and stderr: in Lambda both go to CloudWatch Logs, which
+// bills by the byte. The parent drains the pipes.
+let loggedBytes = 0;
+for (const stream of [process.stdout, process.stderr]) {
+  const write = stream.write.bind(stream);
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    loggedBytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof stream.write;
+}
 
 const TOGETHER = PROVIDERS.together;
 const SPEC = TOGETHER.signatureSchemes.timestamped as SignatureSpec;
@@ -149,7 +152,7 @@ async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResul
 
     const receiverMs: number[] = [];
     const floorMs: number[] = [];
-    const logBefore = stdoutBytes;
+    const logBefore = loggedBytes;
     let accepted = 0;
     for (let round = 0; round < options.rounds; round++) {
       const sides = [
@@ -175,7 +178,7 @@ async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResul
       for (const side of sides) await side();
     }
     // The floor writes nothing to stdout, so every byte since logBefore is the receiver's.
-    const logBytesPerAccepted = (stdoutBytes - logBefore) / accepted;
+    const logBytesPerAccepted = (loggedBytes - logBefore) / accepted;
 
     const calls = await countDeliveries(makeHandler, emulators, options.callSamples);
 
@@ -362,11 +365,11 @@ async function measureConsumer(
       counter.reset();
       continue;
     }
-    const logBefore = stdoutBytes;
+    const logBefore = loggedBytes;
     const started = performance.now();
     const response = await consume(sqsEvent(...records));
     batchMs.push(performance.now() - started);
-    logBytes += stdoutBytes - logBefore;
+    logBytes += loggedBytes - logBefore;
     if (response.batchItemFailures.length > 0) throw new Error(`the consumer failed ${response.batchItemFailures.length} records`);
     events += records.length;
   }
