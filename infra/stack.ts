@@ -5,6 +5,7 @@ import { ROUTES } from '../functions/core/routes';
 import { WebhookReceiver, type WebhookReceiverProps } from './constructs/webhook-receiver';
 import { STACK_OUTPUTS } from './outputs';
 
+/** Properties of {@link WebhookReceiverStack}. */
 export interface WebhookReceiverStackProps extends StackProps {
   /**
    * Settings of the receiver; see {@link WebhookReceiverProps} for each one and its default.
@@ -19,6 +20,7 @@ export interface WebhookReceiverStackProps extends StackProps {
  * {@link STACK_OUTPUTS}.
  */
 export class WebhookReceiverStack extends Stack {
+  /** The receiver and everything it owns. */
   public readonly webhooks: WebhookReceiver;
 
   constructor(scope: Construct, id: string, props: WebhookReceiverStackProps = {}) {

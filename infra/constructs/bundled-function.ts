@@ -15,6 +15,7 @@ export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
  */
 export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
+/** Properties of {@link BundledFunction}. */
 export interface BundledFunctionProps {
   /** The TypeScript file that exports `handler`. */
   readonly entry: string;

@@ -17,6 +17,7 @@ import { grantItemAccess, ITEM_READ_WRITE_ACTIONS } from './grants';
  */
 export const CONSUMER_BATCHING_WINDOW = Duration.seconds(1);
 
+/** Properties of {@link RoutePipeline}. */
 export interface RoutePipelineProps {
   readonly route: Route;
   /** The consumer's entry file (exports `handler`, an SQS batch handler). */
@@ -44,11 +45,13 @@ export interface RoutePipelineProps {
  * waiting too long).
  */
 export class RoutePipeline extends Construct {
+  /** The canonical route this pipeline carries. */
   public readonly route: Route;
   /** The route's queue: the receiver sends, the consumer receives. */
   public readonly queue: Queue;
   /** Where a message goes after `QUEUE_SETTINGS.maxReceiveCount` failed receives. */
   public readonly deadLetterQueue: Queue;
+  /** The route's consumer function (`functions/consumers/handler.ts` with `ROUTE` set). */
   public readonly consumer: BundledFunction;
   /** Fires when any message is on the dead-letter queue. */
   public readonly deadLetterAlarm: Alarm;

@@ -136,9 +136,11 @@ export interface WebhookReceiverProps {
  * provider added to `PROVIDERS` gets its resources here with no change to this file.
  */
 export class WebhookReceiver extends Construct {
+  /** The HTTP API: `ANY /webhooks/{provider}` → the receiver. */
   public readonly api: HttpApi;
   /** The `$default` stage: throttled and access-logged. */
   public readonly stage: HttpStage;
+  /** The API's access logs, one JSON line per request. */
   public readonly accessLogs: LogGroup;
   /** The events table: one item per `{provider}#{eventId}` (idempotency record and event log). */
   public readonly table: Table;
@@ -148,14 +150,21 @@ export class WebhookReceiver extends Construct {
   public readonly alertsTopic: Topic;
   /** Every alarm notifies this topic. */
   public readonly alarmTopic: ITopic;
+  /** The function behind the API: verify, record once, send to the route's queue. */
   public readonly receiver: BundledFunction;
   /** Per enabled provider, the secret holding its active signing secrets (a JSON array of strings). */
   public readonly secrets: ReadonlyMap<ProviderName, Secret>;
+  /** Per canonical route: its queue, dead-letter queue, consumer and alarms. */
   public readonly routes: Readonly<Record<Route, RoutePipeline>>;
+  /** Per route, the queue the receiver sends to. */
   public readonly queues: Readonly<Record<Route, Queue>>;
+  /** Per route, the queue its failed messages end up on. */
   public readonly deadLetterQueues: Readonly<Record<Route, Queue>>;
+  /** Per route, the function that drains its queue. */
   public readonly consumers: Readonly<Record<Route, BundledFunction>>;
+  /** Every alarm this construct creates; all notify {@link alarmTopic}. */
   public readonly alarms: readonly IAlarm[];
+  /** API, receiver, queue and consumer metrics with the alarm states, on one page. */
   public readonly dashboard: Dashboard;
   /** The providers this deployment serves, in the order given. */
   public readonly providers: readonly ProviderName[];
