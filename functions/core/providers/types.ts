@@ -61,16 +61,22 @@ export function defineProvider<E>(definition: ProviderDefinition<E>): Provider {
   };
 }
 
+/**
+ * 9999-12-31T23:59:59Z. Later times have no ISO 8601 form with a four-digit year, and past
+ * 8.64e12 s no Date at all: `toISOString` would throw a RangeError (a 500) instead of a 400.
+ */
+const MAX_UNIX_SECONDS = 253_402_300_799;
+
 /** Unix seconds from a Unix-seconds number, a numeric string or an ISO 8601 string. */
 export function toSeconds(value: number | string | undefined, field: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number') {
-    if (Number.isFinite(value) && value >= 0) return Math.floor(value);
+    if (Number.isFinite(value) && value >= 0 && value <= MAX_UNIX_SECONDS) return Math.floor(value);
   } else if (/^\d{1,12}$/.test(value)) {
-    return Number(value);
+    if (Number(value) <= MAX_UNIX_SECONDS) return Number(value);
   } else {
     const ms = Date.parse(value);
-    if (!Number.isNaN(ms)) return Math.floor(ms / 1000);
+    if (!Number.isNaN(ms) && ms <= MAX_UNIX_SECONDS * 1000) return Math.floor(ms / 1000);
   }
   throw new BadRequestError(`${field} must be Unix seconds or an ISO 8601 time`);
 }
