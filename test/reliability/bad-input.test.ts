@@ -259,6 +259,11 @@ const bodyRows: Row[] = [
     const event = toEvent({ ...signed('llmtune'), base64: true });
     return { ...event, body: 'this is {not} base64!' };
   }),
+  // Signed-timestamp schemes do not hold the body timestamp to a window, so it must still be a time.
+  row('together: created beyond any date (1e20 s), signed → 400', 400, () =>
+    resigned('together', { id: freshId(), type: 'fine_tune.completed', created: 1e20, data: {} })),
+  row('standard: created_at beyond any date (1e20 s), signed → 400', 400, () =>
+    resigned('standard', { id: 'evt_1', object: 'event', created_at: 1e20, type: 'batch.completed', data: { id: 'b' } })),
   row('together: empty body, signed → 400', 400, () => resigned('together', '')),
   row('mythicdot: body that is not JSON, signed → 400', 400, () => resigned('mythicdot', 'id=evt_1&type=batch.completed')),
   row('standard: body that is not UTF-8, signed (base64 from the gateway) → 400', 400, () => {
