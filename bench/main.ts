@@ -115,11 +115,11 @@ async function main(): Promise<void> {
 
   // 5. End to end.
   section('5. End to end: npm start runtime vs bare node:http (same verification and calls, same emulators), autocannon, 10 connections, 10% duplicates');
-  const e2e = await benchEndToEnd({ durationSeconds: 6, runsPerSide: 2, warmupSeconds: 2, connections: 10, deliveriesPerRun: 20_000, drainTimeoutMs: 45_000 });
+  const e2e = await benchEndToEnd({ durationSeconds: 3, runsPerSide: 4, warmupSeconds: 2, connections: 10, deliveriesPerRun: 20_000, drainTimeoutMs: 45_000 });
   for (const [name, result] of [['runtime', e2e.runtime], ['bare', e2e.bare]] as const) {
     console.log(`  ${name.padEnd(8)} ${result.requestsPerSecond.toFixed(1).padStart(8)} req/s  p50 ${result.p50Ms.toFixed(1)} ms  p99 ${result.p99Ms.toFixed(1)} ms  statuses ${JSON.stringify(result.statuses)}`);
   }
-  console.log(`  throughput ratio ${describeCheck(e2e.throughput)}   p99 ratio ${describeCheck(e2e.p99)}   duplicates sent ${(e2e.duplicateFraction * 100).toFixed(1)}%`);
+  console.log(`  median of ${e2e.runs.length / 2} paired runs: throughput ratio ${describeCheck(e2e.throughput)}   p99 ratio ${describeCheck(e2e.p99)}   duplicates sent ${(e2e.duplicateFraction * 100).toFixed(1)}%`);
   console.log(
     `  consumers: ${e2e.drain.drained ? `every queue empty ${(e2e.drain.afterLoadMs / 1000).toFixed(1)} s after the load stopped` : `queues NOT empty after ${(e2e.drain.afterLoadMs / 1000).toFixed(0)} s`}; records ${JSON.stringify(e2e.drain.statuses)}`,
   );
