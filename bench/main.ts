@@ -87,6 +87,11 @@ async function main(): Promise<void> {
   const rejectedCalls = receiver.calls.filter((count) => count.kind.startsWith('rejected')).reduce((sum, count) => sum + count.totalPerDelivery, 0);
   console.log(`  in AWS a duplicate costs ${(duplicate?.totalPerDelivery ?? 2) - (duplicate?.commandsPerDelivery.GetItemCommand ?? 0)} call: DynamoDB returns the stored item with the failed condition (ReturnValuesOnConditionCheckFailure), dynalite 4 does not`);
   console.log(`  rejected deliveries: ${rejectedCalls} calls in total (target 0) ${rejectedCalls === 0 ? 'met' : 'MISSED'}`);
+  for (const count of receiver.calls.filter((entry) => entry.kind.startsWith('duplicate'))) {
+    if (Object.keys(count.statuses).some((status) => status !== '200 duplicate')) {
+      console.log(`  WARNING: ${count.kind} was not recognised as a duplicate every time (${JSON.stringify(count.statuses)}); did the code under test change during the run?`);
+    }
+  }
   const consumerNames = Object.entries(receiver.consumer.tableCommandsPerEvent).map(([name, n]) => `${name.replace('Command', '')} ${n}`).join(', ');
   console.log(`  consumer (${receiver.consumer.route}, batches of ${receiver.consumer.batchSize}): ${receiver.consumer.totalPerEvent} per event (${consumerNames}); batch p50 ${receiver.consumer.batchMs.p50Ms.toFixed(1)} ms`);
 

@@ -306,7 +306,9 @@ async function countDeliveries(
     const statuses: Record<string, number> = {};
     for (let i = 0; i < samples; i++) {
       const response = await handler(request(i));
-      const status = String(response.statusCode);
+      // The HTTP status and, for a 200, what the receiver did: `200 duplicate` proves the resend was recognised.
+      const outcome = (JSON.parse(response.body ?? '{}') as { status?: string }).status;
+      const status = response.statusCode === 200 && outcome !== undefined ? `200 ${outcome}` : String(response.statusCode);
       statuses[status] = (statuses[status] ?? 0) + 1;
     }
     results.push({
