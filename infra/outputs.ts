@@ -28,4 +28,8 @@ export const STACK_OUTPUTS = {
   alarmTopicArn: 'AlarmTopicArn',
   apiEndpoint: 'ApiEndpoint',
   dashboardName: 'DashboardName',
+  /** With Together polling only: the secret to store the Together API key in, as a plain string. */
+  togetherApiKeySecretArn: 'TogetherApiKeySecretArn',
+  /** With Together polling only: what the poller last saw of each job and batch. */
+  pollerTableName: 'PollerTableName',
 } as const;

@@ -1,8 +1,9 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Schedule } from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { ROUTES } from '../functions/core/routes';
-import { WebhookReceiver, type WebhookReceiverProps } from './constructs/webhook-receiver';
+import { WebhookReceiver, type TogetherPollingProps, type WebhookReceiverProps } from './constructs/webhook-receiver';
 import { STACK_OUTPUTS } from './outputs';
 
 /** Properties of {@link WebhookReceiverStack}. */
@@ -45,6 +46,14 @@ export class WebhookReceiverStack extends Stack {
     output(STACK_OUTPUTS.alarmTopicArn, webhooks.alarmTopic.topicArn, 'Topic every alarm notifies');
     output(STACK_OUTPUTS.apiEndpoint, webhooks.api.apiEndpoint, 'Base URL of the webhook API');
     output(STACK_OUTPUTS.dashboardName, webhooks.dashboard.dashboardName, 'CloudWatch dashboard of the receiver');
+    if (webhooks.poller !== undefined) {
+      output(
+        STACK_OUTPUTS.togetherApiKeySecretArn,
+        webhooks.poller.apiKeySecret.secretArn,
+        'Secret to store the Together API key in (a plain string); polling fails until it is set',
+      );
+      output(STACK_OUTPUTS.pollerTableName, webhooks.poller.table.tableName, 'Poller state table (what the Together poller last saw of each job and batch)');
+    }
     for (const route of ROUTES) {
       const queue = webhooks.queues[route];
       const deadLetterQueue = webhooks.deadLetterQueues[route];
@@ -62,8 +71,9 @@ type ContextReader = (key: string) => unknown;
 /**
  * Receiver settings from CDK context (`cdk.json` or `-c key=value`):
  * `providers` (comma list), `togetherSignatureScheme`, `maxBodyBytes`, `retentionDays`,
- * `removalPolicy` (`retain` | `destroy`), `alarmEmail`, `throttlingRateLimit`, `throttlingBurstLimit`.
- * Values are checked by {@link WebhookReceiver}.
+ * `removalPolicy` (`retain` | `destroy`), `alarmEmail`, `throttlingRateLimit`, `throttlingBurstLimit`,
+ * `togetherPolling` (`true` | `false`, default false) and `togetherPollMinutes` (whole minutes
+ * between polls, default 1). Values are checked by {@link WebhookReceiver}.
  */
 export function receiverPropsFromContext(read: ContextReader): WebhookReceiverProps {
   const text = (key: string): string | undefined => {
@@ -93,6 +103,7 @@ export function receiverPropsFromContext(read: ContextReader): WebhookReceiverPr
   }
   return {
     providers: providers as ProviderName[] | undefined,
+    togetherPolling: togetherPollingFromContext(text, number),
     togetherSignatureScheme: text('togetherSignatureScheme'),
     maxBodyBytes: number('maxBodyBytes'),
     retentionDays: number('retentionDays'),
@@ -100,5 +111,31 @@ export function receiverPropsFromContext(read: ContextReader): WebhookReceiverPr
     alarmEmail: text('alarmEmail'),
     throttlingRateLimit: number('throttlingRateLimit'),
     throttlingBurstLimit: number('throttlingBurstLimit'),
+  };
+}
+
+/** The longest interval `togetherPollMinutes` accepts: a day. */
+const MAX_POLL_MINUTES = 24 * 60;
+
+function togetherPollingFromContext(
+  text: (key: string) => string | undefined,
+  number: (key: string) => number | undefined,
+): TogetherPollingProps | undefined {
+  const enabled = text('togetherPolling')?.toLowerCase();
+  if (enabled !== undefined && enabled !== 'true' && enabled !== 'false') {
+    throw new Error(`context value togetherPolling must be true or false, got "${enabled}"`);
+  }
+  const minutes = number('togetherPollMinutes');
+  if (minutes !== undefined && (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_POLL_MINUTES)) {
+    throw new Error(`context value togetherPollMinutes must be a whole number from 1 to ${MAX_POLL_MINUTES}, got ${minutes}`);
+  }
+  if (enabled === undefined) {
+    // Polling is off by default; a poll interval alone most likely means it was meant to be on.
+    if (minutes !== undefined) throw new Error('context value togetherPollMinutes is set but togetherPolling is not: add -c togetherPolling=true (or false)');
+    return undefined;
+  }
+  return {
+    enabled: enabled === 'true',
+    ...(minutes === undefined ? {} : { schedule: Schedule.rate(Duration.minutes(minutes)) }),
   };
 }

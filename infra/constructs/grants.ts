@@ -1,7 +1,10 @@
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 
-/** The item operations of the receiver's accept path: conditional put, read, mark queued, release. */
+/**
+ * The item operations of the accept path (conditional put, read, mark queued, release), which the
+ * receiver and the Together poller share.
+ */
 export const RECEIVER_TABLE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] as const;
 
 /**
@@ -24,3 +27,9 @@ export const ITEM_READ_WRITE_ACTIONS = [
 export function grantItemAccess(table: ITable, grantee: IGrantable, actions: readonly string[]): Grant {
   return Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: [table.tableArn] });
 }
+
+/**
+ * The poller's state table: read many items by key at once (`BatchGetItem`, consistent) and merge
+ * what a run saw into one item (`UpdateItem`, conditional). Nothing scans or deletes.
+ */
+export const POLLER_STATE_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'] as const;

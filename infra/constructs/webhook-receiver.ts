@@ -15,6 +15,7 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { Schedule } from 'aws-cdk-lib/aws-events';
 import { Alias } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -36,6 +37,7 @@ import { providerPascal } from '../outputs';
 import { BundledFunction } from './bundled-function';
 import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
 import { RoutePipeline } from './route-pipeline';
+import { DEFAULT_POLL_SCHEDULE, TogetherPoller } from './together-poller';
 
 /** The receiver's entry: the one Lambda behind the API. */
 export const RECEIVER_ENTRY = fileURLToPath(new URL('../../functions/receiver/handler.ts', import.meta.url));
@@ -124,6 +126,25 @@ export interface WebhookReceiverProps {
    * @default Duration.minutes(10)
    */
   readonly oldestMessageAgeThreshold?: Duration;
+  /**
+   * Poll Together's REST API for fine-tune job and batch changes, as well as (or instead of)
+   * receiving its webhooks: a scheduled function, its state table and a secret for the API key
+   * (see {@link TogetherPoller}). Off unless `enabled` is true, because every run calls Together
+   * with the operator's API key, which the operator stores in the secret after deploying.
+   * @default - no polling
+   */
+  readonly togetherPolling?: TogetherPollingProps;
+}
+
+/** Settings of Together polling; see {@link WebhookReceiverProps.togetherPolling}. */
+export interface TogetherPollingProps {
+  /** Whether to deploy the poller. Polling is opted into: it spends the operator's API quota. */
+  readonly enabled: boolean;
+  /**
+   * When to poll. Together's API reference suggests every 30–60 s.
+   * @default Schedule.rate(Duration.minutes(1))
+   */
+  readonly schedule?: Schedule;
 }
 
 /**
@@ -168,6 +189,8 @@ export class WebhookReceiver extends Construct {
   public readonly dashboard: Dashboard;
   /** The providers this deployment serves, in the order given. */
   public readonly providers: readonly ProviderName[];
+  /** The Together poller, when `togetherPolling.enabled` is true. */
+  public readonly poller?: TogetherPoller;
 
   constructor(scope: Construct, id: string, props: WebhookReceiverProps = {}) {
     super(scope, id);
@@ -251,6 +274,7 @@ export class WebhookReceiver extends Construct {
 
     // ── Receiver ─────────────────────────────────────────────────────────────────────────
     const stack = Stack.of(this);
+    const queueUrlsJson = stack.toJsonString(mapRoutes((route) => routes[route].queue.queueUrl));
     this.receiver = new BundledFunction(this, 'Receiver', {
       entry: RECEIVER_ENTRY,
       description: 'Verifies webhook deliveries, records each event once and sends it to its route queue',
@@ -258,7 +282,7 @@ export class WebhookReceiver extends Construct {
       memorySize: 512,
       environment: {
         TABLE_NAME: this.table.tableName,
-        QUEUE_URLS: stack.toJsonString(mapRoutes((route) => routes[route].queue.queueUrl)),
+        QUEUE_URLS: queueUrlsJson,
         SECRET_ARNS: stack.toJsonString(Object.fromEntries([...secrets].map(([provider, secret]) => [provider, secret.secretArn]))),
         PROVIDERS: settings.providers.join(','),
         TOGETHER_SIGNATURE_SCHEME: settings.togetherSignatureScheme,
@@ -273,6 +297,21 @@ export class WebhookReceiver extends Construct {
     grantItemAccess(this.table, this.receiver.handler, RECEIVER_TABLE_ACTIONS);
     for (const route of ROUTES) routes[route].queue.grantSendMessages(this.receiver.handler);
     for (const secret of secrets.values()) secret.grantRead(this.receiver.handler);
+
+    // ── Together poller ──────────────────────────────────────────────────────────────────
+    if (props.togetherPolling?.enabled === true) {
+      this.poller = new TogetherPoller(this, 'TogetherPoller', {
+        eventsTable: this.table,
+        queues: this.queues,
+        queueUrlsJson,
+        retentionDays: settings.retentionDays,
+        schedule: props.togetherPolling.schedule ?? DEFAULT_POLL_SCHEDULE,
+        metricsNamespace,
+        logRetention,
+        removalPolicy,
+        alarmAction,
+      });
+    }
 
     // ── API ──────────────────────────────────────────────────────────────────────────────
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy });
@@ -330,6 +369,7 @@ export class WebhookReceiver extends Construct {
       receiverErrors,
       api5xx,
       ...ROUTES.flatMap((route) => [routes[route].deadLetterAlarm, routes[route].oldestMessageAlarm]),
+      ...(this.poller === undefined ? [] : [this.poller.errorsAlarm, this.poller.durationAlarm]),
     ];
     this.dashboard = this.createDashboard();
   }
@@ -387,6 +427,21 @@ export class WebhookReceiver extends Construct {
         left: [receiver.metricDuration({ period: minute, statistic: 'p99' })],
       }),
     );
+    if (this.poller !== undefined) {
+      const poller = this.poller.function.handler;
+      dashboard.addWidgets(
+        new GraphWidget({
+          title: 'Together poller',
+          width: 12,
+          left: [poller.metricInvocations({ period: minute, statistic: 'Sum' }), poller.metricErrors({ period: minute, statistic: 'Sum' })],
+        }),
+        new GraphWidget({
+          title: 'Together poller duration (max)',
+          width: 12,
+          left: [poller.metricDuration({ period: minute, statistic: 'Maximum' })],
+        }),
+      );
+    }
     dashboard.addWidgets(
       perRoute('Messages waiting, per route', (route) =>
         this.queues[route].metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: route }),

@@ -19,9 +19,10 @@ let stack: WebhookReceiverStack;
 
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'webhooks-nag-'));
-  // As infra/app.ts does: the AWS Solutions pack over the whole app.
+  // As infra/app.ts does: the AWS Solutions pack over the whole app. With Together polling on, so
+  // that the optional resources are checked too (they only add to the default stack).
   app = testApp({ outdir });
-  stack = testStack({}, app);
+  stack = testStack({ receiver: { togetherPolling: { enabled: true } } }, app);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 });
 
@@ -45,7 +46,8 @@ function acknowledgements(root: IConstruct): Map<string, string[]> {
 }
 
 describe('cdk-nag AWS Solutions checks', () => {
-  it('leave no unacknowledged finding', () => {
+  it('leave no unacknowledged finding, with Together polling on', () => {
+    expect(stack.webhooks.poller).toBeDefined();
     // A finding makes synth throw, naming the rule and the resource.
     const assembly = app.synth();
     const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8')) as ValidationReport;

@@ -1,0 +1,191 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, SecretValue, Validations, type RemovalPolicy } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
+import { AttributeType, BillingMode, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { PROVIDERS } from '../../functions/core/providers';
+import { FALLBACK_ROUTE, type Route } from '../../functions/core/routes';
+import { SECRET_CACHE_SECONDS } from '../../functions/core/secrets';
+import { DEFAULT_POLL_LIMITS } from '../../functions/poller/poll';
+import { POLLER_TABLE } from '../../functions/poller/state';
+import { DEFAULT_RETRY_POLICY } from '../../functions/poller/together-api';
+import { BundledFunction } from './bundled-function';
+import { grantItemAccess, POLLER_STATE_ACTIONS, RECEIVER_TABLE_ACTIONS } from './grants';
+
+/** The poller's entry: one scheduled function. */
+export const POLLER_ENTRY = fileURLToPath(new URL('../../functions/poller/handler.ts', import.meta.url));
+
+/**
+ * The poller's timeout. A run stops starting work after `POLL_TIME_BUDGET_SECONDS` (default 50)
+ * and ends within about that plus one request timeout; the rest is margin for a cold start.
+ */
+export const POLLER_TIMEOUT = Duration.seconds(90);
+
+/** How often Together is polled unless told otherwise; its API reference suggests 30–60 s. */
+export const DEFAULT_POLL_SCHEDULE = Schedule.rate(Duration.minutes(1));
+
+/**
+ * The provider types of what the poller reports (`functions/poller/observe.ts`): a fine-tune
+ * job's start, checkpoints and end, and a batch's end.
+ */
+export const POLLED_PROVIDER_TYPES = [
+  'fine_tune.started',
+  'fine_tune.checkpoint',
+  'fine_tune.completed',
+  'fine_tune.failed',
+  'batch.completed',
+  'batch.failed',
+] as const;
+
+/**
+ * The routes the poller sends to: its provider types through Together's route map, exactly as
+ * `observe.ts` routes them. Not every value of that map: `model.deprecated` only ever arrives by
+ * webhook, so the poller may not send to its queue.
+ */
+export const POLLED_ROUTES: readonly Route[] = [
+  ...new Set(POLLED_PROVIDER_TYPES.map((type) => PROVIDERS.together.routes[type] ?? FALLBACK_ROUTE)),
+];
+
+/** Properties of {@link TogetherPoller}. */
+export interface TogetherPollerProps {
+  /** The events table: the poller records each event there once, through the receiver's accept path. */
+  readonly eventsTable: ITable;
+  /** Every route's queue, for `QUEUE_URLS`; the poller may send only to {@link POLLED_ROUTES}. */
+  readonly queues: Readonly<Record<Route, IQueue>>;
+  /** `QUEUE_URLS` as the receiver gets it: a JSON object, route → queue URL. */
+  readonly queueUrlsJson: string;
+  /** `RETENTION_DAYS`: how long an event id is remembered, as for the receiver. */
+  readonly retentionDays: number;
+  /** When to poll. */
+  readonly schedule: Schedule;
+  readonly metricsNamespace: string;
+  readonly logRetention: RetentionDays;
+  /** Applied to the state table, the API key secret and the log group. */
+  readonly removalPolicy: RemovalPolicy;
+  /** Where the errors and duration alarms go. */
+  readonly alarmAction: IAlarmAction;
+}
+
+/**
+ * Polls Together's REST API on a schedule and turns what changed into the same normalized events
+ * as its webhooks, through the same idempotent accept path: the function, its state table, the
+ * secret that holds the operator's Together API key, the schedule, and two alarms.
+ */
+export class TogetherPoller extends Construct {
+  /** The scheduled function (`functions/poller/handler.ts`). */
+  public readonly function: BundledFunction;
+  /** What the poller last saw of each job and batch (`POLLER_TABLE`). No TTL: see `state.ts`. */
+  public readonly table: Table;
+  /**
+   * The operator's Together API key, a plain string. Created blank; until the key is stored in
+   * it, every run fails and {@link errorsAlarm} fires.
+   */
+  public readonly apiKeySecret: Secret;
+  /** The EventBridge rule that invokes {@link function} on the schedule. */
+  public readonly rule: Rule;
+  /** Fires when runs keep failing (no key, a rejected key, Together or AWS unavailable). */
+  public readonly errorsAlarm: Alarm;
+  /** Fires when runs come close to the function's timeout. */
+  public readonly durationAlarm: Alarm;
+
+  constructor(scope: Construct, id: string, props: TogetherPollerProps) {
+    super(scope, id);
+
+    const longestRunMs = DEFAULT_POLL_LIMITS.timeBudgetMs + DEFAULT_RETRY_POLICY.requestTimeoutMs;
+    if (longestRunMs >= POLLER_TIMEOUT.toMilliseconds()) {
+      throw new Error(`the poller timeout (${POLLER_TIMEOUT.toSeconds()} s) must exceed the poll time budget plus one request timeout (${longestRunMs / 1000} s)`);
+    }
+
+    this.table = new Table(this, 'StateTable', {
+      partitionKey: { name: POLLER_TABLE.partitionKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.apiKeySecret = new Secret(this, 'ApiKey', {
+      description: 'Together API key the poller calls Together with, as a plain string. Blank until set; until then every poll fails.',
+      // Blank rather than no value at all: a secret without a value fails GetSecretValue like an
+      // unreachable one, while a blank value makes the poller log the fix ("store the Together
+      // API key in it as a plain string"). Not a secret.
+      secretStringValue: SecretValue.unsafePlainText(' '),
+      removalPolicy: props.removalPolicy,
+    });
+    Validations.of(this.apiKeySecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: `The value is an API key issued by Together, not generated by AWS, so there is no rotation function to run. Rotate it by creating a new key at Together and storing it with put-secret-value; the poller reads it again within ${SECRET_CACHE_SECONDS} s.`,
+    });
+
+    this.function = new BundledFunction(this, 'Function', {
+      entry: POLLER_ENTRY,
+      description: 'Polls Together for fine-tune job and batch changes and records each as an event once',
+      timeout: POLLER_TIMEOUT,
+      memorySize: 256,
+      environment: {
+        TABLE_NAME: props.eventsTable.tableName,
+        QUEUE_URLS: props.queueUrlsJson,
+        POLLER_TABLE_NAME: this.table.tableName,
+        // The ARN, never the key: the function reads the key from Secrets Manager at run time.
+        TOGETHER_API_KEY_SECRET_ARN: this.apiKeySecret.secretArn,
+        RETENTION_DAYS: String(props.retentionDays),
+      },
+      serviceName: 'poller',
+      metricsNamespace: props.metricsNamespace,
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    const handler = this.function.handler;
+    // A failed run is repeated by the next scheduled one; a Lambda retry would only overlap it.
+    handler.configureAsyncInvoke({ retryAttempts: 0 });
+
+    grantItemAccess(props.eventsTable, handler, RECEIVER_TABLE_ACTIONS);
+    grantItemAccess(this.table, handler, POLLER_STATE_ACTIONS);
+    for (const route of POLLED_ROUTES) props.queues[route].grantSendMessages(handler);
+    this.apiKeySecret.grantRead(handler);
+
+    this.rule = new Rule(this, 'Schedule', {
+      description: 'Runs the Together poller',
+      schedule: props.schedule,
+      targets: [
+        new LambdaFunction(handler, {
+          // A tick carries nothing and the next one is on its way: retry a failed invoke briefly,
+          // then drop it. There is nothing a dead-letter queue of ticks could be redriven for.
+          retryAttempts: 2,
+          maxEventAge: Duration.minutes(1),
+        }),
+      ],
+    });
+
+    const fiveMinutes = Duration.minutes(5);
+    this.errorsAlarm = new Alarm(this, 'ErrorsAlarm', {
+      alarmDescription:
+        'Together poll runs keep failing: the API key is not stored in its secret or was rejected, or Together, DynamoDB or SQS is unavailable. See the poller logs.',
+      metric: handler.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // One failed run is made good by the next; failures in two of three windows are not.
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.durationAlarm = new Alarm(this, 'DurationAlarm', {
+      alarmDescription: `Together poll runs take over 80% of their ${POLLER_TIMEOUT.toSeconds()} s timeout: Together is slow or the per-run limits are too high.`,
+      metric: handler.metricDuration({ period: fiveMinutes, statistic: 'Maximum' }),
+      threshold: POLLER_TIMEOUT.toMilliseconds() * 0.8,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [this.errorsAlarm, this.durationAlarm]) {
+      alarm.addAlarmAction(props.alarmAction);
+      alarm.addOkAction(props.alarmAction);
+    }
+  }
+}
