@@ -11,9 +11,12 @@ import type { APIGatewayProxyStructuredResultV2, SQSBatchResponse } from 'aws-la
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROVIDERS } from '../../functions/core/providers';
 import { ROUTES, type Route } from '../../functions/core/routes';
+import type { PollSummary } from '../../functions/poller/poll';
+import { createPollerTable } from '../../functions/poller/state';
 import { toSqsRecord } from '../../local/consumers';
 import { buildDelivery } from '../../local/deliveries';
 import { startEmulators, type Emulators } from '../../local/emulators';
+import { batchScript, startFakeTogether } from '../../local/fake-together';
 import { createLocalResources, queueUrlMap, type LocalResources } from '../../local/resources';
 import { localClients, type LocalClients } from '../../local/runtime';
 import { ESM_REQUIRE_BANNER } from '../../infra/constructs/bundled-function';
@@ -30,6 +33,7 @@ import { deliveryEvent } from '../support/gateway';
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const cdkCli = join(repoRoot, 'node_modules', 'aws-cdk', 'bin', 'cdk');
 const run = promisify(execFile);
+const POLLER_TABLE_NAME = 'bundle-smoke-poller';
 
 interface TemplateFunction {
   Properties: { Environment: { Variables: Record<string, unknown> }; Runtime: string; Handler: string };
@@ -44,8 +48,9 @@ let resources: LocalResources;
 
 beforeAll(async () => {
   outdir = mkdtempSync(join(tmpdir(), 'webhooks-synth-'));
-  // The command an operator runs, with cdk.json, infra/app.ts, cdk-nag and local esbuild bundling.
-  await run(process.execPath, [cdkCli, 'synth', '--quiet', '--no-notices', '--output', outdir], {
+  // The command an operator runs, with cdk.json, infra/app.ts, cdk-nag and local esbuild bundling;
+  // with Together polling on, so that the poller is bundled too.
+  await run(process.execPath, [cdkCli, 'synth', '--quiet', '--no-notices', '--context', 'togetherPolling=true', '--output', outdir], {
     cwd: repoRoot,
     env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
     maxBuffer: 16 * 1024 * 1024,
@@ -57,6 +62,7 @@ beforeAll(async () => {
   emulators = await startEmulators({ dynamodbPort: 0, sqsPort: 0 });
   clients = localClients(emulators);
   resources = await createLocalResources(clients);
+  await createPollerTable(clients.dynamodb, POLLER_TABLE_NAME);
 }, 180_000);
 
 afterAll(async () => {
@@ -94,6 +100,9 @@ function localEnvironment(fn: TemplateFunction): Record<string, string> {
     // Without SECRET_ARNS the receiver reads each provider's secrets from {NAME}_WEBHOOK_SECRET:
     // there is no Secrets Manager emulator here.
     SECRET_ARNS: undefined,
+    POLLER_TABLE_NAME,
+    // Likewise the poller takes its key from TOGETHER_API_KEY when this is unset.
+    TOGETHER_API_KEY_SECRET_ARN: undefined,
   };
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(fn.Properties.Environment.Variables)) {
@@ -244,5 +253,25 @@ describe('bundles from cdk synth', () => {
     expect(Item?.status).toBe('handled');
     const alerts = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: resources.alertsQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     expect(alerts.Messages?.map((message) => message.Body)).toEqual([expect.stringContaining('failed')]);
+  });
+
+  it('poller polls Together once and puts a finished batch on its route queue', async () => {
+    const together = await startFakeTogether();
+    try {
+      together.addBatch('batch-smoke', batchScript('batch-smoke', 'COMPLETED'));
+      together.finish('batch-smoke');
+      const poller = functions.find((fn) => fn.Properties.Environment.Variables.POLLER_TABLE_NAME !== undefined);
+      if (poller === undefined) throw new Error('no poller function in the template');
+
+      const summary = await invokeBundle<PollSummary>(poller, {}, { TOGETHER_API_KEY: together.apiKey, TOGETHER_API_BASE_URL: together.url });
+
+      expect(summary).toMatchObject({ accepted: 1, apiErrors: 0 });
+      const { Messages = [] } = await clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: resources.queues['batch.completed'].url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      expect(Messages.map((message) => JSON.parse(message.Body ?? '{}').subject)).toEqual(['batch-smoke']);
+    } finally {
+      await together.stop();
+    }
   });
 });
