@@ -43,7 +43,10 @@ export interface EventRecord {
   handledAt?: string;
   attempts?: number;
   lastError?: string;
+  /** How many times an operator replayed the event (`webhooks replay`). */
   replayCount?: number;
+  /** When it was last replayed. */
+  replayedAt?: string;
   /**
    * Steps of the current consumer attempt that must not run twice (e.g. `alert`), each with the
    * time it completed: a retry after a later step failed skips them. Cleared when handled, so a
