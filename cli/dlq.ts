@@ -1,0 +1,243 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  StartMessageMoveTaskCommand,
+  type Message,
+  type MessageAttributeValue,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Route } from '../functions/core/routes';
+import { CliError } from './errors';
+import type { RouteQueueRefs } from './target';
+
+export interface QueueDeps {
+  readonly sqs: Pick<SQSClient, 'send'>;
+  readonly queues: Readonly<Record<Route, RouteQueueRefs>>;
+}
+
+/** Messages waiting (visible) and in flight (received, not yet deleted) on one queue. */
+export interface QueueDepth {
+  readonly visible: number;
+  readonly inFlight: number;
+}
+
+/** A dead letter as the CLI shows it: ids and types, never the body. */
+export interface DeadLetterPeek {
+  readonly messageId: string;
+  readonly key?: string;
+  readonly type?: string;
+  readonly sentAt?: string;
+  readonly receiveCount?: number;
+}
+
+export interface DeadLetterReport {
+  readonly route: Route;
+  readonly depth: QueueDepth;
+  readonly peek: readonly DeadLetterPeek[];
+}
+
+/** ApproximateNumberOfMessages and …NotVisible of a queue. */
+export async function queueDepth(sqs: Pick<SQSClient, 'send'>, queueUrl: string): Promise<QueueDepth> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return {
+    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+  };
+}
+
+/** Most dead letters one peek shows: a receive returns at most 10. */
+export const MAX_PEEK = 10;
+
+/** How long a peeked message is hidden before it is made visible again: only if that step fails. */
+const PEEK_VISIBILITY_SECONDS = 5;
+
+/**
+ * Looks at up to `count` dead letters without consuming them: received with a short visibility
+ * timeout, then made visible again at once (ChangeMessageVisibility 0), and never deleted. Not a
+ * receive with VisibilityTimeout 0: fauxqs then reports the messages as in flight until the next
+ * receive, so the depth shown afterwards would be wrong. Only the message id, the event key and
+ * type are kept: a body may hold customer data.
+ */
+export async function peekDeadLetters(sqs: Pick<SQSClient, 'send'>, queueUrl: string, count: number): Promise<DeadLetterPeek[]> {
+  if (count <= 0) return [];
+  const { Messages = [] } = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: Math.min(count, MAX_PEEK),
+      VisibilityTimeout: PEEK_VISIBILITY_SECONDS,
+      WaitTimeSeconds: 0,
+      MessageAttributeNames: ['All'],
+      MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
+    }),
+  );
+  if (Messages.length > 0) {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: Messages.map((message, position) => ({
+          Id: String(position),
+          ReceiptHandle: message.ReceiptHandle as string,
+          VisibilityTimeout: 0,
+        })),
+      }),
+    );
+  }
+  return Messages.map(describeMessage);
+}
+
+function describeMessage(message: Message): DeadLetterPeek {
+  const attributes = message.MessageAttributes ?? {};
+  const provider = attributes.provider?.StringValue;
+  const eventId = attributes.eventId?.StringValue;
+  const sent = Number(message.Attributes?.SentTimestamp);
+  const receives = Number(message.Attributes?.ApproximateReceiveCount);
+  return {
+    messageId: message.MessageId ?? '?',
+    ...(provider !== undefined && eventId !== undefined ? { key: `${provider}#${eventId}` } : {}),
+    ...(attributes.type?.StringValue === undefined ? {} : { type: attributes.type.StringValue }),
+    ...(Number.isFinite(sent) && sent > 0 ? { sentAt: new Date(sent).toISOString() } : {}),
+    ...(Number.isFinite(receives) ? { receiveCount: receives } : {}),
+  };
+}
+
+/** Depth and a peek of each route's dead-letter queue. */
+export async function listDeadLetters(deps: QueueDeps, routes: readonly Route[], peek: number): Promise<DeadLetterReport[]> {
+  return Promise.all(
+    routes.map(async (route) => {
+      const url = deps.queues[route].deadLetterUrl;
+      const depth = await queueDepth(deps.sqs, url);
+      const letters = depth.visible + depth.inFlight > 0 ? await peekDeadLetters(deps.sqs, url, peek) : [];
+      return { route, depth, peek: letters };
+    }),
+  );
+}
+
+export interface RedriveResult {
+  readonly route: Route;
+  readonly moved: number;
+  /** Messages that could not be sent back: they stay on the dead-letter queue. */
+  readonly failed: number;
+  /** The AWS move task, when SQS did the moving. */
+  readonly taskHandle?: string;
+  readonly status?: string;
+}
+
+export interface RedriveDeps extends QueueDeps {
+  /** Called with the number of messages moved so far on this route and, when known, the total. */
+  readonly onProgress?: (route: Route, moved: number, total: number) => void;
+}
+
+/** How long a message received for moving stays hidden: a crash mid-move lets it reappear soon. */
+const MOVE_VISIBILITY_SECONDS = 30;
+
+/**
+ * Moves a route's dead letters back to its queue with a receive → send → delete loop: what
+ * StartMessageMoveTask does in AWS, for emulators that lack it (fauxqs). Body and message
+ * attributes are copied; a message is deleted only after its copy was sent, so a failure leaves
+ * it on the dead-letter queue (at worst a duplicate, which the consumers skip). Stops when a
+ * receive comes back empty.
+ */
+export async function redriveByCopy(deps: RedriveDeps, route: Route): Promise<RedriveResult> {
+  const { url, deadLetterUrl } = deps.queues[route];
+  const total = (await queueDepth(deps.sqs, deadLetterUrl)).visible;
+  let moved = 0;
+  let failed = 0;
+  deps.onProgress?.(route, 0, total);
+  for (;;) {
+    const { Messages = [] } = await deps.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: deadLetterUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: MOVE_VISIBILITY_SECONDS,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    if (Messages.length === 0) break;
+    const sent = await deps.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: Messages.map((message, position) => ({
+          Id: String(position),
+          MessageBody: message.Body ?? '',
+          ...(message.MessageAttributes === undefined ? {} : { MessageAttributes: copyAttributes(message.MessageAttributes) }),
+        })),
+      }),
+    );
+    const ok = new Set((sent.Successful ?? []).map((entry) => Number(entry.Id)));
+    const toDelete = Messages.filter((_, position) => ok.has(position));
+    if (toDelete.length > 0) {
+      await deps.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: deadLetterUrl,
+          Entries: toDelete.map((message, position) => ({ Id: String(position), ReceiptHandle: message.ReceiptHandle as string })),
+        }),
+      );
+    }
+    moved += toDelete.length;
+    failed += Messages.length - toDelete.length;
+    deps.onProgress?.(route, moved, Math.max(total, moved));
+    // A batch that failed entirely would come back after the visibility timeout and loop forever.
+    if (toDelete.length === 0) break;
+  }
+  return { route, moved, failed };
+}
+
+/** Only what SendMessage accepts of a received attribute. */
+function copyAttributes(attributes: Record<string, MessageAttributeValue>): Record<string, MessageAttributeValue> {
+  return Object.fromEntries(
+    Object.entries(attributes).map(([name, value]) => [
+      name,
+      {
+        DataType: value.DataType,
+        ...(value.StringValue === undefined ? {} : { StringValue: value.StringValue }),
+        ...(value.BinaryValue === undefined ? {} : { BinaryValue: value.BinaryValue }),
+      },
+    ]),
+  );
+}
+
+export interface MoveTaskDeps extends RedriveDeps {
+  /** Waits between status checks; injectable so tests do not sleep. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly pollIntervalMs?: number;
+  /** Return once the task has started instead of waiting for it to finish. */
+  readonly noWait?: boolean;
+}
+
+/**
+ * Moves a route's dead letters back with SQS's own StartMessageMoveTask (dead-letter queue ARN →
+ * source queue ARN), then follows ListMessageMoveTasks until the task leaves RUNNING.
+ */
+export async function redriveByMoveTask(deps: MoveTaskDeps, route: Route): Promise<RedriveResult> {
+  const { arn, deadLetterArn } = deps.queues[route];
+  if (arn === undefined || deadLetterArn === undefined) {
+    throw new CliError(`the queue ARNs of route ${route} are unknown: a move task needs a stack target (--stack)`);
+  }
+  const started = await deps.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: deadLetterArn, DestinationArn: arn }));
+  const taskHandle = started.TaskHandle;
+  if (deps.noWait === true) return { route, moved: 0, failed: 0, ...(taskHandle ? { taskHandle } : {}), status: 'RUNNING' };
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (;;) {
+    const { Results = [] } = await deps.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: deadLetterArn, MaxResults: 1 }));
+    const task = Results.find((result) => taskHandle === undefined || result.TaskHandle === undefined || result.TaskHandle === taskHandle) ?? Results[0];
+    const moved = task?.ApproximateNumberOfMessagesMoved ?? 0;
+    deps.onProgress?.(route, moved, task?.ApproximateNumberOfMessagesToMove ?? moved);
+    if (task === undefined || task.Status !== 'RUNNING') {
+      if (task?.Status === 'FAILED') {
+        throw new CliError(`the move task of route ${route} failed: ${task.FailureReason ?? 'no reason given'} (${moved} moved)`);
+      }
+      return { route, moved, failed: 0, ...(taskHandle ? { taskHandle } : {}), ...(task?.Status ? { status: task.Status } : {}) };
+    }
+    await sleep(deps.pollIntervalMs ?? 2_000);
+  }
+}

@@ -1,0 +1,238 @@
+import { GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
+import { EVENTS_TABLE, EVENT_STATUSES, type EventRecord, type EventStatus } from '../functions/core/table';
+import { isRoute, ROUTES } from '../functions/core/routes';
+import { CliError, UsageError, describeConnectionError } from './errors';
+import { formatTable, truncate } from './output';
+import { daysNewestFirst } from './time';
+
+/** What the commands need of the events table. */
+export interface EventsDeps {
+  readonly documents: Pick<DynamoDBDocumentClient, 'send'>;
+  readonly tableName: string;
+  /** For error messages: where the table lives. */
+  readonly where?: string;
+}
+
+/** An event record without its payload: what lists and status lines show. */
+export type EventSummary = Omit<EventRecord, 'event' | 'steps' | 'leaseToken' | 'expiresAt' | 'receivedDay'>;
+
+/** The attributes read for lists: never the payload (`event`), which may hold customer data and be large. */
+const SUMMARY_ATTRIBUTES = [
+  'pk',
+  'status',
+  'provider',
+  'eventId',
+  'route',
+  'providerType',
+  'subject',
+  'receivedAt',
+  'queuedAt',
+  'handledAt',
+  'attempts',
+  'lastError',
+  'replayCount',
+  'replayedAt',
+  'leaseExpiresAt',
+] as const;
+
+export interface EventFilter {
+  readonly provider?: ProviderName;
+  /** Canonical route. */
+  readonly route?: string;
+  readonly status?: EventStatus;
+}
+
+export interface EventWindow {
+  /** Epoch ms; events received at or after it. */
+  readonly sinceMs: number;
+  readonly nowMs: number;
+}
+
+/** Checks `--provider`, `--type` and `--status` against the data model. */
+export function parseEventFilter(options: { provider?: string; type?: string; status?: string }): EventFilter {
+  if (options.provider !== undefined && !(PROVIDER_NAMES as readonly string[]).includes(options.provider)) {
+    throw new UsageError(`--provider must be one of ${PROVIDER_NAMES.join(', ')}; got "${options.provider}"`);
+  }
+  if (options.type !== undefined && !isRoute(options.type)) {
+    throw new UsageError(`--type must be a canonical route (${ROUTES.join(', ')}); got "${options.type}"`);
+  }
+  if (options.status !== undefined && !(EVENT_STATUSES as readonly string[]).includes(options.status)) {
+    throw new UsageError(`--status must be one of ${EVENT_STATUSES.join(', ')}; got "${options.status}"`);
+  }
+  return {
+    ...(options.provider === undefined ? {} : { provider: options.provider as ProviderName }),
+    ...(options.type === undefined ? {} : { route: options.type }),
+    ...(options.status === undefined ? {} : { status: options.status as EventStatus }),
+  };
+}
+
+/**
+ * Event summaries received in the window, newest first, without a scan: one Query of the
+ * `byReceivedDay` index per UTC day, newest day first, each sorted by `receivedAt` descending.
+ * Filters run in DynamoDB (FilterExpression). `onDay` reports progress after each day.
+ */
+export async function* eventsInWindow(
+  deps: EventsDeps,
+  window: EventWindow,
+  filter: EventFilter = {},
+  onDay?: (day: string) => void,
+): AsyncGenerator<EventSummary> {
+  const index = EVENTS_TABLE.byTimeIndex;
+  const names: Record<string, string> = { '#day': index.partitionKey, '#at': index.sortKey };
+  SUMMARY_ATTRIBUTES.forEach((attribute, position) => (names[`#a${position}`] = attribute));
+  const values: Record<string, unknown> = { ':since': new Date(window.sinceMs).toISOString() };
+  const conditions: string[] = [];
+  const add = (attribute: string, value: string | undefined) => {
+    if (value === undefined) return;
+    names[`#f_${attribute}`] = attribute;
+    values[`:f_${attribute}`] = value;
+    conditions.push(`#f_${attribute} = :f_${attribute}`);
+  };
+  add('provider', filter.provider);
+  add('route', filter.route);
+  add('status', filter.status);
+
+  for (const day of daysNewestFirst(window.sinceMs, window.nowMs)) {
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const input: QueryCommandInput = {
+        TableName: deps.tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#day = :day AND #at >= :since',
+        ScanIndexForward: false,
+        ProjectionExpression: SUMMARY_ATTRIBUTES.map((_, position) => `#a${position}`).join(', '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ...values, ':day': day },
+        ...(conditions.length === 0 ? {} : { FilterExpression: conditions.join(' AND ') }),
+        ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
+      };
+      const page = await send(deps, () => deps.documents.send(new QueryCommand(input)));
+      for (const item of page.Items ?? []) yield item as EventSummary;
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey !== undefined);
+    onDay?.(day);
+  }
+}
+
+/** Up to `limit` event summaries of the window, newest first. */
+export async function listEvents(
+  deps: EventsDeps,
+  window: EventWindow,
+  filter: EventFilter,
+  limit: number,
+  onDay?: (day: string) => void,
+): Promise<EventSummary[]> {
+  const events: EventSummary[] = [];
+  if (limit <= 0) return events;
+  for await (const event of eventsInWindow(deps, window, filter, onDay)) {
+    events.push(event);
+    if (events.length >= limit) break;
+  }
+  return events;
+}
+
+/** Counts of the window's events by status, every status present (0 when none). */
+export async function countByStatus(deps: EventsDeps, window: EventWindow): Promise<Record<EventStatus, number>> {
+  const counts = Object.fromEntries(EVENT_STATUSES.map((status) => [status, 0])) as Record<EventStatus, number>;
+  for await (const event of eventsInWindow(deps, window)) {
+    if (event.status in counts) counts[event.status] += 1;
+  }
+  return counts;
+}
+
+/** `<provider>#<eventId>` → its parts. The id may itself contain `#`: only the first one separates. */
+export function parseEventKey(key: string): { provider: ProviderName; eventId: string; key: string } {
+  const separator = key.indexOf('#');
+  const provider = key.slice(0, separator);
+  const eventId = key.slice(separator + 1);
+  if (separator <= 0 || eventId === '' || !(PROVIDER_NAMES as readonly string[]).includes(provider)) {
+    throw new UsageError(
+      `"${key}" is not an event key: write <provider>#<eventId> with provider one of ${PROVIDER_NAMES.join(', ')} (quote it in the shell, e.g. 'together#evt_123')`,
+    );
+  }
+  return { provider: provider as ProviderName, eventId, key };
+}
+
+/** The full record of one event (consistent read), or undefined when there is none. */
+export async function getEvent(deps: EventsDeps, key: string): Promise<EventRecord | undefined> {
+  const { Item } = await send(deps, () =>
+    deps.documents.send(new GetCommand({ TableName: deps.tableName, Key: { [EVENTS_TABLE.partitionKey]: key }, ConsistentRead: true })),
+  );
+  return Item as EventRecord | undefined;
+}
+
+async function send<T>(deps: EventsDeps, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof CliError || error instanceof UsageError) throw error;
+    const where = deps.where ?? `table ${deps.tableName}`;
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') {
+      throw new CliError(`table ${deps.tableName} does not exist at ${where}: is the local runtime (\`npm start\`) running, or is --stack right?`, {
+        cause: error,
+      });
+    }
+    throw new CliError(describeConnectionError(error, where) ?? `DynamoDB call failed at ${where}: ${String(error)}`, { cause: error });
+  }
+}
+
+/** The table of `events list`. */
+export function formatEventList(events: readonly EventSummary[]): string {
+  if (events.length === 0) return 'no events in this window\n';
+  return formatTable(
+    ['RECEIVED', 'KEY', 'TYPE', 'STATUS', 'ATTEMPTS', 'REPLAYS', 'SUBJECT', 'LAST ERROR'],
+    events.map((event) => [
+      event.receivedAt,
+      event.pk,
+      event.route,
+      event.status,
+      event.attempts ?? 0,
+      event.replayCount ?? 0,
+      truncate(event.subject, 24),
+      truncate(event.lastError, 60),
+    ]),
+  );
+}
+
+/** The `--json` form of one event: the record with its payload parsed (`event`) only when asked. */
+export function eventForJson(record: EventRecord, withPayload: boolean): Record<string, unknown> {
+  const { event, leaseToken: _leaseToken, ...rest } = record;
+  if (!withPayload) return rest;
+  let parsed: unknown = event;
+  try {
+    parsed = JSON.parse(event);
+  } catch {
+    // Shown as stored.
+  }
+  return { ...rest, event: parsed };
+}
+
+/** The text of `events show`. */
+export function formatEventDetail(record: EventRecord, withPayload: boolean): string {
+  const lines: [string, string | number | undefined][] = [
+    ['key', record.pk],
+    ['provider', record.provider],
+    ['event id', record.eventId],
+    ['type', record.route],
+    ['provider type', record.providerType],
+    ['subject', record.subject],
+    ['status', record.status],
+    ['received', record.receivedAt],
+    ['queued', record.queuedAt],
+    ['handled', record.handledAt],
+    ['attempts', record.attempts ?? 0],
+    ['last error', record.lastError],
+    ['replays', record.replayCount ?? 0],
+    ['replayed', record.replayedAt],
+    ['lease until', record.leaseExpiresAt === undefined ? undefined : new Date(record.leaseExpiresAt * 1000).toISOString()],
+    ['steps done', record.steps === undefined || Object.keys(record.steps).length === 0 ? undefined : Object.keys(record.steps).join(', ')],
+    ['expires', new Date(record.expiresAt * 1000).toISOString()],
+  ];
+  const width = Math.max(...lines.map(([label]) => label.length));
+  const text = lines
+    .filter(([, value]) => value !== undefined && value !== '')
+    .map(([label, value]) => `${`${label}:`.padEnd(width + 2)}${String(value)}`)
+    .join('\n');
+  return `${text}\n${withPayload ? `event:\n${JSON.stringify(eventForJson(record, true).event, null, 2)}\n` : ''}`;
+}

@@ -1,0 +1,438 @@
+import { Command, CommanderError, Option } from 'commander';
+import { parseSecretList } from '../functions/core/config';
+import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
+import { PROVIDERS } from '../functions/core/providers';
+import { ROUTES, isRoute, type Route } from '../functions/core/routes';
+import { DEFAULT_STACK_NAME } from '../infra/outputs';
+import { sampleTypes } from '../local/deliveries';
+import { listDeadLetters, redriveByCopy, redriveByMoveTask, type RedriveResult } from './dlq';
+import { CliError, EXIT, UsageError, describeConnectionError, type ExitCode } from './errors';
+import {
+  eventForJson,
+  eventsInWindow,
+  formatEventDetail,
+  formatEventList,
+  getEvent,
+  listEvents,
+  parseEventFilter,
+  parseEventKey,
+  type EventsDeps,
+} from './events';
+import { formatTable, printJson, startProgress, type Output } from './output';
+import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, registerTogether, storeSecretInstructions } from './register';
+import { describeReplay, replayMany, type ReplayOutcome } from './replay';
+import { formatBurst, sendBurst } from './send';
+import { collectStatus, formatStatus } from './status';
+import { localTarget, stackTarget, type Target } from './target';
+import { DEFAULT_SINCE, daysNewestFirst, parseSince, parseWholeNumber } from './time';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Everything a command touches outside itself, injectable for tests. */
+export interface CliDeps {
+  readonly output: Output;
+  readonly env: Env;
+  /** Epoch milliseconds. */
+  readonly clock?: () => number;
+  /** The target of a run: the local runtime, or the stack named by `--stack`. */
+  readonly connect?: (stack: string | undefined) => Promise<Target>;
+  readonly fetch?: typeof fetch;
+  /** Waits between move-task status checks. */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+interface TargetOptions {
+  stack?: string;
+}
+
+/**
+ * Runs the `webhooks` command line (arguments after the program name) and resolves with its exit
+ * code: 0 ok, 1 a failure or an unhealthy result, 2 a usage error. Never exits the process.
+ */
+export async function run(argv: readonly string[], deps: CliDeps): Promise<ExitCode> {
+  let code: ExitCode = EXIT.ok;
+  const program = buildProgram(deps, (next) => (code = next));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end with exit code 0; every other parse failure is a usage error.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof UsageError) {
+      deps.output.stderr.write(`error: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    const message = error instanceof CliError ? error.message : (describeConnectionError(error, 'the target') ?? String(error));
+    deps.output.stderr.write(`error: ${message}\n`);
+    if (deps.env.WEBHOOKS_DEBUG === '1' && error instanceof Error && error.stack) deps.output.stderr.write(`${error.stack}\n`);
+    return EXIT.failure;
+  }
+}
+
+/** The commander program; `setCode` receives each command's exit code. */
+export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): Command {
+  const { output, env } = deps;
+  const clock = deps.clock ?? Date.now;
+  const connect = deps.connect ?? ((stack: string | undefined) => (stack === undefined ? Promise.resolve(localTarget(env)) : stackTarget(stack, env)));
+  const print = (text: string) => output.stdout.write(text);
+
+  const program = new Command('webhooks')
+    .description(
+      'Operate the webhook receiver: list and replay events, inspect and redrive dead letters, send test bursts, check health, register with Together.\n' +
+        'Works against the local runtime of `npm start` by default, or a deployed stack with --stack <name>.',
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => output.stdout.write(text), writeErr: (text) => output.stderr.write(text) })
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 failure or unhealthy, 2 usage error.\n' +
+        `Local target: DynamoDB 127.0.0.1:$DYNAMODB_PORT (8000), SQS 127.0.0.1:$SQS_PORT (4566). AWS target: --stack ${DEFAULT_STACK_NAME} with AWS_PROFILE / AWS_REGION.`,
+    );
+
+  const stackOption = () =>
+    new Option('--stack <name>', `read a deployed stack's outputs (e.g. ${DEFAULT_STACK_NAME}) and work against AWS; default: the local runtime`);
+  const jsonOption = () => new Option('--json', 'print JSON instead of text');
+  const sinceOption = (what: string) =>
+    new Option('--since <duration|iso>', `${what} received since then: 30m, 24h, 7d, or an ISO date/time`).default(DEFAULT_SINCE);
+
+  const eventsDeps = (target: Target): EventsDeps => ({ documents: target.documents, tableName: target.eventsTable, where: target.description });
+
+  // events ------------------------------------------------------------------------------------
+  const events = program.command('events').description('list and inspect event records');
+
+  events
+    .command('list')
+    .description('events received in a time window, newest first (one index query per day, never a scan)')
+    .addOption(new Option('--provider <provider>', 'only this provider').choices(PROVIDER_NAMES))
+    .addOption(new Option('--type <route>', 'only this canonical route (e.g. fine_tune.completed)'))
+    .addOption(new Option('--status <status>', 'only this status: in_progress, queued, handling, handled, failed'))
+    .addOption(sinceOption('events'))
+    .addOption(new Option('--limit <n>', 'at most this many').default('50'))
+    .addOption(jsonOption())
+    .addOption(stackOption())
+    .action(async (options: TargetOptions & { provider?: string; type?: string; status?: string; since: string; limit: string; json?: boolean }) => {
+      const nowMs = clock();
+      const filter = parseEventFilter(options);
+      const window = { sinceMs: parseSince(options.since, nowMs), nowMs };
+      const limit = parseWholeNumber(options.limit, '--limit', 1, 100_000);
+      const target = await connect(options.stack);
+      const progress = startProgress(output, 'days', daysNewestFirst(window.sinceMs, nowMs).length);
+      const found = await listEvents(eventsDeps(target), window, filter, limit, () => progress.increment()).finally(() => progress.stop());
+      if (options.json) printJson(output, found);
+      else print(formatEventList(found));
+    });
+
+  events
+    .command('show')
+    .description('one event record: status, times, attempts, last error, replays')
+    .argument('<key>', "the event key, <provider>#<eventId> (quote it: 'together#evt_123')")
+    .option('--payload', 'also print the stored normalized event (may hold customer data)')
+    .addOption(jsonOption())
+    .addOption(stackOption())
+    .action(async (key: string, options: TargetOptions & { json?: boolean; payload?: boolean }) => {
+      parseEventKey(key);
+      const target = await connect(options.stack);
+      const record = await getEvent(eventsDeps(target), key);
+      if (record === undefined) throw new CliError(`no event ${key} in ${target.description} (expired, or a wrong key? see \`webhooks events list\`)`);
+      if (options.json) printJson(output, eventForJson(record, options.payload === true));
+      else print(formatEventDetail(record, options.payload === true));
+    });
+
+  // replay ------------------------------------------------------------------------------------
+  program
+    .command('replay')
+    .description("send events to their route's queue again: status back to queued, replayCount + 1 (refused while someone holds a live lease)")
+    .argument('[keys...]', "event keys, <provider>#<eventId> (quote them: 'together#evt_123')")
+    .addOption(new Option('--status <status>', 'replay every event with this status in the window instead (usually failed)'))
+    .addOption(new Option('--provider <provider>', 'with --status: only this provider').choices(PROVIDER_NAMES))
+    .addOption(new Option('--type <route>', 'with --status: only this canonical route'))
+    .addOption(sinceOption('with --status: events'))
+    .option('--dry-run', 'print what would be replayed and change nothing')
+    .addOption(jsonOption())
+    .addOption(stackOption())
+    .action(
+      async (
+        keys: string[],
+        options: TargetOptions & { status?: string; provider?: string; type?: string; since: string; dryRun?: boolean; json?: boolean },
+      ) => {
+        if ((keys.length > 0) === (options.status !== undefined)) {
+          throw new UsageError('give event keys or --status <status> (e.g. `webhooks replay --status failed --since 7d`), not both or neither');
+        }
+        keys.forEach(parseEventKey);
+        const target = await connect(options.stack);
+        let selected = keys;
+        if (options.status !== undefined) {
+          const nowMs = clock();
+          const filter = parseEventFilter(options);
+          selected = [];
+          for await (const event of eventsInWindow(eventsDeps(target), { sinceMs: parseSince(options.since, nowMs), nowMs }, filter)) {
+            selected.push(event.pk);
+          }
+        }
+        if (options.dryRun) {
+          if (options.json) printJson(output, { dryRun: true, keys: selected });
+          else print(selected.length === 0 ? 'nothing to replay\n' : `would replay ${selected.length}:\n${selected.map((key) => `  ${key}\n`).join('')}`);
+          return;
+        }
+        const queues = await target.queues();
+        const progress = startProgress(output, 'replay', selected.length);
+        const outcomes: ReplayOutcome[] = await replayMany(
+          { ...eventsDeps(target), sqs: target.sqs, queues, clock },
+          selected,
+          () => progress.increment(),
+        ).finally(() => progress.stop());
+        const replayed = outcomes.filter((outcome) => outcome.result === 'replayed').length;
+        if (options.json) printJson(output, { replayed, total: outcomes.length, outcomes });
+        else print(`${outcomes.map((outcome) => `${describeReplay(outcome)}\n`).join('')}replayed ${replayed} of ${outcomes.length}\n`);
+        setCode(replayed === outcomes.length ? EXIT.ok : EXIT.failure);
+      },
+    );
+
+  // dlq ---------------------------------------------------------------------------------------
+  const dlq = program.command('dlq').description("inspect and redrive the routes' dead-letter queues");
+
+  dlq
+    .command('list')
+    .description('dead letters per route, with a peek at a few (ids and types only; nothing is consumed)')
+    .argument('[route]', 'only this canonical route')
+    .addOption(new Option('--peek <n>', 'dead letters to peek at per route (0-10)').default('3'))
+    .option('--all-routes', 'list empty routes too')
+    .addOption(jsonOption())
+    .addOption(stackOption())
+    .action(async (route: string | undefined, options: TargetOptions & { peek: string; allRoutes?: boolean; json?: boolean }) => {
+      const routes = route === undefined ? ROUTES : [parseRoute(route)];
+      const peek = parseWholeNumber(options.peek, '--peek', 0, 10);
+      const target = await connect(options.stack);
+      const reports = await listDeadLetters({ sqs: target.sqs, queues: await target.queues() }, routes, peek);
+      if (options.json) {
+        printJson(output, reports);
+        return;
+      }
+      const total = reports.reduce((sum, report) => sum + report.depth.visible + report.depth.inFlight, 0);
+      const shown = route !== undefined || options.allRoutes ? reports : reports.filter((report) => report.depth.visible + report.depth.inFlight > 0);
+      const lines = [`${total} dead letter${total === 1 ? '' : 's'} in ${target.description}`];
+      for (const report of shown) {
+        lines.push('', `${report.route}: ${report.depth.visible} waiting${report.depth.inFlight > 0 ? `, ${report.depth.inFlight} in flight` : ''}`);
+        if (report.peek.length > 0) {
+          lines.push(
+            formatTable(
+              ['  MESSAGE ID', 'KEY', 'TYPE', 'SENT', 'RECEIVES'],
+              report.peek.map((letter) => [`  ${letter.messageId}`, letter.key, letter.type, letter.sentAt, letter.receiveCount]),
+            ).trimEnd(),
+          );
+        }
+      }
+      if (total > 0) lines.push('', 'move them back with `webhooks dlq redrive <route>` or `webhooks dlq redrive --all`');
+      print(`${lines.join('\n')}\n`);
+    });
+
+  dlq
+    .command('redrive')
+    .description("move dead letters back to their route's queue (AWS: StartMessageMoveTask; locally: receive, send, delete)")
+    .argument('[route]', 'the canonical route whose dead letters to move')
+    .option('--all', 'every route with dead letters')
+    .option('--no-wait', 'AWS: return once the move tasks have started')
+    .addOption(jsonOption())
+    .addOption(stackOption())
+    .action(async (route: string | undefined, options: TargetOptions & { all?: boolean; wait: boolean; json?: boolean }) => {
+      if ((route === undefined) === (options.all !== true)) {
+        throw new UsageError('name one route (e.g. `webhooks dlq redrive fine_tune.completed`) or pass --all, not both or neither');
+      }
+      const target = await connect(options.stack);
+      const queues = await target.queues();
+      const candidates = route === undefined ? ROUTES : [parseRoute(route)];
+      const depths = await listDeadLetters({ sqs: target.sqs, queues }, candidates, 0);
+      // In flight counts too: a peek or a stalled redrive hides dead letters for a moment only.
+      const waiting = (report: (typeof depths)[number]) => report.depth.visible + report.depth.inFlight;
+      const routes = depths.filter((report) => waiting(report) > 0).map((report) => report.route);
+      const total = depths.reduce((sum, report) => sum + waiting(report), 0);
+      const progress = startProgress(output, 'redrive', total);
+      const movedSoFar = new Map<Route, number>();
+      const onProgress = (done: Route, moved: number) => {
+        movedSoFar.set(done, moved);
+        progress.update([...movedSoFar.values()].reduce((sum, count) => sum + count, 0));
+      };
+      const results: RedriveResult[] = [];
+      try {
+        for (const next of routes) {
+          results.push(
+            target.kind === 'aws'
+              ? await redriveByMoveTask(
+                  { sqs: target.sqs, queues, onProgress, noWait: !options.wait, ...(deps.sleep ? { sleep: deps.sleep } : {}) },
+                  next,
+                )
+              : await redriveByCopy({ sqs: target.sqs, queues, onProgress }, next),
+          );
+        }
+      } finally {
+        progress.stop();
+      }
+      const moved = results.reduce((sum, result) => sum + result.moved, 0);
+      const failed = results.reduce((sum, result) => sum + result.failed, 0);
+      if (options.json) printJson(output, { moved, failed, routes: results });
+      else {
+        const lines = results.map(
+          (result) =>
+            `${result.route}: ${result.taskHandle !== undefined && result.status === 'RUNNING' ? 'move task started' : `moved ${result.moved}`}` +
+            `${result.failed > 0 ? `, ${result.failed} could not be sent (still dead-lettered)` : ''}`,
+        );
+        print(`${lines.map((line) => `${line}\n`).join('')}${routes.length === 0 ? 'no dead letters to move\n' : `moved ${moved} dead letter${moved === 1 ? '' : 's'} back to their queues\n`}`);
+      }
+      setCode(failed === 0 ? EXIT.ok : EXIT.failure);
+    });
+
+  // send --------------------------------------------------------------------------------------
+  program
+    .command('send')
+    .description('send signed sample deliveries to the receiver, in bursts, and count the answers')
+    .argument('<provider>', PROVIDER_NAMES.join(' | '))
+    .argument('<type>', "one of the provider's sample types (see below)")
+    .addOption(new Option('--count <n>', 'deliveries to send').default('1'))
+    .addOption(new Option('--duplicate-rate <r>', 'share of deliveries that resend an earlier event id, 0 to 0.99').default('0'))
+    .addOption(new Option('--concurrency <c>', 'deliveries in flight at once').default('8'))
+    .addOption(new Option('--url <url>', "receiver base URL; default http://127.0.0.1:$PORT (3000), or the stack's WebhookUrl<Provider>"))
+    .addOption(new Option('--secret <secret>', 'signing secret; default the first of {PROVIDER}_WEBHOOK_SECRET, else (locally) the development secret'))
+    .addOption(new Option('--scheme <name>', 'signature scheme (Together: timestamped | body); default {PROVIDER}_SIGNATURE_SCHEME'))
+    .addOption(jsonOption())
+    .addOption(stackOption())
+    .addHelpText('after', `\nSample types:\n${PROVIDER_NAMES.map((name) => `  ${name}: ${sampleTypes(name).join(', ')}`).join('\n')}`)
+    .action(
+      async (
+        providerName: string,
+        type: string,
+        options: TargetOptions & { count: string; duplicateRate: string; concurrency: string; url?: string; secret?: string; scheme?: string; json?: boolean },
+      ) => {
+        if (!(PROVIDER_NAMES as readonly string[]).includes(providerName)) {
+          throw new UsageError(`unknown provider "${providerName}"; known: ${PROVIDER_NAMES.join(', ')}`);
+        }
+        const provider = providerName as ProviderName;
+        if (!sampleTypes(provider).includes(type)) {
+          throw new UsageError(`${provider} has no sample of type "${type}"; known: ${sampleTypes(provider).join(', ')}`);
+        }
+        const scheme = options.scheme ?? env[`${provider.toUpperCase()}_SIGNATURE_SCHEME`]?.trim();
+        if (scheme !== undefined && scheme !== '' && PROVIDERS[provider].signatureSchemes[scheme] === undefined) {
+          throw new UsageError(`${provider} has no signature scheme "${scheme}"; known: ${Object.keys(PROVIDERS[provider].signatureSchemes).join(', ')}`);
+        }
+        const count = parseWholeNumber(options.count, '--count', 1, 1_000_000);
+        const concurrency = parseWholeNumber(options.concurrency, '--concurrency', 1, 256);
+        const duplicateRate = Number(options.duplicateRate);
+        if (!Number.isFinite(duplicateRate) || duplicateRate < 0 || duplicateRate >= 1) {
+          throw new UsageError(`--duplicate-rate must be a number from 0 to below 1 (e.g. 0.2); got "${options.duplicateRate}"`);
+        }
+        const secret = options.secret ?? parseSecretList(env[PROVIDERS[provider].secretEnv])[0];
+        let url = options.url;
+        if (options.stack !== undefined) {
+          if (secret === undefined) {
+            throw new UsageError(`set ${PROVIDERS[provider].secretEnv} or --secret to a secret the stack accepts (it is stored in its SecretArn output)`);
+          }
+          if (url === undefined) {
+            const target = await connect(options.stack);
+            url = target.webhookUrls[provider];
+            if (url === undefined) throw new CliError(`${target.description} has no WebhookUrl output for ${provider}: is the provider enabled there?`);
+          }
+        }
+        url ??= `http://127.0.0.1:${env.PORT?.trim() || '3000'}`;
+        const progress = startProgress(output, 'send', count);
+        const summary = await sendBurst(
+          {
+            provider,
+            type,
+            url,
+            count,
+            duplicateRate,
+            concurrency,
+            ...(secret === undefined ? {} : { secret }),
+            ...(scheme === undefined || scheme === '' ? {} : { scheme }),
+            onResult: () => progress.increment(),
+          },
+          clock,
+        ).finally(() => progress.stop());
+        if (options.json) printJson(output, summary);
+        else print(formatBurst(summary));
+        if (summary.other['0'] === summary.sent) {
+          throw new CliError(`no delivery got an answer from ${url} (${summary.examples['0'] ?? 'no answer'}): is the receiver running (\`npm start\`)?`);
+        }
+        setCode(summary.accepted + summary.duplicate === summary.sent ? EXIT.ok : EXIT.failure);
+      },
+    );
+
+  // status ------------------------------------------------------------------------------------
+  program
+    .command('status')
+    .description('queue and dead-letter depth per route, and recent events by status; exit 1 when any dead-letter queue holds a message')
+    .addOption(sinceOption('count events'))
+    .addOption(jsonOption())
+    .addOption(stackOption())
+    .action(async (options: TargetOptions & { since: string; json?: boolean }) => {
+      const nowMs = clock();
+      const window = { sinceMs: parseSince(options.since, nowMs), nowMs };
+      const target = await connect(options.stack);
+      const report = await collectStatus(
+        { sqs: target.sqs, queues: await target.queues(), events: eventsDeps(target), target: target.description },
+        window,
+      );
+      if (options.json) printJson(output, report);
+      else print(formatStatus(report));
+      setCode(report.healthy ? EXIT.ok : EXIT.failure);
+    });
+
+  // register ----------------------------------------------------------------------------------
+  const register = program.command('register').description("register the receiver's URL with a provider's API");
+
+  register
+    .command('together')
+    .description(
+      `POST {TOGETHER_API_BASE_URL}/webhooks (default ${DEFAULT_TOGETHER_API_BASE_URL}) with TOGETHER_API_KEY and a fresh signing secret, then print the secret once with the command that stores it`,
+    )
+    .addOption(new Option('--url <url>', "the receiver's Together URL (https://…/webhooks/together); default with --stack: its WebhookUrlTogether output"))
+    .addOption(new Option('--events <names>', 'comma-separated event names').default(TOGETHER_WEBHOOK_EVENTS.join(',')))
+    .addOption(new Option('--secret <secret>', 'register this secret instead of a fresh one'))
+    .addOption(jsonOption())
+    .addOption(stackOption())
+    .action(async (options: TargetOptions & { url?: string; events: string; secret?: string; json?: boolean }) => {
+      const events = options.events
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== '');
+      if (events.length === 0) throw new UsageError('--events must name at least one event, e.g. fine_tune.completed,fine_tune.failed');
+      const target = options.stack === undefined ? undefined : await connect(options.stack);
+      const url = options.url ?? target?.webhookUrls.together;
+      if (url === undefined) {
+        throw new UsageError(
+          target === undefined
+            ? "--url is required: the receiver's public Together URL (https://…/webhooks/together), or pass --stack to use its WebhookUrlTogether output"
+            : `${target.description} has no WebhookUrlTogether output: is Together enabled there? Pass --url`,
+        );
+      }
+      const registration = await registerTogether(
+        { url, events, ...(options.secret === undefined ? {} : { secret: options.secret }) },
+        env,
+        deps.fetch ?? fetch,
+      );
+      const secretArn = target?.secretArns.together;
+      if (options.json) {
+        printJson(output, { ...registration, url, ...(secretArn === undefined ? {} : { secretArn }) });
+        return;
+      }
+      print(
+        [
+          `registered ${url} with Together${registration.id === undefined ? '' : ` (webhook ${registration.id})`} for ${events.join(', ')}`,
+          '',
+          `signing secret${registration.secretFromApi ? ' (chosen by Together)' : ''}: ${registration.secret}`,
+          '',
+          storeSecretInstructions(registration.secret, secretArn),
+          '',
+        ].join('\n'),
+      );
+    });
+
+  return program;
+}
+
+function parseRoute(value: string): Route {
+  if (!isRoute(value)) throw new UsageError(`"${value}" is not a route; routes: ${ROUTES.join(', ')}`);
+  return value;
+}

@@ -1,0 +1,152 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NormalizedEventSchema } from '../functions/core/event';
+import { isRoute, type Route } from '../functions/core/routes';
+import { EVENTS_TABLE, type EventRecord, type EventStatus } from '../functions/core/table';
+import { getEvent, type EventsDeps } from './events';
+import type { RouteQueueRefs } from './target';
+
+export interface ReplayDeps extends EventsDeps {
+  readonly documents: Pick<DynamoDBDocumentClient, 'send'>;
+  readonly sqs: Pick<SQSClient, 'send'>;
+  readonly queues: Readonly<Record<Route, Pick<RouteQueueRefs, 'url'>>>;
+  /** Epoch milliseconds. */
+  readonly clock: () => number;
+}
+
+/** What replay did to one event. */
+export type ReplayOutcome =
+  | { readonly key: string; readonly result: 'replayed'; readonly route: Route; readonly replayCount: number; readonly previousStatus: EventStatus }
+  | { readonly key: string; readonly result: 'not_found' }
+  /** Someone holds a live lease: the receiver is sending it, or a consumer is handling it right now. */
+  | { readonly key: string; readonly result: 'busy'; readonly status: EventStatus; readonly leaseExpiresAt?: string }
+  /** Marked `queued` but the send failed or the stored event is unusable: the message says what to do. */
+  | { readonly key: string; readonly result: 'error'; readonly message: string };
+
+/**
+ * Replays one event, per the replay contract shared with the consumers:
+ * 1. one conditional UpdateItem: status `queued`, `replayCount` + 1, `replayedAt`, any stale lease
+ *    removed. Refused while the record is `in_progress` or `handling` under a live lease, because
+ *    someone is working on it right now and a second copy would race them;
+ * 2. SendMessage of the stored normalized event to its route's queue, with the attributes the
+ *    receiver sets (eventId, provider, type).
+ * The consumer's claim accepts `queued`, so even a `handled` event runs again: that is the point of
+ * a deliberate replay. If step 2 fails the record says `queued` with no message: replay it again.
+ */
+export async function replayEvent(deps: ReplayDeps, key: string): Promise<ReplayOutcome> {
+  const nowMs = deps.clock();
+  // The record before the update: its event, route and status (for "was failed") in one call.
+  let before: EventRecord;
+  try {
+    const { Attributes } = await deps.documents.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { [EVENTS_TABLE.partitionKey]: key },
+        UpdateExpression:
+          'SET #status = :queued, #replayCount = if_not_exists(#replayCount, :zero) + :one, #replayedAt = :at REMOVE #leaseToken, #leaseExpiresAt',
+        ConditionExpression: 'attribute_exists(#pk) AND (NOT (#status IN (:inProgress, :handling)) OR #leaseExpiresAt < :now)',
+        ExpressionAttributeNames: {
+          '#pk': EVENTS_TABLE.partitionKey,
+          '#status': 'status',
+          '#replayCount': 'replayCount',
+          '#replayedAt': 'replayedAt',
+          '#leaseToken': 'leaseToken',
+          '#leaseExpiresAt': 'leaseExpiresAt',
+        },
+        ExpressionAttributeValues: {
+          ':queued': 'queued',
+          ':zero': 0,
+          ':one': 1,
+          ':at': new Date(nowMs).toISOString(),
+          ':inProgress': 'in_progress',
+          ':handling': 'handling',
+          ':now': Math.floor(nowMs / 1000),
+        },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    before = Attributes as EventRecord;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    // DynamoDB could return the blocking item, but emulators do not: one read tells why.
+    const current = await getEvent(deps, key);
+    if (current === undefined) return { key, result: 'not_found' };
+    return {
+      key,
+      result: 'busy',
+      status: current.status,
+      ...(current.leaseExpiresAt === undefined ? {} : { leaseExpiresAt: new Date(current.leaseExpiresAt * 1000).toISOString() }),
+    };
+  }
+
+  const parsed = NormalizedEventSchema.safeParse(safeJson(before.event));
+  if (!parsed.success || !isRoute(before.route)) {
+    return { key, result: 'error', message: `the stored event of ${key} is not a valid normalized event; it was not sent` };
+  }
+  const event = parsed.data;
+  try {
+    await deps.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deps.queues[event.type].url,
+        MessageBody: before.event,
+        MessageAttributes: {
+          eventId: { DataType: 'String', StringValue: event.id },
+          provider: { DataType: 'String', StringValue: event.provider },
+          type: { DataType: 'String', StringValue: event.type },
+        },
+      }),
+    );
+  } catch (error) {
+    return {
+      key,
+      result: 'error',
+      message: `${key} is marked queued but could not be sent to the ${event.type} queue (${error instanceof Error ? error.message : String(error)}); run the replay again`,
+    };
+  }
+  return { key, result: 'replayed', route: event.type, replayCount: (before.replayCount ?? 0) + 1, previousStatus: before.status };
+}
+
+function safeJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** One line per outcome, for the terminal. */
+export function describeReplay(outcome: ReplayOutcome): string {
+  switch (outcome.result) {
+    case 'replayed':
+      return `replayed ${outcome.key} (was ${outcome.previousStatus}) → ${outcome.route} queue, replay #${outcome.replayCount}`;
+    case 'not_found':
+      return `not found ${outcome.key}: no such event record (expired, or a wrong key?)`;
+    case 'busy':
+      return `skipped ${outcome.key}: it is ${outcome.status} under a live lease${outcome.leaseExpiresAt ? ` until ${outcome.leaseExpiresAt}` : ''}; retry after that`;
+    case 'error':
+      return `failed ${outcome.key}: ${outcome.message}`;
+  }
+}
+
+/** Replays each key in turn (a few at a time), reporting every outcome as it comes. */
+export async function replayMany(
+  deps: ReplayDeps,
+  keys: readonly string[],
+  onOutcome: (outcome: ReplayOutcome) => void,
+  concurrency = 4,
+): Promise<ReplayOutcome[]> {
+  const outcomes: ReplayOutcome[] = new Array(keys.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const position = next++;
+      const outcome = await replayEvent(deps, keys[position] as string);
+      outcomes[position] = outcome;
+      onOutcome(outcome);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
+  return outcomes;
+}

@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import type { ProviderName } from '../functions/core/event';
+import { buildDelivery, postDelivery, type Delivery } from '../local/deliveries';
+
+/**
+ * Which event id each delivery of a burst carries: `count - round(count × duplicateRate)` fresh
+ * ids, then the duplicates, each a resend of one of those ids (round robin), as a sender's
+ * retries would be. Pure and deterministic, so the expected counts are known in advance.
+ */
+export function planBurst(count: number, duplicateRate: number, newId: () => string = () => `evt_${randomUUID().replaceAll('-', '')}`) {
+  const duplicates = count === 0 ? 0 : Math.min(count - 1, Math.round(count * duplicateRate));
+  const unique = Array.from({ length: count - duplicates }, () => newId());
+  const resent = Array.from({ length: duplicates }, (_, position) => unique[position % unique.length] as string);
+  return { unique, resent };
+}
+
+export interface BurstOptions {
+  readonly provider: ProviderName;
+  readonly type: string;
+  /** Base URL of the receiver (`http://127.0.0.1:3000`) or the full webhook URL of a stack. */
+  readonly url: string;
+  readonly count: number;
+  /** 0 ≤ rate < 1: the share of deliveries that resend an earlier event id. */
+  readonly duplicateRate: number;
+  /** Deliveries in flight at once. */
+  readonly concurrency: number;
+  readonly secret?: string;
+  readonly scheme?: string;
+  /** Called after each delivery, for progress. */
+  readonly onResult?: (result: DeliveryResult) => void;
+}
+
+export interface DeliveryResult {
+  readonly id: string;
+  /** HTTP status, or 0 when the request did not get an answer. */
+  readonly status: number;
+  /** `accepted` / `duplicate` from a 200's body, else the error's short text. */
+  readonly outcome: string;
+}
+
+export interface BurstSummary {
+  readonly url: string;
+  readonly sent: number;
+  readonly accepted: number;
+  readonly duplicate: number;
+  /** Every answer that is neither: counted by HTTP status (`0` = no answer). */
+  readonly other: Readonly<Record<string, number>>;
+  /** The first error text seen for each other status, to say what went wrong. */
+  readonly examples: Readonly<Record<string, string>>;
+  readonly elapsedMs: number;
+}
+
+/**
+ * Sends a burst of signed sample deliveries: the fresh ids first, then (once those are answered)
+ * the resends, so that a resend meets a finished record and counts as a duplicate rather than
+ * racing its original into a 409. Each delivery is built and signed anew (fresh timestamp).
+ */
+export async function sendBurst(options: BurstOptions, clock: () => number = Date.now): Promise<BurstSummary> {
+  const { unique, resent } = planBurst(options.count, options.duplicateRate);
+  const started = clock();
+  const results: DeliveryResult[] = [];
+  const deliver = async (id: string) => {
+    const delivery: Delivery = buildDelivery({
+      provider: options.provider,
+      type: options.type,
+      id,
+      ...(options.secret === undefined ? {} : { secret: options.secret }),
+      ...(options.scheme === undefined ? {} : { scheme: options.scheme }),
+    });
+    let result: DeliveryResult;
+    try {
+      const response = await postDelivery(options.url, delivery);
+      result = { id, status: response.status, outcome: outcomeOf(response.status, response.body) };
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      result = { id, status: 0, outcome: cause ?? (error instanceof Error ? error.message : String(error)) };
+    }
+    results.push(result);
+    options.onResult?.(result);
+  };
+  await inPool(unique, options.concurrency, deliver);
+  await inPool(resent, options.concurrency, deliver);
+
+  const other: Record<string, number> = {};
+  const examples: Record<string, string> = {};
+  let accepted = 0;
+  let duplicate = 0;
+  for (const result of results) {
+    if (result.status === 200 && result.outcome === 'accepted') accepted += 1;
+    else if (result.status === 200 && result.outcome === 'duplicate') duplicate += 1;
+    else {
+      const status = String(result.status);
+      other[status] = (other[status] ?? 0) + 1;
+      examples[status] ??= result.outcome;
+    }
+  }
+  return { url: options.url, sent: results.length, accepted, duplicate, other, examples, elapsedMs: clock() - started };
+}
+
+function outcomeOf(status: number, body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { status?: unknown; error?: unknown; message?: unknown };
+    if (status === 200 && typeof parsed.status === 'string') return parsed.status;
+    return [parsed.error, parsed.message].filter((part) => typeof part === 'string').join(': ') || body.slice(0, 120);
+  } catch {
+    return body.slice(0, 120);
+  }
+}
+
+async function inPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+}
+
+/** The closing lines of `send`. */
+export function formatBurst(summary: BurstSummary): string {
+  const others = Object.entries(summary.other);
+  const rate = summary.elapsedMs > 0 ? ` in ${(summary.elapsedMs / 1000).toFixed(1)}s (${Math.round((summary.sent * 1000) / summary.elapsedMs)}/s)` : '';
+  const lines = [
+    `sent ${summary.sent} deliveries to ${summary.url}${rate}`,
+    `  accepted   ${summary.accepted}`,
+    `  duplicate  ${summary.duplicate}`,
+    `  other      ${others.reduce((sum, [, count]) => sum + count, 0)}`,
+    ...others.map(([status, count]) => `    ${status === '0' ? 'no answer' : `HTTP ${status}`}: ${count} (e.g. ${summary.examples[status] ?? '?'})`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,169 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetQueueUrlCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { clientConfig } from '../functions/core/aws';
+import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
+import { ROUTES, type Route } from '../functions/core/routes';
+import { STACK_OUTPUTS } from '../infra/outputs';
+import { LOCAL_NAMES } from '../local/resources';
+import { CliError, UsageError, describeConnectionError } from './errors';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** A route's queue and dead-letter queue. ARNs are known for a stack (StartMessageMoveTask needs them). */
+export interface RouteQueueRefs {
+  readonly url: string;
+  readonly deadLetterUrl: string;
+  readonly arn?: string;
+  readonly deadLetterArn?: string;
+}
+
+/** What the commands work against: the local runtime's emulators or a deployed stack. */
+export interface Target {
+  readonly kind: 'local' | 'aws';
+  /** For messages: `local runtime (DynamoDB …, SQS …)` or `stack NAME`. */
+  readonly description: string;
+  readonly documents: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly eventsTable: string;
+  /** Resolved on first use: only the commands that touch queues pay for it. */
+  queues(): Promise<Readonly<Record<Route, RouteQueueRefs>>>;
+  /** The stack's webhook URL per provider (none locally: the receiver's base URL is used). */
+  readonly webhookUrls: Readonly<Partial<Record<ProviderName, string>>>;
+  /** The stack's signing-secret ARN per provider (none locally: secrets come from the environment). */
+  readonly secretArns: Readonly<Partial<Record<ProviderName, string>>>;
+}
+
+/** Default ports of `npm start`, the same variables it reads. */
+export const LOCAL_DEFAULT_PORTS = { DYNAMODB_PORT: 8000, SQS_PORT: 4566 } as const;
+
+function portFromEnv(env: Env, name: keyof typeof LOCAL_DEFAULT_PORTS): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return LOCAL_DEFAULT_PORTS[name];
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new UsageError(`${name} must be a port number, got "${raw}"`);
+  return port;
+}
+
+/**
+ * The local runtime of `npm start`: DynamoDB at 127.0.0.1:$DYNAMODB_PORT, SQS at 127.0.0.1:$SQS_PORT,
+ * table and queue names from {@link LOCAL_NAMES}; queue URLs come from GetQueueUrl.
+ */
+export function localTarget(env: Env): Target {
+  const dynamodbEndpoint = `http://127.0.0.1:${portFromEnv(env, 'DYNAMODB_PORT')}`;
+  const sqsEndpoint = `http://127.0.0.1:${portFromEnv(env, 'SQS_PORT')}`;
+  const documents = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: dynamodbEndpoint })));
+  const sqs = new SQSClient(clientConfig({ endpoint: sqsEndpoint }));
+  let queues: Promise<Record<Route, RouteQueueRefs>> | undefined;
+  return {
+    kind: 'local',
+    description: `local runtime (DynamoDB ${dynamodbEndpoint}, SQS ${sqsEndpoint})`,
+    documents,
+    sqs,
+    eventsTable: LOCAL_NAMES.eventsTable,
+    queues: () => (queues ??= resolveLocalQueues(sqs, sqsEndpoint)),
+    webhookUrls: {},
+    secretArns: {},
+  };
+}
+
+async function resolveLocalQueues(sqs: SQSClient, sqsEndpoint: string): Promise<Record<Route, RouteQueueRefs>> {
+  const urlOf = async (name: string): Promise<string> => {
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+      if (QueueUrl === undefined) throw new CliError(`SQS returned no URL for queue ${name}`);
+      return QueueUrl;
+    } catch (error) {
+      if (error instanceof QueueDoesNotExist) {
+        throw new CliError(`queue ${name} does not exist on ${sqsEndpoint}: is the local runtime (\`npm start\`) running there?`);
+      }
+      if (error instanceof CliError) throw error;
+      throw new CliError(describeConnectionError(error, `SQS at ${sqsEndpoint}`) ?? `could not look up queue ${name}: ${String(error)}`, {
+        cause: error,
+      });
+    }
+  };
+  const entries = await Promise.all(
+    ROUTES.map(async (route) => {
+      const [url, deadLetterUrl] = await Promise.all([urlOf(LOCAL_NAMES.queue(route)), urlOf(LOCAL_NAMES.deadLetterQueue(route))]);
+      return [route, { url, deadLetterUrl }] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as Record<Route, RouteQueueRefs>;
+}
+
+/**
+ * A deployed stack, found by its CloudFormation outputs (names in infra/outputs.ts). Clients use
+ * the usual AWS configuration: AWS_PROFILE, AWS_REGION, or the instance's role.
+ */
+export async function stackTarget(stackName: string, env: Env, cloudFormation?: CloudFormationClient): Promise<Target> {
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const config = { ...clientConfig(), ...(region === undefined ? {} : { region }) };
+  const cfn = cloudFormation ?? new CloudFormationClient(config);
+  const outputs = await readStackOutputs(cfn, stackName);
+  const parsed = targetFromOutputs(stackName, outputs);
+  const documents = DynamoDBDocumentClient.from(new DynamoDBClient(config));
+  const sqs = new SQSClient(config);
+  return { ...parsed, documents, sqs, queues: async () => parsed.queueRefs };
+}
+
+/** The outputs of a stack as a name → value map. */
+export async function readStackOutputs(cfn: CloudFormationClient, stackName: string): Promise<Record<string, string>> {
+  let stacks;
+  try {
+    ({ Stacks: stacks } = await cfn.send(new DescribeStacksCommand({ StackName: stackName })));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/does not exist/i.test(message)) {
+      throw new UsageError(`stack ${stackName} does not exist in this account and region: check --stack, AWS_PROFILE and AWS_REGION`);
+    }
+    throw new CliError(`could not describe stack ${stackName}: ${message} (check AWS_PROFILE / AWS_REGION and your credentials)`, {
+      cause: error,
+    });
+  }
+  const stack = stacks?.[0];
+  if (stack === undefined) throw new UsageError(`stack ${stackName} was not found: check --stack and AWS_REGION`);
+  return Object.fromEntries((stack.Outputs ?? []).flatMap((output) => (output.OutputKey && output.OutputValue ? [[output.OutputKey, output.OutputValue]] : [])));
+}
+
+/**
+ * The target's names from a stack's outputs. Every output the commands need must be there; the
+ * error lists the missing ones (an older stack: deploy the current version with `cdk deploy`).
+ */
+export function targetFromOutputs(
+  stackName: string,
+  outputs: Readonly<Record<string, string>>,
+): Pick<Target, 'kind' | 'description' | 'eventsTable' | 'webhookUrls' | 'secretArns'> & { queueRefs: Record<Route, RouteQueueRefs> } {
+  const missing: string[] = [];
+  const need = (name: string): string => {
+    const value = outputs[name];
+    if (value === undefined) missing.push(name);
+    return value ?? '';
+  };
+  const eventsTable = need(STACK_OUTPUTS.eventsTableName);
+  const queueRefs = Object.fromEntries(
+    ROUTES.map((route) => [
+      route,
+      {
+        url: need(STACK_OUTPUTS.queueUrl(route)),
+        arn: need(STACK_OUTPUTS.queueArn(route)),
+        deadLetterUrl: need(STACK_OUTPUTS.deadLetterQueueUrl(route)),
+        deadLetterArn: need(STACK_OUTPUTS.deadLetterQueueArn(route)),
+      },
+    ]),
+  ) as Record<Route, RouteQueueRefs>;
+  if (missing.length > 0) {
+    throw new CliError(`stack ${stackName} lacks the outputs ${missing.join(', ')}: deploy the current version of this project (cdk deploy)`);
+  }
+  const optional = (name: (provider: ProviderName) => string) =>
+    Object.fromEntries(PROVIDER_NAMES.flatMap((provider) => (outputs[name(provider)] ? [[provider, outputs[name(provider)]]] : [])));
+  return {
+    kind: 'aws',
+    description: `stack ${stackName}`,
+    eventsTable,
+    queueRefs,
+    webhookUrls: optional(STACK_OUTPUTS.webhookUrl),
+    secretArns: optional(STACK_OUTPUTS.secretArn),
+  };
+}
