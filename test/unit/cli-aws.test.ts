@@ -1,0 +1,165 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { run } from '../../cli/program';
+import { ROUTES, type Route } from '../../functions/core/routes';
+import { STACK_OUTPUTS } from '../../infra/outputs';
+import { captureOutput } from './cli-support';
+
+// No emulator serves CloudFormation or StartMessageMoveTask: the AWS path is checked against
+// mocked SDK clients, constructed by the CLI itself from the stack's outputs.
+const cfn = mockClient(CloudFormationClient);
+const sqs = mockClient(SQSClient);
+const documents = mockClient(DynamoDBDocumentClient);
+
+const STACK = 'WebhookReceiver';
+const arn = (route: Route, dlq = false) => `arn:aws:sqs:eu-west-1:123456789012:Webhooks-${routePart(route)}${dlq ? '-dlq' : ''}`;
+const url = (route: Route, dlq = false) => `https://sqs.eu-west-1.amazonaws.com/123456789012/Webhooks-${routePart(route)}${dlq ? '-dlq' : ''}`;
+const routePart = (route: Route) => route.replace(/[._]/g, '-');
+
+function stackOutputs() {
+  const outputs = [
+    { OutputKey: STACK_OUTPUTS.eventsTableName, OutputValue: 'WebhookReceiver-EventsTable-ABC' },
+    { OutputKey: STACK_OUTPUTS.webhookUrl('together'), OutputValue: 'https://abc.execute-api.eu-west-1.amazonaws.com/webhooks/together' },
+    { OutputKey: STACK_OUTPUTS.secretArn('together'), OutputValue: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:together-xyz' },
+  ];
+  for (const route of ROUTES) {
+    outputs.push(
+      { OutputKey: STACK_OUTPUTS.queueUrl(route), OutputValue: url(route) },
+      { OutputKey: STACK_OUTPUTS.queueArn(route), OutputValue: arn(route) },
+      { OutputKey: STACK_OUTPUTS.deadLetterQueueUrl(route), OutputValue: url(route, true) },
+      { OutputKey: STACK_OUTPUTS.deadLetterQueueArn(route), OutputValue: arn(route, true) },
+    );
+  }
+  return outputs;
+}
+
+async function cli(...argv: string[]) {
+  const captured = captureOutput();
+  const code = await run(argv, { output: captured.output, env: { AWS_REGION: 'eu-west-1' }, sleep: async () => {} });
+  return { code, stdout: captured.stdout, stderr: captured.stderr };
+}
+
+beforeEach(() => {
+  cfn.on(DescribeStacksCommand, { StackName: STACK }).resolves({
+    Stacks: [{ StackName: STACK, CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: stackOutputs() }],
+  });
+  // Every queue is empty unless a test says otherwise.
+  sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' } });
+});
+
+afterEach(() => {
+  cfn.reset();
+  sqs.reset();
+  documents.reset();
+});
+
+describe('webhooks dlq redrive --stack', () => {
+  it('starts one StartMessageMoveTask per route with dead letters, from its DLQ ARN to its queue ARN, and follows it to the end', async () => {
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: url('fine_tune.failed', true) }).resolves({ Attributes: { ApproximateNumberOfMessages: '7', ApproximateNumberOfMessagesNotVisible: '0' } });
+    sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'task-1' });
+    sqs
+      .on(ListMessageMoveTasksCommand)
+      .resolvesOnce({ Results: [{ TaskHandle: 'task-1', Status: 'RUNNING', ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 7 }] })
+      .resolves({ Results: [{ TaskHandle: 'task-1', Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 7, ApproximateNumberOfMessagesToMove: 7 }] });
+
+    const { code, stdout } = await cli('dlq', 'redrive', '--all', '--stack', STACK);
+
+    const starts = sqs.commandCalls(StartMessageMoveTaskCommand).map((call) => call.args[0].input);
+    expect(code).toBe(0);
+    expect(starts).toEqual([{ SourceArn: arn('fine_tune.failed', true), DestinationArn: arn('fine_tune.failed') }]);
+    expect(sqs.commandCalls(ListMessageMoveTasksCommand)).toHaveLength(2);
+    expect(sqs.commandCalls(ListMessageMoveTasksCommand)[0]?.args[0].input).toEqual({ SourceArn: arn('fine_tune.failed', true), MaxResults: 1 });
+    expect(stdout).toContain('fine_tune.failed: moved 7');
+    expect(stdout).toContain('moved 7 dead letters back to their queues');
+  });
+
+  it('exits 1 with the reason when the move task fails', async () => {
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: url('other', true) }).resolves({ Attributes: { ApproximateNumberOfMessages: '2', ApproximateNumberOfMessagesNotVisible: '0' } });
+    sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'task-2' });
+    sqs.on(ListMessageMoveTasksCommand).resolves({
+      Results: [{ TaskHandle: 'task-2', Status: 'FAILED', FailureReason: 'AccessDenied', ApproximateNumberOfMessagesMoved: 0 }],
+    });
+
+    const { code, stderr } = await cli('dlq', 'redrive', 'other', '--stack', STACK);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain('the move task of route other failed: AccessDenied');
+  });
+
+  it('returns once the task has started with --no-wait', async () => {
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: url('batch.failed', true) }).resolves({ Attributes: { ApproximateNumberOfMessages: '1', ApproximateNumberOfMessagesNotVisible: '0' } });
+    sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'task-3' });
+
+    const { code, stdout } = await cli('dlq', 'redrive', 'batch.failed', '--no-wait', '--stack', STACK);
+
+    expect(code).toBe(0);
+    expect(sqs.commandCalls(ListMessageMoveTasksCommand)).toHaveLength(0);
+    expect(stdout).toContain('batch.failed: move task started');
+  });
+});
+
+describe('webhooks --stack targets', () => {
+  it('asks CloudFormation for the named stack and queries that stack\'s events table through its time index', async () => {
+    documents.on(QueryCommand).resolves({ Items: [] });
+
+    const { code } = await cli('events', 'list', '--since', '1h', '--stack', STACK);
+
+    const queries = documents.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(code).toBe(0);
+    expect(cfn.commandCalls(DescribeStacksCommand)[0]?.args[0].input).toEqual({ StackName: STACK });
+    expect(queries.length).toBeGreaterThan(0);
+    expect(queries.every((input) => input.TableName === 'WebhookReceiver-EventsTable-ABC' && input.IndexName === 'byReceivedDay')).toBe(true);
+  });
+
+  it('reads queue depths from the stack\'s queue URLs for status', async () => {
+    documents.on(QueryCommand).resolves({ Items: [] });
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: url('fine_tune.completed', true) }).resolves({ Attributes: { ApproximateNumberOfMessages: '1', ApproximateNumberOfMessagesNotVisible: '0' } });
+
+    const { code, stdout } = await cli('status', '--stack', STACK);
+
+    expect(code).toBe(1);
+    expect(stdout).toContain('stack WebhookReceiver');
+    expect(stdout).toContain('UNHEALTHY: dead letters waiting on fine_tune.completed');
+  });
+
+  it('exits 2 and says what to check when the stack does not exist', async () => {
+    cfn.on(DescribeStacksCommand, { StackName: 'Nope' }).rejects(new Error('Stack with id Nope does not exist'));
+
+    const { code, stderr } = await cli('status', '--stack', 'Nope');
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('stack Nope does not exist in this account and region: check --stack, AWS_PROFILE and AWS_REGION');
+  });
+
+  it('prints the put-secret-value command with the stack\'s secret ARN after registering', async () => {
+    const seen: { url?: string; body?: string } = {};
+    const fakeFetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      seen.url = String(input);
+      seen.body = String(init?.body);
+      return new Response(JSON.stringify({ id: 'wh_1' }), { status: 200 });
+    }) as typeof fetch;
+    const captured = captureOutput();
+
+    const code = await run(['register', 'together', '--stack', STACK], {
+      output: captured.output,
+      env: { AWS_REGION: 'eu-west-1', TOGETHER_API_KEY: 'tk' },
+      fetch: fakeFetch,
+    });
+
+    const secret = (JSON.parse(seen.body ?? '{}') as { secret: string }).secret;
+    expect(code).toBe(0);
+    expect(seen.url).toBe('https://api.together.xyz/v1/webhooks');
+    expect(JSON.parse(seen.body ?? '{}')).toMatchObject({ url: 'https://abc.execute-api.eu-west-1.amazonaws.com/webhooks/together' });
+    expect(captured.stdout).toContain(
+      `aws secretsmanager put-secret-value --secret-id arn:aws:secretsmanager:eu-west-1:123456789012:secret:together-xyz --secret-string '["${secret}"]'`,
+    );
+  });
+});

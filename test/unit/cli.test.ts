@@ -1,0 +1,282 @@
+import { execFile } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { UsageError } from '../../cli/errors';
+import { parseEventKey } from '../../cli/events';
+import { run } from '../../cli/program';
+import { planBurst } from '../../cli/send';
+import { targetFromOutputs } from '../../cli/target';
+import { daysNewestFirst, parseSince } from '../../cli/time';
+import { ROUTES } from '../../functions/core/routes';
+import { STACK_OUTPUTS } from '../../infra/outputs';
+import { captureOutput } from './cli-support';
+
+const NOW = Date.parse('2026-11-03T10:00:00.000Z');
+
+describe('parseSince', () => {
+  it('reads durations back from now', () => {
+    expect(parseSince('90s', NOW)).toBe(NOW - 90_000);
+    expect(parseSince('30m', NOW)).toBe(NOW - 1_800_000);
+    expect(parseSince('24h', NOW)).toBe(NOW - 86_400_000);
+    expect(parseSince('7d', NOW)).toBe(NOW - 7 * 86_400_000);
+  });
+
+  it('reads ISO dates and times', () => {
+    expect(parseSince('2026-11-01', NOW)).toBe(Date.parse('2026-11-01T00:00:00.000Z'));
+    expect(parseSince('2026-11-02T16:45:00Z', NOW)).toBe(Date.parse('2026-11-02T16:45:00Z'));
+  });
+
+  it('rejects anything else with a usage error that shows the accepted forms', () => {
+    expect(() => parseSince('yesterday', NOW)).toThrow(UsageError);
+    expect(() => parseSince('yesterday', NOW)).toThrow(/30m, 24h or 7d/);
+  });
+
+  it('rejects a time in the future', () => {
+    expect(() => parseSince('2027-01-01', NOW)).toThrow(/in the future/);
+  });
+});
+
+describe('daysNewestFirst', () => {
+  it('lists the UTC days of the window, newest first, across a month boundary', () => {
+    expect(daysNewestFirst(Date.parse('2026-10-30T23:00:00Z'), NOW)).toEqual(['2026-11-03', '2026-11-02', '2026-11-01', '2026-10-31', '2026-10-30']);
+  });
+
+  it('is one day for a window inside today', () => {
+    expect(daysNewestFirst(NOW - 60_000, NOW)).toEqual(['2026-11-03']);
+  });
+});
+
+describe('planBurst', () => {
+  it('resends earlier ids for the duplicate share and keeps the rest fresh', () => {
+    let next = 0;
+    const { unique, resent } = planBurst(10, 0.2, () => `id${next++}`);
+
+    expect(unique).toEqual(['id0', 'id1', 'id2', 'id3', 'id4', 'id5', 'id6', 'id7']);
+    expect(resent).toEqual(['id0', 'id1']);
+  });
+
+  it('always sends at least one fresh id', () => {
+    const { unique, resent } = planBurst(1, 0.9);
+
+    expect(unique).toHaveLength(1);
+    expect(resent).toHaveLength(0);
+  });
+});
+
+describe('parseEventKey', () => {
+  it('splits at the first # only, so ids may contain #', () => {
+    expect(parseEventKey('mythicdot#evt#1')).toMatchObject({ provider: 'mythicdot', eventId: 'evt#1' });
+  });
+
+  it('rejects an unknown provider with the known ones and a quoting hint', () => {
+    expect(() => parseEventKey('openai#evt_1')).toThrow(/together, llmtune, mythicdot, standard.*'together#evt_123'/);
+  });
+});
+
+describe('targetFromOutputs', () => {
+  const outputs = (): Record<string, string> => {
+    const all: Record<string, string> = { [STACK_OUTPUTS.eventsTableName]: 'Stack-Events-1', [STACK_OUTPUTS.webhookUrl('together')]: 'https://api/webhooks/together' };
+    for (const route of ROUTES) {
+      all[STACK_OUTPUTS.queueUrl(route)] = `https://sqs/${route}`;
+      all[STACK_OUTPUTS.queueArn(route)] = `arn:${route}`;
+      all[STACK_OUTPUTS.deadLetterQueueUrl(route)] = `https://sqs/${route}-dlq`;
+      all[STACK_OUTPUTS.deadLetterQueueArn(route)] = `arn:${route}-dlq`;
+    }
+    return all;
+  };
+
+  it('reads the table, queues, ARNs and webhook URLs from the stack outputs', () => {
+    const target = targetFromOutputs('S', outputs());
+
+    expect(target.eventsTable).toBe('Stack-Events-1');
+    expect(target.queueRefs['fine_tune.completed']).toEqual({
+      url: 'https://sqs/fine_tune.completed',
+      arn: 'arn:fine_tune.completed',
+      deadLetterUrl: 'https://sqs/fine_tune.completed-dlq',
+      deadLetterArn: 'arn:fine_tune.completed-dlq',
+    });
+    expect(target.webhookUrls).toEqual({ together: 'https://api/webhooks/together' });
+  });
+
+  it('names every missing output and says to deploy the current version', () => {
+    const partial = outputs();
+    delete partial.QueueArnOther;
+    delete partial.EventsTableName;
+
+    expect(() => targetFromOutputs('S', partial)).toThrow(/lacks the outputs EventsTableName, QueueArnOther: deploy/);
+  });
+});
+
+describe('exit codes and help', () => {
+  const cli = async (...argv: string[]) => {
+    const captured = captureOutput();
+    const code = await run(argv, { output: captured.output, env: {} });
+    return { code, stdout: captured.stdout, stderr: captured.stderr };
+  };
+
+  it('prints help with every command and exits 0', async () => {
+    const { code, stdout } = await cli('--help');
+
+    expect(code).toBe(0);
+    for (const command of ['events', 'replay', 'dlq', 'send', 'status', 'register']) expect(stdout).toContain(command);
+  });
+
+  it('has --help on every command', async () => {
+    for (const argv of [['events', 'list'], ['events', 'show'], ['replay'], ['dlq', 'list'], ['dlq', 'redrive'], ['send'], ['status'], ['register', 'together']]) {
+      const { code, stdout } = await cli(...argv, '--help');
+      expect({ argv, code }).toEqual({ argv, code: 0 });
+      expect(stdout).toContain(`Usage: webhooks ${argv.join(' ')}`);
+    }
+  });
+
+  it('exits 2 for an unknown command', async () => {
+    const { code, stderr } = await cli('evnets');
+
+    expect(code).toBe(2);
+    expect(stderr).toContain("unknown command 'evnets'");
+  });
+
+  it('exits 2 for a missing argument', async () => {
+    const { code, stderr } = await cli('events', 'show');
+
+    expect(code).toBe(2);
+    expect(stderr).toContain("missing required argument 'key'");
+  });
+
+  it('exits 2 for an option value outside its choices', async () => {
+    const { code } = await cli('events', 'list', '--provider', 'openai');
+
+    expect(code).toBe(2);
+  });
+
+  it('exits 2 for a malformed --since before touching any target', async () => {
+    const { code, stderr } = await cli('status', '--since', 'a while');
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('--since must be a duration');
+  });
+
+  it('exits 2 for a send of a type the provider has no sample of', async () => {
+    const { code, stderr } = await cli('send', 'together', 'fine_tune.exploded');
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('known: fine_tune.completed');
+  });
+});
+
+describe('webhooks register together', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+    server = undefined;
+  });
+
+  /** A fake Together API that records the one request it gets and answers with `reply`. */
+  async function fakeTogether(reply: { status: number; body: unknown }) {
+    const seen: { method?: string; url?: string; authorization?: string; contentType?: string; body?: unknown } = {};
+    server = createServer((request: IncomingMessage, response) => {
+      let text = '';
+      request.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      request.on('end', () => {
+        Object.assign(seen, {
+          method: request.method,
+          url: request.url,
+          authorization: request.headers.authorization,
+          contentType: request.headers['content-type'],
+          body: JSON.parse(text),
+        });
+        response.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
+      });
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, seen };
+  }
+
+  const register = async (env: Record<string, string>, ...argv: string[]) => {
+    const captured = captureOutput();
+    const code = await run(['register', 'together', ...argv], { output: captured.output, env });
+    return { code, stdout: captured.stdout, stderr: captured.stderr };
+  };
+
+  it('POSTs the URL, the events and a fresh secret to {base}/webhooks with the bearer key, and prints how to store the secret', async () => {
+    const api = await fakeTogether({ status: 201, body: { id: 'wh_123' } });
+
+    const { code, stdout } = await register(
+      { TOGETHER_API_KEY: 'tk-test', TOGETHER_API_BASE_URL: api.base },
+      '--url',
+      'https://hooks.example.com/webhooks/together',
+      '--events',
+      'fine_tune.completed,batch.done',
+    );
+
+    const body = api.seen.body as { url: string; events: string[]; secret: string };
+    expect(code).toBe(0);
+    expect(api.seen.method).toBe('POST');
+    expect(api.seen.url).toBe('/v1/webhooks');
+    expect(api.seen.authorization).toBe('Bearer tk-test');
+    expect(api.seen.contentType).toBe('application/json');
+    expect(body.url).toBe('https://hooks.example.com/webhooks/together');
+    expect(body.events).toEqual(['fine_tune.completed', 'batch.done']);
+    expect(body.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(stdout).toContain('(webhook wh_123)');
+    expect(stdout).toContain(`export TOGETHER_WEBHOOK_SECRET='${body.secret}'`);
+    expect(stdout).toContain(`aws secretsmanager put-secret-value --secret-id <the SecretArnTogether output of your stack> --secret-string '["${body.secret}"]'`);
+  });
+
+  it('registers the documented Together events when --events is not given', async () => {
+    const api = await fakeTogether({ status: 200, body: {} });
+
+    await register({ TOGETHER_API_KEY: 'tk', TOGETHER_API_BASE_URL: api.base }, '--url', 'https://h/webhooks/together');
+
+    expect((api.seen.body as { events: string[] }).events).toEqual([
+      'fine_tune.completed',
+      'fine_tune.failed',
+      'fine_tune.checkpoint',
+      'model.deprecated',
+      'batch.done',
+    ]);
+  });
+
+  it('prints the secret the API returns when it chooses its own', async () => {
+    const api = await fakeTogether({ status: 200, body: { id: 'wh_9', secret: 'from-together-42' } });
+
+    const { stdout } = await register({ TOGETHER_API_KEY: 'tk', TOGETHER_API_BASE_URL: api.base }, '--url', 'https://h/webhooks/together');
+
+    expect(stdout).toContain('signing secret (chosen by Together): from-together-42');
+    expect(stdout).toContain("export TOGETHER_WEBHOOK_SECRET='from-together-42'");
+  });
+
+  it('exits 2 and names TOGETHER_API_KEY when it is not set, without calling the API', async () => {
+    const api = await fakeTogether({ status: 200, body: {} });
+
+    const { code, stderr } = await register({ TOGETHER_API_BASE_URL: api.base }, '--url', 'https://h/webhooks/together');
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('TOGETHER_API_KEY is not set');
+    expect(api.seen.method).toBeUndefined();
+  });
+
+  it('exits 1 and says to check the key when Together answers 401', async () => {
+    const api = await fakeTogether({ status: 401, body: { error: 'invalid api key' } });
+
+    const { code, stderr } = await register({ TOGETHER_API_KEY: 'bad', TOGETHER_API_BASE_URL: api.base }, '--url', 'https://h/webhooks/together');
+
+    expect(code).toBe(1);
+    expect(stderr).toContain('Together answered 401');
+    expect(stderr).toContain('check the key');
+  });
+});
+
+describe('the webhooks bin', () => {
+  it('runs as a real process and prints its help', async () => {
+    const bin = fileURLToPath(new URL('../../cli/webhooks.js', import.meta.url));
+
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, '--help'], { timeout: 60_000 });
+
+    expect(stdout).toContain('Usage: webhooks [options] [command]');
+    expect(stdout).toContain('Exit codes: 0 ok, 1 failure or unhealthy, 2 usage error.');
+  });
+});
