@@ -56,9 +56,8 @@ const UNIX_SECONDS = /^\d{1,12}$/;
  * pure JavaScript, several times slower than node:crypto on 256 KiB bodies.
  */
 export function verifySignature(input: VerifyInput): Verified {
-  const { spec } = input;
-  const headers = lowerCaseHeaders(input.headers);
-  const signatureValue = headers[spec.signatureHeader];
+  const { spec, headers } = input;
+  const signatureValue = headerValue(headers, spec.signatureHeader);
   if (signatureValue === undefined || signatureValue.trim() === '') {
     throw new UnauthorizedError(`missing ${spec.signatureHeader} header`, 'missing_signature');
   }
@@ -92,37 +91,48 @@ export function verifySignature(input: VerifyInput): Verified {
 
   for (const secret of input.secrets) {
     const expected = hmac(secretKey(spec.scheme, secret), prefix, input.body);
-    if (candidates.some((candidate) => timingSafeEqual(candidate, expected))) {
-      return { signedAtSeconds, headerId };
+    for (const candidate of candidates) {
+      if (timingSafeEqual(candidate, expected)) return { signedAtSeconds, headerId };
     }
   }
   throw new UnauthorizedError('signature does not match any active secret', 'signature_mismatch');
 }
 
 /** The HMAC key bytes of a secret: Standard Webhooks secrets are `whsec_` + base64; others are used as-is. */
-export function secretKey(scheme: SignatureScheme, secret: string): Buffer {
-  if (scheme === 'standard') {
-    return Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
+export function secretKey(scheme: SignatureScheme, secret: string): Buffer | string {
+  if (scheme !== 'standard') return secret; // node:crypto takes a string key as its UTF-8 bytes
+  let key = decodedKeys.get(secret);
+  if (key === undefined) {
+    key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
+    // A handful of active secrets per provider: a tiny cache saves a base64 decode per delivery.
+    if (decodedKeys.size >= 64) decodedKeys.clear();
+    decodedKeys.set(secret, key);
   }
-  return Buffer.from(secret, 'utf8');
+  return key;
 }
 
+const decodedKeys = new Map<string, Buffer>();
+
 /** HMAC-SHA256 of `prefix` followed by the raw body bytes. */
-export function hmac(key: Buffer, prefix: string, body: Uint8Array): Buffer {
+export function hmac(key: Buffer | string, prefix: string, body: Uint8Array): Buffer {
   const mac = createHmac('sha256', key);
   if (prefix !== '') mac.update(prefix, 'utf8');
   return mac.update(body).digest();
 }
 
-function lowerCaseHeaders(headers: VerifyInput['headers']): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    const key = name.toLowerCase();
-    // Two spellings of one name are a repeated header; join them as API Gateway would.
-    result[key] = key in result ? `${result[key]},${value}` : value;
+/**
+ * A header's value whatever the case of its name. API Gateway hands names in lower case, so the
+ * exact key is tried first; other spellings of the same name are joined as API Gateway joins a
+ * repeated header, so that they count as a repeat.
+ */
+function headerValue(headers: VerifyInput['headers'], name: string): string | undefined {
+  let value = headers[name];
+  for (const key in headers) {
+    if (key === name || key.length !== name.length || key.toLowerCase() !== name) continue;
+    const other = headers[key];
+    if (other !== undefined) value = value === undefined ? other : `${value},${other}`;
   }
-  return result;
+  return value;
 }
 
 /**
@@ -130,9 +140,9 @@ function lowerCaseHeaders(headers: VerifyInput['headers']): Record<string, strin
  * the contract contains a comma, so a comma means a repeat: identical repeats are harmless, and
  * differing ones are rejected rather than guessing which one was signed.
  */
-function singleValue(headers: Record<string, string>, name: string): string | undefined {
-  const value = headers[name];
-  if (value === undefined) return undefined;
+function singleValue(headers: VerifyInput['headers'], name: string): string | undefined {
+  const value = headerValue(headers, name);
+  if (value === undefined || !value.includes(',')) return value;
   const parts = value.split(',').map((part) => part.trim());
   const first = parts[0] ?? '';
   if (parts.some((part) => part !== first)) {
@@ -141,7 +151,7 @@ function singleValue(headers: Record<string, string>, name: string): string | un
   return first;
 }
 
-function readTimestamp(headers: Record<string, string>, name: string, nowSeconds: number): number {
+function readTimestamp(headers: VerifyInput['headers'], name: string, nowSeconds: number): number {
   const value = singleValue(headers, name);
   if (value === undefined || value === '') {
     throw new UnauthorizedError(`missing ${name} header`, 'missing_timestamp');
@@ -163,10 +173,13 @@ function readTimestamp(headers: Record<string, string>, name: string, nowSeconds
 }
 
 function parseHexSignature(value: string, name: string): Buffer {
-  const parts = value.split(',').map((part) => part.trim());
-  const first = parts[0] ?? '';
-  if (parts.some((part) => part !== first)) {
-    throw new UnauthorizedError(`${name} was sent more than once with different values`, 'repeated_header');
+  let first = value;
+  if (value.includes(',')) {
+    const parts = value.split(',').map((part) => part.trim());
+    first = parts[0] ?? '';
+    if (parts.some((part) => part !== first)) {
+      throw new UnauthorizedError(`${name} was sent more than once with different values`, 'repeated_header');
+    }
   }
   if (!HEX_SHA256.test(first)) {
     throw new UnauthorizedError(`${name} must be 64 hex characters`, 'malformed_signature');

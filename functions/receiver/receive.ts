@@ -138,11 +138,15 @@ function tooLarge(maxBodyBytes: number): PayloadTooLargeError {
   return new PayloadTooLargeError(`body is over the ${maxBodyBytes}-byte limit`, 'body_too_large');
 }
 
+/**
+ * One delivery per invocation, so the metric goes on the shared instance and the handler's
+ * `publishStoredMetrics()` flushes it: one EMF line per delivery, and no per-call `singleMetric()`
+ * instance (which costs a new Metrics and Console each time).
+ */
 function count(deps: ReceiverDeps, provider: string, name: string, reason: string): void {
   if (deps.metrics === undefined) return;
-  const metric = deps.metrics.singleMetric();
-  metric.addDimensions({ provider, reason });
-  metric.addMetric(name, MetricUnit.Count, 1);
+  deps.metrics.addDimensions({ provider, reason });
+  deps.metrics.addMetric(name, MetricUnit.Count, 1);
 }
 
 function respond(
