@@ -43,20 +43,23 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     const providerParam = request.pathParameters?.provider ?? request.rawPath.split('/').pop() ?? '';
     const enabled = deps.providers.get(providerParam as ProviderName);
     const provider = enabled?.provider.name ?? 'unknown';
+    // Filled in once the delivery is normalized, so that later failures are logged with their key.
+    const reached: { key?: string; route?: string } = {};
     try {
-      const result = await receive(deps, request, providerParam, enabled);
+      const result = await receive(deps, request, providerParam, enabled, reached);
       count(deps, provider, result.status === 'accepted' ? 'Accepted' : 'Duplicate', result.status);
-      deps.logger.info(result.status === 'accepted' ? 'event accepted' : 'duplicate delivery', { ...result });
+      deps.logger.info(result.status === 'accepted' ? 'event accepted' : 'duplicate delivery', { ...reached, ...result });
       return respond(200, result.status === 'accepted' ? { status: 'accepted', key: result.key } : result);
     } catch (error) {
       if (!(error instanceof ReceiverError)) {
-        deps.logger.error('unexpected error', { provider, error: error as Error });
+        deps.logger.error('unexpected error', { provider, ...reached, error: error as Error });
         count(deps, provider, 'Errors', 'unexpected');
         return respond(500, { error: 'internal_error' });
       }
       const log = error.statusCode >= 500 ? deps.logger.error : deps.logger.warn;
       log.call(deps.logger, 'delivery rejected', {
         provider,
+        ...reached,
         status: error.statusCode,
         reason: error.reason,
         detail: error.message,
@@ -73,6 +76,7 @@ async function receive(
   request: APIGatewayProxyEventV2,
   providerParam: string,
   enabled: EnabledProvider | undefined,
+  reached: { key?: string; route?: string },
 ): Promise<AcceptResult> {
   const method = request.requestContext.http.method.toUpperCase();
   if (method !== 'POST') throw new MethodNotAllowedError(`method ${method} is not allowed; use POST`, 'method_not_allowed');
@@ -109,12 +113,11 @@ async function receive(
     receivedAtMs,
     retentionSeconds: deps.retentionSeconds,
   });
-  deps.logger.appendKeys({ key: `${event.provider}#${event.id}`, route: event.type });
-  try {
-    return await deps.accept(event);
-  } finally {
-    deps.logger.removeKeys(['key', 'route']);
-  }
+  // The key goes on each log line rather than on the shared logger (appendKeys): the local
+  // runtime serves requests concurrently, and persistent keys would tag other requests' lines.
+  reached.key = `${event.provider}#${event.id}`;
+  reached.route = event.type;
+  return deps.accept(event);
 }
 
 function readBody(request: APIGatewayProxyEventV2, maxBodyBytes: number): Buffer {
