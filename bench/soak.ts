@@ -153,6 +153,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   for (let index = 0; index < options.events; index += 1) work.push({ build: deliveryOf(index), expect: 'ok', event: index });
   const resends = Math.round(options.events * options.duplicateRate);
   for (let index = 0; index < resends; index += 1) work.push({ build: deliveryOf(index), expect: 'ok', event: index });
+  // 1% of events also arrive as 20 copies side by side: the receiver must accept exactly one.
+  for (let index = 0; index < Math.max(1, Math.round(options.events * 0.01)); index += 1) {
+    const event = (index * 6_151) % options.events;
+    work.push({ build: deliveryOf(event), expect: 'ok', event, copies: 20 });
+  }
   const forgedKeys: string[] = [];
   if (options.faults) {
     const extra = (share: number) => Math.max(1, Math.round(options.events * share));
