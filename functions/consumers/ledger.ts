@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { readEventStatus } from '../core/accept';
 import { eventKey, type NormalizedEvent } from '../core/event';
 import { EVENTS_TABLE, type EventRecord, type EventStatus } from '../core/table';
 import { ConsumerDependencyError, LeaseHeldError, LeaseLostError } from './errors';
@@ -206,16 +207,7 @@ async function updateOwn(
 
 async function readStatus(deps: LedgerDeps, key: string): Promise<EventStatus | undefined> {
   try {
-    const { Item } = await deps.documents.send(
-      new GetCommand({
-        TableName: deps.tableName,
-        Key: { [EVENTS_TABLE.partitionKey]: key },
-        ConsistentRead: true,
-        ProjectionExpression: '#status',
-        ExpressionAttributeNames: { '#status': 'status' },
-      }),
-    );
-    return Item?.status as EventStatus | undefined;
+    return await readEventStatus(deps.documents, deps.tableName, key);
   } catch (error) {
     throw new ConsumerDependencyError(`could not read the record of ${key}`, { cause: error });
   }

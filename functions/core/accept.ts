@@ -23,6 +23,31 @@ export interface AcceptDeps {
   readonly logger?: Pick<Logger, 'warn'>;
 }
 
+/** What the write path needs from any configuration that uses it (receiver, poller). */
+export interface AcceptSettings {
+  readonly tableName: string;
+  readonly queueUrls: Readonly<Record<Route, string>>;
+  readonly leaseSeconds: number;
+  readonly retentionSeconds: number;
+}
+
+/** The write path's dependencies from a configuration and its clients. */
+export function acceptDepsFor(
+  settings: AcceptSettings,
+  clients: Pick<AcceptDeps, 'documents' | 'sqs' | 'clock' | 'logger'>,
+): AcceptDeps {
+  return {
+    documents: clients.documents,
+    sqs: clients.sqs,
+    tableName: settings.tableName,
+    queueUrls: settings.queueUrls,
+    leaseSeconds: settings.leaseSeconds,
+    retentionSeconds: settings.retentionSeconds,
+    ...(clients.clock === undefined ? {} : { clock: clients.clock }),
+    ...(clients.logger === undefined ? {} : { logger: clients.logger }),
+  };
+}
+
 export type AcceptResult =
   | { readonly status: 'accepted'; readonly key: string }
   | { readonly status: 'duplicate'; readonly key: string; readonly state: EventStatus };
@@ -135,25 +160,34 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Pro
   return { status: 'accepted', key };
 }
 
-/**
- * The status of an existing record. DynamoDB returns it with a failed condition
- * (`ReturnValuesOnConditionCheckFailure`); emulators that do not get one consistent read instead.
- */
+/** The status of the record, as a duplicate answer needs it; a failed read is a 503. */
 async function currentState(deps: AcceptDeps, key: string): Promise<EventStatus | undefined> {
   try {
-    const { Item } = await deps.documents.send(
-      new GetCommand({
-        TableName: deps.tableName,
-        Key: { [EVENTS_TABLE.partitionKey]: key },
-        ConsistentRead: true,
-        ProjectionExpression: '#status',
-        ExpressionAttributeNames: { '#status': 'status' },
-      }),
-    );
-    return Item?.status as EventStatus | undefined;
+    return await readEventStatus(deps.documents, deps.tableName, key);
   } catch (error) {
     throw new DependencyError('could not read the event record', 'dynamodb_unavailable', { cause: error });
   }
+}
+
+/**
+ * The status of an event record by a consistent read. DynamoDB returns the old item with a failed
+ * condition (`ReturnValuesOnConditionCheckFailure`); emulators that do not need this read instead.
+ */
+export async function readEventStatus(
+  documents: DynamoDBDocumentClient,
+  tableName: string,
+  key: string,
+): Promise<EventStatus | undefined> {
+  const { Item } = await documents.send(
+    new GetCommand({
+      TableName: tableName,
+      Key: { [EVENTS_TABLE.partitionKey]: key },
+      ConsistentRead: true,
+      ProjectionExpression: '#status',
+      ExpressionAttributeNames: { '#status': 'status' },
+    }),
+  );
+  return Item?.status as EventStatus | undefined;
 }
 
 /** Deletes our own in-progress record so the sender's retry is not blocked by a lease. */

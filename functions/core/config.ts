@@ -1,3 +1,4 @@
+import type { AcceptSettings } from './accept';
 import { ConfigurationError } from './errors';
 import { PROVIDER_NAMES, type ProviderName } from './event';
 import { PROVIDERS, type Provider } from './providers';
@@ -79,24 +80,27 @@ export function readQueueUrls(env: Env): Readonly<Record<Route, string>> {
   return urls as Record<Route, string>;
 }
 
-export interface ReceiverConfig {
-  readonly tableName: string;
-  readonly queueUrls: Readonly<Record<Route, string>>;
+/** `TABLE_NAME`, `QUEUE_URLS`, `RETENTION_DAYS`, `LEASE_SECONDS`: what every user of the write path reads. */
+export function readAcceptSettings(env: Env): AcceptSettings {
+  return {
+    tableName: requireEnv(env, 'TABLE_NAME'),
+    queueUrls: readQueueUrls(env),
+    retentionSeconds: integerEnv(env, 'RETENTION_DAYS', MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, 365) * 86_400,
+    leaseSeconds: integerEnv(env, 'LEASE_SECONDS', DEFAULT_LEASE_SECONDS, 15, 900),
+  };
+}
+
+export interface ReceiverConfig extends AcceptSettings {
   readonly providers: ReadonlyMap<ProviderName, EnabledProvider>;
   readonly maxBodyBytes: number;
-  readonly retentionSeconds: number;
-  readonly leaseSeconds: number;
 }
 
 /** The receiver's whole configuration, read once at start-up. */
 export function readReceiverConfig(env: Env = process.env): ReceiverConfig {
   return {
-    tableName: requireEnv(env, 'TABLE_NAME'),
-    queueUrls: readQueueUrls(env),
+    ...readAcceptSettings(env),
     providers: readEnabledProviders(env),
     maxBodyBytes: integerEnv(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, MAX_BODY_BYTES_LIMIT),
-    retentionSeconds: integerEnv(env, 'RETENTION_DAYS', MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, 365) * 86_400,
-    leaseSeconds: integerEnv(env, 'LEASE_SECONDS', DEFAULT_LEASE_SECONDS, 15, 900),
   };
 }
 

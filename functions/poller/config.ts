@@ -3,11 +3,10 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { acceptEvent, type AcceptDeps } from '../core/accept';
+import { acceptDepsFor, acceptEvent, type AcceptSettings } from '../core/accept';
 import { clientConfig } from '../core/aws';
-import { DEFAULT_LEASE_SECONDS, MIN_RETENTION_DAYS, integerEnv, readQueueUrls, requireEnv } from '../core/config';
+import { integerEnv, readAcceptSettings, requireEnv } from '../core/config';
 import { ConfigurationError, DependencyError } from '../core/errors';
-import type { Route } from '../core/routes';
 import { SECRET_CACHE_SECONDS } from '../core/secrets';
 import { DEFAULT_POLL_LIMITS, pollTogether, type PollLimits, type PollSummary } from './poll';
 import { createPollerStateStore } from './state';
@@ -19,12 +18,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 export type ApiKeySource = { readonly secretArn: string } | { readonly value: string };
 
 /** The poller's whole configuration, read once at start-up. */
-export interface PollerConfig {
-  readonly tableName: string;
-  readonly queueUrls: Readonly<Record<Route, string>>;
+export interface PollerConfig extends AcceptSettings {
   readonly pollerTableName: string;
-  readonly retentionSeconds: number;
-  readonly leaseSeconds: number;
   readonly baseUrl: string;
   readonly apiKey: ApiKeySource;
   readonly limits: PollLimits;
@@ -40,11 +35,8 @@ export interface PollerConfig {
  */
 export function readPollerConfig(env: Env = process.env): PollerConfig {
   return {
-    tableName: requireEnv(env, 'TABLE_NAME'),
-    queueUrls: readQueueUrls(env),
+    ...readAcceptSettings(env),
     pollerTableName: requireEnv(env, 'POLLER_TABLE_NAME'),
-    retentionSeconds: integerEnv(env, 'RETENTION_DAYS', MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, 365) * 86_400,
-    leaseSeconds: integerEnv(env, 'LEASE_SECONDS', DEFAULT_LEASE_SECONDS, 15, 900),
     baseUrl: readBaseUrl(env),
     apiKey: readApiKeySource(env),
     limits: {
@@ -126,16 +118,7 @@ export interface PollerClients {
  */
 export function pollerFromConfig(config: PollerConfig, clients: PollerClients): () => Promise<PollSummary> {
   const clock = clients.clock ?? Date.now;
-  const acceptDeps: AcceptDeps = {
-    documents: clients.documents,
-    sqs: clients.sqs,
-    tableName: config.tableName,
-    queueUrls: config.queueUrls,
-    leaseSeconds: config.leaseSeconds,
-    retentionSeconds: config.retentionSeconds,
-    clock,
-    ...(clients.logger === undefined ? {} : { logger: clients.logger }),
-  };
+  const acceptDeps = acceptDepsFor(config, { ...clients, clock });
   let deadline: number | undefined;
   const api = createTogetherApi({
     baseUrl: config.baseUrl,

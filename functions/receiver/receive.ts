@@ -3,7 +3,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { acceptEvent, type AcceptDeps, type AcceptResult } from '../core/accept';
+import { acceptDepsFor, acceptEvent, type AcceptResult } from '../core/accept';
 import type { EnabledProvider, ReceiverConfig } from '../core/config';
 import type { SecretsReader } from '../core/secrets';
 import {
@@ -172,16 +172,7 @@ export interface ReceiverClients {
 
 /** The receiver as deployed: configuration plus clients. Used by the Lambda handler and `npm start` alike. */
 export function receiverFromConfig(config: ReceiverConfig, clients: ReceiverClients): Receiver {
-  const acceptDeps: AcceptDeps = {
-    documents: clients.documents,
-    sqs: clients.sqs,
-    tableName: config.tableName,
-    queueUrls: config.queueUrls,
-    leaseSeconds: config.leaseSeconds,
-    retentionSeconds: config.retentionSeconds,
-    logger: clients.logger,
-    ...(clients.clock === undefined ? {} : { clock: clients.clock }),
-  };
+  const acceptDeps = acceptDepsFor(config, clients);
   return createReceiver({
     providers: config.providers,
     getSecrets: clients.getSecrets,
