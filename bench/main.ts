@@ -13,6 +13,7 @@ import { forkWorker } from './fork';
 import type { ReceiverWorkerOptions, ReceiverWorkerResult } from './receiver-worker';
 import { check, describeCheck, round } from './stats';
 import { benchVerification } from './verification';
+import { quietSdkNodeWarning } from '../local/warnings';
 
 const RESULTS_FILE = new URL('results.json', import.meta.url);
 
@@ -36,18 +37,6 @@ function section(title: string): void {
   console.log(`\n${title}`);
 }
 
-/**
- * The SDK warns once per process that it will need Node 22 from 2027; harmless here and noise in
- * the table. Every other warning is still printed.
- */
-function quietSdkNodeWarning(): void {
-  const listeners = process.listeners('warning');
-  process.removeAllListeners('warning');
-  process.on('warning', (warning) => {
-    if (warning.name === 'NodeVersionSupportWarning' || /NodeVersionSupportWarning/.test(warning.message)) return;
-    for (const listener of listeners) listener(warning);
-  });
-}
 
 async function main(): Promise<void> {
   quietSdkNodeWarning();

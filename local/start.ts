@@ -2,9 +2,11 @@ import { ConfigurationError } from '../functions/core/errors';
 import { integerEnv } from '../functions/core/config';
 import { readPollIntervalSeconds } from './poller';
 import { startLocalRuntime } from './runtime';
+import { quietSdkNodeWarning } from './warnings';
 
 /** `npm start`: the receiver on local emulators. Configuration by environment; see README. */
 async function main(): Promise<void> {
+  quietSdkNodeWarning();
   const env = process.env;
   const runtime = await startLocalRuntime({
     env,
