@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import type { Route } from '../../functions/core/routes';
 import { stepsFor, type RouteStep } from '../../functions/consumers/routes';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { consumerOn, drainAlerts, eventRecord, jobItem, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
+import { closedPort } from '../support/net';
 
 let env: Emulated;
 beforeAll(async () => {
@@ -298,11 +298,3 @@ describe('jobs projection', () => {
   });
 });
 
-/** A port with nothing listening: connections are refused at once. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

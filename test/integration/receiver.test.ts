@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -10,6 +8,7 @@ import { PROVIDERS } from '../../functions/core/providers';
 import { buildDelivery } from '../../local/deliveries';
 import { deliveryEvent } from '../support/gateway';
 import { startEmulated, type Emulated } from '../support/emulated';
+import { closedPort, waitFor } from '../support/net';
 
 let env: Emulated;
 beforeAll(async () => {
@@ -24,14 +23,6 @@ beforeEach(async () => {
 
 const bodyOf = (result: { body?: string }) => JSON.parse(result.body ?? '{}') as Record<string, unknown>;
 
-/** A port with nothing listening: connections are refused at once. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('receiver on the emulators', () => {
   it.each(
@@ -138,11 +129,4 @@ describe('receiver on the emulators', () => {
   });
 });
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 

@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   TogetherApiError,
@@ -11,6 +9,7 @@ import {
   type TogetherApiOptions,
 } from '../../functions/poller/together-api';
 import { startFakeTogether, successfulFineTuneScript, batchScript, type FakeTogether } from '../../local/fake-together';
+import { closedPort } from '../support/net';
 
 let fake: FakeTogether;
 beforeAll(async () => {
@@ -45,13 +44,6 @@ function client(overrides: Partial<TogetherApiOptions> & { retry?: Partial<Retry
   return { api, sleeps };
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('Together API client', () => {
   it('sends the key as a bearer token and reads the three documented lists', async () => {

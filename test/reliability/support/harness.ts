@@ -6,6 +6,7 @@ import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { Webhook } from 'standardwebhooks';
 import { ROUTES } from '../../../functions/core/routes';
 import type { LocalResources } from '../../../local/resources';
+export { closedPort, waitFor } from '../../support/net';
 
 /** What exists after a request: items in the events table and messages on every queue (routes and DLQs). */
 export interface StoreCounts {
@@ -59,14 +60,6 @@ export function queueDelta(before: StoreCounts, after: StoreCounts): Record<stri
   return delta;
 }
 
-/** A loopback port with nothing listening: connections are refused at once. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A TCP server that accepts connections and reads requests but never answers. */
 export interface SilentServer {
@@ -145,11 +138,3 @@ export function standardSignatureOfBytes(secret: string, id: string, timestampSe
   return `v1,${mac}`;
 }
 
-/** Resolves when `condition` holds; polls every 20 ms, fails after `timeoutMs`. */
-export async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
