@@ -87,8 +87,12 @@ export interface CostInputs {
   /** Events-table and jobs-table writes per event: receiver and consumer, as counted. */
   readonly eventsTableWritesPerEvent: number;
   readonly otherTableWritesPerEvent: number;
-  /** The events table has a GSI projecting every attribute, so each write to it writes the index too. */
-  readonly eventsTableIndexes: number;
+  /**
+   * Writes to the events table's time index per event. It projects only attributes that never
+   * change (EVENTS_TABLE.byTimeIndex), so the receiver's put writes it and the status updates do
+   * not: DynamoDB writes an index only when its keys or projected attributes change.
+   */
+  readonly indexWritesPerEvent: number;
   readonly receiverLogBytesPerDelivery: number;
   readonly consumerLogBytesPerEvent: number;
 }
@@ -146,10 +150,11 @@ export function costPerMillion(inputs: CostInputs): CostResult {
 
   const itemBytes = dynamoItemBytes(inputs.storedRecord) + A.recordGrowthBytes;
   const writeUnitsPerWrite = Math.ceil(itemBytes / 1024);
-  const eventsUnits = inputs.eventsTableWritesPerEvent * writeUnitsPerWrite * (1 + inputs.eventsTableIndexes);
+  // The index item holds the keys and five short attributes: well under 1 KB, so 1 WRU a write.
+  const eventsUnits = inputs.eventsTableWritesPerEvent * writeUnitsPerWrite + inputs.indexWritesPerEvent;
   add(
     'DynamoDB events table writes',
-    `${inputs.eventsTableWritesPerEvent} writes (receiver put + mark queued, consumer claim + mark handled) × ${writeUnitsPerWrite} WRU (${itemBytes} B item) × ${1 + inputs.eventsTableIndexes} (table + GSI projecting ALL) × $${P.dynamodbPerMillionWriteUnits}/M`,
+    `(${inputs.eventsTableWritesPerEvent} writes (receiver put + mark queued, consumer claim + mark handled) × ${writeUnitsPerWrite} WRU (${itemBytes} B item) + ${inputs.indexWritesPerEvent} time-index write × 1 WRU) × $${P.dynamodbPerMillionWriteUnits}/M`,
     eventsUnits * P.dynamodbPerMillionWriteUnits,
   );
   add('DynamoDB jobs table writes', `${inputs.otherTableWritesPerEvent} write × 1 WRU × $${P.dynamodbPerMillionWriteUnits}/M`, inputs.otherTableWritesPerEvent * P.dynamodbPerMillionWriteUnits);
@@ -193,7 +198,7 @@ export function costPerMillion(inputs: CostInputs): CostResult {
     fixedMonthly: [
       `Secrets Manager storage: $0.40 per secret per month (one per provider: ${A.providersReadAtInit} × $0.40)`,
       'SQS: Lambda event source mappings long-poll each route queue while idle (about 5 pollers × 3 empty receives a minute ≈ 0.65 M requests ≈ $0.26 per queue per month)',
-      'DynamoDB storage ($0.25/GB-month) and point-in-time recovery ($0.20/GB-month) for the retained records and the GSI copy',
+      'DynamoDB storage ($0.25/GB-month) and point-in-time recovery ($0.20/GB-month) for the retained records and the time index',
     ],
   };
 }

@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     messageBytes: receiver.messageBodyBytes + 120,
     eventsTableWritesPerEvent,
     otherTableWritesPerEvent,
-    eventsTableIndexes: 1,
+    indexWritesPerEvent: 1,
     receiverLogBytesPerDelivery: receiver.logBytesPerAccepted,
     consumerLogBytesPerEvent: receiver.consumer.logBytesPerEvent,
   });

@@ -1,4 +1,4 @@
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { EVENTS_TABLE, EVENT_STATUSES, type EventRecord, type EventStatus } from '../functions/core/table';
 import { isRoute, ROUTES } from '../functions/core/routes';
@@ -67,10 +67,15 @@ export function parseEventFilter(options: { provider?: string; type?: string; st
   };
 }
 
+/** Keys per index page: a page's records are then read in one BatchGetItem (100 keys at most). */
+const PAGE_SIZE = 100;
+
 /**
  * Event summaries received in the window, newest first, without a scan: one Query of the
- * `byReceivedDay` index per UTC day, newest day first, each sorted by `receivedAt` descending.
- * Filters run in DynamoDB (FilterExpression). `onDay` reports progress after each day.
+ * `byReceivedDay` index per UTC day, newest day first, each sorted by `receivedAt` descending;
+ * provider and route filters run in DynamoDB (FilterExpression). The index carries only what never
+ * changes (see EVENTS_TABLE), so each page's current state (status, attempts, errors) is read from
+ * the table by key, and the status filter applies to that. `onDay` reports progress after each day.
  */
 export async function* eventsInWindow(
   deps: EventsDeps,
@@ -79,8 +84,7 @@ export async function* eventsInWindow(
   onDay?: (day: string) => void,
 ): AsyncGenerator<EventSummary> {
   const index = EVENTS_TABLE.byTimeIndex;
-  const names: Record<string, string> = { '#day': index.partitionKey, '#at': index.sortKey };
-  SUMMARY_ATTRIBUTES.forEach((attribute, position) => (names[`#a${position}`] = attribute));
+  const names: Record<string, string> = { '#day': index.partitionKey, '#at': index.sortKey, '#pk': EVENTS_TABLE.partitionKey };
   const values: Record<string, unknown> = { ':since': new Date(window.sinceMs).toISOString() };
   const conditions: string[] = [];
   const add = (attribute: string, value: string | undefined) => {
@@ -91,7 +95,6 @@ export async function* eventsInWindow(
   };
   add('provider', filter.provider);
   add('route', filter.route);
-  add('status', filter.status);
 
   for (const day of daysNewestFirst(window.sinceMs, window.nowMs)) {
     let exclusiveStartKey: Record<string, unknown> | undefined;
@@ -101,18 +104,40 @@ export async function* eventsInWindow(
         IndexName: index.name,
         KeyConditionExpression: '#day = :day AND #at >= :since',
         ScanIndexForward: false,
-        ProjectionExpression: SUMMARY_ATTRIBUTES.map((_, position) => `#a${position}`).join(', '),
+        Limit: PAGE_SIZE,
+        ProjectionExpression: '#pk',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: { ...values, ':day': day },
         ...(conditions.length === 0 ? {} : { FilterExpression: conditions.join(' AND ') }),
         ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
       };
       const page = await send(deps, () => deps.documents.send(new QueryCommand(input)));
-      for (const item of page.Items ?? []) yield item as EventSummary;
+      const keys = (page.Items ?? []).map((item) => String(item[EVENTS_TABLE.partitionKey]));
+      for (const summary of await summariesOf(deps, keys)) {
+        if (filter.status === undefined || summary.status === filter.status) yield summary;
+      }
       exclusiveStartKey = page.LastEvaluatedKey;
     } while (exclusiveStartKey !== undefined);
     onDay?.(day);
   }
+}
+
+/** The current summaries of up to 100 events, in the order of `keys`; records gone since are skipped. */
+async function summariesOf(deps: EventsDeps, keys: readonly string[]): Promise<EventSummary[]> {
+  if (keys.length === 0) return [];
+  const names = Object.fromEntries(SUMMARY_ATTRIBUTES.map((attribute, position) => [`#a${position}`, attribute]));
+  const projection = SUMMARY_ATTRIBUTES.map((_, position) => `#a${position}`).join(', ');
+  const found = new Map<string, EventSummary>();
+  let pending: Record<string, unknown>[] = keys.map((key) => ({ [EVENTS_TABLE.partitionKey]: key }));
+  for (let attempt = 0; pending.length > 0; attempt += 1) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** attempt)));
+    if (attempt >= 8) throw new CliError(`DynamoDB kept ${pending.length} keys unprocessed; try again`);
+    const request = { Keys: pending, ProjectionExpression: projection, ExpressionAttributeNames: names };
+    const result = await send(deps, () => deps.documents.send(new BatchGetCommand({ RequestItems: { [deps.tableName]: request } })));
+    for (const item of result.Responses?.[deps.tableName] ?? []) found.set(String(item.pk), item as EventSummary);
+    pending = (result.UnprocessedKeys?.[deps.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+  }
+  return keys.flatMap((key) => found.get(key) ?? []);
 }
 
 /** Up to `limit` event summaries of the window, newest first. */

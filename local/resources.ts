@@ -80,7 +80,7 @@ async function createEventsTable(dynamodb: DynamoDBClient, tableName: string): P
               { AttributeName: index.partitionKey, KeyType: 'HASH' },
               { AttributeName: index.sortKey, KeyType: 'RANGE' },
             ],
-            Projection: { ProjectionType: 'ALL' },
+            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projectedAttributes] },
           },
         ],
       }),

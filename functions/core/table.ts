@@ -6,8 +6,18 @@ export const EVENTS_TABLE = {
   partitionKey: 'pk',
   /** DynamoDB TTL attribute, epoch seconds. TTL deletes late, so conditions also compare it to now. */
   ttlAttribute: 'expiresAt',
-  /** Lists events by time without a scan: partition per UTC day, sorted by receive time. */
-  byTimeIndex: { name: 'byReceivedDay', partitionKey: 'receivedDay', sortKey: 'receivedAt' },
+  /**
+   * Lists events by time without a scan: partition per UTC day, sorted by receive time. It carries
+   * only attributes that never change after the receiver's put, so the three status updates of an
+   * event (queued, handling, handled) do not write the index again: one index write per event
+   * instead of four. Readers fetch the current status from the table by key.
+   */
+  byTimeIndex: {
+    name: 'byReceivedDay',
+    partitionKey: 'receivedDay',
+    sortKey: 'receivedAt',
+    projectedAttributes: ['provider', 'eventId', 'route', 'providerType', 'subject'],
+  },
 } as const;
 
 /**

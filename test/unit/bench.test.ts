@@ -40,7 +40,7 @@ describe('bench cost model', () => {
       messageBytes: 400,
       eventsTableWritesPerEvent: 4,
       otherTableWritesPerEvent: 1,
-      eventsTableIndexes: 1,
+      indexWritesPerEvent: 1,
       receiverLogBytesPerDelivery: 500,
       consumerLogBytesPerEvent: 200,
     };
@@ -50,9 +50,9 @@ describe('bench cost model', () => {
     const line = (item: string) => result.lines.find((entry) => entry.item === item)?.usdPerMillion;
     // 10 ms billed × 0.5 GB × 1 M invocations.
     expect(line('Receiver Lambda duration')).toBeCloseTo(1e6 * 0.01 * 0.5 * PRICES_USD.lambdaArmPerGbSecond, 4);
-    // 502 B + growth fits one write unit; 4 writes, each also written to the index.
+    // 502 B + growth fits one write unit; 4 writes, and only the first also writes the index.
     expect(result.writeUnitsPerWrite).toBe(1);
-    expect(line('DynamoDB events table writes')).toBeCloseTo(8 * PRICES_USD.dynamodbPerMillionWriteUnits, 4);
+    expect(line('DynamoDB events table writes')).toBeCloseTo(5 * PRICES_USD.dynamodbPerMillionWriteUnits, 4);
     expect(line('SQS')).toBeCloseTo(1.2 * PRICES_USD.sqsPerMillionRequests, 4);
     expect(result.itemBytes).toBe(502 + ASSUMPTIONS.recordGrowthBytes);
     expect(result.totalUsdPerMillion).toBeCloseTo(
