@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { readEventStatus } from '../core/accept';
+import { readEventStatus, recordFields } from '../core/accept';
 import { eventKey, type NormalizedEvent } from '../core/event';
 import { EVENTS_TABLE, type EventRecord, type EventStatus } from '../core/table';
 import { ConsumerDependencyError, LeaseHeldError, LeaseLostError } from './errors';
@@ -57,17 +57,7 @@ export async function claimEvent(deps: LedgerDeps, event: NormalizedEvent): Prom
   const nowSeconds = Math.floor(nowMs / 1000);
   const token = randomUUID();
   // Written only where the record lacks them: a missing record is rebuilt as the receiver would have.
-  const created: Omit<EventRecord, 'pk' | 'status'> = {
-    provider: event.provider,
-    eventId: event.id,
-    route: event.type,
-    providerType: event.providerType,
-    ...(event.subject === undefined ? {} : { subject: event.subject }),
-    receivedAt: event.receivedAt,
-    receivedDay: event.receivedAt.slice(0, 10),
-    event: JSON.stringify(event),
-    expiresAt: nowSeconds + deps.retentionSeconds,
-  };
+  const created = recordFields(event, JSON.stringify(event), nowSeconds + deps.retentionSeconds);
   const names: Record<string, string> = {
     '#pk': EVENTS_TABLE.partitionKey,
     '#status': 'status',

@@ -53,6 +53,28 @@ export type AcceptResult =
   | { readonly status: 'duplicate'; readonly key: string; readonly state: EventStatus };
 
 /**
+ * The attributes an event record takes from its event: written by the receiver's put, and by a
+ * consumer that has to rebuild a record that expired or never existed.
+ */
+export function recordFields(
+  event: NormalizedEvent,
+  body: string,
+  expiresAt: number,
+): Omit<EventRecord, 'pk' | 'status'> {
+  return {
+    provider: event.provider,
+    eventId: event.id,
+    route: event.type,
+    providerType: event.providerType,
+    ...(event.subject === undefined ? {} : { subject: event.subject }),
+    receivedAt: event.receivedAt,
+    receivedDay: event.receivedAt.slice(0, 10),
+    event: body,
+    expiresAt,
+  };
+}
+
+/**
  * The one write path for an event, shared by the receiver, the poller and replay:
  * 1. conditional put of the record as `in_progress` with a lease (absent, expired by TTL time, or
  *    an abandoned lease count as free: the last covers a process that died between put and send);
@@ -75,15 +97,7 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Pro
   const record: EventRecord = {
     pk: key,
     status: 'in_progress',
-    provider: event.provider,
-    eventId: event.id,
-    route: event.type,
-    providerType: event.providerType,
-    ...(event.subject === undefined ? {} : { subject: event.subject }),
-    receivedAt: event.receivedAt,
-    receivedDay: event.receivedAt.slice(0, 10),
-    event: body,
-    expiresAt: nowSeconds + deps.retentionSeconds,
+    ...recordFields(event, body, nowSeconds + deps.retentionSeconds),
     leaseToken,
     leaseExpiresAt: nowSeconds + deps.leaseSeconds,
   };
