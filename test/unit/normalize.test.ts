@@ -82,6 +82,18 @@ describe('normalizeDelivery', () => {
     expect(event.subject).toBe('batch_abc');
   });
 
+  it.each(['mythicdot', 'standard'] as const)('accepts a %s event whose object id is too long to be a subject, without a subject', (provider) => {
+    const longId = 'x'.repeat(600);
+    const body =
+      provider === 'mythicdot'
+        ? { id: 'evt_long', type: 'batch.completed', created: NOW_S, data: { object: { id: longId } } }
+        : { type: 'batch.completed', data: { id: longId } };
+
+    const event = normalizeDelivery(input(provider, body, { verified: { headerId: 'msg_long', signedAtSeconds: NOW_S } }));
+
+    expect([event.type, event.subject]).toEqual(['batch.completed', undefined]);
+  });
+
   it('rejects a body-only delivery whose body timestamp is older than the retention (401)', () => {
     const stale = input('mythicdot', { id: 'evt_1', type: 'batch.completed', created: NOW_S - WEEK_S - 1, data: {} });
     expect(() => normalizeDelivery(stale)).toThrow(UnauthorizedError);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineProvider, toSeconds } from './types';
+import { defineProvider, pickSubject, toSeconds } from './types';
 
 const Envelope = z.looseObject({
   id: z.string(),
@@ -26,11 +26,10 @@ export const mythicdot = defineProvider({
   envelope: Envelope,
   toFacts: (envelope) => {
     const created = toSeconds(envelope.created, 'created');
-    const objectId = envelope.data.object?.id;
     return {
       id: envelope.id,
       providerType: envelope.type,
-      subject: objectId !== undefined && objectId !== '' ? objectId : undefined,
+      subject: pickSubject(envelope.data.object, ['id']),
       occurredAtSeconds: created,
       bodyTimestampSeconds: created,
       data: envelope.data,
@@ -43,7 +42,7 @@ export const mythicdot = defineProvider({
       created: nowSeconds,
       data: {
         object: {
-          id: 'batch_abc123',
+          id: `batch_${id}`,
           status: 'completed',
           request_counts: { total: 1000, completed: 998, failed: 2 },
           output_file_id: 'file_xyz789',
@@ -54,25 +53,25 @@ export const mythicdot = defineProvider({
       id,
       type: 'batch.failed',
       created: nowSeconds,
-      data: { object: { id: 'batch_def456', status: 'failed', errors: [{ code: 'invalid_jsonl', line: 17 }] } },
+      data: { object: { id: `batch_${id}`, status: 'failed', errors: [{ code: 'invalid_jsonl', line: 17 }] } },
     }),
     'fine_tuning.job.started': ({ id, nowSeconds }) => ({
       id,
       type: 'fine_tuning.job.started',
       created: nowSeconds,
-      data: { object: { id: 'ftjob_123', status: 'running', model: 'mythic-7b' } },
+      data: { object: { id: `ftjob_${id}`, status: 'running', model: 'mythic-7b' } },
     }),
     'fine_tuning.job.succeeded': ({ id, nowSeconds }) => ({
       id,
       type: 'fine_tuning.job.succeeded',
       created: nowSeconds,
-      data: { object: { id: 'ftjob_123', status: 'succeeded', fine_tuned_model: 'ft:mythic-7b:acme:2026' } },
+      data: { object: { id: `ftjob_${id}`, status: 'succeeded', fine_tuned_model: 'ft:mythic-7b:acme:2026' } },
     }),
     'fine_tuning.job.failed': ({ id, nowSeconds }) => ({
       id,
       type: 'fine_tuning.job.failed',
       created: nowSeconds,
-      data: { object: { id: 'ftjob_456', status: 'failed', error: { message: 'training data has 3 invalid rows' } } },
+      data: { object: { id: `ftjob_${id}`, status: 'failed', error: { message: 'training data has 3 invalid rows' } } },
     }),
     'usage.threshold_reached': ({ id, nowSeconds }) => ({
       id,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineProvider, toSeconds } from './types';
+import { defineProvider, pickSubject, toSeconds } from './types';
 
 const Envelope = z.looseObject({
   type: z.string(),
@@ -32,12 +32,11 @@ export const standard = defineProvider({
   },
   envelope: Envelope,
   toFacts: (envelope, verified) => {
-    const subject = envelope.data?.id;
     return {
       // The verifier has already required and signed this header.
       id: verified.headerId ?? '',
       providerType: envelope.type,
-      subject: subject !== undefined && subject !== '' ? subject : undefined,
+      subject: pickSubject(envelope.data, ['id']),
       occurredAtSeconds: toSeconds(envelope.created_at, 'created_at') ?? verified.signedAtSeconds,
       data: envelope.data ?? {},
     };
@@ -58,7 +57,8 @@ export const standard = defineProvider({
         object: 'event',
         created_at: nowSeconds,
         type,
-        data: { id: type.startsWith('batch') ? 'batch_openai_1' : 'ftjob_openai_1' },
+        // One job or batch per sample id: different samples are different jobs, a resend the same.
+        data: { id: `${type.startsWith('batch') ? 'batch' : 'ftjob'}_${id}` },
       }),
     ]),
   ),
