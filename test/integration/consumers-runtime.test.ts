@@ -53,7 +53,7 @@ describe('local runtime with consumers', () => {
 
     expect(response.status).toBe(200);
     expect(handled).toMatchObject({ status: 'handled', attempts: 1 });
-    const job = await runtime.clients.documents.send(new GetCommand({ TableName: runtime.resources.jobsTable, Key: { pk: 'together#ft-abc123' } }));
+    const job = await runtime.clients.documents.send(new GetCommand({ TableName: runtime.resources.jobsTable, Key: { pk: `together#ft-${delivery.id}` } }));
     expect(job.Item).toMatchObject({ state: 'running', step: 500 });
   });
 

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clientConfig } from '../../functions/core/aws';
@@ -140,6 +141,34 @@ describe('consumer on the emulators', () => {
     expect(await drainAlerts(env)).toHaveLength(1);
   });
 
+  it('alerts once for a job failure reported both by a push and by the poller', async () => {
+    const subject = `ft-${Math.random().toString(36).slice(2)}`;
+    const push = failedFineTune({ id: `evt_push_${subject}`, subject });
+    const poll = failedFineTune({ id: `poll:ft:${subject}:failed`, subject });
+    await queuedRecord(push);
+    await queuedRecord(poll);
+
+    const response = await consumerOn(env, 'fine_tune.failed')(sqsEvent(sqsRecord(push), sqsRecord(poll)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await eventRecord(env, eventKey(push))).toMatchObject({ status: 'handled' });
+    expect(await eventRecord(env, eventKey(poll))).toMatchObject({ status: 'handled' });
+    expect(await drainAlerts(env)).toHaveLength(1);
+  });
+
+  it('still alerts for a failure whose first alert could not be published, on its retry', async () => {
+    const event = failedFineTune();
+    await queuedRecord(event);
+    const deadSns = new SNSClient(clientConfig({ endpoint: `http://127.0.0.1:${await closedPort()}` }));
+
+    const first = await consumerOn(env, 'fine_tune.failed', { sns: deadSns })(sqsEvent(sqsRecord(event)));
+    const retry = await consumerOn(env, 'fine_tune.failed')(sqsEvent(sqsRecord(event, 2)));
+
+    expect(first.batchItemFailures).toHaveLength(1);
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(await drainAlerts(env)).toHaveLength(1);
+  });
+
   it('creates the record of an event sent straight to the queue', async () => {
     const event = failedFineTune();
 
@@ -233,7 +262,8 @@ describe('consumer on the emulators', () => {
     ['model.deprecated', { model_id: 'm-1', replacement_model: 'm-2', sunset_date: '2027-01-31' }, /stops serving on 2027-01-31; move to m-2/],
     ['usage.threshold_reached', { metric: 'tokens', threshold: 10, current: 12 }, /tokens reached 12 of a 10 threshold/],
   ] as const)('publishes one alert for %s', async (route, data, text) => {
-    const event = normalizedEvent({ type: route as Route, providerType: route, data });
+    // Its own subject: jobs are keyed by provider and subject, and a shared one is one job.
+    const event = normalizedEvent({ type: route as Route, providerType: route, data, subject: `${route}-${Math.random().toString(36).slice(2)}` });
 
     await consumerOn(env, route)(sqsEvent(sqsRecord(event), sqsRecord(event)));
     await consumerOn(env, route)(sqsEvent(sqsRecord(event, 2)));

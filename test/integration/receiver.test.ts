@@ -55,7 +55,7 @@ describe('receiver on the emulators', () => {
     await env.receiver()(deliveryEvent(delivery));
 
     const { Item } = await env.clients.documents.send(new GetCommand({ TableName: env.resources.eventsTable, Key: { pk: 'together#evt_record' } }));
-    expect(Item).toMatchObject({ status: 'queued', route: 'fine_tune.completed', subject: 'ft-abc123' });
+    expect(Item).toMatchObject({ status: 'queued', route: 'fine_tune.completed', subject: 'ft-evt_record' });
     expect(JSON.parse(Item?.event as string)).toMatchObject({ id: 'evt_record', type: 'fine_tune.completed' });
     expect(Item?.expiresAt).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) + 7 * 86_400 - 5);
     expect(Item?.leaseToken).toBeUndefined();

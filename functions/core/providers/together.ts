@@ -44,24 +44,26 @@ export const together = defineProvider({
       data: envelope.data ?? {},
     };
   },
+  // Each sample id is its own job or batch (`ft-{id}`), so different samples never collide in the
+  // jobs projection, and a resend of one id is the same event about the same job.
   samples: {
     'fine_tune.completed': ({ id, nowSeconds }) => ({
       id,
       type: 'fine_tune.completed',
       created: nowSeconds,
-      data: { fine_tune_id: 'ft-abc123', model_name: 'acme/llama-3-8b-support-v2', eval_loss: 0.412 },
+      data: { fine_tune_id: `ft-${id}`, model_name: 'acme/llama-3-8b-support-v2', eval_loss: 0.412 },
     }),
     'fine_tune.failed': ({ id, nowSeconds }) => ({
       id,
       type: 'fine_tune.failed',
       created: nowSeconds,
-      data: { fine_tune_id: 'ft-def456', error_message: 'CUDA out of memory at step 1200', step: 1200 },
+      data: { fine_tune_id: `ft-${id}`, error_message: 'CUDA out of memory at step 1200', step: 1200 },
     }),
     'fine_tune.checkpoint': ({ id, nowSeconds }) => ({
       id,
       type: 'fine_tune.checkpoint',
       created: nowSeconds,
-      data: { fine_tune_id: 'ft-abc123', step: 500, loss: 0.87 },
+      data: { fine_tune_id: `ft-${id}`, step: 500, loss: 0.87 },
     }),
     'model.deprecated': ({ id, nowSeconds }) => ({
       id,
@@ -77,7 +79,7 @@ export const together = defineProvider({
       id,
       type: 'batch.done',
       created: nowSeconds,
-      data: { batch_id: 'batch-789', output_url: 'https://api.together.xyz/v1/files/file-out-789', total_tokens: 1843200 },
+      data: { batch_id: `batch-${id}`, output_url: 'https://api.together.xyz/v1/files/file-out-789', total_tokens: 1843200 },
     }),
     'resource.created': ({ id, nowSeconds }) => ({
       id,
