@@ -86,7 +86,8 @@ export function readAcceptSettings(env: Env): AcceptSettings {
     tableName: requireEnv(env, 'TABLE_NAME'),
     queueUrls: readQueueUrls(env),
     retentionSeconds: integerEnv(env, 'RETENTION_DAYS', MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, 365) * 86_400,
-    leaseSeconds: integerEnv(env, 'LEASE_SECONDS', DEFAULT_LEASE_SECONDS, 15, 900),
+    // Never below the receiver's timeout (25 s) and the accept path's worst case of AWS calls (21 s).
+    leaseSeconds: integerEnv(env, 'LEASE_SECONDS', DEFAULT_LEASE_SECONDS, DEFAULT_LEASE_SECONDS, 900),
   };
 }
 

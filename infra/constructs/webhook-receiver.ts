@@ -23,6 +23,7 @@ import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { AWS_CALL_BUDGET } from '../../functions/core/aws';
 import {
   DEFAULT_LEASE_SECONDS,
   DEFAULT_MAX_BODY_BYTES,
@@ -48,7 +49,16 @@ export const CONSUMER_ENTRY = fileURLToPath(new URL('../../functions/consumers/h
  * The receiver's timeout. It answers the sender itself, and must end well before the lease on an
  * in-progress event (`LEASE_SECONDS`, default 30) so that a live request is never overtaken.
  */
-export const RECEIVER_TIMEOUT = Duration.seconds(10);
+export const RECEIVER_TIMEOUT = Duration.seconds(25);
+
+/**
+ * The longest an accept can spend in AWS calls before it answers: the conditional put, the send,
+ * and the release after a failed send, each bounded by AWS_CALL_BUDGET (attempts × (connect +
+ * request)). The receiver must time out after this, or a slow dependency ends in a Lambda timeout
+ * (a 500 from the API, and a record left leased) instead of the contract's retryable 503.
+ */
+export const ACCEPT_WORST_CASE_SECONDS =
+  (3 * AWS_CALL_BUDGET.maxAttempts * (AWS_CALL_BUDGET.connectionTimeoutMs + AWS_CALL_BUDGET.requestTimeoutMs)) / 1000;
 
 /** Longest idempotency retention accepted, as in `functions/core/config.ts`. */
 export const MAX_RETENTION_DAYS = 365;
@@ -523,6 +533,11 @@ function resolveSettings(props: WebhookReceiverProps): Settings {
   }
   if (props.alarmTopic !== undefined && props.alarmEmail !== undefined) {
     throw new Error('give either alarmTopic (an existing topic, subscribe to it yourself) or alarmEmail, not both');
+  }
+  if (RECEIVER_TIMEOUT.toSeconds() <= ACCEPT_WORST_CASE_SECONDS) {
+    throw new Error(
+      `the receiver timeout (${RECEIVER_TIMEOUT.toSeconds()} s) must exceed the accept path's worst case (${ACCEPT_WORST_CASE_SECONDS} s of AWS calls)`,
+    );
   }
   if (RECEIVER_TIMEOUT.toSeconds() >= DEFAULT_LEASE_SECONDS) {
     throw new Error(`the receiver timeout (${RECEIVER_TIMEOUT.toSeconds()} s) must stay below LEASE_SECONDS (${DEFAULT_LEASE_SECONDS} s)`);
