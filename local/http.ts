@@ -25,7 +25,7 @@ export function toGatewayEvent(request: IncomingMessage, body: Buffer, nowMs = D
   } catch {
     text = undefined;
   }
-  const provider = WEBHOOK_PATH.exec(url.pathname)?.[1];
+  const provider = decodePathSegment(WEBHOOK_PATH.exec(url.pathname)?.[1]);
   const method = request.method ?? 'GET';
   return {
     version: '2.0',
@@ -33,7 +33,7 @@ export function toGatewayEvent(request: IncomingMessage, body: Buffer, nowMs = D
     rawPath: url.pathname,
     rawQueryString: url.search.slice(1),
     headers,
-    ...(provider === undefined ? {} : { pathParameters: { provider: decodeURIComponent(provider) } }),
+    ...(provider === undefined ? {} : { pathParameters: { provider } }),
     requestContext: {
       accountId: 'local',
       apiId: 'local',
@@ -55,6 +55,16 @@ export function toGatewayEvent(request: IncomingMessage, body: Buffer, nowMs = D
     body: text ?? body.toString('base64'),
     isBase64Encoded: text === undefined,
   };
+}
+
+/** A percent-decoded path segment; undefined for a malformed escape (`%E0`), which no provider matches. */
+function decodePathSegment(segment: string | undefined): string | undefined {
+  if (segment === undefined) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 export type GatewayHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;

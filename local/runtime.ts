@@ -12,14 +12,14 @@ import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { createSecretsReader } from '../functions/core/secrets';
 import { readConsumerConfig } from '../functions/consumers/config';
-import { readPollerConfig } from '../functions/poller/config';
+import { readPollerConfig, type PollerConfig } from '../functions/poller/config';
 import { createPollerTable } from '../functions/poller/state';
 import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
 import { receiverFromConfig } from '../functions/receiver/receive';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
 import { startEmulators, type Emulators } from './emulators';
 import { createLocalServer } from './http';
-import { readPollIntervalSeconds, startLocalPoller, type LocalPoller } from './poller';
+import { readPollIntervalSeconds, startLocalPoller } from './poller';
 import { createLocalResources, queueUrlMap, type LocalResources } from './resources';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -59,8 +59,8 @@ export interface LocalRuntime {
   readonly config: ReceiverConfig;
   /** Providers running on a documented development secret because none was configured. */
   readonly developmentSecrets: readonly ProviderName[];
-  /** Whether the Together poller runs (it does when TOGETHER_API_KEY is set). */
-  readonly polling: boolean;
+  /** What the Together poller polls, when it runs (it does when TOGETHER_API_KEY is set). */
+  readonly polling?: { readonly baseUrl: string; readonly intervalSeconds: number };
   stop(): Promise<void>;
 }
 
@@ -130,6 +130,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       getSecrets: createSecretsReader({ ...env, SECRET_ARNS: undefined }, [...config.providers.keys()]),
       logger,
     });
+    // Everything that can fail on bad configuration happens before the server listens.
+    const polling = await localPollerConfig(options.env, resources, clients);
     const server = createLocalServer(receiver, () => ({
       status: 'ok',
       providers: [...config.providers.keys()],
@@ -151,7 +153,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
             visibilityTimeoutSeconds,
             logger,
           });
-    const poller = await startPollerIfConfigured(options.env, resources, clients, logger);
+    const poller =
+      polling === undefined ? undefined : startLocalPoller({ documents: clients.documents, sqs: clients.sqs, ...polling, logger });
     return {
       url,
       emulators,
@@ -159,7 +162,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       clients,
       config,
       developmentSecrets,
-      polling: poller !== undefined,
+      ...(polling === undefined ? {} : { polling: { baseUrl: polling.config.baseUrl, intervalSeconds: polling.intervalSeconds } }),
       async stop() {
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
@@ -175,18 +178,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 }
 
 /**
- * The scheduled Together poller of the stack, on a timer, when `TOGETHER_API_KEY` is set: it
- * calls Together's API (`TOGETHER_API_BASE_URL`, e.g. the fake of `npm run fake-together`) every
+ * The configuration of the stack's scheduled Together poller, run here on a timer, when
+ * `TOGETHER_API_KEY` is set (with its state table created): it calls Together's API
+ * (`TOGETHER_API_BASE_URL`, e.g. the fake of `npm run fake-together`) every
  * `TOGETHER_POLL_INTERVAL_SECONDS` and accepts what it observes through the same write path.
  */
-async function startPollerIfConfigured(
+async function localPollerConfig(
   env: Env,
   resources: LocalResources,
   clients: LocalClients,
-  logger: Logger,
-): Promise<LocalPoller | undefined> {
+): Promise<{ config: PollerConfig; intervalSeconds: number } | undefined> {
   if (env.TOGETHER_API_KEY === undefined || env.TOGETHER_API_KEY.trim() === '') return undefined;
-  await createPollerTable(clients.dynamodb, LOCAL_POLLER_TABLE);
   const config = readPollerConfig({
     ...env,
     TABLE_NAME: resources.eventsTable,
@@ -194,13 +196,9 @@ async function startPollerIfConfigured(
     POLLER_TABLE_NAME: LOCAL_POLLER_TABLE,
     TOGETHER_API_KEY_SECRET_ARN: undefined,
   });
-  return startLocalPoller({
-    documents: clients.documents,
-    sqs: clients.sqs,
-    config,
-    intervalSeconds: readPollIntervalSeconds(env),
-    logger,
-  });
+  const intervalSeconds = readPollIntervalSeconds(env);
+  await createPollerTable(clients.dynamodb, LOCAL_POLLER_TABLE);
+  return { config, intervalSeconds };
 }
 
 /** Fills each unset `{NAME}_WEBHOOK_SECRET` with the provider's documented development secret. */

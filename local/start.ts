@@ -1,6 +1,5 @@
 import { ConfigurationError } from '../functions/core/errors';
 import { integerEnv } from '../functions/core/config';
-import { readPollIntervalSeconds } from './poller';
 import { startLocalRuntime } from './runtime';
 import { quietSdkNodeWarning } from './warnings';
 
@@ -24,8 +23,8 @@ async function main(): Promise<void> {
   for (const name of runtime.config.providers.keys()) {
     console.log(`  POST ${runtime.url}/webhooks/${name}`);
   }
-  if (runtime.polling) {
-    console.log(`polling Together at ${process.env.TOGETHER_API_BASE_URL ?? 'https://api.together.xyz/v1'} every ${readPollIntervalSeconds(env)}s`);
+  if (runtime.polling !== undefined) {
+    console.log(`polling Together at ${runtime.polling.baseUrl} every ${runtime.polling.intervalSeconds}s`);
   }
   console.log(`ready: ${runtime.url}/health  (Ctrl-C to stop)`);
 

@@ -74,6 +74,9 @@ export function readQueueUrls(env: Env): Readonly<Record<Route, string>> {
   } catch {
     throw new ConfigurationError('QUEUE_URLS must be a JSON object of route → queue URL');
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigurationError('QUEUE_URLS must be a JSON object of route → queue URL');
+  }
   const urls = parsed as Record<string, unknown>;
   const missing = ROUTES.filter((route) => typeof urls[route] !== 'string' || urls[route] === '');
   if (missing.length > 0) throw new ConfigurationError(`QUEUE_URLS has no queue URL for: ${missing.join(', ')}`);

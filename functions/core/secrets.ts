@@ -23,7 +23,15 @@ export function createSecretsReader(env: Readonly<Record<string, string | undefi
     const lists = new Map(providers.map((name) => [name, parseSecretList(env[PROVIDERS[name].secretEnv])]));
     return async (provider) => lists.get(provider) ?? [];
   }
-  const arns = JSON.parse(arnsJson) as Record<string, string | undefined>;
+  let arns: Record<string, string | undefined>;
+  try {
+    arns = JSON.parse(arnsJson) as Record<string, string | undefined>;
+  } catch {
+    throw new ConfigurationError('SECRET_ARNS must be a JSON object of provider → secret ARN');
+  }
+  if (typeof arns !== 'object' || arns === null || Array.isArray(arns)) {
+    throw new ConfigurationError('SECRET_ARNS must be a JSON object of provider → secret ARN');
+  }
   const missing = providers.filter((name) => !arns[name]);
   if (missing.length > 0) throw new ConfigurationError(`SECRET_ARNS has no secret for: ${missing.join(', ')}`);
   const secrets = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(clientConfig()) });
