@@ -83,6 +83,9 @@ export async function pollTogether(deps: PollerDeps, limits: PollLimits = DEFAUL
   };
 
   const [jobs, batches] = await Promise.all([deps.api.listFineTunes(), deps.api.listBatches()]);
+  // Backfill is measured from the first run, not from now: after an outage longer than the window,
+  // what finished meanwhile is still announced.
+  const firstPolledMs = await deps.state.firstPolledAt(startedAtMs);
   const states = await deps.state.load([
     ...jobs.map((job) => stateKey('fine_tune', job.id)),
     ...batches.map((batch) => stateKey('batch', batch.id)),
@@ -95,7 +98,7 @@ export async function pollTogether(deps: PollerDeps, limits: PollLimits = DEFAUL
     const previous = states.get(pk);
     if (previous?.terminal) {
       summary.skippedTerminal += 1;
-    } else if (previous === undefined && isFineTuneTerminal(job.status) && finishedBeforeBackfill(job.updated_at, startedAtMs, limits)) {
+    } else if (previous === undefined && isFineTuneTerminal(job.status) && finishedBeforeBackfill(job.updated_at, firstPolledMs, limits)) {
       await deps.state.save(terminalState('fine_tune', pk, job.id, job.status, job.updated_at, nowIso));
       summary.backfilled += 1;
     } else {
@@ -111,7 +114,7 @@ export async function pollTogether(deps: PollerDeps, limits: PollLimits = DEFAUL
     } else if (!isBatchTerminal(batch.status)) {
       // Nothing to announce until it finishes; the list already said all there is.
       continue;
-    } else if (previous === undefined && finishedBeforeBackfill(batch.completed_at ?? batch.created_at, startedAtMs, limits)) {
+    } else if (previous === undefined && finishedBeforeBackfill(batch.completed_at ?? batch.created_at, firstPolledMs, limits)) {
       await deps.state.save(terminalState('batch', pk, batch.id, batch.status, batch.completed_at, nowIso));
       summary.backfilled += 1;
     } else {
@@ -212,11 +215,12 @@ async function pollItem(deps: PollerDeps, item: WorkItem, summary: PollSummary):
   });
 }
 
-function finishedBeforeBackfill(at: string | number | null | undefined, nowMs: number, limits: PollLimits): boolean {
+/** Finished more than the backfill window before the poller's first run: history, not news. */
+function finishedBeforeBackfill(at: string | number | null | undefined, firstPolledMs: number, limits: PollLimits): boolean {
   const iso = isoTime(at);
   // No readable time: announce it rather than risk losing a recent event.
   if (iso === undefined) return false;
-  return nowMs - Date.parse(iso) > limits.backfillSeconds * 1000;
+  return firstPolledMs - Date.parse(iso) > limits.backfillSeconds * 1000;
 }
 
 function terminalState(kind: PolledKind, pk: string, id: string, status: string, updatedAt: string | number | null | undefined, nowIso: string): PollerState {

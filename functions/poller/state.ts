@@ -44,7 +44,16 @@ export interface PollerStateStore {
    * that is already terminal is never written back to non-terminal by a slower poller.
    */
   save(state: PollerState): Promise<void>;
+  /**
+   * When this poller first ran (epoch ms), recording `nowMs` if it never ran before. Jobs that
+   * finished well before it are history; anything finished since is announced, however long the
+   * poller was down in between.
+   */
+  firstPolledAt(nowMs: number): Promise<number>;
 }
+
+/** The item that remembers the poller's first run. */
+const FIRST_POLL_KEY = 'together#poller#first-poll';
 
 /** `together#fine_tune#ft-123` */
 export function stateKey(kind: PolledKind, id: string): string {
@@ -80,6 +89,23 @@ export function createPollerStateStore(documents: DynamoDBDocumentClient, tableN
         }
       }
       return found;
+    },
+
+    async firstPolledAt(nowMs) {
+      try {
+        const { Attributes } = await documents.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { [POLLER_TABLE.partitionKey]: FIRST_POLL_KEY },
+            UpdateExpression: 'SET firstPolledAt = if_not_exists(firstPolledAt, :now)',
+            ExpressionAttributeValues: { ':now': nowMs },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return Number(Attributes?.firstPolledAt ?? nowMs);
+      } catch (error) {
+        throw new DependencyError(`could not read the first poll time from ${tableName}`, 'poller_state_unavailable', { cause: error });
+      }
     },
 
     async save(state) {

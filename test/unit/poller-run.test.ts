@@ -29,8 +29,13 @@ function account(jobs: FineTuneJob[], events: Record<string, FineTuneEvent[]> = 
 /** The DynamoDB store's semantics in memory: merged key sets, terminal items never reopened. */
 function memoryStore(): PollerStateStore & { items: Map<string, PollerState> } {
   const items = new Map<string, PollerState>();
+  let firstPolled: number | undefined;
   return {
     items,
+    async firstPolledAt(nowMs) {
+      firstPolled ??= nowMs;
+      return firstPolled;
+    },
     async load(pks) {
       return new Map(pks.flatMap((pk) => (items.has(pk) ? [[pk, items.get(pk) as PollerState] as const] : [])));
     },
@@ -174,6 +179,21 @@ describe('a poll run', () => {
     expect(ids.sort()).toEqual(['poll:batch:batch-new:EXPIRED', 'poll:ft:ft-new:completed', 'poll:ft:ft-new:started']);
     expect(state.items.get(stateKey('fine_tune', 'ft-old'))?.terminal).toBe(true);
     expect(state.items.get(stateKey('batch', 'batch-old'))?.terminal).toBe(true);
+  });
+
+  it('announces what finished during an outage longer than the backfill window', async () => {
+    const batches: Batch[] = [{ id: 'batch-slow', status: 'IN_PROGRESS', created_at: minutesAgo(10) }];
+    const { api } = account([], {}, batches);
+    const state = memoryStore();
+    const { accept, ids } = recorder();
+    await pollTogether({ api, accept, state, clock: () => NOW_MS }, LIMITS);
+    const threeDaysLaterMs = NOW_MS + 3 * 86_400_000;
+    batches[0] = { id: 'batch-slow', status: 'COMPLETED', created_at: minutesAgo(10), completed_at: new Date(NOW_MS + 3_600_000).toISOString() };
+
+    const summary = await pollTogether({ api, accept, state, clock: () => threeDaysLaterMs }, LIMITS);
+
+    expect(summary.backfilled).toBe(0);
+    expect(ids).toEqual(['poll:batch:batch-slow:COMPLETED']);
   });
 
   it('fails the run when the key is rejected', async () => {
