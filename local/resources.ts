@@ -123,9 +123,11 @@ async function createAlerts(sns: SNSClient, sqs: SQSClient): Promise<{ topicArn:
 async function createRouteQueues(sqs: SQSClient, route: Route): Promise<RouteQueues> {
   const deadLetter = await createQueue(sqs, LOCAL_NAMES.deadLetterQueue(route), {
     MessageRetentionPeriod: String(QUEUE_SETTINGS.deadLetterRetentionSeconds),
+    MaximumMessageSize: String(QUEUE_SETTINGS.maxMessageBytes),
   });
   const queue = await createQueue(sqs, LOCAL_NAMES.queue(route), {
     VisibilityTimeout: String(QUEUE_SETTINGS.visibilityTimeoutSeconds),
+    MaximumMessageSize: String(QUEUE_SETTINGS.maxMessageBytes),
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetter.arn, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount }),
   });
   return { url: queue.url, arn: queue.arn, deadLetterUrl: deadLetter.url, deadLetterArn: deadLetter.arn };

@@ -10,4 +10,9 @@ export const QUEUE_SETTINGS = {
   /** How long a dead letter is kept: the SQS maximum. */
   deadLetterRetentionSeconds: 14 * 24 * 3600,
   batchSize: 10,
+  /**
+   * The largest message a route queue takes, pinned rather than left to the account's default: the
+   * SQS maximum, well above the largest event the accept path stores (MAX_STORED_EVENT_BYTES).
+   */
+  maxMessageBytes: 1_048_576,
 } as const;

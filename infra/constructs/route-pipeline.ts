@@ -75,6 +75,7 @@ export class RoutePipeline extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.seconds(QUEUE_SETTINGS.deadLetterRetentionSeconds),
+      maxMessageSizeBytes: QUEUE_SETTINGS.maxMessageBytes,
       removalPolicy: props.removalPolicy,
     });
 
@@ -83,6 +84,7 @@ export class RoutePipeline extends Construct {
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(QUEUE_SETTINGS.visibilityTimeoutSeconds),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount },
+      maxMessageSizeBytes: QUEUE_SETTINGS.maxMessageBytes,
       removalPolicy: props.removalPolicy,
     });
 

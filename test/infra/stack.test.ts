@@ -215,6 +215,14 @@ describe('queues', () => {
     });
   });
 
+  it('pins the largest message size of every queue and dead-letter queue to the SQS maximum', () => {
+    for (const route of ROUTES) {
+      const resources = template.toJSON().Resources;
+      expect(resources[logicalId(stack.webhooks.queues[route])].Properties.MaximumMessageSize).toBe(1_048_576);
+      expect(resources[logicalId(stack.webhooks.deadLetterQueues[route])].Properties.MaximumMessageSize).toBe(1_048_576);
+    }
+  });
+
   it('keeps dead letters 14 days, encrypted', () => {
     for (const route of ROUTES) {
       const dlq = template.toJSON().Resources[logicalId(stack.webhooks.deadLetterQueues[route])];
