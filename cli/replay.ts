@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { eventMessage } from '../functions/core/accept';
 import { NormalizedEventSchema } from '../functions/core/event';
 import { isRoute, type Route } from '../functions/core/routes';
 import { EVENTS_TABLE, type EventRecord, type EventStatus } from '../functions/core/table';
@@ -86,17 +87,7 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
   }
   const event = parsed.data;
   try {
-    await deps.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: deps.queues[event.type].url,
-        MessageBody: before.event,
-        MessageAttributes: {
-          eventId: { DataType: 'String', StringValue: event.id },
-          provider: { DataType: 'String', StringValue: event.provider },
-          type: { DataType: 'String', StringValue: event.type },
-        },
-      }),
-    );
+    await deps.sqs.send(new SendMessageCommand(eventMessage(event, before.event, deps.queues[event.type].url)));
   } catch (error) {
     return {
       key,

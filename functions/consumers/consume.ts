@@ -4,6 +4,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { eventKey } from '../core/event';
 import type { Route } from '../core/routes';
 import type { ConsumerConfig } from './config';
 import { ConsumerError, PoisonMessageError } from './errors';
@@ -67,7 +68,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     }
 
     const claim = await claimEvent(ledger, event).catch((error: unknown) => {
-      logFailure(deps, `${event.provider}#${event.id}`, record, error);
+      logFailure(deps, eventKey(event), record, error);
       count(deps, 'Failed', event.provider);
       throw error;
     });

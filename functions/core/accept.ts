@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SendMessageCommandInput, type SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, DependencyError, PayloadTooLargeError } from './errors';
 import { eventKey, type NormalizedEvent } from './event';
 import type { Route } from './routes';
 import { EVENTS_TABLE, type EventRecord, type EventStatus } from './table';
 
-/** DynamoDB items are at most 400 KB; leave room for the record's other attributes. */
+/**
+ * DynamoDB items are at most 400 KB; leave room for the record's other attributes. The route
+ * queues take far larger messages (QUEUE_SETTINGS.maxMessageBytes), so this is the binding limit.
+ */
 export const MAX_STORED_EVENT_BYTES = 380_000;
 
 export interface AcceptDeps {
@@ -51,6 +54,19 @@ export function acceptDepsFor(
 export type AcceptResult =
   | { readonly status: 'accepted'; readonly key: string }
   | { readonly status: 'duplicate'; readonly key: string; readonly state: EventStatus };
+
+/** The message of an event on its route's queue: the normalized event, with its id, provider and route as attributes. */
+export function eventMessage(event: NormalizedEvent, body: string, queueUrl: string): SendMessageCommandInput {
+  return {
+    QueueUrl: queueUrl,
+    MessageBody: body,
+    MessageAttributes: {
+      eventId: { DataType: 'String', StringValue: event.id },
+      provider: { DataType: 'String', StringValue: event.provider },
+      type: { DataType: 'String', StringValue: event.type },
+    },
+  };
+}
 
 /**
  * The attributes an event record takes from its event: written by the receiver's put, and by a
@@ -132,17 +148,7 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Pro
   }
 
   try {
-    await deps.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: deps.queueUrls[event.type],
-        MessageBody: body,
-        MessageAttributes: {
-          eventId: { DataType: 'String', StringValue: event.id },
-          provider: { DataType: 'String', StringValue: event.provider },
-          type: { DataType: 'String', StringValue: event.type },
-        },
-      }),
-    );
+    await deps.sqs.send(new SendMessageCommand(eventMessage(event, body, deps.queueUrls[event.type])));
   } catch (error) {
     await release(deps, key, leaseToken);
     throw new DependencyError('could not send the event to its queue', 'sqs_unavailable', { cause: error });

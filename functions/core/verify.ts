@@ -142,7 +142,12 @@ function headerValue(headers: VerifyInput['headers'], name: string): string | un
  */
 function singleValue(headers: VerifyInput['headers'], name: string): string | undefined {
   const value = headerValue(headers, name);
-  if (value === undefined || !value.includes(',')) return value;
+  return value === undefined ? undefined : collapseRepeats(value, name);
+}
+
+/** A comma-joined value whose copies are all the same, as that one value; differing copies are a 401. */
+function collapseRepeats(value: string, name: string): string {
+  if (!value.includes(',')) return value;
   const parts = value.split(',').map((part) => part.trim());
   const first = parts[0] ?? '';
   if (parts.some((part) => part !== first)) {
@@ -173,14 +178,7 @@ function readTimestamp(headers: VerifyInput['headers'], name: string, nowSeconds
 }
 
 function parseHexSignature(value: string, name: string): Buffer {
-  let first = value;
-  if (value.includes(',')) {
-    const parts = value.split(',').map((part) => part.trim());
-    first = parts[0] ?? '';
-    if (parts.some((part) => part !== first)) {
-      throw new UnauthorizedError(`${name} was sent more than once with different values`, 'repeated_header');
-    }
-  }
+  const first = collapseRepeats(value, name);
   if (!HEX_SHA256.test(first)) {
     throw new UnauthorizedError(`${name} must be 64 hex characters`, 'malformed_signature');
   }

@@ -19,6 +19,17 @@ const FINE_TUNE_START_EVENTS: ReadonlySet<string> = new Set(['job_start', 'train
 export const BATCH_TERMINAL_STATUSES: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'EXPIRED', 'CANCELLED']);
 
 /** One thing the poller saw, as the normalized event the accept path takes. */
+/** Every provider type the poller reports: a fine-tune job's start, checkpoints and end, and a batch's end. */
+export const POLLED_PROVIDER_TYPES = [
+  'fine_tune.started',
+  'fine_tune.checkpoint',
+  'fine_tune.completed',
+  'fine_tune.failed',
+  'batch.completed',
+  'batch.failed',
+] as const;
+type PolledProviderType = (typeof POLLED_PROVIDER_TYPES)[number];
+
 export interface Observation {
   /** Unique within its job or batch; the poller remembers it once accepted. */
   readonly key: string;
@@ -44,7 +55,7 @@ export function observeFineTune(job: FineTuneJob, events: readonly FineTuneEvent
   const ordered = sortByCreatedAt(events);
   const updatedAt = isoTime(job.updated_at) ?? receivedAt;
   const observations: Observation[] = [];
-  const emit = (key: string, providerType: string, occurredAt: string, data: Record<string, unknown>) => {
+  const emit = (key: string, providerType: PolledProviderType, occurredAt: string, data: Record<string, unknown>) => {
     observations.push({ key, event: toEvent(`poll:ft:${job.id}:${key}`, providerType, job.id, occurredAt, receivedAt, data) });
   };
 
@@ -94,7 +105,7 @@ export function observeFineTune(job: FineTuneJob, events: readonly FineTuneEvent
 export function observeBatch(batch: Batch, receivedAt: string): Observation[] {
   const status = batch.status.toUpperCase();
   if (!isBatchTerminal(status)) return [];
-  const providerType = status === 'COMPLETED' ? 'batch.completed' : 'batch.failed';
+  const providerType: PolledProviderType = status === 'COMPLETED' ? 'batch.completed' : 'batch.failed';
   const occurredAt = isoTime(batch.completed_at) ?? receivedAt;
   const data = {
     batch_id: batch.id,

@@ -14,7 +14,7 @@ import {
   PayloadTooLargeError,
   ReceiverError,
 } from '../core/errors';
-import type { NormalizedEvent, ProviderName } from '../core/event';
+import { eventKey, type NormalizedEvent, type ProviderName } from '../core/event';
 import { normalizeDelivery } from '../core/normalize';
 import { verifySignature } from '../core/verify';
 
@@ -115,7 +115,7 @@ async function receive(
   });
   // The key goes on each log line rather than on the shared logger (appendKeys): the local
   // runtime serves requests concurrently, and persistent keys would tag other requests' lines.
-  reached.key = `${event.provider}#${event.id}`;
+  reached.key = eventKey(event);
   reached.route = event.type;
   return deps.accept(event);
 }

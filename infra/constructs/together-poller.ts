@@ -8,6 +8,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { POLLED_PROVIDER_TYPES } from '../../functions/poller/observe';
 import { PROVIDERS } from '../../functions/core/providers';
 import { FALLBACK_ROUTE, type Route } from '../../functions/core/routes';
 import { SECRET_CACHE_SECONDS } from '../../functions/core/secrets';
@@ -28,19 +29,6 @@ export const POLLER_TIMEOUT = Duration.seconds(90);
 
 /** How often Together is polled unless told otherwise; its API reference suggests 30–60 s. */
 export const DEFAULT_POLL_SCHEDULE = Schedule.rate(Duration.minutes(1));
-
-/**
- * The provider types of what the poller reports (`functions/poller/observe.ts`): a fine-tune
- * job's start, checkpoints and end, and a batch's end.
- */
-export const POLLED_PROVIDER_TYPES = [
-  'fine_tune.started',
-  'fine_tune.checkpoint',
-  'fine_tune.completed',
-  'fine_tune.failed',
-  'batch.completed',
-  'batch.failed',
-] as const;
 
 /**
  * The routes the poller sends to: its provider types through Together's route map, exactly as
