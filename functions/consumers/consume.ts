@@ -116,7 +116,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
 
   return async (event, context) => {
     // One processor per batch rather than per module: it keeps the batch's state, and the local
-    // runtime may run batches of one consumer side by side. It costs nothing to build.
+    // runtime runs every route's consumer in one process at once. It costs nothing to build.
     const processor = new BatchProcessor(EventType.SQS);
     return processPartialResponse(event, handleRecord, processor, {
       ...(context === undefined ? {} : { context }),

@@ -8,7 +8,7 @@ export const EVENTS_TABLE = {
   ttlAttribute: 'expiresAt',
   /**
    * Lists events by time without a scan: partition per UTC day, sorted by receive time. It carries
-   * only attributes that never change after the receiver's put, so the three status updates of an
+   * only the attributes listing filters on, which never change after the receiver's put, so the three status updates of an
    * event (queued, handling, handled) do not write the index again: one index write per event
    * instead of four. Readers fetch the current status from the table by key.
    */
@@ -16,7 +16,8 @@ export const EVENTS_TABLE = {
     name: 'byReceivedDay',
     partitionKey: 'receivedDay',
     sortKey: 'receivedAt',
-    projectedAttributes: ['provider', 'eventId', 'route', 'providerType', 'subject'],
+    // What listing filters on; everything else is read from the table by key.
+    projectedAttributes: ['provider', 'route'],
   },
 } as const;
 
