@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { parseSecretList } from '../functions/core/config';
+import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
 import { ROUTES, isRoute, type Route } from '../functions/core/routes';
@@ -312,7 +312,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
         if (!sampleTypes(provider).includes(type)) {
           throw new UsageError(`${provider} has no sample of type "${type}"; known: ${sampleTypes(provider).join(', ')}`);
         }
-        const scheme = options.scheme ?? env[`${provider.toUpperCase()}_SIGNATURE_SCHEME`]?.trim();
+        const scheme = options.scheme ?? env[signatureSchemeVariable(provider)]?.trim();
         if (scheme !== undefined && scheme !== '' && PROVIDERS[provider].signatureSchemes[scheme] === undefined) {
           throw new UsageError(`${provider} has no signature scheme "${scheme}"; known: ${Object.keys(PROVIDERS[provider].signatureSchemes).join(', ')}`);
         }

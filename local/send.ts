@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
-import { parseSecretList } from '../functions/core/config';
+import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
 import { buildDelivery, sampleTypes } from './deliveries';
 
 const USAGE = `usage: npm run send -- <provider> <type> [options]
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const secret = values.secret ?? parseSecretList(process.env[PROVIDERS[provider].secretEnv])[0];
-  const scheme = values.scheme ?? process.env[`${provider.toUpperCase()}_SIGNATURE_SCHEME`];
+  const scheme = values.scheme ?? process.env[signatureSchemeVariable(provider)];
   const nowSeconds = Math.floor(Date.now() / 1000) + offset;
   const id = values.id ?? `evt_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   let body: string | Buffer | undefined = values.body;

@@ -1,4 +1,4 @@
-import { integerEnv, MIN_RETENTION_DAYS, requireEnv } from '../core/config';
+import { readRetentionSeconds, requireEnv } from '../core/config';
 import { ConfigurationError } from '../core/errors';
 import { QUEUE_SETTINGS } from '../core/queues';
 import { isRoute, ROUTES, type Route } from '../core/routes';
@@ -41,7 +41,7 @@ export function readConsumerConfig(env: Env = process.env): ConsumerConfig {
     tableName: requireEnv(env, 'TABLE_NAME'),
     jobsTableName: requireEnv(env, 'JOBS_TABLE_NAME'),
     alertsTopicArn: requireEnv(env, 'ALERTS_TOPIC_ARN'),
-    retentionSeconds: integerEnv(env, 'RETENTION_DAYS', MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, 365) * 86_400,
+    retentionSeconds: readRetentionSeconds(env),
     leaseSeconds: CONSUMER_LEASE_SECONDS,
   };
 }

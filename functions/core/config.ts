@@ -9,6 +9,7 @@ export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 /** The event is stored in its DynamoDB record (400 KB item limit), so bodies above this cannot be kept. */
 export const MAX_BODY_BYTES_LIMIT = 350 * 1024;
 export const MIN_RETENTION_DAYS = 7;
+export const MAX_RETENTION_DAYS = 365;
 /** Lease on an in-progress record: longer than the receiver's timeout, so a live request is never overtaken. */
 export const DEFAULT_LEASE_SECONDS = 30;
 
@@ -34,6 +35,16 @@ export function integerEnv(env: Env, name: string, fallback: number, min: number
   return value;
 }
 
+/** The variable that picks a provider's signature scheme: `TOGETHER_SIGNATURE_SCHEME`. */
+export function signatureSchemeVariable(provider: ProviderName): string {
+  return `${provider.toUpperCase()}_SIGNATURE_SCHEME`;
+}
+
+/** `RETENTION_DAYS` (7–365, default 7) in seconds: how long event ids are remembered. */
+export function readRetentionSeconds(env: Env): number {
+  return integerEnv(env, 'RETENTION_DAYS', MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, MAX_RETENTION_DAYS) * 86_400;
+}
+
 /** A provider enabled in this deployment, with the signature scheme it uses here. */
 export interface EnabledProvider {
   readonly provider: Provider;
@@ -52,7 +63,7 @@ export function readEnabledProviders(env: Env): ReadonlyMap<ProviderName, Enable
       throw new ConfigurationError(`PROVIDERS names unknown provider "${name}"; known: ${PROVIDER_NAMES.join(', ')}`);
     }
     const provider = PROVIDERS[name as ProviderName];
-    const schemeVariable = `${name.toUpperCase()}_SIGNATURE_SCHEME`;
+    const schemeVariable = signatureSchemeVariable(provider.name);
     const scheme = env[schemeVariable]?.trim() || provider.defaultSignatureScheme;
     const spec = provider.signatureSchemes[scheme];
     if (spec === undefined) {
@@ -88,7 +99,7 @@ export function readAcceptSettings(env: Env): AcceptSettings {
   return {
     tableName: requireEnv(env, 'TABLE_NAME'),
     queueUrls: readQueueUrls(env),
-    retentionSeconds: integerEnv(env, 'RETENTION_DAYS', MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, 365) * 86_400,
+    retentionSeconds: readRetentionSeconds(env),
     // Never below the receiver's timeout (25 s) and the accept path's worst case of AWS calls (21 s).
     leaseSeconds: integerEnv(env, 'LEASE_SECONDS', DEFAULT_LEASE_SECONDS, DEFAULT_LEASE_SECONDS, 900),
   };

@@ -28,6 +28,7 @@ import {
   DEFAULT_LEASE_SECONDS,
   DEFAULT_MAX_BODY_BYTES,
   MAX_BODY_BYTES_LIMIT,
+  MAX_RETENTION_DAYS,
   MIN_RETENTION_DAYS,
 } from '../../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../../functions/core/event';
@@ -59,9 +60,6 @@ export const RECEIVER_TIMEOUT = Duration.seconds(25);
  */
 export const ACCEPT_WORST_CASE_SECONDS =
   (3 * AWS_CALL_BUDGET.maxAttempts * (AWS_CALL_BUDGET.connectionTimeoutMs + AWS_CALL_BUDGET.requestTimeoutMs)) / 1000;
-
-/** Longest idempotency retention accepted, as in `functions/core/config.ts`. */
-export const MAX_RETENTION_DAYS = 365;
 
 /** The AWS managed key of SNS, which encrypts the alerts topic. */
 const SNS_MANAGED_KEY_ALIAS = 'alias/aws/sns';
