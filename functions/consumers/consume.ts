@@ -67,7 +67,8 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       throw error;
     }
 
-    const claim = await claimEvent(ledger, event).catch((error: unknown) => {
+    // The message body is the stored form of the event already: no need to serialize it again.
+    const claim = await claimEvent(ledger, event, record.body).catch((error: unknown) => {
       logFailure(deps, eventKey(event), record, error);
       count(deps, 'Failed', event.provider);
       throw error;

@@ -51,13 +51,13 @@ const CLAIMABLE: readonly EventStatus[] = ['queued', 'in_progress', 'failed'];
  * Returns `handled` for a duplicate; throws {@link LeaseHeldError} while another consumer holds a
  * live lease and {@link ConsumerDependencyError} when DynamoDB fails.
  */
-export async function claimEvent(deps: LedgerDeps, event: NormalizedEvent): Promise<ClaimResult> {
+export async function claimEvent(deps: LedgerDeps, event: NormalizedEvent, body = JSON.stringify(event)): Promise<ClaimResult> {
   const key = eventKey(event);
   const nowMs = deps.clock();
   const nowSeconds = Math.floor(nowMs / 1000);
   const token = randomUUID();
   // Written only where the record lacks them: a missing record is rebuilt as the receiver would have.
-  const created = recordFields(event, JSON.stringify(event), nowSeconds + deps.retentionSeconds);
+  const created = recordFields(event, body, nowSeconds + deps.retentionSeconds);
   const names: Record<string, string> = {
     '#pk': EVENTS_TABLE.partitionKey,
     '#status': 'status',
