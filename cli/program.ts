@@ -25,6 +25,7 @@ import { formatBurst, sendBurst } from './send';
 import { collectStatus, formatStatus } from './status';
 import { localTarget, stackTarget, type Target } from './target';
 import { DEFAULT_SINCE, daysNewestFirst, parseSince, parseWholeNumber } from './time';
+import { LOCAL_DEFAULT_PORTS } from '../local/resources';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -334,7 +335,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
             if (url === undefined) throw new CliError(`${target.description} has no WebhookUrl output for ${provider}: is the provider enabled there?`);
           }
         }
-        url ??= `http://127.0.0.1:${env.PORT?.trim() || '3000'}`;
+        url ??= `http://127.0.0.1:${env.PORT?.trim() || LOCAL_DEFAULT_PORTS.PORT}`;
         const progress = startProgress(output, 'send', count);
         const summary = await sendBurst(
           {

@@ -6,7 +6,7 @@ import { clientConfig } from '../functions/core/aws';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { STACK_OUTPUTS } from '../infra/outputs';
-import { LOCAL_NAMES } from '../local/resources';
+import { LOCAL_DEFAULT_PORTS, LOCAL_NAMES } from '../local/resources';
 import { CliError, UsageError, describeConnectionError } from './errors';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -36,8 +36,6 @@ export interface Target {
 }
 
 /** Default ports of `npm start`, the same variables it reads. */
-export const LOCAL_DEFAULT_PORTS = { DYNAMODB_PORT: 8000, SQS_PORT: 4566 } as const;
-
 function portFromEnv(env: Env, name: keyof typeof LOCAL_DEFAULT_PORTS): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return LOCAL_DEFAULT_PORTS[name];

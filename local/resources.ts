@@ -26,6 +26,9 @@ export interface LocalResources {
   readonly alertsQueueUrl: string;
 }
 
+/** The ports `npm start` uses unless PORT, DYNAMODB_PORT or SQS_PORT say otherwise. */
+export const LOCAL_DEFAULT_PORTS = { PORT: 3000, DYNAMODB_PORT: 8000, SQS_PORT: 4566 } as const;
+
 /** Local resource names. In AWS, CloudFormation names them. */
 export const LOCAL_NAMES = {
   eventsTable: 'webhook-events',

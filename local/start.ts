@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../functions/core/errors';
 import { integerEnv } from '../functions/core/config';
+import { LOCAL_DEFAULT_PORTS } from './resources';
 import { startLocalRuntime } from './runtime';
 import { quietSdkNodeWarning } from './warnings';
 
@@ -9,9 +10,9 @@ async function main(): Promise<void> {
   const env = process.env;
   const runtime = await startLocalRuntime({
     env,
-    port: integerEnv(env, 'PORT', 3000, 0, 65_535),
-    dynamodbPort: integerEnv(env, 'DYNAMODB_PORT', 8000, 0, 65_535),
-    sqsPort: integerEnv(env, 'SQS_PORT', 4566, 0, 65_535),
+    port: integerEnv(env, 'PORT', LOCAL_DEFAULT_PORTS.PORT, 0, 65_535),
+    dynamodbPort: integerEnv(env, 'DYNAMODB_PORT', LOCAL_DEFAULT_PORTS.DYNAMODB_PORT, 0, 65_535),
+    sqsPort: integerEnv(env, 'SQS_PORT', LOCAL_DEFAULT_PORTS.SQS_PORT, 0, 65_535),
   });
   if (runtime.developmentSecrets.length > 0) {
     console.warn(
