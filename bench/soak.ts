@@ -36,6 +36,7 @@ import { BUILT_IN_STEPS } from '../functions/consumers/routes';
 import { publishAlert } from '../functions/consumers/routes/alerts';
 import { buildDelivery, type Delivery } from '../local/deliveries';
 import { LOCAL_NAMES } from '../local/resources';
+import { quantile } from './stats';
 
 /** Where the soak reads the outcome: the emulators behind the receiver. */
 export interface SoakStore {
@@ -377,10 +378,9 @@ async function countAlerts(store: SoakStore, keys: ReadonlySet<string>): Promise
   return counts;
 }
 
+/** A latency percentile to 0.1 ms; 0 when nothing was measured. */
 function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return Math.round((sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] as number) * 10) / 10;
+  return values.length === 0 ? 0 : Math.round(quantile(values, p) * 10) / 10;
 }
 
 const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
