@@ -3,22 +3,17 @@
  * on the same emulators a bare node:http server that does the same work with nothing around it.
  * The parent drives both with autocannon from its own process.
  */
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import {
-  ConditionalCheckFailedException,
-  GetItemCommand,
-  PutItemCommand,
-  ScanCommand,
-  UpdateItemCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ConditionalCheckFailedException, GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import type { NormalizedEvent } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
 import { FALLBACK_ROUTE, ROUTES, type Route } from '../functions/core/routes';
 import { localClients, startLocalRuntime, type LocalClients, type LocalRuntime } from '../local/runtime';
+import { floorCommands } from './floor';
 
 export type E2eRequest = { readonly command: 'drain'; readonly timeoutMs: number } | { readonly command: 'stop' };
 
@@ -28,8 +23,6 @@ export type E2eMessage =
 
 const TOGETHER = PROVIDERS.together;
 const TOLERANCE_SECONDS = 300;
-const RETENTION_SECONDS = 7 * 86_400;
-const LEASE_SECONDS = 30;
 
 /**
  * The floor for the HTTP path: what a hand-written receiver does for a Together delivery. The
@@ -66,36 +59,11 @@ function bareServer(clients: LocalClients, tableName: string, queueUrls: Readonl
       const subject = [data.fine_tune_id, data.batch_id, data.model_id].find((value) => typeof value === 'string') as string | undefined;
       const occurredAt =
         typeof envelope.created === 'number' ? new Date(envelope.created * 1000).toISOString() : (envelope.created ?? receivedAt);
-      const event = { id: envelope.id, provider: 'together', type: route, providerType: envelope.type, subject, occurredAt, receivedAt, data };
-      const eventBody = JSON.stringify(event);
+      const event: NormalizedEvent = { id: envelope.id, provider: 'together', type: route, providerType: envelope.type, subject, occurredAt, receivedAt, data };
       const pk = `together#${envelope.id}`;
-      const leaseToken = randomUUID();
-      const item: Record<string, AttributeValue> = {
-        pk: { S: pk },
-        status: { S: 'in_progress' },
-        provider: { S: 'together' },
-        eventId: { S: envelope.id },
-        route: { S: route },
-        providerType: { S: envelope.type },
-        ...(subject === undefined ? {} : { subject: { S: subject } }),
-        receivedAt: { S: receivedAt },
-        receivedDay: { S: receivedAt.slice(0, 10) },
-        event: { S: eventBody },
-        expiresAt: { N: String(nowSeconds + RETENTION_SECONDS) },
-        leaseToken: { S: leaseToken },
-        leaseExpiresAt: { N: String(nowSeconds + LEASE_SECONDS) },
-      };
+      const commands = floorCommands(tableName, queueUrls[route], event, nowMs);
       try {
-        await clients.dynamodb.send(
-          new PutItemCommand({
-            TableName: tableName,
-            Item: item,
-            ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAt < :now OR (#status = :inProgress AND #leaseExpiresAt < :now)',
-            ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': 'expiresAt', '#status': 'status', '#leaseExpiresAt': 'leaseExpiresAt' },
-            ExpressionAttributeValues: { ':now': { N: String(nowSeconds) }, ':inProgress': { S: 'in_progress' } },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
+        await clients.dynamodb.send(commands.put);
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
         const { Item } = await clients.dynamodb.send(
@@ -105,32 +73,8 @@ function bareServer(clients: LocalClients, tableName: string, queueUrls: Readonl
         if (state === undefined || state === 'in_progress') return reply(response, 409, '{"error":"in_progress"}');
         return reply(response, 200, JSON.stringify({ status: 'duplicate', key: pk, state }));
       }
-      await clients.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: queueUrls[route],
-          MessageBody: eventBody,
-          MessageAttributes: {
-            eventId: { DataType: 'String', StringValue: envelope.id },
-            provider: { DataType: 'String', StringValue: 'together' },
-            type: { DataType: 'String', StringValue: route },
-          },
-        }),
-      );
-      await clients.dynamodb.send(
-        new UpdateItemCommand({
-          TableName: tableName,
-          Key: { pk: { S: pk } },
-          ConditionExpression: '#status = :inProgress AND leaseToken = :token',
-          UpdateExpression: 'SET #status = :queued, queuedAt = :queuedAt REMOVE leaseToken, leaseExpiresAt',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':inProgress': { S: 'in_progress' },
-            ':token': { S: leaseToken },
-            ':queued': { S: 'queued' },
-            ':queuedAt': { S: receivedAt },
-          },
-        }),
-      );
+      await clients.sqs.send(commands.send);
+      await clients.dynamodb.send(commands.update);
       return reply(response, 200, JSON.stringify({ status: 'accepted', key: pk }));
     } catch {
       if (!response.headersSent) reply(response, 500, '{"error":"internal_error"}');

@@ -2,15 +2,13 @@
  * Runs in its own process (see fork.ts): the receiver in-process on the emulators against the
  * bare I/O floor (section 2), and the AWS calls each kind of delivery makes (section 3).
  */
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, SQSRecord } from 'aws-lambda';
 import { readReceiverConfig } from '../functions/core/config';
-import { eventKey, type NormalizedEvent } from '../functions/core/event';
 import { normalizeDelivery } from '../functions/core/normalize';
 import { PROVIDERS } from '../functions/core/providers';
 import { createSecretsReader } from '../functions/core/secrets';
@@ -25,6 +23,7 @@ import { sqsEvent, sqsRecord } from '../test/support/consumers';
 import { deliveryEvent, gatewayEvent } from '../test/support/gateway';
 import { startBenchEmulators } from './emulated';
 import { countCalls } from './sdk-calls';
+import { floorCommands } from './floor';
 import { summarize, type LatencySummary } from './stats';
 
 export interface ReceiverWorkerOptions {
@@ -202,61 +201,6 @@ async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResul
   } finally {
     await emulators.stop();
   }
-}
-
-/** The same PutItem, SendMessage and UpdateItem that acceptEvent sends, built ahead of time. */
-function floorCommands(tableName: string, queueUrl: string, event: NormalizedEvent, nowMs: number) {
-  const key = eventKey(event);
-  const body = JSON.stringify(event);
-  const nowSeconds = Math.floor(nowMs / 1000);
-  const leaseToken = randomUUID();
-  const item: Record<string, AttributeValue> = {
-    [EVENTS_TABLE.partitionKey]: { S: key },
-    status: { S: 'in_progress' },
-    provider: { S: event.provider },
-    eventId: { S: event.id },
-    route: { S: event.type },
-    providerType: { S: event.providerType },
-    ...(event.subject === undefined ? {} : { subject: { S: event.subject } }),
-    receivedAt: { S: event.receivedAt },
-    receivedDay: { S: event.receivedAt.slice(0, 10) },
-    event: { S: body },
-    expiresAt: { N: String(nowSeconds + 7 * 86_400) },
-    leaseToken: { S: leaseToken },
-    leaseExpiresAt: { N: String(nowSeconds + 30) },
-  };
-  return {
-    put: new PutItemCommand({
-      TableName: tableName,
-      Item: item,
-      ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAt < :now OR (#status = :inProgress AND #leaseExpiresAt < :now)',
-      ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': 'expiresAt', '#status': 'status', '#leaseExpiresAt': 'leaseExpiresAt' },
-      ExpressionAttributeValues: { ':now': { N: String(nowSeconds) }, ':inProgress': { S: 'in_progress' } },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    }),
-    send: new SendMessageCommand({
-      QueueUrl: queueUrl,
-      MessageBody: body,
-      MessageAttributes: {
-        eventId: { DataType: 'String', StringValue: event.id },
-        provider: { DataType: 'String', StringValue: event.provider },
-        type: { DataType: 'String', StringValue: event.type },
-      },
-    }),
-    update: new UpdateItemCommand({
-      TableName: tableName,
-      Key: { [EVENTS_TABLE.partitionKey]: { S: key } },
-      ConditionExpression: '#status = :inProgress AND leaseToken = :token',
-      UpdateExpression: 'SET #status = :queued, queuedAt = :queuedAt REMOVE leaseToken, leaseExpiresAt',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':inProgress': { S: 'in_progress' },
-        ':token': { S: leaseToken },
-        ':queued': { S: 'queued' },
-        ':queuedAt': { S: new Date(nowMs).toISOString() },
-      },
-    }),
-  };
 }
 
 /** Section 3: commands per accepted, duplicate and rejected delivery, counted by SDK middleware. */
