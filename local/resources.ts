@@ -1,9 +1,10 @@
-import { CreateTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, ResourceInUseException, type CreateTableCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, routeSlug, type Route } from '../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../functions/core/table';
+import { POLLER_TABLE } from '../functions/poller/state';
 
 export interface RouteQueues {
   readonly url: string;
@@ -63,49 +64,57 @@ export function queueUrlMap(resources: LocalResources): Record<Route, string> {
   return Object.fromEntries(ROUTES.map((route) => [route, resources.queues[route].url])) as Record<Route, string>;
 }
 
-async function createEventsTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
-  const index = EVENTS_TABLE.byTimeIndex;
+/** Creates a table, or leaves it as it is when it already exists. */
+async function createTableOnce(dynamodb: DynamoDBClient, input: CreateTableCommandInput): Promise<void> {
   try {
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: EVENTS_TABLE.partitionKey, AttributeType: 'S' },
-          { AttributeName: index.partitionKey, AttributeType: 'S' },
-          { AttributeName: index.sortKey, AttributeType: 'S' },
-        ],
-        KeySchema: [{ AttributeName: EVENTS_TABLE.partitionKey, KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: index.name,
-            KeySchema: [
-              { AttributeName: index.partitionKey, KeyType: 'HASH' },
-              { AttributeName: index.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projectedAttributes] },
-          },
-        ],
-      }),
-    );
+    await dynamodb.send(new CreateTableCommand({ BillingMode: 'PAY_PER_REQUEST', ...input }));
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
 }
 
-async function createJobsTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: JOBS_TABLE.partitionKey, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: JOBS_TABLE.partitionKey, KeyType: 'HASH' }],
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
-  }
+/** A table keyed by one string partition key. */
+function createKeyedTable(dynamodb: DynamoDBClient, tableName: string, partitionKey: string): Promise<void> {
+  return createTableOnce(dynamodb, {
+    TableName: tableName,
+    AttributeDefinitions: [{ AttributeName: partitionKey, AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
+  });
+}
+
+async function createEventsTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  const index = EVENTS_TABLE.byTimeIndex;
+  await createTableOnce(dynamodb, {
+    TableName: tableName,
+    AttributeDefinitions: [
+      { AttributeName: EVENTS_TABLE.partitionKey, AttributeType: 'S' },
+      { AttributeName: index.partitionKey, AttributeType: 'S' },
+      { AttributeName: index.sortKey, AttributeType: 'S' },
+    ],
+    KeySchema: [{ AttributeName: EVENTS_TABLE.partitionKey, KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: index.name,
+        KeySchema: [
+          { AttributeName: index.partitionKey, KeyType: 'HASH' },
+          { AttributeName: index.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projectedAttributes] },
+      },
+    ],
+  });
+}
+
+function createJobsTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  return createKeyedTable(dynamodb, tableName, JOBS_TABLE.partitionKey);
+}
+
+/**
+ * Creates the Together poller's state table, as the CDK stack does in AWS, on the emulators
+ * (local runtime, tests). Safe to call again when it exists.
+ */
+export function createPollerTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  return createKeyedTable(dynamodb, tableName, POLLER_TABLE.partitionKey);
 }
 
 async function createAlerts(sns: SNSClient, sqs: SQSClient): Promise<{ topicArn: string; queueUrl: string }> {

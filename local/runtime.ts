@@ -13,14 +13,13 @@ import { ROUTES, type Route } from '../functions/core/routes';
 import { createSecretsReader } from '../functions/core/secrets';
 import { readConsumerConfig } from '../functions/consumers/config';
 import { readPollerConfig, type PollerConfig } from '../functions/poller/config';
-import { createPollerTable } from '../functions/poller/state';
 import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
 import { receiverFromConfig } from '../functions/receiver/receive';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
 import { startEmulators, type Emulators } from './emulators';
 import { createLocalServer } from './http';
 import { readPollIntervalSeconds, startLocalPoller } from './poller';
-import { createLocalResources, queueUrlMap, type LocalResources } from './resources';
+import { createLocalResources, createPollerTable, queueUrlMap, type LocalResources } from './resources';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

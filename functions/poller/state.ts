@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException, CreateTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DependencyError } from '../core/errors';
 
@@ -163,23 +163,4 @@ function fromItem(item: Record<string, unknown>): PollerState {
     ...(typeof item.lastEventAt === 'string' ? { lastEventAt: item.lastEventAt } : {}),
     polledAt: String(item.polledAt ?? ''),
   };
-}
-
-/**
- * Creates the poller table, as the CDK stack does in AWS, on an emulator (local runtime, tests).
- * Safe to call again when it exists.
- */
-export async function createPollerTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: POLLER_TABLE.partitionKey, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: POLLER_TABLE.partitionKey, KeyType: 'HASH' }],
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
-  }
 }

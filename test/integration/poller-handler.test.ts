@@ -2,9 +2,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { PollSummary } from '../../functions/poller/poll';
-import { createPollerTable } from '../../functions/poller/state';
 import { failedFineTuneScript, startFakeTogether, type FakeTogether } from '../../local/fake-together';
-import { queueUrlMap } from '../../local/resources';
+import { createPollerTable, queueUrlMap } from '../../local/resources';
 import { startEmulated, type Emulated } from '../support/emulated';
 
 const POLLER_TABLE_NAME = 'together-poller-handler';

@@ -9,11 +9,10 @@ import type { NormalizedEvent } from '../../functions/core/event';
 import { ROUTES, type Route } from '../../functions/core/routes';
 import { createApiKeyReader, pollerFromConfig, readPollerConfig, type PollerClients, type PollerConfig } from '../../functions/poller/config';
 import type { PollSummary } from '../../functions/poller/poll';
-import { createPollerTable } from '../../functions/poller/state';
 import { TogetherAuthError } from '../../functions/poller/together-api';
 import { batchScript, failedFineTuneScript, startFakeTogether, successfulFineTuneScript, type FakeTogether } from '../../local/fake-together';
 import { startLocalPoller } from '../../local/poller';
-import { queueUrlMap } from '../../local/resources';
+import { createPollerTable, queueUrlMap } from '../../local/resources';
 import { consumerOn, jobItem, sqsEvent, sqsRecord } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 
