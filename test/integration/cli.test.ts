@@ -367,6 +367,24 @@ describe('webhooks dlq', () => {
     expect(moved.map((message) => message.Body).sort()).toEqual(events.map((event) => JSON.stringify(event)).sort());
   });
 
+  it('local redrive of large dead letters works: batches stay within the SendMessageBatch size limit', async () => {
+    const route: Route = 'model.deprecated';
+    // Five dead letters of ~300 KB: ten of them in one SendMessageBatch would be over 1 MiB.
+    const events = Array.from({ length: 5 }, (_, index) =>
+      makeEvent({ type: route, providerType: 'model.deprecated', data: { model_id: `m-${index}`, note: String(index).repeat(300_000) } }),
+    );
+    for (const event of events) await deadLetter(route, `together#${event.id}`, event);
+
+    const { code, stdout, stderr } = await cli('dlq', 'redrive', route);
+
+    const moved = await drain(route);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('moved 5 dead letters back to their queues');
+    expect(await visibleCount(resources.queues[route].deadLetterUrl)).toBe(0);
+    expect(moved.map((message) => message.Body).sort()).toEqual(events.map((event) => JSON.stringify(event)).sort());
+  });
+
   it('exits 2 for redrive with neither a route nor --all', async () => {
     const { code, stderr } = await cli('dlq', 'redrive');
 
