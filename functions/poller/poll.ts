@@ -8,9 +8,12 @@ import { TogetherApiError, type Batch, type FineTuneJob, type TogetherApi } from
 
 /** Limits of one poll run; see {@link DEFAULT_POLL_LIMITS}. */
 export interface PollLimits {
-  /** Jobs and batches worked on per run; the rest wait for the next run, least recently polled first. */
+  /**
+   * Jobs read from the API per run (polled, or looked up by id); the rest wait for the next run,
+   * least recently polled first.
+   */
   readonly maxJobsPerRun: number;
-  /** No new job is started after this long; the run returns and the next one carries on. */
+  /** No new work (a job, a lookup, a backfill write) is started after this long; the next run carries on. */
   readonly timeBudgetMs: number;
   /**
    * A job or batch the poller has never seen that finished longer ago than this is recorded as
