@@ -35,6 +35,7 @@ export const STEP_RECORD_BASE_DELAY_MS = 100;
 
 const ONCE_PREFIX = 'once#';
 
+/** What `once` needs of one attempt: its lease on the event, the event's transition, where records go. */
 export interface OnceDeps {
   readonly ledger: LedgerDeps;
   readonly lease: Lease;
