@@ -140,11 +140,20 @@ export interface RedriveDeps extends QueueDeps {
 const MOVE_VISIBILITY_SECONDS = 30;
 
 /**
+ * SendMessageBatch's limit on the sum of its messages' sizes (bodies plus attributes): the SQS
+ * maximum message size, 1 MiB, which the route queues are pinned at (`QUEUE_SETTINGS`).
+ */
+export const SEND_BATCH_MAX_BYTES = 1_048_576;
+/** Entries per SendMessageBatch or DeleteMessageBatch. */
+const BATCH_MAX_ENTRIES = 10;
+
+/**
  * Moves a route's dead letters back to its queue with a receive → send → delete loop: what
  * StartMessageMoveTask does in AWS, for emulators that lack it (fauxqs). Body and message
  * attributes are copied; a message is deleted only after its copy was sent, so a failure leaves
- * it on the dead-letter queue (at worst a duplicate, which the consumers skip). Stops when a
- * receive comes back empty.
+ * it on the dead-letter queue (at worst a duplicate, which the consumers skip). The messages of a
+ * receive are sent in batches of at most {@link SEND_BATCH_MAX_BYTES}: ten large events are over
+ * it. Stops when a receive comes back empty.
  */
 export async function redriveByCopy(deps: RedriveDeps, route: Route): Promise<RedriveResult> {
   const { url, deadLetterUrl } = deps.queues[route];
@@ -156,40 +165,80 @@ export async function redriveByCopy(deps: RedriveDeps, route: Route): Promise<Re
     const { Messages = [] } = await deps.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: deadLetterUrl,
-        MaxNumberOfMessages: 10,
+        MaxNumberOfMessages: BATCH_MAX_ENTRIES,
         VisibilityTimeout: MOVE_VISIBILITY_SECONDS,
         WaitTimeSeconds: 0,
         MessageAttributeNames: ['All'],
       }),
     );
     if (Messages.length === 0) break;
-    const sent = await deps.sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: url,
-        Entries: Messages.map((message, position) => ({
-          Id: String(position),
-          MessageBody: message.Body ?? '',
-          ...(message.MessageAttributes === undefined ? {} : { MessageAttributes: copyAttributes(message.MessageAttributes) }),
-        })),
-      }),
-    );
-    const ok = new Set((sent.Successful ?? []).map((entry) => Number(entry.Id)));
-    const toDelete = Messages.filter((_, position) => ok.has(position));
-    if (toDelete.length > 0) {
-      await deps.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: deadLetterUrl,
-          Entries: toDelete.map((message, position) => ({ Id: String(position), ReceiptHandle: message.ReceiptHandle as string })),
+    let movedNow = 0;
+    for (const batch of batchesBySize(Messages.map(toEntry), SEND_BATCH_MAX_BYTES, BATCH_MAX_ENTRIES)) {
+      const sent = await deps.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: url,
+          Entries: batch.map(({ entry }, position) => ({ ...entry, Id: String(position) })),
         }),
       );
+      const ok = new Set((sent.Successful ?? []).map((result) => Number(result.Id)));
+      const toDelete = batch.filter((_, position) => ok.has(position));
+      if (toDelete.length > 0) {
+        await deps.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: deadLetterUrl,
+            Entries: toDelete.map(({ receiptHandle }, position) => ({ Id: String(position), ReceiptHandle: receiptHandle })),
+          }),
+        );
+      }
+      movedNow += toDelete.length;
+      failed += batch.length - toDelete.length;
     }
-    moved += toDelete.length;
-    failed += Messages.length - toDelete.length;
+    moved += movedNow;
     deps.onProgress?.(route, moved, Math.max(total, moved));
-    // A batch that failed entirely would come back after the visibility timeout and loop forever.
-    if (toDelete.length === 0) break;
+    // A receive that failed entirely would come back after the visibility timeout and loop forever.
+    if (movedNow === 0) break;
   }
   return { route, moved, failed };
+}
+
+interface MoveEntry {
+  readonly entry: { MessageBody: string; MessageAttributes?: Record<string, MessageAttributeValue> };
+  readonly receiptHandle: string;
+  /** What SQS counts against a batch's size: body, attribute names, types and values, in bytes. */
+  readonly bytes: number;
+}
+
+function toEntry(message: Message): MoveEntry {
+  const body = message.Body ?? '';
+  const attributes = message.MessageAttributes === undefined ? undefined : copyAttributes(message.MessageAttributes);
+  let bytes = Buffer.byteLength(body);
+  for (const [name, value] of Object.entries(attributes ?? {})) {
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value.DataType ?? '');
+    if (value.StringValue !== undefined) bytes += Buffer.byteLength(value.StringValue);
+    if (value.BinaryValue !== undefined) bytes += value.BinaryValue.byteLength;
+  }
+  return { entry: { MessageBody: body, ...(attributes === undefined ? {} : { MessageAttributes: attributes }) }, receiptHandle: message.ReceiptHandle as string, bytes };
+}
+
+/**
+ * Consecutive batches of at most `maxEntries` items and `maxBytes` in all, in order. An item over
+ * `maxBytes` (no message SQS delivered is) still gets a batch of its own rather than being dropped.
+ */
+export function batchesBySize<T extends { readonly bytes: number }>(items: readonly T[], maxBytes: number, maxEntries: number): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let currentBytes = 0;
+  for (const item of items) {
+    if (current.length > 0 && (current.length === maxEntries || currentBytes + item.bytes > maxBytes)) {
+      batches.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push(item);
+    currentBytes += item.bytes;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 /** Only what SendMessage accepts of a received attribute. */

@@ -23,6 +23,7 @@ import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, registerTogethe
 import { describeReplay, replayMany, type ReplayOutcome } from './replay';
 import { formatBurst, sendBurst } from './send';
 import { collectStatus, formatStatus } from './status';
+import { createPollerStateStore } from '../functions/poller/state';
 import { localTarget, stackTarget, type Target } from './target';
 import { DEFAULT_SINCE, daysNewestFirst, parseSince, parseWholeNumber } from './time';
 import { LOCAL_DEFAULT_PORTS } from '../local/resources';
@@ -372,7 +373,13 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
       const window = { sinceMs: parseSince(options.since, nowMs), nowMs };
       const target = await connect(options.stack);
       const report = await collectStatus(
-        { sqs: target.sqs, queues: await target.queues(), events: eventsDeps(target), target: target.description },
+        {
+          sqs: target.sqs,
+          queues: await target.queues(),
+          events: eventsDeps(target),
+          target: target.description,
+          ...(target.pollerTable === undefined ? {} : { poller: createPollerStateStore(target.documents, target.pollerTable) }),
+        },
         window,
       );
       if (options.json) printJson(output, report);

@@ -27,6 +27,8 @@ export interface Target {
   readonly documents: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly eventsTable: string;
+  /** The Together poller's state table, where the stack or runtime has one (polling on). */
+  readonly pollerTable?: string;
   /** Resolved on first use: only the commands that touch queues pay for it. */
   queues(): Promise<Readonly<Record<Route, RouteQueueRefs>>>;
   /** The stack's webhook URL per provider (none locally: the receiver's base URL is used). */
@@ -60,6 +62,8 @@ export function localTarget(env: Env): Target {
     documents,
     sqs,
     eventsTable: LOCAL_NAMES.eventsTable,
+    // Created only while `npm start` polls; `status` skips it when it is not there.
+    pollerTable: LOCAL_NAMES.pollerTable,
     queues: () => (queues ??= resolveLocalQueues(sqs, sqsEndpoint)),
     webhookUrls: {},
     secretArns: {},
@@ -132,7 +136,7 @@ export async function readStackOutputs(cfn: CloudFormationClient, stackName: str
 export function targetFromOutputs(
   stackName: string,
   outputs: Readonly<Record<string, string>>,
-): Pick<Target, 'kind' | 'description' | 'eventsTable' | 'webhookUrls' | 'secretArns'> & { queueRefs: Record<Route, RouteQueueRefs> } {
+): Pick<Target, 'kind' | 'description' | 'eventsTable' | 'pollerTable' | 'webhookUrls' | 'secretArns'> & { queueRefs: Record<Route, RouteQueueRefs> } {
   const missing: string[] = [];
   const need = (name: string): string => {
     const value = outputs[name];
@@ -160,6 +164,7 @@ export function targetFromOutputs(
     kind: 'aws',
     description: `stack ${stackName}`,
     eventsTable,
+    ...(outputs[STACK_OUTPUTS.pollerTableName] ? { pollerTable: outputs[STACK_OUTPUTS.pollerTableName] } : {}),
     queueRefs,
     webhookUrls: optional(STACK_OUTPUTS.webhookUrl),
     secretArns: optional(STACK_OUTPUTS.secretArn),

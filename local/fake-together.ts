@@ -94,6 +94,11 @@ export interface FakeTogether {
   finish(id?: string): void;
   /** Whether every job and batch is at its last step. */
   finished(): boolean;
+  /**
+   * Leaves the job or batch out of `GET /fine-tunes` and `GET /batches` from now on, as Together's
+   * lists drop older entries; `GET /fine-tunes/{id}` and `GET /batches/{id}` still answer.
+   */
+  hide(id: string): void;
   inject(fault: FakeFault): void;
   clearFaults(): void;
   /** Requests to a path (exact, after `/v1`) or matching a pattern. */
@@ -130,6 +135,7 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
   const faults: { fault: FakeFault; left: number }[] = [];
   const requests: FakeRequest[] = [];
   const webhooks: RegisteredWebhook[] = [];
+  const hidden = new Set<string>();
   // Events get strictly increasing times even when the clock stands still, so their order is real.
   let lastEventMs = 0;
   const eventTime = () => {
@@ -234,14 +240,14 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
       return send(401, { error: { message: 'Invalid API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } });
     }
 
-    if (method === 'GET' && path === '/fine-tunes') return send(200, { data: [...jobs.values()].map(jobView) });
+    if (method === 'GET' && path === '/fine-tunes') return send(200, { data: [...jobs.values()].filter((job) => !hidden.has(job.id)).map(jobView) });
     const jobMatch = /^\/fine-tunes\/([^/]+)(\/events)?$/.exec(path);
     if (method === 'GET' && jobMatch) {
       const job = jobs.get(decodeURIComponent(jobMatch[1] as string));
       if (job === undefined) return send(404, { error: { message: 'fine-tune job not found' } });
       return send(200, jobMatch[2] === undefined ? jobView(job) : { data: job.events });
     }
-    if (method === 'GET' && path === '/batches') return send(200, [...batches.values()].map(batchView));
+    if (method === 'GET' && path === '/batches') return send(200, [...batches.values()].filter((batch) => !hidden.has(batch.id)).map(batchView));
     const batchMatch = /^\/batches\/([^/]+)$/.exec(path);
     if (method === 'GET' && batchMatch) {
       const batch = batches.get(decodeURIComponent(batchMatch[1] as string));
@@ -337,6 +343,10 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
     },
     finished() {
       return [...jobs.values()].every((job) => job.index === job.steps.length - 1) && [...batches.values()].every((batch) => batch.index === batch.steps.length - 1);
+    },
+    hide(id) {
+      each(id, () => undefined, () => undefined);
+      hidden.add(id);
     },
     inject(fault) {
       faults.push({ fault, left: fault.times ?? 1 });

@@ -49,7 +49,9 @@ export function startLocalPoller(options: LocalPollerOptions): LocalPoller {
   const run = async () => {
     try {
       const summary = await poll();
-      if (summary.observed > 0 || summary.apiErrors > 0 || summary.deferred > 0) options.logger.info('Together poll finished', { ...summary });
+      if (summary.observed > 0 || summary.apiErrors > 0 || summary.deferred > 0 || summary.failing > 0 || summary.lookedUp > 0) {
+        options.logger.info('Together poll finished', { ...summary });
+      }
       options.onRun?.({ summary });
     } catch (error) {
       options.logger.error('Together poll failed; trying again at the next interval', { error: error as Error });

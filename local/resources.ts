@@ -34,6 +34,8 @@ export const LOCAL_DEFAULT_PORTS = { PORT: 3000, DYNAMODB_PORT: 8000, SQS_PORT: 
 export const LOCAL_NAMES = {
   eventsTable: 'webhook-events',
   jobsTable: 'webhook-jobs',
+  /** The Together poller's state table, created when `npm start` polls. */
+  pollerTable: 'together-poller',
   alertsTopic: 'webhook-alerts',
   alertsQueue: 'webhook-alerts',
   queue: (route: Route) => `webhooks-${routeSlug(route)}`,

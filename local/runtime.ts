@@ -19,7 +19,7 @@ import { startLocalConsumers, type LocalConsumers } from './consumers';
 import { startEmulators, type Emulators } from './emulators';
 import { createLocalServer } from './http';
 import { readPollIntervalSeconds, startLocalPoller } from './poller';
-import { createLocalResources, createPollerTable, queueUrlMap, type LocalResources } from './resources';
+import { createLocalResources, createPollerTable, LOCAL_NAMES, queueUrlMap, type LocalResources } from './resources';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -64,7 +64,7 @@ export interface LocalRuntime {
 }
 
 /** The local name of the poller's state table. */
-export const LOCAL_POLLER_TABLE = 'together-poller';
+export const LOCAL_POLLER_TABLE = LOCAL_NAMES.pollerTable;
 
 /** SDK clients pointed at the emulators. */
 export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sqsEndpoint'>): LocalClients {

@@ -8,9 +8,11 @@ import { eventKey } from '../core/event';
 import type { Route } from '../core/routes';
 import type { ConsumerConfig } from './config';
 import { ConsumerError, PoisonMessageError } from './errors';
-import { claimEvent, completeStep, markFailed, markHandled, type LedgerDeps } from './ledger';
+import { claimEvent, markFailed, markHandled, type LedgerDeps } from './ledger';
 import { parseMessage } from './message';
+import { onceHelpers } from './once';
 import { stepsFor, type RouteContext, type RouteStep } from './routes';
+import { transitionKeyFor } from './routes/jobs';
 
 export interface ConsumerDeps {
   readonly route: Route;
@@ -26,7 +28,11 @@ export interface ConsumerDeps {
   readonly metrics?: Metrics;
   /** Epoch milliseconds; tests move it past a lease. */
   readonly clock?: () => number;
+  /** Waits between retries of a step's record; tests pass one that does not wait. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A route's consumer: the Lambda handler's logic, also driven by the local queue pollers. */
 export type Consumer = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
@@ -80,8 +86,10 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     }
 
     const { lease } = claim;
+    const transitionKey = transitionKeyFor(event);
     const context: RouteContext = {
       key: lease.key,
+      transitionKey,
       attempt: lease.attempts,
       now: new Date(ledger.clock()),
       documents: deps.documents,
@@ -89,14 +97,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       jobsTableName: deps.jobsTableName,
       alertsTopicArn: deps.alertsTopicArn,
       logger: deps.logger,
-      async once(name, effect) {
-        if (lease.completedSteps.has(name)) {
-          deps.logger.info('step already done by an earlier attempt; skipped', { key: lease.key, step: name });
-          return;
-        }
-        await effect();
-        await completeStep(ledger, lease, name);
-      },
+      ...onceHelpers({ ledger, lease, transitionKey, jobsTableName: deps.jobsTableName, logger: deps.logger, sleep: deps.sleep ?? realSleep }),
     };
     try {
       for (const step of deps.steps) await step(event, context);

@@ -7,9 +7,14 @@ import type { RouteStep } from './routes/context';
  * after `maxReceiveCount` attempts waits in the route's dead-letter queue for replay. The event is
  * marked handled only when every step has succeeded.
  *
- * A step may run more than once for one event (a retry after a failure). Make it idempotent:
- * pass `context.key` (`{provider}#{eventId}`) as the idempotency key of the API you call, or wrap
- * the effect in `context.once('name', ...)`, which skips it on a retry once it has succeeded.
+ * A step may run more than once for one event (a retry after a failure), and a job transition
+ * may arrive as two events (a Together push and a poll of the same completion). Wrap an effect in
+ * `context.once('name', effect)`: it runs once per job transition, whichever event comes first,
+ * retries, redrives and replays included (once per event for routes without a transition, or with
+ * `{ scope: 'event' }`: skipped on retries, run again on a replay). `once` records the step after the effect, so a crash in between runs it again: pass
+ * the key the effect receives (also `context.idempotencyKey('name')`, e.g.
+ * `together#ft-abc#completed#evaluation`) as the idempotency key of the API you call, and the
+ * target drops that repeat too.
  *
  * Example: start an evaluation whenever a fine-tune completes.
  *
@@ -21,9 +26,7 @@ import type { RouteStep } from './routes/context';
  *     async (event, context) => {
  *       const model = (event.data as { model_name?: string }).model_name;
  *       if (model === undefined) return;
- *       await context.once('evaluation', () =>
- *         startEvaluation({ model, idempotencyKey: context.key }),
- *       );
+ *       await context.once('evaluation', (key) => startEvaluation({ model, idempotencyKey: key }));
  *     },
  *   ],
  * };

@@ -68,7 +68,9 @@ export interface EventRecord {
 
 /**
  * The jobs projection: the latest known state of each fine-tune job and batch, one item per
- * `{provider}#{subject}`, written by the consumers with conditional writes.
+ * `{provider}#{subject}`, written by the consumers with conditional writes. Beside them, the
+ * once-records of steps guarded per job transition, `once#{provider}#{subject}#{state}#{step}`
+ * (see `functions/consumers/once.ts`).
  */
 export const JOBS_TABLE = {
   partitionKey: 'pk',

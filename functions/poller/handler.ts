@@ -6,7 +6,7 @@ import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { clientConfig } from '../core/aws';
 import { createApiKeyReader, pollerFromConfig, readPollerConfig } from './config';
-import type { PollSummary } from './poll';
+import { FAILING_JOBS_METRIC, type PollSummary } from './poll';
 import { TogetherApiError, TogetherAuthError } from './together-api';
 
 // Created once per execution environment and reused across scheduled invocations.
@@ -27,7 +27,8 @@ const poll = pollerFromConfig(config, {
 
 /**
  * Scheduled (EventBridge); the event carries nothing the poller needs. A run that cannot list
- * Together's jobs fails the invocation so that the function's Errors alarm sees it.
+ * Together's jobs fails the invocation so that the function's Errors alarm sees it; a job whose
+ * events cannot be accepted is counted in `FailingJobs` (its own alarm) while the run goes on.
  */
 export const handler = async (_event: unknown, context: Context): Promise<PollSummary> => {
   logger.addContext(context);
@@ -38,6 +39,8 @@ export const handler = async (_event: unknown, context: Context): Promise<PollSu
     metrics.addMetric('Accepted', MetricUnit.Count, summary.accepted);
     metrics.addMetric('Duplicate', MetricUnit.Count, summary.duplicate);
     metrics.addMetric('ApiErrors', MetricUnit.Count, summary.apiErrors);
+    // Published every run, 0 included, so that the alarm sees a stuck job until it goes through.
+    metrics.addMetric(FAILING_JOBS_METRIC, MetricUnit.Count, summary.failing);
     return summary;
   } catch (error) {
     if (error instanceof TogetherApiError || error instanceof TogetherAuthError) {

@@ -34,6 +34,14 @@ export interface PollerState {
   readonly lastEventAt?: string;
   /** When the poller last looked at it, ISO 8601: the least recently polled go first. */
   readonly polledAt: string;
+  /**
+   * Set while its events cannot be accepted for good (an event over the size limit, one that is
+   * not valid): how many runs in a row failed, why the last did, and when the next may try again.
+   * Such a job is never terminal, so it is retried (with backoff) until every event went through.
+   */
+  readonly failures?: number;
+  readonly lastError?: string;
+  readonly retryAt?: string;
 }
 
 /** The poller's view of its table; the DynamoDB one is {@link createPollerStateStore}. */
@@ -50,14 +58,37 @@ export interface PollerStateStore {
    * poller was down in between.
    */
   firstPolledAt(nowMs: number): Promise<number>;
+  /**
+   * Keys of the jobs and batches not known to be finished. The poller adds a key before it first
+   * writes a non-terminal state and removes it once the state is terminal, so every unfinished job
+   * is in it (a crash in between leaves a finished one in it, which the next run removes): a job
+   * that leaves the API's list is still looked up by id.
+   */
+  openKeys(): Promise<Set<string>>;
+  setOpen(pk: string, open: boolean): Promise<void>;
 }
 
 /** The item that remembers the poller's first run. */
 const FIRST_POLL_KEY = 'together#poller#first-poll';
 
+/** The item that lists the keys of the unfinished jobs and batches (`openKeys`). */
+const OPEN_KEY = 'together#poller#open';
+
 /** `together#fine_tune#ft-123` */
 export function stateKey(kind: PolledKind, id: string): string {
   return `together#${kind}#${id}`;
+}
+
+/** The kind and id of a {@link stateKey}; undefined for any other key. */
+export function parseStateKey(pk: string): { kind: PolledKind; id: string } | undefined {
+  const match = /^together#(fine_tune|batch)#(.+)$/s.exec(pk);
+  return match === null ? undefined : { kind: match[1] as PolledKind, id: match[2] as string };
+}
+
+/** The unfinished jobs and batches whose events could not be accepted, for `webhooks status`. */
+export async function failingJobs(store: Pick<PollerStateStore, 'openKeys' | 'load'>): Promise<PollerState[]> {
+  const states = await store.load([...(await store.openKeys())]);
+  return [...states.values()].filter((state) => !state.terminal && (state.failures ?? 0) > 0);
 }
 
 const BATCH_GET_LIMIT = 100;
@@ -108,6 +139,40 @@ export function createPollerStateStore(documents: DynamoDBDocumentClient, tableN
       }
     },
 
+    async openKeys() {
+      let output;
+      try {
+        // BatchGetItem rather than GetItem: the one read the poller's role already has.
+        output = await documents.send(
+          new BatchGetCommand({ RequestItems: { [tableName]: { Keys: [{ [POLLER_TABLE.partitionKey]: OPEN_KEY }], ConsistentRead: true } } }),
+        );
+      } catch (error) {
+        throw new DependencyError(`could not read the unfinished jobs from ${tableName}`, 'poller_state_unavailable', { cause: error });
+      }
+      if ((output.UnprocessedKeys?.[tableName]?.Keys?.length ?? 0) > 0) {
+        throw new DependencyError(`could not read the unfinished jobs from ${tableName}: DynamoDB left the key unprocessed`, 'poller_state_unavailable');
+      }
+      const open = output.Responses?.[tableName]?.[0]?.open;
+      return open instanceof Set ? new Set([...open].map(String)) : new Set<string>();
+    },
+
+    async setOpen(pk, open) {
+      try {
+        await documents.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { [POLLER_TABLE.partitionKey]: OPEN_KEY },
+            // ADD and DELETE of set members commute, so pollers running at once do not lose keys.
+            UpdateExpression: `${open ? 'ADD' : 'DELETE'} #open :keys`,
+            ExpressionAttributeNames: { '#open': 'open' },
+            ExpressionAttributeValues: { ':keys': new Set([pk]) },
+          }),
+        );
+      } catch (error) {
+        throw new DependencyError(`could not write the unfinished jobs to ${tableName}`, 'poller_state_unavailable', { cause: error });
+      }
+    },
+
     async save(state) {
       const names: Record<string, string> = { '#pk': POLLER_TABLE.partitionKey, '#status': 'status' };
       const values: Record<string, unknown> = {
@@ -127,15 +192,20 @@ export function createPollerStateStore(documents: DynamoDBDocumentClient, tableN
         sets.push('lastEventAt = :lastEventAt');
         values[':lastEventAt'] = state.lastEventAt;
       }
+      if (state.failures !== undefined) {
+        sets.push('failures = :failures', 'lastError = :lastError', 'retryAt = :retryAt');
+        Object.assign(values, { ':failures': state.failures, ':lastError': state.lastError ?? '', ':retryAt': state.retryAt ?? state.polledAt });
+      }
       // ADD merges string sets, so two pollers writing at once both keep their keys; empty sets are not allowed.
       const add = state.emitted.size > 0 ? ' ADD emitted :emitted' : '';
       if (state.emitted.size > 0) values[':emitted'] = new Set(state.emitted);
+      const remove = state.failures === undefined ? ' REMOVE failures, lastError, retryAt' : '';
       try {
         await documents.send(
           new UpdateCommand({
             TableName: tableName,
             Key: { [POLLER_TABLE.partitionKey]: state.pk },
-            UpdateExpression: `SET ${sets.join(', ')}${add}`,
+            UpdateExpression: `SET ${sets.join(', ')}${add}${remove}`,
             ConditionExpression: 'attribute_not_exists(#pk) OR terminal = :false',
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: values,
@@ -162,5 +232,8 @@ function fromItem(item: Record<string, unknown>): PollerState {
     emitted: emitted instanceof Set ? new Set([...emitted].map(String)) : new Set<string>(),
     ...(typeof item.lastEventAt === 'string' ? { lastEventAt: item.lastEventAt } : {}),
     polledAt: String(item.polledAt ?? ''),
+    ...(typeof item.failures === 'number' ? { failures: item.failures } : {}),
+    ...(typeof item.lastError === 'string' ? { lastError: item.lastError } : {}),
+    ...(typeof item.retryAt === 'string' ? { retryAt: item.retryAt } : {}),
   };
 }

@@ -108,11 +108,15 @@ const FineTuneEventList = z.object({ data: z.array(FineTuneEventSchema).nullish(
 // Documented as a bare array; a `{ data }` wrapper like the other lists is accepted too.
 const BatchList = z.union([z.array(BatchSchema), z.object({ data: z.array(BatchSchema) }).transform((body) => body.data)]);
 
-/** The three reads the poller needs. */
+/** The reads the poller needs. */
 export interface TogetherApi {
   listFineTunes(): Promise<FineTuneJob[]>;
   listFineTuneEvents(jobId: string): Promise<FineTuneEvent[]>;
   listBatches(): Promise<Batch[]>;
+  /** `GET /fine-tunes/{id}`: a job the list no longer shows; undefined when the API answers 404. */
+  getFineTune(jobId: string): Promise<FineTuneJob | undefined>;
+  /** `GET /batches/{id}`: a batch the list no longer shows; undefined when the API answers 404. */
+  getBatch(batchId: string): Promise<Batch | undefined>;
 }
 
 /** One failed attempt that will be retried, for logs and metrics. */
@@ -276,10 +280,21 @@ export function createTogetherApi(options: TogetherApiOptions): TogetherApi {
     );
   }
 
+  async function getUnlessMissing<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
+    try {
+      return await get(path, schema);
+    } catch (error) {
+      if (error instanceof TogetherApiError && error.httpStatus === 404) return undefined;
+      throw error;
+    }
+  }
+
   return {
     listFineTunes: () => get('/fine-tunes', FineTuneList),
     listFineTuneEvents: (jobId) => get(`/fine-tunes/${encodeURIComponent(jobId)}/events`, FineTuneEventList),
     listBatches: () => get('/batches', BatchList),
+    getFineTune: (jobId) => getUnlessMissing(`/fine-tunes/${encodeURIComponent(jobId)}`, FineTuneJobSchema),
+    getBatch: (batchId) => getUnlessMissing(`/batches/${encodeURIComponent(batchId)}`, BatchSchema),
   };
 }
 

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, SecretValue, Validations, type RemovalPolicy } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -12,7 +12,7 @@ import { POLLED_PROVIDER_TYPES } from '../../functions/poller/observe';
 import { PROVIDERS } from '../../functions/core/providers';
 import { FALLBACK_ROUTE, type Route } from '../../functions/core/routes';
 import { SECRET_CACHE_SECONDS } from '../../functions/core/secrets';
-import { DEFAULT_POLL_LIMITS } from '../../functions/poller/poll';
+import { DEFAULT_POLL_LIMITS, FAILING_JOBS_METRIC } from '../../functions/poller/poll';
 import { POLLER_TABLE } from '../../functions/poller/state';
 import { DEFAULT_RETRY_POLICY } from '../../functions/poller/together-api';
 import { BundledFunction } from './bundled-function';
@@ -26,6 +26,9 @@ export const POLLER_ENTRY = fileURLToPath(new URL('../../functions/poller/handle
  * and ends within about that plus one request timeout; the rest is margin for a cold start.
  */
 export const POLLER_TIMEOUT = Duration.seconds(90);
+
+/** The `service` dimension of the poller's metrics (Powertools adds it; the handler names it so too). */
+const POLLER_SERVICE_NAME = 'poller';
 
 /** How often Together is polled unless told otherwise; its API reference suggests 30–60 s. */
 export const DEFAULT_POLL_SCHEDULE = Schedule.rate(Duration.minutes(1));
@@ -62,7 +65,7 @@ export interface TogetherPollerProps {
 /**
  * Polls Together's REST API on a schedule and turns what changed into the same normalized events
  * as its webhooks, through the same idempotent accept path: the function, its state table, the
- * secret that holds the operator's Together API key, the schedule, and two alarms.
+ * secret that holds the operator's Together API key, the schedule, and three alarms.
  */
 export class TogetherPoller extends Construct {
   /** The scheduled function (`functions/poller/handler.ts`). */
@@ -80,6 +83,11 @@ export class TogetherPoller extends Construct {
   public readonly errorsAlarm: Alarm;
   /** Fires when runs come close to the function's timeout. */
   public readonly durationAlarm: Alarm;
+  /**
+   * Fires while a job's events keep being refused by the accept path (`FailingJobs`): the runs go
+   * on with the other jobs and retry this one with backoff, and `webhooks status` names it.
+   */
+  public readonly failingJobsAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: TogetherPollerProps) {
     super(scope, id);
@@ -123,7 +131,7 @@ export class TogetherPoller extends Construct {
         TOGETHER_API_KEY_SECRET_ARN: this.apiKeySecret.secretArn,
         RETENTION_DAYS: String(props.retentionDays),
       },
-      serviceName: 'poller',
+      serviceName: POLLER_SERVICE_NAME,
       metricsNamespace: props.metricsNamespace,
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
@@ -171,7 +179,25 @@ export class TogetherPoller extends Construct {
       datapointsToAlarm: 2,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
-    for (const alarm of [this.errorsAlarm, this.durationAlarm]) {
+    this.failingJobsAlarm = new Alarm(this, 'FailingJobsAlarm', {
+      alarmDescription:
+        'The Together poller cannot accept the events of a job (an event over the size limit, or not a valid event); it goes on with the other jobs and retries this one with backoff. `webhooks status` names the job and the error.',
+      metric: new Metric({
+        namespace: props.metricsNamespace,
+        metricName: FAILING_JOBS_METRIC,
+        dimensionsMap: { service: POLLER_SERVICE_NAME, provider: 'together' },
+        period: fiveMinutes,
+        statistic: 'Maximum',
+      }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // Every run counts the failing jobs, those waiting for their retry included: a job refused
+      // once and accepted on its first retry stays below two windows.
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [this.errorsAlarm, this.durationAlarm, this.failingJobsAlarm]) {
       alarm.addAlarmAction(props.alarmAction);
       alarm.addOkAction(props.alarmAction);
     }

@@ -379,7 +379,7 @@ export class WebhookReceiver extends Construct {
       receiverErrors,
       api5xx,
       ...ROUTES.flatMap((route) => [routes[route].deadLetterAlarm, routes[route].oldestMessageAlarm]),
-      ...(this.poller === undefined ? [] : [this.poller.errorsAlarm, this.poller.durationAlarm]),
+      ...(this.poller === undefined ? [] : [this.poller.errorsAlarm, this.poller.durationAlarm, this.poller.failingJobsAlarm]),
     ];
     this.dashboard = this.createDashboard();
   }

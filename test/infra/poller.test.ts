@@ -206,6 +206,24 @@ describe('poller alarms and outputs', () => {
     });
   });
 
+  it('alarms when jobs keep failing to be accepted (FailingJobs of the poller, in the stack namespace), to the alarm topic', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'WebhookReceiver',
+      MetricName: 'FailingJobs',
+      // What the handler's Powertools metrics carry (CloudFormation lists them by name).
+      Dimensions: [
+        { Name: 'provider', Value: 'together' },
+        { Name: 'service', Value: 'poller' },
+      ],
+      Statistic: 'Maximum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [alarmTopic()],
+      OKActions: [alarmTopic()],
+    });
+    expect(stack.webhooks.alarms).toContain(poller.failingJobsAlarm);
+  });
+
   it('shows its alarms with the others', () => {
     expect(stack.webhooks.alarms).toEqual(expect.arrayContaining([poller.errorsAlarm, poller.durationAlarm]));
   });

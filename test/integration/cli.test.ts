@@ -9,7 +9,8 @@ import type { Route } from '../../functions/core/routes';
 import type { EventRecord } from '../../functions/core/table';
 import { claimEvent, markFailed } from '../../functions/consumers/ledger';
 import { startEmulators, type Emulators } from '../../local/emulators';
-import { createLocalResources, queueUrlMap, type LocalResources } from '../../local/resources';
+import { createLocalResources, createPollerTable, LOCAL_NAMES, queueUrlMap, type LocalResources } from '../../local/resources';
+import { createPollerStateStore, stateKey } from '../../functions/poller/state';
 import { localClients, type LocalClients } from '../../local/runtime';
 import { localTarget } from '../../cli/target';
 import { captureOutput } from '../unit/cli-support';
@@ -367,6 +368,24 @@ describe('webhooks dlq', () => {
     expect(moved.map((message) => message.Body).sort()).toEqual(events.map((event) => JSON.stringify(event)).sort());
   });
 
+  it('local redrive of large dead letters works: batches stay within the SendMessageBatch size limit', async () => {
+    const route: Route = 'model.deprecated';
+    // Five dead letters of ~300 KB: ten of them in one SendMessageBatch would be over 1 MiB.
+    const events = Array.from({ length: 5 }, (_, index) =>
+      makeEvent({ type: route, providerType: 'model.deprecated', data: { model_id: `m-${index}`, note: String(index).repeat(300_000) } }),
+    );
+    for (const event of events) await deadLetter(route, `together#${event.id}`, event);
+
+    const { code, stdout, stderr } = await cli('dlq', 'redrive', route);
+
+    const moved = await drain(route);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('moved 5 dead letters back to their queues');
+    expect(await visibleCount(resources.queues[route].deadLetterUrl)).toBe(0);
+    expect(moved.map((message) => message.Body).sort()).toEqual(events.map((event) => JSON.stringify(event)).sort());
+  });
+
   it('exits 2 for redrive with neither a route nor --all', async () => {
     const { code, stderr } = await cli('dlq', 'redrive');
 
@@ -400,6 +419,31 @@ describe('webhooks status', () => {
 
     expect(after.events.failed).toBe((before.events.failed ?? 0) + 1);
     expect(after.events.queued).toBe((before.events.queued ?? 0) + 1);
+  });
+});
+
+describe('webhooks status and the Together poller', () => {
+  it('names a job whose events the poller cannot accept and exits 1, and is healthy once it went through', async () => {
+    await createPollerTable(clients.dynamodb, LOCAL_NAMES.pollerTable);
+    const store = createPollerStateStore(clients.documents, LOCAL_NAMES.pollerTable);
+    const pk = stateKey('fine_tune', 'ft-stuck');
+    const stuck = { pk, kind: 'fine_tune' as const, subject: 'ft-stuck', status: 'error', terminal: false, emitted: new Set(['started']), polledAt: '2026-11-01T12:00:00.000Z' };
+    await store.setOpen(pk, true);
+    await store.save({ ...stuck, failures: 3, lastError: 'failed: normalized event is over 380000 bytes', retryAt: '2026-11-01T12:04:00.000Z' });
+
+    const unhealthy = await cli('status');
+    const json = JSON.parse((await cli('status', '--json')).stdout) as { healthy: boolean; pollerFailures: unknown[] };
+    await store.save({ ...stuck, status: 'error', terminal: true });
+    await store.setOpen(pk, false);
+    const healthy = await cli('status');
+
+    expect(unhealthy.code).toBe(1);
+    expect(unhealthy.stdout).toContain('ft-stuck');
+    expect(unhealthy.stdout).toContain('3 failed runs, next try 2026-11-01T12:04:00.000Z: failed: normalized event is over 380000 bytes');
+    expect(unhealthy.stdout).toContain('UNHEALTHY: the Together poller cannot accept the events of 1 job');
+    expect(json).toMatchObject({ healthy: false, pollerFailures: [{ kind: 'fine_tune', subject: 'ft-stuck', failures: 3 }] });
+    expect(healthy.code).toBe(0);
+    expect(healthy.stdout).not.toContain('ft-stuck');
   });
 });
 

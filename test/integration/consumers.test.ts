@@ -148,9 +148,14 @@ describe('consumer on the emulators', () => {
     await queuedRecord(push);
     await queuedRecord(poll);
 
-    const response = await consumerOn(env, 'fine_tune.failed')(sqsEvent(sqsRecord(push), sqsRecord(poll)));
+    const consume = consumerOn(env, 'fine_tune.failed');
 
-    expect(response.batchItemFailures).toEqual([]);
+    // In one batch the second to reach the alert fails (the first is publishing) and is retried.
+    const response = await consume(sqsEvent(sqsRecord(push), sqsRecord(poll)));
+    const retry = await consume(sqsEvent(...[push, poll].map((event) => sqsRecord(event, 2))));
+
+    expect(response.batchItemFailures.length).toBeLessThanOrEqual(1);
+    expect(retry.batchItemFailures).toEqual([]);
     expect(await eventRecord(env, eventKey(push))).toMatchObject({ status: 'handled' });
     expect(await eventRecord(env, eventKey(poll))).toMatchObject({ status: 'handled' });
     expect(await drainAlerts(env)).toHaveLength(1);
@@ -214,9 +219,10 @@ describe('consumer on the emulators', () => {
   });
 
   it('runs a replayed event again: replay sets a handled record back to queued', async () => {
-    const event = failedFineTune();
+    // A route whose alert is once per event: a job transition's alert is once per transition.
+    const event = normalizedEvent({ type: 'model.deprecated', providerType: 'model.deprecated', subject: 'm-1', data: { model_id: 'm-1' } });
     await queuedRecord(event);
-    const consume = consumerOn(env, 'fine_tune.failed');
+    const consume = consumerOn(env, 'model.deprecated');
     await consume(sqsEvent(sqsRecord(event)));
     await env.clients.documents.send(
       new UpdateCommand({

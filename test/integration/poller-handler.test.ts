@@ -71,6 +71,22 @@ describe('poller Lambda handler', () => {
     expect(drained.get('fine_tune.failed')?.map((message) => JSON.parse(message.Body ?? '{}').subject)).toEqual(['ft-handler']);
   });
 
+  it('publishes FailingJobs: the jobs whose events cannot be accepted, for the poller failures alarm', async () => {
+    fake.addJob('ft-handler-huge', failedFineTuneScript('x'.repeat(400_000)));
+    fake.finish();
+    stubLambdaEnv();
+    const printed: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((line: unknown) => void printed.push(String(line)));
+    const { handler } = await import('../../functions/poller/handler');
+
+    const summary: PollSummary = await handler({ source: 'aws.scheduler' }, context);
+
+    expect(summary).toMatchObject({ failed: 1, failing: 1 });
+    const emf = printed.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => '_aws' in line);
+    expect(emf).toMatchObject({ provider: 'together', FailingJobs: 1 });
+    await env.drainAll();
+  });
+
   it('fails at start naming POLLER_TABLE_NAME when it is not set', async () => {
     stubLambdaEnv();
     vi.stubEnv('POLLER_TABLE_NAME', '');

@@ -46,6 +46,31 @@ function client(overrides: Partial<TogetherApiOptions> & { retry?: Partial<Retry
 
 
 describe('Together API client', () => {
+  it('reads a job and a batch by id, and answers undefined for ids the API does not know (404)', async () => {
+    const { api } = client();
+
+    const found = [await api.getFineTune('ft-api'), await api.getBatch('batch-api')];
+    const unknown = [await api.getFineTune('ft-nope'), await api.getBatch('batch-nope')];
+
+    expect(found.map((item) => [item?.id, item?.status])).toEqual([
+      ['ft-api', 'pending'],
+      ['batch-api', 'VALIDATING'],
+    ]);
+    expect(unknown).toEqual([undefined, undefined]);
+    expect(fake.requests.map((request) => [request.path, request.status])).toEqual([
+      ['/fine-tunes/ft-api', 200],
+      ['/batches/batch-api', 200],
+      ['/fine-tunes/ft-nope', 404],
+      ['/batches/batch-nope', 404],
+    ]);
+  });
+
+  it('still fails a lookup by id on another refusal than 404', async () => {
+    fake.inject({ path: '/fine-tunes/ft-api', status: 400 });
+
+    await expect(client().api.getFineTune('ft-api')).rejects.toBeInstanceOf(TogetherApiError);
+  });
+
   it('sends the key as a bearer token and reads the three documented lists', async () => {
     const { api } = client();
 

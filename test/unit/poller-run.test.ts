@@ -1,67 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { AcceptResult } from '../../functions/core/accept';
 import { ConflictError, DependencyError } from '../../functions/core/errors';
-import type { NormalizedEvent } from '../../functions/core/event';
 import { pollTogether, type PollLimits } from '../../functions/poller/poll';
-import { stateKey, type PollerState, type PollerStateStore } from '../../functions/poller/state';
-import { TogetherApiError, TogetherAuthError, type Batch, type FineTuneEvent, type FineTuneJob, type TogetherApi } from '../../functions/poller/together-api';
+import { stateKey } from '../../functions/poller/state';
+import { TogetherAuthError, type Batch, type FineTuneEvent, type FineTuneJob, type TogetherApi } from '../../functions/poller/together-api';
+import { account, memoryStore, recorder } from '../support/poller';
 
 const NOW_MS = Date.parse('2026-11-01T12:00:00Z');
 const minutesAgo = (minutes: number) => new Date(NOW_MS - minutes * 60_000).toISOString();
 const LIMITS: PollLimits = { maxJobsPerRun: 50, timeBudgetMs: 60_000, backfillSeconds: 86_400 };
-
-/** An in-memory Together account: jobs, their events and batches, and a log of event reads. */
-function account(jobs: FineTuneJob[], events: Record<string, FineTuneEvent[]> = {}, batches: Batch[] = []) {
-  const eventReads: string[] = [];
-  const failing = new Set<string>();
-  const api: TogetherApi = {
-    listFineTunes: async () => jobs,
-    listBatches: async () => batches,
-    listFineTuneEvents: async (id) => {
-      eventReads.push(id);
-      if (failing.has(id)) throw new TogetherApiError('down', 'together_unavailable', `/fine-tunes/${id}/events`, 4, 503);
-      return events[id] ?? [];
-    },
-  };
-  return { api, eventReads, failing };
-}
-
-/** The DynamoDB store's semantics in memory: merged key sets, terminal items never reopened. */
-function memoryStore(): PollerStateStore & { items: Map<string, PollerState> } {
-  const items = new Map<string, PollerState>();
-  let firstPolled: number | undefined;
-  return {
-    items,
-    async firstPolledAt(nowMs) {
-      firstPolled ??= nowMs;
-      return firstPolled;
-    },
-    async load(pks) {
-      return new Map(pks.flatMap((pk) => (items.has(pk) ? [[pk, items.get(pk) as PollerState] as const] : [])));
-    },
-    async save(state) {
-      const previous = items.get(state.pk);
-      if (previous?.terminal) return;
-      items.set(state.pk, { ...state, emitted: new Set([...(previous?.emitted ?? []), ...state.emitted]) });
-    },
-  };
-}
-
-/** An accept path that records ids and dedupes like the real one. */
-function recorder(fail?: (event: NormalizedEvent, index: number) => Error | undefined) {
-  const ids: string[] = [];
-  const seen = new Set<string>();
-  const accept = async (event: NormalizedEvent): Promise<AcceptResult> => {
-    const failure = fail?.(event, ids.length);
-    if (failure !== undefined) throw failure;
-    ids.push(event.id);
-    const key = `together#${event.id}`;
-    if (seen.has(key)) return { status: 'duplicate', key, state: 'queued' };
-    seen.add(key);
-    return { status: 'accepted', key };
-  };
-  return { accept, ids };
-}
 
 const running = (id: string, overrides: Partial<FineTuneJob> = {}): FineTuneJob => ({ id, status: 'running', updated_at: minutesAgo(1), ...overrides });
 const checkpointEvent = (step: number): FineTuneEvent => ({ type: 'checkpoint_save', step, created_at: minutesAgo(60 - step / 100), hash: `h${step}` });
@@ -203,6 +149,8 @@ describe('a poll run', () => {
       },
       listBatches: async () => [],
       listFineTuneEvents: async () => [],
+      getFineTune: async () => undefined,
+      getBatch: async () => undefined,
     };
 
     await expect(pollTogether({ api, accept: recorder().accept, state: memoryStore(), clock: () => NOW_MS }, LIMITS)).rejects.toThrow(

@@ -4,7 +4,6 @@ import type { Route } from '../../core/routes';
 import { ConsumerDependencyError } from '../errors';
 import type { RouteStep } from './context';
 import { eventFields, failureReason, firstNumber, firstString } from './fields';
-import { transitionReportedByOther } from './jobs';
 
 /** One human-readable alert. */
 export interface Alert {
@@ -78,20 +77,14 @@ export function alertFor(event: NormalizedEvent): Alert | undefined {
 }
 
 /**
- * Publishes the event's alert to the alerts topic, once per event: wrapped in `once`, so a retry
- * after a later step failed does not alert twice. For a job or batch, once per transition: runs
- * after `projectJob`, and stays silent when another event already moved the job into this state.
+ * Publishes the event's alert to the alerts topic, wrapped in `once`: for a job or batch once per
+ * transition (a Together job seen both by a push and by the poller arrives as two events with
+ * different ids, and either may be the one that alerts), otherwise once per event. A retry after a
+ * later step failed does not alert twice.
  */
 export const publishAlert: RouteStep = async (event, context) => {
   const alert = alertFor(event);
   if (alert === undefined) return;
-  // A failed job or batch is alerted once per transition, not once per event: a Together job seen
-  // both by a push and by the poller arrives as two events with different ids.
-  const reporter = await transitionReportedByOther(event, context);
-  if (reporter !== undefined) {
-    context.logger.info('transition already alerted by another event; no second alert', { key: context.key, reporter });
-    return;
-  }
   await context.once('alert', async () => {
     try {
       await context.sns.send(

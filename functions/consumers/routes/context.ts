@@ -3,10 +3,28 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { NormalizedEvent } from '../../core/event';
 
+/**
+ * Whose once-record a step's `once` keeps: `transition` (the default) once for the job transition
+ * the event reports, whichever of its events gets there first (a Together push and a poll of the
+ * same completion are two events); `event` once for this event. For an event that reports no job
+ * transition (see {@link RouteContext.transitionKey}) both are the event.
+ */
+export type OnceScope = 'transition' | 'event';
+
+export interface OnceOptions {
+  /** Default `transition`. */
+  readonly scope?: OnceScope;
+}
+
 /** What a route step gets besides the event: clients, configuration, and the attempt's helpers. */
 export interface RouteContext {
-  /** `{provider}#{eventId}`: a stable idempotency key to hand to any API a step calls. */
+  /** `{provider}#{eventId}`: this event. */
   readonly key: string;
+  /**
+   * `{provider}#{subject}#{state}` (a checkpoint: `…#running@{step}`) when the event reports a job
+   * or batch transition, shared by every event of that transition; undefined otherwise.
+   */
+  readonly transitionKey: string | undefined;
   /** 1 on the first attempt at this event. */
   readonly attempt: number;
   /** When this attempt started. */
@@ -17,18 +35,31 @@ export interface RouteContext {
   readonly alertsTopicArn: string;
   readonly logger: Logger;
   /**
-   * Runs `effect` unless an earlier attempt at this event already completed a step of this name,
-   * then records it. Use it for an effect that must not be repeated when a later step fails and the
-   * event is retried (a notification, a call that starts something). Not a transaction: if the
-   * function dies between the effect and its record, the retry runs it again.
+   * The idempotency key of step `name` in `scope`: `{transitionKey}#{name}` (or `{key}#{name}` for
+   * scope `event` and for events without a transition). Stable across retries, redrives and
+   * replays, and the same for a push and a poll of one transition: pass it to the API the step
+   * calls, so that the target itself drops a repeat. `once` hands the same key to its effect.
    */
-  once(name: string, effect: () => Promise<void>): Promise<void>;
+  idempotencyKey(name: string, options?: OnceOptions): string;
+  /**
+   * Runs `effect` unless step `name` already completed in its scope, then records it; by default
+   * once per job transition, so that a push and a poll of the same transition, retries, redrives
+   * and replays run it once between them (`{ scope: 'event' }`: once per event, run again on a
+   * replay). While one event runs it, another event of the transition fails and is retried; an
+   * effect that throws leaves the step to the next attempt of either event.
+   *
+   * The record is written after the effect (retried a few times with backoff if the write fails),
+   * so it is not a transaction: if the function dies between the effect and its record, or the
+   * record cannot be written at all, the next attempt runs the effect again. For an external
+   * effect, pass the `idempotencyKey` the effect receives to the target to close that window.
+   */
+  once(name: string, effect: (idempotencyKey: string) => Promise<void>, options?: OnceOptions): Promise<void>;
 }
 
 /**
  * One piece of a route's logic. Steps run in order for each event; a step that throws fails the
  * event, which is retried. A step may therefore run again for the same event: make it idempotent
- * (a conditional write, or the event key as the idempotency key of the API it calls) or wrap it
- * in `context.once`.
+ * (a conditional write, or `context.idempotencyKey(name)` as the idempotency key of the API it
+ * calls) or wrap it in `context.once`.
  */
 export type RouteStep = (event: NormalizedEvent, context: RouteContext) => Promise<void>;

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { NormalizedEvent } from '../../core/event';
 import type { Route } from '../../core/routes';
 import { JOB_STATES, JOBS_TABLE, type JobItem, type JobState } from '../../core/table';
@@ -76,25 +76,17 @@ export const projectJob: RouteStep = async (event, context) => {
 };
 
 /**
- * The event that already reported this event's job transition, when it is another one. A push and
- * a poll of the same Together job carry different event ids, so idempotency alone keeps both; the
- * projection's conditional state write lets exactly one of them move the job into the state, and
- * records it as `stateEventId`. Read after `projectJob`, consistently.
+ * The transition an event reports: `{provider}#{subject}#{state}` (`…#completed`, `…#failed`,
+ * `…#started`), and `…#running@{step}` for a checkpoint, since each checkpoint is its own
+ * transition. A Together push and a poll of the same transition carry different event ids and the
+ * same transition key. Undefined for an event that reports no job transition (another route, no
+ * subject, or a checkpoint without a step).
  */
-export async function transitionReportedByOther(event: NormalizedEvent, context: RouteContext): Promise<string | undefined> {
+export function transitionKeyFor(event: NormalizedEvent): string | undefined {
   const update = jobUpdateFor(event);
   if (update === undefined) return undefined;
-  let item: Partial<JobItem> | undefined;
-  try {
-    const result = await context.documents.send(
-      new GetCommand({ TableName: context.jobsTableName, Key: { [JOBS_TABLE.partitionKey]: update.pk }, ConsistentRead: true }),
-    );
-    item = result.Item as Partial<JobItem> | undefined;
-  } catch (error) {
-    throw new ConsumerDependencyError(`could not read the jobs projection for ${update.pk}`, { cause: error });
-  }
-  const reporter = item?.stateEventId;
-  return item?.state === update.state && reporter !== undefined && reporter !== event.id ? reporter : undefined;
+  if (update.state !== 'running') return `${update.pk}#${update.state}`;
+  return update.step === undefined ? undefined : `${update.pk}#running@${update.step}`;
 }
 
 async function writeState(context: RouteContext, event: NormalizedEvent, update: JobUpdate): Promise<void> {

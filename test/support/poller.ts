@@ -1,0 +1,81 @@
+import type { AcceptResult } from '../../functions/core/accept';
+import type { NormalizedEvent } from '../../functions/core/event';
+import type { PollerState, PollerStateStore } from '../../functions/poller/state';
+import { TogetherApiError, type Batch, type FineTuneEvent, type FineTuneJob, type TogetherApi } from '../../functions/poller/together-api';
+
+/**
+ * An in-memory Together account: jobs, their events and batches, and a log of event reads and
+ * lookups by id. Ids in `hidden` are left out of the lists but still found by id, as Together
+ * does with jobs that fall off its list.
+ */
+export function account(jobs: FineTuneJob[], events: Record<string, FineTuneEvent[]> = {}, batches: Batch[] = []) {
+  const eventReads: string[] = [];
+  const lookups: string[] = [];
+  const failing = new Set<string>();
+  const hidden = new Set<string>();
+  const api: TogetherApi = {
+    listFineTunes: async () => jobs.filter((job) => !hidden.has(job.id)),
+    listBatches: async () => batches.filter((batch) => !hidden.has(batch.id)),
+    getFineTune: async (id) => {
+      lookups.push(id);
+      return jobs.find((job) => job.id === id);
+    },
+    getBatch: async (id) => {
+      lookups.push(id);
+      return batches.find((batch) => batch.id === id);
+    },
+    listFineTuneEvents: async (id) => {
+      eventReads.push(id);
+      if (failing.has(id)) throw new TogetherApiError('down', 'together_unavailable', `/fine-tunes/${id}/events`, 4, 503);
+      return events[id] ?? [];
+    },
+  };
+  return { api, eventReads, lookups, failing, hidden };
+}
+
+/** The DynamoDB store's semantics in memory: merged key sets, terminal items never reopened. */
+export function memoryStore(onSave: (state: PollerState) => void = () => undefined): PollerStateStore & { items: Map<string, PollerState>; open: Set<string> } {
+  const items = new Map<string, PollerState>();
+  const open = new Set<string>();
+  let firstPolled: number | undefined;
+  return {
+    items,
+    open,
+    async firstPolledAt(nowMs) {
+      firstPolled ??= nowMs;
+      return firstPolled;
+    },
+    async load(pks) {
+      return new Map(pks.flatMap((pk) => (items.has(pk) ? [[pk, items.get(pk) as PollerState] as const] : [])));
+    },
+    async save(state) {
+      onSave(state);
+      const previous = items.get(state.pk);
+      if (previous?.terminal) return;
+      items.set(state.pk, { ...state, emitted: new Set([...(previous?.emitted ?? []), ...state.emitted]) });
+    },
+    async openKeys() {
+      return new Set(open);
+    },
+    async setOpen(pk, isOpen) {
+      if (isOpen) open.add(pk);
+      else open.delete(pk);
+    },
+  };
+}
+
+/** An accept path that records ids and dedupes like the real one. */
+export function recorder(fail?: (event: NormalizedEvent, index: number) => Error | undefined) {
+  const ids: string[] = [];
+  const seen = new Set<string>();
+  const accept = async (event: NormalizedEvent): Promise<AcceptResult> => {
+    const failure = fail?.(event, ids.length);
+    if (failure !== undefined) throw failure;
+    ids.push(event.id);
+    const key = `together#${event.id}`;
+    if (seen.has(key)) return { status: 'duplicate', key, state: 'queued' };
+    seen.add(key);
+    return { status: 'accepted', key };
+  };
+  return { accept, ids };
+}
