@@ -27,6 +27,8 @@ export interface Target {
   readonly documents: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly eventsTable: string;
+  /** The jobs projection: one item per job or batch. */
+  readonly jobsTable: string;
   /** Resolved on first use: only the commands that touch queues pay for it. */
   queues(): Promise<Readonly<Record<Route, RouteQueueRefs>>>;
   /** The stack's webhook URL per provider (none locally: the receiver's base URL is used). */
@@ -60,6 +62,7 @@ export function localTarget(env: Env): Target {
     documents,
     sqs,
     eventsTable: LOCAL_NAMES.eventsTable,
+    jobsTable: LOCAL_NAMES.jobsTable,
     queues: () => (queues ??= resolveLocalQueues(sqs, sqsEndpoint)),
     webhookUrls: {},
     secretArns: {},
@@ -132,7 +135,7 @@ export async function readStackOutputs(cfn: CloudFormationClient, stackName: str
 export function targetFromOutputs(
   stackName: string,
   outputs: Readonly<Record<string, string>>,
-): Pick<Target, 'kind' | 'description' | 'eventsTable' | 'webhookUrls' | 'secretArns'> & { queueRefs: Record<Route, RouteQueueRefs> } {
+): Pick<Target, 'kind' | 'description' | 'eventsTable' | 'jobsTable' | 'webhookUrls' | 'secretArns'> & { queueRefs: Record<Route, RouteQueueRefs> } {
   const missing: string[] = [];
   const need = (name: string): string => {
     const value = outputs[name];
@@ -140,6 +143,7 @@ export function targetFromOutputs(
     return value ?? '';
   };
   const eventsTable = need(STACK_OUTPUTS.eventsTableName);
+  const jobsTable = need(STACK_OUTPUTS.jobsTableName);
   const queueRefs = Object.fromEntries(
     ROUTES.map((route) => [
       route,
@@ -160,6 +164,7 @@ export function targetFromOutputs(
     kind: 'aws',
     description: `stack ${stackName}`,
     eventsTable,
+    jobsTable,
     queueRefs,
     webhookUrls: optional(STACK_OUTPUTS.webhookUrl),
     secretArns: optional(STACK_OUTPUTS.secretArn),
