@@ -29,7 +29,8 @@ export function barChart(values: readonly number[], options: ChartOptions = {}):
   const eighths = height * 8;
   const levelOf = (value: number) => (max === min ? Math.ceil(eighths / 2) : 1 + Math.round(((value - min) / (max - min)) * (eighths - 1)));
   const levels = columns.map(levelOf);
-  const top = label(max);
+  // A flat series has one value: label it once, at the bottom.
+  const top = max === min ? '' : label(max);
   const bottom = label(min);
   const margin = Math.max(top.length, bottom.length);
   const lines: string[] = [];

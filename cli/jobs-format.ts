@@ -34,7 +34,8 @@ export function formatJobList(jobs: readonly JobSummary[]): string {
     ['UPDATED', 'JOB', 'KIND', 'STATE', 'STEP', 'LOSS', 'MODEL OR OUTPUT', 'ERROR'],
     jobs.map((job) => [
       job.updatedAt,
-      cell(job.pk, 40),
+      // Whole, unlike the other cells: it is what `jobs show` takes.
+      printable(job.pk),
       job.kind,
       job.state,
       job.step,

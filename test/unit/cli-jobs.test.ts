@@ -28,6 +28,10 @@ describe('barChart', () => {
     expect(lines[0]).toMatch(/┤.{10}$/u);
   });
 
+  it('labels a flat series once', () => {
+    expect(barChart([0.87], { height: 2, width: 1 })).toEqual(['     ┤', '0.87 ┤█', '     └─']);
+  });
+
   it('draws nothing for no values', () => {
     expect(barChart([])).toEqual([]);
   });
