@@ -123,18 +123,26 @@ export async function* eventsInWindow(
 }
 
 /** The current summaries of up to 100 events, in the order of `keys`; records gone since are skipped. */
-async function summariesOf(deps: EventsDeps, keys: readonly string[]): Promise<EventSummary[]> {
+function summariesOf(deps: EventsDeps, keys: readonly string[]): Promise<EventSummary[]> {
+  return itemsByKey<EventSummary>(deps, keys, SUMMARY_ATTRIBUTES);
+}
+
+/**
+ * Up to 100 items of a table keyed by `pk`, only `attributes`, in the order of `keys` (one
+ * BatchGetItem, retrying unprocessed keys); items gone since are skipped.
+ */
+export async function itemsByKey<T>(deps: EventsDeps, keys: readonly string[], attributes: readonly string[]): Promise<T[]> {
   if (keys.length === 0) return [];
-  const names = Object.fromEntries(SUMMARY_ATTRIBUTES.map((attribute, position) => [`#a${position}`, attribute]));
-  const projection = SUMMARY_ATTRIBUTES.map((_, position) => `#a${position}`).join(', ');
-  const found = new Map<string, EventSummary>();
+  const names = Object.fromEntries(attributes.map((attribute, position) => [`#a${position}`, attribute]));
+  const projection = attributes.map((_, position) => `#a${position}`).join(', ');
+  const found = new Map<string, T>();
   let pending: Record<string, unknown>[] = keys.map((key) => ({ [EVENTS_TABLE.partitionKey]: key }));
   for (let attempt = 0; pending.length > 0; attempt += 1) {
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** attempt)));
     if (attempt >= 8) throw new CliError(`DynamoDB kept ${pending.length} keys unprocessed; try again`);
     const request = { Keys: pending, ProjectionExpression: projection, ExpressionAttributeNames: names };
     const result = await send(deps, () => deps.documents.send(new BatchGetCommand({ RequestItems: { [deps.tableName]: request } })));
-    for (const item of result.Responses?.[deps.tableName] ?? []) found.set(String(item.pk), item as EventSummary);
+    for (const item of result.Responses?.[deps.tableName] ?? []) found.set(String(item.pk), item as T);
     pending = (result.UnprocessedKeys?.[deps.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
   }
   return keys.flatMap((key) => found.get(key) ?? []);
@@ -187,7 +195,8 @@ export async function getEvent(deps: EventsDeps, key: string): Promise<EventReco
   return Item as EventRecord | undefined;
 }
 
-async function send<T>(deps: EventsDeps, call: () => Promise<T>): Promise<T> {
+/** Runs a DynamoDB call of a command, turning its failure into an error that says what to check. */
+export async function send<T>(deps: EventsDeps, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {

@@ -18,6 +18,7 @@ import {
   parseEventKey,
   type EventsDeps,
 } from './events';
+import { addJobsCommands } from './jobs-commands';
 import { formatTable, printJson, startProgress, type Output } from './output';
 import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, registerTogether, storeSecretInstructions } from './register';
 import { describeReplay, replayMany, type ReplayOutcome } from './replay';
@@ -82,7 +83,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
 
   const program = new Command('webhooks')
     .description(
-      'Operate the webhook receiver: list and replay events, inspect and redrive dead letters, send test bursts, check health, register with Together.\n' +
+      'Operate the webhook receiver: list and replay events, follow jobs and batches, inspect and redrive dead letters, send test bursts, check health, register with Together.\n' +
         'Works against the local runtime of `npm start` by default, or a deployed stack with --stack <name>.',
     )
     .exitOverride()
@@ -142,6 +143,9 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
       if (options.json) printJson(output, eventForJson(record, options.payload === true));
       else print(formatEventDetail(record, options.payload === true));
     });
+
+  // jobs --------------------------------------------------------------------------------------
+  addJobsCommands(program, { output, clock, connect, jsonOption, stackOption });
 
   // replay ------------------------------------------------------------------------------------
   program

@@ -29,6 +29,8 @@ export interface Target {
   readonly eventsTable: string;
   /** The Together poller's state table, where the stack or runtime has one (polling on). */
   readonly pollerTable?: string;
+  /** The jobs projection: one item per job or batch. */
+  readonly jobsTable: string;
   /** Resolved on first use: only the commands that touch queues pay for it. */
   queues(): Promise<Readonly<Record<Route, RouteQueueRefs>>>;
   /** The stack's webhook URL per provider (none locally: the receiver's base URL is used). */
@@ -64,6 +66,7 @@ export function localTarget(env: Env): Target {
     eventsTable: LOCAL_NAMES.eventsTable,
     // Created only while `npm start` polls; `status` skips it when it is not there.
     pollerTable: LOCAL_NAMES.pollerTable,
+    jobsTable: LOCAL_NAMES.jobsTable,
     queues: () => (queues ??= resolveLocalQueues(sqs, sqsEndpoint)),
     webhookUrls: {},
     secretArns: {},
@@ -136,7 +139,7 @@ export async function readStackOutputs(cfn: CloudFormationClient, stackName: str
 export function targetFromOutputs(
   stackName: string,
   outputs: Readonly<Record<string, string>>,
-): Pick<Target, 'kind' | 'description' | 'eventsTable' | 'pollerTable' | 'webhookUrls' | 'secretArns'> & { queueRefs: Record<Route, RouteQueueRefs> } {
+): Pick<Target, 'kind' | 'description' | 'eventsTable' | 'jobsTable' | 'pollerTable' | 'webhookUrls' | 'secretArns'> & { queueRefs: Record<Route, RouteQueueRefs> } {
   const missing: string[] = [];
   const need = (name: string): string => {
     const value = outputs[name];
@@ -144,6 +147,7 @@ export function targetFromOutputs(
     return value ?? '';
   };
   const eventsTable = need(STACK_OUTPUTS.eventsTableName);
+  const jobsTable = need(STACK_OUTPUTS.jobsTableName);
   const queueRefs = Object.fromEntries(
     ROUTES.map((route) => [
       route,
@@ -165,6 +169,7 @@ export function targetFromOutputs(
     description: `stack ${stackName}`,
     eventsTable,
     ...(outputs[STACK_OUTPUTS.pollerTableName] ? { pollerTable: outputs[STACK_OUTPUTS.pollerTableName] } : {}),
+    jobsTable,
     queueRefs,
     webhookUrls: optional(STACK_OUTPUTS.webhookUrl),
     secretArns: optional(STACK_OUTPUTS.secretArn),

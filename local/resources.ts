@@ -108,7 +108,22 @@ async function createEventsTable(dynamodb: DynamoDBClient, tableName: string): P
 }
 
 function createJobsTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
-  return createKeyedTable(dynamodb, tableName, JOBS_TABLE.partitionKey);
+  const index = JOBS_TABLE.byActiveDayIndex;
+  return createTableOnce(dynamodb, {
+    TableName: tableName,
+    AttributeDefinitions: [
+      { AttributeName: JOBS_TABLE.partitionKey, AttributeType: 'S' },
+      { AttributeName: index.partitionKey, AttributeType: 'S' },
+    ],
+    KeySchema: [{ AttributeName: JOBS_TABLE.partitionKey, KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: index.name,
+        KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projectedAttributes] },
+      },
+    ],
+  });
 }
 
 /**

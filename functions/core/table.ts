@@ -74,6 +74,19 @@ export interface EventRecord {
  */
 export const JOBS_TABLE = {
   partitionKey: 'pk',
+  /**
+   * Lists jobs by when they last changed, without a scan: partition per UTC day of `updatedAt`
+   * (`activeDay`), keys only plus `kind`, which never changes. The day moves at most once a day
+   * per job, so a projection update does not write the index again, unlike a sort key on
+   * `updatedAt` would (two index writes per event). Readers fetch the current item by key.
+   */
+  byActiveDayIndex: {
+    name: 'byActiveDay',
+    partitionKey: 'activeDay',
+    projectedAttributes: ['kind'],
+  },
+  /** Checkpoints a job item keeps, the highest steps; a lower one is dropped first. */
+  maxCheckpoints: 500,
 } as const;
 
 /** What a job or batch is known to be doing, in order: a job only ever moves to a higher rank. */
@@ -104,5 +117,41 @@ export interface JobItem {
   output?: string;
   /** Why it failed (failed fine-tune or batch). */
   error?: string;
+  /** Evaluation loss the provider reported with the completion (fine-tune). */
+  evalLoss?: number;
+  /** Checkpoint or model paths the completion event listed, for a deploy step (fine-tune). */
+  checkpointPaths?: string[];
+  /**
+   * The highest `JOBS_TABLE.maxCheckpoints` checkpoints, in step order, one per step: a repeated
+   * step keeps its latest report. Fewer when entries are so large that the item would near 400 KB.
+   */
+  checkpoints?: JobCheckpoint[];
+  /** Each state the job was reported in, once, at its earliest report, in time order. */
+  transitions?: JobTransition[];
+  /** When the projection first heard of the job (consumer clock). */
+  firstSeenAt?: string;
   updatedAt: string;
+  /** UTC day of `updatedAt`: the partition of `JOBS_TABLE.byActiveDayIndex`. */
+  activeDay?: string;
+  /** Bumped on every projection write: the condition that makes read-merge-write safe. */
+  version?: number;
+}
+
+/** One checkpoint of a job's history. */
+export interface JobCheckpoint {
+  step: number;
+  loss?: number;
+  /** When the provider says it happened. */
+  at: string;
+  /** The event that reported it (`{provider}#{eventId}` is its event key). */
+  eventId: string;
+  /** Where the provider stored it, when it says. */
+  path?: string;
+}
+
+/** One state of a job's history. */
+export interface JobTransition {
+  state: JobState;
+  at: string;
+  eventId: string;
 }

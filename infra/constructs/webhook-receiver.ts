@@ -230,6 +230,12 @@ export class WebhookReceiver extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy,
     });
+    this.jobsTable.addGlobalSecondaryIndex({
+      indexName: JOBS_TABLE.byActiveDayIndex.name,
+      partitionKey: { name: JOBS_TABLE.byActiveDayIndex.partitionKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: [...JOBS_TABLE.byActiveDayIndex.projectedAttributes],
+    });
 
     // ── Topics ───────────────────────────────────────────────────────────────────────────
     this.alertsTopic = new Topic(this, 'AlertsTopic', {

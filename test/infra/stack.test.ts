@@ -291,11 +291,18 @@ describe('tables', () => {
     }
   });
 
-  it('keys jobs by their partition key', () => {
+  it('keys jobs by their partition key and lists them through a day index of keys and kind only', () => {
+    const index = JOBS_TABLE.byActiveDayIndex;
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: JOBS_TABLE.partitionKey, KeyType: 'HASH' }],
       TimeToLiveSpecification: Match.absent(),
-      GlobalSecondaryIndexes: Match.absent(),
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: index.name,
+          KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projectedAttributes] },
+        },
+      ],
     });
   });
 });

@@ -68,9 +68,29 @@ describe('jobs projection under out-of-order and repeated delivery', () => {
           expect(item?.loss).toBe(topStep === undefined ? undefined : 1 / topStep);
           expect(item?.model).toBe(history.terminal === 'completed' ? `model-of-${subject}` : undefined);
           expect(item?.error).toBe(history.terminal === 'failed' ? `failure of ${subject}` : undefined);
+          expect(item?.checkpoints?.map((checkpoint) => checkpoint.step)).toEqual(
+            history.steps.length === 0 ? undefined : [...history.steps].sort((a, b) => a - b),
+          );
+          expect(new Set(item?.transitions?.map((transition) => transition.state)).size).toBe(item?.transitions?.length);
         },
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('jobs history when a batch of events about one job is handled in parallel', () => {
+  it('keeps every checkpoint: a write that lost the race to another reads and merges again', async () => {
+    const subject = 'ft-parallel';
+    const events = Array.from({ length: 10 }, (_, index) =>
+      normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', subject, data: { fine_tune_id: subject, step: (index + 1) * 10, loss: 1 / (index + 1) } }),
+    );
+
+    const response = await (consumers['fine_tune.checkpoint'] as Consumer)(sqsEvent(...events.map((event) => sqsRecord(event))));
+
+    const item = await jobItem(env, `together#${subject}`);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(item?.checkpoints?.map((checkpoint) => checkpoint.step)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+    expect(item?.version).toBe(10);
   });
 });

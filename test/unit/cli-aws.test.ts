@@ -5,7 +5,7 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program';
@@ -27,6 +27,7 @@ const routePart = (route: Route) => route.replace(/[._]/g, '-');
 function stackOutputs() {
   const outputs = [
     { OutputKey: STACK_OUTPUTS.eventsTableName, OutputValue: 'WebhookReceiver-EventsTable-ABC' },
+    { OutputKey: STACK_OUTPUTS.jobsTableName, OutputValue: 'WebhookReceiver-JobsTable-DEF' },
     { OutputKey: STACK_OUTPUTS.webhookUrl('together'), OutputValue: 'https://abc.execute-api.eu-west-1.amazonaws.com/webhooks/together' },
     { OutputKey: STACK_OUTPUTS.secretArn('together'), OutputValue: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:together-xyz' },
   ];
@@ -117,6 +118,24 @@ describe('webhooks --stack targets', () => {
     expect(cfn.commandCalls(DescribeStacksCommand)[0]?.args[0].input).toEqual({ StackName: STACK });
     expect(queries.length).toBeGreaterThan(0);
     expect(queries.every((input) => input.TableName === 'WebhookReceiver-EventsTable-ABC' && input.IndexName === 'byReceivedDay')).toBe(true);
+  });
+
+  it('lists and shows jobs from the stack\'s jobs table: its day index, then one item by key', async () => {
+    documents.on(QueryCommand).resolves({ Items: [] });
+    documents.on(GetCommand).resolves({
+      Item: { pk: 'together#ft-1', provider: 'together', subject: 'ft-1', kind: 'fine_tune', state: 'completed', model: 'acct/m', updatedAt: '2026-11-25T10:00:00.000Z' },
+    });
+
+    const list = await cli('jobs', 'list', '--since', '1h', '--stack', STACK);
+    const show = await cli('jobs', 'show', 'together#ft-1', '--stack', STACK);
+
+    const queries = documents.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(list.code).toBe(0);
+    expect(queries.length).toBeGreaterThan(0);
+    expect(queries.every((input) => input.TableName === 'WebhookReceiver-JobsTable-DEF' && input.IndexName === 'byActiveDay')).toBe(true);
+    expect(show.code).toBe(0);
+    expect(documents.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({ TableName: 'WebhookReceiver-JobsTable-DEF', Key: { pk: 'together#ft-1' }, ConsistentRead: true });
+    expect(show.stdout).toMatch(/model:\s+acct\/m/);
   });
 
   it('reads queue depths from the stack\'s queue URLs for status', async () => {

@@ -78,7 +78,11 @@ describe('parseEventKey', () => {
 
 describe('targetFromOutputs', () => {
   const outputs = (): Record<string, string> => {
-    const all: Record<string, string> = { [STACK_OUTPUTS.eventsTableName]: 'Stack-Events-1', [STACK_OUTPUTS.webhookUrl('together')]: 'https://api/webhooks/together' };
+    const all: Record<string, string> = {
+      [STACK_OUTPUTS.eventsTableName]: 'Stack-Events-1',
+      [STACK_OUTPUTS.jobsTableName]: 'Stack-Jobs-1',
+      [STACK_OUTPUTS.webhookUrl('together')]: 'https://api/webhooks/together',
+    };
     for (const route of ROUTES) {
       all[STACK_OUTPUTS.queueUrl(route)] = `https://sqs/${route}`;
       all[STACK_OUTPUTS.queueArn(route)] = `arn:${route}`;
@@ -92,6 +96,7 @@ describe('targetFromOutputs', () => {
     const target = targetFromOutputs('S', outputs());
 
     expect(target.eventsTable).toBe('Stack-Events-1');
+    expect(target.jobsTable).toBe('Stack-Jobs-1');
     expect(target.queueRefs['fine_tune.completed']).toEqual({
       url: 'https://sqs/fine_tune.completed',
       arn: 'arn:fine_tune.completed',

@@ -112,6 +112,26 @@ describe('jobUpdateFor', () => {
     expect(jobUpdateFor(event)).toMatchObject({ kind: 'batch', state: 'completed', details: { output: 'https://files/out' } });
   });
 
+  it('records the model name, evaluation loss and listed checkpoint paths of a completed fine-tune, for a deploy step', () => {
+    const event = normalizedEvent({
+      data: { fine_tune_id: 'ft-test', model_name: 'acme/model', eval_loss: 0.41, checkpoint_paths: ['s3://ft/ft-test/step-900', 's3://ft/ft-test/final'] },
+    });
+
+    expect(jobUpdateFor(event)).toMatchObject({
+      state: 'completed',
+      details: { model: 'acme/model', evalLoss: 0.41, checkpointPaths: ['s3://ft/ft-test/step-900', 's3://ft/ft-test/final'] },
+    });
+  });
+
+  it.each([
+    ['checkpoint_path', { checkpoint_path: 's3://ft/ft-test/step-500' }],
+    ['checkpointPath', { checkpointPath: 's3://ft/ft-test/step-500' }],
+  ])('reads the path of a checkpoint from %s', (_name, path) => {
+    const event = normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', data: { fine_tune_id: 'ft-test', step: 500, loss: 0.87, ...path } });
+
+    expect(jobUpdateFor(event)).toMatchObject({ state: 'running', step: 500, loss: 0.87, path: 's3://ft/ft-test/step-500' });
+  });
+
   it('projects nothing for an event without a subject', () => {
     expect(jobUpdateFor(normalizedEvent({ subject: undefined }))).toBeUndefined();
   });
@@ -138,6 +158,22 @@ describe('alertFor', () => {
     expect(alertFor(event)?.message).toMatch(
       /^Model meta-llama\/Llama-2-70b-chat-hf on together is deprecated and stops serving on 2027-01-31; move to meta-llama\/Llama-3.3-70B-Instruct-Turbo\./,
     );
+  });
+
+  it('names the replacement and the sunset date of a deprecated model from the canonical fields', () => {
+    const event = normalizedEvent({
+      type: 'model.deprecated',
+      subject: 'meta-llama/Llama-2-70b-chat-hf',
+      data: { modelId: 'meta-llama/Llama-2-70b-chat-hf', replacementModel: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', sunsetDate: '2027-01-31' },
+    });
+
+    expect(alertFor(event)?.message).toMatch(/is deprecated and stops serving on 2027-01-31; move to meta-llama\/Llama-3.3-70B-Instruct-Turbo\./);
+  });
+
+  it('writes a sunset date sent as Unix seconds as a date', () => {
+    const event = normalizedEvent({ type: 'model.deprecated', subject: 'm-1', data: { model_id: 'm-1', sunset_date: 1_801_353_600 } });
+
+    expect(alertFor(event)?.message).toMatch(/stops serving on 2027-01-31; no replacement was named\./);
   });
 
   it('gives a MythicDot batch failure its first error code and line', () => {

@@ -37,9 +37,9 @@ const ALERTS: Partial<Record<Route, AlertFormatter>> = {
     };
   },
   'model.deprecated': (event, fields) => {
-    const model = about(event, fields, ['model_id', 'model', 'id']);
-    const replacement = firstString(fields, ['replacement_model', 'replacement']);
-    const sunset = firstString(fields, ['sunset_date', 'sunset', 'shutdown_date']);
+    const model = about(event, fields, ['modelId', 'model_id', 'model', 'id']);
+    const replacement = firstString(fields, ['replacementModel', 'replacement_model', 'replacement']);
+    const sunset = sunsetDate(fields);
     return {
       subject: `Model ${model} deprecated (${event.provider})`,
       message:
@@ -63,6 +63,19 @@ const ALERTS: Partial<Record<Route, AlertFormatter>> = {
     };
   },
 };
+
+/** Unix seconds from 2001 on: a sunset sent as a number is a time, not a date string. */
+const EPOCH_SECONDS_FROM = 1_000_000_000;
+
+/** When a deprecated model stops serving, as the provider wrote it, or as a date when it sent Unix seconds. */
+function sunsetDate(fields: Record<string, unknown>): string | undefined {
+  const names = ['sunsetDate', 'sunset_date', 'sunset', 'shutdown_date'];
+  const seconds = firstNumber(fields, names);
+  if (seconds !== undefined && seconds >= EPOCH_SECONDS_FROM && seconds < 100 * EPOCH_SECONDS_FROM) {
+    return new Date(seconds * 1000).toISOString().slice(0, 10);
+  }
+  return firstString(fields, names);
+}
 
 /** The alert an event raises, or undefined for routes that do not alert. */
 export function alertFor(event: NormalizedEvent): Alert | undefined {

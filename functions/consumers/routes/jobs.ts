@@ -1,10 +1,11 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { NormalizedEvent } from '../../core/event';
 import type { Route } from '../../core/routes';
-import { JOB_STATES, JOBS_TABLE, type JobItem, type JobState } from '../../core/table';
+import { JOBS_TABLE, type JobItem, type JobState } from '../../core/table';
 import { ConsumerDependencyError } from '../errors';
 import type { RouteContext, RouteStep } from './context';
+import { mergeJob, type JobWrite } from './job-history';
 import { eventFields, failureReason, firstNumber, firstString } from './fields';
 
 /** What one event says about its job or batch. */
@@ -16,8 +17,10 @@ export interface JobUpdate {
   readonly state: JobState;
   readonly step?: number;
   readonly loss?: number;
+  /** Where the checkpoint was stored, with `step`. */
+  readonly path?: string;
   /** Set together with a terminal state. */
-  readonly details: Partial<Pick<JobItem, 'model' | 'output' | 'error'>>;
+  readonly details: Partial<Pick<JobItem, 'model' | 'output' | 'error' | 'evalLoss' | 'checkpointPaths'>>;
 }
 
 const JOB_ROUTES: Partial<Record<Route, { kind: JobItem['kind']; state: JobState }>> = {
@@ -44,6 +47,9 @@ export function jobUpdateFor(event: NormalizedEvent): JobUpdate | undefined {
         : {};
   const step = target.state === 'running' ? firstNumber(fields, ['step']) : undefined;
   const loss = step === undefined ? undefined : firstNumber(fields, ['loss']);
+  const reported = step === undefined ? undefined : firstString(fields, CHECKPOINT_PATH_FIELDS);
+  const path = reported !== undefined && reported.length <= MAX_PATH_LENGTH ? reported : undefined;
+  const extras = target.kind === 'fine_tune' && target.state === 'completed' ? completionExtras(fields) : {};
   return {
     pk: `${event.provider}#${event.subject}`,
     provider: event.provider,
@@ -52,18 +58,41 @@ export function jobUpdateFor(event: NormalizedEvent): JobUpdate | undefined {
     state: target.state,
     ...(step === undefined ? {} : { step }),
     ...(loss === undefined ? {} : { loss }),
-    details: Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined)),
+    ...(path === undefined ? {} : { path }),
+    details: Object.fromEntries(Object.entries({ ...details, ...extras }).filter(([, value]) => value !== undefined)),
   };
 }
 
+/** Where providers put a checkpoint's or a model's storage path (canonical name first). */
+const CHECKPOINT_PATH_FIELDS = ['checkpointPath', 'checkpoint_path', 'model_path'] as const;
+
+/** Most checkpoint paths kept from a completion, and the longest path: anything longer is not a path. */
+const MAX_COMPLETION_PATHS = 50;
+const MAX_PATH_LENGTH = 2048;
+
+/** What a completed fine-tune adds for a deploy step: its evaluation loss and the paths it lists. */
+function completionExtras(fields: Record<string, unknown>): JobUpdate['details'] {
+  const listed = ['checkpointPaths', 'checkpoint_paths'].map((name) => fields[name]).find(Array.isArray) as unknown[] | undefined;
+  const single = firstString(fields, CHECKPOINT_PATH_FIELDS);
+  const paths = (listed ?? (single === undefined ? [] : [single]))
+    .filter((path): path is string => typeof path === 'string' && path.trim() !== '' && path.length <= MAX_PATH_LENGTH)
+    .slice(0, MAX_COMPLETION_PATHS);
+  const evalLoss = firstNumber(fields, ['evalLoss', 'eval_loss']);
+  return { ...(evalLoss === undefined ? {} : { evalLoss }), ...(paths.length === 0 ? {} : { checkpointPaths: paths }) };
+}
+
+/** Merges in a row before giving up to SQS's retry: each lost race means another write of this job went through. */
+const MAX_MERGE_ATTEMPTS = 16;
+
 /**
- * Applies an event to the jobs projection with two monotonic conditional writes, so that the result
- * does not depend on delivery order or duplicates:
- * - the state moves only to a higher rank (started < running < completed | failed): a checkpoint
- *   after `completed` does not reopen the job, and the first terminal state is final;
- * - `step` only rises: a lower step never overwrites a higher one (it may still rise after a
- *   terminal state, which it does not change).
- * A write whose condition fails is an older or repeated fact: nothing to do.
+ * Applies an event to the jobs projection with one conditional write: read the item, merge the
+ * event into it ({@link mergeJob}: state by rank, the bounded checkpoint list, the transitions),
+ * and write the changed attributes on condition that `version` is still the one read; if another
+ * consumer wrote in between, read and merge again. A merge that changes nothing (a duplicate, an
+ * older fact) writes nothing. Read-merge-write rather than one self-contained update expression,
+ * because DynamoDB can neither take the larger of two numbers (`step`) nor trim a list or map by
+ * count (the 500-checkpoint bound) within one expression; the version condition makes it as
+ * safe, and the merge, being pure, is tested for order and repeats without DynamoDB.
  */
 export const projectJob: RouteStep = async (event, context) => {
   const update = jobUpdateFor(event);
@@ -71,8 +100,12 @@ export const projectJob: RouteStep = async (event, context) => {
     if (event.subject === undefined) context.logger.debug('event names no job; not projected', { key: context.key });
     return;
   }
-  await writeState(context, event, update);
-  if (update.step !== undefined) await writeStep(context, update, update.step);
+  const fact = { ...update, eventId: event.id, occurredAt: event.occurredAt };
+  for (let attempt = 1; attempt <= MAX_MERGE_ATTEMPTS; attempt += 1) {
+    const write = mergeJob(await readJob(context, update.pk), fact, context.now);
+    if (write === undefined || (await writeJob(context, update.pk, write))) return;
+  }
+  throw new ConsumerDependencyError(`the jobs projection for ${update.pk} changed under ${MAX_MERGE_ATTEMPTS} merges in a row; retry later`);
 };
 
 /**
@@ -89,62 +122,51 @@ export function transitionKeyFor(event: NormalizedEvent): string | undefined {
   return update.step === undefined ? undefined : `${update.pk}#running@${update.step}`;
 }
 
-async function writeState(context: RouteContext, event: NormalizedEvent, update: JobUpdate): Promise<void> {
-  const attributes: Record<string, unknown> = {
-    provider: update.provider,
-    subject: update.subject,
-    kind: update.kind,
-    state: update.state,
-    rank: JOB_STATES[update.state],
-    stateEventId: event.id,
-    stateAt: event.occurredAt,
-    updatedAt: context.now.toISOString(),
-    ...update.details,
-  };
-  await conditionalUpdate(context, update.pk, attributes, 'attribute_not_exists(#rank) OR #rank < :rank', {
-    '#rank': 'rank',
-  }, { ':rank': JOB_STATES[update.state] });
+async function readJob(context: RouteContext, pk: string): Promise<Partial<JobItem> | undefined> {
+  try {
+    const result = await context.documents.send(
+      new GetCommand({ TableName: context.jobsTableName, Key: { [JOBS_TABLE.partitionKey]: pk }, ConsistentRead: true }),
+    );
+    return result.Item as Partial<JobItem> | undefined;
+  } catch (error) {
+    throw new ConsumerDependencyError(`could not read the jobs projection for ${pk}`, { cause: error });
+  }
 }
 
-async function writeStep(context: RouteContext, update: JobUpdate, step: number): Promise<void> {
-  const attributes: Record<string, unknown> = {
-    step,
-    updatedAt: context.now.toISOString(),
-    ...(update.loss === undefined ? {} : { loss: update.loss }),
-  };
-  await conditionalUpdate(context, update.pk, attributes, 'attribute_not_exists(#step) OR #step < :step', {
-    '#step': 'step',
-  }, { ':step': step });
-}
-
-async function conditionalUpdate(
-  context: RouteContext,
-  pk: string,
-  attributes: Record<string, unknown>,
-  condition: string,
-  conditionNames: Record<string, string>,
-  conditionValues: Record<string, unknown>,
-): Promise<void> {
-  const entries = Object.entries(attributes);
+/** Writes a merge; false when the item changed since it was read (merge again). */
+async function writeJob(context: RouteContext, pk: string, write: JobWrite): Promise<boolean> {
+  const entries = Object.entries(write.set);
+  const names: Record<string, string> = { '#pk': JOBS_TABLE.partitionKey };
+  const values: Record<string, unknown> = {};
+  entries.forEach(([name, value], index) => {
+    names[`#s${index}`] = name;
+    values[`:s${index}`] = value;
+  });
+  write.remove.forEach((name, index) => (names[`#r${index}`] = name));
+  let condition = 'attribute_not_exists(#pk)';
+  if (write.expectedVersion !== undefined) {
+    names['#version'] = 'version';
+    condition = 'attribute_exists(#pk) AND attribute_not_exists(#version)';
+  }
+  if (typeof write.expectedVersion === 'number') {
+    condition = 'attribute_exists(#pk) AND #version = :expected';
+    values[':expected'] = write.expectedVersion;
+  }
+  const remove = write.remove.map((_, index) => `#r${index}`);
   try {
     await context.documents.send(
       new UpdateCommand({
         TableName: context.jobsTableName,
         Key: { [JOBS_TABLE.partitionKey]: pk },
-        UpdateExpression: `SET ${entries.map((_, index) => `#a${index} = :a${index}`).join(', ')}`,
+        UpdateExpression: `SET ${entries.map((_, index) => `#s${index} = :s${index}`).join(', ')}${remove.length === 0 ? '' : ` REMOVE ${remove.join(', ')}`}`,
         ConditionExpression: condition,
-        ExpressionAttributeNames: {
-          ...Object.fromEntries(entries.map(([name], index) => [`#a${index}`, name])),
-          ...conditionNames,
-        },
-        ExpressionAttributeValues: {
-          ...Object.fromEntries(entries.map(([, value], index) => [`:a${index}`, value])),
-          ...conditionValues,
-        },
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
       }),
     );
+    return true;
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return;
+    if (error instanceof ConditionalCheckFailedException) return false;
     throw new ConsumerDependencyError(`could not update the jobs projection for ${pk}`, { cause: error });
   }
 }

@@ -1,0 +1,172 @@
+import { isDeepStrictEqual } from 'node:util';
+import { JOB_STATES, JOBS_TABLE, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../../core/table';
+
+/** What one event says about its job: the merge's input (a `JobUpdate` plus the event's id and time). */
+export interface JobFact {
+  readonly provider: string;
+  readonly subject: string;
+  readonly kind: JobItem['kind'];
+  readonly state: JobState;
+  readonly step?: number;
+  readonly loss?: number;
+  /** Where the checkpoint was stored, with `step`. */
+  readonly path?: string;
+  /** Set together with a terminal state. */
+  readonly details: Partial<Pick<JobItem, 'model' | 'output' | 'error' | 'evalLoss' | 'checkpointPaths'>>;
+  readonly eventId: string;
+  readonly occurredAt: string;
+}
+
+/** The attributes the projection owns. Anything else on the item (written by other code) is left alone. */
+const PROJECTED = [
+  'provider',
+  'subject',
+  'kind',
+  'state',
+  'rank',
+  'stateEventId',
+  'stateAt',
+  'model',
+  'output',
+  'error',
+  'evalLoss',
+  'checkpointPaths',
+  'step',
+  'loss',
+  'checkpoints',
+  'transitions',
+  'firstSeenAt',
+] as const satisfies readonly (keyof JobItem)[];
+
+/**
+ * Largest estimated size of the checkpoint list. 500 entries of usual size take 50–120 KB; this
+ * bound only binds for huge ids or paths, and keeps the item well under DynamoDB's 400 KB.
+ */
+export const MAX_CHECKPOINT_BYTES = 300_000;
+
+/** One conditional write of the projection: `version` must still be what the merge read. */
+export interface JobWrite {
+  readonly set: Readonly<Record<string, unknown>>;
+  readonly remove: readonly string[];
+  /** `undefined`: the item must not exist yet; `null`: it exists without a version (written before versions). */
+  readonly expectedVersion: number | null | undefined;
+}
+
+/**
+ * The write that applies `fact` to the job item as read (`current`), or undefined when the fact
+ * changes nothing (a duplicate, or an older fact already superseded). Pure: the caller reads the
+ * item, writes the result on condition that `version` has not moved, and merges again if it has.
+ * The result does not depend on the order facts arrive in, nor on repeats:
+ * - the state moves only to a higher rank (started < running < completed | failed); the first
+ *   terminal state is final, and the event that moved it is `stateEventId`;
+ * - each state the job was reported in is in `transitions` once, at its earliest report;
+ * - `checkpoints` holds one entry per step (a later report of the same step replaces it), in step
+ *   order, the highest {@link JOBS_TABLE.maxCheckpoints} only; `step`/`loss` are the highest one's.
+ */
+export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, now: Date): JobWrite | undefined {
+  const rank = JOB_STATES[fact.state];
+  const moves = current?.rank === undefined || current.rank < rank;
+  const state = moves ? fact.state : current?.state;
+  const checkpoints = mergeCheckpoints(current?.checkpoints ?? [], checkpointOf(fact));
+  const top = checkpoints.at(-1);
+  // An item written before histories existed may hold a higher step than any entry.
+  const topStep = top !== undefined && (current?.step === undefined || top.step >= current.step) ? top : undefined;
+
+  const next: Partial<JobItem> = {
+    ...pick(current),
+    provider: fact.provider,
+    subject: fact.subject,
+    kind: current?.kind ?? fact.kind,
+    ...(moves ? { state: fact.state, rank, stateEventId: fact.eventId, stateAt: fact.occurredAt, ...defined(fact.details) } : {}),
+    transitions: mergeTransitions(current?.transitions ?? [], { state: fact.state, at: fact.occurredAt, eventId: fact.eventId }, state),
+    ...(topStep === undefined ? {} : { step: topStep.step, loss: topStep.loss }),
+    firstSeenAt: current === undefined ? now.toISOString() : current.firstSeenAt,
+  };
+  if (checkpoints.length > 0) next.checkpoints = checkpoints;
+  if (next.transitions?.length === 0) delete next.transitions;
+
+  const set: Record<string, unknown> = {};
+  const remove: string[] = [];
+  for (const name of PROJECTED) {
+    const value = next[name];
+    if (isDeepStrictEqual(value, current?.[name])) continue;
+    if (value === undefined) remove.push(name);
+    else set[name] = value;
+  }
+  if (Object.keys(set).length === 0 && remove.length === 0) return undefined;
+  const updatedAt = now.toISOString();
+  return {
+    set: { ...set, updatedAt, activeDay: updatedAt.slice(0, 10), version: (current?.version ?? 0) + 1 },
+    remove,
+    expectedVersion: current === undefined ? undefined : (current.version ?? null),
+  };
+}
+
+function checkpointOf(fact: JobFact): JobCheckpoint | undefined {
+  if (fact.step === undefined) return undefined;
+  return {
+    step: fact.step,
+    ...(fact.loss === undefined ? {} : { loss: fact.loss }),
+    at: fact.occurredAt,
+    eventId: fact.eventId,
+    ...(fact.path === undefined ? {} : { path: fact.path }),
+  };
+}
+
+/** Orders two reports of the same thing: by time, then by event id, so that any arrival order agrees. */
+function isLater(a: { at: string; eventId: string }, b: { at: string; eventId: string }): boolean {
+  const order = compareTimes(a.at, b.at);
+  return order === 0 ? a.eventId > b.eventId : order > 0;
+}
+
+/** ISO times compared as instants: `…12Z` and `…12.000Z` are the same time. */
+function compareTimes(a: string, b: string): number {
+  return Date.parse(a) - Date.parse(b);
+}
+
+function mergeCheckpoints(current: readonly JobCheckpoint[], entry: JobCheckpoint | undefined): JobCheckpoint[] {
+  if (entry === undefined) return [...current];
+  const same = current.find((checkpoint) => checkpoint.step === entry.step);
+  if (same !== undefined && !isLater(entry, same)) return [...current];
+  const merged = [...current.filter((checkpoint) => checkpoint !== same), entry].sort((a, b) => a.step - b.step);
+  // Oldest first: the lowest steps go, so a late low step past the bound is dropped at once.
+  while (merged.length > JOBS_TABLE.maxCheckpoints) merged.shift();
+  let bytes = estimatedBytes(merged);
+  while (merged.length > 1 && bytes > MAX_CHECKPOINT_BYTES) bytes -= 1 + estimatedBytes(merged.shift());
+  return merged;
+}
+
+const TERMINAL: ReadonlySet<JobState> = new Set(['completed', 'failed']);
+
+function mergeTransitions(current: readonly JobTransition[], entry: JobTransition, finalState: JobState | undefined): JobTransition[] {
+  // The first terminal state is final: the other one never happened as far as the job is concerned.
+  if (TERMINAL.has(entry.state) && finalState !== undefined && TERMINAL.has(finalState) && entry.state !== finalState) return [...current];
+  const same = current.find((transition) => transition.state === entry.state);
+  if (same !== undefined && !isLater(same, entry)) return [...current];
+  return [...current.filter((transition) => transition !== same), entry].sort(
+    (a, b) => compareTimes(a.at, b.at) || JOB_STATES[a.state] - JOB_STATES[b.state],
+  );
+}
+
+function pick(current: Partial<JobItem> | undefined): Partial<JobItem> {
+  if (current === undefined) return {};
+  return Object.fromEntries(PROJECTED.flatMap((name) => (current[name] === undefined ? [] : [[name, current[name]]])));
+}
+
+function defined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
+}
+
+/**
+ * An upper bound of a value's size as DynamoDB counts it: UTF-8 bytes of strings and names, 21 for
+ * a number (its maximum), 3 per list or map plus 1 per element.
+ */
+export function estimatedBytes(value: unknown): number {
+  if (typeof value === 'string') return Buffer.byteLength(value);
+  if (typeof value === 'number') return 21;
+  if (Array.isArray(value)) return 3 + value.reduce((sum: number, entry) => sum + 1 + estimatedBytes(entry), 0);
+  if (value !== null && typeof value === 'object') {
+    return 3 + Object.entries(value).reduce((sum, [name, entry]) => sum + 1 + Buffer.byteLength(name) + estimatedBytes(entry), 0);
+  }
+  return 1;
+}
