@@ -1,10 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
-import { startFauxqs } from 'fauxqs';
+import { buildApp } from 'fauxqs';
+
+/** The only address the emulators listen on: they hold forgeable queues and tables, never exposed. */
+export const LOOPBACK = '127.0.0.1';
 
 export interface Emulators {
   readonly dynamodbEndpoint: string;
   readonly sqsEndpoint: string;
+  /** Where each emulator listens (fauxqs serves SQS, SNS and S3 on one port). */
+  addresses(): { readonly dynamodb: AddressInfo; readonly sqs: AddressInfo };
   stop(): Promise<void>;
 }
 
@@ -14,26 +19,31 @@ export interface EmulatorPorts {
   readonly sqsPort: number;
 }
 
-/** Starts in-memory DynamoDB (dynalite) and SQS/SNS (fauxqs) on loopback. */
+/**
+ * Starts in-memory DynamoDB (dynalite) and SQS/SNS/S3 (fauxqs) on loopback. fauxqs's own
+ * `startFauxqs` listens on every interface, so its app is built and listened on here instead.
+ */
 export async function startEmulators(ports: EmulatorPorts): Promise<Emulators> {
   const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     dynamo.once('error', reject);
-    dynamo.listen(ports.dynamodbPort, '127.0.0.1', () => resolve());
+    dynamo.listen(ports.dynamodbPort, LOOPBACK, () => resolve());
   });
-  let faux: Awaited<ReturnType<typeof startFauxqs>>;
+  const faux = buildApp({ logger: false });
   try {
-    faux = await startFauxqs({ port: ports.sqsPort, logger: false });
+    await faux.listen({ port: ports.sqsPort, host: LOOPBACK });
   } catch (error) {
+    await faux.close();
     await new Promise((resolve) => dynamo.close(resolve));
     throw error;
   }
-  const dynamoPort = (dynamo.address() as AddressInfo).port;
+  const addresses = () => ({ dynamodb: dynamo.address() as AddressInfo, sqs: faux.server.address() as AddressInfo });
   return {
-    dynamodbEndpoint: `http://127.0.0.1:${dynamoPort}`,
-    sqsEndpoint: `http://127.0.0.1:${faux.port}`,
+    dynamodbEndpoint: `http://${LOOPBACK}:${addresses().dynamodb.port}`,
+    sqsEndpoint: `http://${LOOPBACK}:${addresses().sqs.port}`,
+    addresses,
     async stop() {
-      await faux.stop();
+      await faux.close();
       await new Promise((resolve) => dynamo.close(resolve));
     },
   };

@@ -1,12 +1,34 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { bodyTooLargeError } from '../functions/receiver/receive';
 
 /** API Gateway's own payload limit: larger requests never reach the function. */
 export const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 const WEBHOOK_PATH = /^\/webhooks\/([^/]+)\/?$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading byte-order mark in the text: the verifier must see the bytes as sent.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/** The warning `npm start` prints when HOST puts the webhook endpoint beyond loopback; none otherwise. */
+export function exposureWarning(host: string): string | undefined {
+  if (LOOPBACK_HOSTS.has(host)) return undefined;
+  return (
+    `warning: HOST=${host} exposes the webhook endpoint beyond this machine, where anyone who knows the ` +
+    'development secrets can deliver events; the emulators stay on 127.0.0.1'
+  );
+}
+
+/** How much of a client the local server waits for, as API Gateway bounds it. */
+export interface LocalServerLimits {
+  /** Reading stops past this many body bytes with the receiver's 413. Default: API Gateway's 10 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Time a client has to send its request headers. Default 10 s. */
+  readonly headersTimeoutMs?: number;
+  /** Time a client has to send its whole request. Default 30 s, API Gateway's integration timeout. */
+  readonly requestTimeoutMs?: number;
+}
 
 /**
  * Translates a Node request into the API Gateway HTTP API (payload 2.0) event the receiver gets
@@ -69,46 +91,83 @@ function decodePathSegment(segment: string | undefined): string | undefined {
 
 export type GatewayHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** An HTTP server that serves `/webhooks/{provider}` through the handler, and `GET /health`. */
-export function createLocalServer(handler: GatewayHandler, health: () => object = () => ({ status: 'ok' })): Server {
-  return createServer(async (request, response) => {
-    const send = (status: number, body: string, headers: Record<string, string> = {}) => {
-      response.writeHead(status, { 'content-type': 'application/json', ...headers });
-      response.end(body);
-    };
-    try {
-      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-      if (path === '/health') {
-        send(200, JSON.stringify(health()));
-        return;
+/**
+ * An HTTP server that serves `/webhooks/{provider}` through the handler, and `GET /health`. Like
+ * API Gateway it never holds a request open for a slow client (408 after the limits' timeouts) and
+ * never buffers past the body cap: it answers 413 and closes the connection.
+ */
+export function createLocalServer(
+  handler: GatewayHandler,
+  health: () => object = () => ({ status: 'ok' }),
+  limits: LocalServerLimits = {},
+): Server {
+  const maxBodyBytes = limits.maxBodyBytes ?? GATEWAY_MAX_BODY_BYTES;
+  const headersTimeout = limits.headersTimeoutMs ?? 10_000;
+  const requestTimeout = limits.requestTimeoutMs ?? 30_000;
+  const server = createServer(
+    // Node checks the timeouts every connectionsCheckingInterval (default 30 s): check often enough to honour them.
+    { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1_000, headersTimeout / 2)) },
+    async (request, response) => {
+      const send = (status: number, body: string, headers: Record<string, string> = {}) => {
+        response.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers });
+        response.end(body);
+      };
+      try {
+        const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+        if (path === '/health') {
+          send(200, JSON.stringify(health()));
+          return;
+        }
+        if (!WEBHOOK_PATH.test(path)) {
+          send(404, JSON.stringify({ error: 'not_found', message: 'POST deliveries to /webhooks/{provider}' }));
+          return;
+        }
+        const body = await readBody(request, maxBodyBytes);
+        if (body === undefined) {
+          // The rest of the body is never read: the connection closes after the answer.
+          send(413, JSON.stringify(bodyTooLargeError(maxBodyBytes).publicBody()), { connection: 'close' });
+          return;
+        }
+        const result = await handler(toGatewayEvent(request, body));
+        send(result.statusCode ?? 200, result.body ?? '', stringHeaders(result.headers));
+      } catch {
+        if (!response.headersSent) send(500, JSON.stringify({ error: 'internal_error' }));
       }
-      if (!WEBHOOK_PATH.test(path)) {
-        send(404, JSON.stringify({ error: 'not_found', message: 'POST deliveries to /webhooks/{provider}' }));
-        return;
-      }
-      const body = await readBody(request);
-      if (body === undefined) {
-        send(413, JSON.stringify({ error: 'body_too_large', message: 'request body is over the gateway limit' }));
-        return;
-      }
-      const result = await handler(toGatewayEvent(request, body));
-      send(result.statusCode ?? 200, result.body ?? '', stringHeaders(result.headers));
-    } catch {
-      if (!response.headersSent) send(500, JSON.stringify({ error: 'internal_error' }));
-    }
-  });
+    },
+  );
+  return server;
 }
 
-/** The whole body, or undefined when it is over the gateway's limit. */
-async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > GATEWAY_MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** The whole body, or undefined as soon as it is known to be over `maxBytes` (nothing more is read). */
+function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  if (Number(request.headers['content-length'] ?? 0) > maxBytes) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      request.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      stop();
+      request.pause();
+      resolve(undefined);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    const onClose = () => onError(new Error('the client closed the connection before the body ended'));
+    request.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }
 
 function stringHeaders(headers: APIGatewayProxyStructuredResultV2['headers']): Record<string, string> {

@@ -16,7 +16,7 @@ import { readPollerConfig, type PollerConfig } from '../functions/poller/config'
 import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
 import { receiverFromConfig } from '../functions/receiver/receive';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
-import { startEmulators, type Emulators } from './emulators';
+import { LOOPBACK, startEmulators, type Emulators } from './emulators';
 import { createLocalServer } from './http';
 import { readPollIntervalSeconds, startLocalPoller } from './poller';
 import { createLocalResources, createPollerTable, LOCAL_NAMES, queueUrlMap, type LocalResources } from './resources';
@@ -25,6 +25,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 export interface LocalRuntimeOptions {
   readonly env: Env;
+  /** Where the HTTP server listens; default 127.0.0.1. The emulators always stay on 127.0.0.1. */
+  readonly host?: string;
   /** 0 picks free ports (tests). */
   readonly port: number;
   readonly dynamodbPort: number;
@@ -53,6 +55,8 @@ export interface LocalRuntime {
   /** `http://127.0.0.1:{port}` */
   readonly url: string;
   readonly emulators: Emulators;
+  /** Where every local server listens: the HTTP server and each emulator. */
+  listeners(): { readonly http: AddressInfo; readonly dynamodb: AddressInfo; readonly sqs: AddressInfo };
   readonly resources: LocalResources;
   readonly clients: LocalClients;
   readonly config: ReceiverConfig;
@@ -62,6 +66,8 @@ export interface LocalRuntime {
   readonly polling?: { readonly baseUrl: string; readonly intervalSeconds: number };
   stop(): Promise<void>;
 }
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
 /** The local name of the poller's state table. */
 export const LOCAL_POLLER_TABLE = LOCAL_NAMES.pollerTable;
@@ -131,17 +137,24 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     });
     // Everything that can fail on bad configuration happens before the server listens.
     const polling = await localPollerConfig(options.env, resources, clients);
-    const server = createLocalServer(receiver, () => ({
-      status: 'ok',
-      providers: [...config.providers.keys()],
-      dynamodb: emulators.dynamodbEndpoint,
-      sqs: emulators.sqsEndpoint,
-    }));
+    const server = createLocalServer(
+      receiver,
+      () => ({
+        status: 'ok',
+        providers: [...config.providers.keys()],
+        dynamodb: emulators.dynamodbEndpoint,
+        sqs: emulators.sqsEndpoint,
+      }),
+      { maxBodyBytes: config.maxBodyBytes },
+    );
+    const host = options.host ?? LOOPBACK;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port, '127.0.0.1', () => resolve());
+      server.listen(options.port, host, () => resolve());
     });
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { port } = server.address() as AddressInfo;
+    // A wildcard address is reached through loopback from here.
+    const url = `http://${WILDCARD_HOSTS.has(host) ? LOOPBACK : host.includes(':') ? `[${host}]` : host}:${port}`;
     const consumers: LocalConsumers | undefined =
       consumerFunctions === undefined
         ? undefined
@@ -157,6 +170,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     return {
       url,
       emulators,
+      listeners: () => ({ http: server.address() as AddressInfo, ...emulators.addresses() }),
       resources,
       clients,
       config,

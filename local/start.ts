@@ -1,5 +1,7 @@
 import { ConfigurationError } from '../functions/core/errors';
 import { integerEnv } from '../functions/core/config';
+import { LOOPBACK } from './emulators';
+import { exposureWarning } from './http';
 import { LOCAL_DEFAULT_PORTS } from './resources';
 import { startLocalRuntime } from './runtime';
 import { quietSdkNodeWarning } from './warnings';
@@ -8,12 +10,16 @@ import { quietSdkNodeWarning } from './warnings';
 async function main(): Promise<void> {
   quietSdkNodeWarning();
   const env = process.env;
+  const host = env.HOST === undefined || env.HOST.trim() === '' ? LOOPBACK : env.HOST.trim();
   const runtime = await startLocalRuntime({
     env,
+    host,
     port: integerEnv(env, 'PORT', LOCAL_DEFAULT_PORTS.PORT, 0, 65_535),
     dynamodbPort: integerEnv(env, 'DYNAMODB_PORT', LOCAL_DEFAULT_PORTS.DYNAMODB_PORT, 0, 65_535),
     sqsPort: integerEnv(env, 'SQS_PORT', LOCAL_DEFAULT_PORTS.SQS_PORT, 0, 65_535),
   });
+  const warning = exposureWarning(host);
+  if (warning !== undefined) console.warn(warning);
   if (runtime.developmentSecrets.length > 0) {
     console.warn(
       `warning: using development signing secrets for ${runtime.developmentSecrets.join(', ')} ` +

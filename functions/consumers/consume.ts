@@ -9,7 +9,7 @@ import type { Route } from '../core/routes';
 import type { ConsumerConfig } from './config';
 import { ConsumerError, PoisonMessageError } from './errors';
 import { claimEvent, markFailed, markHandled, type LedgerDeps } from './ledger';
-import { parseMessage } from './message';
+import { parseMessage, storedEventText } from './message';
 import { onceHelpers } from './once';
 import { stepsFor, type RouteContext, type RouteStep } from './routes';
 import { transitionKeyFor } from './routes/jobs';
@@ -73,8 +73,8 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       throw error;
     }
 
-    // The message body is the stored form of the event already: no need to serialize it again.
-    const claim = await claimEvent(ledger, event, record.body).catch((error: unknown) => {
+    // The message body is the stored form of the event, escaped: no need to serialize it again.
+    const claim = await claimEvent(ledger, event, storedEventText(record)).catch((error: unknown) => {
       logFailure(deps, eventKey(event), record, error);
       count(deps, 'Failed', event.provider);
       throw error;

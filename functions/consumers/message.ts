@@ -1,5 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import { NormalizedEventSchema, type NormalizedEvent } from '../core/event';
+import { decodeMessageBody } from '../core/json';
 import type { Route } from '../core/routes';
 import { PoisonMessageError } from './errors';
 
@@ -24,4 +25,13 @@ export function parseMessage(record: Pick<SQSRecord, 'body'>, route: Route): Nor
     throw new PoisonMessageError(`message of route ${result.data.type} is on the ${route} queue`, ['type']);
   }
   return result.data;
+}
+
+/**
+ * The stored form of a message's event, as the receiver wrote it to the event record: the body
+ * without the escapes that carried it through SQS (see encodeMessageBody). A consumer that has to
+ * rebuild a missing record stores this, no larger than the receiver's copy.
+ */
+export function storedEventText(record: Pick<SQSRecord, 'body'>): string {
+  return decodeMessageBody(record.body);
 }

@@ -5,14 +5,21 @@ import { SendMessageCommand, type SendMessageCommandInput, type SQSClient } from
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, DependencyError, PayloadTooLargeError } from './errors';
 import { eventKey, type NormalizedEvent } from './event';
+import { encodeMessageBody, MESSAGE_ESCAPE_GROWTH, stringifyWithin } from './json';
+import { QUEUE_SETTINGS } from './queues';
 import type { Route } from './routes';
 import { EVENTS_TABLE, type EventRecord, type EventStatus } from './table';
 
+/** Bytes the three attributes of a message can take: names, types, and an id of at most 256 characters. */
+const MAX_ATTRIBUTE_BYTES = 2_048;
+
 /**
- * DynamoDB items are at most 400 KB; leave room for the record's other attributes. The route
- * queues take far larger messages (QUEUE_SETTINGS.maxMessageBytes), so this is the binding limit.
+ * The largest stored event: escaped for SQS (at most MESSAGE_ESCAPE_GROWTH times longer) and with
+ * its attributes, its message still fits the route queues (QUEUE_SETTINGS.maxMessageBytes); well
+ * under DynamoDB's 400 KB item limit too. The body cap's limit is derived from this
+ * (MAX_BODY_BYTES_LIMIT), so that every body within the cap fits.
  */
-export const MAX_STORED_EVENT_BYTES = 380_000;
+export const MAX_STORED_EVENT_BYTES = Math.floor((QUEUE_SETTINGS.maxMessageBytes - MAX_ATTRIBUTE_BYTES) / MESSAGE_ESCAPE_GROWTH);
 
 export interface AcceptDeps {
   readonly documents: DynamoDBDocumentClient;
@@ -55,11 +62,14 @@ export type AcceptResult =
   | { readonly status: 'accepted'; readonly key: string }
   | { readonly status: 'duplicate'; readonly key: string; readonly state: EventStatus };
 
-/** The message of an event on its route's queue: the normalized event, with its id, provider and route as attributes. */
+/**
+ * The message of an event on its route's queue: the normalized event (its stored form `body`,
+ * escaped so that any queue takes it), with its id, provider and route as attributes.
+ */
 export function eventMessage(event: NormalizedEvent, body: string, queueUrl: string): SendMessageCommandInput {
   return {
     QueueUrl: queueUrl,
-    MessageBody: body,
+    MessageBody: encodeMessageBody(body),
     MessageAttributes: {
       eventId: { DataType: 'String', StringValue: event.id },
       provider: { DataType: 'String', StringValue: event.provider },
@@ -102,7 +112,7 @@ export function recordFields(
  */
 export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Promise<AcceptResult> {
   const key = eventKey(event);
-  const body = JSON.stringify(event);
+  const body = stringifyWithin(event, MAX_STORED_EVENT_BYTES);
   if (Buffer.byteLength(body) > MAX_STORED_EVENT_BYTES) {
     throw new PayloadTooLargeError(`normalized event is over ${MAX_STORED_EVENT_BYTES} bytes`, 'event_too_large');
   }

@@ -1,4 +1,4 @@
-import type { AcceptSettings } from './accept';
+import { MAX_STORED_EVENT_BYTES, type AcceptSettings } from './accept';
 import { ConfigurationError } from './errors';
 import { PROVIDER_NAMES, type ProviderName } from './event';
 import { PROVIDERS, type Provider } from './providers';
@@ -6,8 +6,13 @@ import { ROUTES, type Route } from './routes';
 import type { SignatureSpec } from './verify';
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
-/** The event is stored in its DynamoDB record (400 KB item limit), so bodies above this cannot be kept. */
-export const MAX_BODY_BYTES_LIMIT = 350 * 1024;
+/** Room a stored event needs beyond the body's own bytes: field names, id, type, subject, timestamps. */
+export const EVENT_ENVELOPE_BYTES = 8 * 1024;
+/**
+ * The largest body cap, in whole KiB: a stored event is never longer than its body plus its
+ * envelope (see stringifyWithin), so every body within the cap stores and queues.
+ */
+export const MAX_BODY_BYTES_LIMIT = Math.floor((MAX_STORED_EVENT_BYTES - EVENT_ENVELOPE_BYTES) / 1024) * 1024;
 export const MIN_RETENTION_DAYS = 7;
 export const MAX_RETENTION_DAYS = 365;
 /** Lease on an in-progress record: longer than the receiver's timeout, so a live request is never overtaken. */

@@ -18,7 +18,15 @@ const printable = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .refine((value) => !CONTROL_CHARACTERS.test(value), 'must not contain control characters');
 
-export const EventIdSchema = printable(MAX_EVENT_ID_LENGTH);
+// Lone surrogates have no UTF-8 form, and SQS refuses U+FFFE/U+FFFF in the message attribute an
+// id travels in. With the control characters above, this keeps every id inside SQS's character
+// set, so an id needs no escaping anywhere (attributes are plain strings, not JSON).
+const UNENCODABLE = /[\p{Surrogate}\p{Noncharacter_Code_Point}]/u;
+
+export const EventIdSchema = printable(MAX_EVENT_ID_LENGTH).refine(
+  (value) => !UNENCODABLE.test(value),
+  'must not contain lone surrogates or non-characters (U+FDD0 to U+FDEF, U+FFFE, U+FFFF, U+1FFFE, …)',
+);
 export const ProviderTypeSchema = printable(MAX_TYPE_LENGTH);
 
 /** The normalized event: the body of every message on a route's queue. */

@@ -1,5 +1,6 @@
 import { BadRequestError, UnauthorizedError } from './errors';
 import { NormalizedEventSchema, type NormalizedEvent } from './event';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json';
 import type { Provider } from './providers';
 import { FALLBACK_ROUTE } from './routes';
 import { TIMESTAMP_TOLERANCE_SECONDS, type SignatureSpec, type Verified } from './verify';
@@ -64,6 +65,11 @@ function parseJsonObject(body: Uint8Array): unknown {
     text = utf8.decode(body);
   } catch {
     throw new BadRequestError('body is not valid UTF-8');
+  }
+  // Before anything recursive (JSON.stringify, canonical JSON, the providers' parsers) sees it:
+  // a few kilobytes of brackets would overflow their stack.
+  if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
+    throw new BadRequestError(`body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep; at most ${MAX_JSON_DEPTH} are accepted`);
   }
   let value: unknown;
   try {

@@ -12,7 +12,7 @@ export const QUEUE_SETTINGS = {
   batchSize: 10,
   /**
    * The largest message a route queue takes, pinned rather than left to the account's default: the
-   * SQS maximum, well above the largest event the accept path stores (MAX_STORED_EVENT_BYTES).
+   * SQS maximum. The largest stored event (MAX_STORED_EVENT_BYTES) is derived from it.
    */
   maxMessageBytes: 1_048_576,
 } as const;

@@ -124,20 +124,21 @@ function readBody(request: APIGatewayProxyEventV2, maxBodyBytes: number): Buffer
   const raw = request.body ?? '';
   if (!request.isBase64Encoded) {
     const body = Buffer.from(raw, 'utf8');
-    if (body.length > maxBodyBytes) throw tooLarge(maxBodyBytes);
+    if (body.length > maxBodyBytes) throw bodyTooLargeError(maxBodyBytes);
     return body;
   }
   // Check the size before decoding: base64 is 4/3 of the bytes it carries.
-  if (Math.floor((raw.length * 3) / 4) - 2 > maxBodyBytes) throw tooLarge(maxBodyBytes);
+  if (Math.floor((raw.length * 3) / 4) - 2 > maxBodyBytes) throw bodyTooLargeError(maxBodyBytes);
   if (raw.length % 4 !== 0 || !BASE64.test(raw)) {
     throw new BadRequestError('body is flagged base64 but is not valid base64');
   }
   const body = Buffer.from(raw, 'base64');
-  if (body.length > maxBodyBytes) throw tooLarge(maxBodyBytes);
+  if (body.length > maxBodyBytes) throw bodyTooLargeError(maxBodyBytes);
   return body;
 }
 
-function tooLarge(maxBodyBytes: number): PayloadTooLargeError {
+/** The 413 of a body over the cap; the local HTTP adapter answers it too, before reading further. */
+export function bodyTooLargeError(maxBodyBytes: number): PayloadTooLargeError {
   return new PayloadTooLargeError(`body is over the ${maxBodyBytes}-byte limit`, 'body_too_large');
 }
 

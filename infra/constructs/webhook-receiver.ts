@@ -82,8 +82,8 @@ export interface WebhookReceiverProps {
    */
   readonly togetherSignatureScheme?: string;
   /**
-   * Largest accepted body, in bytes; larger deliveries get 413. At most 358 400 (350 KiB), since
-   * the event is kept in its DynamoDB record.
+   * Largest accepted body, in bytes; larger deliveries get 413. At most 339 968 (332 KiB), so that
+   * any body within it fits its DynamoDB record and its SQS message.
    * @default 262144 (256 KiB)
    */
   readonly maxBodyBytes?: number;

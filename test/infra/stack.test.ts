@@ -472,7 +472,7 @@ describe('props', () => {
   });
 
   it('refuses a body cap the events table could not store', () => {
-    expect(() => testStack({ receiver: { maxBodyBytes: MAX_BODY_BYTES_LIMIT + 1 } })).toThrow(/maxBodyBytes must be a whole number from 1 to 358400/);
+    expect(() => testStack({ receiver: { maxBodyBytes: MAX_BODY_BYTES_LIMIT + 1 } })).toThrow(`maxBodyBytes must be a whole number from 1 to ${MAX_BODY_BYTES_LIMIT}`);
   });
 
   it('refuses a retention shorter than 7 days', () => {

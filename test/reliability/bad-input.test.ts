@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_BODY_BYTES, MIN_RETENTION_DAYS } from '../../functions/core/config';
+import { DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES_LIMIT, MIN_RETENTION_DAYS } from '../../functions/core/config';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import type { NormalizedEvent } from '../../functions/core/event';
+import { consumerOn, eventRecord, sqsEvent, sqsRecord } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { countStore, hexHmac, queueDelta, standardSignatureOfBytes, type StoreCounts } from './support/harness';
 import {
@@ -12,6 +14,7 @@ import {
   SIGNED_TIMESTAMP_TARGETS,
   TARGETS,
   TARGET_NAMES,
+  envelopeOf,
   secretOf,
   toEvent,
   wire,
@@ -295,6 +298,77 @@ const bodyRows: Row[] = [
   row('standard: webhook-id of 257 characters → 400', 400, () => signed('standard', { id: 'm'.repeat(257) })),
 ];
 
+// ---- hostile JSON: nesting, number spellings, characters SQS refuses ----------------------------
+/** Arrays and objects nested inside each other, counting the body itself as level 1. */
+const depthOf = (value: unknown): number =>
+  typeof value === 'object' && value !== null ? 1 + Math.max(0, ...Object.values(value).map(depthOf)) : 0;
+
+/** The target's envelope with `fill` (raw JSON text) as a data field, signed. */
+function withFill(target: Target, fill: string, options: Partial<WireOptions> = {}): Wire {
+  const id = options.id ?? freshId();
+  const envelope = envelopeOf(target, { id, createdSeconds: NOW, data: { fill: '__FILL__' } });
+  return signed(target, { id, body: JSON.stringify(envelope).replace('"__FILL__"', fill), ...options });
+}
+
+/** A body nested exactly `depth` levels deep: arrays inside the target's envelope. */
+function nestedTo(target: Target, depth: number): Wire {
+  const envelope = envelopeOf(target, { id: 'x', createdSeconds: NOW, data: { fill: [] } });
+  const levels = depth - depthOf(envelope) + 1;
+  return withFill(target, `${'['.repeat(levels)}${']'.repeat(levels)}`);
+}
+
+/** A body of exactly `size` bytes whose fill is `unit` repeated in an array (and spaces). */
+function filledTo(target: Target, size: number, unit: string): Wire {
+  const id = freshId();
+  const base = withFill(target, '[]', { id }).body.length;
+  const count = Math.floor((size - base + 1) / (unit.length + 1));
+  const items = Array.from({ length: count }, () => unit).join(',');
+  return withFill(target, `[${items}${' '.repeat(size - base - items.length)}]`, { id });
+}
+
+/** A body of exactly `size` bytes whose fill is one string of raw 4-byte emoji (and spaces). */
+function emojiTo(target: Target, size: number): Wire {
+  const id = freshId();
+  const base = withFill(target, '""', { id }).body.length;
+  const count = Math.floor((size - base) / 4);
+  return withFill(target, `"${'\u{1F600}'.repeat(count)}"${' '.repeat(size - base - count * 4)}`, { id });
+}
+
+const LARGEST_CAP = { MAX_BODY_BYTES: String(MAX_BODY_BYTES_LIMIT) };
+
+const hostileRows: Row[] = [
+  ...TARGET_NAMES.map((target) =>
+    row(`${target}: a 10 KB body nested 5,000 deep → 400, not a stack overflow`, 400, () => nestedTo(target, 5_000), TARGETS[target].env),
+  ),
+  row('together: a body nested exactly 64 levels is accepted', 200, () => nestedTo('together', 64)),
+  row('llmtune: a body nested exactly 64 levels is accepted (canonical JSON of the data)', 200, () => nestedTo('llmtune', 64)),
+  row('mythicdot: a body nested 65 levels → 400', 400, () => nestedTo('mythicdot', 65)),
+  row('standard: brackets inside strings do not count as nesting', 200, () => withFill('standard', JSON.stringify('[{'.repeat(1_000)))),
+  row(`together: a body of the cap (${CAP} bytes) of 1e20s, which re-serialize 4.4 times longer, is accepted`, 200, () =>
+    filledTo('together', CAP, '1e20')),
+  row('llmtune: a body of the largest configurable cap of 1e20s is accepted', 200, () => filledTo('llmtune', MAX_BODY_BYTES_LIMIT, '1e20'), LARGEST_CAP),
+  row('mythicdot: a body of the largest configurable cap of 1e300s is accepted', 200, () =>
+    filledTo('mythicdot', MAX_BODY_BYTES_LIMIT, '1e300'), LARGEST_CAP),
+  row('standard: a body of the largest configurable cap of -1e-7s is accepted', 200, () =>
+    filledTo('standard', MAX_BODY_BYTES_LIMIT, '-1e-7'), LARGEST_CAP),
+  row('together: a body of the largest configurable cap of raw emoji is accepted', 200, () => emojiTo('together', MAX_BODY_BYTES_LIMIT), LARGEST_CAP),
+  row('together: an emoji and U+FFFE in the payload are accepted', 200, () => withFill('together', JSON.stringify('smile \u{1F600} and \uFFFE'))),
+  row('mythicdot: U+FFFF and a lone surrogate (escaped) in the payload are accepted', 200, () => withFill('mythicdot', '"\uFFFF \\ud800 \\udfff"')),
+  row('llmtune: a lone surrogate and 1e400 in the data are accepted', 200, () => withFill('llmtune', '["\\udc00", 1e400, -1e400]')),
+  row('standard: a type holding U+FFFE is accepted (route other)', 200, () =>
+    resigned('standard', { id: 'evt_1', object: 'event', created_at: NOW, type: 'batch.\uFFFE', data: { id: 'b' } })),
+  row('together: an id with an emoji is accepted', 200, () =>
+    resigned('together', { id: `evt_\u{1F600}_${randomUUID()}`, type: 'fine_tune.completed', created: NOW, data: {} })),
+  row('together: an id with U+FFFE → 400', 400, () => resigned('together', { id: 'evt_\uFFFE', type: 'fine_tune.completed', created: NOW, data: {} })),
+  row('mythicdot: an id with U+FFFF → 400', 400, () => resigned('mythicdot', { id: 'evt_\uFFFF', type: 'batch.completed', created: NOW, data: { object: {} } })),
+  row('mythicdot: an id with a lone surrogate (escaped) → 400', 400, () =>
+    resigned('mythicdot', `{"id":"evt_\\ud800","type":"batch.completed","created":${NOW},"data":{"object":{}}}`)),
+  row('together: an id with the non-character U+FDD0 → 400', 400, () => resigned('together', { id: 'evt_\uFDD0', type: 'fine_tune.completed', created: NOW, data: {} })),
+  row('mythicdot: an id with the non-character U+1FFFF → 400', 400, () =>
+    resigned('mythicdot', { id: 'evt_\u{1FFFF}', type: 'batch.completed', created: NOW, data: { object: {} } })),
+  row('standard: a webhook-id with U+FFFE → 400', 400, () => signed('standard', { id: 'msg_\uFFFE' })),
+];
+
 // ---- routing and method --------------------------------------------------------------------------
 const routingRows: Row[] = [
   row('unknown provider → 404', 404, () => ({ ...signed('together'), path: '/webhooks/openai' })),
@@ -312,6 +386,7 @@ const ROWS: Row[] = [
   ...nonNumericBodyTimestampRows,
   ...headerRows,
   ...bodyRows,
+  ...hostileRows,
   ...routingRows,
 ];
 
@@ -395,6 +470,35 @@ describe('bad input through the receiver handler (in-process, real emulators)', 
     const after = await countStore(env.clients, env.resources);
     expect(after.records - before.records).toBe(1);
     expect(after.totalMessages - before.totalMessages).toBe(1);
+  });
+});
+
+describe('characters SQS refuses, end to end on the emulators', () => {
+  let env: Emulated;
+  beforeAll(async () => {
+    env = await startEmulated();
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('an emoji and U+FFFE in the payload are accepted, arrive on the queue, and the consumer sees the exact original strings', async () => {
+    const marker = 'smile \u{1F600}, U+FFFE \uFFFE, U+FFFF \uFFFF, lone \ud800, quote " backslash \\u0041';
+    const id = `evt_\u{1F600}_${randomUUID()}`;
+    const delivery = withFill('together', JSON.stringify(marker), { id });
+    const seen: NormalizedEvent[] = [];
+    const consumer = consumerOn(env, 'fine_tune.completed', { steps: [async (event) => void seen.push(event)] });
+
+    const result = await env.receiver()(toEvent(delivery));
+    const messages = await env.drain('fine_tune.completed');
+    const outcome = await consumer(sqsEvent(...messages.map((message) => sqsRecord(message.Body ?? ''))));
+
+    expect(result.statusCode).toBe(200);
+    expect(messages.map((message) => message.MessageAttributes?.eventId?.StringValue)).toEqual([id]);
+    expect(outcome.batchItemFailures).toEqual([]);
+    expect(seen.map((event) => [event.id, (event.data as { fill: unknown }).fill])).toEqual([[id, marker]]);
+    const record = await eventRecord(env, `together#${id}`);
+    expect([record?.status, (JSON.parse(record?.event ?? '{}') as { data: { fill: unknown } }).data.fill]).toEqual(['handled', marker]);
   });
 });
 
@@ -496,6 +600,15 @@ describe('bad input through the local HTTP server (real header joining)', () => 
       status: 400,
       send: (url) => {
         const delivery = live('mythicdot', { body: Buffer.from([0x7b, 0xc3, 0x28, 0x7d]) });
+        return postRaw(url, delivery, delivery.headers);
+      },
+    },
+    {
+      name: 'a body that starts with a UTF-8 BOM, signed over those bytes, is accepted',
+      status: 200,
+      send: (url) => {
+        const plain = live('mythicdot');
+        const delivery = live('mythicdot', { body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), plain.body]) });
         return postRaw(url, delivery, delivery.headers);
       },
     },

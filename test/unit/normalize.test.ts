@@ -131,6 +131,29 @@ describe('normalizeDelivery', () => {
     expect(() => normalizeDelivery(input('together', body))).toThrow(BadRequestError);
   });
 
+  it('rejects nesting deeper than 64 levels with a 400 that names the limit, before parsing', () => {
+    const nested = (levels: number) => `{"id":"e","type":"t","data":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+    expect(() => normalizeDelivery(input('together', nested(65)))).toThrow(/more than 64 levels deep/);
+    expect(normalizeDelivery(input('together', nested(64))).id).toBe('e');
+  });
+
+  it.each([
+    ['a lone surrogate', '"evt_\\udc00"'],
+    ['U+FFFE', '"evt_\uFFFE"'],
+    ['the non-character U+FDEF', '"evt_\uFDEF"'],
+    ['the non-character U+10FFFF', '"evt_\u{10FFFF}"'],
+  ])('rejects an id holding %s with a 400 that names the rule', (_name, id) => {
+    const body = `{"id":${id},"type":"fine_tune.completed","data":{}}`;
+    expect(() => normalizeDelivery(input('together', body))).toThrow(/event id must not contain lone surrogates or non-characters/);
+  });
+
+  it('derives an LLMTune id from data that RFC 8785 cannot write (1e400, lone surrogates), distinct per value', () => {
+    const id = (data: string) => normalizeDelivery(input('llmtune', `{"event":"training.started","data":${data}}`)).id;
+    expect(id('{"a":"\\ud800","n":1e400}')).toBe(id('{"a":"\\ud800","n":1e400}'));
+    expect(id('{"a":"\\ud800"}')).not.toBe(id('{"a":"\\ud801"}'));
+    expect(id('{"b":1e400,"a":1}')).toBe(id('{"a":1,"b":null}'));
+  });
+
   it('rejects a body that is not valid UTF-8 with a 400', () => {
     expect(() => normalizeDelivery({ ...input('together', ''), body: Buffer.from([0x7b, 0xff, 0x7d]) })).toThrow(BadRequestError);
   });

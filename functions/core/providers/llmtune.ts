@@ -12,9 +12,29 @@ const Envelope = z.looseObject({
 /**
  * LLMTune sends no event id. The id is derived from the type and the data (RFC 8785 canonical
  * JSON, so key order and spacing do not matter); `deliveredAt` is left out so retries collapse.
+ * The receiver bounds the data's nesting before this runs, so the recursion is shallow.
  */
 export function llmtuneEventId(event: string, data: unknown): string {
-  return createHash('sha256').update(`${event}\n${canonicalize(data) ?? ''}`).digest('hex');
+  return createHash('sha256').update(`${event}\n${canonicalData(data)}`).digest('hex');
+}
+
+/**
+ * RFC 8785 has no form for what JSON.parse makes of `1e400` (Infinity) or `"\ud800"` (a lone
+ * surrogate), and `canonicalize` throws on them. Such data is identified by its stored form instead
+ * (Infinity is stored as null); data that still has none, by that form's JSON text, marked so that
+ * it cannot equal any canonical text. LLMTune resends the same bytes, so retries still collapse.
+ */
+function canonicalData(data: unknown): string {
+  try {
+    return canonicalize(data) ?? '';
+  } catch {
+    const stored: unknown = JSON.parse(JSON.stringify(data) ?? 'null');
+    try {
+      return canonicalize(stored) ?? '';
+    } catch {
+      return `\u0000${JSON.stringify(stored)}`;
+    }
+  }
 }
 
 const iso = (nowSeconds: number) => new Date(nowSeconds * 1000).toISOString().replace('.000Z', 'Z');

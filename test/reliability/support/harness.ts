@@ -28,8 +28,8 @@ export async function countStore(
     [route, resources.queues[route].url] as const,
     [`${route} DLQ`, resources.queues[route].deadLetterUrl] as const,
   ]);
-  const [scan, depths] = await Promise.all([
-    clients.documents.send(new ScanCommand({ TableName: resources.eventsTable, Select: 'COUNT', ConsistentRead: true })),
+  const [records, depths] = await Promise.all([
+    countRecords(clients.documents, resources.eventsTable),
     Promise.all(
       queues.map(async ([name, url]) => {
         const { Attributes = {} } = await clients.sqs.send(
@@ -47,7 +47,21 @@ export async function countStore(
     ),
   ]);
   const messages = Object.fromEntries(depths);
-  return { records: scan.Count ?? 0, messages, totalMessages: depths.reduce((sum, [, depth]) => sum + depth, 0) };
+  return { records, messages, totalMessages: depths.reduce((sum, [, depth]) => sum + depth, 0) };
+}
+
+/** Items in a table, every page: a Scan counts at most 1 MB of items per call. */
+async function countRecords(documents: DynamoDBDocumentClient, tableName: string): Promise<number> {
+  let count = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new ScanCommand({ TableName: tableName, Select: 'COUNT', ConsistentRead: true, ExclusiveStartKey: start }),
+    );
+    count += page.Count ?? 0;
+    start = page.LastEvaluatedKey;
+  } while (start !== undefined);
+  return count;
 }
 
 /** The queues whose depth changed between two counts, with the change. */
