@@ -1,7 +1,9 @@
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, type Route } from '../functions/core/routes';
-import type { EventStatus } from '../functions/core/table';
+import { EVENT_STATUSES, type EventStatus } from '../functions/core/table';
 import { queueDepth, type QueueDeps, type QueueDepth } from './dlq';
-import { countByStatus, type EventsDeps, type EventWindow } from './events';
+import { eventsInWindow, type EventSummary, type EventsDeps, type EventWindow } from './events';
 import { formatTable } from './output';
 
 export interface RouteHealth {
@@ -10,37 +12,103 @@ export interface RouteHealth {
   readonly deadLetters: QueueDepth;
 }
 
+/** A record `queued` whose message cannot be on its queue any more: nothing will deliver it. */
+export interface UndeliverableRecord {
+  readonly key: string;
+  readonly route: string;
+  /** When it was last sent to its queue (received, or replayed). */
+  readonly queuedAt: string;
+}
+
 export interface StatusReport {
   readonly target: string;
   readonly since: string;
   readonly routes: readonly RouteHealth[];
   readonly events: Readonly<Record<EventStatus, number>>;
-  /** False when any dead-letter queue holds a message: someone must look (`dlq list`). */
+  /** `queued` far longer than their queue's oldest message: replay them. */
+  readonly undeliverable: readonly UndeliverableRecord[];
+  /** False when any dead-letter queue holds a message or any record is undeliverable: someone must look. */
   readonly healthy: boolean;
 }
 
-/** Queue and dead-letter depth of every route, and the window's events by status. */
+/**
+ * How long a record may stay `queued` while nothing is on its queue or dead-letter queue: far
+ * longer than a message takes from its send to its consumer's claim, retries included.
+ */
+export const STRANDED_AFTER_MS = 15 * 60_000;
+
+/** Most undeliverable records the text of `status` lists; `--json` has them all. */
+const LISTED = 20;
+
+/** Queue and dead-letter depth of every route, the window's events by status, and the queued events nothing will deliver. */
 export async function collectStatus(
   deps: QueueDeps & { readonly events: EventsDeps; readonly target: string },
   window: EventWindow,
 ): Promise<StatusReport> {
-  const [routes, events] = await Promise.all([
+  const [routes, { events, queued }] = await Promise.all([
     Promise.all(
       ROUTES.map(async (route) => {
         const refs = deps.queues[route];
-        const [queue, deadLetters] = await Promise.all([queueDepth(deps.sqs, refs.url), queueDepth(deps.sqs, refs.deadLetterUrl)]);
+        const [queue, deadLetters] = await Promise.all([routeQueue(deps, refs.url), queueDepth(deps.sqs, refs.deadLetterUrl)]);
         return { route, queue, deadLetters };
       }),
     ),
-    countByStatus(deps.events, window),
+    readEvents(deps.events, window),
   ]);
+  const byRoute = new Map(routes.map((health) => [health.route as string, health]));
+  const undeliverable = queued.flatMap((event): UndeliverableRecord[] => {
+    const health = byRoute.get(event.route);
+    const queuedAt = lastQueuedAt(event);
+    if (health === undefined) return [];
+    const age = window.nowMs - Date.parse(queuedAt);
+    // Older than the queue keeps any message, or old while nothing at all waits for its route.
+    const expired = age > health.queue.retentionSeconds * 1000;
+    const nothingLeft = waiting(health.queue) === 0 && waiting(health.deadLetters) === 0 && age > STRANDED_AFTER_MS;
+    return expired || nothingLeft ? [{ key: event.pk, route: event.route, queuedAt }] : [];
+  });
   return {
     target: deps.target,
     since: new Date(window.sinceMs).toISOString(),
-    routes,
+    routes: routes.map(({ route, queue: { visible, inFlight }, deadLetters }) => ({ route, queue: { visible, inFlight }, deadLetters })),
     events,
-    healthy: routes.every((route) => route.deadLetters.visible + route.deadLetters.inFlight === 0),
+    undeliverable,
+    healthy: routes.every((route) => waiting(route.deadLetters) === 0) && undeliverable.length === 0,
   };
+}
+
+const waiting = (depth: QueueDepth) => depth.visible + depth.inFlight;
+
+/** The window's counts by status, and its `queued` records. */
+async function readEvents(deps: EventsDeps, window: EventWindow) {
+  const events = Object.fromEntries(EVENT_STATUSES.map((status) => [status, 0])) as Record<EventStatus, number>;
+  const queued: EventSummary[] = [];
+  for await (const event of eventsInWindow(deps, window)) {
+    if (event.status in events) events[event.status] += 1;
+    if (event.status === 'queued') queued.push(event);
+  }
+  return { events, queued };
+}
+
+/** A route queue's depth and how long it keeps a message (a stack deployed earlier may keep them less long). */
+async function routeQueue(deps: QueueDeps, queueUrl: string): Promise<QueueDepth & { retentionSeconds: number }> {
+  const result = await deps.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'MessageRetentionPeriod'],
+    }),
+  );
+  const attributes = result?.Attributes ?? {};
+  const retention = Number(attributes.MessageRetentionPeriod);
+  return {
+    visible: Number(attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    retentionSeconds: Number.isFinite(retention) && retention > 0 ? retention : QUEUE_SETTINGS.retentionSeconds,
+  };
+}
+
+/** When the record last went to its queue: a replay sends it again. */
+function lastQueuedAt(event: EventSummary): string {
+  return [event.queuedAt, event.replayedAt, event.receivedAt].filter((at): at is string => at !== undefined).sort().at(-1) ?? event.receivedAt;
 }
 
 /** The text of `status`. */
@@ -52,11 +120,21 @@ export function formatStatus(report: StatusReport): string {
   const events = Object.entries(report.events)
     .map(([status, count]) => `${status} ${count}`)
     .join(', ');
-  const verdict = report.healthy
-    ? 'healthy: every dead-letter queue is empty'
-    : `UNHEALTHY: dead letters waiting on ${report.routes
-        .filter((route) => route.deadLetters.visible + route.deadLetters.inFlight > 0)
-        .map((route) => route.route)
-        .join(', ')} (see \`webhooks dlq list\`, then \`webhooks dlq redrive\`)`;
+  const dead = report.routes.filter((route) => route.deadLetters.visible + route.deadLetters.inFlight > 0).map((route) => route.route);
+  const verdicts: string[] = [];
+  if (dead.length > 0) {
+    verdicts.push(`UNHEALTHY: dead letters waiting on ${dead.join(', ')} (see \`webhooks dlq list\`, then \`webhooks dlq redrive\`)`);
+  }
+  const stranded = report.undeliverable;
+  if (stranded.length > 0) {
+    verdicts.push(
+      `UNHEALTHY: ${stranded.length} event${stranded.length === 1 ? ' is' : 's are'} queued far longer than ${stranded.length === 1 ? 'its' : 'their'} queue's oldest message: ` +
+        'the message is gone (expired, or lost while the consumer was stopped) and nothing will deliver it. ' +
+        `${dead.length > 0 ? 'Redrive the dead letters first; then replay' : 'Replay'} each one still listed:`,
+      ...stranded.slice(0, LISTED).map((record) => `  webhooks replay '${record.key}'    # ${record.route}, queued ${record.queuedAt}`),
+      ...(stranded.length > LISTED ? [`  … and ${stranded.length - LISTED} more (\`webhooks status --json\` lists them all)`] : []),
+    );
+  }
+  const verdict = verdicts.length === 0 ? 'healthy: every dead-letter queue is empty' : verdicts.join('\n');
   return `${report.target}\n\n${queues}\nevents since ${report.since}: ${events}\n${verdict}\n`;
 }
