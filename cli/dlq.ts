@@ -10,7 +10,10 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Route } from '../functions/core/routes';
+import { EVENTS_TABLE, MIN_RECORD_RETENTION_SECONDS, extendExpiry } from '../functions/core/table';
 import { CliError } from './errors';
 import type { RouteQueueRefs } from './target';
 
@@ -136,6 +139,14 @@ export interface RedriveDeps extends QueueDeps {
   readonly onProgress?: (route: Route, moved: number, total: number) => void;
 }
 
+/** The events table, so that a redrive by copy keeps each message's record as long as its new copy. */
+export interface RedriveRecords {
+  readonly documents: Pick<DynamoDBDocumentClient, 'send'>;
+  readonly tableName: string;
+  /** Epoch milliseconds. */
+  readonly clock: () => number;
+}
+
 /** How long a message received for moving stays hidden: a crash mid-move lets it reappear soon. */
 const MOVE_VISIBILITY_SECONDS = 30;
 
@@ -151,11 +162,13 @@ const BATCH_MAX_ENTRIES = 10;
  * Moves a route's dead letters back to its queue with a receive → send → delete loop: what
  * StartMessageMoveTask does in AWS, for emulators that lack it (fauxqs). Body and message
  * attributes are copied; a message is deleted only after its copy was sent, so a failure leaves
- * it on the dead-letter queue (at worst a duplicate, which the consumers skip). The messages of a
- * receive are sent in batches of at most {@link SEND_BATCH_MAX_BYTES}: ten large events are over
- * it. Stops when a receive comes back empty.
+ * it on the dead-letter queue (at worst a duplicate, which the consumers skip). A copy is a new
+ * message with the queue's whole retention ahead of it, so each record's expiry is moved on first
+ * (as any transition does): a late copy still finds the record, and `handled` in it. The messages
+ * of a receive are sent in batches of at most {@link SEND_BATCH_MAX_BYTES}: ten large events are
+ * over it. Stops when a receive comes back empty.
  */
-export async function redriveByCopy(deps: RedriveDeps, route: Route): Promise<RedriveResult> {
+export async function redriveByCopy(deps: RedriveDeps & { readonly records?: RedriveRecords }, route: Route): Promise<RedriveResult> {
   const { url, deadLetterUrl } = deps.queues[route];
   const total = (await queueDepth(deps.sqs, deadLetterUrl)).visible;
   let moved = 0;
@@ -172,6 +185,7 @@ export async function redriveByCopy(deps: RedriveDeps, route: Route): Promise<Re
       }),
     );
     if (Messages.length === 0) break;
+    if (deps.records !== undefined) await Promise.all(Messages.map((message) => keepRecord(deps.records as RedriveRecords, message)));
     let movedNow = 0;
     for (const batch of batchesBySize(Messages.map(toEntry), SEND_BATCH_MAX_BYTES, BATCH_MAX_ENTRIES)) {
       const sent = await deps.sqs.send(
@@ -239,6 +253,30 @@ export function batchesBySize<T extends { readonly bytes: number }>(items: reado
   }
   if (current.length > 0) batches.push(current);
   return batches;
+}
+
+/** Moves the expiry of a message's record on; a message without a record (or without its key) has none to keep. */
+async function keepRecord(records: RedriveRecords, message: Message): Promise<void> {
+  const provider = message.MessageAttributes?.provider?.StringValue;
+  const eventId = message.MessageAttributes?.eventId?.StringValue;
+  if (provider === undefined || eventId === undefined) return;
+  const expiry = extendExpiry(Math.floor(records.clock() / 1000), MIN_RECORD_RETENTION_SECONDS);
+  try {
+    await records.documents.send(
+      new UpdateCommand({
+        TableName: records.tableName,
+        Key: { [EVENTS_TABLE.partitionKey]: `${provider}#${eventId}` },
+        UpdateExpression: `SET ${expiry.set}`,
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { ...expiry.names, '#pk': EVENTS_TABLE.partitionKey },
+        ExpressionAttributeValues: expiry.values,
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) {
+      throw new CliError(`could not keep the record of ${provider}#${eventId} for its redriven copy (its batch stays on the dead-letter queue): ${String(error)}`, { cause: error });
+    }
+  }
 }
 
 /** Only what SendMessage accepts of a received attribute. */

@@ -165,15 +165,6 @@ export async function listEvents(
   return events;
 }
 
-/** Counts of the window's events by status, every status present (0 when none). */
-export async function countByStatus(deps: EventsDeps, window: EventWindow): Promise<Record<EventStatus, number>> {
-  const counts = Object.fromEntries(EVENT_STATUSES.map((status) => [status, 0])) as Record<EventStatus, number>;
-  for await (const event of eventsInWindow(deps, window)) {
-    if (event.status in counts) counts[event.status] += 1;
-  }
-  return counts;
-}
-
 /** `<provider>#<eventId>` → its parts. The id may itself contain `#`: only the first one separates. */
 export function parseEventKey(key: string): { provider: ProviderName; eventId: string; key: string } {
   const separator = key.indexOf('#');

@@ -150,19 +150,20 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
   // replay ------------------------------------------------------------------------------------
   program
     .command('replay')
-    .description("send events to their route's queue again: status back to queued, replayCount + 1 (refused while someone holds a live lease)")
+    .description("send events to their route's queue again: status back to queued, replayCount + 1 (refused while in_progress or handling, unless --force)")
     .argument('[keys...]', "event keys, <provider>#<eventId> (quote them: 'together#evt_123')")
     .addOption(new Option('--status <status>', 'replay every event with this status in the window instead (usually failed)'))
     .addOption(new Option('--provider <provider>', 'with --status: only this provider').choices(PROVIDER_NAMES))
     .addOption(new Option('--type <route>', 'with --status: only this canonical route'))
     .addOption(sinceOption('with --status: events'))
     .option('--dry-run', 'print what would be replayed and change nothing')
+    .option('--force', 'also replay in_progress and handling events whose lease expired over 5 minutes ago by this clock (their holder died)')
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(
       async (
         keys: string[],
-        options: TargetOptions & { status?: string; provider?: string; type?: string; since: string; dryRun?: boolean; json?: boolean },
+        options: TargetOptions & { status?: string; provider?: string; type?: string; since: string; dryRun?: boolean; force?: boolean; json?: boolean },
       ) => {
         if ((keys.length > 0) === (options.status !== undefined)) {
           throw new UsageError('give event keys or --status <status> (e.g. `webhooks replay --status failed --since 7d`), not both or neither');
@@ -186,7 +187,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
         const queues = await target.queues();
         const progress = startProgress(output, 'replay', selected.length);
         const outcomes: ReplayOutcome[] = await replayMany(
-          { ...eventsDeps(target), sqs: target.sqs, queues, clock },
+          { ...eventsDeps(target), sqs: target.sqs, queues, clock, force: options.force === true },
           selected,
           () => progress.increment(),
         ).finally(() => progress.stop());
@@ -270,7 +271,10 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
                   { sqs: target.sqs, queues, onProgress, noWait: !options.wait, ...(deps.sleep ? { sleep: deps.sleep } : {}) },
                   next,
                 )
-              : await redriveByCopy({ sqs: target.sqs, queues, onProgress }, next),
+              : await redriveByCopy(
+                  { sqs: target.sqs, queues, onProgress, records: { documents: target.documents, tableName: target.eventsTable, clock } },
+                  next,
+                ),
           );
         }
       } finally {

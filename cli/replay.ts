@@ -4,7 +4,7 @@ import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamod
 import { eventMessage } from '../functions/core/accept';
 import { NormalizedEventSchema } from '../functions/core/event';
 import { isRoute, type Route } from '../functions/core/routes';
-import { EVENTS_TABLE, type EventRecord, type EventStatus } from '../functions/core/table';
+import { EVENTS_TABLE, MIN_RECORD_RETENTION_SECONDS, extendExpiry, type EventRecord, type EventStatus } from '../functions/core/table';
 import { getEvent, type EventsDeps } from './events';
 import type { RouteQueueRefs } from './target';
 
@@ -14,22 +14,35 @@ export interface ReplayDeps extends EventsDeps {
   readonly queues: Readonly<Record<Route, Pick<RouteQueueRefs, 'url'>>>;
   /** Epoch milliseconds. */
   readonly clock: () => number;
+  /** Replay `in_progress` and `handling` records too, once their lease expired {@link FORCE_LEASE_MARGIN_SECONDS} ago. */
+  readonly force?: boolean;
 }
+
+/**
+ * How long ago by this machine's clock a lease must have expired before `--force` takes it over:
+ * more than ordinary clock drift, so that a live consumer is not robbed by a clock running ahead.
+ */
+export const FORCE_LEASE_MARGIN_SECONDS = 300;
 
 /** What replay did to one event. */
 export type ReplayOutcome =
   | { readonly key: string; readonly result: 'replayed'; readonly route: Route; readonly replayCount: number; readonly previousStatus: EventStatus }
   | { readonly key: string; readonly result: 'not_found' }
-  /** Someone holds a live lease: the receiver is sending it, or a consumer is handling it right now. */
-  | { readonly key: string; readonly result: 'busy'; readonly status: EventStatus; readonly leaseExpiresAt?: string }
+  /**
+   * `in_progress` or `handling`: the receiver may be sending it or a consumer handling it right now.
+   * `forced` says whether `--force` was given (then its lease is still live, or only just expired).
+   */
+  | { readonly key: string; readonly result: 'busy'; readonly status: EventStatus; readonly leaseExpiresAt?: string; readonly forced: boolean }
   /** Marked `queued` but the send failed or the stored event is unusable: the message says what to do. */
   | { readonly key: string; readonly result: 'error'; readonly message: string };
 
 /**
  * Replays one event, per the replay contract shared with the consumers:
  * 1. one conditional UpdateItem: status `queued`, `replayCount` + 1, `replayedAt`, any stale lease
- *    removed. Refused while the record is `in_progress` or `handling` under a live lease, because
- *    someone is working on it right now and a second copy would race them;
+ *    removed, `expiresAt` moved on so the record outlives the new copy. Refused while the record is
+ *    `in_progress` or `handling`: someone may be working on it right now, and a second copy would
+ *    race them. Only the holder's clock can tell its lease is dead, never this machine's, so
+ *    `force` takes such a record only once its lease expired FORCE_LEASE_MARGIN_SECONDS ago;
  * 2. SendMessage of the stored normalized event to its route's queue, with the attributes the
  *    receiver sets (eventId, provider, type).
  * The consumer's claim accepts `queued`, so even a `handled` event runs again: that is the point of
@@ -37,6 +50,10 @@ export type ReplayOutcome =
  */
 export async function replayEvent(deps: ReplayDeps, key: string): Promise<ReplayOutcome> {
   const nowMs = deps.clock();
+  const nowSeconds = Math.floor(nowMs / 1000);
+  const expiry = extendExpiry(nowSeconds, MIN_RECORD_RETENTION_SECONDS);
+  const idle = 'NOT (#status IN (:inProgress, :handling))';
+  const free = deps.force === true ? `${idle} OR #leaseExpiresAt < :forceBefore` : idle;
   // The record before the update: its event, route and status (for "was failed") in one call.
   let before: EventRecord;
   try {
@@ -45,9 +62,10 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
         TableName: deps.tableName,
         Key: { [EVENTS_TABLE.partitionKey]: key },
         UpdateExpression:
-          'SET #status = :queued, #replayCount = if_not_exists(#replayCount, :zero) + :one, #replayedAt = :at REMOVE #leaseToken, #leaseExpiresAt',
-        ConditionExpression: 'attribute_exists(#pk) AND (NOT (#status IN (:inProgress, :handling)) OR #leaseExpiresAt < :now)',
+          `SET #status = :queued, #replayCount = if_not_exists(#replayCount, :zero) + :one, #replayedAt = :at, ${expiry.set} REMOVE #leaseToken, #leaseExpiresAt`,
+        ConditionExpression: `attribute_exists(#pk) AND (${free})`,
         ExpressionAttributeNames: {
+          ...expiry.names,
           '#pk': EVENTS_TABLE.partitionKey,
           '#status': 'status',
           '#replayCount': 'replayCount',
@@ -56,13 +74,14 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
           '#leaseExpiresAt': 'leaseExpiresAt',
         },
         ExpressionAttributeValues: {
+          ...expiry.values,
           ':queued': 'queued',
           ':zero': 0,
           ':one': 1,
           ':at': new Date(nowMs).toISOString(),
           ':inProgress': 'in_progress',
           ':handling': 'handling',
-          ':now': Math.floor(nowMs / 1000),
+          ...(deps.force === true ? { ':forceBefore': nowSeconds - FORCE_LEASE_MARGIN_SECONDS } : {}),
         },
         ReturnValues: 'ALL_OLD',
       }),
@@ -77,6 +96,7 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
       key,
       result: 'busy',
       status: current.status,
+      forced: deps.force === true,
       ...(current.leaseExpiresAt === undefined ? {} : { leaseExpiresAt: new Date(current.leaseExpiresAt * 1000).toISOString() }),
     };
   }
@@ -114,8 +134,12 @@ export function describeReplay(outcome: ReplayOutcome): string {
       return `replayed ${outcome.key} (was ${outcome.previousStatus}) → ${outcome.route} queue, replay #${outcome.replayCount}`;
     case 'not_found':
       return `not found ${outcome.key}: no such event record (expired, or a wrong key?)`;
-    case 'busy':
-      return `skipped ${outcome.key}: it is ${outcome.status} under a live lease${outcome.leaseExpiresAt ? ` until ${outcome.leaseExpiresAt}` : ''}; retry after that`;
+    case 'busy': {
+      const until = outcome.leaseExpiresAt === undefined ? '' : ` (lease until ${outcome.leaseExpiresAt})`;
+      return outcome.forced
+        ? `skipped ${outcome.key}: it is ${outcome.status} under a lease that is live or expired less than ${FORCE_LEASE_MARGIN_SECONDS / 60} minutes ago${until}; retry after that`
+        : `skipped ${outcome.key}: it is ${outcome.status}${until}: someone may be working on it right now. If its ${outcome.status === 'handling' ? 'consumer' : 'receiver'} is gone, replay it with --force`;
+    }
     case 'error':
       return `failed ${outcome.key}: ${outcome.message}`;
   }

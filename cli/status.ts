@@ -1,8 +1,10 @@
 import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, type Route } from '../functions/core/routes';
-import type { EventStatus } from '../functions/core/table';
+import { EVENT_STATUSES, type EventStatus } from '../functions/core/table';
 import { queueDepth, type QueueDeps, type QueueDepth } from './dlq';
-import { countByStatus, type EventsDeps, type EventWindow } from './events';
+import { eventsInWindow, type EventSummary, type EventsDeps, type EventWindow } from './events';
 import { formatTable } from './output';
 import { failingJobs, type PollerStateStore } from '../functions/poller/state';
 
@@ -12,16 +14,26 @@ export interface RouteHealth {
   readonly deadLetters: QueueDepth;
 }
 
+/** A record `queued` whose message cannot be on its queue any more: nothing will deliver it. */
+export interface UndeliverableRecord {
+  readonly key: string;
+  readonly route: string;
+  /** When it was last sent to its queue (received, or replayed). */
+  readonly queuedAt: string;
+}
+
 export interface StatusReport {
   readonly target: string;
   readonly since: string;
   readonly routes: readonly RouteHealth[];
   readonly events: Readonly<Record<EventStatus, number>>;
+  /** `queued` far longer than their queue's oldest message: replay them. */
+  readonly undeliverable: readonly UndeliverableRecord[];
   /** Jobs whose events the Together poller cannot accept (none without a poller). */
   readonly pollerFailures: readonly PollerFailure[];
   /**
-   * False when any dead-letter queue holds a message (`dlq list`) or the poller cannot accept a
-   * job's events: someone must look.
+   * False when any dead-letter queue holds a message, any record is undeliverable or the poller
+   * cannot accept a job's events: someone must look.
    */
   readonly healthy: boolean;
 }
@@ -37,31 +49,49 @@ export interface PollerFailure {
 }
 
 /**
- * Queue and dead-letter depth of every route, the window's events by status, and the jobs the
- * Together poller cannot accept the events of (when `poller` is given).
+ * How long a record may stay `queued` while nothing is on its queue or dead-letter queue: far
+ * longer than a message takes from its send to its consumer's claim, retries included.
  */
+export const STRANDED_AFTER_MS = 15 * 60_000;
+
+/** Most undeliverable records the text of `status` lists; `--json` has them all. */
+const LISTED = 20;
+
+/** Queue and dead-letter depth of every route, the window's events by status, and the queued events nothing will deliver. */
 export async function collectStatus(
   deps: QueueDeps & { readonly events: EventsDeps; readonly target: string; readonly poller?: Pick<PollerStateStore, 'openKeys' | 'load'> },
   window: EventWindow,
 ): Promise<StatusReport> {
-  const [routes, events, pollerFailures] = await Promise.all([
+  const [routes, { events, queued }, pollerFailures] = await Promise.all([
     Promise.all(
       ROUTES.map(async (route) => {
         const refs = deps.queues[route];
-        const [queue, deadLetters] = await Promise.all([queueDepth(deps.sqs, refs.url), queueDepth(deps.sqs, refs.deadLetterUrl)]);
+        const [queue, deadLetters] = await Promise.all([routeQueue(deps, refs.url), queueDepth(deps.sqs, refs.deadLetterUrl)]);
         return { route, queue, deadLetters };
       }),
     ),
-    countByStatus(deps.events, window),
+    readEvents(deps.events, window),
     deps.poller === undefined ? [] : readPollerFailures(deps.poller),
   ]);
+  const byRoute = new Map(routes.map((health) => [health.route as string, health]));
+  const undeliverable = queued.flatMap((event): UndeliverableRecord[] => {
+    const health = byRoute.get(event.route);
+    const queuedAt = lastQueuedAt(event);
+    if (health === undefined) return [];
+    const age = window.nowMs - Date.parse(queuedAt);
+    // Older than the queue keeps any message, or old while nothing at all waits for its route.
+    const expired = age > health.queue.retentionSeconds * 1000;
+    const nothingLeft = waiting(health.queue) === 0 && waiting(health.deadLetters) === 0 && age > STRANDED_AFTER_MS;
+    return expired || nothingLeft ? [{ key: event.pk, route: event.route, queuedAt }] : [];
+  });
   return {
     target: deps.target,
     since: new Date(window.sinceMs).toISOString(),
-    routes,
+    routes: routes.map(({ route, queue: { visible, inFlight }, deadLetters }) => ({ route, queue: { visible, inFlight }, deadLetters })),
     events,
+    undeliverable,
     pollerFailures,
-    healthy: routes.every((route) => route.deadLetters.visible + route.deadLetters.inFlight === 0) && pollerFailures.length === 0,
+    healthy: routes.every((route) => waiting(route.deadLetters) === 0) && undeliverable.length === 0 && pollerFailures.length === 0,
   };
 }
 
@@ -81,6 +111,41 @@ async function readPollerFailures(store: Pick<PollerStateStore, 'openKeys' | 'lo
   }
 }
 
+const waiting = (depth: QueueDepth) => depth.visible + depth.inFlight;
+
+/** The window's counts by status, and its `queued` records. */
+async function readEvents(deps: EventsDeps, window: EventWindow) {
+  const events = Object.fromEntries(EVENT_STATUSES.map((status) => [status, 0])) as Record<EventStatus, number>;
+  const queued: EventSummary[] = [];
+  for await (const event of eventsInWindow(deps, window)) {
+    if (event.status in events) events[event.status] += 1;
+    if (event.status === 'queued') queued.push(event);
+  }
+  return { events, queued };
+}
+
+/** A route queue's depth and how long it keeps a message (a stack deployed earlier may keep them less long). */
+async function routeQueue(deps: QueueDeps, queueUrl: string): Promise<QueueDepth & { retentionSeconds: number }> {
+  const result = await deps.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'MessageRetentionPeriod'],
+    }),
+  );
+  const attributes = result?.Attributes ?? {};
+  const retention = Number(attributes.MessageRetentionPeriod);
+  return {
+    visible: Number(attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    retentionSeconds: Number.isFinite(retention) && retention > 0 ? retention : QUEUE_SETTINGS.retentionSeconds,
+  };
+}
+
+/** When the record last went to its queue: a replay sends it again. */
+function lastQueuedAt(event: EventSummary): string {
+  return [event.queuedAt, event.replayedAt, event.receivedAt].filter((at): at is string => at !== undefined).sort().at(-1) ?? event.receivedAt;
+}
+
 /** The text of `status`. */
 export function formatStatus(report: StatusReport): string {
   const queues = formatTable(
@@ -90,15 +155,24 @@ export function formatStatus(report: StatusReport): string {
   const events = Object.entries(report.events)
     .map(([status, count]) => `${status} ${count}`)
     .join(', ');
-  const deadLettered = report.routes.filter((route) => route.deadLetters.visible + route.deadLetters.inFlight > 0);
-  const verdict = report.healthy
-    ? 'healthy: every dead-letter queue is empty'
-    : deadLettered.length === 0
-      ? ''
-      : `UNHEALTHY: dead letters waiting on ${deadLettered
-          .map((route) => route.route)
-          .join(', ')} (see \`webhooks dlq list\`, then \`webhooks dlq redrive\`)`;
-  return `${report.target}\n\n${queues}\nevents since ${report.since}: ${events}\n${formatPollerFailures(report.pollerFailures)}${verdict === '' ? '' : `${verdict}\n`}`;
+  const dead = report.routes.filter((route) => route.deadLetters.visible + route.deadLetters.inFlight > 0).map((route) => route.route);
+  const verdicts: string[] = [];
+  if (dead.length > 0) {
+    verdicts.push(`UNHEALTHY: dead letters waiting on ${dead.join(', ')} (see \`webhooks dlq list\`, then \`webhooks dlq redrive\`)`);
+  }
+  const stranded = report.undeliverable;
+  if (stranded.length > 0) {
+    verdicts.push(
+      `UNHEALTHY: ${stranded.length} event${stranded.length === 1 ? ' is' : 's are'} queued far longer than ${stranded.length === 1 ? 'its' : 'their'} queue's oldest message: ` +
+        'the message is gone (expired, or lost while the consumer was stopped) and nothing will deliver it. ' +
+        `${dead.length > 0 ? 'Redrive the dead letters first; then replay' : 'Replay'} each one still listed:`,
+      ...stranded.slice(0, LISTED).map((record) => `  webhooks replay '${record.key}'    # ${record.route}, queued ${record.queuedAt}`),
+      ...(stranded.length > LISTED ? [`  … and ${stranded.length - LISTED} more (\`webhooks status --json\` lists them all)`] : []),
+    );
+  }
+  const polling = formatPollerFailures(report.pollerFailures);
+  const verdict = verdicts.length === 0 ? (polling === '' ? 'healthy: every dead-letter queue is empty\n' : '') : `${verdicts.join('\n')}\n`;
+  return `${report.target}\n\n${queues}\nevents since ${report.since}: ${events}\n${polling}${verdict}`;
 }
 
 function formatPollerFailures(failures: readonly PollerFailure[]): string {

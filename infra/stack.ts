@@ -4,7 +4,7 @@ import type { Construct } from 'constructs';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { ROUTES } from '../functions/core/routes';
 import { WebhookReceiver, type TogetherPollingProps, type WebhookReceiverProps } from './constructs/webhook-receiver';
-import { STACK_OUTPUTS } from './outputs';
+import { STACK_OUTPUTS, providerPascal } from './outputs';
 
 /** Properties of {@link WebhookReceiverStack}. */
 export interface WebhookReceiverStackProps extends StackProps {
@@ -71,6 +71,7 @@ type ContextReader = (key: string) => unknown;
 /**
  * Receiver settings from CDK context (`cdk.json` or `-c key=value`):
  * `providers` (comma list), `togetherSignatureScheme`, `maxBodyBytes`, `retentionDays`,
+ * `retentionDays<Provider>` (e.g. `retentionDaysLlmtune`),
  * `removalPolicy` (`retain` | `destroy`), `alarmEmail`, `throttlingRateLimit`, `throttlingBurstLimit`,
  * `togetherPolling` (`true` | `false`, default false) and `togetherPollMinutes` (whole minutes
  * between polls, default 1). Values are checked by {@link WebhookReceiver}.
@@ -107,6 +108,12 @@ export function receiverPropsFromContext(read: ContextReader): WebhookReceiverPr
     togetherSignatureScheme: text('togetherSignatureScheme'),
     maxBodyBytes: number('maxBodyBytes'),
     retentionDays: number('retentionDays'),
+    retentionDaysByProvider: Object.fromEntries(
+      PROVIDER_NAMES.flatMap((provider) => {
+        const days = number(`retentionDays${providerPascal(provider)}`);
+        return days === undefined ? [] : [[provider, days]];
+      }),
+    ),
     removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : removal === 'retain' ? RemovalPolicy.RETAIN : undefined,
     alarmEmail: text('alarmEmail'),
     throttlingRateLimit: number('throttlingRateLimit'),

@@ -156,6 +156,7 @@ async function createRouteQueues(sqs: SQSClient, route: Route): Promise<RouteQue
   });
   const queue = await createQueue(sqs, LOCAL_NAMES.queue(route), {
     VisibilityTimeout: String(QUEUE_SETTINGS.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(QUEUE_SETTINGS.retentionSeconds),
     MaximumMessageSize: String(QUEUE_SETTINGS.maxMessageBytes),
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetter.arn, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount }),
   });

@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { readEventStatus, recordFields } from '../core/accept';
 import { eventKey, type NormalizedEvent } from '../core/event';
-import { EVENTS_TABLE, type EventRecord, type EventStatus } from '../core/table';
+import { EVENTS_TABLE, extendExpiry, type EventRecord, type EventStatus } from '../core/table';
 import { ConsumerDependencyError, LeaseHeldError, LeaseLostError } from './errors';
 
 /*
@@ -18,7 +18,7 @@ export interface LedgerDeps {
   readonly documents: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly leaseSeconds: number;
-  /** Retention of a record the consumer has to create. */
+  /** Retention of a record the consumer has to create, or that was written without its own. */
   readonly retentionSeconds: number;
   /** Epoch milliseconds. */
   readonly clock: () => number;
@@ -47,7 +47,8 @@ const CLAIMABLE: readonly EventStatus[] = ['queued', 'in_progress', 'failed'];
  * lease and counts the attempt. Allowed when the record is `queued`, `in_progress` (the receiver
  * sent the message but has not marked it queued yet), `failed` (a retry), `handling` with an
  * expired lease (its consumer died), or missing (expired, or the message was sent to the queue
- * directly): then the record is created from the message's event.
+ * directly): then the record is created from the message's event. Moves `expiresAt` on, like
+ * every transition, so the record outlives the message's copies.
  * Returns `handled` for a duplicate; throws {@link LeaseHeldError} while another consumer holds a
  * live lease and {@link ConsumerDependencyError} when DynamoDB fails.
  */
@@ -56,8 +57,10 @@ export async function claimEvent(deps: LedgerDeps, event: NormalizedEvent, body 
   const nowMs = deps.clock();
   const nowSeconds = Math.floor(nowMs / 1000);
   const token = randomUUID();
-  // Written only where the record lacks them: a missing record is rebuilt as the receiver would have.
-  const created = recordFields(event, body, nowSeconds + deps.retentionSeconds);
+  // Written only where the record lacks them: a missing record is rebuilt as the receiver would have,
+  // but without a retention of its own, so that its transitions keep it this consumer's retention.
+  const { expiresAt: _expiresAt, retentionSeconds: _retentionSeconds, ...created } = recordFields(event, body, 0, 0);
+  const expiry = extendExpiry(nowSeconds, deps.retentionSeconds);
   const names: Record<string, string> = {
     '#pk': EVENTS_TABLE.partitionKey,
     '#status': 'status',
@@ -65,8 +68,10 @@ export async function claimEvent(deps: LedgerDeps, event: NormalizedEvent, body 
     '#leaseExpiresAt': 'leaseExpiresAt',
     '#attempts': 'attempts',
     '#steps': 'steps',
+    ...expiry.names,
   };
   const values: Record<string, unknown> = {
+    ...expiry.values,
     ':handling': 'handling',
     ':token': token,
     ':leaseExpiresAt': nowSeconds + deps.leaseSeconds,
@@ -81,6 +86,7 @@ export async function claimEvent(deps: LedgerDeps, event: NormalizedEvent, body 
     '#leaseExpiresAt = :leaseExpiresAt',
     '#attempts = if_not_exists(#attempts, :zero) + :one',
     '#steps = if_not_exists(#steps, :noSteps)',
+    expiry.set,
   ];
   for (const [index, [name, value]] of Object.entries(created).entries()) {
     names[`#c${index}`] = name;
@@ -142,12 +148,13 @@ export async function completeStep(deps: LedgerDeps, lease: Lease, step: string)
  * but without the mark a retry is the only way not to lose the event's outcome.
  */
 export async function markHandled(deps: LedgerDeps, lease: Lease): Promise<void> {
+  const expiry = extendExpiry(Math.floor(deps.clock() / 1000), deps.retentionSeconds);
   await updateOwn(
     deps,
     lease,
-    'SET #status = :handled, handledAt = :at REMOVE #leaseToken, #leaseExpiresAt, lastError, #steps',
-    { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt', '#steps': 'steps' },
-    { ':handled': 'handled', ':at': new Date(deps.clock()).toISOString() },
+    `SET #status = :handled, handledAt = :at, ${expiry.set} REMOVE #leaseToken, #leaseExpiresAt, lastError, #steps`,
+    { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt', '#steps': 'steps', ...expiry.names },
+    { ':handled': 'handled', ':at': new Date(deps.clock()).toISOString(), ...expiry.values },
   );
 }
 
@@ -160,12 +167,13 @@ export const MAX_LAST_ERROR_LENGTH = 300;
  */
 export async function markFailed(deps: LedgerDeps, lease: Lease, error: unknown): Promise<void> {
   const message = error instanceof Error ? error.message : String(error);
+  const expiry = extendExpiry(Math.floor(deps.clock() / 1000), deps.retentionSeconds);
   await updateOwn(
     deps,
     lease,
-    'SET #status = :failed, lastError = :error REMOVE #leaseToken, #leaseExpiresAt',
-    { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt' },
-    { ':failed': 'failed', ':error': message.slice(0, MAX_LAST_ERROR_LENGTH) },
+    `SET #status = :failed, lastError = :error, ${expiry.set} REMOVE #leaseToken, #leaseExpiresAt`,
+    { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt', ...expiry.names },
+    { ':failed': 'failed', ':error': message.slice(0, MAX_LAST_ERROR_LENGTH), ...expiry.values },
   );
 }
 

@@ -3,12 +3,13 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SendMessageCommandInput, type SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { AWS_CALL_WORST_CASE_MS } from './aws';
 import { ConflictError, DependencyError, PayloadTooLargeError } from './errors';
 import { eventKey, type NormalizedEvent } from './event';
 import { encodeMessageBody, MESSAGE_ESCAPE_GROWTH, stringifyWithin } from './json';
 import { QUEUE_SETTINGS } from './queues';
 import type { Route } from './routes';
-import { EVENTS_TABLE, type EventRecord, type EventStatus } from './table';
+import { EVENTS_TABLE, extendExpiry, recordRetentionSeconds, type EventRecord, type EventStatus } from './table';
 
 /** Bytes the three attributes of a message can take: names, types, and an id of at most 256 characters. */
 const MAX_ATTRIBUTE_BYTES = 2_048;
@@ -20,6 +21,12 @@ const MAX_ATTRIBUTE_BYTES = 2_048;
  * (MAX_BODY_BYTES_LIMIT), so that every body within the cap fits.
  */
 export const MAX_STORED_EVENT_BYTES = Math.floor((QUEUE_SETTINGS.maxMessageBytes - MAX_ATTRIBUTE_BYTES) / MESSAGE_ESCAPE_GROWTH);
+
+/**
+ * The longest an accept spends in AWS calls before it answers: the conditional put, the send, and
+ * the release after a failed send or the mark after a good one, each at its worst.
+ */
+export const ACCEPT_WORST_CASE_MS = 3 * AWS_CALL_WORST_CASE_MS;
 
 export interface AcceptDeps {
   readonly documents: DynamoDBDocumentClient;
@@ -58,6 +65,17 @@ export function acceptDepsFor(
   };
 }
 
+/** What the caller knows of one delivery that decides how long its record lives. */
+export interface AcceptOptions {
+  /**
+   * The delivery's signed timestamp, Unix seconds: the header of schemes that sign one, else the
+   * body timestamp. The record's expiry runs from it where it is ahead of receipt.
+   */
+  readonly signedAtSeconds?: number;
+  /** The provider's retention for this delivery; `deps.retentionSeconds` when omitted. */
+  readonly retentionSeconds?: number;
+}
+
 export type AcceptResult =
   | { readonly status: 'accepted'; readonly key: string }
   | { readonly status: 'duplicate'; readonly key: string; readonly state: EventStatus };
@@ -86,6 +104,7 @@ export function recordFields(
   event: NormalizedEvent,
   body: string,
   expiresAt: number,
+  retentionSeconds: number,
 ): Omit<EventRecord, 'pk' | 'status'> {
   return {
     provider: event.provider,
@@ -97,20 +116,26 @@ export function recordFields(
     receivedDay: event.receivedAt.slice(0, 10),
     event: body,
     expiresAt,
+    retentionSeconds,
   };
 }
 
 /**
  * The one write path for an event, shared by the receiver, the poller and replay:
- * 1. conditional put of the record as `in_progress` with a lease (absent, expired by TTL time, or
- *    an abandoned lease count as free: the last covers a process that died between put and send);
+ * 1. conditional put of the record as `in_progress` with a lease. Free are: no record; a lease
+ *    abandoned by a process that died between put and send; and, past `expiresAt`, a `handled` or
+ *    `failed` record or a consumer's abandoned lease. A `queued` record or a live lease is never
+ *    free, however old: someone is working on it. A put that fails on our own lease was applied
+ *    once already (the SDK retried it after losing the answer), and goes on;
  * 2. send the event to its route's queue;
  * 3. mark the record `queued`.
  * A failed send releases the record, so the sender's retry gets the event through.
  * Throws {@link ConflictError} (409) while another request holds a live lease, and
  * {@link DependencyError} (503) when DynamoDB or SQS fail before the event is on the queue.
+ * The record is kept `retentionSeconds` after each transition, from the later of receipt and the
+ * signed timestamp, and never less than any copy of its message can still be delivered.
  */
-export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Promise<AcceptResult> {
+export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent, options: AcceptOptions = {}): Promise<AcceptResult> {
   const key = eventKey(event);
   const body = stringifyWithin(event, MAX_STORED_EVENT_BYTES);
   if (Buffer.byteLength(body) > MAX_STORED_EVENT_BYTES) {
@@ -119,11 +144,15 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Pro
   const nowMs = (deps.clock ?? Date.now)();
   const nowSeconds = Math.floor(nowMs / 1000);
   const leaseToken = randomUUID();
+  // A timestamp ahead of receipt adds to every later transition's retention too, so that no replay
+  // of the same signed bytes can outlive the record.
+  const ahead = Math.max(0, (options.signedAtSeconds ?? nowSeconds) - nowSeconds);
+  const retentionSeconds = recordRetentionSeconds(options.retentionSeconds ?? deps.retentionSeconds) + ahead;
 
   const record: EventRecord = {
     pk: key,
     status: 'in_progress',
-    ...recordFields(event, body, nowSeconds + deps.retentionSeconds),
+    ...recordFields(event, body, nowSeconds + retentionSeconds, retentionSeconds),
     leaseToken,
     leaseExpiresAt: nowSeconds + deps.leaseSeconds,
   };
@@ -134,14 +163,21 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Pro
         TableName: deps.tableName,
         Item: record,
         ConditionExpression:
-          'attribute_not_exists(#pk) OR #expiresAt < :now OR (#status = :inProgress AND #leaseExpiresAt < :now)',
+          'attribute_not_exists(#pk) OR (#status = :inProgress AND #leaseExpiresAt < :now) OR ' +
+          '(#expiresAt < :now AND (#status IN (:handled, :failed) OR (#status = :handling AND #leaseExpiresAt < :now)))',
         ExpressionAttributeNames: {
           '#pk': EVENTS_TABLE.partitionKey,
           '#expiresAt': EVENTS_TABLE.ttlAttribute,
           '#status': 'status',
           '#leaseExpiresAt': 'leaseExpiresAt',
         },
-        ExpressionAttributeValues: { ':now': nowSeconds, ':inProgress': 'in_progress' },
+        ExpressionAttributeValues: {
+          ':now': nowSeconds,
+          ':inProgress': 'in_progress',
+          ':handling': 'handling',
+          ':handled': 'handled',
+          ':failed': 'failed',
+        },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
@@ -149,12 +185,17 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Pro
     if (!(error instanceof ConditionalCheckFailedException)) {
       throw new DependencyError('could not write the event record', 'dynamodb_unavailable', { cause: error });
     }
-    const state = (error.Item?.status?.S as EventStatus | undefined) ?? (await currentState(deps, key));
-    // No record any more means its holder released it a moment ago: the retry will win.
-    if (state === undefined || state === 'in_progress') {
-      throw new ConflictError(`${key} is being accepted by another request; retry`, 'in_progress');
+    const holder =
+      error.Item === undefined
+        ? await currentHolder(deps, key)
+        : { status: error.Item.status?.S as EventStatus | undefined, leaseToken: error.Item.leaseToken?.S };
+    if (holder.leaseToken !== leaseToken) {
+      // No record any more means its holder released it a moment ago: the retry will win.
+      if (holder.status === undefined || holder.status === 'in_progress') {
+        throw new ConflictError(`${key} is being accepted by another request; retry`, 'in_progress');
+      }
+      return { status: 'duplicate', key, state: holder.status };
     }
-    return { status: 'duplicate', key, state };
   }
 
   try {
@@ -164,6 +205,7 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Pro
     throw new DependencyError('could not send the event to its queue', 'sqs_unavailable', { cause: error });
   }
 
+  const expiry = extendExpiry(nowSeconds, retentionSeconds);
   try {
     await deps.documents.send(
       new UpdateCommand({
@@ -171,9 +213,10 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Pro
         Key: { [EVENTS_TABLE.partitionKey]: key },
         // Only our own lease moves to queued: a consumer that already marked it handled wins.
         ConditionExpression: '#status = :inProgress AND leaseToken = :token',
-        UpdateExpression: 'SET #status = :queued, queuedAt = :queuedAt REMOVE leaseToken, leaseExpiresAt',
-        ExpressionAttributeNames: { '#status': 'status' },
+        UpdateExpression: `SET #status = :queued, queuedAt = :queuedAt, ${expiry.set} REMOVE leaseToken, leaseExpiresAt`,
+        ExpressionAttributeNames: { '#status': 'status', ...expiry.names },
         ExpressionAttributeValues: {
+          ...expiry.values,
           ':inProgress': 'in_progress',
           ':token': leaseToken,
           ':queued': 'queued',
@@ -190,10 +233,22 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent): Pro
   return { status: 'accepted', key };
 }
 
-/** The status of the record, as a duplicate answer needs it; a failed read is a 503. */
-async function currentState(deps: AcceptDeps, key: string): Promise<EventStatus | undefined> {
+/**
+ * The status and lease of the record that blocked a put, by a consistent read (DynamoDB returns
+ * them with the failed condition; emulators do not); a failed read is a 503.
+ */
+async function currentHolder(deps: AcceptDeps, key: string): Promise<{ status?: EventStatus; leaseToken?: string }> {
   try {
-    return await readEventStatus(deps.documents, deps.tableName, key);
+    const { Item } = await deps.documents.send(
+      new GetCommand({
+        TableName: deps.tableName,
+        Key: { [EVENTS_TABLE.partitionKey]: key },
+        ConsistentRead: true,
+        ProjectionExpression: '#status, leaseToken',
+        ExpressionAttributeNames: { '#status': 'status' },
+      }),
+    );
+    return { status: Item?.status as EventStatus | undefined, leaseToken: Item?.leaseToken as string | undefined };
   } catch (error) {
     throw new DependencyError('could not read the event record', 'dynamodb_unavailable', { cause: error });
   }

@@ -7,7 +7,14 @@ export const AWS_CALL_BUDGET = {
   maxAttempts: 2,
   connectionTimeoutMs: 1_000,
   requestTimeoutMs: 2_500,
+  /** The SDK's longest back-off before a retry (throttling: up to 1 s); not a setting, an allowance. */
+  retryDelayMs: 1_000,
 } as const;
+
+/** The longest one AWS call can take under {@link AWS_CALL_BUDGET}: every attempt at its timeouts, and the back-offs between them. */
+export const AWS_CALL_WORST_CASE_MS =
+  AWS_CALL_BUDGET.maxAttempts * (AWS_CALL_BUDGET.connectionTimeoutMs + AWS_CALL_BUDGET.requestTimeoutMs) +
+  (AWS_CALL_BUDGET.maxAttempts - 1) * AWS_CALL_BUDGET.retryDelayMs;
 
 export interface ClientOptions {
   /** An emulator's endpoint (local runtime and tests); unset in AWS. */

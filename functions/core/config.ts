@@ -17,6 +17,15 @@ export const MIN_RETENTION_DAYS = 7;
 export const MAX_RETENTION_DAYS = 365;
 /** Lease on an in-progress record: longer than the receiver's timeout, so a live request is never overtaken. */
 export const DEFAULT_LEASE_SECONDS = 30;
+/** Retention of deliveries that carry no timestamp at all, unless their provider's own is set. */
+export const UNTIMESTAMPED_RETENTION_DAYS = 30;
+/**
+ * The receiver function's timeout, which the stack sets. Each request is budgeted against it, with
+ * RECEIVER_MARGIN_MS to spare, so that a slow dependency ends in a 503 and never in a timeout.
+ */
+export const RECEIVER_TIMEOUT_SECONDS = 29;
+/** What a request keeps free of AWS calls: verification, logging and the answer. */
+export const RECEIVER_MARGIN_MS = 1_000;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -48,6 +57,36 @@ export function signatureSchemeVariable(provider: ProviderName): string {
 /** `RETENTION_DAYS` (7–365, default 7) in seconds: how long event ids are remembered. */
 export function readRetentionSeconds(env: Env): number {
   return integerEnv(env, 'RETENTION_DAYS', MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, MAX_RETENTION_DAYS) * 86_400;
+}
+
+/** The variable that sets one provider's retention: `RETENTION_DAYS_LLMTUNE`. */
+export function retentionVariable(provider: ProviderName): string {
+  return `RETENTION_DAYS_${provider.toUpperCase()}`;
+}
+
+/** How long event ids are remembered, in seconds, per provider. */
+export interface RetentionSettings {
+  /** Deliveries that carry a timestamp: a signed header, or `created` / `deliveredAt` in the body. */
+  readonly timestamped: Readonly<Record<ProviderName, number>>;
+  /** Deliveries that carry none: only their record stops a replay, so it is kept longer. */
+  readonly untimestamped: Readonly<Record<ProviderName, number>>;
+}
+
+/**
+ * Each `RETENTION_DAYS_<PROVIDER>` (7–365) where set, for every delivery of that provider; else
+ * `RETENTION_DAYS` for deliveries with a timestamp and at least UNTIMESTAMPED_RETENTION_DAYS for
+ * those without.
+ */
+export function readRetention(env: Env): RetentionSettings {
+  const fallback = readRetentionSeconds(env);
+  const timestamped = {} as Record<ProviderName, number>;
+  const untimestamped = {} as Record<ProviderName, number>;
+  for (const provider of PROVIDER_NAMES) {
+    const own = integerEnv(env, retentionVariable(provider), 0, MIN_RETENTION_DAYS, MAX_RETENTION_DAYS) * 86_400;
+    timestamped[provider] = own || fallback;
+    untimestamped[provider] = own || Math.max(fallback, UNTIMESTAMPED_RETENTION_DAYS * 86_400);
+  }
+  return { timestamped, untimestamped };
 }
 
 /** A provider enabled in this deployment, with the signature scheme it uses here. */
@@ -105,13 +144,14 @@ export function readAcceptSettings(env: Env): AcceptSettings {
     tableName: requireEnv(env, 'TABLE_NAME'),
     queueUrls: readQueueUrls(env),
     retentionSeconds: readRetentionSeconds(env),
-    // Never below the receiver's timeout (25 s) and the accept path's worst case of AWS calls (21 s).
+    // Never below the receiver's timeout (29 s) and the accept path's worst case of AWS calls (24 s).
     leaseSeconds: integerEnv(env, 'LEASE_SECONDS', DEFAULT_LEASE_SECONDS, DEFAULT_LEASE_SECONDS, 900),
   };
 }
 
 export interface ReceiverConfig extends AcceptSettings {
   readonly providers: ReadonlyMap<ProviderName, EnabledProvider>;
+  readonly retention: RetentionSettings;
   readonly maxBodyBytes: number;
 }
 
@@ -120,6 +160,7 @@ export function readReceiverConfig(env: Env = process.env): ReceiverConfig {
   return {
     ...readAcceptSettings(env),
     providers: readEnabledProviders(env),
+    retention: readRetention(env),
     maxBodyBytes: integerEnv(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, MAX_BODY_BYTES_LIMIT),
   };
 }

@@ -19,12 +19,27 @@ export interface NormalizeInput {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** A normalized delivery, with the timestamp its signature covers. */
+export interface ReadDelivery {
+  readonly event: NormalizedEvent;
+  /**
+   * Unix seconds: the signed timestamp header of schemes that sign one, else the body timestamp
+   * (`created`, `deliveredAt`); absent when the delivery carries none. Its record's expiry runs from it.
+   */
+  readonly signedAtSeconds?: number;
+}
+
+/** {@link readDelivery}, for callers that need the event alone. */
+export function normalizeDelivery(input: NormalizeInput): NormalizedEvent {
+  return readDelivery(input).event;
+}
+
 /**
  * Turns an authenticated delivery into the normalized event. Throws {@link BadRequestError} (400)
  * for anything malformed and {@link UnauthorizedError} (401) for a body timestamp that a replay
  * could carry past its dedupe record. Never throws anything else for any input.
  */
-export function normalizeDelivery(input: NormalizeInput): NormalizedEvent {
+export function readDelivery(input: NormalizeInput): ReadDelivery {
   const json = parseJsonObject(input.body);
   const facts = input.provider.parse(json, input.verified);
 
@@ -55,7 +70,8 @@ export function normalizeDelivery(input: NormalizeInput): NormalizedEvent {
     const field = issue?.path.join('.') ?? 'event';
     throw new BadRequestError(`event ${field === 'providerType' ? 'type' : field} ${issue?.message ?? 'is invalid'}`);
   }
-  return result.data;
+  const signedAtSeconds = input.spec.timestampHeader === undefined ? facts.bodyTimestampSeconds : input.verified.signedAtSeconds;
+  return { event: result.data, ...(signedAtSeconds === undefined ? {} : { signedAtSeconds }) };
 }
 
 function parseJsonObject(body: Uint8Array): unknown {

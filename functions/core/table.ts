@@ -1,3 +1,5 @@
+import { MESSAGE_LIFETIME_SECONDS } from './queues';
+
 /**
  * The events table: one item per `{provider}#{eventId}`, the idempotency record and the event log
  * in one. The local runtime and the CDK stack both build the table from this description.
@@ -30,6 +32,9 @@ export const EVENTS_TABLE = {
  * - `handled`: its consumer finished (`handledAt`); a later delivery of the same event is skipped;
  * - `failed`: the last consumer attempt threw (`lastError`); the message is retried until its
  *   queue's `maxReceiveCount`, then waits in the dead-letter queue for replay.
+ * Every transition moves `expiresAt` on ({@link extendExpiry}). Past it, a new delivery of the same
+ * id may take the record over only when it is `handled`, `failed`, or under an abandoned lease:
+ * `queued` and live leases are someone's work in progress, however old.
  */
 export const EVENT_STATUSES = ['in_progress', 'queued', 'handling', 'handled', 'failed'] as const;
 export type EventStatus = (typeof EVENT_STATUSES)[number];
@@ -47,7 +52,14 @@ export interface EventRecord {
   receivedDay: string;
   /** The normalized event, as sent to the queue: what replay puts back. */
   event: string;
+  /** When TTL may delete the record, epoch seconds: now + `retentionSeconds` at every transition. */
   expiresAt: number;
+  /**
+   * How long the record is kept after each transition, fixed by its first write: the provider's
+   * retention (never under MIN_RECORD_RETENTION_SECONDS), plus how far its signed timestamp was
+   * ahead of receipt.
+   */
+  retentionSeconds?: number;
   leaseToken?: string;
   leaseExpiresAt?: number;
   queuedAt?: string;
@@ -64,6 +76,37 @@ export interface EventRecord {
    * replay runs every step again.
    */
   steps?: Record<string, string>;
+}
+
+/**
+ * Kept on top of the message lifetime: the seconds between a record's write and the send it
+ * guards, and clocks that differ between the components that move a record.
+ */
+const RECORD_RETENTION_MARGIN_SECONDS = 86_400;
+
+/**
+ * The least a record is kept after each of its transitions: longer than any copy of its event can
+ * still be delivered (route queue, dead-letter queue, a redrive), so that a late copy always finds
+ * the record and, if it was handled, is skipped.
+ */
+export const MIN_RECORD_RETENTION_SECONDS = MESSAGE_LIFETIME_SECONDS + RECORD_RETENTION_MARGIN_SECONDS;
+
+/** A configured retention as a record keeps it: never under {@link MIN_RECORD_RETENTION_SECONDS}. */
+export function recordRetentionSeconds(configuredSeconds: number): number {
+  return Math.max(configuredSeconds, MIN_RECORD_RETENTION_SECONDS);
+}
+
+/**
+ * The SET action every transition of a record adds: `expiresAt` moves to now + the record's own
+ * `retentionSeconds` (or `fallbackSeconds`, as a record retention, for a record written without
+ * one). Its names are `#expiresAt` and `#retention`, its values `:expiryNow` and `:expiryFallback`.
+ */
+export function extendExpiry(nowSeconds: number, fallbackSeconds: number) {
+  return {
+    set: '#expiresAt = :expiryNow + if_not_exists(#retention, :expiryFallback)',
+    names: { '#expiresAt': EVENTS_TABLE.ttlAttribute, '#retention': 'retentionSeconds' },
+    values: { ':expiryNow': nowSeconds, ':expiryFallback': recordRetentionSeconds(fallbackSeconds) },
+  } as const;
 }
 
 /**

@@ -3,8 +3,8 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { acceptDepsFor, acceptEvent, type AcceptResult } from '../core/accept';
-import type { EnabledProvider, ReceiverConfig } from '../core/config';
+import { ACCEPT_WORST_CASE_MS, acceptDepsFor, acceptEvent, type AcceptOptions, type AcceptResult } from '../core/accept';
+import { RECEIVER_MARGIN_MS, RECEIVER_TIMEOUT_SECONDS, type EnabledProvider, type ReceiverConfig, type RetentionSettings } from '../core/config';
 import type { SecretsReader } from '../core/secrets';
 import {
   BadRequestError,
@@ -15,16 +15,21 @@ import {
   ReceiverError,
 } from '../core/errors';
 import { eventKey, type NormalizedEvent, type ProviderName } from '../core/event';
-import { normalizeDelivery } from '../core/normalize';
+import { readDelivery } from '../core/normalize';
 import { verifySignature } from '../core/verify';
 
 export interface ReceiverDeps {
   readonly providers: ReadonlyMap<ProviderName, EnabledProvider>;
   /** The active signing secrets of a provider; may throw when the secret store is unreachable. */
   readonly getSecrets: (provider: ProviderName) => Promise<readonly string[]>;
-  readonly accept: (event: NormalizedEvent) => Promise<AcceptResult>;
+  readonly accept: (event: NormalizedEvent, options?: AcceptOptions) => Promise<AcceptResult>;
   readonly maxBodyBytes: number;
+  /** Retention where `retention` names none. */
   readonly retentionSeconds: number;
+  /** Per provider, for deliveries with and without a timestamp. */
+  readonly retention?: RetentionSettings;
+  /** Epoch milliseconds; each request's time budget is measured on it. */
+  readonly clock?: () => number;
   readonly logger: Logger;
   readonly metrics?: Metrics;
 }
@@ -45,8 +50,9 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     const provider = enabled?.provider.name ?? 'unknown';
     // Filled in once the delivery is normalized, so that later failures are logged with their key.
     const reached: { key?: string; route?: string } = {};
+    const startedMs = (deps.clock ?? Date.now)();
     try {
-      const result = await receive(deps, request, providerParam, enabled, reached);
+      const result = await receive(deps, request, providerParam, enabled, reached, startedMs);
       count(deps, provider, result.status === 'accepted' ? 'Accepted' : 'Duplicate', result.status);
       deps.logger.info(result.status === 'accepted' ? 'event accepted' : 'duplicate delivery', { ...reached, ...result });
       return respond(200, result.status === 'accepted' ? { status: 'accepted', key: result.key } : result);
@@ -77,6 +83,7 @@ async function receive(
   providerParam: string,
   enabled: EnabledProvider | undefined,
   reached: { key?: string; route?: string },
+  startedMs: number,
 ): Promise<AcceptResult> {
   const method = request.requestContext.http.method.toUpperCase();
   if (method !== 'POST') throw new MethodNotAllowedError(`method ${method} is not allowed; use POST`, 'method_not_allowed');
@@ -105,19 +112,30 @@ async function receive(
     secrets,
     nowSeconds: Math.floor(receivedAtMs / 1000),
   });
-  const event = normalizeDelivery({
+  const name = enabled.provider.name;
+  const { event, signedAtSeconds } = readDelivery({
     provider: enabled.provider,
     spec: enabled.spec,
     body,
     verified,
     receivedAtMs,
-    retentionSeconds: deps.retentionSeconds,
+    retentionSeconds: deps.retention?.timestamped[name] ?? deps.retentionSeconds,
   });
   // The key goes on each log line rather than on the shared logger (appendKeys): the local
   // runtime serves requests concurrently, and persistent keys would tag other requests' lines.
   reached.key = eventKey(event);
   reached.route = event.type;
-  return deps.accept(event);
+  // The accept starts only if, at its worst, it still answers before the function's timeout: after
+  // a slow secrets refresh, a 503 with nothing written instead of a timeout with a leased record.
+  const deadlineMs = startedMs + RECEIVER_TIMEOUT_SECONDS * 1000 - RECEIVER_MARGIN_MS;
+  if ((deps.clock ?? Date.now)() + ACCEPT_WORST_CASE_MS > deadlineMs) {
+    throw new DependencyError('too little of the time budget is left for the accept (slow secrets read?)', 'time_budget');
+  }
+  const retention = signedAtSeconds === undefined ? deps.retention?.untimestamped[name] : deps.retention?.timestamped[name];
+  return deps.accept(event, {
+    ...(signedAtSeconds === undefined ? {} : { signedAtSeconds }),
+    ...(retention === undefined ? {} : { retentionSeconds: retention }),
+  });
 }
 
 function readBody(request: APIGatewayProxyEventV2, maxBodyBytes: number): Buffer {
@@ -177,9 +195,11 @@ export function receiverFromConfig(config: ReceiverConfig, clients: ReceiverClie
   return createReceiver({
     providers: config.providers,
     getSecrets: clients.getSecrets,
-    accept: (event) => acceptEvent(acceptDeps, event),
+    accept: (event, options) => acceptEvent(acceptDeps, event, options),
     maxBodyBytes: config.maxBodyBytes,
     retentionSeconds: config.retentionSeconds,
+    retention: config.retention,
+    ...(clients.clock === undefined ? {} : { clock: clients.clock }),
     logger: clients.logger,
     ...(clients.metrics === undefined ? {} : { metrics: clients.metrics }),
   });

@@ -17,6 +17,30 @@ import { grantItemAccess, ITEM_READ_WRITE_ACTIONS } from './grants';
  */
 export const CONSUMER_BATCHING_WINDOW = Duration.seconds(1);
 
+/** The queue settings the pipeline relies on; {@link checkQueueSettings} checks them at synth. */
+export type QueueSettings = { readonly [name in keyof typeof QUEUE_SETTINGS]: number };
+
+/**
+ * Throws when queue settings break what the consumers rely on, so that `cdk synth` fails rather
+ * than the deployed stack.
+ */
+export function checkQueueSettings(settings: QueueSettings = QUEUE_SETTINGS): void {
+  // Lambda's SQS trigger can retry a message only after its visibility timeout, and AWS
+  // recommends six times the function timeout so that throttled retries do not spill early.
+  if (settings.visibilityTimeoutSeconds < 6 * settings.consumerTimeoutSeconds) {
+    throw new Error(
+      `QUEUE_SETTINGS.visibilityTimeoutSeconds (${settings.visibilityTimeoutSeconds}) must be at least six times consumerTimeoutSeconds (${settings.consumerTimeoutSeconds})`,
+    );
+  }
+  // SQS counts a dead letter's age from its first enqueue: a shorter dead-letter retention would
+  // delete a message the moment it moved there.
+  if (settings.deadLetterRetentionSeconds < settings.retentionSeconds) {
+    throw new Error(
+      `QUEUE_SETTINGS.deadLetterRetentionSeconds (${settings.deadLetterRetentionSeconds}) must be at least retentionSeconds (${settings.retentionSeconds})`,
+    );
+  }
+}
+
 /** Properties of {@link RoutePipeline}. */
 export interface RoutePipelineProps {
   readonly route: Route;
@@ -63,13 +87,7 @@ export class RoutePipeline extends Construct {
     this.route = props.route;
     const slug = routeSlug(props.route);
 
-    // Lambda's SQS trigger can retry a message only after its visibility timeout, and AWS
-    // recommends six times the function timeout so that throttled retries do not spill early.
-    if (QUEUE_SETTINGS.visibilityTimeoutSeconds < 6 * QUEUE_SETTINGS.consumerTimeoutSeconds) {
-      throw new Error(
-        `QUEUE_SETTINGS.visibilityTimeoutSeconds (${QUEUE_SETTINGS.visibilityTimeoutSeconds}) must be at least six times consumerTimeoutSeconds (${QUEUE_SETTINGS.consumerTimeoutSeconds})`,
-      );
-    }
+    checkQueueSettings();
 
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
@@ -83,6 +101,7 @@ export class RoutePipeline extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(QUEUE_SETTINGS.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(QUEUE_SETTINGS.retentionSeconds),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount },
       maxMessageSizeBytes: QUEUE_SETTINGS.maxMessageBytes,
       removalPolicy: props.removalPolicy,

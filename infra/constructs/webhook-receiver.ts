@@ -23,6 +23,7 @@ import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ACCEPT_WORST_CASE_MS } from '../../functions/core/accept';
 import { AWS_CALL_BUDGET } from '../../functions/core/aws';
 import {
   DEFAULT_LEASE_SECONDS,
@@ -30,6 +31,9 @@ import {
   MAX_BODY_BYTES_LIMIT,
   MAX_RETENTION_DAYS,
   MIN_RETENTION_DAYS,
+  RECEIVER_MARGIN_MS,
+  RECEIVER_TIMEOUT_SECONDS,
+  retentionVariable,
 } from '../../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../../functions/core/event';
 import { PROVIDERS } from '../../functions/core/providers';
@@ -47,19 +51,64 @@ export const RECEIVER_ENTRY = fileURLToPath(new URL('../../functions/receiver/ha
 export const CONSUMER_ENTRY = fileURLToPath(new URL('../../functions/consumers/handler.ts', import.meta.url));
 
 /**
- * The receiver's timeout. It answers the sender itself, and must end well before the lease on an
+ * The receiver's timeout. It answers the sender itself, and must end before the lease on an
  * in-progress event (`LEASE_SECONDS`, default 30) so that a live request is never overtaken.
  */
-export const RECEIVER_TIMEOUT = Duration.seconds(25);
+export const RECEIVER_TIMEOUT = Duration.seconds(RECEIVER_TIMEOUT_SECONDS);
 
 /**
  * The longest an accept can spend in AWS calls before it answers: the conditional put, the send,
- * and the release after a failed send, each bounded by AWS_CALL_BUDGET (attempts × (connect +
- * request)). The receiver must time out after this, or a slow dependency ends in a Lambda timeout
- * (a 500 from the API, and a record left leased) instead of the contract's retryable 503.
+ * and the release or the mark, each bounded by AWS_CALL_BUDGET (every attempt at its timeouts, and
+ * the back-off between them).
  */
-export const ACCEPT_WORST_CASE_SECONDS =
-  (3 * AWS_CALL_BUDGET.maxAttempts * (AWS_CALL_BUDGET.connectionTimeoutMs + AWS_CALL_BUDGET.requestTimeoutMs)) / 1000;
+export const ACCEPT_WORST_CASE_SECONDS = ACCEPT_WORST_CASE_MS / 1000;
+
+/** The receiver's time budget, as {@link checkReceiverBudget} checks it at synth. */
+export interface ReceiverBudget {
+  /** The function's timeout. */
+  readonly timeoutSeconds: number;
+  /** The lease an in-progress record holds: `LEASE_SECONDS`, whose default is also its minimum. */
+  readonly leaseSeconds: number;
+  /** The accept path's AWS calls at their worst. */
+  readonly acceptWorstCaseMs: number;
+  /** One attempt of the secrets read at its timeouts: a refresh that succeeds on its first try. */
+  readonly secretsFirstAttemptMs: number;
+  /** What a request keeps free of AWS calls: verification, logging, the answer. */
+  readonly marginMs: number;
+}
+
+/** The budget the stack deploys. */
+export const RECEIVER_BUDGET: ReceiverBudget = {
+  timeoutSeconds: RECEIVER_TIMEOUT_SECONDS,
+  leaseSeconds: DEFAULT_LEASE_SECONDS,
+  acceptWorstCaseMs: ACCEPT_WORST_CASE_MS,
+  secretsFirstAttemptMs: AWS_CALL_BUDGET.connectionTimeoutMs + AWS_CALL_BUDGET.requestTimeoutMs,
+  marginMs: RECEIVER_MARGIN_MS,
+};
+
+/**
+ * A request starts its accept only while the accept, at its worst, still answers `marginMs` before
+ * the timeout, and answers 503 otherwise (functions/receiver/receive.ts): so a secrets refresh at
+ * its worst (~8 s) followed by a slow accept (~24 s) ends in a 503, never in a Lambda timeout with
+ * a leased record. Throws unless that leaves room for a secrets read answered on its first attempt
+ * (a refreshing cache then costs no delivery), and unless the lease outlasts the accept and the
+ * timeout, so that a live request is never overtaken.
+ */
+export function checkReceiverBudget(budget: ReceiverBudget = RECEIVER_BUDGET): void {
+  const beforeAccept = budget.timeoutSeconds * 1000 - budget.marginMs - budget.acceptWorstCaseMs;
+  if (beforeAccept < budget.secretsFirstAttemptMs) {
+    throw new Error(
+      `the receiver timeout (${budget.timeoutSeconds} s) leaves ${Math.max(0, beforeAccept)} ms before the accept's worst case ` +
+        `(${budget.acceptWorstCaseMs} ms of AWS calls and ${budget.marginMs} ms to spare); a secrets read takes up to ${budget.secretsFirstAttemptMs} ms on its first attempt`,
+    );
+  }
+  if (budget.acceptWorstCaseMs >= budget.leaseSeconds * 1000) {
+    throw new Error(`the accept's worst case (${budget.acceptWorstCaseMs} ms) must stay below LEASE_SECONDS (${budget.leaseSeconds} s)`);
+  }
+  if (budget.timeoutSeconds >= budget.leaseSeconds) {
+    throw new Error(`the receiver timeout (${budget.timeoutSeconds} s) must stay below LEASE_SECONDS (${budget.leaseSeconds} s)`);
+  }
+}
 
 /** The AWS managed key of SNS, which encrypts the alerts topic. */
 const SNS_MANAGED_KEY_ALIAS = 'alias/aws/sns';
@@ -93,6 +142,14 @@ export interface WebhookReceiverProps {
    * @default 7
    */
   readonly retentionDays?: number;
+  /**
+   * A provider's own retention in days (7 to 365), for all its deliveries, as `RETENTION_DAYS_<PROVIDER>`.
+   * Without one, deliveries that carry no timestamp at all (Together's body-only scheme, LLMTune
+   * without `deliveredAt`) are remembered at least 30 days, the others `retentionDays`. Records are
+   * kept at least as long as a copy of their message can still be delivered (29 days), whatever this says.
+   * @default - none
+   */
+  readonly retentionDaysByProvider?: Readonly<Partial<Record<ProviderName, number>>>;
   /**
    * What happens to the tables, queues, secrets and log groups when they leave the stack.
    * @default RemovalPolicy.RETAIN
@@ -304,6 +361,9 @@ export class WebhookReceiver extends Construct {
         TOGETHER_SIGNATURE_SCHEME: settings.togetherSignatureScheme,
         MAX_BODY_BYTES: String(settings.maxBodyBytes),
         RETENTION_DAYS: String(settings.retentionDays),
+        ...Object.fromEntries(
+          Object.entries(settings.retentionDaysByProvider).map(([provider, days]) => [retentionVariable(provider as ProviderName), String(days)]),
+        ),
       },
       serviceName: 'receiver',
       metricsNamespace,
@@ -506,6 +566,7 @@ interface Settings {
   readonly togetherSignatureScheme: string;
   readonly maxBodyBytes: number;
   readonly retentionDays: number;
+  readonly retentionDaysByProvider: Readonly<Partial<Record<ProviderName, number>>>;
   readonly removalPolicy: RemovalPolicy;
   readonly throttlingRateLimit: number;
   readonly throttlingBurstLimit: number;
@@ -538,13 +599,14 @@ function resolveSettings(props: WebhookReceiverProps): Settings {
   if (props.alarmTopic !== undefined && props.alarmEmail !== undefined) {
     throw new Error('give either alarmTopic (an existing topic, subscribe to it yourself) or alarmEmail, not both');
   }
-  if (RECEIVER_TIMEOUT.toSeconds() <= ACCEPT_WORST_CASE_SECONDS) {
-    throw new Error(
-      `the receiver timeout (${RECEIVER_TIMEOUT.toSeconds()} s) must exceed the accept path's worst case (${ACCEPT_WORST_CASE_SECONDS} s of AWS calls)`,
-    );
-  }
-  if (RECEIVER_TIMEOUT.toSeconds() >= DEFAULT_LEASE_SECONDS) {
-    throw new Error(`the receiver timeout (${RECEIVER_TIMEOUT.toSeconds()} s) must stay below LEASE_SECONDS (${DEFAULT_LEASE_SECONDS} s)`);
+  checkReceiverBudget();
+  const retentionDaysByProvider: Partial<Record<ProviderName, number>> = {};
+  for (const [provider, days] of Object.entries(props.retentionDaysByProvider ?? {})) {
+    if (!(PROVIDER_NAMES as readonly string[]).includes(provider)) {
+      throw new Error(`retentionDaysByProvider names unknown provider "${provider}"; known: ${PROVIDER_NAMES.join(', ')}`);
+    }
+    if (days === undefined) continue;
+    retentionDaysByProvider[provider as ProviderName] = wholeNumber(`retentionDaysByProvider.${provider}`, days, MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, MAX_RETENTION_DAYS);
   }
   const oldestMessageAgeThreshold = props.oldestMessageAgeThreshold ?? Duration.minutes(10);
   return {
@@ -552,6 +614,7 @@ function resolveSettings(props: WebhookReceiverProps): Settings {
     togetherSignatureScheme,
     maxBodyBytes: wholeNumber('maxBodyBytes', props.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 1, MAX_BODY_BYTES_LIMIT),
     retentionDays: wholeNumber('retentionDays', props.retentionDays, MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, MAX_RETENTION_DAYS),
+    retentionDaysByProvider,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     throttlingRateLimit: wholeNumber('throttlingRateLimit', props.throttlingRateLimit, DEFAULT_THROTTLING_RATE_LIMIT, 1, 10_000),
     throttlingBurstLimit: wholeNumber('throttlingBurstLimit', props.throttlingBurstLimit, DEFAULT_THROTTLING_BURST_LIMIT, 1, 5_000),

@@ -89,7 +89,7 @@ describe('functions', () => {
 describe('receiver', () => {
   it('times out after its AWS calls can (so a slow dependency is a 503) and before the lease an in-progress event holds', () => {
     const fn = template.toJSON().Resources[logicalId(stack.webhooks.receiver.handler)];
-    expect(fn.Properties.Timeout).toBe(25);
+    expect(fn.Properties.Timeout).toBe(29);
     expect(fn.Properties.Timeout).toBeGreaterThan(ACCEPT_WORST_CASE_SECONDS);
     expect(fn.Properties.Timeout).toBeLessThan(DEFAULT_LEASE_SECONDS);
   });

@@ -273,18 +273,18 @@ describe('webhooks replay', () => {
     const { code, stdout } = await cli('replay', key);
 
     expect(code).toBe(1);
-    expect(stdout).toContain(`skipped ${key}: it is handling under a live lease`);
+    expect(stdout).toContain(`skipped ${key}: it is handling`);
     expect((await record(key)).status).toBe('handling');
     expect(await drain('fine_tune.failed')).toHaveLength(0);
   });
 
-  it('replays an event whose consumer died (lease expired) and removes the stale lease', async () => {
+  it('replays with --force an event whose consumer died (lease expired) and removes the stale lease', async () => {
     const event = makeEvent();
     await accepted(event);
     await claimEvent(ledger(() => Date.now() - 3_600_000, 60), event);
     const key = `together#${event.id}`;
 
-    const { code } = await cli('replay', key);
+    const { code } = await cli('replay', '--force', key);
 
     const after = await record(key);
     expect(code).toBe(0);
