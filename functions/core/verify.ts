@@ -136,13 +136,6 @@ export function matchSignature(claim: SignatureClaim, body: Uint8Array, secrets:
   throw new UnauthorizedError('signature does not match any active secret', 'signature_mismatch');
 }
 
-/** Every header name that marks a request as signed in this scheme (both brands). */
-export function signatureHeaderNames(spec: SignatureSpec): string[] {
-  return [spec, spec.alternateHeaders]
-    .flatMap((set) => (set === undefined ? [] : [set.signatureHeader, set.timestampHeader, set.idHeader]))
-    .filter((name): name is string => name !== undefined);
-}
-
 /** The spec's own headers, unless none of them is present and some of the alternate brand's are. */
 function headerSet(spec: SignatureSpec, headers: VerifyInput['headers']): SignatureHeaders {
   const alternate = spec.alternateHeaders;
