@@ -105,7 +105,7 @@ async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResul
       const receiver = receiverFromConfig(config, {
         documents: lambdaClients.documents,
         sqs: lambdaClients.sqs,
-        getSecrets: createSecretsReader({ ...env, SECRET_ARNS: undefined }, [...config.providers.keys()]),
+        getSecrets: createSecretsReader({ ...env, SECRET_ARNS: undefined }, config.providers),
         logger,
         metrics,
       });

@@ -168,7 +168,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const id = `soak-${run}-forged-${index}`;
       const type = Object.keys(PROVIDERS[sample].samples)[0] as string;
       forgedKeys.push(`${sample}#${id}`);
-      work.push({ build: () => buildDelivery({ provider: sample, type, id, secret: `not-the-secret-${run}`, ...schemeOf(options, sample) }), expect: 401 });
+      // A wrong secret of the right form: a Standard Webhooks key must be base64 of 24–64 bytes to sign at all.
+      const wrong = sample === 'standard' ? `whsec_${Buffer.from(`not-the-secret-${run}`.padEnd(32, '!')).toString('base64')}` : `not-the-secret-${run}`;
+      work.push({ build: () => buildDelivery({ provider: sample, type, id, secret: wrong, ...schemeOf(options, sample) }), expect: 401 });
     }
     for (let index = 0; index < extra(0.02); index += 1) {
       const provider = PROVIDER_NAMES[index % PROVIDER_NAMES.length] as ProviderName;

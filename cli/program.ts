@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
+import { secretProblem, secretRule } from '../functions/core/verify';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
 import { ROUTES, isRoute, type Route } from '../functions/core/routes';
@@ -332,7 +333,15 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
         if (!Number.isFinite(duplicateRate) || duplicateRate < 0 || duplicateRate >= 1) {
           throw new UsageError(`--duplicate-rate must be a number from 0 to below 1 (e.g. 0.2); got "${options.duplicateRate}"`);
         }
-        const secret = options.secret ?? parseSecretList(env[PROVIDERS[provider].secretEnv])[0];
+        const secretEnv = PROVIDERS[provider].secretEnv;
+        const secret = options.secret ?? parseSecretList(env[secretEnv], secretEnv)[0];
+        if (secret !== undefined) {
+          const signing = PROVIDERS[provider].signatureSchemes[scheme || PROVIDERS[provider].defaultSignatureScheme]?.scheme ?? 'hmac-hex';
+          const problem = secretProblem(signing, secret);
+          if (problem !== undefined) {
+            throw new UsageError(`the ${provider} signing secret (${options.secret === undefined ? secretEnv : '--secret'}) ${problem}; ${secretRule(signing)}`);
+          }
+        }
         let url = options.url;
         if (options.stack !== undefined) {
           if (secret === undefined) {

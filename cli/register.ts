@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { secretProblem } from '../functions/core/verify';
 import { CliError, UsageError } from './errors';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -51,6 +52,9 @@ export async function registerTogether(options: RegisterOptions, env: Env, fetch
   const base = (env.TOGETHER_API_BASE_URL?.trim() || DEFAULT_TOGETHER_API_BASE_URL).replace(/\/+$/, '');
   const endpoint = `${base}/webhooks`;
   const secret = options.secret ?? newWebhookSecret();
+  // Together signs with the secret's bytes as the HMAC key: an empty one would let anyone sign.
+  const problem = secretProblem('hmac-hex-timestamped', secret);
+  if (problem !== undefined) throw new UsageError(`the secret to register ${problem}; leave it out to register a fresh one`);
 
   let response: Response;
   try {

@@ -132,7 +132,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const receiver = receiverFromConfig(config, {
       documents: clients.documents,
       sqs: clients.sqs,
-      getSecrets: createSecretsReader({ ...env, SECRET_ARNS: undefined }, [...config.providers.keys()]),
+      getSecrets: createSecretsReader({ ...env, SECRET_ARNS: undefined }, config.providers),
       logger,
     });
     // Everything that can fail on bad configuration happens before the server listens.

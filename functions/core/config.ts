@@ -3,7 +3,7 @@ import { ConfigurationError } from './errors';
 import { PROVIDER_NAMES, type ProviderName } from './event';
 import { PROVIDERS, type Provider } from './providers';
 import { ROUTES, type Route } from './routes';
-import type { SignatureSpec } from './verify';
+import { secretProblem, secretRule, type SignatureScheme, type SignatureSpec } from './verify';
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 /** Room a stored event needs beyond the body's own bytes: field names, id, type, subject, timestamps. */
@@ -165,14 +165,30 @@ export function readReceiverConfig(env: Env = process.env): ReceiverConfig {
   };
 }
 
-/** A list of secrets: a JSON array of strings, or a comma-separated string. Blanks are dropped. */
-export function parseSecretList(value: string | undefined): string[] {
+/** The formats a list of signing secrets may take, as refusals name them. */
+export const SECRET_LIST_FORMAT = 'a JSON array of strings (["secret1","secret2"]) or a comma-separated list (secret1,secret2)';
+
+/**
+ * A list of secrets: a JSON array of strings, or a comma-separated string. Blanks are dropped.
+ * Anything else (a key/value JSON object, a JSON string, an array holding a non-string, JSON that
+ * does not parse) is a {@link ConfigurationError} naming `source` and the expected format: never
+ * split on commas into keys nobody meant. Messages never quote the value.
+ */
+export function parseSecretList(value: string | undefined, source = 'the secret list'): string[] {
   if (value === undefined) return [];
   const trimmed = value.trim();
+  if (trimmed.startsWith('{')) throw new ConfigurationError(`${source} holds a JSON object (a key/value secret); expected ${SECRET_LIST_FORMAT}`);
+  if (trimmed.startsWith('"')) throw new ConfigurationError(`${source} holds a JSON string; expected ${SECRET_LIST_FORMAT}`);
   if (trimmed.startsWith('[')) {
-    const parsed: unknown = JSON.parse(trimmed);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      // Not the parser's message: it quotes the text around the error, which is the secret.
+      throw new ConfigurationError(`${source} starts with [ but is not valid JSON; expected ${SECRET_LIST_FORMAT}`);
+    }
     if (!Array.isArray(parsed) || parsed.some((item) => typeof item !== 'string')) {
-      throw new ConfigurationError('a secret list in JSON must be an array of strings');
+      throw new ConfigurationError(`${source} is a JSON array holding something other than strings; expected ${SECRET_LIST_FORMAT}`);
     }
     return (parsed as string[]).map((item) => item.trim()).filter((item) => item !== '');
   }
@@ -180,4 +196,24 @@ export function parseSecretList(value: string | undefined): string[] {
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
+}
+
+/**
+ * The active secrets of one provider, each checked for `scheme`: {@link parseSecretList}, then
+ * every entry against {@link secretProblem}. A value that is not a string (a binary secret) is
+ * refused too. Throws a {@link ConfigurationError} that names `source` (a variable or a secret's
+ * ARN, never the value), the entry and the fix.
+ */
+export function readSecretList(value: unknown, scheme: SignatureScheme, source: string): string[] {
+  if (value !== undefined && typeof value !== 'string') {
+    throw new ConfigurationError(`${source} holds a binary value; expected ${SECRET_LIST_FORMAT}`);
+  }
+  const secrets = parseSecretList(value, source);
+  secrets.forEach((secret, index) => {
+    const problem = secretProblem(scheme, secret);
+    if (problem !== undefined) {
+      throw new ConfigurationError(`${source}: secret ${index + 1} of ${secrets.length} ${problem}; ${secretRule(scheme)}`);
+    }
+  });
+  return secrets;
 }

@@ -69,6 +69,17 @@ export class DependencyError extends ReceiverError {
   }
 }
 
+/**
+ * 503 `secret_invalid`: an active signing secret is refused (an empty key, or a `standard` key
+ * that is not 24–64 bytes of base64), so no delivery can be verified until the operator fixes it.
+ * Never a 401: the sender keeps the event and retries.
+ */
+export class SecretInvalidError extends DependencyError {
+  constructor(message: string) {
+    super(message, 'secret_invalid');
+  }
+}
+
 /** Missing or invalid configuration: thrown at start-up, never per request. */
 export class ConfigurationError extends Error {
   override name = 'ConfigurationError';

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { UnauthorizedError } from './errors';
+import { SecretInvalidError, UnauthorizedError } from './errors';
 
 /**
  * How a provider signs a delivery.
@@ -11,12 +11,20 @@ import { UnauthorizedError } from './errors';
  */
 export type SignatureScheme = 'hmac-hex' | 'hmac-hex-timestamped' | 'standard';
 
-export interface SignatureSpec {
-  readonly scheme: SignatureScheme;
-  /** Lower-case header names. */
+/** The headers a scheme reads, by lower-case name. */
+export interface SignatureHeaders {
   readonly signatureHeader: string;
   readonly timestampHeader?: string;
   readonly idHeader?: string;
+}
+
+export interface SignatureSpec extends SignatureHeaders {
+  readonly scheme: SignatureScheme;
+  /**
+   * The same headers under another brand (Svix's `svix-*` for Standard Webhooks), read only when
+   * none of the headers above is present. The two sets are never mixed.
+   */
+  readonly alternateHeaders?: SignatureHeaders;
 }
 
 /** Signed timestamp headers may differ from the receiver's clock by this much, in both directions. */
@@ -45,9 +53,19 @@ const HEX_SHA256 = /^[0-9a-fA-F]{64}$/;
 const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
 const UNIX_SECONDS = /^\d{1,12}$/;
 
+/** What a delivery's headers claim, read and checked before any secret is needed. */
+export interface SignatureClaim extends Verified {
+  readonly scheme: SignatureScheme;
+  /** The received MACs, each 32 bytes; the delivery passes if any one matches. */
+  readonly candidates: readonly Buffer[];
+  /** What is signed before the body: `""`, `${timestamp}.` or `${id}.${timestamp}.`. */
+  readonly prefix: string;
+}
+
 /**
  * Verifies a delivery's signature (and signed timestamp) against the raw body. Pure: no I/O, the
- * clock and the secrets are passed in. Throws {@link UnauthorizedError} with a reason for the log.
+ * clock and the secrets are passed in. Throws {@link UnauthorizedError} with a reason for the log,
+ * or {@link SecretInvalidError} when an active secret is refused.
  *
  * Written on node:crypto rather than the `standardwebhooks` package (which the tests use as an
  * independent signer): that package decodes the body as UTF-8 before signing (so non-UTF-8 bytes
@@ -56,30 +74,41 @@ const UNIX_SECONDS = /^\d{1,12}$/;
  * pure JavaScript, several times slower than node:crypto on 256 KiB bodies.
  */
 export function verifySignature(input: VerifyInput): Verified {
+  return matchSignature(readSignatureClaim(input), input.body, input.secrets);
+}
+
+/**
+ * The first half of {@link verifySignature}: reads the signature, timestamp and id headers and
+ * checks everything that needs no secret (presence, format, the timestamp window). A request that
+ * fails here could never verify, whatever the secrets, so the receiver answers it 401 before it
+ * reads them. Throws {@link UnauthorizedError}.
+ */
+export function readSignatureClaim(input: Omit<VerifyInput, 'body' | 'secrets'>): SignatureClaim {
   const { spec, headers } = input;
-  const signatureValue = headerValue(headers, spec.signatureHeader);
+  const names = headerSet(spec, headers);
+  const signatureValue = headerValue(headers, names.signatureHeader);
   if (signatureValue === undefined || signatureValue.trim() === '') {
-    throw new UnauthorizedError(`missing ${spec.signatureHeader} header`, 'missing_signature');
+    throw new UnauthorizedError(`missing ${names.signatureHeader} header`, 'missing_signature');
   }
 
   let signedAtSeconds: number | undefined;
-  if (spec.timestampHeader !== undefined) {
-    signedAtSeconds = readTimestamp(headers, spec.timestampHeader, input.nowSeconds);
+  if (names.timestampHeader !== undefined) {
+    signedAtSeconds = readTimestamp(headers, names.timestampHeader, input.nowSeconds);
   }
   let headerId: string | undefined;
-  if (spec.idHeader !== undefined) {
-    headerId = singleValue(headers, spec.idHeader);
+  if (names.idHeader !== undefined) {
+    headerId = singleValue(headers, names.idHeader);
     if (headerId === undefined || headerId === '') {
-      throw new UnauthorizedError(`missing ${spec.idHeader} header`, 'missing_id');
+      throw new UnauthorizedError(`missing ${names.idHeader} header`, 'missing_id');
     }
   }
 
   const candidates =
     spec.scheme === 'standard'
-      ? parseStandardSignatures(signatureValue, spec.signatureHeader)
-      : [parseHexSignature(signatureValue, spec.signatureHeader)];
+      ? parseStandardSignatures(signatureValue, names.signatureHeader)
+      : [parseHexSignature(signatureValue, names.signatureHeader)];
   if (candidates.length === 0) {
-    throw new UnauthorizedError(`${spec.signatureHeader} has no v1 signature`, 'malformed_signature');
+    throw new UnauthorizedError(`${names.signatureHeader} has no readable v1 signature`, 'malformed_signature');
   }
 
   const prefix =
@@ -88,19 +117,81 @@ export function verifySignature(input: VerifyInput): Verified {
       : spec.scheme === 'hmac-hex-timestamped'
         ? `${signedAtSeconds}.`
         : `${headerId}.${signedAtSeconds}.`;
+  return { scheme: spec.scheme, candidates, prefix, signedAtSeconds, headerId };
+}
 
-  for (const secret of input.secrets) {
-    const expected = hmac(secretKey(spec.scheme, secret), prefix, input.body);
-    for (const candidate of candidates) {
-      if (timingSafeEqual(candidate, expected)) return { signedAtSeconds, headerId };
+/**
+ * The second half of {@link verifySignature}: the claimed MACs against every active secret, in
+ * constant time. Every secret is checked before any is used: a list holding one refused secret
+ * is refused whole ({@link SecretInvalidError}), never half-used.
+ */
+export function matchSignature(claim: SignatureClaim, body: Uint8Array, secrets: readonly string[]): Verified {
+  const keys = secrets.map((secret) => secretKey(claim.scheme, secret));
+  for (const key of keys) {
+    const expected = hmac(key, claim.prefix, body);
+    for (const candidate of claim.candidates) {
+      if (timingSafeEqual(candidate, expected)) return { signedAtSeconds: claim.signedAtSeconds, headerId: claim.headerId };
     }
   }
   throw new UnauthorizedError('signature does not match any active secret', 'signature_mismatch');
 }
 
-/** The HMAC key bytes of a secret: Standard Webhooks secrets are `whsec_` + base64; others are used as-is. */
+/** The spec's own headers, unless none of them is present and some of the alternate brand's are. */
+function headerSet(spec: SignatureSpec, headers: VerifyInput['headers']): SignatureHeaders {
+  const alternate = spec.alternateHeaders;
+  if (alternate === undefined) return spec;
+  const present = (set: SignatureHeaders) =>
+    [set.signatureHeader, set.timestampHeader, set.idHeader].filter((name) => name !== undefined && headerValue(headers, name) !== undefined);
+  return present(spec).length === 0 && present(alternate).length > 0 ? alternate : spec;
+}
+
+/**
+ * The HMAC key bytes of a secret: Standard Webhooks secrets are `whsec_` + base64; others are used
+ * as-is. Throws {@link SecretInvalidError} for a secret {@link secretProblem} refuses, so that no
+ * caller (verifier or signer) can ever compute a MAC under an empty or degenerate key.
+ */
 export function secretKey(scheme: SignatureScheme, secret: string): Buffer | string {
+  const problem = secretProblem(scheme, secret);
+  if (problem !== undefined) throw new SecretInvalidError(`a ${scheme} signing secret ${problem}; ${secretRule(scheme)}`);
   if (scheme !== 'standard') return secret; // node:crypto takes a string key as its UTF-8 bytes
+  return standardKey(secret);
+}
+
+/** Bytes of a Standard Webhooks key, per the Standard Webhooks spec. */
+export const STANDARD_KEY_BYTES = { min: 24, max: 64 } as const;
+
+/**
+ * Standard base64 (RFC 4648 §4) only: the `+` `/` alphabet, and `=` padding at the end or none
+ * (the reference libraries accept unpadded keys). Node's decoder would otherwise skip whatever it
+ * cannot read, so that `whsec_!!!!` decodes to an empty key anyone can sign with.
+ */
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+
+/**
+ * Why a secret cannot be used in a scheme, as the end of a sentence that names it, or undefined
+ * when it can. Never quotes the secret. An empty key is refused in every scheme; a `standard`
+ * secret must be `whsec_` (optional) + strict base64 of 24 to 64 bytes.
+ */
+export function secretProblem(scheme: SignatureScheme, secret: string): string | undefined {
+  if (scheme !== 'standard') return secret === '' ? 'is empty' : undefined;
+  const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret;
+  if (encoded === '') return 'has an empty key';
+  if (!STRICT_BASE64.test(encoded)) return 'is not valid base64 after whsec_ (only A-Z, a-z, 0-9, + and /, with = padding at the end)';
+  const bytes = standardKey(secret).length;
+  if (bytes < STANDARD_KEY_BYTES.min || bytes > STANDARD_KEY_BYTES.max) {
+    return `decodes to ${bytes} bytes, outside the ${STANDARD_KEY_BYTES.min} to ${STANDARD_KEY_BYTES.max} bytes of a Standard Webhooks key`;
+  }
+  return undefined;
+}
+
+/** How to make a valid secret of a scheme: the fix a refusal names. */
+export function secretRule(scheme: SignatureScheme): string {
+  return scheme === 'standard'
+    ? 'a standard secret is whsec_ followed by the base64 of 24 to 64 random bytes, as the sender shows it (to make one: echo "whsec_$(openssl rand -base64 32)")'
+    : "use the non-empty secret the provider shows you";
+}
+
+function standardKey(secret: string): Buffer {
   let key = decodedKeys.get(secret);
   if (key === undefined) {
     key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
@@ -185,22 +276,19 @@ function parseHexSignature(value: string, name: string): Buffer {
   return Buffer.from(first, 'hex');
 }
 
-/** `v1,<base64> v1,<base64>`: other versions are skipped, as the Standard Webhooks spec says. */
+/**
+ * `v1,<base64> v1,<base64>`: entries that cannot be read (other versions, a missing comma, bad
+ * base64 or the wrong length) are skipped, as the Standard Webhooks spec and its reference
+ * libraries do. An entry with more than one comma is a header that was sent more than once and
+ * joined by API Gateway: rejected, like any header repeated with different values.
+ */
 function parseStandardSignatures(value: string, name: string): Buffer[] {
   const signatures: Buffer[] = [];
   for (const entry of value.split(' ')) {
-    if (entry === '') continue;
     const fields = entry.split(',');
-    if (fields.length !== 2) {
-      // `v1,a,v1,b`: the header was repeated and API Gateway joined the copies.
-      throw new UnauthorizedError(`${name} was sent more than once`, 'repeated_header');
-    }
-    const [version, signature] = fields as [string, string];
-    if (version !== 'v1') continue;
-    if (!BASE64_SHA256.test(signature)) {
-      throw new UnauthorizedError(`${name} has a v1 entry that is not a base64 SHA-256 MAC`, 'malformed_signature');
-    }
-    signatures.push(Buffer.from(signature, 'base64'));
+    if (fields.length > 2) throw new UnauthorizedError(`${name} was sent more than once`, 'repeated_header');
+    const [version, signature] = fields;
+    if (version === 'v1' && signature !== undefined && BASE64_SHA256.test(signature)) signatures.push(Buffer.from(signature, 'base64'));
   }
   return signatures;
 }

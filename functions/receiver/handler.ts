@@ -13,7 +13,7 @@ import { receiverFromConfig } from './receive';
 const logger = new Logger({ serviceName: 'webhook-receiver' });
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver', serviceName: 'receiver' });
 const config = readReceiverConfig();
-const getSecrets = createSecretsReader(process.env, [...config.providers.keys()]);
+const getSecrets = createSecretsReader(process.env, config.providers, { logger });
 
 // Warm the secrets cache during init; a failure here is retried on the first request.
 await Promise.all([...config.providers.keys()].map((name) => getSecrets(name).catch(() => undefined)));

@@ -16,7 +16,7 @@ import {
 } from '../core/errors';
 import { eventKey, type NormalizedEvent, type ProviderName } from '../core/event';
 import { readDelivery } from '../core/normalize';
-import { verifySignature } from '../core/verify';
+import { matchSignature, readSignatureClaim } from '../core/verify';
 
 export interface ReceiverDeps {
   readonly providers: ReadonlyMap<ProviderName, EnabledProvider>;
@@ -93,25 +93,11 @@ async function receive(
   }
   const body = readBody(request, deps.maxBodyBytes);
 
-  let secrets: readonly string[];
-  try {
-    secrets = await deps.getSecrets(enabled.provider.name);
-  } catch (error) {
-    throw new DependencyError('could not read the signing secrets', 'secrets_unavailable', { cause: error });
-  }
-  if (secrets.length === 0) {
-    // Retryable on purpose: the sender keeps the events until the operator sets the secret.
-    throw new DependencyError(`no signing secret is set for ${enabled.provider.name}`, 'secret_not_set');
-  }
-
   const receivedAtMs = request.requestContext.timeEpoch;
-  const verified = verifySignature({
-    spec: enabled.spec,
-    headers: request.headers ?? {},
-    body,
-    secrets,
-    nowSeconds: Math.floor(receivedAtMs / 1000),
-  });
+  // The headers first: a request that could never verify (unsigned junk, a stale timestamp) is a
+  // 401 whatever the state of the secrets, so it never reaches the 503 of a missing secret.
+  const claim = readSignatureClaim({ spec: enabled.spec, headers: request.headers ?? {}, nowSeconds: Math.floor(receivedAtMs / 1000) });
+  const verified = matchSignature(claim, body, await activeSecrets(deps, enabled.provider.name));
   const name = enabled.provider.name;
   const { event, signedAtSeconds } = readDelivery({
     provider: enabled.provider,
@@ -136,6 +122,23 @@ async function receive(
     ...(signedAtSeconds === undefined ? {} : { signedAtSeconds }),
     ...(retention === undefined ? {} : { retentionSeconds: retention }),
   });
+}
+
+/** The provider's active secrets, or the 503 that says why there are none to verify with. */
+async function activeSecrets(deps: ReceiverDeps, provider: ProviderName): Promise<readonly string[]> {
+  let secrets: readonly string[];
+  try {
+    secrets = await deps.getSecrets(provider);
+  } catch (error) {
+    // A refused secret (`secret_invalid`) keeps its own reason: it has its own alarm.
+    if (error instanceof ReceiverError) throw error;
+    throw new DependencyError('could not read the signing secrets', 'secrets_unavailable', { cause: error });
+  }
+  if (secrets.length === 0) {
+    // Retryable on purpose: the sender keeps the events until the operator sets the secret.
+    throw new DependencyError(`no signing secret is set for ${provider}`, 'secret_not_set');
+  }
+  return secrets;
 }
 
 function readBody(request: APIGatewayProxyEventV2, maxBodyBytes: number): Buffer {

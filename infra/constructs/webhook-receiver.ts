@@ -9,12 +9,14 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
+  Metric,
   TreatMissingData,
   type IAlarm,
   type IMetric,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Schedule } from 'aws-cdk-lib/aws-events';
 import { Alias } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -116,6 +118,8 @@ const SNS_MANAGED_KEY_ALIAS = 'alias/aws/sns';
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
 export const DEFAULT_THROTTLING_BURST_LIMIT = 200;
 export const DEFAULT_METRICS_NAMESPACE = 'WebhookReceiver';
+/** The receiver's `POWERTOOLS_SERVICE_NAME`: the `service` dimension of its metrics. */
+const RECEIVER_SERVICE = 'receiver';
 
 /** Properties of {@link WebhookReceiver}. Every one is optional. */
 export interface WebhookReceiverProps {
@@ -163,6 +167,7 @@ export interface WebhookReceiverProps {
   readonly alarmEmail?: string;
   /**
    * An existing topic for alarms, instead of one created here. Cannot be combined with `alarmEmail`.
+   * Its policy must let `cloudwatch.amazonaws.com` publish (the topic this construct creates does).
    * @default - a new topic
    */
   readonly alarmTopic?: ITopic;
@@ -365,7 +370,7 @@ export class WebhookReceiver extends Construct {
           Object.entries(settings.retentionDaysByProvider).map(([provider, days]) => [retentionVariable(provider as ProviderName), String(days)]),
         ),
       },
-      serviceName: 'receiver',
+      serviceName: RECEIVER_SERVICE,
       metricsNamespace,
       logRetention,
       removalPolicy,
@@ -430,28 +435,77 @@ export class WebhookReceiver extends Construct {
     });
     const api5xx = new Alarm(this, 'Api5xxAlarm', {
       alarmDescription:
-        'The API answered 5xx: a dependency failed (503, retryable), a provider secret is not set yet (503), or the receiver failed. See the receiver logs.',
+        'The API answered 5xx: a dependency failed (503, retryable), a provider secret is not set or is refused (503, see the Secret alarms), or the receiver failed. See the receiver logs.',
       metric: this.api.metricServerError({ period: minute, statistic: 'Sum' }),
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
-    for (const alarm of [receiverErrors, api5xx]) {
+    const secretAlarms = [...secrets].flatMap(([provider, secret]) => this.createSecretAlarms(provider, secret, metricsNamespace));
+    for (const alarm of [receiverErrors, api5xx, ...secretAlarms]) {
       alarm.addAlarmAction(alarmAction);
       alarm.addOkAction(alarmAction);
     }
     this.alarms = [
       receiverErrors,
       api5xx,
+      ...secretAlarms,
       ...ROUTES.flatMap((route) => [routes[route].deadLetterAlarm, routes[route].oldestMessageAlarm]),
       ...(this.poller === undefined ? [] : [this.poller.errorsAlarm, this.poller.durationAlarm, this.poller.failingJobsAlarm]),
     ];
     this.dashboard = this.createDashboard();
   }
 
+  /**
+   * A provider's two secret alarms, on the receiver's `Rejected` metric (EMF, one per delivery):
+   * signed-looking deliveries while its secret is not set, and any delivery while its secret is
+   * refused. Each names the secret to fix; unsigned requests are 401s and never count here.
+   */
+  private createSecretAlarms(provider: ProviderName, secret: Secret, namespace: string): Alarm[] {
+    const rejected = (reason: string) =>
+      new Metric({
+        namespace,
+        metricName: 'Rejected',
+        dimensionsMap: { service: RECEIVER_SERVICE, provider, reason },
+        statistic: 'Sum',
+        period: Duration.minutes(1),
+      });
+    const alarm = (id: string, reason: string, description: string) =>
+      new Alarm(this, `${id}${providerPascal(provider)}Alarm`, {
+        alarmDescription: description,
+        metric: rejected(reason),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    return [
+      alarm(
+        'SecretNotSet',
+        'secret_not_set',
+        `${provider} is delivering signed events but no signing secret is set: they get 503 and the sender retries them. Store the secret in ${secret.secretArn} (see README, Set the signing secrets).`,
+      ),
+      alarm(
+        'SecretInvalid',
+        'secret_invalid',
+        `The ${provider} signing secret in ${secret.secretArn} is refused (empty key, not a JSON array or comma list, or for standard not whsec_ + base64 of 24-64 bytes): its deliveries get 503. The receiver log line "signing secret refused" says which entry and why.`,
+      ),
+    ];
+  }
+
   private createAlarmTopic(email: string | undefined): Topic {
     const topic = new Topic(this, 'AlarmTopic', { displayName: 'Webhook receiver alarms', enforceSSL: true });
+    // Without this, CloudWatch may not publish to the topic and no alarm notification arrives.
+    topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsOfThisAccount',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
     Validations.of(topic).acknowledge({
       id: 'AwsSolutions-SNS2',
       reason:

@@ -357,6 +357,24 @@ describe('topics', () => {
     });
   });
 
+  it('alarm notifications may arrive: the alarm topic lets CloudWatch of this account publish, and still refuses publishing without TLS', () => {
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [ref(stack.webhooks.alarmTopic as Topic)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: ref(stack.webhooks.alarmTopic as Topic),
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ]),
+      },
+    });
+  });
+
   it('subscribes the alarm e-mail to a new alarm topic', () => {
     const withEmail = Template.fromStack(testStack({ receiver: { alarmEmail: 'ops@example.com' } }));
     withEmail.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
@@ -408,6 +426,45 @@ describe('alarms and dashboard', () => {
       Dimensions: [{ Name: 'ApiId', Value: ref(stack.webhooks.api) }],
       AlarmActions: [alarmTopic()],
     });
+  });
+
+  /** The receiver's `Rejected` metric of one provider and reason, as its EMF line publishes it. */
+  const rejected = (provider: string, reason: string) => ({
+    Namespace: 'WebhookReceiver',
+    MetricName: 'Rejected',
+    Dimensions: [
+      { Name: 'provider', Value: provider },
+      { Name: 'reason', Value: reason },
+      { Name: 'service', Value: 'receiver' },
+    ],
+    Statistic: 'Sum',
+    Threshold: 0,
+    ComparisonOperator: 'GreaterThanThreshold',
+    TreatMissingData: 'notBreaching',
+    AlarmActions: [alarmTopic()],
+    OKActions: [alarmTopic()],
+  });
+  const secretArnIn = (provider: (typeof PROVIDER_NAMES)[number]) =>
+    Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([ref(stack.webhooks.secrets.get(provider) as never)])] });
+
+  it.each(PROVIDER_NAMES)('a signed-looking %s delivery while its secret is unset raises its own alarm, which names the missing secret', (provider) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ...rejected(provider, 'secret_not_set'),
+      AlarmDescription: secretArnIn(provider),
+    });
+  });
+
+  it.each(PROVIDER_NAMES)('forgery with a degenerate Standard Webhooks secret: a refused %s secret raises an alarm that names it', (provider) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ...rejected(provider, 'secret_invalid'),
+      AlarmDescription: secretArnIn(provider),
+    });
+  });
+
+  it('keeps the secret alarms apart from the API 5xx alarm and lists them with the others', () => {
+    const secretAlarms = template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'Rejected' } });
+    expect(Object.keys(secretAlarms)).toHaveLength(PROVIDER_NAMES.length * 2);
+    expect(stack.webhooks.alarms.map((alarm) => logicalId(alarm))).toEqual(expect.arrayContaining(Object.keys(secretAlarms)));
   });
 
   it('has a dashboard', () => {

@@ -1,12 +1,16 @@
+import { createHmac } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { clientConfig } from '../../functions/core/aws';
+import { readEnabledProviders } from '../../functions/core/config';
+import { createSecretsReader, SECRET_CACHE_SECONDS } from '../../functions/core/secrets';
 import { PROVIDER_NAMES, type ProviderName } from '../../functions/core/event';
 import { PROVIDERS } from '../../functions/core/providers';
-import { buildDelivery } from '../../local/deliveries';
-import { deliveryEvent } from '../support/gateway';
+import { buildDelivery, type Delivery } from '../../local/deliveries';
+import { deliveryEvent, gatewayEvent } from '../support/gateway';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { closedPort, waitFor } from '../support/net';
 
@@ -130,3 +134,100 @@ describe('receiver on the emulators', () => {
 });
 
 
+
+/** A logger that keeps every line, to count what was logged and check that no secret was. */
+function recordingLogger() {
+  const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+  const at = (level: string) => (message: string, fields: Record<string, unknown> = {}) => void lines.push({ level, message, fields });
+  const logger = { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') } as unknown as Logger;
+  return { lines, logger };
+}
+
+/** A Standard Webhooks delivery whose signature is the MAC under an empty key: what a forger can compute. */
+function forgedStandard(id: string): Delivery {
+  const delivery = buildDelivery({ provider: 'standard', type: 'batch.completed', id });
+  const ts = delivery.headers['webhook-timestamp'] as string;
+  const mac = createHmac('sha256', Buffer.alloc(0)).update(`${id}.${ts}.`).update(delivery.body).digest('base64');
+  return { ...delivery, headers: { ...delivery.headers, 'webhook-signature': `v1,${mac}` } };
+}
+
+const storedKeys = async (provider: string) =>
+  (await env.records()).map((item) => String(item.pk)).filter((pk) => pk.startsWith(`${provider}#`));
+
+describe('signing secrets at the receiver', () => {
+  it.each([['whsec_'], ['whsec_!!!!'], [`whsec_${Buffer.alloc(32, 3).toString('base64')},whsec_`]])(
+    'forgery with a degenerate Standard Webhooks secret: a delivery signed with an empty key gets 503, never 200, when the secret is %j',
+    async (secret) => {
+      const delivery = forgedStandard(`msg_forged_${secret.length}`);
+      const receiver = env.receiver({ getSecrets: async () => secret.split(',') });
+
+      const result = await receiver(deliveryEvent(delivery));
+
+      expect(result.statusCode).toBe(503);
+      expect(await storedKeys('standard')).not.toContain(`standard#${delivery.id}`);
+      expect((await env.drainAll()).get('batch.completed')).toHaveLength(0);
+    },
+  );
+
+  it('forgery with a degenerate Standard Webhooks secret: in AWS the receiver answers 503 secret_invalid and logs the refused secret once per refresh', async () => {
+    const { lines, logger } = recordingLogger();
+    let nowMs = 1_000_000;
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:standard-signing-AbCdEf';
+    const getSecrets = createSecretsReader({ SECRET_ARNS: JSON.stringify({ standard: arn }) }, readEnabledProviders({ PROVIDERS: 'standard' }), {
+      fetchSecret: async () => '["whsec_"]',
+      logger,
+      clock: () => nowMs,
+    });
+    const receiver = env.receiver({ getSecrets, logger }, { PROVIDERS: 'standard' });
+
+    const statuses: number[] = [];
+    for (const id of ['msg_f1', 'msg_f2', 'msg_f3']) statuses.push((await receiver(deliveryEvent(forgedStandard(id)))).statusCode ?? 0);
+    const refusedBeforeRefresh = lines.filter((line) => line.message === 'signing secret refused').length;
+    nowMs += SECRET_CACHE_SECONDS * 1000;
+    statuses.push((await receiver(deliveryEvent(forgedStandard('msg_f4')))).statusCode ?? 0);
+
+    expect(statuses).toEqual([503, 503, 503, 503]);
+    expect(lines.filter((line) => line.message === 'delivery rejected').map((line) => line.fields.reason)).toEqual(Array(4).fill('secret_invalid'));
+    expect(refusedBeforeRefresh).toBe(1);
+    const refused = lines.filter((line) => line.message === 'signing secret refused');
+    expect(refused).toHaveLength(2);
+    expect(refused[0]?.fields).toMatchObject({ provider: 'standard', secret: arn, reason: 'secret_invalid' });
+    expect((await storedKeys('standard')).filter((key) => key.includes('msg_f'))).toEqual([]);
+  });
+
+  it.each(PROVIDER_NAMES)(
+    'unsigned junk no longer triggers the 5xx alarm: a %s POST with none of its signature headers gets 401 while its secret is unset',
+    async (provider) => {
+      const receiver = env.receiver({ getSecrets: async () => [] });
+
+      const result = await receiver(gatewayEvent({ path: `/webhooks/${provider}`, headers: { 'content-type': 'application/json' }, body: '{"id":"x","type":"y"}' }));
+
+      expect(result.statusCode).toBe(401);
+      expect(bodyOf(result)).toEqual({ error: 'unauthorized' });
+    },
+  );
+
+  it.each(PROVIDER_NAMES)('a signed-looking %s delivery while its secret is unset keeps its 503 secret_not_set', async (provider) => {
+    const { lines, logger } = recordingLogger();
+    const type = Object.keys(PROVIDERS[provider].samples)[0] as string;
+    const receiver = env.receiver({ getSecrets: async () => [], logger });
+
+    const delivery = buildDelivery({ provider, type });
+
+    const result = await receiver(deliveryEvent(delivery));
+
+    expect(result.statusCode).toBe(503);
+    expect(lines.map((line) => line.fields.reason).filter(Boolean)).toEqual(['secret_not_set']);
+    expect((await storedKeys(provider)).filter((key) => key.includes(delivery.id))).toEqual([]);
+  });
+
+  it('Standard Webhooks: a Svix-branded delivery is accepted, its svix-id the event id', async () => {
+    const delivery = buildDelivery({ provider: 'standard', type: 'batch.completed', id: 'msg_svix_1' });
+    const branded = Object.fromEntries(Object.entries(delivery.headers).map(([name, value]) => [name.replace(/^webhook-/, 'svix-'), value]));
+
+    const result = await env.receiver()(deliveryEvent({ ...delivery, headers: branded }));
+
+    expect(bodyOf(result)).toEqual({ status: 'accepted', key: 'standard#msg_svix_1' });
+    expect(await env.drain('batch.completed')).toHaveLength(1);
+  });
+});

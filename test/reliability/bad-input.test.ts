@@ -221,6 +221,20 @@ const headerRows: Row[] = [
     const delivery = signed('standard');
     return withSignature(delivery, `${signatureOf(delivery)},${signatureOf(delivery)}`);
   }),
+  row('standard: an unreadable entry before a valid one (v1,abc v1,<valid>) is accepted', 200, () => {
+    const delivery = signed('standard');
+    return withSignature(delivery, `v1,abc ${signatureOf(delivery)}`);
+  }),
+  row('standard: Svix-branded svix-id, svix-timestamp and svix-signature are accepted', 200, () => {
+    const delivery = signed('standard');
+    const branded = Object.fromEntries(Object.entries(delivery.headers).map(([name, value]) => [name.replace(/^webhook-/, 'svix-'), value]));
+    return { ...delivery, headers: branded };
+  }),
+  row('standard: svix-signature repeated with different values → 401', 401, () => {
+    const delivery = signed('standard');
+    const branded = Object.fromEntries(Object.entries(delivery.headers).map(([name, value]) => [name.replace(/^webhook-/, 'svix-'), value]));
+    return { ...delivery, headers: { ...branded, 'svix-signature': `${signatureOf(delivery)},v1,${'A'.repeat(43)}=` } };
+  }),
   row('standard: webhook-id repeated with different values → 401', 401, () => {
     const delivery = signed('standard');
     return withHeaders(delivery, { 'webhook-id': `${delivery.headers['webhook-id']},msg_other` });

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BadRequestError, UnauthorizedError } from '../../functions/core/errors';
@@ -24,10 +25,10 @@ const SPECS: Record<string, SignatureSpec> = {
 };
 const SCHEMES = Object.keys(SPECS);
 
-/** A secret as the scheme expects it: any non-blank string, or `whsec_` + base64 of key bytes. */
+/** A secret as the scheme expects it: any non-blank string, or `whsec_` + base64 of 24–64 key bytes. */
 const secretFor = (scheme: string) =>
   scheme === 'standard'
-    ? fc.uint8Array({ minLength: 1, maxLength: 64 }).map((key) => `whsec_${Buffer.from(key).toString('base64')}`)
+    ? fc.uint8Array({ minLength: 24, maxLength: 64 }).map((key) => `whsec_${Buffer.from(key).toString('base64')}`)
     : fc.string({ minLength: 1, maxLength: 64, unit: 'binary' }).filter((secret) => secret.trim() !== '');
 
 /** Standard Webhooks message ids are tokens; headers never carry commas or edge whitespace. */
@@ -186,11 +187,32 @@ describe.each(SCHEMES)('%s signatures', (scheme) => {
         ),
         fc.uint8Array({ maxLength: 256 }),
         (headers, body) => {
-          const error = verifyError(spec, headers, body, 'whsec_c2VjcmV0LWtleS1ieXRlcw==');
+          const error = verifyError(spec, headers, body, `whsec_${Buffer.from('secret-key-bytes-of-32-for-tests').toString('base64')}`);
 
           expect(error === undefined || error instanceof UnauthorizedError).toBe(true);
         },
       ),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('standard secrets', () => {
+  const spec = SPECS.standard as SignatureSpec;
+
+  it('forgery with a degenerate Standard Webhooks secret: no secret string ever gives a key outside 24–64 bytes; the rest are refused with 503 secret_invalid', () => {
+    const base64ish = fc.stringMatching(/^(?:whsec_)?[A-Za-z0-9+/=!_ -]{0,100}$/);
+    fc.assert(
+      fc.property(fc.oneof(base64ish, fc.string({ maxLength: 100, unit: 'binary' })), (secret) => {
+        const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+        const headers = { 'webhook-id': 'msg_p', 'webhook-timestamp': String(NOW), 'webhook-signature': `v1,${createHmac('sha256', key).update(`msg_p.${NOW}.`).digest('base64')}` };
+
+        const error = verifyError(spec, headers, new Uint8Array(), secret);
+
+        if (error === undefined) expect(key.length).toBeGreaterThanOrEqual(24);
+        if (error === undefined) expect(key.length).toBeLessThanOrEqual(64);
+        if (key.length < 24 || key.length > 64) expect(error).toMatchObject({ statusCode: 503, reason: 'secret_invalid' });
+      }),
       { numRuns: RUNS },
     );
   });

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../cli/errors';
 import { parseEventKey } from '../../cli/events';
 import { run } from '../../cli/program';
+import { registerTogether } from '../../cli/register';
 import { planBurst } from '../../cli/send';
 import { targetFromOutputs } from '../../cli/target';
 import { daysNewestFirst, parseSince } from '../../cli/time';
@@ -169,6 +170,34 @@ describe('exit codes and help', () => {
 
     expect(code).toBe(2);
     expect(stderr).toContain('known: fine_tune.completed');
+  });
+
+  it.each([
+    [['--secret', 'whsec_'], {}],
+    [['--secret', 'whsec_!!!!'], {}],
+    [[], { STANDARD_WEBHOOK_SECRET: 'whsec_' }],
+  ])('forgery with a degenerate Standard Webhooks secret: send %j refuses the secret with exit 2 before sending anything', async (flags, env) => {
+    const captured = captureOutput();
+    const code = await run(['send', 'standard', 'batch.completed', '--url', 'http://127.0.0.1:1', ...flags], { output: captured.output, env });
+
+    expect(code).toBe(2);
+    expect(captured.stderr).toMatch(/standard signing secret .* (has an empty key|is not valid base64).*openssl rand -base64 32/);
+  });
+});
+
+describe('registerTogether', () => {
+  it('forgery with a degenerate secret: refuses to register an empty secret, before calling Together', async () => {
+    let called = false;
+    const fetchImpl = (async () => {
+      called = true;
+      return new Response('{}');
+    }) as typeof fetch;
+
+    const registering = registerTogether({ url: 'https://example.com/webhooks/together', events: ['fine_tune.completed'], secret: '' }, { TOGETHER_API_KEY: 'k' }, fetchImpl);
+
+    await expect(registering).rejects.toThrow(UsageError);
+    await expect(registering).rejects.toThrow(/is empty/);
+    expect(called).toBe(false);
   });
 });
 

@@ -1,6 +1,7 @@
+import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { UnauthorizedError } from '../../functions/core/errors';
+import { ReceiverError, UnauthorizedError } from '../../functions/core/errors';
 import { PROVIDERS } from '../../functions/core/providers';
 import { verifySignature, type SignatureSpec, type VerifyInput } from '../../functions/core/verify';
 
@@ -39,6 +40,23 @@ function reasonOf(input: VerifyInput): string {
   }
   return 'verified';
 }
+
+/** `verified`, or the status and reason of the error a verification throws. */
+function outcomeOf(input: VerifyInput): string {
+  try {
+    verifySignature(input);
+  } catch (error) {
+    if (error instanceof ReceiverError) return `${error.statusCode} ${error.reason}`;
+    throw error;
+  }
+  return 'verified';
+}
+
+/** `whsec_` + the base64 of `bytes` key bytes. */
+const standardSecretOf = (bytes: number) => `whsec_${Buffer.alloc(bytes, 7).toString('base64')}`;
+/** A Standard Webhooks signature computed here with node:crypto, independent of the signer. */
+const standardMac = (key: Buffer, id: string, ts: number, payload: string) =>
+  `v1,${createHmac('sha256', key).update(`${id}.${ts}.${payload}`).digest('base64')}`;
 
 describe('hmac-hex (body-only: Together body scheme, LLMTune, MythicDot)', () => {
   const base: VerifyInput = {
@@ -222,5 +240,133 @@ describe('standard (Standard Webhooks)', () => {
 
   it('rejects a timestamp 301 s in the future', () => {
     expect(reasonOf({ ...base, nowSeconds: VECTOR.timestamp - 301 })).toBe('timestamp_in_future');
+  });
+});
+
+describe('forgery with a degenerate Standard Webhooks secret', () => {
+  const id = 'msg_forged';
+  const payload = '{"type":"batch.completed","data":{"id":"batch_forged"}}';
+  // What anyone can compute without knowing a secret: the MAC under an empty key.
+  const headers = {
+    'webhook-id': id,
+    'webhook-timestamp': String(VECTOR.timestamp),
+    'webhook-signature': standardMac(Buffer.alloc(0), id, VECTOR.timestamp, payload),
+  };
+  const forged = (secrets: string[]): VerifyInput => ({ spec: STANDARD_SPEC, headers, body: body(payload), secrets, nowSeconds: VECTOR.timestamp });
+
+  it.each(['whsec_', 'whsec_!!!!', 'whsec_====', '!!!!'])(
+    'forgery with a degenerate Standard Webhooks secret: a delivery signed with an empty key is refused with 503 secret_invalid when the secret is %j',
+    (secret) => {
+      expect(outcomeOf(forged([secret]))).toBe('503 secret_invalid');
+    },
+  );
+
+  it('forgery with a degenerate Standard Webhooks secret: a list with one degenerate entry is refused whole', () => {
+    expect(outcomeOf(forged([VECTOR.secret, 'whsec_']))).toBe('503 secret_invalid');
+  });
+
+  it('forgery with a degenerate Standard Webhooks secret: a degenerate entry is refused even when a valid entry matches', () => {
+    const input: VerifyInput = {
+      spec: STANDARD_SPEC,
+      headers: { 'webhook-id': VECTOR.id, 'webhook-timestamp': String(VECTOR.timestamp), 'webhook-signature': VECTOR.signature },
+      body: body(VECTOR.body),
+      secrets: [VECTOR.secret, 'whsec_!!!!'],
+      nowSeconds: VECTOR.timestamp,
+    };
+    expect(outcomeOf(input)).toBe('503 secret_invalid');
+  });
+
+  it('forgery with a degenerate secret: an empty key is refused for the hex schemes too', () => {
+    const forgedHex = createHmac('sha256', Buffer.alloc(0)).update(BODY).digest('hex');
+    const input: VerifyInput = { spec: HEX_BODY_SPEC, headers: { 'x-together-signature': forgedHex }, body: body(BODY), secrets: [''], nowSeconds: TS };
+    expect(outcomeOf(input)).toBe('503 secret_invalid');
+  });
+
+  it.each([
+    [23, '503 secret_invalid'],
+    [24, 'verified'],
+    [64, 'verified'],
+    [65, '503 secret_invalid'],
+  ])('forgery with a degenerate Standard Webhooks secret: a key of %i bytes is %s', (bytes, expected) => {
+    const key = Buffer.alloc(bytes, 7);
+    const signed = { ...headers, 'webhook-signature': standardMac(key, id, VECTOR.timestamp, payload) };
+    expect(outcomeOf({ ...forged([standardSecretOf(bytes)]), headers: signed })).toBe(expected);
+  });
+
+  it.each([
+    ['URL-safe characters', `whsec_${Buffer.alloc(32, 0xfb).toString('base64url')}`],
+    ['a space inside', `whsec_${Buffer.alloc(32, 7).toString('base64').replace(/^(.{8})/, '$1 ')}`],
+    ['padding in the middle', `whsec_${Buffer.alloc(31, 7).toString('base64')}${Buffer.alloc(31, 7).toString('base64')}`],
+    ['a character outside the alphabet', `whsec_${Buffer.alloc(32, 7).toString('base64').replace(/^./, '*')}`],
+    ['one character too many', `whsec_${Buffer.alloc(33, 7).toString('base64')}A`],
+  ])('forgery with a degenerate Standard Webhooks secret: base64 with %s is refused', (_, secret) => {
+    expect(outcomeOf(forged([secret]))).toBe('503 secret_invalid');
+  });
+});
+
+describe('Standard Webhooks: one malformed entry does not reject the delivery', () => {
+  const headers = { 'webhook-id': VECTOR.id, 'webhook-timestamp': String(VECTOR.timestamp) };
+  const withSignature = (signature: string): VerifyInput => ({
+    spec: STANDARD_SPEC,
+    headers: { ...headers, 'webhook-signature': signature },
+    body: body(VECTOR.body),
+    secrets: [VECTOR.secret],
+    nowSeconds: VECTOR.timestamp,
+  });
+
+  it.each([
+    ['a v1 entry that is not base64 of 32 bytes', 'v1,abc'],
+    ['an entry without a comma', 'garbage'],
+    ['a v1 entry with nothing after the comma', 'v1,'],
+    ['a v1 entry with a MAC one character short', `v1,${VECTOR.signature.slice(3, -2)}=`],
+  ])('Standard Webhooks: %s is skipped and a later valid entry passes', (_, unreadable) => {
+    expect(outcomeOf(withSignature(`${unreadable} ${VECTOR.signature}`))).toBe('verified');
+  });
+
+  it('Standard Webhooks: a header of unreadable entries only is a 401', () => {
+    expect(outcomeOf(withSignature('v1,abc garbage v1,'))).toBe('401 malformed_signature');
+  });
+
+  it('Standard Webhooks: a header repeated with different values is still rejected', () => {
+    expect(outcomeOf(withSignature(`v1,abc ${VECTOR.signature},v1,${'A'.repeat(43)}=`))).toBe('401 repeated_header');
+  });
+});
+
+describe('Standard Webhooks: Svix-branded headers', () => {
+  const svix = { 'svix-id': VECTOR.id, 'svix-timestamp': String(VECTOR.timestamp), 'svix-signature': VECTOR.signature };
+  const input = (headers: Record<string, string>): VerifyInput => ({
+    spec: STANDARD_SPEC,
+    headers,
+    body: body(VECTOR.body),
+    secrets: [VECTOR.secret],
+    nowSeconds: VECTOR.timestamp,
+  });
+
+  it('Standard Webhooks: svix-id, svix-timestamp and svix-signature are read when the webhook-* headers are absent', () => {
+    expect(verifySignature(input(svix))).toEqual({ headerId: VECTOR.id, signedAtSeconds: VECTOR.timestamp });
+  });
+
+  it('Standard Webhooks: Svix-branded header names are read whatever their case', () => {
+    expect(outcomeOf(input({ 'Svix-Id': VECTOR.id, 'SVIX-TIMESTAMP': String(VECTOR.timestamp), 'svix-Signature': VECTOR.signature }))).toBe('verified');
+  });
+
+  it('Standard Webhooks: when both brands are present the webhook-* headers are the ones verified', () => {
+    const wrong = `v1,${'A'.repeat(43)}=`;
+    const webhook = { 'webhook-id': VECTOR.id, 'webhook-timestamp': String(VECTOR.timestamp) };
+    expect(outcomeOf(input({ ...svix, ...webhook, 'webhook-signature': wrong }))).toBe('401 signature_mismatch');
+    expect(outcomeOf(input({ ...svix, 'svix-signature': wrong, ...webhook, 'webhook-signature': VECTOR.signature }))).toBe('verified');
+  });
+
+  it('Standard Webhooks: brands are not mixed: a webhook-signature with only svix-id and svix-timestamp is a 401', () => {
+    const { 'svix-signature': _, ...rest } = svix;
+    expect(outcomeOf(input({ ...rest, 'webhook-signature': VECTOR.signature }))).toBe('401 missing_timestamp');
+  });
+
+  it('Standard Webhooks: a svix-signature repeated with different values is rejected', () => {
+    expect(outcomeOf(input({ ...svix, 'svix-signature': `${VECTOR.signature},v1,${'A'.repeat(43)}=` }))).toBe('401 repeated_header');
+  });
+
+  it('Standard Webhooks: a changed svix-id is a 401', () => {
+    expect(outcomeOf(input({ ...svix, 'svix-id': 'msg_other' }))).toBe('401 signature_mismatch');
   });
 });

@@ -16,6 +16,8 @@ export const standard = defineProvider({
       signatureHeader: 'webhook-signature',
       timestampHeader: 'webhook-timestamp',
       idHeader: 'webhook-id',
+      // Svix, where the scheme comes from, still sends its own brand of the same headers.
+      alternateHeaders: { signatureHeader: 'svix-signature', timestampHeader: 'svix-timestamp', idHeader: 'svix-id' },
     },
   },
   defaultSignatureScheme: 'standard',
