@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ROUTES } from './routes';
 
 export const PROVIDER_NAMES = ['together', 'llmtune', 'mythicdot', 'standard'] as const;

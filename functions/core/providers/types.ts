@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { BadRequestError } from '../errors';
 import type { ProviderName } from '../event';
 import type { Route } from '../routes';
