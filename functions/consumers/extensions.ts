@@ -31,6 +31,6 @@ import type { RouteStep } from './routes/context';
  *
  * The consumer function's role needs permission for whatever your step calls (see the stack).
  */
-export type Extensions = Partial<Record<Route, readonly RouteStep[]>>;
+export type Extensions = { readonly [R in Route]?: readonly RouteStep<R>[] };
 
 export const EXTENSIONS: Extensions = {};

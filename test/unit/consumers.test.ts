@@ -66,6 +66,25 @@ describe('parseMessage', () => {
     expect((error as Error).message).not.toContain('secret-customer-value');
   });
 
+  it.each([3, 1, '2', null])('fails a message of schemaVersion %j, which it does not read, as poison that names the version', (schemaVersion) => {
+    const body = JSON.stringify({ ...normalizedEvent(), schemaVersion });
+
+    expect(() => parseMessage(sqsRecord(body), 'fine_tune.completed')).toThrow(PoisonMessageError);
+    expect(() => parseMessage(sqsRecord(body), 'fine_tune.completed')).toThrow(
+      typeof schemaVersion === 'number' ? `message has schemaVersion ${schemaVersion}; this consumer reads version 2` : 'not a version number',
+    );
+  });
+
+  it('reads a message queued before schemaVersion 2, its provider data mapped into the canonical shape', () => {
+    const { schemaVersion: _version, providerData: _original, ...current } = normalizedEvent({ provider: 'mythicdot', providerType: 'fine_tuning.job.succeeded' });
+    const data = { object: { id: 'ftjob_1', status: 'succeeded', fine_tuned_model: 'ft:mythic-7b:acme:2026' } };
+    const version1 = { ...current, data };
+
+    const event = parseMessage(sqsRecord(JSON.stringify(version1)), 'fine_tune.completed');
+
+    expect(event).toEqual({ ...current, schemaVersion: 2, data: { jobId: 'ftjob_1', modelName: 'ft:mythic-7b:acme:2026' }, providerData: data });
+  });
+
   it('rejects an event that belongs to another route queue', () => {
     const event = normalizedEvent({ type: 'batch.failed' });
 
@@ -89,25 +108,25 @@ describe('route table', () => {
 
 describe('jobUpdateFor', () => {
   it('reads the step and loss of a Together checkpoint', () => {
-    const event = normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', subject: 'ft-1', data: { fine_tune_id: 'ft-1', step: 500, loss: 0.87 } });
+    const event = normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', subject: 'ft-1', data: { jobId: 'ft-1', step: 500, loss: 0.87 } });
 
     expect(jobUpdateFor(event)).toEqual({ pk: 'together#ft-1', provider: 'together', subject: 'ft-1', kind: 'fine_tune', state: 'running', step: 500, loss: 0.87, details: {} });
   });
 
-  it('reads the failure reason MythicDot nests under data.object.error', () => {
+  it('reads the failure reason from the canonical errorMessage', () => {
     const event = normalizedEvent({
       provider: 'mythicdot',
       type: 'fine_tune.failed',
       providerType: 'fine_tuning.job.failed',
       subject: 'ftjob_456',
-      data: { object: { id: 'ftjob_456', status: 'failed', error: { message: 'training data has 3 invalid rows' } } },
+      data: { jobId: 'ftjob_456', errorMessage: 'training data has 3 invalid rows' },
     });
 
     expect(jobUpdateFor(event)).toMatchObject({ kind: 'fine_tune', state: 'failed', details: { error: 'training data has 3 invalid rows' } });
   });
 
   it('reads the output of a completed batch', () => {
-    const event = normalizedEvent({ type: 'batch.completed', providerType: 'batch.done', subject: 'batch-789', data: { batch_id: 'batch-789', output_url: 'https://files/out' } });
+    const event = normalizedEvent({ type: 'batch.completed', providerType: 'batch.done', subject: 'batch-789', data: { batchId: 'batch-789', outputUrl: 'https://files/out' } });
 
     expect(jobUpdateFor(event)).toMatchObject({ kind: 'batch', state: 'completed', details: { output: 'https://files/out' } });
   });
@@ -123,7 +142,7 @@ describe('jobUpdateFor', () => {
 
 describe('alertFor', () => {
   it('says which fine-tune failed and why', () => {
-    const event = normalizedEvent({ type: 'fine_tune.failed', subject: 'ft-def456', data: { fine_tune_id: 'ft-def456', error_message: 'CUDA out of memory at step 1200', step: 1200 } });
+    const event = normalizedEvent({ type: 'fine_tune.failed', subject: 'ft-def456', data: { jobId: 'ft-def456', errorMessage: 'CUDA out of memory at step 1200', step: 1200 } });
 
     expect(alertFor(event)?.message).toMatch(/^Fine-tune job ft-def456 on together failed: CUDA out of memory at step 1200\./);
   });
@@ -132,7 +151,7 @@ describe('alertFor', () => {
     const event = normalizedEvent({
       type: 'model.deprecated',
       subject: 'meta-llama/Llama-2-70b-chat-hf',
-      data: { model_id: 'meta-llama/Llama-2-70b-chat-hf', replacement_model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', sunset_date: '2027-01-31' },
+      data: { modelId: 'meta-llama/Llama-2-70b-chat-hf', replacementModel: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', sunsetDate: '2027-01-31' },
     });
 
     expect(alertFor(event)?.message).toMatch(
@@ -140,22 +159,16 @@ describe('alertFor', () => {
     );
   });
 
-  it('gives a MythicDot batch failure its first error code and line', () => {
-    const event = normalizedEvent({ provider: 'mythicdot', type: 'batch.failed', subject: 'batch_def456', data: { object: { id: 'batch_def456', errors: [{ code: 'invalid_jsonl', line: 17 }] } } });
+  it('states a usage threshold in the units of its metric, dollars for usd', () => {
+    const llmtune = normalizedEvent({ provider: 'llmtune', type: 'usage.threshold_reached', data: { metric: 'tokens', threshold: 10000000, current: 10250000 } });
+    const mythicdot = normalizedEvent({ provider: 'mythicdot', type: 'usage.threshold_reached', data: { metric: 'usd', threshold: 500, current: 512.4 } });
 
-    expect(alertFor(event)?.message).toMatch(/failed: invalid_jsonl \(line 17\)\./);
-  });
-
-  it('states a usage threshold in the provider units', () => {
-    const llmtune = normalizedEvent({ provider: 'llmtune', type: 'usage.threshold_reached', data: { metric: 'tokens', threshold: 10000000, current: 10250000, period: '2026-11' } });
-    const mythicdot = normalizedEvent({ provider: 'mythicdot', type: 'usage.threshold_reached', data: { object: { id: 'usage_2026_11', threshold_usd: 500, current_usd: 512.4 } } });
-
-    expect(alertFor(llmtune)?.message).toMatch(/^llmtune tokens reached 10250000 of a 10000000 threshold for 2026-11\./);
+    expect(alertFor(llmtune)?.message).toMatch(/^llmtune tokens reached 10250000 of a 10000000 threshold\./);
     expect(alertFor(mythicdot)?.message).toMatch(/^mythicdot spend reached \$512\.4 of a \$500 threshold\./);
   });
 
   it("names the provider's own type when a failure comes without a reason", () => {
-    const event = normalizedEvent({ provider: 'standard', type: 'batch.failed', providerType: 'batch.expired', subject: 'batch_1', data: { id: 'batch_1' } });
+    const event = normalizedEvent({ provider: 'standard', type: 'batch.failed', providerType: 'batch.expired', subject: 'batch_1', data: { batchId: 'batch_1' } });
 
     expect(alertFor(event)?.message).toMatch(/^Batch batch_1 on standard failed: no reason given \(batch\.expired\)\./);
   });

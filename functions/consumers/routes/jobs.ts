@@ -5,7 +5,7 @@ import type { Route } from '../../core/routes';
 import { JOB_STATES, JOBS_TABLE, type JobItem, type JobState } from '../../core/table';
 import { ConsumerDependencyError } from '../errors';
 import type { RouteContext, RouteStep } from './context';
-import { eventFields, failureReason, firstNumber, firstString } from './fields';
+import { errorSummary } from './fields';
 
 /** What one event says about its job or batch. */
 export interface JobUpdate {
@@ -33,17 +33,7 @@ const JOB_ROUTES: Partial<Record<Route, { kind: JobItem['kind']; state: JobState
 export function jobUpdateFor(event: NormalizedEvent): JobUpdate | undefined {
   const target = JOB_ROUTES[event.type];
   if (target === undefined || event.subject === undefined) return undefined;
-  const fields = eventFields(event.data);
-  const details: JobUpdate['details'] =
-    target.state === 'failed'
-      ? { error: failureReason(fields) }
-      : target.state === 'completed'
-        ? target.kind === 'fine_tune'
-          ? { model: firstString(fields, ['model_name', 'fine_tuned_model', 'model_output_name', 'artifact']) }
-          : { output: firstString(fields, ['output_url', 'output_file_id']) }
-        : {};
-  const step = target.state === 'running' ? firstNumber(fields, ['step']) : undefined;
-  const loss = step === undefined ? undefined : firstNumber(fields, ['loss']);
+  const { details, step, loss } = jobFacts(event);
   return {
     pk: `${event.provider}#${event.subject}`,
     provider: event.provider,
@@ -54,6 +44,24 @@ export function jobUpdateFor(event: NormalizedEvent): JobUpdate | undefined {
     ...(loss === undefined ? {} : { loss }),
     details: Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined)),
   };
+}
+
+/** What an event's canonical data says about its job or batch, beyond its state. */
+function jobFacts(event: NormalizedEvent): Pick<JobUpdate, 'details' | 'step' | 'loss'> {
+  switch (event.type) {
+    case 'fine_tune.checkpoint':
+      // A loss is kept only with the step it belongs to.
+      return { details: {}, step: event.data.step, loss: event.data.step === undefined ? undefined : event.data.loss };
+    case 'fine_tune.completed':
+      return { details: { model: event.data.modelName } };
+    case 'batch.completed':
+      return { details: { output: event.data.outputUrl ?? event.data.outputFileId } };
+    case 'fine_tune.failed':
+    case 'batch.failed':
+      return { details: { error: errorSummary(event.data.errorMessage) } };
+    default:
+      return { details: {} };
+  }
 }
 
 /**
