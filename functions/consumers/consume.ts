@@ -62,6 +62,8 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
           messageId: record.messageId,
           receiveCount: record.attributes.ApproximateReceiveCount,
           issues: error.issuePaths,
+          // Names fields and, for an unknown schemaVersion, the version: never a value from the body.
+          error: error.message,
         });
         count(deps, 'Failed', 'unknown');
       }

@@ -11,7 +11,9 @@ import type { RouteStep } from './routes/context';
  * pass `context.key` (`{provider}#{eventId}`) as the idempotency key of the API you call, or wrap
  * the effect in `context.once('name', ...)`, which skips it on a retry once it has succeeded.
  *
- * Example: start an evaluation whenever a fine-tune completes.
+ * Example: start an evaluation whenever a fine-tune completes. A step gets its route's events, so
+ * `event.data` is that route's canonical data (`functions/core/data.ts`), typed, whatever the
+ * provider; a field the provider does not send is absent.
  *
  * ```ts
  * import { startEvaluation } from './my-evaluations';
@@ -19,11 +21,12 @@ import type { RouteStep } from './routes/context';
  * export const EXTENSIONS: Extensions = {
  *   'fine_tune.completed': [
  *     async (event, context) => {
- *       const model = (event.data as { model_name?: string }).model_name;
- *       if (model === undefined) return;
- *       await context.once('evaluation', () =>
- *         startEvaluation({ model, idempotencyKey: context.key }),
- *       );
+ *       const { modelName, jobId } = event.data;
+ *       if (modelName === undefined) {
+ *         context.logger.warn('fine-tune completed without a model name; no evaluation started', { key: context.key, jobId });
+ *         return;
+ *       }
+ *       await context.once('evaluation', () => startEvaluation({ model: modelName, idempotencyKey: context.key }));
  *     },
  *   ],
  * };

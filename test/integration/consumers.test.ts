@@ -5,7 +5,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clientConfig } from '../../functions/core/aws';
 import type { NormalizedEvent, RouteEvent } from '../../functions/core/event';
 import { eventKey } from '../../functions/core/event';
-import type { Route } from '../../functions/core/routes';
 import { stepsFor, type RouteStep } from '../../functions/consumers/routes';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { consumerOn, drainAlerts, eventRecord, jobItem, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';

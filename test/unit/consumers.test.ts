@@ -185,7 +185,8 @@ describe('alertFor', () => {
 });
 
 describe('poison messages in the consumer', () => {
-  it('fails a poison record before any I/O and logs its id and issue paths, never its body', async () => {
+  /** A consumer whose clients fail any call, and the lines it logs. */
+  function isolatedConsumer() {
     const lines: string[] = [];
     const logger = new Logger({ serviceName: 'test', logLevel: 'DEBUG' });
     logger.error = (...args: unknown[]) => void lines.push(JSON.stringify(args));
@@ -203,6 +204,11 @@ describe('poison messages in the consumer', () => {
       retentionSeconds: 604_800,
       logger,
     });
+    return { consume, lines };
+  }
+
+  it('fails a poison record before any I/O and logs its id and issue paths, never its body', async () => {
+    const { consume, lines } = isolatedConsumer();
     const poison = sqsRecord(JSON.stringify({ id: 'evt_1', provider: 'together', card: '4111-1111-1111-1111' }));
 
     const response = await consume(sqsEvent(poison));
@@ -211,5 +217,16 @@ describe('poison messages in the consumer', () => {
     expect(lines.join('\n')).toContain(poison.messageId);
     expect(lines.join('\n')).toContain('occurredAt');
     expect(lines.join('\n')).not.toContain('4111');
+  });
+
+  it('fails a message of a newer schemaVersion before any I/O, for the dead-letter queue, and logs the version it could not read', async () => {
+    const { consume, lines } = isolatedConsumer();
+    const newer = sqsRecord(JSON.stringify({ ...normalizedEvent({ data: { jobId: 'ft-1', modelName: 'secret-model-name' } }), schemaVersion: 3 }));
+
+    const response = await consume(sqsEvent(newer));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: newer.messageId }]);
+    expect(lines.join('\n')).toContain('message has schemaVersion 3; this consumer reads version 2');
+    expect(lines.join('\n')).not.toContain('secret-model-name');
   });
 });
