@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ConditionalCheckFailedException, GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import type { NormalizedEvent } from '../functions/core/event';
+import { SCHEMA_VERSION, type NormalizedEvent } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
 import { FALLBACK_ROUTE, ROUTES, type Route } from '../functions/core/routes';
 import { localClients, startLocalRuntime, type LocalClients, type LocalRuntime } from '../local/runtime';
@@ -59,7 +59,19 @@ function bareServer(clients: LocalClients, tableName: string, queueUrls: Readonl
       const subject = [data.fine_tune_id, data.batch_id, data.model_id].find((value) => typeof value === 'string') as string | undefined;
       const occurredAt =
         typeof envelope.created === 'number' ? new Date(envelope.created * 1000).toISOString() : (envelope.created ?? receivedAt);
-      const event: NormalizedEvent = { id: envelope.id, provider: 'together', type: route, providerType: envelope.type, subject, occurredAt, receivedAt, data };
+      // The route and its data come from one value, which TypeScript cannot follow through a union.
+      const event = {
+        id: envelope.id,
+        provider: 'together',
+        type: route,
+        providerType: envelope.type,
+        subject,
+        occurredAt,
+        receivedAt,
+        schemaVersion: SCHEMA_VERSION,
+        data: TOGETHER.canonicalData(route, envelope.data),
+        providerData: envelope.data,
+      } as NormalizedEvent;
       const pk = `together#${envelope.id}`;
       const commands = floorCommands(tableName, queueUrls[route], event, nowMs);
       try {

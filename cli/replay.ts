@@ -2,7 +2,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { eventMessage } from '../functions/core/accept';
-import { NormalizedEventSchema } from '../functions/core/event';
+import type { NormalizedEvent } from '../functions/core/event';
+import { parseMessage } from '../functions/consumers/message';
 import { isRoute, type Route } from '../functions/core/routes';
 import { EVENTS_TABLE, MIN_RECORD_RETENTION_SECONDS, extendExpiry, type EventRecord, type EventStatus } from '../functions/core/table';
 import { getEvent, type EventsDeps } from './events';
@@ -101,11 +102,10 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
     };
   }
 
-  const parsed = NormalizedEventSchema.safeParse(safeJson(before.event));
-  if (!parsed.success || !isRoute(before.route)) {
+  const event = storedEvent(before);
+  if (event === undefined) {
     return { key, result: 'error', message: `the stored event of ${key} is not a valid normalized event; it was not sent` };
   }
-  const event = parsed.data;
   try {
     await deps.sqs.send(new SendMessageCommand(eventMessage(event, before.event, deps.queues[event.type].url)));
   } catch (error) {
@@ -118,10 +118,11 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
   return { key, result: 'replayed', route: event.type, replayCount: (before.replayCount ?? 0) + 1, previousStatus: before.status };
 }
 
-function safeJson(text: string | undefined): unknown {
-  if (text === undefined) return undefined;
+/** The record's event as its consumer will read it (an event stored by an earlier release included). */
+function storedEvent(record: EventRecord): NormalizedEvent | undefined {
+  if (record.event === undefined || !isRoute(record.route)) return undefined;
   try {
-    return JSON.parse(text);
+    return parseMessage({ body: record.event }, record.route);
   } catch {
     return undefined;
   }

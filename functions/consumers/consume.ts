@@ -14,9 +14,10 @@ import { onceHelpers } from './once';
 import { stepsFor, type RouteContext, type RouteStep } from './routes';
 import { transitionKeyFor } from './routes/jobs';
 
-export interface ConsumerDeps {
-  readonly route: Route;
-  readonly steps: readonly RouteStep[];
+/** A consumer's dependencies; `steps` are those of its `route`, and get that route's events only. */
+export interface ConsumerDeps<R extends Route = Route> {
+  readonly route: R;
+  readonly steps: readonly RouteStep<R>[];
   readonly documents: DynamoDBDocumentClient;
   readonly sns: SNSClient;
   readonly tableName: string;
@@ -47,7 +48,7 @@ export type RecordOutcome = 'handled' | 'duplicate';
  * For each record: parse (a poison message fails at once), claim the event record, run the
  * route's steps, mark it handled; on an error, mark it failed and let the record be retried.
  */
-export function createConsumer(deps: ConsumerDeps): Consumer {
+export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer {
   const ledger: LedgerDeps = {
     documents: deps.documents,
     tableName: deps.tableName,
@@ -67,6 +68,8 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
           messageId: record.messageId,
           receiveCount: record.attributes.ApproximateReceiveCount,
           issues: error.issuePaths,
+          // Names fields and, for an unknown schemaVersion, the version: never a value from the body.
+          error: error.message,
         });
         count(deps, 'Failed', 'unknown');
       }
@@ -151,7 +154,7 @@ export function consumerFromConfig(
   });
 }
 
-function logFailure(deps: ConsumerDeps, key: string, record: SQSRecord, error: unknown): void {
+function logFailure(deps: Pick<ConsumerDeps, 'logger'>, key: string, record: SQSRecord, error: unknown): void {
   const reason = error instanceof ConsumerError ? error.reason : 'step_failed';
   const log = reason === 'lease_held' ? deps.logger.warn : deps.logger.error;
   log.call(deps.logger, 'event not handled; the message will be retried', {
@@ -164,7 +167,7 @@ function logFailure(deps: ConsumerDeps, key: string, record: SQSRecord, error: u
   });
 }
 
-function count(deps: ConsumerDeps, name: 'Handled' | 'Failed' | 'Duplicate', provider: string): void {
+function count(deps: Pick<ConsumerDeps, 'route' | 'metrics'>, name: 'Handled' | 'Failed' | 'Duplicate', provider: string): void {
   if (deps.metrics === undefined) return;
   const metric = deps.metrics.singleMetric();
   metric.addDimensions({ route: deps.route, provider });

@@ -16,7 +16,9 @@ import type { RouteStep } from './routes/context';
  * `together#ft-abc#completed#evaluation`) as the idempotency key of the API you call, and the
  * target drops that repeat too.
  *
- * Example: start an evaluation whenever a fine-tune completes.
+ * Example: start an evaluation whenever a fine-tune completes. A step gets its route's events, so
+ * `event.data` is that route's canonical data (`functions/core/data.ts`), typed, whatever the
+ * provider; a field the provider does not send is absent.
  *
  * ```ts
  * import { startEvaluation } from './my-evaluations';
@@ -24,9 +26,12 @@ import type { RouteStep } from './routes/context';
  * export const EXTENSIONS: Extensions = {
  *   'fine_tune.completed': [
  *     async (event, context) => {
- *       const model = (event.data as { model_name?: string }).model_name;
- *       if (model === undefined) return;
- *       await context.once('evaluation', (key) => startEvaluation({ model, idempotencyKey: key }));
+ *       const { modelName, jobId } = event.data;
+ *       if (modelName === undefined) {
+ *         context.logger.warn('fine-tune completed without a model name; no evaluation started', { key: context.key, jobId });
+ *         return;
+ *       }
+ *       await context.once('evaluation', (key) => startEvaluation({ model: modelName, idempotencyKey: key }));
  *     },
  *   ],
  * };
@@ -34,6 +39,6 @@ import type { RouteStep } from './routes/context';
  *
  * The consumer function's role needs permission for whatever your step calls (see the stack).
  */
-export type Extensions = Partial<Record<Route, readonly RouteStep[]>>;
+export type Extensions = { readonly [R in Route]?: readonly RouteStep<R>[] };
 
 export const EXTENSIONS: Extensions = {};

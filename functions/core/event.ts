@@ -1,5 +1,6 @@
-import { z } from 'zod';
-import { ROUTES } from './routes';
+import * as z from 'zod';
+import { ROUTE_DATA_SCHEMAS } from './data';
+import { ROUTES, type Route } from './routes';
 
 export const PROVIDER_NAMES = ['together', 'llmtune', 'mythicdot', 'standard'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
@@ -29,8 +30,15 @@ export const EventIdSchema = printable(MAX_EVENT_ID_LENGTH).refine(
 );
 export const ProviderTypeSchema = printable(MAX_TYPE_LENGTH);
 
-/** The normalized event: the body of every message on a route's queue. */
-export const NormalizedEventSchema = z.object({
+/**
+ * The version of the normalized event's shape, carried by every message as `schemaVersion`.
+ * Fields may be added within a version; a change that removes, renames or retypes one is a new
+ * version. Version 1 (no `schemaVersion`) carried the provider's data as `data`.
+ */
+export const SCHEMA_VERSION = 2;
+
+/** What every normalized event holds, whatever its route. */
+export const EventEnvelopeSchema = z.object({
   id: EventIdSchema,
   provider: z.enum(PROVIDER_NAMES),
   /** The canonical route. */
@@ -41,11 +49,45 @@ export const NormalizedEventSchema = z.object({
   subject: z.string().min(1).max(512).optional(),
   occurredAt: z.iso.datetime(),
   receivedAt: z.iso.datetime(),
-  /** The provider's data, unchanged. */
-  data: z.unknown(),
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  /** The route's canonical data (`ROUTE_DATA_SCHEMAS`): the same fields whatever the provider. */
+  data: z.record(z.string(), z.unknown()),
+  /** The provider's data, unchanged; absent when the delivery carried none. */
+  providerData: z.unknown().optional(),
 });
 
+const routeEvent = <R extends Route>(route: R) =>
+  EventEnvelopeSchema.extend({ type: z.literal(route), data: ROUTE_DATA_SCHEMAS[route] });
+
+/** The normalized event: the body of every message on a route's queue, its `data` typed by its `type`. */
+export const NormalizedEventSchema = z.discriminatedUnion('type', [
+  routeEvent('fine_tune.started'),
+  routeEvent('fine_tune.checkpoint'),
+  routeEvent('fine_tune.completed'),
+  routeEvent('fine_tune.failed'),
+  routeEvent('batch.completed'),
+  routeEvent('batch.failed'),
+  routeEvent('model.deprecated'),
+  routeEvent('model.deployed'),
+  routeEvent('deployment.changed'),
+  routeEvent('usage.threshold_reached'),
+  routeEvent('other'),
+]);
+
+/**
+ * A normalized event. Checking `event.type` narrows `event.data` to that route's fields:
+ * after `event.type === 'fine_tune.completed'`, `event.data.modelName` is a `string | undefined`.
+ */
 export type NormalizedEvent = z.infer<typeof NormalizedEventSchema>;
+
+type EventByRoute = { [E in NormalizedEvent as E['type']]: E };
+
+/** The normalized event of one route (of any of them, for a union of routes). */
+export type RouteEvent<R extends Route> = EventByRoute[R];
+
+// Every route has its event type: a route added to ROUTES without one fails to compile here.
+const everyRouteHasAnEvent: [Exclude<Route, NormalizedEvent['type']>] extends [never] ? true : false = true;
+void everyRouteHasAnEvent;
 
 /** The idempotency key of an event: `{provider}#{eventId}`. */
 export function eventKey(event: Pick<NormalizedEvent, 'provider' | 'id'>): string {

@@ -1,5 +1,5 @@
 import { BadRequestError, UnauthorizedError } from './errors';
-import { NormalizedEventSchema, type NormalizedEvent } from './event';
+import { NormalizedEventSchema, SCHEMA_VERSION, type NormalizedEvent } from './event';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json';
 import type { Provider } from './providers';
 import { FALLBACK_ROUTE } from './routes';
@@ -54,15 +54,18 @@ export function readDelivery(input: NormalizeInput): ReadDelivery {
   }
 
   const receivedAt = new Date(input.receivedAtMs).toISOString();
+  const type = input.provider.routes[facts.providerType] ?? FALLBACK_ROUTE;
   const candidate = {
     id: facts.id,
     provider: input.provider.name,
-    type: input.provider.routes[facts.providerType] ?? FALLBACK_ROUTE,
+    type,
     providerType: facts.providerType,
     subject: facts.subject,
     occurredAt: facts.occurredAtSeconds === undefined ? receivedAt : new Date(facts.occurredAtSeconds * 1000).toISOString(),
     receivedAt,
-    data: facts.data,
+    schemaVersion: SCHEMA_VERSION,
+    data: input.provider.canonicalData(type, facts.providerData),
+    providerData: facts.providerData,
   };
   const result = NormalizedEventSchema.safeParse(candidate);
   if (!result.success) {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { BadRequestError } from '../core/errors';
-import { NormalizedEventSchema, type NormalizedEvent } from '../core/event';
+import type { EventData } from '../core/data';
+import { NormalizedEventSchema, SCHEMA_VERSION, type NormalizedEvent } from '../core/event';
+import { errorText, number, text } from '../core/providers/fields';
 import { together } from '../core/providers/together';
 import { FALLBACK_ROUTE } from '../core/routes';
 import type { Batch, FineTuneEvent, FineTuneJob } from './together-api';
@@ -55,16 +57,15 @@ export function observeFineTune(job: FineTuneJob, events: readonly FineTuneEvent
   const ordered = sortByCreatedAt(events);
   const updatedAt = isoTime(job.updated_at) ?? receivedAt;
   const observations: Observation[] = [];
-  const emit = (key: string, providerType: PolledProviderType, occurredAt: string, data: Record<string, unknown>) => {
-    observations.push({ key, event: toEvent(`poll:ft:${job.id}:${key}`, providerType, job.id, occurredAt, receivedAt, data) });
+  const emit = <T extends PolledProviderType>(key: string, providerType: T, occurredAt: string, seen: Seen<T>) => {
+    observations.push({ key, event: toEvent(`poll:ft:${job.id}:${key}`, providerType, job.id, occurredAt, receivedAt, seen) });
   };
 
   const startEvent = ordered.find((event) => FINE_TUNE_START_EVENTS.has(event.type ?? ''));
   if (startEvent !== undefined || FINE_TUNE_RAN_STATUSES.has(status)) {
     emit('started', 'fine_tune.started', isoTime(startEvent?.created_at) ?? updatedAt, {
-      fine_tune_id: job.id,
-      status,
-      ...optional('model', job.model),
+      data: { jobId: job.id, baseModel: text(job.model) },
+      providerData: { fine_tune_id: job.id, status, ...optional('model', job.model) },
     });
   }
 
@@ -74,28 +75,30 @@ export function observeFineTune(job: FineTuneJob, events: readonly FineTuneEvent
     const key = `checkpoint:${checkpointKey(event)}`;
     if (checkpointKeys.has(key)) continue;
     checkpointKeys.add(key);
+    const checkpointPath = event.checkpoint_path ?? event.model_path;
     emit(key, 'fine_tune.checkpoint', isoTime(event.created_at) ?? updatedAt, {
-      fine_tune_id: job.id,
-      ...optional('step', event.step),
-      ...optional('checkpoint_path', event.checkpoint_path ?? event.model_path),
-      ...optional('message', event.message),
+      data: { jobId: job.id, step: number(event.step), checkpointPath: text(checkpointPath) },
+      providerData: {
+        fine_tune_id: job.id,
+        ...optional('step', event.step),
+        ...optional('checkpoint_path', checkpointPath),
+        ...optional('message', event.message),
+      },
     });
   }
 
   if (status === 'completed') {
     const done = findLast(ordered, (event) => event.type === 'job_complete');
     emit('completed', 'fine_tune.completed', isoTime(done?.created_at) ?? updatedAt, {
-      fine_tune_id: job.id,
-      status,
-      model_name: job.model_output_name ?? null,
+      data: { jobId: job.id, modelName: text(job.model_output_name), baseModel: text(job.model) },
+      providerData: { fine_tune_id: job.id, status, model_name: job.model_output_name ?? null },
     });
   } else if (FINE_TUNE_FAILED_STATUSES.has(status)) {
     const lastError = findLast(ordered, (event) => event.type === 'job_error');
+    const errorMessage = lastError?.message ?? (status === 'cancelled' ? 'job was cancelled' : `job ended with status ${status}`);
     emit('failed', 'fine_tune.failed', isoTime(lastError?.created_at) ?? updatedAt, {
-      fine_tune_id: job.id,
-      status,
-      error_message: lastError?.message ?? (status === 'cancelled' ? 'job was cancelled' : `job ended with status ${status}`),
-      ...optional('step', lastError?.step),
+      data: { jobId: job.id, errorMessage: errorText(errorMessage), step: number(lastError?.step) },
+      providerData: { fine_tune_id: job.id, status, error_message: errorMessage, ...optional('step', lastError?.step) },
     });
   }
   return observations;
@@ -105,9 +108,9 @@ export function observeFineTune(job: FineTuneJob, events: readonly FineTuneEvent
 export function observeBatch(batch: Batch, receivedAt: string): Observation[] {
   const status = batch.status.toUpperCase();
   if (!isBatchTerminal(status)) return [];
-  const providerType: PolledProviderType = status === 'COMPLETED' ? 'batch.completed' : 'batch.failed';
   const occurredAt = isoTime(batch.completed_at) ?? receivedAt;
-  const data = {
+  const id = `poll:batch:${batch.id}:${status}`;
+  const providerData = {
     batch_id: batch.id,
     status,
     // A completed batch can still hold failed requests: error_file_id says where.
@@ -117,7 +120,17 @@ export function observeBatch(batch: Batch, receivedAt: string): Observation[] {
     ...optional('model_id', batch.model_id),
     ...optional('progress', batch.progress),
   };
-  return [{ key: status, event: toEvent(`poll:batch:${batch.id}:${status}`, providerType, batch.id, occurredAt, receivedAt, data) }];
+  const event =
+    status === 'COMPLETED'
+      ? toEvent(id, 'batch.completed', batch.id, occurredAt, receivedAt, {
+          data: { batchId: batch.id, outputFileId: text(batch.output_file_id), errorFileId: text(batch.error_file_id) },
+          providerData,
+        })
+      : toEvent(id, 'batch.failed', batch.id, occurredAt, receivedAt, {
+          data: { batchId: batch.id, errorMessage: errorText(batch.error) },
+          providerData,
+        });
+  return [{ key: status, event }];
 }
 
 /** The event's own hash when Together sends one, else its step, else its time: stable across polls. */
@@ -127,13 +140,22 @@ function checkpointKey(event: FineTuneEvent): string {
   return /^[A-Za-z0-9._:-]{1,80}$/.test(raw) ? raw : createHash('sha256').update(raw).digest('hex').slice(0, 32);
 }
 
-function toEvent(
+/**
+ * What one observation saw: the route's canonical data, and the fields the poller read from the
+ * API under Together's push names (`providerData`).
+ */
+interface Seen<T extends PolledProviderType> {
+  readonly data: EventData<T>;
+  readonly providerData: Record<string, unknown>;
+}
+
+function toEvent<T extends PolledProviderType>(
   id: string,
-  providerType: string,
+  providerType: T,
   subject: string,
   occurredAt: string,
   receivedAt: string,
-  data: Record<string, unknown>,
+  seen: Seen<T>,
 ): NormalizedEvent {
   const result = NormalizedEventSchema.safeParse({
     id,
@@ -143,7 +165,10 @@ function toEvent(
     subject,
     occurredAt,
     receivedAt,
-    data,
+    schemaVersion: SCHEMA_VERSION,
+    // Canonical fields the API did not give are absent, as for a push.
+    data: Object.fromEntries(Object.entries(seen.data).filter(([, value]) => value !== undefined)),
+    providerData: seen.providerData,
   });
   if (!result.success) {
     const issue = result.error.issues[0];

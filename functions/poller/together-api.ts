@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigurationError, DependencyError } from '../core/errors';
 
 /** Together's public REST API. Tests and the local demo point at `local/fake-together.ts` instead. */

@@ -199,6 +199,17 @@ describe('bundles from cdk synth', () => {
     }
   });
 
+  it('carry only the English zod messages: the namespace import lets esbuild drop the other locales', () => {
+    for (const asset of new Set(functions.map((fn) => fn.Metadata['aws:asset:path']))) {
+      const bundle = readFileSync(join(outdir, asset as string, 'index.mjs'), 'utf8');
+      // Booleans, not the bundle: a failure would print megabytes of it.
+      expect(bundle.includes('Invalid input: expected'), `${asset} has the English messages`).toBe(true);
+      // From zod's German locale ("Ungültige Eingabe", escaped to ASCII by esbuild); any other
+      // locale would be as good a witness.
+      expect(bundle.includes('ltige Eingabe'), `${asset} has another locale`).toBe(false);
+    }
+  });
+
   it('builds one consumer bundle that every route shares', () => {
     const consumerAssets = new Set(ROUTES.map((route) => consumerFunction(route).Metadata['aws:asset:path']));
     expect(consumerAssets.size).toBe(1);

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../../cli/program';
 import { localTarget } from '../../cli/target';
-import type { NormalizedEvent } from '../../functions/core/event';
+import { SCHEMA_VERSION, type NormalizedEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { consumerOn, sqsEvent, sqsRecord } from '../support/consumers';
@@ -33,7 +33,7 @@ async function cli(...argv: string[]) {
 }
 
 function event(provider: NormalizedEvent['provider'], type: Route, providerType: string, subject: string, id: string, occurredAt: string, data: unknown): NormalizedEvent {
-  return { id, provider, type, providerType, subject, occurredAt, receivedAt: occurredAt, data };
+  return { id, provider, type, providerType, subject, occurredAt, receivedAt: occurredAt, schemaVersion: SCHEMA_VERSION, data } as NormalizedEvent;
 }
 
 /** Hands events to their route's consumer, as the queue would, with the consumer's clock at `atMs`. */

@@ -4,7 +4,7 @@ import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../../cli/program';
 import { acceptEvent } from '../../functions/core/accept';
-import type { NormalizedEvent } from '../../functions/core/event';
+import { SCHEMA_VERSION, type NormalizedEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import type { EventRecord } from '../../functions/core/table';
 import { claimEvent, markFailed } from '../../functions/consumers/ledger';
@@ -43,6 +43,7 @@ async function cli(...argv: string[]) {
 
 function makeEvent(overrides: Partial<NormalizedEvent> = {}): NormalizedEvent {
   const receivedAt = overrides.receivedAt ?? new Date().toISOString();
+  // Tests give `data` only together with a `type` whose fields it holds.
   return {
     id: `evt_${randomUUID()}`,
     provider: 'together',
@@ -51,9 +52,11 @@ function makeEvent(overrides: Partial<NormalizedEvent> = {}): NormalizedEvent {
     subject: 'ft-cli',
     occurredAt: receivedAt,
     receivedAt,
-    data: { fine_tune_id: 'ft-cli', error_message: 'out of memory' },
+    schemaVersion: SCHEMA_VERSION,
+    data: overrides.type === undefined ? { jobId: 'ft-cli', errorMessage: 'out of memory' } : {},
+    providerData: { fine_tune_id: 'ft-cli', error_message: 'out of memory' },
     ...overrides,
-  };
+  } as NormalizedEvent;
 }
 
 /** Accepts an event through the one write path: the record is `queued` and the message is on its queue. */
@@ -173,7 +176,10 @@ describe('webhooks events list', () => {
   });
 
   it('filters by status and provider and never prints payloads', async () => {
-    const failedKey = await failed({ data: { fine_tune_id: 'ft-cli', error_message: 'SECRET-PAYLOAD-MARKER' } });
+    const failedKey = await failed({
+      data: { jobId: 'ft-cli', errorMessage: 'SECRET-PAYLOAD-MARKER' },
+      providerData: { fine_tune_id: 'ft-cli', error_message: 'SECRET-PAYLOAD-MARKER' },
+    });
     const queuedKey = await accepted();
 
     const { code, stdout } = await cli('events', 'list', '--status', 'failed', '--provider', 'together', '--limit', '1000');
@@ -337,7 +343,7 @@ describe('webhooks replay', () => {
 describe('webhooks dlq', () => {
   it('lists dead letters with ids and types, without consuming them or printing bodies', async () => {
     const route: Route = 'deployment.changed';
-    const event = makeEvent({ type: route, providerType: 'deployment.created', data: { note: 'BODY-MARKER' } });
+    const event = makeEvent({ type: route, providerType: 'deployment.created', providerData: { note: 'BODY-MARKER' } });
     await deadLetter(route, `together#${event.id}`, event);
 
     const { code, stdout } = await cli('dlq', 'list', route);
@@ -372,7 +378,7 @@ describe('webhooks dlq', () => {
     const route: Route = 'model.deprecated';
     // Five dead letters of ~300 KB: ten of them in one SendMessageBatch would be over 1 MiB.
     const events = Array.from({ length: 5 }, (_, index) =>
-      makeEvent({ type: route, providerType: 'model.deprecated', data: { model_id: `m-${index}`, note: String(index).repeat(300_000) } }),
+      makeEvent({ type: route, providerType: 'model.deprecated', data: { modelId: `m-${index}` }, providerData: { model_id: `m-${index}`, note: String(index).repeat(300_000) } }),
     );
     for (const event of events) await deadLetter(route, `together#${event.id}`, event);
 

@@ -24,13 +24,13 @@ const newSubject = () => `ft-${Math.random().toString(36).slice(2)}`;
 
 /** A Together push and a poll of the same completion: two event ids, one transition. */
 function completionPair(subject = newSubject()) {
-  const data = { fine_tune_id: subject, model_name: `acme/model-${subject}` };
+  const data = { jobId: subject, modelName: `acme/model-${subject}` };
   const at = (id: string) => normalizedEvent({ id, type: 'fine_tune.completed', providerType: 'fine_tune.completed', subject, data });
   return { subject, push: at(`evt_push_${subject}`), poll: at(`poll:ft:${subject}:completed`) };
 }
 
 function failurePair(subject = newSubject()) {
-  const data = { fine_tune_id: subject, error_message: 'CUDA out of memory' };
+  const data = { jobId: subject, errorMessage: 'CUDA out of memory' };
   const at = (id: string) => normalizedEvent({ id, type: 'fine_tune.failed', providerType: 'fine_tune.failed', subject, data });
   return { subject, push: at(`evt_push_${subject}`), poll: at(`poll:ft:${subject}:failed`) };
 }
@@ -44,15 +44,20 @@ function readmeExtension() {
   const startEvaluation = async (input: { model: string; idempotencyKey: string }) => {
     calls.push(input);
   };
-  const step: RouteStep = async (event, context) => {
-    const model = (event.data as { model_name?: string }).model_name;
-    if (model === undefined) return;
-    await context.once('evaluation', (key) => startEvaluation({ model, idempotencyKey: key }));
+  const step: RouteStep<'fine_tune.completed'> = async (event, context) => {
+    // Typed for this route: string | undefined. Absent when the provider does not name the
+    // model (a Standard Webhooks sender sends only the job id), never guessed.
+    const { modelName, jobId } = event.data;
+    if (modelName === undefined) {
+      context.logger.warn('fine-tune completed without a model name; no evaluation started', { key: context.key, jobId });
+      return;
+    }
+    await context.once('evaluation', (key) => startEvaluation({ model: modelName, idempotencyKey: key }));
   };
   return { calls, step };
 }
 
-const withExtension = (route: Route, step: RouteStep) => ({ steps: [...stepsFor(route), step] });
+const withExtension = <R extends Route>(route: R, step: RouteStep<R>) => ({ steps: [...stepsFor(route), step as RouteStep] });
 
 describe('once per job transition', () => {
   it('push and poll of the same job transition run the README extension example once', async () => {
@@ -98,7 +103,7 @@ describe('once per job transition', () => {
   it('gives each checkpoint step its own transition, shared by a push and a poll of it', async () => {
     const subject = newSubject();
     const checkpoint = (id: string, step: number) =>
-      normalizedEvent({ id, type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', subject, data: { fine_tune_id: subject, step } });
+      normalizedEvent({ id, type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', subject, data: { jobId: subject, step } });
     const keys: string[] = [];
     const mine: RouteStep = async (_event, context) => context.once('notify', async (key) => void keys.push(key));
     const consume = consumerOn(env, 'fine_tune.checkpoint', withExtension('fine_tune.checkpoint', mine));

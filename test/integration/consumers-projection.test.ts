@@ -28,12 +28,18 @@ const jobHistory = fc.record({
 });
 
 function eventsOf(subject: string, history: { started: boolean; steps: number[]; terminal: 'completed' | 'failed' | undefined }): NormalizedEvent[] {
-  const at = (type: Route, data: Record<string, unknown>) => normalizedEvent({ type, providerType: type, subject, data: { fine_tune_id: subject, ...data } });
+  const jobId = subject;
   return [
-    ...(history.started ? [at('fine_tune.started', {})] : []),
-    ...history.steps.map((step) => at('fine_tune.checkpoint', { step, loss: 1 / step })),
-    ...(history.terminal === 'completed' ? [at('fine_tune.completed', { model_name: `model-of-${subject}` })] : []),
-    ...(history.terminal === 'failed' ? [at('fine_tune.failed', { error_message: `failure of ${subject}` })] : []),
+    ...(history.started ? [normalizedEvent({ type: 'fine_tune.started', providerType: 'fine_tune.started', subject, data: { jobId } })] : []),
+    ...history.steps.map((step) =>
+      normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', subject, data: { jobId, step, loss: 1 / step } }),
+    ),
+    ...(history.terminal === 'completed'
+      ? [normalizedEvent({ type: 'fine_tune.completed', providerType: 'fine_tune.completed', subject, data: { jobId, modelName: `model-of-${subject}` } })]
+      : []),
+    ...(history.terminal === 'failed'
+      ? [normalizedEvent({ type: 'fine_tune.failed', providerType: 'fine_tune.failed', subject, data: { jobId, errorMessage: `failure of ${subject}` } })]
+      : []),
   ];
 }
 
@@ -83,7 +89,7 @@ describe('jobs history when a batch of events about one job is handled in parall
   it('keeps every checkpoint: a write that lost the race to another reads and merges again', async () => {
     const subject = 'ft-parallel';
     const events = Array.from({ length: 10 }, (_, index) =>
-      normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', subject, data: { fine_tune_id: subject, step: (index + 1) * 10, loss: 1 / (index + 1) } }),
+      normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', subject, data: { jobId: subject, step: (index + 1) * 10, loss: 1 / (index + 1) } }),
     );
 
     const response = await (consumers['fine_tune.checkpoint'] as Consumer)(sqsEvent(...events.map((event) => sqsRecord(event))));

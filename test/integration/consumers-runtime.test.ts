@@ -59,7 +59,7 @@ describe('local runtime with consumers', () => {
 
   it('moves a poison message to the dead-letter queue after maxReceiveCount and handles the message beside it', async () => {
     const queues = runtime.resources.queues['batch.failed'];
-    const good = normalizedEvent({ type: 'batch.failed', providerType: 'batch.failed', subject: 'batch-rt', data: { error_message: 'expired' } });
+    const good = normalizedEvent({ type: 'batch.failed', providerType: 'batch.failed', subject: 'batch-rt', data: { errorMessage: 'expired' } });
     const poisonBody = JSON.stringify({ hello: 'not an event' });
 
     await runtime.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues.url, MessageBody: poisonBody }));
@@ -83,7 +83,7 @@ describe('local queue poller', () => {
     const route = 'fine_tune.failed';
     const env = { clients: runtime.clients, resources: runtime.resources } as unknown as Emulated;
     const events = Array.from({ length: 10 }, (_, index) =>
-      normalizedEvent({ type: route, providerType: route, subject: `ft-poller-${index}`, data: { error_message: 'oom' } }),
+      normalizedEvent({ type: route, providerType: route, subject: `ft-poller-${index}`, data: { errorMessage: 'oom' } }),
     );
     const bad = events[6] as NormalizedEvent;
     let badAttempts = 0;

@@ -105,16 +105,16 @@ describe('Together poller on the emulators', () => {
 
     const byRoute = await queued();
     expect(counts(byRoute)).toEqual({ 'fine_tune.started': 1, 'fine_tune.checkpoint': 2, 'fine_tune.completed': 1 });
-    expect(byRoute.get('fine_tune.checkpoint')?.map((event) => [event.subject, (event.data as { step: number }).step])).toEqual([
-      ['ft-life', 100],
-      ['ft-life', 200],
+    expect(byRoute.get('fine_tune.checkpoint')?.map((event) => [event.subject, event.data])).toEqual([
+      ['ft-life', expect.objectContaining({ jobId: 'ft-life', step: 100, checkpointPath: 's3://together-checkpoints/ft/checkpoint-100' })],
+      ['ft-life', expect.objectContaining({ jobId: 'ft-life', step: 200 })],
     ]);
-    expect(byRoute.get('fine_tune.checkpoint')?.[0]?.data).toMatchObject({ checkpoint_path: 's3://together-checkpoints/ft/checkpoint-100' });
     expect(byRoute.get('fine_tune.completed')?.[0]).toMatchObject({
       id: 'poll:ft:ft-life:completed',
       provider: 'together',
       subject: 'ft-life',
-      data: { model_name: 'acme/llama-life' },
+      schemaVersion: 2,
+      data: { jobId: 'ft-life', modelName: 'acme/llama-life' },
     });
   });
 
@@ -210,7 +210,8 @@ describe('Together poller on the emulators', () => {
     expect(counts(byRoute)).toEqual({ 'fine_tune.started': 1, 'fine_tune.failed': 1 });
     expect(byRoute.get('fine_tune.failed')?.[0]).toMatchObject({
       subject: 'ft-oom',
-      data: { fine_tune_id: 'ft-oom', status: 'error', error_message: 'CUDA out of memory at step 120' },
+      data: { jobId: 'ft-oom', errorMessage: 'CUDA out of memory at step 120' },
+      providerData: { fine_tune_id: 'ft-oom', status: 'error', error_message: 'CUDA out of memory at step 120' },
     });
   });
 
@@ -229,9 +230,9 @@ describe('Together poller on the emulators', () => {
     expect(counts(byRoute)).toEqual({ 'batch.completed': 1, 'batch.failed': 2 });
     expect(byRoute.get('batch.completed')?.[0]).toMatchObject({
       subject: 'batch-ok',
-      data: { output_file_id: 'file-out-batch-ok', error_file_id: 'file-err-batch-ok' },
+      data: { batchId: 'batch-ok', outputFileId: 'file-out-batch-ok', errorFileId: 'file-err-batch-ok' },
     });
-    expect(byRoute.get('batch.failed')?.map((event) => [event.subject, (event.data as { status: string }).status]).sort()).toEqual([
+    expect(byRoute.get('batch.failed')?.map((event) => [event.subject, (event.providerData as { status: string }).status]).sort()).toEqual([
       ['batch-bad', 'FAILED'],
       ['batch-late', 'EXPIRED'],
     ]);

@@ -3,7 +3,7 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/clien
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import type { NormalizedEvent } from '../../functions/core/event';
+import { SCHEMA_VERSION, type NormalizedEvent, type RouteEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import type { EventRecord, JobItem } from '../../functions/core/table';
 import { CONSUMER_LEASE_SECONDS } from '../../functions/consumers/config';
@@ -11,9 +11,15 @@ import { createConsumer, type Consumer, type ConsumerDeps } from '../../function
 import { stepsFor } from '../../functions/consumers/routes';
 import type { Emulated } from './emulated';
 
-/** A normalized event as the receiver would queue it; every field can be overridden. */
-export function normalizedEvent(overrides: Partial<NormalizedEvent> = {}): NormalizedEvent {
+/**
+ * A normalized event as the receiver would queue it; every field can be overridden. It is a
+ * Together `fine_tune.completed` unless `type` says otherwise; another route gets empty `data`
+ * (every canonical field is optional) unless `data` is given.
+ */
+export function normalizedEvent<R extends Route = 'fine_tune.completed'>(overrides: Partial<RouteEvent<R>> & { type?: R } = {}): RouteEvent<R> {
   const now = new Date().toISOString();
+  const completed = overrides.type === undefined || overrides.type === 'fine_tune.completed';
+  // A route and its data come from one value here, which TypeScript cannot follow.
   return {
     id: `evt_${randomUUID().replaceAll('-', '')}`,
     provider: 'together',
@@ -22,9 +28,11 @@ export function normalizedEvent(overrides: Partial<NormalizedEvent> = {}): Norma
     subject: 'ft-test',
     occurredAt: now,
     receivedAt: now,
-    data: { fine_tune_id: 'ft-test', model_name: 'acme/model', eval_loss: 0.4 },
+    schemaVersion: SCHEMA_VERSION,
+    data: completed ? { jobId: 'ft-test', modelName: 'acme/model', evalLoss: 0.4 } : {},
+    ...(completed ? { providerData: { fine_tune_id: 'ft-test', model_name: 'acme/model', eval_loss: 0.4 } } : {}),
     ...overrides,
-  };
+  } as unknown as RouteEvent<R>;
 }
 
 /** An SQS record in Lambda's shape carrying `body` (an event, or any text for poison messages). */
@@ -54,7 +62,7 @@ export function sqsEvent(...records: SQSRecord[]): SQSEvent {
 export const silentLogger = () => new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
 /** A route's consumer on the emulated resources; override anything (steps, clock, logger) to inject faults. */
-export function consumerOn(env: Emulated, route: Route, overrides: Partial<ConsumerDeps> = {}): Consumer {
+export function consumerOn<R extends Route>(env: Emulated, route: R, overrides: Partial<ConsumerDeps<R>> = {}): Consumer {
   return createConsumer({
     route,
     steps: stepsFor(route),

@@ -66,6 +66,25 @@ describe('parseMessage', () => {
     expect((error as Error).message).not.toContain('secret-customer-value');
   });
 
+  it.each([3, 1, '2', null])('fails a message of schemaVersion %j, which it does not read, as poison that names the version', (schemaVersion) => {
+    const body = JSON.stringify({ ...normalizedEvent(), schemaVersion });
+
+    expect(() => parseMessage(sqsRecord(body), 'fine_tune.completed')).toThrow(PoisonMessageError);
+    expect(() => parseMessage(sqsRecord(body), 'fine_tune.completed')).toThrow(
+      typeof schemaVersion === 'number' ? `message has schemaVersion ${schemaVersion}; this consumer reads version 2` : 'not a version number',
+    );
+  });
+
+  it('reads a message queued before schemaVersion 2, its provider data mapped into the canonical shape', () => {
+    const { schemaVersion: _version, providerData: _original, ...current } = normalizedEvent({ provider: 'mythicdot', providerType: 'fine_tuning.job.succeeded' });
+    const data = { object: { id: 'ftjob_1', status: 'succeeded', fine_tuned_model: 'ft:mythic-7b:acme:2026' } };
+    const version1 = { ...current, data };
+
+    const event = parseMessage(sqsRecord(JSON.stringify(version1)), 'fine_tune.completed');
+
+    expect(event).toEqual({ ...current, schemaVersion: 2, data: { jobId: 'ftjob_1', modelName: 'ft:mythic-7b:acme:2026' }, providerData: data });
+  });
+
   it('rejects an event that belongs to another route queue', () => {
     const event = normalizedEvent({ type: 'batch.failed' });
 
@@ -89,32 +108,33 @@ describe('route table', () => {
 
 describe('jobUpdateFor', () => {
   it('reads the step and loss of a Together checkpoint', () => {
-    const event = normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', subject: 'ft-1', data: { fine_tune_id: 'ft-1', step: 500, loss: 0.87 } });
+    const event = normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', subject: 'ft-1', data: { jobId: 'ft-1', step: 500, loss: 0.87 } });
 
     expect(jobUpdateFor(event)).toEqual({ pk: 'together#ft-1', provider: 'together', subject: 'ft-1', kind: 'fine_tune', state: 'running', step: 500, loss: 0.87, details: {} });
   });
 
-  it('reads the failure reason MythicDot nests under data.object.error', () => {
+  it('reads the failure reason from the canonical errorMessage', () => {
     const event = normalizedEvent({
       provider: 'mythicdot',
       type: 'fine_tune.failed',
       providerType: 'fine_tuning.job.failed',
       subject: 'ftjob_456',
-      data: { object: { id: 'ftjob_456', status: 'failed', error: { message: 'training data has 3 invalid rows' } } },
+      data: { jobId: 'ftjob_456', errorMessage: 'training data has 3 invalid rows' },
     });
 
     expect(jobUpdateFor(event)).toMatchObject({ kind: 'fine_tune', state: 'failed', details: { error: 'training data has 3 invalid rows' } });
   });
 
   it('reads the output of a completed batch', () => {
-    const event = normalizedEvent({ type: 'batch.completed', providerType: 'batch.done', subject: 'batch-789', data: { batch_id: 'batch-789', output_url: 'https://files/out' } });
+    const event = normalizedEvent({ type: 'batch.completed', providerType: 'batch.done', subject: 'batch-789', data: { batchId: 'batch-789', outputUrl: 'https://files/out' } });
 
     expect(jobUpdateFor(event)).toMatchObject({ kind: 'batch', state: 'completed', details: { output: 'https://files/out' } });
   });
 
   it('records the model name, evaluation loss and listed checkpoint paths of a completed fine-tune, for a deploy step', () => {
     const event = normalizedEvent({
-      data: { fine_tune_id: 'ft-test', model_name: 'acme/model', eval_loss: 0.41, checkpoint_paths: ['s3://ft/ft-test/step-900', 's3://ft/ft-test/final'] },
+      data: { jobId: 'ft-test', modelName: 'acme/model', evalLoss: 0.41 },
+      providerData: { fine_tune_id: 'ft-test', model_name: 'acme/model', eval_loss: 0.41, checkpoint_paths: ['s3://ft/ft-test/step-900', 's3://ft/ft-test/final'] },
     });
 
     expect(jobUpdateFor(event)).toMatchObject({
@@ -123,11 +143,8 @@ describe('jobUpdateFor', () => {
     });
   });
 
-  it.each([
-    ['checkpoint_path', { checkpoint_path: 's3://ft/ft-test/step-500' }],
-    ['checkpointPath', { checkpointPath: 's3://ft/ft-test/step-500' }],
-  ])('reads the path of a checkpoint from %s', (_name, path) => {
-    const event = normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', data: { fine_tune_id: 'ft-test', step: 500, loss: 0.87, ...path } });
+  it('reads the path of a checkpoint from its canonical checkpointPath', () => {
+    const event = normalizedEvent({ type: 'fine_tune.checkpoint', providerType: 'fine_tune.checkpoint', data: { jobId: 'ft-test', step: 500, loss: 0.87, checkpointPath: 's3://ft/ft-test/step-500' } });
 
     expect(jobUpdateFor(event)).toMatchObject({ state: 'running', step: 500, loss: 0.87, path: 's3://ft/ft-test/step-500' });
   });
@@ -143,7 +160,7 @@ describe('jobUpdateFor', () => {
 
 describe('alertFor', () => {
   it('says which fine-tune failed and why', () => {
-    const event = normalizedEvent({ type: 'fine_tune.failed', subject: 'ft-def456', data: { fine_tune_id: 'ft-def456', error_message: 'CUDA out of memory at step 1200', step: 1200 } });
+    const event = normalizedEvent({ type: 'fine_tune.failed', subject: 'ft-def456', data: { jobId: 'ft-def456', errorMessage: 'CUDA out of memory at step 1200', step: 1200 } });
 
     expect(alertFor(event)?.message).toMatch(/^Fine-tune job ft-def456 on together failed: CUDA out of memory at step 1200\./);
   });
@@ -152,7 +169,7 @@ describe('alertFor', () => {
     const event = normalizedEvent({
       type: 'model.deprecated',
       subject: 'meta-llama/Llama-2-70b-chat-hf',
-      data: { model_id: 'meta-llama/Llama-2-70b-chat-hf', replacement_model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', sunset_date: '2027-01-31' },
+      data: { modelId: 'meta-llama/Llama-2-70b-chat-hf', replacementModel: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', sunsetDate: '2027-01-31' },
     });
 
     expect(alertFor(event)?.message).toMatch(
@@ -160,38 +177,22 @@ describe('alertFor', () => {
     );
   });
 
-  it('names the replacement and the sunset date of a deprecated model from the canonical fields', () => {
-    const event = normalizedEvent({
-      type: 'model.deprecated',
-      subject: 'meta-llama/Llama-2-70b-chat-hf',
-      data: { modelId: 'meta-llama/Llama-2-70b-chat-hf', replacementModel: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', sunsetDate: '2027-01-31' },
-    });
-
-    expect(alertFor(event)?.message).toMatch(/is deprecated and stops serving on 2027-01-31; move to meta-llama\/Llama-3.3-70B-Instruct-Turbo\./);
-  });
-
   it('writes a sunset date sent as Unix seconds as a date', () => {
-    const event = normalizedEvent({ type: 'model.deprecated', subject: 'm-1', data: { model_id: 'm-1', sunset_date: 1_801_353_600 } });
+    const event = normalizedEvent({ type: 'model.deprecated', subject: 'm-1', data: { modelId: 'm-1', sunsetDate: '1801353600' } });
 
     expect(alertFor(event)?.message).toMatch(/stops serving on 2027-01-31; no replacement was named\./);
   });
 
-  it('gives a MythicDot batch failure its first error code and line', () => {
-    const event = normalizedEvent({ provider: 'mythicdot', type: 'batch.failed', subject: 'batch_def456', data: { object: { id: 'batch_def456', errors: [{ code: 'invalid_jsonl', line: 17 }] } } });
+  it('states a usage threshold in the units of its metric, dollars for usd', () => {
+    const llmtune = normalizedEvent({ provider: 'llmtune', type: 'usage.threshold_reached', data: { metric: 'tokens', threshold: 10000000, current: 10250000 } });
+    const mythicdot = normalizedEvent({ provider: 'mythicdot', type: 'usage.threshold_reached', data: { metric: 'usd', threshold: 500, current: 512.4 } });
 
-    expect(alertFor(event)?.message).toMatch(/failed: invalid_jsonl \(line 17\)\./);
-  });
-
-  it('states a usage threshold in the provider units', () => {
-    const llmtune = normalizedEvent({ provider: 'llmtune', type: 'usage.threshold_reached', data: { metric: 'tokens', threshold: 10000000, current: 10250000, period: '2026-11' } });
-    const mythicdot = normalizedEvent({ provider: 'mythicdot', type: 'usage.threshold_reached', data: { object: { id: 'usage_2026_11', threshold_usd: 500, current_usd: 512.4 } } });
-
-    expect(alertFor(llmtune)?.message).toMatch(/^llmtune tokens reached 10250000 of a 10000000 threshold for 2026-11\./);
+    expect(alertFor(llmtune)?.message).toMatch(/^llmtune tokens reached 10250000 of a 10000000 threshold\./);
     expect(alertFor(mythicdot)?.message).toMatch(/^mythicdot spend reached \$512\.4 of a \$500 threshold\./);
   });
 
   it("names the provider's own type when a failure comes without a reason", () => {
-    const event = normalizedEvent({ provider: 'standard', type: 'batch.failed', providerType: 'batch.expired', subject: 'batch_1', data: { id: 'batch_1' } });
+    const event = normalizedEvent({ provider: 'standard', type: 'batch.failed', providerType: 'batch.expired', subject: 'batch_1', data: { batchId: 'batch_1' } });
 
     expect(alertFor(event)?.message).toMatch(/^Batch batch_1 on standard failed: no reason given \(batch\.expired\)\./);
   });
@@ -208,7 +209,8 @@ describe('alertFor', () => {
 });
 
 describe('poison messages in the consumer', () => {
-  it('fails a poison record before any I/O and logs its id and issue paths, never its body', async () => {
+  /** A consumer whose clients fail any call, and the lines it logs. */
+  function isolatedConsumer() {
     const lines: string[] = [];
     const logger = new Logger({ serviceName: 'test', logLevel: 'DEBUG' });
     logger.error = (...args: unknown[]) => void lines.push(JSON.stringify(args));
@@ -226,6 +228,11 @@ describe('poison messages in the consumer', () => {
       retentionSeconds: 604_800,
       logger,
     });
+    return { consume, lines };
+  }
+
+  it('fails a poison record before any I/O and logs its id and issue paths, never its body', async () => {
+    const { consume, lines } = isolatedConsumer();
     const poison = sqsRecord(JSON.stringify({ id: 'evt_1', provider: 'together', card: '4111-1111-1111-1111' }));
 
     const response = await consume(sqsEvent(poison));
@@ -234,5 +241,16 @@ describe('poison messages in the consumer', () => {
     expect(lines.join('\n')).toContain(poison.messageId);
     expect(lines.join('\n')).toContain('occurredAt');
     expect(lines.join('\n')).not.toContain('4111');
+  });
+
+  it('fails a message of a newer schemaVersion before any I/O, for the dead-letter queue, and logs the version it could not read', async () => {
+    const { consume, lines } = isolatedConsumer();
+    const newer = sqsRecord(JSON.stringify({ ...normalizedEvent({ data: { jobId: 'ft-1', modelName: 'secret-model-name' } }), schemaVersion: 3 }));
+
+    const response = await consume(sqsEvent(newer));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: newer.messageId }]);
+    expect(lines.join('\n')).toContain('message has schemaVersion 3; this consumer reads version 2');
+    expect(lines.join('\n')).not.toContain('secret-model-name');
   });
 });

@@ -74,7 +74,7 @@ describe('stored events', () => {
 
   it('derives the body cap limit so that every body within it stores and queues', () => {
     expect(MAX_BODY_BYTES_LIMIT + EVENT_ENVELOPE_BYTES).toBeLessThanOrEqual(MAX_STORED_EVENT_BYTES);
-    const widest = normalizedEvent({ id: '\u{1F600}'.repeat(128), data: { fill: '\u{1F600}'.repeat(MAX_STORED_EVENT_BYTES / 4 - 100) } });
+    const widest = normalizedEvent({ id: '\u{1F600}'.repeat(128), providerData: { fill: '\u{1F600}'.repeat(MAX_STORED_EVENT_BYTES / 4 - 100) } });
     const message = eventMessage(widest, stringifyWithin(widest, MAX_STORED_EVENT_BYTES), 'https://queue');
     const attributeBytes = Object.entries(message.MessageAttributes ?? {}).reduce(
       (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value.DataType ?? '') + Buffer.byteLength(value.StringValue ?? ''),
@@ -106,7 +106,7 @@ describe('message bodies', () => {
   });
 
   it('reach the consumer as the stored form the receiver wrote', () => {
-    const event = normalizedEvent({ id: 'evt_\u{1F600}', data: { text: '\u{1F600}\uFFFE\\ud800' } });
+    const event = normalizedEvent({ id: 'evt_\u{1F600}', providerData: { text: '\u{1F600}\uFFFE\\ud800' } });
     const stored = stringifyWithin(event, MAX_STORED_EVENT_BYTES);
     const message = eventMessage(event, stored, 'https://queue');
     expect(storedEventText({ body: message.MessageBody ?? '' })).toBe(stored);

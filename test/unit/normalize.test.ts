@@ -23,11 +23,10 @@ function input(provider: keyof typeof PROVIDERS, body: unknown, overrides: Parti
 }
 
 describe('normalizeDelivery', () => {
-  it('turns a Together delivery into the normalized event of the contract', () => {
-    const event = normalizeDelivery(
-      input('together', { id: 'evt_123', type: 'fine_tune.completed', created: NOW_S - 1, data: { fine_tune_id: 'ft-abc', eval_loss: 0.4 } }),
-    );
-    expect(event).toEqual({
+  it('turns a Together delivery into the normalized event of the contract, schemaVersion 2', () => {
+    const providerData = { fine_tune_id: 'ft-abc', model_name: 'acct/llama-ft-abc', eval_loss: 0.41 };
+    const event = normalizeDelivery(input('together', { id: 'evt_123', type: 'fine_tune.completed', created: NOW_S - 1, data: providerData }));
+    expect(event).toStrictEqual({
       id: 'evt_123',
       provider: 'together',
       type: 'fine_tune.completed',
@@ -35,7 +34,9 @@ describe('normalizeDelivery', () => {
       subject: 'ft-abc',
       occurredAt: '2026-11-01T16:45:12.000Z',
       receivedAt: '2026-11-01T16:45:13.000Z',
-      data: { fine_tune_id: 'ft-abc', eval_loss: 0.4 },
+      schemaVersion: 2,
+      data: { jobId: 'ft-abc', modelName: 'acct/llama-ft-abc', evalLoss: 0.41 },
+      providerData,
     });
   });
 

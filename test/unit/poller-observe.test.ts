@@ -52,7 +52,9 @@ describe('fine-tune observations', () => {
       subject: 'ft-7',
       occurredAt: '2026-11-01T10:02:00.000Z',
       receivedAt: RECEIVED_AT,
-      data: { fine_tune_id: 'ft-7', status: 'running' },
+      schemaVersion: 2,
+      data: { jobId: 'ft-7', baseModel: 'meta-llama/Meta-Llama-3.1-8B-Instruct-Reference' },
+      providerData: { fine_tune_id: 'ft-7', status: 'running', model: 'meta-llama/Meta-Llama-3.1-8B-Instruct-Reference' },
     });
   });
 
@@ -67,7 +69,8 @@ describe('fine-tune observations', () => {
 
     const checkpoints = observations.filter((o) => o.event.type === 'fine_tune.checkpoint');
     expect(checkpoints.map((o) => o.event.id)).toEqual(['poll:ft:ft-7:checkpoint:h100', 'poll:ft:ft-7:checkpoint:h200']);
-    expect(checkpoints[0]?.event.data).toEqual({ fine_tune_id: 'ft-7', step: 100, checkpoint_path: 's3://ckpt/ft-7/100', message: 'checkpoint_save' });
+    expect(checkpoints[0]?.event.data).toStrictEqual({ jobId: 'ft-7', step: 100, checkpointPath: 's3://ckpt/ft-7/100' });
+    expect(checkpoints[0]?.event.providerData).toEqual({ fine_tune_id: 'ft-7', step: 100, checkpoint_path: 's3://ckpt/ft-7/100', message: 'checkpoint_save' });
     expect(checkpoints[0]?.event.occurredAt).toBe('2026-11-01T10:10:00.000Z');
   });
 
@@ -77,7 +80,7 @@ describe('fine-tune observations', () => {
     expect(observations.map((o) => o.key)).toEqual(['started', 'checkpoint:step-100']);
   });
 
-  it('sees started, checkpoints and fine_tune.completed with model_name from model_output_name for a finished job', () => {
+  it('sees started, checkpoints and fine_tune.completed with modelName from model_output_name for a finished job', () => {
     const observations = observeFineTune(
       job('completed'),
       [event('job_start', 2), checkpoint(100, 10, 'a'), checkpoint(200, 20, 'b'), event('job_complete', 30)],
@@ -88,8 +91,15 @@ describe('fine-tune observations', () => {
     expect(observations[3]?.event).toMatchObject({
       id: 'poll:ft:ft-7:completed',
       occurredAt: '2026-11-01T10:30:00.000Z',
-      data: { fine_tune_id: 'ft-7', status: 'completed', model_name: 'acme/llama-support-v3' },
+      data: { jobId: 'ft-7', modelName: 'acme/llama-support-v3', baseModel: 'meta-llama/Meta-Llama-3.1-8B-Instruct-Reference' },
+      providerData: { fine_tune_id: 'ft-7', status: 'completed', model_name: 'acme/llama-support-v3' },
     });
+  });
+
+  it('leaves modelName absent, not guessed, while Together has not named the output model', () => {
+    const [, completed] = observeFineTune(job('completed', { model_output_name: null }), [], RECEIVED_AT);
+
+    expect(completed?.event.data).toStrictEqual({ jobId: 'ft-7', baseModel: 'meta-llama/Meta-Llama-3.1-8B-Instruct-Reference' });
   });
 
   it('sees fine_tune.started for a job that went from pending to completed between two polls without start events', () => {
@@ -110,7 +120,8 @@ describe('fine-tune observations', () => {
       id: 'poll:ft:ft-7:failed',
       type: 'fine_tune.failed',
       occurredAt: '2026-11-01T10:09:00.000Z',
-      data: { fine_tune_id: 'ft-7', status: 'error', error_message: 'CUDA out of memory', step: 120 },
+      data: { jobId: 'ft-7', errorMessage: 'CUDA out of memory', step: 120 },
+      providerData: { fine_tune_id: 'ft-7', status: 'error', error_message: 'CUDA out of memory', step: 120 },
     });
   });
 
@@ -118,7 +129,8 @@ describe('fine-tune observations', () => {
     const observations = observeFineTune(job(status), [], RECEIVED_AT);
 
     expect(observations.map((o) => o.event.type)).toEqual(['fine_tune.failed']);
-    expect((observations[0]?.event.data as { error_message: string }).error_message).toMatch(status === 'cancelled' ? /cancelled/ : /user_error/);
+    const failed = observations[0]?.event;
+    expect(failed?.type === 'fine_tune.failed' ? failed.data.errorMessage : undefined).toMatch(status === 'cancelled' ? /cancelled/ : /user_error/);
   });
 
   it('routes every provider type through the together provider table', () => {
@@ -145,7 +157,7 @@ describe('batch observations', () => {
     expect([...observeBatch(batch('VALIDATING'), RECEIVED_AT), ...observeBatch(batch('IN_PROGRESS'), RECEIVED_AT)]).toEqual([]);
   });
 
-  it('sees batch.completed with output_file_id and error_file_id', () => {
+  it('sees batch.completed with outputFileId and errorFileId', () => {
     const [completed] = observeBatch(batch('COMPLETED'), RECEIVED_AT);
 
     expect(completed?.event).toMatchObject({
@@ -154,13 +166,19 @@ describe('batch observations', () => {
       providerType: 'batch.completed',
       subject: 'batch-9',
       occurredAt: '2026-11-01T11:30:00.000Z',
-      data: { batch_id: 'batch-9', status: 'COMPLETED', output_file_id: 'file-out', error_file_id: 'file-err' },
+      data: { batchId: 'batch-9', outputFileId: 'file-out', errorFileId: 'file-err' },
+      providerData: { batch_id: 'batch-9', status: 'COMPLETED', output_file_id: 'file-out', error_file_id: 'file-err' },
     });
   });
 
   it.each(['FAILED', 'EXPIRED', 'CANCELLED'])('sees batch.failed for a %s batch, keyed by that status', (status) => {
     const [failed] = observeBatch(batch(status, { error: 'why' }), RECEIVED_AT);
 
-    expect(failed?.event).toMatchObject({ id: `poll:batch:batch-9:${status}`, type: 'batch.failed', data: { status, error: 'why' } });
+    expect(failed?.event).toMatchObject({
+      id: `poll:batch:batch-9:${status}`,
+      type: 'batch.failed',
+      data: { batchId: 'batch-9', errorMessage: 'why' },
+      providerData: { status, error: 'why' },
+    });
   });
 });

@@ -1,7 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { NormalizedEvent } from '../../core/event';
+import type { RouteEvent } from '../../core/event';
+import type { Route } from '../../core/routes';
 
 /**
  * Whose once-record a step's `once` keeps: `transition` (the default) once for the job transition
@@ -60,6 +61,7 @@ export interface RouteContext {
  * One piece of a route's logic. Steps run in order for each event; a step that throws fails the
  * event, which is retried. A step may therefore run again for the same event: make it idempotent
  * (a conditional write, or `context.idempotencyKey(name)` as the idempotency key of the API it
- * calls) or wrap it in `context.once`.
+ * calls) or wrap it in `context.once`. A step of one route (`RouteStep<'fine_tune.completed'>`)
+ * gets that route's event, its `data` typed; a step of every route (`RouteStep`) gets any event.
  */
-export type RouteStep = (event: NormalizedEvent, context: RouteContext) => Promise<void>;
+export type RouteStep<in R extends Route = Route> = (event: RouteEvent<R>, context: RouteContext) => Promise<void>;

@@ -12,7 +12,7 @@ export type { RouteContext, RouteStep } from './context';
  * route, so a route added to ROUTES does not compile until it has an entry here. The projection
  * comes before the alert: it is idempotent, while the alert is guarded by `once`.
  */
-export const BUILT_IN_STEPS: Readonly<Record<Route, readonly RouteStep[]>> = {
+export const BUILT_IN_STEPS: { readonly [R in Route]: readonly RouteStep<R>[] } = {
   'fine_tune.started': [projectJob],
   'fine_tune.checkpoint': [projectJob],
   'fine_tune.completed': [projectJob],
@@ -26,7 +26,10 @@ export const BUILT_IN_STEPS: Readonly<Record<Route, readonly RouteStep[]>> = {
   other: [logEvent],
 };
 
-/** The steps a route's consumer runs: the built-in ones, then the user's (see `extensions.ts`). */
-export function stepsFor(route: Route, extensions: Extensions = EXTENSIONS): readonly RouteStep[] {
+/**
+ * The steps a route's consumer runs: the built-in ones, then the user's (see `extensions.ts`).
+ * They take that route's events only: the consumer refuses a message of another route.
+ */
+export function stepsFor<R extends Route>(route: R, extensions: Extensions = EXTENSIONS): readonly RouteStep<R>[] {
   return [...BUILT_IN_STEPS[route], ...(extensions[route] ?? [])];
 }

@@ -6,7 +6,7 @@ import { JOBS_TABLE, type JobItem, type JobState } from '../../core/table';
 import { ConsumerDependencyError } from '../errors';
 import type { RouteContext, RouteStep } from './context';
 import { mergeJob, type JobWrite } from './job-history';
-import { eventFields, failureReason, firstNumber, firstString } from './fields';
+import { errorSummary } from './fields';
 
 /** What one event says about its job or batch. */
 export interface JobUpdate {
@@ -36,20 +36,7 @@ const JOB_ROUTES: Partial<Record<Route, { kind: JobItem['kind']; state: JobState
 export function jobUpdateFor(event: NormalizedEvent): JobUpdate | undefined {
   const target = JOB_ROUTES[event.type];
   if (target === undefined || event.subject === undefined) return undefined;
-  const fields = eventFields(event.data);
-  const details: JobUpdate['details'] =
-    target.state === 'failed'
-      ? { error: failureReason(fields) }
-      : target.state === 'completed'
-        ? target.kind === 'fine_tune'
-          ? { model: firstString(fields, ['model_name', 'fine_tuned_model', 'model_output_name', 'artifact']) }
-          : { output: firstString(fields, ['output_url', 'output_file_id']) }
-        : {};
-  const step = target.state === 'running' ? firstNumber(fields, ['step']) : undefined;
-  const loss = step === undefined ? undefined : firstNumber(fields, ['loss']);
-  const reported = step === undefined ? undefined : firstString(fields, CHECKPOINT_PATH_FIELDS);
-  const path = reported !== undefined && reported.length <= MAX_PATH_LENGTH ? reported : undefined;
-  const extras = target.kind === 'fine_tune' && target.state === 'completed' ? completionExtras(fields) : {};
+  const { details, step, loss, path } = jobFacts(event);
   return {
     pk: `${event.provider}#${event.subject}`,
     provider: event.provider,
@@ -59,26 +46,52 @@ export function jobUpdateFor(event: NormalizedEvent): JobUpdate | undefined {
     ...(step === undefined ? {} : { step }),
     ...(loss === undefined ? {} : { loss }),
     ...(path === undefined ? {} : { path }),
-    details: Object.fromEntries(Object.entries({ ...details, ...extras }).filter(([, value]) => value !== undefined)),
+    details: Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined)),
   };
 }
-
-/** Where providers put a checkpoint's or a model's storage path (canonical name first). */
-const CHECKPOINT_PATH_FIELDS = ['checkpointPath', 'checkpoint_path', 'model_path'] as const;
 
 /** Most checkpoint paths kept from a completion, and the longest path: anything longer is not a path. */
 const MAX_COMPLETION_PATHS = 50;
 const MAX_PATH_LENGTH = 2048;
 
-/** What a completed fine-tune adds for a deploy step: its evaluation loss and the paths it lists. */
-function completionExtras(fields: Record<string, unknown>): JobUpdate['details'] {
-  const listed = ['checkpointPaths', 'checkpoint_paths'].map((name) => fields[name]).find(Array.isArray) as unknown[] | undefined;
-  const single = firstString(fields, CHECKPOINT_PATH_FIELDS);
-  const paths = (listed ?? (single === undefined ? [] : [single]))
-    .filter((path): path is string => typeof path === 'string' && path.trim() !== '' && path.length <= MAX_PATH_LENGTH)
-    .slice(0, MAX_COMPLETION_PATHS);
-  const evalLoss = firstNumber(fields, ['evalLoss', 'eval_loss']);
-  return { ...(evalLoss === undefined ? {} : { evalLoss }), ...(paths.length === 0 ? {} : { checkpointPaths: paths }) };
+const isPath = (value: unknown): value is string => typeof value === 'string' && value.trim() !== '' && value.length <= MAX_PATH_LENGTH;
+
+/**
+ * The checkpoint paths a completion lists for a deploy step. No route's canonical data names them
+ * (no provider of the contract sends them on a completion), so they are read from the provider's
+ * own data where a sender includes them: a list, or a single path.
+ */
+function completionPaths(providerData: unknown): string[] {
+  if (typeof providerData !== 'object' || providerData === null) return [];
+  const fields = providerData as Record<string, unknown>;
+  const listed = [fields.checkpointPaths, fields.checkpoint_paths].find(Array.isArray) as unknown[] | undefined;
+  const single = [fields.checkpointPath, fields.checkpoint_path, fields.model_path].find(isPath);
+  return (listed ?? (single === undefined ? [] : [single])).filter(isPath).slice(0, MAX_COMPLETION_PATHS);
+}
+
+/** What an event's canonical data says about its job or batch, beyond its state. */
+function jobFacts(event: NormalizedEvent): Pick<JobUpdate, 'details' | 'step' | 'loss' | 'path'> {
+  switch (event.type) {
+    case 'fine_tune.checkpoint': {
+      const { step, loss, checkpointPath } = event.data;
+      // A loss and a path are kept only with the step they belong to.
+      if (step === undefined) return { details: {} };
+      return { details: {}, step, loss, path: isPath(checkpointPath) ? checkpointPath : undefined };
+    }
+    case 'fine_tune.completed': {
+      const paths = completionPaths(event.providerData);
+      return {
+        details: { model: event.data.modelName, evalLoss: event.data.evalLoss, ...(paths.length === 0 ? {} : { checkpointPaths: paths }) },
+      };
+    }
+    case 'batch.completed':
+      return { details: { output: event.data.outputUrl ?? event.data.outputFileId } };
+    case 'fine_tune.failed':
+    case 'batch.failed':
+      return { details: { error: errorSummary(event.data.errorMessage) } };
+    default:
+      return { details: {} };
+  }
 }
 
 /** Merges in a row before giving up to SQS's retry: each lost race means another write of this job went through. */

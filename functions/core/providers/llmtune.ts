@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import { z } from 'zod';
-import { defineProvider, pickSubject, toSeconds } from './types';
+import * as z from 'zod';
+import { errorText, fieldsOf, number, text } from './fields';
+import { defineProvider, pickSubject, toSeconds, type DataReaders } from './types';
 
 const Envelope = z.looseObject({
   event: z.string(),
@@ -37,6 +38,12 @@ function canonicalData(data: unknown): string {
   }
 }
 
+const DEPLOYMENT: DataReaders<'model.deployed' | 'deployment.changed'> = {
+  deploymentId: (d) => text(d.deploymentId),
+  modelId: (d) => text(d.modelId),
+  status: (d) => text(d.status),
+};
+
 const iso = (nowSeconds: number) => new Date(nowSeconds * 1000).toISOString().replace('.000Z', 'Z');
 
 /** LLMTune (seed 003): hex HMAC of the raw body, `{ event, data, deliveredAt }`. */
@@ -65,8 +72,29 @@ export const llmtune = defineProvider({
       subject: pickSubject(envelope.data, ['jobId', 'deploymentId', 'modelId']),
       occurredAtSeconds: deliveredAt,
       bodyTimestampSeconds: deliveredAt,
-      data: envelope.data,
+      providerData: envelope.data,
     };
+  },
+  // Field names from LLMTune's payloads (seed 003): camelCase, the model as `artifact`, losses under `metrics`.
+  data: {
+    'fine_tune.started': { jobId: (d) => text(d.jobId), baseModel: (d) => text(d.baseModel) },
+    'fine_tune.completed': {
+      jobId: (d) => text(d.jobId),
+      modelName: (d) => text(d.artifact),
+      evalLoss: (d) => number(fieldsOf(d.metrics).evalLoss),
+      baseModel: (d) => text(d.baseModel),
+    },
+    'fine_tune.failed': {
+      jobId: (d) => text(d.jobId),
+      errorMessage: (d) => errorText(d.error) ?? errorText(d.errorMessage),
+    },
+    'model.deployed': DEPLOYMENT,
+    'deployment.changed': DEPLOYMENT,
+    'usage.threshold_reached': {
+      metric: (d) => text(d.metric),
+      threshold: (d) => number(d.threshold),
+      current: (d) => number(d.current),
+    },
   },
   // LLMTune ids derive from the data, so each sample folds the requested id into its data and keeps
   // every other data field fixed: resending the same id is then the same event, as a real retry is.

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { errorText, fieldsOf, number, text } from './fields';
 import { defineProvider, pickSubject, toSeconds } from './types';
 
 const Envelope = z.looseObject({
@@ -32,8 +33,32 @@ export const mythicdot = defineProvider({
       subject: pickSubject(envelope.data.object, ['id']),
       occurredAtSeconds: created,
       bodyTimestampSeconds: created,
-      data: envelope.data,
+      providerData: envelope.data,
     };
+  },
+  // Everything is under `data.object` (seed 004), in OpenAI's field names: the fine-tuned model is
+  // `fine_tuned_model`, the base model `model`.
+  dataFields: (data) => fieldsOf(fieldsOf(data).object),
+  data: {
+    'fine_tune.started': { jobId: (o) => text(o.id), baseModel: (o) => text(o.model) },
+    'fine_tune.completed': {
+      jobId: (o) => text(o.id),
+      modelName: (o) => text(o.fine_tuned_model),
+      baseModel: (o) => text(o.model),
+    },
+    'fine_tune.failed': { jobId: (o) => text(o.id), errorMessage: (o) => errorText(o.error) },
+    'batch.completed': {
+      batchId: (o) => text(o.id),
+      outputFileId: (o) => text(o.output_file_id),
+      errorFileId: (o) => text(o.error_file_id),
+    },
+    'batch.failed': { batchId: (o) => text(o.id), errorMessage: (o) => errorText(o.errors) ?? errorText(o.error) },
+    'usage.threshold_reached': {
+      // MythicDot names the unit in the field (`threshold_usd`, `current_usd`) instead of sending a metric.
+      metric: (o) => (o.threshold_usd !== undefined || o.current_usd !== undefined ? 'usd' : text(o.metric)),
+      threshold: (o) => number(o.threshold_usd ?? o.threshold),
+      current: (o) => number(o.current_usd ?? o.current),
+    },
   },
   samples: {
     'batch.completed': ({ id, nowSeconds }) => ({

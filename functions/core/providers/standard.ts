@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { text } from './fields';
 import { defineProvider, pickSubject, toSeconds } from './types';
 
 const Envelope = z.looseObject({
@@ -40,8 +41,15 @@ export const standard = defineProvider({
       providerType: envelope.type,
       subject: pickSubject(envelope.data, ['id']),
       occurredAtSeconds: toSeconds(envelope.created_at, 'created_at') ?? verified.signedAtSeconds,
-      data: envelope.data ?? {},
+      providerData: envelope.data,
     };
+  },
+  // OpenAI's events carry only the object's id (providers.md): nothing else is mapped, or guessed.
+  data: {
+    'fine_tune.completed': { jobId: (d) => text(d.id) },
+    'fine_tune.failed': { jobId: (d) => text(d.id) },
+    'batch.completed': { batchId: (d) => text(d.id) },
+    'batch.failed': { batchId: (d) => text(d.id) },
   },
   samples: Object.fromEntries(
     [

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { errorText, number, text } from './fields';
 import { defineProvider, pickSubject, toSeconds } from './types';
 
 const Envelope = z.looseObject({
@@ -41,8 +42,45 @@ export const together = defineProvider({
       subject: pickSubject(envelope.data, ['fine_tune_id', 'batch_id', 'model_id']),
       occurredAtSeconds: created,
       bodyTimestampSeconds: created,
-      data: envelope.data ?? {},
+      providerData: envelope.data,
     };
+  },
+  // Field names from Together's event table (providers.md); the batch file ids and the checkpoint
+  // path are the names Together's API gives them.
+  data: {
+    'fine_tune.started': { jobId: (d) => text(d.fine_tune_id) },
+    'fine_tune.checkpoint': {
+      jobId: (d) => text(d.fine_tune_id),
+      step: (d) => number(d.step),
+      loss: (d) => number(d.loss),
+      checkpointPath: (d) => text(d.checkpoint_path),
+    },
+    'fine_tune.completed': {
+      jobId: (d) => text(d.fine_tune_id),
+      modelName: (d) => text(d.model_name),
+      evalLoss: (d) => number(d.eval_loss),
+    },
+    'fine_tune.failed': {
+      jobId: (d) => text(d.fine_tune_id),
+      errorMessage: (d) => errorText(d.error_message),
+      step: (d) => number(d.step),
+    },
+    'model.deprecated': {
+      modelId: (d) => text(d.model_id),
+      replacementModel: (d) => text(d.replacement_model),
+      sunsetDate: (d) => text(d.sunset_date),
+    },
+    'batch.completed': {
+      batchId: (d) => text(d.batch_id),
+      outputUrl: (d) => text(d.output_url),
+      outputFileId: (d) => text(d.output_file_id),
+      errorFileId: (d) => text(d.error_file_id),
+      totalTokens: (d) => number(d.total_tokens),
+    },
+    'batch.failed': {
+      batchId: (d) => text(d.batch_id),
+      errorMessage: (d) => errorText(d.error_message) ?? errorText(d.error),
+    },
   },
   // Each sample id is its own job or batch (`ft-{id}`), so different samples never collide in the
   // jobs projection, and a resend of one id is the same event about the same job.

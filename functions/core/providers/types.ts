@@ -1,8 +1,10 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
+import type { EventData } from '../data';
 import { BadRequestError } from '../errors';
 import type { ProviderName } from '../event';
 import type { Route } from '../routes';
 import type { SignatureSpec, Verified } from '../verify';
+import { fieldsOf, type Fields } from './fields';
 
 /** What a provider's envelope says about the event, before it becomes a normalized event. */
 export interface EnvelopeFacts {
@@ -16,7 +18,8 @@ export interface EnvelopeFacts {
    * `deliveredAt`). Held to the retention rule when the scheme signs no timestamp header.
    */
   readonly bodyTimestampSeconds?: number;
-  readonly data: unknown;
+  /** The envelope's `data`, as received. */
+  readonly providerData: unknown;
 }
 
 /** A sample delivery body of one provider type, for the sample sender, tests and benchmarks. */
@@ -36,19 +39,47 @@ export interface Provider {
   readonly routes: Readonly<Record<string, Route>>;
   /** Reads the parsed JSON body; throws {@link BadRequestError} when it is not this provider's envelope. */
   parse(body: unknown, verified: Verified): EnvelopeFacts;
+  /**
+   * The route's canonical data from this provider's data (`EnvelopeFacts.providerData`): the fields the
+   * provider sent, renamed; `{}` for a route it maps nothing into.
+   */
+  canonicalData<R extends Route>(route: R, providerData: unknown): EventData<R>;
   readonly samples: Readonly<Record<string, SampleBuilder>>;
 }
 
-export interface ProviderDefinition<E> extends Omit<Provider, 'parse'> {
+/**
+ * How one route's canonical fields are read from a provider's data: one reader per field the
+ * provider sends. A field with no reader, or whose reader finds nothing, is absent.
+ */
+export type DataReaders<R extends Route> = { readonly [K in keyof EventData<R>]?: (fields: Fields) => EventData<R>[K] };
+
+/** How one provider's data becomes each route's canonical data; a route with no entry gets `{}`. */
+export type DataMapping = { readonly [R in Route]?: DataReaders<R> };
+
+export interface ProviderDefinition<E> extends Omit<Provider, 'parse' | 'canonicalData'> {
   readonly envelope: z.ZodType<E>;
   toFacts(envelope: E, verified: Verified): EnvelopeFacts;
+  readonly data: DataMapping;
+  /** Where the readers of {@link data} look: the provider's data itself unless said otherwise. */
+  readonly dataFields?: (providerData: unknown) => Fields;
 }
 
 /** Turns a typed definition into a {@link Provider}: the envelope schema is checked before `toFacts`. */
 export function defineProvider<E>(definition: ProviderDefinition<E>): Provider {
-  const { envelope, toFacts, ...rest } = definition;
+  const { envelope, toFacts, data, dataFields = fieldsOf, ...rest } = definition;
   return {
     ...rest,
+    canonicalData<R extends Route>(route: R, providerData: unknown): EventData<R> {
+      const readers = (data[route] ?? {}) as Readonly<Record<string, (fields: Fields) => unknown>>;
+      const fields = dataFields(providerData);
+      const canonical: Record<string, unknown> = {};
+      for (const [name, read] of Object.entries(readers)) {
+        const value = read(fields);
+        if (value !== undefined) canonical[name] = value;
+      }
+      // Each reader returns its field's type (DataReaders), and every canonical field is optional.
+      return canonical as EventData<R>;
+    },
     parse(body, verified) {
       const result = envelope.safeParse(body);
       if (!result.success) {

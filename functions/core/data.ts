@@ -1,0 +1,74 @@
+import * as z from 'zod';
+import type { Route } from './routes';
+
+/**
+ * Longest text kept in a canonical field. The provider's data travels beside it in full
+ * (`providerData`), so the copy must stay small enough that the event still fits its record.
+ */
+export const MAX_DATA_TEXT_LENGTH = 2048;
+
+const text = (description: string) => z.string().min(1).max(MAX_DATA_TEXT_LENGTH).describe(description).optional();
+const number = (description: string) => z.number().describe(description).optional();
+
+const jobId = text("The provider's fine-tune job id.");
+const batchId = text("The provider's batch id.");
+const errorMessage = text(`Why it failed, in the provider's words (cut to ${MAX_DATA_TEXT_LENGTH} characters).`);
+
+const deploymentData = z.object({
+  deploymentId: text("The provider's deployment (endpoint) id."),
+  modelId: text('The model the deployment serves.'),
+  status: text("The deployment's status, as the provider names it."),
+});
+
+/**
+ * The canonical `data` of each route: the same shape whatever the provider. Every field is
+ * optional: a field the provider does not send is absent, never guessed. The provider's own data
+ * travels unchanged beside it, as `providerData`.
+ */
+export const ROUTE_DATA_SCHEMAS = {
+  'fine_tune.started': z.object({
+    jobId,
+    baseModel: text('The model the job fine-tunes.'),
+  }),
+  'fine_tune.checkpoint': z.object({
+    jobId,
+    step: number('The training step the checkpoint was taken at.'),
+    loss: number('The training loss at that step.'),
+    checkpointPath: text('Where the checkpoint was saved.'),
+  }),
+  'fine_tune.completed': z.object({
+    jobId,
+    modelName: text('The name of the fine-tuned model, as the provider serves it.'),
+    evalLoss: number('The evaluation loss of the finished model.'),
+    baseModel: text('The model the job fine-tuned.'),
+  }),
+  'fine_tune.failed': z.object({
+    jobId,
+    errorMessage,
+    step: number('The training step the job failed at.'),
+  }),
+  'batch.completed': z.object({
+    batchId,
+    outputFileId: text("The provider's id of the file holding the results."),
+    outputUrl: text('Where the results can be downloaded.'),
+    errorFileId: text("The provider's id of the file holding the requests that failed: a completed batch can hold some."),
+    totalTokens: number('Tokens the batch used.'),
+  }),
+  'batch.failed': z.object({ batchId, errorMessage }),
+  'model.deprecated': z.object({
+    modelId: text('The deprecated model.'),
+    replacementModel: text('The model the provider says to move to.'),
+    sunsetDate: text('When the model stops serving, as the provider writes it.'),
+  }),
+  'model.deployed': deploymentData,
+  'deployment.changed': deploymentData,
+  'usage.threshold_reached': z.object({
+    metric: text('What is measured (`tokens`, `usd`, …).'),
+    threshold: number('The threshold that was crossed, in units of the metric.'),
+    current: number('The current usage, in units of the metric.'),
+  }),
+  other: z.object({}),
+} as const satisfies Record<Route, z.ZodObject>;
+
+/** The canonical `data` of one route, e.g. `EventData<'fine_tune.completed'>['modelName']`. */
+export type EventData<R extends Route> = z.infer<(typeof ROUTE_DATA_SCHEMAS)[R]>;
