@@ -5,6 +5,7 @@ import { run } from '../../cli/program';
 import { localTarget } from '../../cli/target';
 import { SCHEMA_VERSION, type NormalizedEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
+import { PROVIDERS } from '../../functions/core/providers';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { consumerOn, sqsEvent, sqsRecord } from '../support/consumers';
 import { captureOutput } from '../unit/cli-support';
@@ -32,8 +33,10 @@ async function cli(...argv: string[]) {
   return { code, stdout: captured.stdout, stderr: captured.stderr };
 }
 
-function event(provider: NormalizedEvent['provider'], type: Route, providerType: string, subject: string, id: string, occurredAt: string, data: unknown): NormalizedEvent {
-  return { id, provider, type, providerType, subject, occurredAt, receivedAt: occurredAt, schemaVersion: SCHEMA_VERSION, data } as NormalizedEvent;
+function event(provider: NormalizedEvent['provider'], type: Route, providerType: string, subject: string, id: string, occurredAt: string, providerData: unknown): NormalizedEvent {
+  // The provider's own data, mapped into the route's canonical data as the receiver maps it.
+  const data = PROVIDERS[provider].canonicalData(type, providerData);
+  return { id, provider, type, providerType, subject, occurredAt, receivedAt: occurredAt, schemaVersion: SCHEMA_VERSION, data, providerData } as NormalizedEvent;
 }
 
 /** Hands events to their route's consumer, as the queue would, with the consumer's clock at `atMs`. */

@@ -63,7 +63,10 @@ describe("the README's extension example", () => {
       expect(response.batchItemFailures).toEqual([]);
       const model = MODEL_NAMES[provider];
       const key = eventKey(JSON.parse(message?.Body ?? '{}') as NormalizedEvent);
-      expect(vi.mocked(startEvaluation).mock.calls).toEqual(model === undefined ? [] : [[{ model, idempotencyKey: key }]]);
+      // The key once hands the effect: the job transition's, shared by a push and a poll of it.
+      const sent = JSON.parse(message?.Body ?? '{}') as NormalizedEvent;
+      const idempotencyKey = `${sent.provider}#${sent.subject}#completed#evaluation`;
+      expect(vi.mocked(startEvaluation).mock.calls).toEqual(model === undefined ? [] : [[{ model, idempotencyKey }]]);
       expect(await eventRecord(env, key)).toMatchObject({ status: 'handled' });
     },
   );

@@ -510,9 +510,9 @@ describe('characters SQS refuses, end to end on the emulators', () => {
     expect(result.statusCode).toBe(200);
     expect(messages.map((message) => message.MessageAttributes?.eventId?.StringValue)).toEqual([id]);
     expect(outcome.batchItemFailures).toEqual([]);
-    expect(seen.map((event) => [event.id, (event.data as { fill: unknown }).fill])).toEqual([[id, marker]]);
+    expect(seen.map((event) => [event.id, (event.providerData as { fill: unknown }).fill])).toEqual([[id, marker]]);
     const record = await eventRecord(env, `together#${id}`);
-    expect([record?.status, (JSON.parse(record?.event ?? '{}') as { data: { fill: unknown } }).data.fill]).toEqual(['handled', marker]);
+    expect([record?.status, (JSON.parse(record?.event ?? '{}') as { providerData: { fill: unknown } }).providerData.fill]).toEqual(['handled', marker]);
   });
 });
 
