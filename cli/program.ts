@@ -18,7 +18,7 @@ import {
   parseEventKey,
   type EventsDeps,
 } from './events';
-import { formatTable, printJson, startProgress, type Output } from './output';
+import { escapeControl, formatTable, printJson, printText, startProgress, type Output } from './output';
 import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, registerTogether, storeSecretInstructions } from './register';
 import { describeReplay, replayMany, type ReplayOutcome } from './replay';
 import { formatBurst, sendBurst } from './send';
@@ -62,11 +62,11 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<ExitC
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof UsageError) {
-      deps.output.stderr.write(`error: ${error.message}\n`);
+      deps.output.stderr.write(`error: ${escapeControl(error.message, { keepNewlines: true })}\n`);
       return EXIT.usage;
     }
     const message = error instanceof CliError ? error.message : (describeConnectionError(error, 'the target') ?? String(error));
-    deps.output.stderr.write(`error: ${message}\n`);
+    deps.output.stderr.write(`error: ${escapeControl(message, { keepNewlines: true })}\n`);
     if (deps.env.WEBHOOKS_DEBUG === '1' && error instanceof Error && error.stack) deps.output.stderr.write(`${error.stack}\n`);
     return EXIT.failure;
   }
@@ -77,7 +77,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
   const { output, env } = deps;
   const clock = deps.clock ?? Date.now;
   const connect = deps.connect ?? ((stack: string | undefined) => (stack === undefined ? Promise.resolve(localTarget(env)) : stackTarget(stack, env)));
-  const print = (text: string) => output.stdout.write(text);
+  const print = (text: string) => printText(output, text);
 
   const program = new Command('webhooks')
     .description(
@@ -175,7 +175,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
         }
         if (options.dryRun) {
           if (options.json) printJson(output, { dryRun: true, keys: selected });
-          else print(selected.length === 0 ? 'nothing to replay\n' : `would replay ${selected.length}:\n${selected.map((key) => `  ${key}\n`).join('')}`);
+          else print(selected.length === 0 ? 'nothing to replay\n' : `would replay ${selected.length}:\n${selected.map((key) => `  ${escapeControl(key)}\n`).join('')}`);
           return;
         }
         const queues = await target.queues();
@@ -187,7 +187,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
         ).finally(() => progress.stop());
         const replayed = outcomes.filter((outcome) => outcome.result === 'replayed').length;
         if (options.json) printJson(output, { replayed, total: outcomes.length, outcomes });
-        else print(`${outcomes.map((outcome) => `${describeReplay(outcome)}\n`).join('')}replayed ${replayed} of ${outcomes.length}\n`);
+        else print(`${outcomes.map((outcome) => `${escapeControl(describeReplay(outcome))}\n`).join('')}replayed ${replayed} of ${outcomes.length}\n`);
         setCode(replayed === outcomes.length ? EXIT.ok : EXIT.failure);
       },
     );
