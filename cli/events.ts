@@ -2,7 +2,7 @@ import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient,
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { EVENTS_TABLE, EVENT_STATUSES, type EventRecord, type EventStatus } from '../functions/core/table';
 import { isRoute, ROUTES } from '../functions/core/routes';
-import { CliError, UsageError, describeConnectionError } from './errors';
+import { CliError, UsageError, connectionError } from './errors';
 import { escapeControl, formatTable, truncate } from './output';
 import { daysNewestFirst } from './time';
 
@@ -198,7 +198,7 @@ async function send<T>(deps: EventsDeps, call: () => Promise<T>): Promise<T> {
         cause: error,
       });
     }
-    throw new CliError(describeConnectionError(error, where) ?? `DynamoDB call failed at ${where}: ${String(error)}`, { cause: error });
+    throw connectionError(error, where) ?? new CliError(`DynamoDB call failed at ${where}: ${String(error)}`, { cause: error });
   }
 }
 

@@ -6,7 +6,7 @@ import { ROUTES, isRoute, type Route } from '../functions/core/routes';
 import { DEFAULT_STACK_NAME } from '../infra/outputs';
 import { sampleTypes } from '../local/deliveries';
 import { listDeadLetters, redriveByCopy, redriveByMoveTask, type RedriveResult } from './dlq';
-import { CliError, EXIT, UsageError, describeConnectionError, type ExitCode } from './errors';
+import { CliError, EXIT, UsageError, connectionError, errorJson, type ExitCode } from './errors';
 import {
   eventForJson,
   eventsInWindow,
@@ -52,28 +52,43 @@ interface TargetOptions {
  */
 export async function run(argv: readonly string[], deps: CliDeps): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
-  const program = buildProgram(deps, (next) => (code = next));
+  // Known before parsing, so that a parse error is JSON too.
+  const json = wantsJson(argv);
+  const program = buildProgram(deps, (next) => (code = next), { json });
+  const fail = (exit: ExitCode, error: { reason: string; hint?: string | undefined }, text: string) => {
+    deps.output.stderr.write(json ? `${JSON.stringify(errorJson(error))}\n` : `error: ${escapeControl(text, { keepNewlines: true })}\n`);
+    return exit;
+  };
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return code;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help and --version end with exit code 0; every other parse failure is a usage error.
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    }
-    if (error instanceof UsageError) {
-      deps.output.stderr.write(`error: ${escapeControl(error.message, { keepNewlines: true })}\n`);
+      // --help and --version end with exit code 0; every other parse failure is a usage error,
+      // which commander has printed already unless the output is JSON.
+      if (error.exitCode === 0) return EXIT.ok;
+      if (json) fail(EXIT.usage, { reason: error.message.replace(/^error: /, ''), hint: USAGE_HINT }, error.message);
       return EXIT.usage;
     }
-    const message = error instanceof CliError ? error.message : (describeConnectionError(error, 'the target') ?? String(error));
-    deps.output.stderr.write(`error: ${escapeControl(message, { keepNewlines: true })}\n`);
+    if (error instanceof UsageError) return fail(EXIT.usage, { reason: error.reason, hint: error.hint ?? USAGE_HINT }, error.message);
+    if (error instanceof CliError) return fail(EXIT.failure, error, error.message);
+    const explained = connectionError(error, 'the target') ?? { reason: String(error), hint: 'rerun with WEBHOOKS_DEBUG=1 for the stack trace' };
+    fail(EXIT.failure, explained, 'message' in explained ? explained.message : explained.reason);
     if (deps.env.WEBHOOKS_DEBUG === '1' && error instanceof Error && error.stack) deps.output.stderr.write(`${error.stack}\n`);
     return EXIT.failure;
   }
 }
 
-/** The commander program; `setCode` receives each command's exit code. */
-export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): Command {
+const USAGE_HINT = 'run the command with --help for usage';
+
+/** Whether `--json` is among the options (before any `--`). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** The commander program; `setCode` receives each command's exit code; `json`: errors are printed by run() as JSON. */
+export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, options: { json?: boolean } = {}): Command {
   const { output, env } = deps;
   const clock = deps.clock ?? Date.now;
   const connect = deps.connect ?? ((stack: string | undefined) => (stack === undefined ? Promise.resolve(localTarget(env)) : stackTarget(stack, env)));
@@ -85,7 +100,8 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
         'Works against the local runtime of `npm start` by default, or a deployed stack with --stack <name>.',
     )
     .exitOverride()
-    .configureOutput({ writeOut: (text) => output.stdout.write(text), writeErr: (text) => output.stderr.write(text) })
+    // With --json, run() prints a parse error as JSON instead of commander's text.
+    .configureOutput({ writeOut: (text) => output.stdout.write(text), writeErr: (text) => (options.json ? undefined : output.stderr.write(text)) })
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',

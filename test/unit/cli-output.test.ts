@@ -102,3 +102,57 @@ function fakeTarget(item: EventRecord | undefined) {
     secretArns: {},
   } as unknown as import('../../cli/target').Target;
 }
+
+describe('--json errors', () => {
+  const cli = async (env: Record<string, string>, ...argv: string[]) => {
+    const captured = captureOutput();
+    const code = await run(argv, { output: captured.output, env });
+    return { code, stdout: captured.stdout, stderr: captured.stderr };
+  };
+  const jsonError = (stderr: string) => JSON.parse(stderr) as { error: string; hint: string | null };
+
+  it('status --json against a runtime that is not running prints the error as JSON, with the fix as its hint', async () => {
+    const { code, stdout, stderr } = await cli({ DYNAMODB_PORT: '1', SQS_PORT: '1' }, 'status', '--json');
+
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(jsonError(stderr)).toEqual({
+      error: expect.stringMatching(/^could not reach .*127\.0\.0\.1:1 \(connection refused\)$/),
+      hint: expect.stringContaining('npm start'),
+    });
+  });
+
+  it('a parse error of the command line is JSON too, exit 2, and nothing else is printed', async () => {
+    const { code, stdout, stderr } = await cli({}, 'events', 'list', '--json', '--bogus');
+
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(jsonError(stderr)).toEqual({ error: "unknown option '--bogus'", hint: expect.stringContaining('--help') });
+  });
+
+  it('every command answers a usage error with --json as one JSON error, exit 2', async () => {
+    const usageErrors = [
+      ['events', 'list', '--since', 'a while'],
+      ['events', 'show', 'not-a-key'],
+      ['replay'],
+      ['dlq', 'list', 'no.such.route'],
+      ['dlq', 'redrive'],
+      ['send', 'openai', 'x'],
+      ['status', '--since', 'a while'],
+      ['register', 'together'],
+    ];
+    for (const argv of usageErrors) {
+      const { code, stdout, stderr } = await cli({}, ...argv, '--json');
+
+      expect({ argv, code, stdout }).toEqual({ argv, code: 2, stdout: '' });
+      expect(jsonError(stderr).error, argv.join(' ')).toEqual(expect.any(String));
+    }
+  });
+
+  it('without --json the same error stays one line of text', async () => {
+    const { code, stderr } = await cli({ DYNAMODB_PORT: '1', SQS_PORT: '1' }, 'status');
+
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^error: could not reach .* \(connection refused\): start the local runtime with `npm start`.*\n$/);
+  });
+});
