@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
@@ -19,7 +20,7 @@ import {
   type EventsDeps,
 } from './events';
 import { escapeControl, formatTable, printJson, printText, startProgress, type Output } from './output';
-import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, registerTogether, storeSecretInstructions } from './register';
+import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, checkSuppliedSecret, registerTogether, storeSecretInstructions, type SecretSource } from './register';
 import { describeReplay, replayMany, type ReplayOutcome } from './replay';
 import { formatBurst, sendBurst } from './send';
 import { collectStatus, formatStatus } from './status';
@@ -40,6 +41,8 @@ export interface CliDeps {
   readonly fetch?: typeof fetch;
   /** Waits between move-task status checks. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** All of stdin, for `--secret-stdin`; default the process's. */
+  readonly readStdin?: () => Promise<string>;
 }
 
 interface TargetOptions {
@@ -402,19 +405,30 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
   register
     .command('together')
     .description(
-      `POST {TOGETHER_API_BASE_URL}/webhooks (default ${DEFAULT_TOGETHER_API_BASE_URL}) with TOGETHER_API_KEY and a fresh signing secret, then print the secret once with the command that stores it`,
+      `POST {TOGETHER_API_BASE_URL}/webhooks (default ${DEFAULT_TOGETHER_API_BASE_URL}) with TOGETHER_API_KEY and a fresh signing secret, then print the secret once with the commands that store it`,
     )
     .addOption(new Option('--url <url>', "the receiver's Together URL (https://…/webhooks/together); default with --stack: its WebhookUrlTogether output"))
     .addOption(new Option('--events <names>', 'comma-separated event names').default(TOGETHER_WEBHOOK_EVENTS.join(',')))
-    .addOption(new Option('--secret <secret>', 'register this secret instead of a fresh one'))
+    .option('--secret-stdin', 'register the secret read from stdin instead of a fresh one (e.g. `webhooks register together --secret-stdin < secret.txt`)')
+    .addOption(new Option('--secret-file <path>', 'register the secret in this file instead of a fresh one').conflicts('secretStdin'))
+    // Refused: a secret on the command line stays in the shell's history and shows in `ps`.
+    .addOption(new Option('--secret <secret>').hideHelp())
     .addOption(jsonOption())
     .addOption(stackOption())
-    .action(async (options: TargetOptions & { url?: string; events: string; secret?: string; json?: boolean }) => {
+    .addHelpText('after', '\nThe API base URL and --url must be https:// (plain http only to 127.0.0.1, ::1 or localhost).')
+    .action(async (options: TargetOptions & { url?: string; events: string; secret?: string; secretStdin?: boolean; secretFile?: string; json?: boolean }) => {
+      if (options.secret !== undefined) {
+        throw new UsageError('--secret is not accepted: a secret on the command line stays in your shell history and shows in `ps`', {
+          hint: 'pass it on stdin with --secret-stdin (e.g. `< secret.txt`) or from a file with --secret-file PATH, or leave both out for a fresh one',
+        });
+      }
       const events = options.events
         .split(',')
         .map((name) => name.trim())
         .filter((name) => name !== '');
       if (events.length === 0) throw new UsageError('--events must name at least one event, e.g. fine_tune.completed,fine_tune.failed');
+      const source: SecretSource = options.secretFile !== undefined ? { kind: 'file', path: options.secretFile } : options.secretStdin ? { kind: 'stdin' } : { kind: 'shown' };
+      const supplied = await readSuppliedSecret(source, deps);
       const target = options.stack === undefined ? undefined : await connect(options.stack);
       const url = options.url ?? target?.webhookUrls.together;
       if (url === undefined) {
@@ -424,29 +438,50 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
             : `${target.description} has no WebhookUrlTogether output: is Together enabled there? Pass --url`,
         );
       }
-      const registration = await registerTogether(
-        { url, events, ...(options.secret === undefined ? {} : { secret: options.secret }) },
-        env,
-        deps.fetch ?? fetch,
-      );
+      const registration = await registerTogether({ url, events, ...(supplied === undefined ? {} : { secret: supplied }) }, env, deps.fetch ?? fetch);
       const secretArn = target?.secretArns.together;
+      // A secret the user supplied is not echoed; one made here or by Together is shown once.
+      const shown = supplied === undefined || registration.secretFromApi;
       if (options.json) {
-        printJson(output, { ...registration, url, ...(secretArn === undefined ? {} : { secretArn }) });
+        const { secret, ...rest } = registration;
+        printJson(output, { ...rest, ...(shown ? { secret } : {}), url, ...(secretArn === undefined ? {} : { secretArn }) });
         return;
       }
       print(
         [
           `registered ${url} with Together${registration.id === undefined ? '' : ` (webhook ${registration.id})`} for ${events.join(', ')}`,
           '',
-          `signing secret${registration.secretFromApi ? ' (chosen by Together)' : ''}: ${registration.secret}`,
+          shown
+            ? `signing secret${registration.secretFromApi ? ' (chosen by Together)' : ''}: ${registration.secret}`
+            : `signing secret: the one from ${source.kind === 'file' ? source.path : 'stdin'} (not shown)`,
           '',
-          storeSecretInstructions(registration.secret, secretArn),
+          storeSecretInstructions(shown ? { kind: 'shown' } : source, secretArn),
           '',
         ].join('\n'),
       );
     });
 
   return program;
+}
+
+/** The secret of `--secret-stdin` / `--secret-file`, checked; undefined for a fresh one. */
+async function readSuppliedSecret(source: SecretSource, deps: CliDeps): Promise<string | undefined> {
+  if (source.kind === 'shown') return undefined;
+  if (source.kind === 'stdin') return checkSuppliedSecret(await (deps.readStdin ?? readProcessStdin)(), 'stdin');
+  let text: string;
+  try {
+    text = await readFile(source.path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--secret-file ${source.path} cannot be read (${(error as { code?: string }).code ?? String(error)})`);
+  }
+  return checkSuppliedSecret(text, source.path);
+}
+
+async function readProcessStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('paste the signing secret, then Enter and Ctrl-D:\n');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseRoute(value: string): Route {
