@@ -7,7 +7,7 @@ import { ROUTES, isRoute, type Route } from '../functions/core/routes';
 import { DEFAULT_STACK_NAME } from '../infra/outputs';
 import { sampleTypes } from '../local/deliveries';
 import { listDeadLetters, redriveByCopy, redriveByMoveTask, type RedriveResult } from './dlq';
-import { CliError, EXIT, UsageError, connectionError, errorJson, type ExitCode } from './errors';
+import { CliError, EXIT, UsageError, connectionError, errorJson, receiverUnreachable, type ExitCode } from './errors';
 import {
   eventForJson,
   eventsInWindow,
@@ -22,7 +22,7 @@ import {
 import { escapeControl, formatTable, printJson, printText, startProgress, type Output } from './output';
 import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, checkSuppliedSecret, registerTogether, storeSecretInstructions, type SecretSource } from './register';
 import { describeReplay, replayMany, type ReplayOutcome } from './replay';
-import { formatBurst, sendBurst } from './send';
+import { burstHint, formatBurst, sendBurst } from './send';
 import { collectStatus, formatStatus } from './status';
 import { localTarget, stackTarget, type Target } from './target';
 import { DEFAULT_SINCE, daysNewestFirst, parseSince, parseWholeNumber } from './time';
@@ -370,11 +370,13 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
           },
           clock,
         ).finally(() => progress.stop());
-        if (options.json) printJson(output, summary);
-        else print(formatBurst(summary));
         if (summary.other['0'] === summary.sent) {
-          throw new CliError(`no delivery got an answer from ${url} (${summary.examples['0'] ?? 'no answer'}): is the receiver running (\`npm start\`)?`);
+          const tried = new URL(`/webhooks/${provider}`, url).toString();
+          throw receiverUnreachable(tried, summary.examples['0'] ?? 'no answer', options.stack === undefined ? undefined : `check the stack's WebhookUrl${capitalized(provider)} output and your network`);
         }
+        const hint = burstHint(summary, provider, { ...(options.stack === undefined ? {} : { stack: options.stack }), secretGiven: options.secret !== undefined });
+        if (options.json) printJson(output, { ...summary, ...(hint === undefined ? {} : { hint }) });
+        else print(`${formatBurst(summary)}${hint === undefined ? '' : `hint: ${hint}\n`}`);
         setCode(summary.accepted + summary.duplicate === summary.sent ? EXIT.ok : EXIT.failure);
       },
     );
@@ -482,6 +484,10 @@ async function readProcessStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
   return Buffer.concat(chunks).toString('utf8');
+}
+
+function capitalized(name: string): string {
+  return `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 }
 
 function parseRoute(value: string): Route {
