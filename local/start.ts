@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../functions/core/errors';
 import { integerEnv } from '../functions/core/config';
+import { readyLines } from './ready';
 import { LOCAL_DEFAULT_PORTS } from './resources';
 import { startLocalRuntime } from './runtime';
 import { quietSdkNodeWarning } from './warnings';
@@ -27,7 +28,14 @@ async function main(): Promise<void> {
   if (runtime.polling !== undefined) {
     console.log(`polling Together at ${runtime.polling.baseUrl} every ${runtime.polling.intervalSeconds}s`);
   }
-  console.log(`ready: ${runtime.url}/health  (Ctrl-C to stop)`);
+  console.log(
+    readyLines({
+      url: runtime.url,
+      dynamodbEndpoint: runtime.emulators.dynamodbEndpoint,
+      sqsEndpoint: runtime.emulators.sqsEndpoint,
+      providers: [...runtime.config.providers.keys()],
+    }).join('\n'),
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
