@@ -7,7 +7,7 @@ import { quietSdkNodeWarning } from './warnings';
 
 /** `npm start`: the receiver on local emulators. Configuration by environment; see README. */
 async function main(): Promise<void> {
-  quietSdkNodeWarning();
+  quietSdkNodeWarning((line) => console.warn(line));
   const env = process.env;
   const runtime = await startLocalRuntime({
     env,
