@@ -218,7 +218,12 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     .command('list')
     .description('dead letters per route, with a peek at a few (ids and types only; nothing is consumed)')
     .argument('[route]', 'only this canonical route')
-    .addOption(new Option('--peek <n>', 'dead letters to peek at per route (0-10)').default('3'))
+    .addOption(
+      new Option(
+        '--peek <n>',
+        "dead letters to peek at per route (0-10); each peek is an SQS receive, so it raises the peeked message's receive count (SQS has no read without one); 0 shows depths only",
+      ).default('3'),
+    )
     .option('--all-routes', 'list empty routes too')
     .addOption(jsonOption())
     .addOption(stackOption())

@@ -130,6 +130,12 @@ describe('exit codes and help', () => {
     }
   });
 
+  it('dlq list --help says that peeking raises each peeked message\'s receive count', async () => {
+    const { stdout } = await cli('dlq', 'list', '--help');
+
+    expect(stdout.replace(/\s+/g, ' ')).toContain("each peek is an SQS receive, so it raises the peeked message's receive count");
+  });
+
   it('exits 2 for an unknown command', async () => {
     const { code, stderr } = await cli('evnets');
 
