@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
@@ -20,7 +19,7 @@ import {
   type EventsDeps,
 } from './events';
 import { escapeControl, formatTable, printJson, printText, startProgress, type Output } from './output';
-import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, checkSuppliedSecret, registerTogether, storeSecretInstructions, type SecretSource } from './register';
+import { addRegisterTogether } from './register-command';
 import { describeReplay, replayMany, type ReplayOutcome } from './replay';
 import { burstHint, formatBurst, sendBurst } from './send';
 import { collectStatus, formatStatus } from './status';
@@ -409,86 +408,9 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
   // register ----------------------------------------------------------------------------------
   const register = program.command('register').description("register the receiver's URL with a provider's API");
 
-  register
-    .command('together')
-    .description(
-      `POST {TOGETHER_API_BASE_URL}/webhooks (default ${DEFAULT_TOGETHER_API_BASE_URL}) with TOGETHER_API_KEY and a fresh signing secret, then print the secret once with the commands that store it`,
-    )
-    .addOption(new Option('--url <url>', "the receiver's Together URL (https://…/webhooks/together); default with --stack: its WebhookUrlTogether output"))
-    .addOption(new Option('--events <names>', 'comma-separated event names').default(TOGETHER_WEBHOOK_EVENTS.join(',')))
-    .option('--secret-stdin', 'register the secret read from stdin instead of a fresh one (e.g. `webhooks register together --secret-stdin < secret.txt`)')
-    .addOption(new Option('--secret-file <path>', 'register the secret in this file instead of a fresh one').conflicts('secretStdin'))
-    // Refused: a secret on the command line stays in the shell's history and shows in `ps`.
-    .addOption(new Option('--secret <secret>').hideHelp())
-    .addOption(jsonOption())
-    .addOption(stackOption())
-    .addHelpText('after', '\nThe API base URL and --url must be https:// (plain http only to 127.0.0.1, ::1 or localhost).')
-    .action(async (options: TargetOptions & { url?: string; events: string; secret?: string; secretStdin?: boolean; secretFile?: string; json?: boolean }) => {
-      if (options.secret !== undefined) {
-        throw new UsageError('--secret is not accepted: a secret on the command line stays in your shell history and shows in `ps`', {
-          hint: 'pass it on stdin with --secret-stdin (e.g. `< secret.txt`) or from a file with --secret-file PATH, or leave both out for a fresh one',
-        });
-      }
-      const events = options.events
-        .split(',')
-        .map((name) => name.trim())
-        .filter((name) => name !== '');
-      if (events.length === 0) throw new UsageError('--events must name at least one event, e.g. fine_tune.completed,fine_tune.failed');
-      const source: SecretSource = options.secretFile !== undefined ? { kind: 'file', path: options.secretFile } : options.secretStdin ? { kind: 'stdin' } : { kind: 'shown' };
-      const supplied = await readSuppliedSecret(source, deps);
-      const target = options.stack === undefined ? undefined : await connect(options.stack);
-      const url = options.url ?? target?.webhookUrls.together;
-      if (url === undefined) {
-        throw new UsageError(
-          target === undefined
-            ? "--url is required: the receiver's public Together URL (https://…/webhooks/together), or pass --stack to use its WebhookUrlTogether output"
-            : `${target.description} has no WebhookUrlTogether output: is Together enabled there? Pass --url`,
-        );
-      }
-      const registration = await registerTogether({ url, events, ...(supplied === undefined ? {} : { secret: supplied }) }, env, deps.fetch ?? fetch);
-      const secretArn = target?.secretArns.together;
-      // A secret the user supplied is not echoed; one made here or by Together is shown once.
-      const shown = supplied === undefined || registration.secretFromApi;
-      if (options.json) {
-        const { secret, ...rest } = registration;
-        printJson(output, { ...rest, ...(shown ? { secret } : {}), url, ...(secretArn === undefined ? {} : { secretArn }) });
-        return;
-      }
-      print(
-        [
-          `registered ${url} with Together${registration.id === undefined ? '' : ` (webhook ${registration.id})`} for ${events.join(', ')}`,
-          '',
-          shown
-            ? `signing secret${registration.secretFromApi ? ' (chosen by Together)' : ''}: ${registration.secret}`
-            : `signing secret: the one from ${source.kind === 'file' ? source.path : 'stdin'} (not shown)`,
-          '',
-          storeSecretInstructions(shown ? { kind: 'shown' } : source, secretArn),
-          '',
-        ].join('\n'),
-      );
-    });
+  addRegisterTogether(register, { output, env, print, connect, jsonOption, stackOption, fetch: deps.fetch ?? fetch, ...(deps.readStdin ? { readStdin: deps.readStdin } : {}) });
 
   return program;
-}
-
-/** The secret of `--secret-stdin` / `--secret-file`, checked; undefined for a fresh one. */
-async function readSuppliedSecret(source: SecretSource, deps: CliDeps): Promise<string | undefined> {
-  if (source.kind === 'shown') return undefined;
-  if (source.kind === 'stdin') return checkSuppliedSecret(await (deps.readStdin ?? readProcessStdin)(), 'stdin');
-  let text: string;
-  try {
-    text = await readFile(source.path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`--secret-file ${source.path} cannot be read (${(error as { code?: string }).code ?? String(error)})`);
-  }
-  return checkSuppliedSecret(text, source.path);
-}
-
-async function readProcessStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('paste the signing secret, then Enter and Ctrl-D:\n');
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function capitalized(name: string): string {
