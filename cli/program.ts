@@ -107,7 +107,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 failure or unhealthy, 2 usage error.\n' +
+      '\nExit codes: 0 ok, 1 failure or unhealthy, 2 usage error. With --json, an error is one JSON line on stderr: {"error": …, "hint": …}.\n' +
         `Local target: DynamoDB 127.0.0.1:$DYNAMODB_PORT (8000), SQS 127.0.0.1:$SQS_PORT (4566). AWS target: --stack ${DEFAULT_STACK_NAME} with AWS_PROFILE / AWS_REGION.`,
     );
 
