@@ -143,7 +143,7 @@ export function burstHint(summary: BurstSummary, provider: ProviderName, where: 
   const sender = where.secretGiven ? 'the --secret given' : `${secretEnv} in this shell`;
   const fix =
     where.stack === undefined
-      ? `set ${secretEnv}${scheme} to the same value in this shell and in the one running \`npm start\`, or unset it in both for the development secret`
+      ? `${where.secretGiven ? 'leave out --secret and ' : ''}set ${secretEnv}${scheme} to the same value in this shell and in the one running \`npm start\`, or unset it in both for the development secret`
       : `make ${sender} one of the secrets stored in the stack's SecretArn${provider.charAt(0).toUpperCase()}${provider.slice(1)} output${scheme}`;
   return `every delivery got 401: the sender's secret probably differs from the receiver's; ${fix}`;
 }
