@@ -399,8 +399,10 @@ function shuffle<T>(items: T[]): void {
 export function formatReport(report: SoakReport): string {
   return [
     `sent                 ${report.sent} requests (${report.retries} retries, ${report.conflicts} answered 409)`,
-    `accepted             ${report.accepted} of ${report.events} events (${report.acknowledged} acknowledged; accepted twice: ${report.acceptedTwice})`,
-    `duplicates           ${report.duplicates}`,
+    `events               ${report.events} to deliver; ${report.acknowledged} got a 200 at least once (must be all)`,
+    `"accepted" answers   ${report.accepted}${report.accepted < report.events ? ' (fewer than the events when a sender gave up on a request that was accepted: its retry reads "duplicate")' : ''}`,
+    `accepted twice       ${report.acceptedTwice} events (must be 0)`,
+    `"duplicate" answers  ${report.duplicates}`,
     `rejected as expected ${report.rejectedAsExpected}   unexpected answers ${report.unexpected}   bad deliveries stored ${report.badStored}`,
     `lost                 ${report.lost}`,
     `handled twice        ${report.handledTwice}   (handled with no alert: ${report.alertsMissing})`,

@@ -2,8 +2,8 @@ import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient,
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { EVENTS_TABLE, EVENT_STATUSES, type EventRecord, type EventStatus } from '../functions/core/table';
 import { isRoute, ROUTES } from '../functions/core/routes';
-import { CliError, UsageError, describeConnectionError } from './errors';
-import { formatTable, truncate } from './output';
+import { CliError, UsageError, connectionError } from './errors';
+import { escapeControl, formatTable, truncate } from './output';
 import { daysNewestFirst } from './time';
 
 /** What the commands need of the events table. */
@@ -198,7 +198,7 @@ export async function send<T>(deps: EventsDeps, call: () => Promise<T>): Promise
         cause: error,
       });
     }
-    throw new CliError(describeConnectionError(error, where) ?? `DynamoDB call failed at ${where}: ${String(error)}`, { cause: error });
+    throw connectionError(error, where) ?? new CliError(`DynamoDB call failed at ${where}: ${String(error)}`, { cause: error });
   }
 }
 
@@ -257,7 +257,9 @@ export function formatEventDetail(record: EventRecord, withPayload: boolean): st
   const width = Math.max(...lines.map(([label]) => label.length));
   const text = lines
     .filter(([, value]) => value !== undefined && value !== '')
-    .map(([label, value]) => `${`${label}:`.padEnd(width + 2)}${String(value)}`)
+    .map(([label, value]) => `${`${label}:`.padEnd(width + 2)}${escapeControl(String(value))}`)
     .join('\n');
-  return `${text}\n${withPayload ? `event:\n${JSON.stringify(eventForJson(record, true).event, null, 2)}\n` : ''}`;
+  // JSON.stringify escapes C0 controls but leaves C1 and bidi characters raw.
+  const payload = withPayload ? `event:\n${escapeControl(JSON.stringify(eventForJson(record, true).event, null, 2), { keepNewlines: true })}\n` : '';
+  return `${text}\n${payload}`;
 }

@@ -37,14 +37,40 @@ export function startProgress(output: Output, label: string, total: number): Pro
   };
 }
 
+/**
+ * What a terminal may act on: C0 controls (ESC, BEL, CR, BS…), DEL, C1 controls (the 8-bit CSI
+ * and OSC among them), line and paragraph separators, and the bidi marks, overrides and isolates
+ * that reorder what is shown (U+202A–U+202E, U+2066–U+2069).
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const CONTROL_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with every control character shown as a visible `\u001b`-style escape. Subjects, ids,
+ * errors and types come from providers and from the network: printed raw, they could rewrite the
+ * screen, retitle the terminal or make a failed event look handled. `keepNewlines` leaves `\n`
+ * alone, for text whose lines are ours.
+ */
+export function escapeControl(text: string, options: { keepNewlines?: boolean } = {}): string {
+  return text.replace(options.keepNewlines ? CONTROL_BUT_NEWLINE : CONTROL, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * Writes human-readable text to stdout, every control character but the newline escaped: the one
+ * way text reaches the terminal, so a formatter that forgets to escape a value cannot let it through.
+ */
+export function printText(output: Output, text: string): void {
+  output.stdout.write(escapeControl(text, { keepNewlines: true }));
+}
+
 /** Prints `value` as indented JSON: the `--json` form of every read. */
 export function printJson(output: Output, value: unknown): void {
   output.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** A plain left-aligned table; empty cells print as `-`. */
+/** A plain left-aligned table; empty cells print as `-`, control characters as escapes. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly (string | number | undefined)[])[]): string {
-  const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === undefined || cell === '' ? '-' : String(cell))))];
+  const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === undefined || cell === '' ? '-' : escapeControl(String(cell)))))];
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
   return cells
     .map((row) =>

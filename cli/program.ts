@@ -7,7 +7,7 @@ import { ROUTES, isRoute, type Route } from '../functions/core/routes';
 import { DEFAULT_STACK_NAME } from '../infra/outputs';
 import { sampleTypes } from '../local/deliveries';
 import { listDeadLetters, redriveByCopy, redriveByMoveTask, type RedriveResult } from './dlq';
-import { CliError, EXIT, UsageError, describeConnectionError, type ExitCode } from './errors';
+import { CliError, EXIT, UsageError, connectionError, errorJson, receiverUnreachable, type ExitCode } from './errors';
 import {
   eventForJson,
   eventsInWindow,
@@ -20,10 +20,10 @@ import {
   type EventsDeps,
 } from './events';
 import { addJobsCommands } from './jobs-commands';
-import { formatTable, printJson, startProgress, type Output } from './output';
-import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, registerTogether, storeSecretInstructions } from './register';
+import { escapeControl, formatTable, printJson, printText, startProgress, type Output } from './output';
+import { addRegisterTogether } from './register-command';
 import { describeReplay, replayMany, type ReplayOutcome } from './replay';
-import { formatBurst, sendBurst } from './send';
+import { burstHint, formatBurst, sendBurst } from './send';
 import { collectStatus, formatStatus } from './status';
 import { createPollerStateStore } from '../functions/poller/state';
 import { localTarget, stackTarget, type Target } from './target';
@@ -43,6 +43,8 @@ export interface CliDeps {
   readonly fetch?: typeof fetch;
   /** Waits between move-task status checks. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** All of stdin, for `--secret-stdin`; default the process's. */
+  readonly readStdin?: () => Promise<string>;
 }
 
 interface TargetOptions {
@@ -55,32 +57,47 @@ interface TargetOptions {
  */
 export async function run(argv: readonly string[], deps: CliDeps): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
-  const program = buildProgram(deps, (next) => (code = next));
+  // Known before parsing, so that a parse error is JSON too.
+  const json = wantsJson(argv);
+  const program = buildProgram(deps, (next) => (code = next), { json });
+  const fail = (exit: ExitCode, error: { reason: string; hint?: string | undefined }, text: string) => {
+    deps.output.stderr.write(json ? `${JSON.stringify(errorJson(error))}\n` : `error: ${escapeControl(text, { keepNewlines: true })}\n`);
+    return exit;
+  };
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return code;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help and --version end with exit code 0; every other parse failure is a usage error.
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    }
-    if (error instanceof UsageError) {
-      deps.output.stderr.write(`error: ${error.message}\n`);
+      // --help and --version end with exit code 0; every other parse failure is a usage error,
+      // which commander has printed already unless the output is JSON.
+      if (error.exitCode === 0) return EXIT.ok;
+      if (json) fail(EXIT.usage, { reason: error.message.replace(/^error: /, ''), hint: USAGE_HINT }, error.message);
       return EXIT.usage;
     }
-    const message = error instanceof CliError ? error.message : (describeConnectionError(error, 'the target') ?? String(error));
-    deps.output.stderr.write(`error: ${message}\n`);
+    if (error instanceof UsageError) return fail(EXIT.usage, { reason: error.reason, hint: error.hint ?? USAGE_HINT }, error.message);
+    if (error instanceof CliError) return fail(EXIT.failure, error, error.message);
+    const explained = connectionError(error, 'the target') ?? { reason: String(error), hint: 'rerun with WEBHOOKS_DEBUG=1 for the stack trace' };
+    fail(EXIT.failure, explained, 'message' in explained ? explained.message : explained.reason);
     if (deps.env.WEBHOOKS_DEBUG === '1' && error instanceof Error && error.stack) deps.output.stderr.write(`${error.stack}\n`);
     return EXIT.failure;
   }
 }
 
-/** The commander program; `setCode` receives each command's exit code. */
-export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): Command {
+const USAGE_HINT = 'run the command with --help for usage';
+
+/** Whether `--json` is among the options (before any `--`). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** The commander program; `setCode` receives each command's exit code; `json`: errors are printed by run() as JSON. */
+export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, options: { json?: boolean } = {}): Command {
   const { output, env } = deps;
   const clock = deps.clock ?? Date.now;
   const connect = deps.connect ?? ((stack: string | undefined) => (stack === undefined ? Promise.resolve(localTarget(env)) : stackTarget(stack, env)));
-  const print = (text: string) => output.stdout.write(text);
+  const print = (text: string) => printText(output, text);
 
   const program = new Command('webhooks')
     .description(
@@ -88,11 +105,12 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
         'Works against the local runtime of `npm start` by default, or a deployed stack with --stack <name>.',
     )
     .exitOverride()
-    .configureOutput({ writeOut: (text) => output.stdout.write(text), writeErr: (text) => output.stderr.write(text) })
+    // With --json, run() prints a parse error as JSON instead of commander's text.
+    .configureOutput({ writeOut: (text) => output.stdout.write(text), writeErr: (text) => (options.json ? undefined : output.stderr.write(text)) })
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 failure or unhealthy, 2 usage error.\n' +
+      '\nExit codes: 0 ok, 1 failure or unhealthy, 2 usage error. With --json, an error is one JSON line on stderr: {"error": …, "hint": …}.\n' +
         `Local target: DynamoDB 127.0.0.1:$DYNAMODB_PORT (8000), SQS 127.0.0.1:$SQS_PORT (4566). AWS target: --stack ${DEFAULT_STACK_NAME} with AWS_PROFILE / AWS_REGION.`,
     );
 
@@ -182,7 +200,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
         }
         if (options.dryRun) {
           if (options.json) printJson(output, { dryRun: true, keys: selected });
-          else print(selected.length === 0 ? 'nothing to replay\n' : `would replay ${selected.length}:\n${selected.map((key) => `  ${key}\n`).join('')}`);
+          else print(selected.length === 0 ? 'nothing to replay\n' : `would replay ${selected.length}:\n${selected.map((key) => `  ${escapeControl(key)}\n`).join('')}`);
           return;
         }
         const queues = await target.queues();
@@ -194,7 +212,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
         ).finally(() => progress.stop());
         const replayed = outcomes.filter((outcome) => outcome.result === 'replayed').length;
         if (options.json) printJson(output, { replayed, total: outcomes.length, outcomes });
-        else print(`${outcomes.map((outcome) => `${describeReplay(outcome)}\n`).join('')}replayed ${replayed} of ${outcomes.length}\n`);
+        else print(`${outcomes.map((outcome) => `${escapeControl(describeReplay(outcome))}\n`).join('')}replayed ${replayed} of ${outcomes.length}\n`);
         setCode(replayed === outcomes.length ? EXIT.ok : EXIT.failure);
       },
     );
@@ -206,7 +224,12 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
     .command('list')
     .description('dead letters per route, with a peek at a few (ids and types only; nothing is consumed)')
     .argument('[route]', 'only this canonical route')
-    .addOption(new Option('--peek <n>', 'dead letters to peek at per route (0-10)').default('3'))
+    .addOption(
+      new Option(
+        '--peek <n>',
+        "dead letters to peek at per route (0-10); each peek is an SQS receive, so it raises the peeked message's receive count (SQS has no read without one); 0 shows depths only",
+      ).default('3'),
+    )
     .option('--all-routes', 'list empty routes too')
     .addOption(jsonOption())
     .addOption(stackOption())
@@ -369,11 +392,13 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
           },
           clock,
         ).finally(() => progress.stop());
-        if (options.json) printJson(output, summary);
-        else print(formatBurst(summary));
         if (summary.other['0'] === summary.sent) {
-          throw new CliError(`no delivery got an answer from ${url} (${summary.examples['0'] ?? 'no answer'}): is the receiver running (\`npm start\`)?`);
+          const tried = new URL(`/webhooks/${provider}`, url).toString();
+          throw receiverUnreachable(tried, summary.examples['0'] ?? 'no answer', options.stack === undefined ? undefined : `check the stack's WebhookUrl${capitalized(provider)} output and your network`);
         }
+        const hint = burstHint(summary, provider, { ...(options.stack === undefined ? {} : { stack: options.stack }), secretGiven: options.secret !== undefined });
+        if (options.json) printJson(output, { ...summary, ...(hint === undefined ? {} : { hint }) });
+        else print(`${formatBurst(summary)}${hint === undefined ? '' : `hint: ${hint}\n`}`);
         setCode(summary.accepted + summary.duplicate === summary.sent ? EXIT.ok : EXIT.failure);
       },
     );
@@ -407,54 +432,13 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void): 
   // register ----------------------------------------------------------------------------------
   const register = program.command('register').description("register the receiver's URL with a provider's API");
 
-  register
-    .command('together')
-    .description(
-      `POST {TOGETHER_API_BASE_URL}/webhooks (default ${DEFAULT_TOGETHER_API_BASE_URL}) with TOGETHER_API_KEY and a fresh signing secret, then print the secret once with the command that stores it`,
-    )
-    .addOption(new Option('--url <url>', "the receiver's Together URL (https://…/webhooks/together); default with --stack: its WebhookUrlTogether output"))
-    .addOption(new Option('--events <names>', 'comma-separated event names').default(TOGETHER_WEBHOOK_EVENTS.join(',')))
-    .addOption(new Option('--secret <secret>', 'register this secret instead of a fresh one'))
-    .addOption(jsonOption())
-    .addOption(stackOption())
-    .action(async (options: TargetOptions & { url?: string; events: string; secret?: string; json?: boolean }) => {
-      const events = options.events
-        .split(',')
-        .map((name) => name.trim())
-        .filter((name) => name !== '');
-      if (events.length === 0) throw new UsageError('--events must name at least one event, e.g. fine_tune.completed,fine_tune.failed');
-      const target = options.stack === undefined ? undefined : await connect(options.stack);
-      const url = options.url ?? target?.webhookUrls.together;
-      if (url === undefined) {
-        throw new UsageError(
-          target === undefined
-            ? "--url is required: the receiver's public Together URL (https://…/webhooks/together), or pass --stack to use its WebhookUrlTogether output"
-            : `${target.description} has no WebhookUrlTogether output: is Together enabled there? Pass --url`,
-        );
-      }
-      const registration = await registerTogether(
-        { url, events, ...(options.secret === undefined ? {} : { secret: options.secret }) },
-        env,
-        deps.fetch ?? fetch,
-      );
-      const secretArn = target?.secretArns.together;
-      if (options.json) {
-        printJson(output, { ...registration, url, ...(secretArn === undefined ? {} : { secretArn }) });
-        return;
-      }
-      print(
-        [
-          `registered ${url} with Together${registration.id === undefined ? '' : ` (webhook ${registration.id})`} for ${events.join(', ')}`,
-          '',
-          `signing secret${registration.secretFromApi ? ' (chosen by Together)' : ''}: ${registration.secret}`,
-          '',
-          storeSecretInstructions(registration.secret, secretArn),
-          '',
-        ].join('\n'),
-      );
-    });
+  addRegisterTogether(register, { output, env, print, connect, jsonOption, stackOption, fetch: deps.fetch ?? fetch, ...(deps.readStdin ? { readStdin: deps.readStdin } : {}) });
 
   return program;
+}
+
+function capitalized(name: string): string {
+  return `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 }
 
 function parseRoute(value: string): Route {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { secretProblem } from '../functions/core/verify';
-import { CliError, UsageError } from './errors';
+import { CliError, UsageError, connectionProblem } from './errors';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -14,7 +14,7 @@ export interface RegisterOptions {
   /** The receiver's Together URL: `https://…/webhooks/together`. */
   readonly url: string;
   readonly events: readonly string[];
-  /** A secret to register instead of a fresh one (e.g. to keep the current one). */
+  /** A secret to register instead of a fresh one (e.g. to keep the current one), read from stdin or a file. */
   readonly secret?: string;
 }
 
@@ -35,21 +35,18 @@ export function newWebhookSecret(): string {
 
 /**
  * Registers the receiver's URL with Together: POST `{base}/webhooks` with a bearer key and
- * `{ url, events, secret }`. Needs TOGETHER_API_KEY; the secret is fresh unless given.
+ * `{ url, events, secret }`. Needs TOGETHER_API_KEY; the secret is fresh unless given. Both URLs
+ * must be https (plain http only to loopback, for a local stand-in): the request carries the API
+ * key and the signing secret. A refusal is reported by status and a short code, never by the
+ * response body, which may quote the key or the secret back.
  */
 export async function registerTogether(options: RegisterOptions, env: Env, fetchImpl: typeof fetch = fetch): Promise<Registration> {
   const apiKey = env.TOGETHER_API_KEY?.trim();
   if (apiKey === undefined || apiKey === '') {
     throw new UsageError('TOGETHER_API_KEY is not set: export your Together API key (https://api.together.xyz/settings/api-keys) and rerun');
   }
-  let receiverUrl: URL;
-  try {
-    receiverUrl = new URL(options.url);
-  } catch {
-    throw new UsageError(`--url must be the receiver's Together webhook URL (https://…/webhooks/together); got "${options.url}"`);
-  }
-  if (!/^https?:$/.test(receiverUrl.protocol)) throw new UsageError(`--url must be an http(s) URL; got "${options.url}"`);
-  const base = (env.TOGETHER_API_BASE_URL?.trim() || DEFAULT_TOGETHER_API_BASE_URL).replace(/\/+$/, '');
+  const receiverUrl = secureUrl(options.url, '--url', "the receiver's Together webhook URL (https://…/webhooks/together)");
+  const base = secureUrl(env.TOGETHER_API_BASE_URL?.trim() || DEFAULT_TOGETHER_API_BASE_URL, 'TOGETHER_API_BASE_URL', "Together's API").toString().replace(/\/+$/, '');
   const endpoint = `${base}/webhooks`;
   const secret = options.secret ?? newWebhookSecret();
   // Together signs with the secret's bytes as the HMAC key: an empty one would let anyone sign.
@@ -65,20 +62,19 @@ export async function registerTogether(options: RegisterOptions, env: Env, fetch
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
-    throw new CliError(`could not reach ${endpoint}: ${(error as { cause?: { code?: string } }).cause?.code ?? String(error)} (check TOGETHER_API_BASE_URL and your network)`, {
-      cause: error,
-    });
+    const problem = connectionProblem(error) ?? (error as { cause?: { code?: string } }).cause?.code ?? 'no answer';
+    throw new CliError(`could not reach ${endpoint} (${problem})`, { cause: error, hint: 'check TOGETHER_API_BASE_URL and your network' });
   }
   const text = await response.text();
   if (!response.ok) {
+    const code = safeErrorCode(text, [apiKey, secret]);
     const hint =
       response.status === 401 || response.status === 403
-        ? ': Together refused TOGETHER_API_KEY; check the key'
+        ? 'Together refused TOGETHER_API_KEY; check the key'
         : response.status === 404
-          ? `: ${endpoint} does not exist; check TOGETHER_API_BASE_URL`
-          : '';
-    // The API's answer, shortened: it explains a 400 but must not flood the terminal.
-    throw new CliError(`Together answered ${response.status} to POST ${endpoint}${hint} (${text.slice(0, 300)})`);
+          ? `${endpoint} does not exist; check TOGETHER_API_BASE_URL`
+          : 'check --url and --events; the response body is not shown, since it may quote the key or the secret';
+    throw new CliError(`Together answered ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${code === undefined ? '' : ` (${code})`} to POST ${endpoint}`, { hint });
   }
   let body: Record<string, unknown> = {};
   try {
@@ -97,14 +93,85 @@ export async function registerTogether(options: RegisterOptions, env: Env, fetch
   };
 }
 
-/** What to run to make the receiver accept Together's signatures with the new secret. */
-export function storeSecretInstructions(secret: string, secretArn: string | undefined): string {
+/** `value` as a URL that may carry credentials: https, or plain http to a loopback address only. */
+function secureUrl(value: string, name: string, what: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${name} must be ${what}; got "${value}"`);
+  }
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname))) return url;
+  throw new UsageError(`${name} must be https:// (plain http only to 127.0.0.1, ::1 or localhost); got "${value}"`, {
+    hint: 'the request carries your API key and the signing secret, which must not cross a network in clear text',
+  });
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the URL parser has already normalized forms like `127.1`. */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * A short machine code from an error body (`{"error":{"code":"invalid_request"}}`, `{"type":…}`),
+ * when it is one plain word that holds none of `secrets`; anything else stays unshown.
+ */
+function safeErrorCode(text: string, secrets: readonly string[]): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const record = (value: unknown) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {});
+  const error = record(record(parsed).error);
+  const candidates = [error.code, error.type, record(parsed).code, record(parsed).type];
+  return candidates.find(
+    (value): value is string => typeof value === 'string' && /^[a-z][a-z0-9_.-]{0,63}$/i.test(value) && !secrets.some((secret) => secret !== '' && value.includes(secret)),
+  );
+}
+
+/**
+ * A signing secret read from stdin or a file, checked: one printable word. The receiver reads its
+ * secrets as a comma-separated list, and the store commands quote it in JSON.
+ */
+export function checkSuppliedSecret(raw: string, source: string): string {
+  const secret = raw.trim();
+  if (secret === '') throw new UsageError(`${source} held no secret`, { hint: 'put the signing secret on its first line' });
+  if (!/^[\x21-\x7e]+$/.test(secret) || /[,"'\\]/.test(secret)) {
+    throw new UsageError(`the secret in ${source} must be one word of printable ASCII without commas, quotes or backslashes`, {
+      hint: 'the receiver reads its secrets as a comma-separated list; register a fresh one by leaving out --secret-stdin / --secret-file',
+    });
+  }
+  return secret;
+}
+
+/** Where the registered secret came from, for the instructions that store it. */
+export type SecretSource = { readonly kind: 'shown' } | { readonly kind: 'stdin' } | { readonly kind: 'file'; readonly path: string };
+
+/**
+ * What to run to make the receiver accept Together's signatures with the new secret, without the
+ * secret on any command line (shell history, `ps`): it goes into a shell variable by `read -s` or
+ * from the file, and to AWS on stdin (`printf` is a shell builtin).
+ */
+export function storeSecretInstructions(source: SecretSource, secretArn: string | undefined): string {
   const arn = secretArn ?? '<the SecretArnTogether output of your stack>';
+  const put = `aws secretsmanager put-secret-value --secret-id ${arn} --secret-string file:///dev/stdin`;
+  const load =
+    source.kind === 'file'
+      ? `TOGETHER_WEBHOOK_SECRET="$(cat ${shellQuote(source.path)})" && export TOGETHER_WEBHOOK_SECRET`
+      : 'read -rs TOGETHER_WEBHOOK_SECRET && export TOGETHER_WEBHOOK_SECRET    # paste the secret, then Enter';
   return [
-    'Store it where the receiver reads it (shown once; it is not saved anywhere else):',
-    `  local (npm start):  export TOGETHER_WEBHOOK_SECRET='${secret}'`,
-    `  AWS:                aws secretsmanager put-secret-value --secret-id ${arn} --secret-string '${JSON.stringify([secret])}'`,
-    'To rotate without dropping deliveries, keep the old secret in the list until Together uses the new one:',
-    `  e.g. --secret-string '${JSON.stringify([secret, '<old secret>'])}' (locally: TOGETHER_WEBHOOK_SECRET='${secret},<old secret>')`,
+    `Store it where the receiver reads it${source.kind === 'shown' ? ' (shown once; it is not saved anywhere else)' : ''}, keeping it off command lines:`,
+    `  this shell:         ${load}`,
+    '  local (npm start):  start `npm start` from this shell; it reads TOGETHER_WEBHOOK_SECRET',
+    `  AWS:                printf '["%s"]' "$TOGETHER_WEBHOOK_SECRET" | ${put}`,
+    'To rotate without dropping deliveries, keep the old secret in the list until Together signs with the new one:',
+    `  AWS:                printf '["%s","%s"]' "$TOGETHER_WEBHOOK_SECRET" "$OLD_SECRET" | ${put}`,
+    '  local:              export TOGETHER_WEBHOOK_SECRET="$TOGETHER_WEBHOOK_SECRET,$OLD_SECRET"',
   ].join('\n');
+}
+
+function shellQuote(path: string): string {
+  return /^[\w./~-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ProviderName } from '../functions/core/event';
+import { PROVIDERS } from '../functions/core/providers';
 import { buildDelivery, postDelivery, type Delivery } from '../local/deliveries';
+import { connectionProblem } from './errors';
 
 /**
  * Which event id each delivery of a burst carries: `count - round(count × duplicateRate)` fresh
@@ -72,7 +74,7 @@ export async function sendBurst(options: BurstOptions, clock: () => number = Dat
       const response = await postDelivery(options.url, delivery);
       result = { id, status: response.status, outcome: outcomeOf(response.status, response.body) };
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      const cause = connectionProblem(error) ?? (error as { cause?: { code?: string } }).cause?.code;
       result = { id, status: 0, outcome: cause ?? (error instanceof Error ? error.message : String(error)) };
     }
     results.push(result);
@@ -127,4 +129,21 @@ export function formatBurst(summary: BurstSummary): string {
     ...others.map(([status, count]) => `    ${status === '0' ? 'no answer' : `HTTP ${status}`}: ${count} (e.g. ${summary.examples[status] ?? '?'})`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The next step when every delivery got 401: the sender signs with a secret (or scheme) the
+ * receiver does not hold. Undefined otherwise.
+ */
+export function burstHint(summary: BurstSummary, provider: ProviderName, where: { stack?: string; secretGiven: boolean }): string | undefined {
+  if (summary.sent === 0 || summary.other['401'] !== summary.sent) return undefined;
+  const { secretEnv } = PROVIDERS[provider];
+  const schemes = Object.keys(PROVIDERS[provider].signatureSchemes);
+  const scheme = schemes.length > 1 ? ` (and ${provider.toUpperCase()}_SIGNATURE_SCHEME, ${schemes.join(' | ')})` : '';
+  const sender = where.secretGiven ? 'the --secret given' : `${secretEnv} in this shell`;
+  const fix =
+    where.stack === undefined
+      ? `${where.secretGiven ? 'leave out --secret and ' : ''}set ${secretEnv}${scheme} to the same value in this shell and in the one running \`npm start\`, or unset it in both for the development secret`
+      : `make ${sender} one of the secrets stored in the stack's SecretArn${provider.charAt(0).toUpperCase()}${provider.slice(1)} output${scheme}`;
+  return `every delivery got 401: the sender's secret probably differs from the receiver's; ${fix}`;
 }

@@ -7,7 +7,7 @@ import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { STACK_OUTPUTS } from '../infra/outputs';
 import { LOCAL_DEFAULT_PORTS, LOCAL_NAMES } from '../local/resources';
-import { CliError, UsageError, describeConnectionError } from './errors';
+import { CliError, UsageError, connectionError } from './errors';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -84,9 +84,7 @@ async function resolveLocalQueues(sqs: SQSClient, sqsEndpoint: string): Promise<
         throw new CliError(`queue ${name} does not exist on ${sqsEndpoint}: is the local runtime (\`npm start\`) running there?`);
       }
       if (error instanceof CliError) throw error;
-      throw new CliError(describeConnectionError(error, `SQS at ${sqsEndpoint}`) ?? `could not look up queue ${name}: ${String(error)}`, {
-        cause: error,
-      });
+      throw connectionError(error, `SQS at ${sqsEndpoint}`) ?? new CliError(`could not look up queue ${name}: ${String(error)}`, { cause: error });
     }
   };
   const entries = await Promise.all(

@@ -8,9 +8,17 @@ import { receiverPropsFromContext, WebhookReceiverStack } from './stack';
 const app = new App();
 const read = (key: string): unknown => app.node.tryGetContext(key);
 
-new WebhookReceiverStack(app, String(read('stackName') ?? DEFAULT_STACK_NAME), {
-  description: 'Webhook receiver for AI-platform events (API Gateway, Lambda, DynamoDB, SQS)',
-  receiver: receiverPropsFromContext(read),
-});
+try {
+  new WebhookReceiverStack(app, String(read('stackName') ?? DEFAULT_STACK_NAME), {
+    description: 'Webhook receiver for AI-platform events (API Gateway, Lambda, DynamoDB, SQS)',
+    receiver: receiverPropsFromContext(read),
+  });
+} catch (error) {
+  // A wrong `-c` value is the usual cause, and its message names the value and the range; a stack
+  // trace after it would bury it. `cdk synth --debug` (CDK_DEBUG) shows the trace.
+  console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+  if (/^(1|on|true)$/i.test(process.env.CDK_DEBUG ?? '') && error instanceof Error) console.error(error.stack);
+  process.exit(1);
+}
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

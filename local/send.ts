@@ -1,68 +1,67 @@
-import { parseArgs } from 'node:util';
+// `npm run send`: one signed sample delivery to a running receiver. An entry point, not a library:
+// it shares the `webhooks` CLI's errors and exit codes, so both say the same thing when the
+// receiver is not running.
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, UsageError, connectionProblem, receiverUnreachable, type ExitCode } from '../cli/errors';
+import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
-import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
 import { buildDelivery, sampleTypes } from './deliveries';
+import { LOCAL_DEFAULT_PORTS } from './resources';
 
-const USAGE = `usage: npm run send -- <provider> <type> [options]
+interface SendOptions {
+  url?: string;
+  secret?: string;
+  id?: string;
+  scheme?: string;
+  timestampOffset: string;
+  body?: string;
+  bodyBytes?: string;
+  tamper?: boolean;
+}
 
-Sends a correctly signed sample delivery to a running receiver and prints the status and body.
+function program(): Command {
+  return (
+    new Command('npm run send --')
+      .description('Sends a correctly signed sample delivery to a running receiver and prints the status and body.')
+      .argument('<provider>', PROVIDER_NAMES.join(' | '))
+      .argument('<type>', "one of the provider's sample types (see below)")
+      .option('--url <url>', `receiver base URL or full endpoint (default http://127.0.0.1:$PORT, PORT=${LOCAL_DEFAULT_PORTS.PORT})`)
+      .option('--secret <secret>', 'signing secret (default: first of {PROVIDER}_WEBHOOK_SECRET, else the development secret)')
+      .option('--id <id>', 'event id (default: random); send the same id twice to see a duplicate')
+      .option('--scheme <name>', 'signature scheme (Together: timestamped | body; default $TOGETHER_SIGNATURE_SCHEME)')
+      // A required value takes the next argument even when it starts with a dash: `-400` works.
+      .addOption(new Option('--timestamp-offset <seconds>', 'sign as if sent this many seconds from now (e.g. -400 for a stale delivery)').default('0'))
+      .option('--body <text>', 'sign and send this text instead of the sample body')
+      .option('--body-bytes <n>', 'pad the sample body with whitespace to n bytes')
+      .option('--tamper', 'change one byte of the body after signing')
+      .addHelpText('after', `\nProviders and sample types:\n${PROVIDER_NAMES.map((name) => `  ${name}: ${sampleTypes(name).join(', ')}`).join('\n')}\n\nExit codes: 0 a 2xx answer, 1 any other answer or none, 2 usage error.`)
+      .showHelpAfterError('(run with --help for usage)')
+      .exitOverride()
+  );
+}
 
-providers and sample types:
-${PROVIDER_NAMES.map((name) => `  ${name}: ${sampleTypes(name).join(', ')}`).join('\n')}
-
-options:
-  --url URL                 receiver base URL or full endpoint (default http://localhost:$PORT, PORT=3000)
-  --secret S                signing secret (default: first of {PROVIDER}_WEBHOOK_SECRET, else the dev secret)
-  --id ID                   event id (default: random); send the same id twice to see a duplicate
-  --scheme NAME             signature scheme (Together: timestamped | body; default $TOGETHER_SIGNATURE_SCHEME)
-  --timestamp-offset SECS   sign as if sent SECS seconds from now (e.g. -400 for a stale delivery)
-  --body TEXT               sign and send TEXT instead of the sample body
-  --body-bytes N            pad the sample body with whitespace to N bytes
-  --tamper                  change one byte of the body after signing
-`;
-
-async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      url: { type: 'string' },
-      secret: { type: 'string' },
-      id: { type: 'string' },
-      scheme: { type: 'string' },
-      'timestamp-offset': { type: 'string' },
-      body: { type: 'string' },
-      'body-bytes': { type: 'string' },
-      tamper: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const [providerName, type] = positionals;
-  if (values.help || providerName === undefined || type === undefined) {
-    console.log(USAGE);
-    return values.help ? 0 : 2;
-  }
+async function send(providerName: string, type: string, options: SendOptions, env: NodeJS.ProcessEnv): Promise<ExitCode> {
   if (!(PROVIDER_NAMES as readonly string[]).includes(providerName)) {
-    console.error(`unknown provider "${providerName}"; known: ${PROVIDER_NAMES.join(', ')}`);
-    return 2;
+    throw new UsageError(`unknown provider "${providerName}"; known: ${PROVIDER_NAMES.join(', ')}`);
   }
   const provider = providerName as ProviderName;
-  const offset = Number(values['timestamp-offset'] ?? '0');
-  if (!Number.isInteger(offset)) {
-    console.error('--timestamp-offset must be a whole number of seconds');
-    return 2;
+  if (options.body === undefined && !sampleTypes(provider).includes(type)) {
+    throw new UsageError(`${provider} has no sample of type "${type}"; known: ${sampleTypes(provider).join(', ')}`);
   }
-  const secret = values.secret ?? parseSecretList(process.env[PROVIDERS[provider].secretEnv])[0];
-  const scheme = values.scheme ?? process.env[signatureSchemeVariable(provider)];
+  const offset = Number(options.timestampOffset);
+  if (!Number.isInteger(offset)) throw new UsageError(`--timestamp-offset must be a whole number of seconds (e.g. -400); got "${options.timestampOffset}"`);
+  const scheme = options.scheme ?? env[signatureSchemeVariable(provider)]?.trim();
+  if (scheme !== undefined && scheme !== '' && PROVIDERS[provider].signatureSchemes[scheme] === undefined) {
+    throw new UsageError(`${provider} has no signature scheme "${scheme}"; known: ${Object.keys(PROVIDERS[provider].signatureSchemes).join(', ')}`);
+  }
+  const secret = options.secret ?? parseSecretList(env[PROVIDERS[provider].secretEnv])[0];
   const nowSeconds = Math.floor(Date.now() / 1000) + offset;
-  const id = values.id ?? `evt_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-  let body: string | Buffer | undefined = values.body;
-  if (values['body-bytes'] !== undefined) {
-    const size = Number(values['body-bytes']);
-    if (!Number.isInteger(size) || size < 0) {
-      console.error('--body-bytes must be a whole number of bytes');
-      return 2;
-    }
+  const id = options.id ?? `evt_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  let body: string | undefined = options.body;
+  if (options.bodyBytes !== undefined) {
+    const size = Number(options.bodyBytes);
+    if (!Number.isInteger(size) || size < 0) throw new UsageError(`--body-bytes must be a whole number of bytes; got "${options.bodyBytes}"`);
     const sample = buildDelivery({ provider, type, id, nowSeconds }).body.toString();
     body = sample.slice(0, -1) + ' '.repeat(Math.max(0, size - sample.length)) + '}';
   }
@@ -76,19 +75,41 @@ async function main(): Promise<number> {
     nowSeconds,
   });
   const payload = Buffer.from(delivery.body);
-  if (values.tamper) payload[payload.length - 2] = (payload[payload.length - 2] ?? 0) ^ 0x01;
+  if (options.tamper) payload[payload.length - 2] = (payload[payload.length - 2] ?? 0) ^ 0x01;
 
-  const base = values.url ?? `http://localhost:${process.env.PORT ?? '3000'}`;
-  const url = /\/webhooks\//.test(base) ? new URL(base) : new URL(delivery.path, base);
-  const response = await fetch(url, { method: 'POST', headers: delivery.headers, body: payload });
+  const base = options.url ?? `http://127.0.0.1:${env.PORT?.trim() || LOCAL_DEFAULT_PORTS.PORT}`;
+  let url: URL;
+  try {
+    url = /\/webhooks\//.test(base) ? new URL(base) : new URL(delivery.path, base);
+  } catch {
+    throw new UsageError(`--url must be a URL such as http://127.0.0.1:3000; got "${base}"`);
+  }
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers: delivery.headers, body: payload });
+  } catch (error) {
+    const problem = connectionProblem(error);
+    if (problem === undefined) throw error;
+    throw receiverUnreachable(url.toString(), problem);
+  }
   console.log(`${response.status} ${await response.text()}`);
-  return response.ok ? 0 : 1;
+  return response.ok ? EXIT.ok : EXIT.failure;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+async function main(argv: readonly string[]): Promise<ExitCode> {
+  let code: ExitCode = EXIT.ok;
+  const command = program().action(async (provider: string, type: string, options: SendOptions) => {
+    code = await send(provider, type, options, process.env);
+  });
+  try {
+    await command.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (error) {
+    // Commander has printed its own parse errors; --help ends with exit code 0.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return error instanceof UsageError ? EXIT.usage : EXIT.failure;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code));

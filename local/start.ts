@@ -2,13 +2,14 @@ import { ConfigurationError } from '../functions/core/errors';
 import { integerEnv } from '../functions/core/config';
 import { LOOPBACK } from './emulators';
 import { exposureWarning } from './http';
+import { readyLines } from './ready';
 import { LOCAL_DEFAULT_PORTS } from './resources';
 import { startLocalRuntime } from './runtime';
 import { quietSdkNodeWarning } from './warnings';
 
 /** `npm start`: the receiver on local emulators. Configuration by environment; see README. */
 async function main(): Promise<void> {
-  quietSdkNodeWarning();
+  quietSdkNodeWarning((line) => console.warn(line));
   const env = process.env;
   const host = env.HOST === undefined || env.HOST.trim() === '' ? LOOPBACK : env.HOST.trim();
   const runtime = await startLocalRuntime({
@@ -33,7 +34,14 @@ async function main(): Promise<void> {
   if (runtime.polling !== undefined) {
     console.log(`polling Together at ${runtime.polling.baseUrl} every ${runtime.polling.intervalSeconds}s`);
   }
-  console.log(`ready: ${runtime.url}/health  (Ctrl-C to stop)`);
+  console.log(
+    readyLines({
+      url: runtime.url,
+      dynamodbEndpoint: runtime.emulators.dynamodbEndpoint,
+      sqsEndpoint: runtime.emulators.sqsEndpoint,
+      providers: [...runtime.config.providers.keys()],
+    }).join('\n'),
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {

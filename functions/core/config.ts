@@ -101,6 +101,12 @@ export function readEnabledProviders(env: Env): ReadonlyMap<ProviderName, Enable
     .split(',')
     .map((name) => name.trim())
     .filter((name) => name !== '');
+  // Set but empty would start a receiver that answers 404 to everyone while /health says ok.
+  if (names.length === 0) {
+    throw new ConfigurationError(
+      `PROVIDERS is set but names no provider: unset it to enable all (${PROVIDER_NAMES.join(', ')}), or list some, e.g. PROVIDERS=together,standard`,
+    );
+  }
   const enabled = new Map<ProviderName, EnabledProvider>();
   for (const name of names) {
     if (!(PROVIDER_NAMES as readonly string[]).includes(name)) {

@@ -1,8 +1,12 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { closedPort } from '../support/net';
 import { captureOutput } from '../unit/cli-support';
 
 let runtime: LocalRuntime;
@@ -77,9 +81,69 @@ describe('webhooks send', () => {
   });
 
   it('exits 1 and says to start the receiver when nothing answers', async () => {
-    const { code, stderr } = await send(['together', 'fine_tune.completed', '--url', 'http://127.0.0.1:1']);
+    const port = await closedPort();
+
+    const { code, stderr } = await send(['together', 'fine_tune.completed', '--url', `http://127.0.0.1:${port}`]);
 
     expect(code).toBe(1);
-    expect(stderr).toContain('is the receiver running (`npm start`)?');
+    expect(stderr).toContain(`could not reach the receiver at http://127.0.0.1:${port}/webhooks/together (connection refused): is \`npm start\` running?`);
+  });
+
+  it('webhooks send with every answer 401 says the sender\'s secret probably differs from the receiver\'s, and how to set both', async () => {
+    const text = await send(['together', 'batch.done', '--count', '2', '--secret', 'not-the-secret', '--url', runtime.url]);
+    const json = await send(['together', 'batch.done', '--count', '2', '--secret', 'not-the-secret', '--url', runtime.url, '--json']);
+
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain("every delivery got 401: the sender's secret probably differs from the receiver's");
+    expect(text.stdout).toContain('TOGETHER_WEBHOOK_SECRET');
+    expect(text.stdout).toContain('`npm start`');
+    expect((JSON.parse(json.stdout) as { hint?: string }).hint).toContain("the sender's secret probably differs");
+  });
+
+  it('gives no secret hint when only some answers are 401', async () => {
+    const { stdout } = await send(['llmtune', 'training.completed', '--count', '2', '--url', runtime.url]);
+
+    expect(stdout).not.toContain('secret probably differs');
+  });
+});
+
+describe('npm run send', () => {
+  const SEND = fileURLToPath(new URL('../../local/send.ts', import.meta.url));
+  /** Runs `npm run send -- …` as the script does: tsx on local/send.ts. */
+  async function npmRunSend(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', SEND, ...argv], { timeout: 60_000 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  }
+
+  it('against a receiver that is not running says connection refused, the URL tried and to run npm start, like webhooks send', async () => {
+    const port = await closedPort();
+
+    const { code, stderr } = await npmRunSend('together', 'fine_tune.completed', '--url', `http://127.0.0.1:${port}`);
+
+    expect(code).toBe(1);
+    expect(stderr).toBe(`error: could not reach the receiver at http://127.0.0.1:${port}/webhooks/together (connection refused): is \`npm start\` running? (it listens on http://127.0.0.1:$PORT, default 3000; else pass --url)\n`);
+  });
+
+  it('takes the documented --timestamp-offset -400 and sends a stale delivery, which gets 401', async () => {
+    const { code, stdout, stderr } = await npmRunSend('together', 'fine_tune.completed', '--timestamp-offset', '-400', '--url', runtime.url);
+
+    expect({ code, stderr }).toEqual({ code: 1, stderr: '' });
+    expect(stdout).toMatch(/^401 /);
+  });
+
+  it('exits 2 on usage errors: an unknown option, an unknown provider, a missing argument', async () => {
+    const results = await Promise.all([
+      npmRunSend('together', 'fine_tune.completed', '--nope'),
+      npmRunSend('openai', 'fine_tune.completed'),
+      npmRunSend('together'),
+      npmRunSend('together', 'fine_tune.completed', '--timestamp-offset', 'soon'),
+    ]);
+
+    expect(results.map((result) => result.code)).toEqual([2, 2, 2, 2]);
   });
 });

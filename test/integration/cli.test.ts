@@ -464,3 +464,32 @@ describe('webhooks against a runtime that is not running', () => {
   });
 });
 
+
+describe('terminal escape injection through the real emulators', () => {
+  // SQS refuses C0 controls in attributes but carries C1 (U+009B is the 8-bit CSI) and bidi overrides.
+  const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
+  it('events list escapes an ESC sequence in a stored subject and --json keeps it exact', async () => {
+    const subject = `ft\x1b]0;owned\x07\x1b[2J${randomUUID()}`;
+    await accepted({ subject });
+
+    const text = await cli('events', 'list', '--limit', '1000');
+    const json = await cli('events', 'list', '--limit', '1000', '--json');
+
+    expect(text.stdout).not.toMatch(RAW_CONTROL);
+    expect(text.stdout).toContain('ft\\u001b]0;owned\\u0007');
+    expect((JSON.parse(json.stdout) as { subject?: string }[]).map((event) => event.subject)).toContain(subject);
+  });
+
+  it('dlq list --peek escapes C1 and bidi characters of a dead letter\'s id', async () => {
+    const route: Route = 'model.deployed';
+    const event = makeEvent({ id: `evt\u009b2J\u202egnp.exe`, type: route, providerType: 'model.deployed' });
+    await deadLetter(route, `together#${event.id}`, event);
+
+    const { stdout } = await cli('dlq', 'list', route);
+
+    expect(stdout).not.toMatch(RAW_CONTROL);
+    expect(stdout).toContain('together#evt\\u009b2J\\u202egnp.exe');
+    await drain(route, true);
+  });
+});

@@ -61,6 +61,14 @@ describe('local runtime', () => {
       await new Promise((resolve) => probe.close(resolve));
     },
   );
+  it('refuses PROVIDERS set but empty with one configuration error, before it listens', async () => {
+    for (const providers of ['', ' ', ' , ']) {
+      const starting = startLocalRuntime({ env: { PROVIDERS: providers }, port: 0, dynamodbPort: 0, sqsPort: 0, consumers: false, logger: silent() });
+
+      await expect(starting).rejects.toThrow(ConfigurationError);
+      await expect(starting).rejects.toThrow(/^PROVIDERS is set but names no provider: unset it to enable all \(together, llmtune, mythicdot, standard\), or list some, e\.g\. PROVIDERS=together,standard$/);
+    }
+  });
 
   it('hands a malformed percent escape in the provider segment to the handler as no provider, not a 500', async () => {
     const server = createLocalServer(async (event) => ({ statusCode: 200, body: JSON.stringify(event.pathParameters ?? null) }));

@@ -173,12 +173,11 @@ describe('webhooks --stack targets', () => {
       fetch: fakeFetch,
     });
 
-    const secret = (JSON.parse(seen.body ?? '{}') as { secret: string }).secret;
     expect(code).toBe(0);
     expect(seen.url).toBe('https://api.together.xyz/v1/webhooks');
     expect(JSON.parse(seen.body ?? '{}')).toMatchObject({ url: 'https://abc.execute-api.eu-west-1.amazonaws.com/webhooks/together' });
     expect(captured.stdout).toContain(
-      `aws secretsmanager put-secret-value --secret-id arn:aws:secretsmanager:eu-west-1:123456789012:secret:together-xyz --secret-string '["${secret}"]'`,
+      `printf '["%s"]' "$TOGETHER_WEBHOOK_SECRET" | aws secretsmanager put-secret-value --secret-id arn:aws:secretsmanager:eu-west-1:123456789012:secret:together-xyz --secret-string file:///dev/stdin`,
     );
   });
 });

@@ -1,9 +1,7 @@
 import { execFile } from 'node:child_process';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../cli/errors';
 import { parseEventKey } from '../../cli/events';
 import { run } from '../../cli/program';
@@ -138,6 +136,12 @@ describe('exit codes and help', () => {
     }
   });
 
+  it('dlq list --help says that peeking raises each peeked message\'s receive count', async () => {
+    const { stdout } = await cli('dlq', 'list', '--help');
+
+    expect(stdout.replace(/\s+/g, ' ')).toContain("each peek is an SQS receive, so it raises the peeked message's receive count");
+  });
+
   it('exits 2 for an unknown command', async () => {
     const { code, stderr } = await cli('evnets');
 
@@ -198,109 +202,6 @@ describe('registerTogether', () => {
     await expect(registering).rejects.toThrow(UsageError);
     await expect(registering).rejects.toThrow(/is empty/);
     expect(called).toBe(false);
-  });
-});
-
-describe('webhooks register together', () => {
-  let server: Server | undefined;
-  afterEach(async () => {
-    await new Promise((resolve) => server?.close(resolve));
-    server = undefined;
-  });
-
-  /** A fake Together API that records the one request it gets and answers with `reply`. */
-  async function fakeTogether(reply: { status: number; body: unknown }) {
-    const seen: { method?: string; url?: string; authorization?: string; contentType?: string; body?: unknown } = {};
-    server = createServer((request: IncomingMessage, response) => {
-      let text = '';
-      request.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      request.on('end', () => {
-        Object.assign(seen, {
-          method: request.method,
-          url: request.url,
-          authorization: request.headers.authorization,
-          contentType: request.headers['content-type'],
-          body: JSON.parse(text),
-        });
-        response.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
-      });
-    });
-    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-    return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, seen };
-  }
-
-  const register = async (env: Record<string, string>, ...argv: string[]) => {
-    const captured = captureOutput();
-    const code = await run(['register', 'together', ...argv], { output: captured.output, env });
-    return { code, stdout: captured.stdout, stderr: captured.stderr };
-  };
-
-  it('POSTs the URL, the events and a fresh secret to {base}/webhooks with the bearer key, and prints how to store the secret', async () => {
-    const api = await fakeTogether({ status: 201, body: { id: 'wh_123' } });
-
-    const { code, stdout } = await register(
-      { TOGETHER_API_KEY: 'tk-test', TOGETHER_API_BASE_URL: api.base },
-      '--url',
-      'https://hooks.example.com/webhooks/together',
-      '--events',
-      'fine_tune.completed,batch.done',
-    );
-
-    const body = api.seen.body as { url: string; events: string[]; secret: string };
-    expect(code).toBe(0);
-    expect(api.seen.method).toBe('POST');
-    expect(api.seen.url).toBe('/v1/webhooks');
-    expect(api.seen.authorization).toBe('Bearer tk-test');
-    expect(api.seen.contentType).toBe('application/json');
-    expect(body.url).toBe('https://hooks.example.com/webhooks/together');
-    expect(body.events).toEqual(['fine_tune.completed', 'batch.done']);
-    expect(body.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(stdout).toContain('(webhook wh_123)');
-    expect(stdout).toContain(`export TOGETHER_WEBHOOK_SECRET='${body.secret}'`);
-    expect(stdout).toContain(`aws secretsmanager put-secret-value --secret-id <the SecretArnTogether output of your stack> --secret-string '["${body.secret}"]'`);
-  });
-
-  it('registers the documented Together events when --events is not given', async () => {
-    const api = await fakeTogether({ status: 200, body: {} });
-
-    await register({ TOGETHER_API_KEY: 'tk', TOGETHER_API_BASE_URL: api.base }, '--url', 'https://h/webhooks/together');
-
-    expect((api.seen.body as { events: string[] }).events).toEqual([
-      'fine_tune.completed',
-      'fine_tune.failed',
-      'fine_tune.checkpoint',
-      'model.deprecated',
-      'batch.done',
-    ]);
-  });
-
-  it('prints the secret the API returns when it chooses its own', async () => {
-    const api = await fakeTogether({ status: 200, body: { id: 'wh_9', secret: 'from-together-42' } });
-
-    const { stdout } = await register({ TOGETHER_API_KEY: 'tk', TOGETHER_API_BASE_URL: api.base }, '--url', 'https://h/webhooks/together');
-
-    expect(stdout).toContain('signing secret (chosen by Together): from-together-42');
-    expect(stdout).toContain("export TOGETHER_WEBHOOK_SECRET='from-together-42'");
-  });
-
-  it('exits 2 and names TOGETHER_API_KEY when it is not set, without calling the API', async () => {
-    const api = await fakeTogether({ status: 200, body: {} });
-
-    const { code, stderr } = await register({ TOGETHER_API_BASE_URL: api.base }, '--url', 'https://h/webhooks/together');
-
-    expect(code).toBe(2);
-    expect(stderr).toContain('TOGETHER_API_KEY is not set');
-    expect(api.seen.method).toBeUndefined();
-  });
-
-  it('exits 1 and says to check the key when Together answers 401', async () => {
-    const api = await fakeTogether({ status: 401, body: { error: 'invalid api key' } });
-
-    const { code, stderr } = await register({ TOGETHER_API_KEY: 'bad', TOGETHER_API_BASE_URL: api.base }, '--url', 'https://h/webhooks/together');
-
-    expect(code).toBe(1);
-    expect(stderr).toContain('Together answered 401');
-    expect(stderr).toContain('check the key');
   });
 });
 

@@ -1,0 +1,34 @@
+import type { ProviderName } from '../functions/core/event';
+import { sampleTypes } from './deliveries';
+import { LOCAL_DEFAULT_PORTS } from './resources';
+
+export interface ReadyFacts {
+  /** The receiver's base URL, `http://127.0.0.1:{port}`. */
+  readonly url: string;
+  readonly dynamodbEndpoint: string;
+  readonly sqsEndpoint: string;
+  /** Enabled providers, in order; the first one is used in the example. */
+  readonly providers: readonly ProviderName[];
+}
+
+/**
+ * What `npm start` prints once it listens: where it is, then the next step a newcomer can copy
+ * into a second terminal. Ports other than the defaults are spelled out, so each command works
+ * as printed.
+ */
+export function readyLines(facts: ReadyFacts): string[] {
+  const port = (url: string) => new URL(url).port;
+  const provider = facts.providers[0];
+  const sample = provider === undefined ? undefined : sampleTypes(provider)[0];
+  const urlFlag = port(facts.url) === String(LOCAL_DEFAULT_PORTS.PORT) ? '' : ` --url ${facts.url}`;
+  const emulatorEnv = [
+    port(facts.dynamodbEndpoint) === String(LOCAL_DEFAULT_PORTS.DYNAMODB_PORT) ? '' : `DYNAMODB_PORT=${port(facts.dynamodbEndpoint)} `,
+    port(facts.sqsEndpoint) === String(LOCAL_DEFAULT_PORTS.SQS_PORT) ? '' : `SQS_PORT=${port(facts.sqsEndpoint)} `,
+  ].join('');
+  // Every next step goes in this list (the web console's address belongs here once it exists).
+  const nextSteps = [
+    ...(provider === undefined || sample === undefined ? [] : [`  npm run send -- ${provider} ${sample}${urlFlag}`]),
+    `  ${emulatorEnv}npx webhooks events list`,
+  ];
+  return [`ready: ${facts.url}/health  (Ctrl-C to stop)`, 'next, in a second terminal: send a signed sample delivery, then see its event', ...nextSteps];
+}

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { readyLines } from '../../local/ready';
+
+const defaults = { url: 'http://127.0.0.1:3000', dynamodbEndpoint: 'http://127.0.0.1:8000', sqsEndpoint: 'http://127.0.0.1:4566' };
+
+describe('npm start ready message', () => {
+  it('prints the next step: the npm run send command to try, then how to see the event', () => {
+    const text = readyLines({ ...defaults, providers: ['together', 'standard'] }).join('\n');
+
+    expect(text).toContain('ready: http://127.0.0.1:3000/health  (Ctrl-C to stop)');
+    expect(text).toContain('  npm run send -- together fine_tune.completed\n');
+    expect(text.endsWith('\n  npx webhooks events list')).toBe(true);
+  });
+
+  it('names the first enabled provider and a sample it has, and the ports when they are not the defaults', () => {
+    const text = readyLines({
+      url: 'http://127.0.0.1:3100',
+      dynamodbEndpoint: 'http://127.0.0.1:8100',
+      sqsEndpoint: 'http://127.0.0.1:4600',
+      providers: ['standard'],
+    }).join('\n');
+
+    expect(text).toContain('  npm run send -- standard fine_tuning.job.succeeded --url http://127.0.0.1:3100');
+    expect(text).toContain('  DYNAMODB_PORT=8100 SQS_PORT=4600 npx webhooks events list');
+  });
+});
