@@ -29,6 +29,8 @@ export interface Target {
   readonly eventsTable: string;
   /** The Together poller's state table, where the stack or runtime has one (polling on). */
   readonly pollerTable?: string;
+  /** Locally, the stand-in EventBridge bus (`local/bus.ts`). A stack has none: EventBridge keeps nothing to read back. */
+  readonly busTable?: string;
   /** Resolved on first use: only the commands that touch queues pay for it. */
   queues(): Promise<Readonly<Record<Route, RouteQueueRefs>>>;
   /** The stack's webhook URL per provider (none locally: the receiver's base URL is used). */
@@ -64,6 +66,7 @@ export function localTarget(env: Env): Target {
     eventsTable: LOCAL_NAMES.eventsTable,
     // Created only while `npm start` polls; `status` skips it when it is not there.
     pollerTable: LOCAL_NAMES.pollerTable,
+    busTable: LOCAL_NAMES.busTable,
     queues: () => (queues ??= resolveLocalQueues(sqs, sqsEndpoint)),
     webhookUrls: {},
     secretArns: {},

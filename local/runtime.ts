@@ -15,6 +15,7 @@ import { readConsumerConfig } from '../functions/consumers/config';
 import { readPollerConfig, type PollerConfig } from '../functions/poller/config';
 import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
 import { receiverFromConfig } from '../functions/receiver/receive';
+import { localBus } from './bus';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
 import { startEmulators, type Emulators } from './emulators';
 import { createLocalServer } from './http';
@@ -80,7 +81,8 @@ export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sq
 
 /**
  * Every route's consumer on the local resources, built from the same configuration reader and
- * factory as the Lambda handler (env ROUTE, TABLE_NAME, JOBS_TABLE_NAME, ALERTS_TOPIC_ARN).
+ * factory as the Lambda handler (env ROUTE, TABLE_NAME, JOBS_TABLE_NAME, ALERTS_TOPIC_ARN), each
+ * publishing its handled events to the stand-in bus (`local/bus.ts`), as with `eventBus` in AWS.
  */
 export function localConsumerFunctions(
   env: Env,
@@ -97,7 +99,8 @@ export function localConsumerFunctions(
         JOBS_TABLE_NAME: resources.jobsTable,
         ALERTS_TOPIC_ARN: resources.alertsTopicArn,
       });
-      return [route, consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger })];
+      const bus = localBus({ documents: clients.documents, tableName: resources.busTable, logger });
+      return [route, consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger, bus })];
     }),
   ) as Record<Route, Consumer>;
 }
