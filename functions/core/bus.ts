@@ -21,10 +21,13 @@ export function busSource(provider: ProviderName): string {
 }
 
 /**
- * The normalized event of one route: checking `type` narrows `data` to that route's fields. (For
- * a union of routes, any of them.)
+ * The normalized event of one route (for a union of routes, any of them): its member of the
+ * `NormalizedEvent` union, whose `data` is that route's. Where the event type is not a union by
+ * route, the event with `type` narrowed.
  */
-export type BusRouteEvent<R extends Route> = Extract<NormalizedEvent, { type: R }>;
+export type BusRouteEvent<R extends Route> = [Extract<NormalizedEvent, { type: R }>] extends [never]
+  ? NormalizedEvent & { readonly type: R }
+  : Extract<NormalizedEvent, { type: R }>;
 
 /**
  * What an entry carries instead of the event when the event is too large for EventBridge: the
