@@ -11,9 +11,10 @@ import type { Route } from '../../functions/core/routes';
 import { readConsumerConfig } from '../../functions/consumers/config';
 import { consumerFromConfig, type Consumer } from '../../functions/consumers/consume';
 import { eventBridgePublisher } from '../../functions/consumers/publish';
-import { stepsFor, type RouteStep } from '../../functions/consumers/routes';
+import type { RouteStep } from '../../functions/consumers/routes';
 import { startLocalConsumers } from '../../local/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
+import { envelopeOf, paddedEvent } from '../support/bus';
 import { eventRecord, normalizedEvent, silentLogger, sqsEvent, sqsRecord } from '../support/consumers';
 
 // No emulator serves EventBridge: its client alone is mocked. The ledger, the jobs table and the
@@ -80,7 +81,7 @@ describe('publishing to EventBridge', () => {
     const ownStep: RouteStep = async () => {
       if (failing) throw new Error('evaluation service unavailable');
     };
-    const consume = consumerWithBus('fine_tune.completed', env.clients.documents, [...stepsFor('fine_tune.completed'), ownStep]);
+    const consume = consumerWithBus('fine_tune.completed', env.clients.documents, [ownStep]);
 
     const first = await consume(sqsEvent(sqsRecord(event)));
     const putsAfterFailure = putEntries().length;
@@ -107,7 +108,7 @@ describe('publishing to EventBridge', () => {
 
   it('fails the attempt when EventBridge refuses the entry, and the retry puts it once', async () => {
     eventBridge.on(PutEventsCommand).resolvesOnce(refused).resolves(accepted);
-    const event = normalizedEvent({ type: 'batch.completed', providerType: 'batch.completed', subject: 'batch-eb', data: { id: 'batch-eb' } });
+    const event = normalizedEvent({ type: 'batch.completed', providerType: 'batch.completed', subject: 'batch-eb', data: {} });
     const consume = consumerWithBus('batch.completed');
     const record = sqsRecord(event);
 
@@ -156,14 +157,13 @@ describe('publishing to EventBridge', () => {
 
   it('publishes an event over EventBridge’s entry limit by reference: its envelope and key, without its data', async () => {
     eventBridge.on(PutEventsCommand).resolves(accepted);
-    const event = normalizedEvent({ data: { fine_tune_id: 'ft-big', notes: 'x'.repeat(MAX_BUS_ENTRY_BYTES) } });
+    const event = paddedEvent('x'.repeat(MAX_BUS_ENTRY_BYTES));
 
     const result = await consumerWithBus('fine_tune.completed')(sqsEvent(sqsRecord(event)));
 
     expect(result.batchItemFailures).toEqual([]);
     const entry = putEntries()[0];
-    const { data: _data, ...envelope } = event;
-    expect(JSON.parse(entry?.Detail ?? '')).toEqual({ ...envelope, truncated: true, key: eventKey(event) });
+    expect(JSON.parse(entry?.Detail ?? '')).toEqual({ ...envelopeOf(event), truncated: true, key: eventKey(event) });
     expect(entry).toMatchObject({ Source: 'ai-webhooks.together', DetailType: 'fine_tune.completed' });
   });
 

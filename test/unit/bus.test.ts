@@ -5,13 +5,14 @@ import { busEntryBytes, busEntryFor, busSource, MAX_BUS_ENTRY_BYTES } from '../.
 import type { NormalizedEvent } from '../../functions/core/event';
 import { ConsumerDependencyError } from '../../functions/consumers/errors';
 import { eventBridgePublisher } from '../../functions/consumers/publish';
+import { envelopeOf, paddedEvent } from '../support/bus';
 import { normalizedEvent } from '../support/consumers';
 
-/** An event whose whole entry is exactly `bytes` long (ASCII padding in its data). */
-function eventOfEntrySize(bytes: number, padding = 'x'): NormalizedEvent {
-  const base = normalizedEvent({ id: 'evt_size', data: { notes: '' } });
+/** An event whose whole entry is exactly `bytes` long (ASCII padding in the provider's data). */
+function eventOfEntrySize(bytes: number): NormalizedEvent {
+  const base = paddedEvent('', { id: 'evt_size' });
   const baseBytes = busEntryBytes({ Source: busSource(base.provider), DetailType: base.type, Detail: JSON.stringify(base) });
-  return { ...base, data: { notes: padding.repeat(bytes - baseBytes) } };
+  return paddedEvent('x'.repeat(bytes - baseBytes), { id: 'evt_size', occurredAt: base.occurredAt, receivedAt: base.receivedAt });
 }
 
 describe('busEntryFor', () => {
@@ -37,22 +38,13 @@ describe('busEntryFor', () => {
 
     const detail = JSON.parse(busEntryFor(event).Detail);
 
-    expect(detail).toEqual({
-      id: event.id,
-      provider: event.provider,
-      type: event.type,
-      providerType: event.providerType,
-      subject: event.subject,
-      occurredAt: event.occurredAt,
-      receivedAt: event.receivedAt,
-      truncated: true,
-      key: `together#${event.id}`,
-    });
+    expect(detail).toEqual({ ...envelopeOf(event), truncated: true, key: `together#${event.id}` });
+    expect(Object.keys(envelopeOf(event))).toEqual(expect.arrayContaining(['id', 'provider', 'type', 'subject', 'occurredAt', 'receivedAt']));
   });
 
   it('counts UTF-8 bytes, not characters', () => {
     // Two bytes a character: under the limit in characters, over it in bytes.
-    const event = normalizedEvent({ data: { notes: 'é'.repeat(MAX_BUS_ENTRY_BYTES / 2 + 1) } });
+    const event = paddedEvent('é'.repeat(MAX_BUS_ENTRY_BYTES / 2 + 1));
     expect(JSON.stringify(event).length).toBeLessThan(MAX_BUS_ENTRY_BYTES);
 
     expect(JSON.parse(busEntryFor(event).Detail)).toMatchObject({ truncated: true });
