@@ -324,6 +324,40 @@ describe('bundles from cdk synth', () => {
     expect(alerts.Messages?.map((message) => message.Body)).toEqual([expect.stringContaining('failed')]);
   });
 
+  it('consumer with EVENT_BUS_NAME puts the handled event on the bus with PutEvents', async () => {
+    // No emulator serves EventBridge: a fake endpoint that accepts every entry and notes it.
+    const puts: { Entries: { Source: string; DetailType: string; Detail: string; EventBusName: string }[] }[] = [];
+    const eventBridge = createServer(async (incoming, answer) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of incoming) chunks.push(chunk as Buffer);
+      puts.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      answer.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+      answer.end(JSON.stringify({ FailedEntryCount: 0, Entries: [{ EventId: 'eb-1' }] }));
+    });
+    await new Promise<void>((resolve) => eventBridge.listen(0, '127.0.0.1', resolve));
+    const route = 'fine_tune.completed';
+    const delivery = buildDelivery({ provider: 'together', type: route });
+    try {
+      const accepted = await invokeBundle<APIGatewayProxyStructuredResultV2>(receiverFunction(), deliveryEvent(delivery), developmentSecrets);
+      expect(accepted.statusCode).toBe(200);
+      const { Messages = [] } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: resources.queues[route].url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+
+      const result = await invokeBundle<SQSBatchResponse>(
+        consumerFunction(route),
+        { Records: Messages.map((message) => toSqsRecord(message, resources.queues[route].arn)) },
+        { EVENT_BUS_NAME: 'webhooks-bus', AWS_ENDPOINT_URL_EVENTBRIDGE: `http://127.0.0.1:${(eventBridge.address() as AddressInfo).port}` },
+      );
+
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(puts.flatMap((put) => put.Entries.map(({ Source, DetailType, EventBusName }) => ({ Source, DetailType, EventBusName })))).toEqual([
+        { Source: 'ai-webhooks.together', DetailType: route, EventBusName: 'webhooks-bus' },
+      ]);
+      expect(JSON.parse(puts[0]?.Entries[0]?.Detail ?? '{}')).toMatchObject({ id: delivery.id, type: route });
+    } finally {
+      await new Promise((resolve) => eventBridge.close(resolve));
+    }
+  });
+
   it('poller polls Together once and puts a finished batch on its route queue', async () => {
     const together = await startFakeTogether();
     try {
