@@ -302,12 +302,14 @@ export function publishedForJson(published: PublishedEvent, withPayload: boolean
 
 /** The lines `events show` adds for the stand-in bus (local runtime only: EventBridge keeps nothing to read back). */
 export function formatPublished(published: PublishedEvent | undefined, withPayload: boolean): string {
-  if (published === undefined) return 'event bus:    nothing published (yet): an event is published once handled\n';
+  // Aligned with the lines of formatEventDetail above it.
+  const label = 'event bus:'.padEnd(15);
+  if (published === undefined) return `${label}nothing published (yet): an event is published once handled\n`;
   const shown = publishedForJson(published, withPayload);
   const how = shown.truncated ? `by reference (over EventBridge's 256 KB), ${String(shown.detailBytes)} bytes` : `${String(shown.detailBytes)} bytes`;
   const times = published.times > 1 ? `, ${published.times} times (replayed)` : '';
   return (
-    `event bus:    ${String(shown.source)} / ${String(shown.detailType)} at ${String(shown.publishedAt)}${times}, ${how} (local stand-in for EventBridge)\n` +
+    `${label}${String(shown.source)} / ${String(shown.detailType)} at ${String(shown.publishedAt)}${times}, ${how} (local stand-in for EventBridge)\n` +
     (withPayload ? `published detail:\n${JSON.stringify(shown.detail, null, 2)}\n` : '')
   );
 }
