@@ -182,7 +182,8 @@ export interface TogetherPollingProps {
  * The whole receiver: an HTTP API with `ANY /webhooks/{provider}` in front of the receiver
  * function; the events (idempotency) and jobs tables; one signing secret per enabled provider;
  * per canonical route a queue, a dead-letter queue, a consumer and their alarms; an alerts topic
- * the consumers publish to; an alarm topic and a dashboard.
+ * the consumers publish to; an alarm topic and a dashboard; with `eventBus`, an EventBridge bus
+ * every handled event is published to, its archive, and the rules `onEvent` adds.
  *
  * Everything is read from the data model in `functions/core`: a route added to `ROUTES` or a
  * provider added to `PROVIDERS` gets its resources here with no change to this file.
