@@ -41,6 +41,11 @@ export interface LocalRuntimeOptions {
    * Default: env LOCAL_VISIBILITY_TIMEOUT_SECONDS, else the stack's 180 s.
    */
   readonly visibilityTimeoutSeconds?: number;
+  /**
+   * Consumers publish to the stand-in event bus (`local/bus.ts`); default true. The benchmarks turn
+   * it off to measure the consumers as a deployment without `eventBus` runs them.
+   */
+  readonly eventBus?: boolean;
 }
 
 export interface LocalClients {
@@ -89,6 +94,7 @@ export function localConsumerFunctions(
   resources: LocalResources,
   clients: LocalClients,
   logger: Logger,
+  options: { readonly eventBus?: boolean } = {},
 ): Record<Route, Consumer> {
   return Object.fromEntries(
     ROUTES.map((route) => {
@@ -99,8 +105,8 @@ export function localConsumerFunctions(
         JOBS_TABLE_NAME: resources.jobsTable,
         ALERTS_TOPIC_ARN: resources.alertsTopicArn,
       });
-      const bus = localBus({ documents: clients.documents, tableName: resources.busTable, logger });
-      return [route, consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger, bus })];
+      const bus = options.eventBus === false ? {} : { bus: localBus({ documents: clients.documents, tableName: resources.busTable, logger }) };
+      return [route, consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger, ...bus })];
     }),
   ) as Record<Route, Consumer>;
 }
@@ -124,7 +130,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const visibilityTimeoutSeconds =
       options.visibilityTimeoutSeconds ??
       integerEnv(options.env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', QUEUE_SETTINGS.visibilityTimeoutSeconds, 0, 43_200);
-    const consumerFunctions = options.consumers === false ? undefined : localConsumerFunctions(options.env, resources, clients, logger);
+    const consumerFunctions =
+      options.consumers === false
+        ? undefined
+        : localConsumerFunctions(options.env, resources, clients, logger, { ...(options.eventBus === undefined ? {} : { eventBus: options.eventBus }) });
     const { env, developmentSecrets } = withDevelopmentSecrets(options.env, [...config.providers.keys()]);
     const receiver = receiverFromConfig(config, {
       documents: clients.documents,
