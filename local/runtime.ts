@@ -94,7 +94,7 @@ export function localConsumerFunctions(
   resources: LocalResources,
   clients: LocalClients,
   logger: Logger,
-  options: { readonly eventBus?: boolean } = {},
+  options: { readonly eventBus?: boolean | undefined } = {},
 ): Record<Route, Consumer> {
   return Object.fromEntries(
     ROUTES.map((route) => {
@@ -131,9 +131,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       options.visibilityTimeoutSeconds ??
       integerEnv(options.env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', QUEUE_SETTINGS.visibilityTimeoutSeconds, 0, 43_200);
     const consumerFunctions =
-      options.consumers === false
-        ? undefined
-        : localConsumerFunctions(options.env, resources, clients, logger, { ...(options.eventBus === undefined ? {} : { eventBus: options.eventBus }) });
+      options.consumers === false ? undefined : localConsumerFunctions(options.env, resources, clients, logger, { eventBus: options.eventBus });
     const { env, developmentSecrets } = withDevelopmentSecrets(options.env, [...config.providers.keys()]);
     const receiver = receiverFromConfig(config, {
       documents: clients.documents,
