@@ -139,7 +139,8 @@ async function drain(runtime: LocalRuntime, timeoutMs: number): Promise<Extract<
 }
 
 async function main(): Promise<void> {
-  const runtime = await startLocalRuntime({ env: {}, port: 0, dynamodbPort: 0, sqsPort: 0 });
+  // As deployed by default: without an event bus.
+  const runtime = await startLocalRuntime({ env: {}, port: 0, dynamodbPort: 0, sqsPort: 0, eventBus: false });
   const bare = bareServer(localClients(runtime.emulators), runtime.config.tableName, runtime.config.queueUrls);
   await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
   const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;

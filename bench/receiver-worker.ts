@@ -284,7 +284,8 @@ async function measureConsumer(
   const clients = localClients(emulators);
   const counter = countCalls([clients.dynamodb, clients.sns]);
   const logger = new Logger({ serviceName: 'webhook-consumer' });
-  const consume = localConsumerFunctions(env, resources, clients, logger)[route];
+  // As deployed by default: without an event bus.
+  const consume = localConsumerFunctions(env, resources, clients, logger, { eventBus: false })[route];
   // Empty the queue of what the receiver benchmark left there, so every batch is this run's.
   for (;;) {
     const { Messages = [] } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));

@@ -1,5 +1,6 @@
 import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
+import { publishedFor, type PublishedEvent } from '../local/bus';
 import { EVENTS_TABLE, EVENT_STATUSES, type EventRecord, type EventStatus } from '../functions/core/table';
 import { isRoute, ROUTES } from '../functions/core/routes';
 import { CliError, UsageError, connectionError } from './errors';
@@ -262,4 +263,55 @@ export function formatEventDetail(record: EventRecord, withPayload: boolean): st
   // JSON.stringify escapes C0 controls but leaves C1 and bidi characters raw.
   const payload = withPayload ? `event:\n${escapeControl(JSON.stringify(eventForJson(record, true).event, null, 2), { keepNewlines: true })}\n` : '';
   return `${text}\n${payload}`;
+}
+
+/**
+ * What the stand-in bus of `npm start` published for an event; undefined when nothing was, or
+ * when the runtime is older than the stand-in bus (no table).
+ */
+export async function readPublished(deps: EventsDeps, busTable: string, key: string): Promise<PublishedEvent | undefined> {
+  try {
+    return await publishedFor({ documents: deps.documents, tableName: busTable }, key);
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') return undefined;
+    return send(deps, () => Promise.reject(error));
+  }
+}
+
+/**
+ * What the stand-in bus of `npm start` published for an event, as `events show` prints it: source,
+ * detail-type, when, whether it went by reference; the detail itself only with `--payload`.
+ */
+export function publishedForJson(published: PublishedEvent, withPayload: boolean): Record<string, unknown> {
+  const { Source, DetailType, Detail, publishedAt } = published.entry;
+  let detail: unknown = Detail;
+  try {
+    detail = JSON.parse(Detail);
+  } catch {
+    // Shown as recorded.
+  }
+  const truncated = typeof detail === 'object' && detail !== null && (detail as { truncated?: unknown }).truncated === true;
+  return {
+    source: Source,
+    detailType: DetailType,
+    publishedAt,
+    times: published.times,
+    truncated,
+    detailBytes: Buffer.byteLength(Detail),
+    ...(withPayload ? { detail } : {}),
+  };
+}
+
+/** The lines `events show` adds for the stand-in bus (local runtime only: EventBridge keeps nothing to read back). */
+export function formatPublished(published: PublishedEvent | undefined, withPayload: boolean): string {
+  // Aligned with the lines of formatEventDetail above it.
+  const label = 'event bus:'.padEnd(15);
+  if (published === undefined) return `${label}nothing published (yet): an event is published once handled\n`;
+  const shown = publishedForJson(published, withPayload);
+  const how = shown.truncated ? `by reference (over EventBridge's 256 KB), ${String(shown.detailBytes)} bytes` : `${String(shown.detailBytes)} bytes`;
+  const times = published.times > 1 ? `, ${published.times} times (replayed)` : '';
+  return (
+    `${label}${String(shown.source)} / ${String(shown.detailType)} at ${String(shown.publishedAt)}${times}, ${how} (local stand-in for EventBridge)\n` +
+    (withPayload ? `published detail:\n${JSON.stringify(shown.detail, null, 2)}\n` : '')
+  );
 }

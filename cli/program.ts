@@ -12,6 +12,9 @@ import {
   eventForJson,
   eventsInWindow,
   formatEventDetail,
+  formatPublished,
+  publishedForJson,
+  readPublished,
   formatEventList,
   getEvent,
   listEvents,
@@ -159,8 +162,15 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
       const target = await connect(options.stack);
       const record = await getEvent(eventsDeps(target), key);
       if (record === undefined) throw new CliError(`no event ${key} in ${target.description} (expired, or a wrong key? see \`webhooks events list\`)`);
-      if (options.json) printJson(output, eventForJson(record, options.payload === true));
-      else print(formatEventDetail(record, options.payload === true));
+      const withPayload = options.payload === true;
+      // Locally, what the stand-in bus published for the event.
+      const published = target.busTable === undefined ? undefined : { found: await readPublished(eventsDeps(target), target.busTable, key) };
+      if (options.json) {
+        const bus = published?.found === undefined ? {} : { published: publishedForJson(published.found, withPayload) };
+        printJson(output, { ...eventForJson(record, withPayload), ...bus });
+      } else {
+        print(formatEventDetail(record, withPayload) + (published === undefined ? '' : formatPublished(published.found, withPayload)));
+      }
     });
 
   // jobs --------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ export interface Target {
   readonly pollerTable?: string;
   /** The jobs projection: one item per job or batch. */
   readonly jobsTable: string;
+  /** Locally, the stand-in EventBridge bus (`local/bus.ts`). A stack has none: EventBridge keeps nothing to read back. */
+  readonly busTable?: string;
   /** Resolved on first use: only the commands that touch queues pay for it. */
   queues(): Promise<Readonly<Record<Route, RouteQueueRefs>>>;
   /** The stack's webhook URL per provider (none locally: the receiver's base URL is used). */
@@ -67,6 +69,7 @@ export function localTarget(env: Env): Target {
     // Created only while `npm start` polls; `status` skips it when it is not there.
     pollerTable: LOCAL_NAMES.pollerTable,
     jobsTable: LOCAL_NAMES.jobsTable,
+    busTable: LOCAL_NAMES.busTable,
     queues: () => (queues ??= resolveLocalQueues(sqs, sqsEndpoint)),
     webhookUrls: {},
     secretArns: {},

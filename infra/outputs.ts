@@ -32,4 +32,8 @@ export const STACK_OUTPUTS = {
   togetherApiKeySecretArn: 'TogetherApiKeySecretArn',
   /** With Together polling only: what the poller last saw of each job and batch. */
   pollerTableName: 'PollerTableName',
+  /** With an event bus only: the bus the consumers publish handled events to. */
+  eventBusArn: 'EventBusArn',
+  /** With an event bus only: its archive, for EventBridge replays. */
+  eventArchiveName: 'EventArchiveName',
 } as const;

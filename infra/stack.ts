@@ -54,6 +54,10 @@ export class WebhookReceiverStack extends Stack {
       );
       output(STACK_OUTPUTS.pollerTableName, webhooks.poller.table.tableName, 'Poller state table (what the Together poller last saw of each job and batch)');
     }
+    if (webhooks.events !== undefined) {
+      output(STACK_OUTPUTS.eventBusArn, webhooks.events.eventBus.eventBusArn, 'Event bus every handled event is published to (source ai-webhooks.<provider>)');
+      output(STACK_OUTPUTS.eventArchiveName, webhooks.events.archive.archiveName, 'Archive of the bus, for EventBridge replays');
+    }
     for (const route of ROUTES) {
       const queue = webhooks.queues[route];
       const deadLetterQueue = webhooks.deadLetterQueues[route];
@@ -73,8 +77,10 @@ type ContextReader = (key: string) => unknown;
  * `providers` (comma list), `togetherSignatureScheme`, `maxBodyBytes`, `retentionDays`,
  * `retentionDays<Provider>` (e.g. `retentionDaysLlmtune`),
  * `removalPolicy` (`retain` | `destroy`), `alarmEmail`, `throttlingRateLimit`, `throttlingBurstLimit`,
- * `togetherPolling` (`true` | `false`, default false) and `togetherPollMinutes` (whole minutes
- * between polls, default 1). Values are checked by {@link WebhookReceiver}.
+ * `togetherPolling` (`true` | `false`, default false), `togetherPollMinutes` (whole minutes
+ * between polls, default 1), `eventBus` (`true` | `false`, default false),
+ * `eventArchiveRetentionDays` (whole days, 0 = indefinitely, default 30) and `tracing` (`true` |
+ * `false`, default true). Values are checked by {@link WebhookReceiver}.
  */
 export function receiverPropsFromContext(read: ContextReader): WebhookReceiverProps {
   const text = (key: string): string | undefined => {
@@ -89,6 +95,13 @@ export function receiverPropsFromContext(read: ContextReader): WebhookReceiverPr
     if (!Number.isFinite(parsed)) throw new Error(`context value ${key} must be a number, got "${value}"`);
     return parsed;
   };
+  const flag = (key: string): boolean | undefined => {
+    const value = text(key)?.toLowerCase();
+    if (value === undefined) return undefined;
+    if (value !== 'true' && value !== 'false') throw new Error(`context value ${key} must be true or false, got "${value}"`);
+    return value === 'true';
+  };
+  const archiveDays = number('eventArchiveRetentionDays');
   const removal = text('removalPolicy');
   if (removal !== undefined && removal !== 'retain' && removal !== 'destroy') {
     throw new Error(`context value removalPolicy must be retain or destroy, got "${removal}"`);
@@ -118,6 +131,9 @@ export function receiverPropsFromContext(read: ContextReader): WebhookReceiverPr
     alarmEmail: text('alarmEmail'),
     throttlingRateLimit: number('throttlingRateLimit'),
     throttlingBurstLimit: number('throttlingBurstLimit'),
+    eventBus: flag('eventBus'),
+    ...(archiveDays === undefined ? {} : { eventArchiveRetention: Duration.days(archiveDays) }),
+    tracing: flag('tracing'),
   };
 }
 

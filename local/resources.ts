@@ -20,6 +20,8 @@ export interface LocalResources {
   readonly jobsTable: string;
   /** The topic the consumers publish alerts to. */
   readonly alertsTopicArn: string;
+  /** What the consumers would have put on the EventBridge bus (`local/bus.ts`). */
+  readonly busTable: string;
   /**
    * A queue subscribed to the alerts topic with raw delivery, so that local alerts can be read
    * (the message body is the alert text). In AWS, you subscribe your own e-mail, chat or pager.
@@ -36,6 +38,8 @@ export const LOCAL_NAMES = {
   jobsTable: 'webhook-jobs',
   /** The Together poller's state table, created when `npm start` polls. */
   pollerTable: 'together-poller',
+  /** The stand-in EventBridge bus: the entries the consumers published, by event key. */
+  busTable: 'webhook-bus',
   alertsTopic: 'webhook-alerts',
   alertsQueue: 'webhook-alerts',
   queue: (route: Route) => `webhooks-${routeSlug(route)}`,
@@ -45,12 +49,14 @@ export const LOCAL_NAMES = {
 /**
  * Creates, on the emulators, what the CDK stack creates in AWS: the events table with its time
  * index, one queue plus dead-letter queue per route with the same redrive settings, the jobs
- * table and the alerts topic (here with a queue subscribed to it).
+ * table and the alerts topic (here with a queue subscribed to it); and, for the EventBridge bus
+ * (no emulator serves it), the table its stand-in records entries in.
  * Safe to call again on resources that already exist.
  */
 export async function createLocalResources(clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient }): Promise<LocalResources> {
   await createEventsTable(clients.dynamodb, LOCAL_NAMES.eventsTable);
   await createJobsTable(clients.dynamodb, LOCAL_NAMES.jobsTable);
+  await createKeyedTable(clients.dynamodb, LOCAL_NAMES.busTable, 'pk');
   const entries = await Promise.all(ROUTES.map(async (route) => [route, await createRouteQueues(clients.sqs, route)] as const));
   const alerts = await createAlerts(clients.sns, clients.sqs);
   return {
@@ -59,6 +65,7 @@ export async function createLocalResources(clients: { dynamodb: DynamoDBClient; 
     jobsTable: LOCAL_NAMES.jobsTable,
     alertsTopicArn: alerts.topicArn,
     alertsQueueUrl: alerts.queueUrl,
+    busTable: LOCAL_NAMES.busTable,
   };
 }
 

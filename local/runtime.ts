@@ -15,6 +15,7 @@ import { readConsumerConfig } from '../functions/consumers/config';
 import { readPollerConfig, type PollerConfig } from '../functions/poller/config';
 import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
 import { receiverFromConfig } from '../functions/receiver/receive';
+import { localBus } from './bus';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
 import { LOOPBACK, startEmulators, type Emulators } from './emulators';
 import { createLocalServer } from './http';
@@ -42,6 +43,11 @@ export interface LocalRuntimeOptions {
    * Default: env LOCAL_VISIBILITY_TIMEOUT_SECONDS, else the stack's 180 s.
    */
   readonly visibilityTimeoutSeconds?: number;
+  /**
+   * Consumers publish to the stand-in event bus (`local/bus.ts`); default true. The benchmarks turn
+   * it off to measure the consumers as a deployment without `eventBus` runs them.
+   */
+  readonly eventBus?: boolean;
 }
 
 export interface LocalClients {
@@ -86,13 +92,15 @@ export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sq
 
 /**
  * Every route's consumer on the local resources, built from the same configuration reader and
- * factory as the Lambda handler (env ROUTE, TABLE_NAME, JOBS_TABLE_NAME, ALERTS_TOPIC_ARN).
+ * factory as the Lambda handler (env ROUTE, TABLE_NAME, JOBS_TABLE_NAME, ALERTS_TOPIC_ARN), each
+ * publishing its handled events to the stand-in bus (`local/bus.ts`), as with `eventBus` in AWS.
  */
 export function localConsumerFunctions(
   env: Env,
   resources: LocalResources,
   clients: LocalClients,
   logger: Logger,
+  options: { readonly eventBus?: boolean | undefined } = {},
 ): Record<Route, Consumer> {
   return Object.fromEntries(
     ROUTES.map((route) => {
@@ -103,7 +111,8 @@ export function localConsumerFunctions(
         JOBS_TABLE_NAME: resources.jobsTable,
         ALERTS_TOPIC_ARN: resources.alertsTopicArn,
       });
-      return [route, consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger })];
+      const bus = options.eventBus === false ? {} : { bus: localBus({ documents: clients.documents, tableName: resources.busTable, logger }) };
+      return [route, consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger, ...bus })];
     }),
   ) as Record<Route, Consumer>;
 }
@@ -127,7 +136,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const visibilityTimeoutSeconds =
       options.visibilityTimeoutSeconds ??
       integerEnv(options.env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', QUEUE_SETTINGS.visibilityTimeoutSeconds, 0, 43_200);
-    const consumerFunctions = options.consumers === false ? undefined : localConsumerFunctions(options.env, resources, clients, logger);
+    const consumerFunctions =
+      options.consumers === false ? undefined : localConsumerFunctions(options.env, resources, clients, logger, { eventBus: options.eventBus });
     const { env, developmentSecrets } = withDevelopmentSecrets(options.env, [...config.providers.keys()]);
     const receiver = receiverFromConfig(config, {
       documents: clients.documents,

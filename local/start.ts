@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   for (const name of runtime.config.providers.keys()) {
     console.log(`  POST ${runtime.url}/webhooks/${name}`);
   }
+  console.log("EventBridge: a local stand-in records what each consumer would publish; see it with `npx webhooks events show '<key>'`");
   if (runtime.polling !== undefined) {
     console.log(`polling Together at ${runtime.polling.baseUrl} every ${runtime.polling.intervalSeconds}s`);
   }

@@ -24,12 +24,15 @@ export interface ConsumerConfig {
   /** Retention of an event record the consumer has to create (the receiver's one expired or never existed). */
   readonly retentionSeconds: number;
   readonly leaseSeconds: number;
+  /** The EventBridge bus each handled event is published to; unset when the deployment has none. */
+  readonly eventBusName?: string;
 }
 
 /**
  * The consumer's whole configuration, read once at start-up: `ROUTE`, `TABLE_NAME`,
  * `JOBS_TABLE_NAME`, `ALERTS_TOPIC_ARN` (all required, for every route, so that every consumer
- * is deployed the same way), `RETENTION_DAYS` (optional, as for the receiver).
+ * is deployed the same way), `RETENTION_DAYS` (optional, as for the receiver), `EVENT_BUS_NAME`
+ * (optional: the bus to publish handled events to).
  */
 export function readConsumerConfig(env: Env = process.env): ConsumerConfig {
   const route = requireEnv(env, 'ROUTE');
@@ -43,5 +46,6 @@ export function readConsumerConfig(env: Env = process.env): ConsumerConfig {
     alertsTopicArn: requireEnv(env, 'ALERTS_TOPIC_ARN'),
     retentionSeconds: readRetentionSeconds(env),
     leaseSeconds: CONSUMER_LEASE_SECONDS,
+    ...(env.EVENT_BUS_NAME === undefined || env.EVENT_BUS_NAME.trim() === '' ? {} : { eventBusName: env.EVENT_BUS_NAME.trim() }),
   };
 }

@@ -11,6 +11,7 @@ import { ConsumerError, PoisonMessageError } from './errors';
 import { claimEvent, markFailed, markHandled, type LedgerDeps } from './ledger';
 import { parseMessage, storedEventText } from './message';
 import { onceHelpers } from './once';
+import { publishToBus, type BusPublisher } from './publish';
 import { stepsFor, type RouteContext, type RouteStep } from './routes';
 import { transitionKeyFor } from './routes/jobs';
 
@@ -31,6 +32,8 @@ export interface ConsumerDeps<R extends Route = Route> {
   readonly clock?: () => number;
   /** Waits between retries of a step's record; tests pass one that does not wait. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Runs the handling of one record, e.g. inside its own trace subsegment (see the handler). */
+  readonly traceRecord?: (record: SQSRecord, handle: () => Promise<RecordOutcome>) => Promise<RecordOutcome>;
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -123,7 +126,9 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
     // One processor per batch rather than per module: it keeps the batch's state, and the local
     // runtime runs every route's consumer in one process at once. It costs nothing to build.
     const processor = new BatchProcessor(EventType.SQS);
-    return processPartialResponse(event, handleRecord, processor, {
+    const { traceRecord } = deps;
+    const handle = traceRecord === undefined ? handleRecord : (record: SQSRecord) => traceRecord(record, () => handleRecord(record));
+    return processPartialResponse(event, handle, processor, {
       ...(context === undefined ? {} : { context }),
       // A batch whose records all failed is reported like any other: Lambda retries exactly the
       // listed records either way, and the local poller reads the same response. Throwing instead
@@ -133,14 +138,20 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
   };
 }
 
-/** The consumer as deployed: configuration plus clients. Used by the Lambda handler and `npm start` alike. */
+/**
+ * The consumer as deployed: configuration plus clients. Used by the Lambda handler and `npm start`
+ * alike. With a `bus`, every handled event is published to it, after the route's other steps.
+ */
 export function consumerFromConfig(
   config: ConsumerConfig,
-  clients: Pick<ConsumerDeps, 'documents' | 'sns' | 'logger' | 'metrics' | 'clock'> & { steps?: readonly RouteStep[] },
+  clients: Pick<ConsumerDeps, 'documents' | 'sns' | 'logger' | 'metrics' | 'clock' | 'traceRecord'> & {
+    steps?: readonly RouteStep[];
+    bus?: BusPublisher;
+  },
 ): Consumer {
   return createConsumer({
     route: config.route,
-    steps: clients.steps ?? stepsFor(config.route),
+    steps: [...(clients.steps ?? stepsFor(config.route)), ...(clients.bus === undefined ? [] : [publishToBus(clients.bus)])],
     documents: clients.documents,
     sns: clients.sns,
     tableName: config.tableName,
@@ -151,6 +162,7 @@ export function consumerFromConfig(
     logger: clients.logger,
     ...(clients.metrics === undefined ? {} : { metrics: clients.metrics }),
     ...(clients.clock === undefined ? {} : { clock: clients.clock }),
+    ...(clients.traceRecord === undefined ? {} : { traceRecord: clients.traceRecord }),
   });
 }
 

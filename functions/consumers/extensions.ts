@@ -37,7 +37,9 @@ import type { RouteStep } from './routes/context';
  * };
  * ```
  *
- * The consumer function's role needs permission for whatever your step calls (see the stack).
+ * This file is bundled into every route's consumer and deployed by `cdk deploy`. The consumer's role
+ * needs permission for whatever your step calls: `receiver.grantToConsumers(route, …)`, and
+ * `addConsumerEnvironment` / `addConsumerSecret` for its settings (README, "Permissions for your own steps").
  */
 export type Extensions = { readonly [R in Route]?: readonly RouteStep<R>[] };
 

@@ -5,6 +5,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { clientConfig } from '../core/aws';
+import { createTracer, tracedHandler } from '../core/tracing';
 import { createApiKeyReader, pollerFromConfig, readPollerConfig } from './config';
 import { FAILING_JOBS_METRIC, type PollSummary } from './poll';
 import { TogetherApiError, TogetherAuthError } from './together-api';
@@ -16,10 +17,12 @@ const metrics = new Metrics({
   serviceName: 'poller',
   defaultDimensions: { provider: 'together' },
 });
+const tracer = createTracer();
 const config = readPollerConfig();
+// Together's API is called with fetch, which the tracer captures too.
 const poll = pollerFromConfig(config, {
-  documents: DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig())),
-  sqs: new SQSClient(clientConfig()),
+  documents: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient(clientConfig()))),
+  sqs: tracer.captureAWSv3Client(new SQSClient(clientConfig())),
   apiKey: createApiKeyReader(config.apiKey),
   logger,
   onRetry: (notice) => logger.warn('Together API call failed; retrying', { ...notice }),
@@ -30,7 +33,7 @@ const poll = pollerFromConfig(config, {
  * Together's jobs fails the invocation so that the function's Errors alarm sees it; a job whose
  * events cannot be accepted is counted in `FailingJobs` (its own alarm) while the run goes on.
  */
-export const handler = async (_event: unknown, context: Context): Promise<PollSummary> => {
+export const handler = tracedHandler(tracer, async (_event: unknown, context: Context): Promise<PollSummary> => {
   logger.addContext(context);
   try {
     const summary = await poll();
@@ -51,4 +54,4 @@ export const handler = async (_event: unknown, context: Context): Promise<PollSu
   } finally {
     metrics.publishStoredMetrics();
   }
-};
+});

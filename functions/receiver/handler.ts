@@ -7,11 +7,13 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { clientConfig } from '../core/aws';
 import { readReceiverConfig } from '../core/config';
 import { createSecretsReader } from '../core/secrets';
+import { createTracer, tracedHandler } from '../core/tracing';
 import { receiverFromConfig } from './receive';
 
 // Created once per execution environment and reused across invocations.
 const logger = new Logger({ serviceName: 'webhook-receiver' });
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver', serviceName: 'receiver' });
+const tracer = createTracer();
 const config = readReceiverConfig();
 const getSecrets = createSecretsReader(process.env, config.providers, { logger });
 
@@ -19,21 +21,23 @@ const getSecrets = createSecretsReader(process.env, config.providers, { logger }
 await Promise.all([...config.providers.keys()].map((name) => getSecrets(name).catch(() => undefined)));
 
 const receiver = receiverFromConfig(config, {
-  documents: DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig())),
-  sqs: new SQSClient(clientConfig()),
+  documents: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient(clientConfig()))),
+  // Captured, the client sends the trace header with SendMessage: SQS keeps it with the message
+  // (AWSTraceHeader) and the consumer's trace is linked to this one.
+  sqs: tracer.captureAWSv3Client(new SQSClient(clientConfig())),
   getSecrets,
   logger,
   metrics,
 });
 
-export const handler = async (
-  request: APIGatewayProxyEventV2,
-  context: Context,
-): Promise<APIGatewayProxyStructuredResultV2> => {
-  logger.addContext(context);
-  try {
-    return await receiver(request);
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+export const handler = tracedHandler(
+  tracer,
+  async (request: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    logger.addContext(context);
+    try {
+      return await receiver(request);
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  },
+);

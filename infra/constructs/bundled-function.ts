@@ -1,6 +1,6 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing, type CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -41,6 +41,12 @@ export interface BundledFunctionProps {
   readonly logRetention: RetentionDays;
   /** Applied to the log group. */
   readonly removalPolicy: RemovalPolicy;
+  /**
+   * X-Ray: active tracing and Powertools' Tracer (`POWERTOOLS_TRACE_ENABLED`); false leaves the
+   * function on PassThrough with the Tracer off (nothing patched).
+   * @default true
+   */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -56,6 +62,8 @@ export class BundledFunction extends Construct {
   public readonly logGroup: LogGroup;
   /** The execution role; grant to this (or to `handler`). */
   public readonly role: Role;
+  /** The role's X-Ray permissions (both tracing modes send traces: PassThrough when the caller samples). */
+  public readonly tracingPolicy: Policy;
 
   constructor(scope: Construct, id: string, props: BundledFunctionProps) {
     super(scope, id);
@@ -72,6 +80,7 @@ export class BundledFunction extends Construct {
       description: props.description,
     });
     this.logGroup.grantWrite(this.role);
+    const tracing = props.tracing ?? true;
 
     this.handler = new NodejsFunction(this, 'Function', {
       entry: props.entry,
@@ -90,6 +99,7 @@ export class BundledFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        POWERTOOLS_TRACE_ENABLED: String(tracing),
       },
       bundling: {
         // The handlers use top-level await, which only ES modules allow.
@@ -104,6 +114,21 @@ export class BundledFunction extends Construct {
         // esbuild comes from node_modules; bundling never needs Docker.
         forceDockerBundling: false,
       },
+    });
+
+    // The tracing mode is set here rather than with the `tracing` prop, which would add the X-Ray
+    // statement (resource `*`) to the role's default policy, beside every grant made to the
+    // function later: its own policy keeps the acknowledgement below to that one statement.
+    (this.handler.node.defaultChild as CfnFunction).tracingConfig = { mode: tracing ? Tracing.ACTIVE : Tracing.PASS_THROUGH };
+    this.tracingPolicy = new Policy(this, 'TracingPolicy', {
+      statements: [new PolicyStatement({ actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'] })],
+    });
+    this.tracingPolicy.attachToRole(this.role);
+    this.handler.node.addDependency(this.tracingPolicy);
+    Validations.of(this.tracingPolicy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Sending traces to X-Ray: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so their resource can only be "*". This policy holds nothing else.',
     });
   }
 }

@@ -61,6 +61,8 @@ export interface RoutePipelineProps {
   readonly alarmAction: IAlarmAction;
   /** The age of the oldest message on the queue above which its alarm fires. */
   readonly oldestMessageAgeThreshold: Duration;
+  /** X-Ray tracing of the consumer (see `BundledFunctionProps.tracing`). @default true */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -122,6 +124,7 @@ export class RoutePipeline extends Construct {
       metricsNamespace: props.metricsNamespace,
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
+      ...(props.tracing === undefined ? {} : { tracing: props.tracing }),
     });
 
     // No filter criteria: Lambda deletes messages that do not match a filter, so routing is done

@@ -60,6 +60,8 @@ export interface TogetherPollerProps {
   readonly removalPolicy: RemovalPolicy;
   /** Where the errors and duration alarms go. */
   readonly alarmAction: IAlarmAction;
+  /** X-Ray tracing of the poller (see `BundledFunctionProps.tracing`). @default true */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -135,6 +137,7 @@ export class TogetherPoller extends Construct {
       metricsNamespace: props.metricsNamespace,
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
+      ...(props.tracing === undefined ? {} : { tracing: props.tracing }),
     });
     const handler = this.function.handler;
     // A failed run is repeated by the next scheduled one; a Lambda retry would only overlap it.

@@ -17,10 +17,11 @@ import {
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import type { Schedule } from 'aws-cdk-lib/aws-events';
+import type { IEventBus, IRuleTarget, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { Alias } from 'aws-cdk-lib/aws-kms';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -43,6 +44,8 @@ import { ROUTES, routePascal, type Route } from '../../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../../functions/core/table';
 import { providerPascal } from '../outputs';
 import { BundledFunction } from './bundled-function';
+import { addEnvironment, addSecret, routeList } from './consumer-settings';
+import { DEFAULT_EVENT_ARCHIVE_RETENTION, WebhookEventBus, type OnEventOptions } from './event-bus';
 import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
 import { RoutePipeline } from './route-pipeline';
 import { DEFAULT_POLL_SCHEDULE, TogetherPoller } from './together-poller';
@@ -204,6 +207,26 @@ export interface WebhookReceiverProps {
    * @default - no polling
    */
   readonly togetherPolling?: TogetherPollingProps;
+  /**
+   * Publish every handled event to EventBridge, once per event (see README "Events to
+   * EventBridge"): `true` creates a bus, or pass a bus of this account. With a bus, `onEvent`
+   * adds rules to it. Costs $1.00 per million events put, plus the archive's storage.
+   * @default - no bus; the consumers publish nothing
+   */
+  readonly eventBus?: boolean | IEventBus;
+  /**
+   * How long the bus's archive keeps events for replays, in whole days; `Duration.days(0)` keeps
+   * them indefinitely. Only with `eventBus`.
+   * @default Duration.days(30)
+   */
+  readonly eventArchiveRetention?: Duration;
+  /**
+   * X-Ray tracing of every function: active tracing and Powertools' Tracer, one trace per delivery
+   * from the receiver through SQS to the consumer (and on to EventBridge). `false` leaves the
+   * functions on PassThrough with the Tracer off.
+   * @default true
+   */
+  readonly tracing?: boolean;
 }
 
 /** Settings of Together polling; see {@link WebhookReceiverProps.togetherPolling}. */
@@ -221,7 +244,8 @@ export interface TogetherPollingProps {
  * The whole receiver: an HTTP API with `ANY /webhooks/{provider}` in front of the receiver
  * function; the events (idempotency) and jobs tables; one signing secret per enabled provider;
  * per canonical route a queue, a dead-letter queue, a consumer and their alarms; an alerts topic
- * the consumers publish to; an alarm topic and a dashboard.
+ * the consumers publish to; an alarm topic and a dashboard; with `eventBus`, an EventBridge bus
+ * every handled event is published to, its archive, and the rules `onEvent` adds.
  *
  * Everything is read from the data model in `functions/core`: a route added to `ROUTES` or a
  * provider added to `PROVIDERS` gets its resources here with no change to this file.
@@ -261,6 +285,8 @@ export class WebhookReceiver extends Construct {
   public readonly providers: readonly ProviderName[];
   /** The Together poller, when `togetherPolling.enabled` is true. */
   public readonly poller?: TogetherPoller;
+  /** The bus, its archive and the `onEvent` rules, when `eventBus` is set. */
+  public readonly events?: WebhookEventBus;
 
   constructor(scope: Construct, id: string, props: WebhookReceiverProps = {}) {
     super(scope, id);
@@ -343,12 +369,23 @@ export class WebhookReceiver extends Construct {
         removalPolicy,
         alarmAction,
         oldestMessageAgeThreshold: settings.oldestMessageAgeThreshold,
+        tracing: settings.tracing,
       });
     }
     this.routes = routes;
     this.queues = mapRoutes((route) => routes[route].queue);
     this.deadLetterQueues = mapRoutes((route) => routes[route].deadLetterQueue);
     this.consumers = mapRoutes((route) => routes[route].consumer);
+    if (props.eventBus !== undefined && props.eventBus !== false) {
+      this.events = new WebhookEventBus(this, 'Events', {
+        eventBus: props.eventBus,
+        archiveRetention: props.eventArchiveRetention ?? DEFAULT_EVENT_ARCHIVE_RETENTION,
+        removalPolicy,
+      });
+      this.events.connectConsumers(ROUTES.map((route) => routes[route].consumer.handler));
+    } else if (props.eventArchiveRetention !== undefined) {
+      throw new Error('eventArchiveRetention needs eventBus: set eventBus: true (or pass a bus) to get a bus and its archive');
+    }
 
     // ── Receiver ─────────────────────────────────────────────────────────────────────────
     const stack = Stack.of(this);
@@ -374,6 +411,7 @@ export class WebhookReceiver extends Construct {
       metricsNamespace,
       logRetention,
       removalPolicy,
+      tracing: settings.tracing,
     });
     grantItemAccess(this.table, this.receiver.handler, RECEIVER_TABLE_ACTIONS);
     for (const route of ROUTES) routes[route].queue.grantSendMessages(this.receiver.handler);
@@ -391,6 +429,7 @@ export class WebhookReceiver extends Construct {
         logRetention,
         removalPolicy,
         alarmAction,
+        tracing: settings.tracing,
       });
     }
 
@@ -492,6 +531,40 @@ export class WebhookReceiver extends Construct {
         `The ${provider} signing secret in ${secret.secretArn} is refused (empty key, not a JSON array or comma list, or for standard not whsec_ + base64 of 24-64 bytes): its deliveries get 503. The receiver log line "signing secret refused" says which entry and why.`,
       ),
     ];
+  }
+
+  /**
+   * Sends the events of `routes` to `target` (any `aws-events-targets` target: a Lambda function,
+   * a state machine, a queue, an API destination…) with a rule on the bus. Each event arrives as
+   * a {@link WebhookBusEvent}. `options` narrow the rule: `providers`, and fields of the event
+   * (`detail`). Needs `eventBus`.
+   */
+  public onEvent(routes: Route | readonly Route[], target: IRuleTarget, options?: OnEventOptions): Rule {
+    if (this.events === undefined) {
+      throw new Error('onEvent needs an event bus: create the WebhookReceiver with eventBus: true (or pass a bus of yours)');
+    }
+    return this.events.addRule(routes, target, options);
+  }
+
+  /**
+   * Calls `grant` with the consumer function of each route, for the permissions your own steps
+   * (`functions/consumers/extensions.ts`) need: `grant((consumer) => bucket.grantPut(consumer, 'evaluations/*'))`.
+   */
+  public grantToConsumers(routes: Route | readonly Route[], grant: (consumer: NodejsFunction, route: Route) => void): void {
+    for (const route of routeList(routes, 'grantToConsumers')) grant(this.consumers[route].handler, route);
+  }
+
+  /** Sets environment variables of the consumers of `routes`, for your own steps to read. */
+  public addConsumerEnvironment(routes: Route | readonly Route[], variables: Readonly<Record<string, string>>): void {
+    addEnvironment(routeList(routes, 'addConsumerEnvironment').map((route) => this.consumers[route].handler), variables);
+  }
+
+  /**
+   * Lets the consumers of `routes` read `secret`, and puts its ARN (never its value) in the
+   * environment variable `variable`: read the value at run time with Powertools' `getSecret`.
+   */
+  public addConsumerSecret(routes: Route | readonly Route[], variable: string, secret: ISecret): void {
+    addSecret(routeList(routes, 'addConsumerSecret').map((route) => this.consumers[route].handler), variable, secret);
   }
 
   private createAlarmTopic(email: string | undefined): Topic {
@@ -627,6 +700,7 @@ interface Settings {
   readonly logRetention: RetentionDays;
   readonly metricsNamespace: string;
   readonly oldestMessageAgeThreshold: Duration;
+  readonly tracing: boolean;
 }
 
 /**
@@ -675,6 +749,7 @@ function resolveSettings(props: WebhookReceiverProps): Settings {
     logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
     metricsNamespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
     oldestMessageAgeThreshold,
+    tracing: props.tracing ?? true,
   };
 }
 

@@ -1,11 +1,13 @@
 import { execFile, spawn } from 'node:child_process';
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,6 +187,58 @@ async function invokeBundle<T>(fn: TemplateFunction, event: unknown, extraEnv: R
 /** The local secret variables: each provider's development secret, which buildDelivery signs with. */
 const developmentSecrets = Object.fromEntries(Object.values(PROVIDERS).map((provider) => [provider.secretEnv, provider.developmentSecret]));
 
+/** The trace of an invocation in {@link sendMessageHeaders}: its root, and the function's segment. */
+const TRACE_ROOT = '1-5759e988-bd862e3fe1be46a994272793';
+const TRACE_PARENT = '53995c3f42cd8ad8';
+
+/**
+ * Invokes the receiver bundle as Lambda would with active tracing (its trace header in
+ * `_X_AMZN_TRACE_ID`), its SQS calls through a proxy that notes their headers (no emulator turns the
+ * header into AWSTraceHeader), and returns the headers of its SendMessage calls.
+ */
+async function sendMessageHeaders(extraEnv: Record<string, string>): Promise<IncomingHttpHeaders[]> {
+  const seen: IncomingHttpHeaders[] = [];
+  const sqs = new URL(emulators.sqsEndpoint);
+  let proxyPort = '';
+  const proxy = createServer(async (incoming, answer) => {
+    seen.push(incoming.headers);
+    const chunks: Buffer[] = [];
+    for await (const chunk of incoming) chunks.push(chunk as Buffer);
+    // The emulator knows its queues by their URLs, with its own port.
+    const body = Buffer.from(Buffer.concat(chunks).toString('utf8').replaceAll(`:${proxyPort}/`, `:${sqs.port}/`));
+    const headers = { ...incoming.headers, 'content-length': String(body.length) };
+    const forwarded = httpRequest({ host: sqs.hostname, port: sqs.port, method: incoming.method, path: incoming.url, headers }, (upstream) => {
+      answer.writeHead(upstream.statusCode ?? 502, upstream.headers);
+      upstream.pipe(answer);
+    });
+    forwarded.end(body);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  proxyPort = String((proxy.address() as AddressInfo).port);
+  const viaProxy = Object.fromEntries(Object.entries(queueUrlMap(resources)).map(([route, url]) => [route, url.replace(`:${sqs.port}/`, `:${proxyPort}/`)]));
+  const delivery = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
+  try {
+    const response = await invokeBundle<APIGatewayProxyStructuredResultV2>(receiverFunction(), deliveryEvent(delivery), {
+      ...developmentSecrets,
+      QUEUE_URLS: JSON.stringify(viaProxy),
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+      LAMBDA_TASK_ROOT: outdir,
+      _HANDLER: 'index.handler',
+      _X_AMZN_TRACE_ID: `Root=${TRACE_ROOT};Parent=${TRACE_PARENT};Sampled=1`,
+      // Segments go to a port nobody listens on.
+      AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:9',
+      ...extraEnv,
+    });
+    if (response.statusCode !== 200) throw new Error(`the receiver answered ${response.statusCode}: ${response.body ?? ''}`);
+    return seen.filter((headers) => String(headers['x-amz-target'] ?? '').endsWith('.SendMessage'));
+  } finally {
+    await new Promise((resolve) => proxy.close(resolve));
+    const queueUrl = resources.queues['fine_tune.completed'].url;
+    const { Messages = [] } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    for (const message of Messages) await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+  }
+}
+
 describe('bundles from cdk synth', () => {
   it('are minified ES modules with source maps, on the runtime the template names', () => {
     const assets = new Set(functions.map((fn) => fn.Metadata['aws:asset:path']));
@@ -229,6 +283,22 @@ describe('bundles from cdk synth', () => {
     expect(Messages.map((message) => JSON.parse(message.Body ?? '{}').id)).toEqual([delivery.id]);
   });
 
+  it('receiver sends the X-Ray trace header with SendMessage when traced, from its own SQS subsegment, so SQS keeps it as AWSTraceHeader', async () => {
+    const sends = await sendMessageHeaders({});
+
+    expect(sends).toHaveLength(1);
+    const header = String(sends[0]?.['x-amzn-trace-id']);
+    expect(header).toMatch(new RegExp(`^Root=${TRACE_ROOT};Parent=[0-9a-f]{16};Sampled=1`));
+    expect(header).not.toContain(`Parent=${TRACE_PARENT}`);
+  });
+
+  it('receiver with tracing off patches nothing: the SDK passes on Lambda’s own trace header unchanged', async () => {
+    const sends = await sendMessageHeaders({ POWERTOOLS_TRACE_ENABLED: 'false' });
+
+    expect(sends).toHaveLength(1);
+    expect(sends[0]?.['x-amzn-trace-id']).toBe(`Root=${TRACE_ROOT};Parent=${TRACE_PARENT};Sampled=1`);
+  });
+
   it('receiver answers a method other than POST itself, with 405 and a JSON body', async () => {
     const delivery = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
 
@@ -263,6 +333,40 @@ describe('bundles from cdk synth', () => {
     expect(Item?.status).toBe('handled');
     const alerts = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: resources.alertsQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     expect(alerts.Messages?.map((message) => message.Body)).toEqual([expect.stringContaining('failed')]);
+  });
+
+  it('consumer with EVENT_BUS_NAME puts the handled event on the bus with PutEvents', async () => {
+    // No emulator serves EventBridge: a fake endpoint that accepts every entry and notes it.
+    const puts: { Entries: { Source: string; DetailType: string; Detail: string; EventBusName: string }[] }[] = [];
+    const eventBridge = createServer(async (incoming, answer) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of incoming) chunks.push(chunk as Buffer);
+      puts.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      answer.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+      answer.end(JSON.stringify({ FailedEntryCount: 0, Entries: [{ EventId: 'eb-1' }] }));
+    });
+    await new Promise<void>((resolve) => eventBridge.listen(0, '127.0.0.1', resolve));
+    const route = 'fine_tune.completed';
+    const delivery = buildDelivery({ provider: 'together', type: route });
+    try {
+      const accepted = await invokeBundle<APIGatewayProxyStructuredResultV2>(receiverFunction(), deliveryEvent(delivery), developmentSecrets);
+      expect(accepted.statusCode).toBe(200);
+      const { Messages = [] } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: resources.queues[route].url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+
+      const result = await invokeBundle<SQSBatchResponse>(
+        consumerFunction(route),
+        { Records: Messages.map((message) => toSqsRecord(message, resources.queues[route].arn)) },
+        { EVENT_BUS_NAME: 'webhooks-bus', AWS_ENDPOINT_URL_EVENTBRIDGE: `http://127.0.0.1:${(eventBridge.address() as AddressInfo).port}` },
+      );
+
+      expect(result).toEqual({ batchItemFailures: [] });
+      expect(puts.flatMap((put) => put.Entries.map(({ Source, DetailType, EventBusName }) => ({ Source, DetailType, EventBusName })))).toEqual([
+        { Source: 'ai-webhooks.together', DetailType: route, EventBusName: 'webhooks-bus' },
+      ]);
+      expect(JSON.parse(puts[0]?.Entries[0]?.Detail ?? '{}')).toMatchObject({ id: delivery.id, type: route });
+    } finally {
+      await new Promise((resolve) => eventBridge.close(resolve));
+    }
   });
 
   it('poller polls Together once and puts a finished batch on its route queue', async () => {

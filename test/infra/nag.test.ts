@@ -19,10 +19,10 @@ let stack: WebhookReceiverStack;
 
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'webhooks-nag-'));
-  // As infra/app.ts does: the AWS Solutions pack over the whole app. With Together polling on, so
-  // that the optional resources are checked too (they only add to the default stack).
+  // As infra/app.ts does: the AWS Solutions pack over the whole app. With Together polling and the
+  // event bus on, so that the optional resources are checked too (they only add to the default stack).
   app = testApp({ outdir });
-  stack = testStack({ receiver: { togetherPolling: { enabled: true } } }, app);
+  stack = testStack({ receiver: { togetherPolling: { enabled: true }, eventBus: true } }, app);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 });
 
@@ -46,8 +46,9 @@ function acknowledgements(root: IConstruct): Map<string, string[]> {
 }
 
 describe('cdk-nag AWS Solutions checks', () => {
-  it('leave no unacknowledged finding, with Together polling on', () => {
+  it('leave no unacknowledged finding, with Together polling and the event bus on', () => {
     expect(stack.webhooks.poller).toBeDefined();
+    expect(stack.webhooks.events).toBeDefined();
     // A finding makes synth throw, naming the rule and the resource.
     const assembly = app.synth();
     const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8')) as ValidationReport;
@@ -70,11 +71,20 @@ describe('cdk-nag AWS Solutions checks', () => {
     }
   });
 
-  it('acknowledges wildcards only for the key of the alerts topic', () => {
+  it('acknowledges wildcards only for the key of the alerts topic and for X-Ray', () => {
     const wildcards = [...acknowledgements(stack).keys()].filter((id) => id.includes('IAM5'));
     expect(wildcards.sort()).toEqual([
       'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      'AwsSolutions-IAM5[Resource::*]',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]',
     ]);
+  });
+
+  it('acknowledges the X-Ray wildcard on each function’s tracing policy alone, never on a role', () => {
+    const functions = [stack.webhooks.receiver, ...Object.values(stack.webhooks.consumers), ...(stack.webhooks.poller ? [stack.webhooks.poller.function] : [])];
+    for (const fn of functions) {
+      expect(acknowledgements(fn.tracingPolicy).has('AwsSolutions-IAM5[Resource::*]')).toBe(true);
+      expect(acknowledgements(fn.role).has('AwsSolutions-IAM5[Resource::*]')).toBe(false);
+    }
   });
 });

@@ -1,0 +1,79 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { busEntryBytes, busEntryFor, busSource, MAX_BUS_ENTRY_BYTES } from '../../functions/core/bus';
+import type { NormalizedEvent } from '../../functions/core/event';
+import { ConsumerDependencyError } from '../../functions/consumers/errors';
+import { eventBridgePublisher } from '../../functions/consumers/publish';
+import { envelopeOf, paddedEvent } from '../support/bus';
+import { normalizedEvent } from '../support/consumers';
+
+/** An event whose whole entry is exactly `bytes` long (ASCII padding in the provider's data). */
+function eventOfEntrySize(bytes: number): NormalizedEvent {
+  const base = paddedEvent('', { id: 'evt_size' });
+  const baseBytes = busEntryBytes({ Source: busSource(base.provider), DetailType: base.type, Detail: JSON.stringify(base) });
+  return paddedEvent('x'.repeat(bytes - baseBytes), { id: 'evt_size', occurredAt: base.occurredAt, receivedAt: base.receivedAt });
+}
+
+describe('busEntryFor', () => {
+  it('names the provider in source and the route in detail-type, with the event as detail', () => {
+    const event = normalizedEvent({ provider: 'llmtune', type: 'batch.failed', providerType: 'batch.error' });
+
+    const entry = busEntryFor(event);
+
+    expect(entry).toEqual({ Source: 'ai-webhooks.llmtune', DetailType: 'batch.failed', Detail: JSON.stringify(event) });
+  });
+
+  it('keeps the whole event in an entry one byte under EventBridge’s limit', () => {
+    const event = eventOfEntrySize(MAX_BUS_ENTRY_BYTES - 1);
+
+    const entry = busEntryFor(event);
+
+    expect(busEntryBytes(entry)).toBe(MAX_BUS_ENTRY_BYTES - 1);
+    expect(JSON.parse(entry.Detail)).toEqual(event);
+  });
+
+  it('sends a reference for an entry at the limit: the envelope and the key, no data', () => {
+    const event = eventOfEntrySize(MAX_BUS_ENTRY_BYTES);
+
+    const detail = JSON.parse(busEntryFor(event).Detail);
+
+    expect(detail).toEqual({ ...envelopeOf(event), truncated: true, key: `together#${event.id}` });
+    expect(Object.keys(envelopeOf(event))).toEqual(expect.arrayContaining(['id', 'provider', 'type', 'subject', 'occurredAt', 'receivedAt']));
+  });
+
+  it('counts UTF-8 bytes, not characters', () => {
+    // Two bytes a character: under the limit in characters, over it in bytes.
+    const event = paddedEvent('é'.repeat(MAX_BUS_ENTRY_BYTES / 2 + 1));
+    expect(JSON.stringify(event).length).toBeLessThan(MAX_BUS_ENTRY_BYTES);
+
+    expect(JSON.parse(busEntryFor(event).Detail)).toMatchObject({ truncated: true });
+  });
+});
+
+describe('eventBridgePublisher', () => {
+  const eventBridge = mockClient(EventBridgeClient);
+  afterEach(() => eventBridge.reset());
+  const entry = busEntryFor(normalizedEvent());
+
+  it('passes the invocation’s trace header on to EventBridge when there is one', async () => {
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+    const header = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+
+    await eventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: 'bus', traceHeader: () => header }).publish(entry, { key: 'k' });
+    await eventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: 'bus', traceHeader: () => undefined }).publish(entry, { key: 'k' });
+
+    const [traced, untraced] = eventBridge.commandCalls(PutEventsCommand).map((call) => call.args[0].input.Entries?.[0]);
+    expect(traced).toEqual({ ...entry, EventBusName: 'bus', TraceHeader: header });
+    expect(untraced).toEqual({ ...entry, EventBusName: 'bus' });
+  });
+
+  it('throws a dependency error naming the code when the entry is refused', async () => {
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' }] });
+
+    const publishing = eventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: 'bus' }).publish(entry, { key: 'together#evt_1' });
+
+    await expect(publishing).rejects.toThrow(ConsumerDependencyError);
+    await expect(publishing).rejects.toThrow('event bus bus refused together#evt_1: ThrottlingException slow down');
+  });
+});
