@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
@@ -100,4 +100,45 @@ export async function drainAlerts(env: Emulated): Promise<string[]> {
       }),
     );
   }
+}
+
+/**
+ * A visibility timeout far longer than any test: a received message comes back only where the
+ * test makes it (see {@link redeliverFailuresAtOnce}), never because a loaded machine was slow.
+ */
+export const NEVER_EXPIRES_SECONDS = 3_600;
+
+/**
+ * Makes messages visible again at once, as if their visibility timeout had just passed: the
+ * test's hand on SQS's clock.
+ */
+export async function expireVisibility(sqs: SQSClient, queueUrl: string, receiptHandles: readonly string[]): Promise<void> {
+  for (let start = 0; start < receiptHandles.length; start += 10) {
+    const { Failed = [] } = await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: receiptHandles.slice(start, start + 10).map((handle, index) => ({ Id: String(index), ReceiptHandle: handle, VisibilityTimeout: 0 })),
+      }),
+    );
+    if (Failed.length > 0) throw new Error(`could not expire the visibility of ${Failed.length} messages: ${Failed[0]?.Code}`);
+  }
+}
+
+/**
+ * Wraps a consumer polled with {@link NEVER_EXPIRES_SECONDS} so that the records it fails (those
+ * it reports, or the whole batch when it throws) are redelivered at once: each retry the test
+ * expects happens, and no other one can.
+ */
+export function redeliverFailuresAtOnce(consumer: Consumer, sqs: SQSClient, queueUrl: string): Consumer {
+  return async (event, context) => {
+    const handles = new Map(event.Records.map((record) => [record.messageId, record.receiptHandle]));
+    try {
+      const response = await consumer(event, context);
+      await expireVisibility(sqs, queueUrl, response.batchItemFailures.map((failure) => handles.get(failure.itemIdentifier) ?? ''));
+      return response;
+    } catch (error) {
+      await expireVisibility(sqs, queueUrl, [...handles.values()]);
+      throw error;
+    }
+  };
 }
