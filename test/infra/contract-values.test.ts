@@ -30,6 +30,14 @@ describe('the settings the README promises, per route', () => {
     expect(propertiesOf(stack.webhooks.queues[route]).VisibilityTimeout).toBe(180);
   });
 
+  it.each(ROUTES)('%s: hands its consumer batches of up to 10 records', (route) => {
+    const consumer = logicalId(stack.webhooks.consumers[route].handler);
+    const mappings = Object.values(resources).filter(
+      (resource) => (resource.Properties.FunctionName as { Ref?: string } | undefined)?.Ref === consumer && 'BatchSize' in resource.Properties,
+    );
+    expect(mappings.map((mapping) => mapping.Properties.BatchSize)).toEqual([10]);
+  });
+
   it.each(ROUTES)('%s: keeps dead letters 14 days (1,209,600 s)', (route) => {
     expect(propertiesOf(stack.webhooks.deadLetterQueues[route]).MessageRetentionPeriod).toBe(1_209_600);
   });
