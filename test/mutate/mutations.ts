@@ -28,12 +28,13 @@ const OBSERVE = 'functions/poller/observe.ts';
 const POLL = 'functions/poller/poll.ts';
 const QUEUES = 'functions/core/queues.ts';
 
-const verifyTests = ['test/unit/verify.test.ts', 'test/reliability/bad-input.test.ts', 'test/reliability/properties.test.ts'];
-const normalizeTests = ['test/unit/normalize.test.ts', 'test/unit/contract-routes.test.ts', 'test/reliability/bad-input.test.ts'];
+const verifyTests = ['test/unit/verify.test.ts', 'test/unit/input-edges.test.ts', 'test/reliability/bad-input.test.ts', 'test/reliability/properties.test.ts'];
+const normalizeTests = ['test/unit/normalize.test.ts', 'test/unit/input-edges.test.ts', 'test/unit/contract-routes.test.ts', 'test/reliability/bad-input.test.ts'];
 const providerTests = ['test/unit/contract-routes.test.ts', 'test/unit/normalize.test.ts', 'test/integration/receiver.test.ts'];
 const acceptTests = ['test/integration/receiver.test.ts', 'test/reliability/faults.test.ts'];
 const ledgerTests = ['test/integration/consumers.test.ts', 'test/reliability/consumer-faults.test.ts'];
 const jobsTests = ['test/unit/consumers.test.ts', 'test/integration/consumers.test.ts', 'test/integration/consumers-projection.test.ts'];
+const pollerStateTests = ['test/integration/poller-state.test.ts', 'test/integration/poller.test.ts'];
 const pollerTests = ['test/unit/poller-observe.test.ts', 'test/unit/poller-run.test.ts', 'test/integration/poller.test.ts'];
 const infraTests = ['test/infra/contract-values.test.ts', 'test/infra/stack.test.ts'];
 
@@ -77,11 +78,11 @@ export const MUTATIONS: readonly Mutation[] = [
   { name: 'mythicdot-failed-to-completed', file: 'functions/core/providers/mythicdot.ts', find: "'fine_tuning.job.failed': 'fine_tune.failed'", replace: "'fine_tuning.job.failed': 'fine_tune.completed'", tests: providerTests, why: 'a failed job reads as completed' },
   { name: 'mythicdot-subject-level', file: 'functions/core/providers/mythicdot.ts', find: 'pickSubject(envelope.data.object,', replace: 'pickSubject(envelope.data,', tests: providerTests, why: 'MythicDot subjects read from the wrong level' },
   { name: 'subject-length-cap', file: 'functions/core/providers/types.ts', find: 'value.length <= 512', replace: 'value.length <= 5120', tests: providerTests, why: 'an over-long id becomes a subject the schema rejects (400 instead of accepted)' },
-  { name: 'seconds-negative', file: 'functions/core/providers/types.ts', find: 'Number.isFinite(value) && value >= 0 &&', replace: 'Number.isFinite(value) &&', tests: [...providerTests, 'test/reliability/bad-input.test.ts'], why: 'negative Unix times are accepted' },
+  { name: 'seconds-negative', file: 'functions/core/providers/types.ts', find: 'Number.isFinite(value) && value >= 0 &&', replace: 'Number.isFinite(value) &&', tests: ['test/unit/input-edges.test.ts', ...providerTests], why: 'negative Unix times are accepted' },
 
   // accept: the one write path
-  { name: 'accept-no-expired-takeover', file: ACCEPT, find: ' OR #expiresAt < :now', replace: '', tests: acceptTests, why: 'a record past expiresAt (not yet deleted by TTL) answers duplicate forever' },
-  { name: 'accept-live-lease-takeover', file: ACCEPT, find: '(#status = :inProgress AND #leaseExpiresAt < :now)', replace: '(#status = :inProgress)', tests: acceptTests, why: 'a request in progress is overtaken: two sends of one event' },
+  { name: 'accept-no-expired-takeover', file: ACCEPT, find: '#expiresAt < :now OR', replace: '(#expiresAt < :now AND #pk = :inProgress) OR', tests: acceptTests, why: 'a record past expiresAt (not yet deleted by TTL) answers duplicate forever' },
+  { name: 'accept-live-lease-takeover', file: ACCEPT, find: '#leaseExpiresAt < :now)', replace: 'attribute_exists(#leaseExpiresAt))', tests: acceptTests, why: 'a request in progress is overtaken: two sends of one event' },
   { name: 'accept-no-release', file: ACCEPT, find: 'await release(deps, key, leaseToken);', replace: '', tests: acceptTests, why: 'a failed send blocks the retry for the whole lease' },
   { name: 'accept-mark-any-holder', file: ACCEPT, find: "'#status = :inProgress AND leaseToken = :token'", replace: "'#status = :inProgress AND (leaseToken = :token OR attribute_exists(leaseToken))'", tests: acceptTests, why: 'a stale lease holder marks a record another request holds' },
   { name: 'accept-in-progress-is-duplicate', file: ACCEPT, find: "state === undefined || state === 'in_progress'", replace: 'state === undefined', tests: acceptTests, why: 'a concurrent retry is told duplicate (200) while the first may still fail' },
@@ -115,7 +116,8 @@ export const MUTATIONS: readonly Mutation[] = [
   { name: 'observe-expired-not-terminal', file: OBSERVE, find: "'FAILED', 'EXPIRED', 'CANCELLED'", replace: "'FAILED', 'CANCELLED'", tests: pollerTests, why: 'an expired batch is never announced' },
   { name: 'poller-backfill-hour', file: POLL, find: 'backfillSeconds: 86_400', replace: 'backfillSeconds: 3_600', tests: pollerTests, why: 'jobs finished 1–24 h before the first poll are never announced' },
   { name: 'poller-backfill-from-now', file: POLL, find: 'return firstPolledMs - Date.parse(iso)', replace: 'return Date.now() - Date.parse(iso)', tests: pollerTests, why: 'backfill measured from now, not the first poll: an outage swallows what finished meanwhile' },
-  { name: 'poller-state-any-write', file: 'functions/poller/state.ts', find: "'attribute_not_exists(#pk) OR terminal = :false'", replace: "'attribute_not_exists(#pk) OR terminal = :false OR terminal = :terminal'", tests: ['test/integration/poller.test.ts'], why: 'a slower poller writes a finished job back to unfinished' },
+  { name: 'poller-state-any-write', file: 'functions/poller/state.ts', find: "'attribute_not_exists(#pk) OR terminal = :false'", replace: "'attribute_not_exists(#pk) OR terminal = :false OR terminal <> :false'", tests: pollerStateTests, why: 'a slower poller writes a finished job back to unfinished' },
+  { name: 'poller-state-emitted-replaced', file: 'functions/poller/state.ts', find: "' ADD emitted :emitted'", replace: "', emitted = :emitted'", tests: pollerStateTests, why: 'two pollers saving one job lose each other’s emitted keys: events announced twice' },
 
   // infra settings
   { name: 'queues-max-receive-1', file: QUEUES, find: 'maxReceiveCount: 5,', replace: 'maxReceiveCount: 1,', tests: infraTests, why: 'one failure dead-letters an event' },

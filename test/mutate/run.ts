@@ -15,7 +15,7 @@
  * when the unmutated tests fail; 2 on a usage error.
  */
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -107,8 +107,11 @@ type Outcome =
   | { readonly status: 'not applicable'; readonly reason: string };
 
 async function runMutation(copy: string, mutation: Mutation, signal: AbortSignal): Promise<Outcome> {
+  const missing = await missingTests(mutation);
+  if (missing.length > 0) return { status: 'not applicable', reason: `test file missing: ${missing.join(', ')}` };
   const path = join(copy, mutation.file);
-  const original = await readFile(path, 'utf8');
+  const original = await readFile(path, 'utf8').catch(() => undefined);
+  if (original === undefined) return { status: 'not applicable', reason: 'file not found' };
   const applied = applyMutation(original, mutation);
   if (!applied.applies) return { status: 'not applicable', reason: applied.reason };
   let ms = 0;
@@ -124,6 +127,12 @@ async function runMutation(copy: string, mutation: Mutation, signal: AbortSignal
   } finally {
     await writeFile(path, original);
   }
+}
+
+/** The mutation's test files that do not exist (renamed or removed): Vitest would fail on them, which is no kill. */
+async function missingTests(mutation: Mutation): Promise<string[]> {
+  const exists = await Promise.all(mutation.tests.map((file) => access(join(ROOT, file)).then(() => true, () => false)));
+  return mutation.tests.filter((_, index) => !exists[index]);
 }
 
 /** A copy of the project to mutate: sources copied, node_modules linked. */
@@ -170,8 +179,10 @@ async function main(): Promise<number> {
 
   if (values.list) {
     for (const mutation of selected) {
-      const applied = applyMutation(await readFile(join(ROOT, mutation.file), 'utf8'), mutation);
-      console.log(`${mutation.name.padEnd(40)} ${mutation.file.padEnd(44)} ${applied.applies ? 'applies' : `NOT APPLICABLE (${applied.reason})`}`);
+      const applied = applyMutation(await readFile(join(ROOT, mutation.file), 'utf8').catch(() => ''), mutation);
+      const missing = await missingTests(mutation);
+      const status = !applied.applies ? `NOT APPLICABLE (${applied.reason})` : missing.length > 0 ? `NOT APPLICABLE (test file missing: ${missing.join(', ')})` : 'applies';
+      console.log(`${mutation.name.padEnd(40)} ${mutation.file.padEnd(44)} ${status}`);
     }
     return 0;
   }
@@ -186,7 +197,9 @@ async function main(): Promise<number> {
   const copy = await copyProject();
   try {
     if (!values['no-baseline']) {
-      const files = [...new Set(selected.flatMap((mutation) => mutation.tests))];
+      const wanted = [...new Set(selected.flatMap((mutation) => mutation.tests))];
+      const present = await Promise.all(wanted.map((file) => access(join(ROOT, file)).then(() => true, () => false)));
+      const files = wanted.filter((_, index) => present[index]);
       console.log(`baseline: ${files.length} test files, unmutated…`);
       for (const file of files) {
         const run = await runTestFile(copy, file, controller.signal);
