@@ -28,7 +28,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig } from '../functions/core/aws';
-import { parseSecretList } from '../functions/core/config';
+import { DEFAULT_LEASE_SECONDS, parseSecretList } from '../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
 import { ROUTES, type Route } from '../functions/core/routes';
@@ -132,7 +132,12 @@ interface Work {
   readonly copies?: number;
 }
 
-const RETRY_LIMIT = 10;
+/**
+ * How long a sender keeps retrying one delivery, as real senders do for hours: well past the lease
+ * a request that failed mid-way leaves (LEASE_SECONDS), so that giving up means a stuck receiver,
+ * never a slow machine.
+ */
+const RETRY_FOR_MS = 4 * DEFAULT_LEASE_SECONDS * 1000;
 
 /** Runs the soak and returns the report; see the file comment. */
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
@@ -199,7 +204,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   /** One sender attempt loop: retry what the contract says to retry, until a final answer. */
   const deliver = async (item: Work): Promise<void> => {
-    for (let attempt = 0; attempt < RETRY_LIMIT; attempt += 1) {
+    const giveUpAt = Date.now() + RETRY_FOR_MS;
+    for (let attempt = 0; Date.now() < giveUpAt; attempt += 1) {
       // Senders sign each attempt anew (timestamped schemes) and resend the same bytes (the others).
       const delivery = item.build();
       const abandon = item.abandonFirst === true && attempt === 0;
