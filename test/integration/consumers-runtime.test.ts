@@ -9,11 +9,15 @@ import type { Consumer } from '../../functions/consumers/consume';
 import { buildDelivery, postDelivery } from '../../local/deliveries';
 import { startLocalConsumers } from '../../local/consumers';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
-import { consumerOn, expireVisibility, NEVER_EXPIRES_SECONDS, normalizedEvent, silentLogger } from '../support/consumers';
+import { consumerOn, expireVisibility, NEVER_EXPIRES_SECONDS, normalizedEvent, patientClients, silentLogger } from '../support/consumers';
 import type { Emulated } from '../support/emulated';
 
+/** Deadlines that only a stalled run reaches; a slow one finishes well inside them. */
+const STALLED_MS = 120_000;
+const TEST_TIMEOUT_MS = 2 * STALLED_MS;
+
 /** Polls `probe` until it returns a value other than undefined; the caller asserts on that value. */
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 25_000): Promise<T> {
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = STALLED_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -55,7 +59,7 @@ describe('local runtime with consumers', () => {
     expect(handled).toMatchObject({ status: 'handled', attempts: 1 });
     const job = await runtime.clients.documents.send(new GetCommand({ TableName: runtime.resources.jobsTable, Key: { pk: `together#ft-${delivery.id}` } }));
     expect(job.Item).toMatchObject({ state: 'running', step: 500 });
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('moves a poison message to the dead-letter queue after maxReceiveCount and handles the message beside it', async () => {
     const queues = runtime.resources.queues['batch.failed'];
@@ -76,13 +80,14 @@ describe('local runtime with consumers', () => {
     expect(Number(dead[0]?.Attributes?.ApproximateReceiveCount)).toBeGreaterThanOrEqual(5);
     expect(await record(`together#${good.id}`)).toMatchObject({ status: 'handled', attempts: 1 });
     expect(await queueDepth(queues.url)).toBe(0);
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 describe('local queue poller', () => {
   it('deletes the records a batch handled and redelivers only the one it reported as failed', async () => {
     const route = 'fine_tune.failed';
-    const env = { clients: runtime.clients, resources: runtime.resources } as unknown as Emulated;
+    // Its own clients, free of the functions' call budget: the delivery counts below are exact.
+    const env = { clients: patientClients(runtime.emulators), resources: runtime.resources } as unknown as Emulated;
     const events = Array.from({ length: 10 }, (_, index) =>
       normalizedEvent({ type: route, providerType: route, subject: `ft-poller-${index}`, data: { error_message: 'oom' } }),
     );
@@ -135,7 +140,7 @@ describe('local queue poller', () => {
 
     expect(Object.fromEntries(deliveries)).toEqual(Object.fromEntries(events.map((event) => [event.id, event === bad ? 2 : 1])));
     expect(await record(`together#${bad.id}`)).toMatchObject({ status: 'handled', attempts: 2 });
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 /** A queue plus dead-letter queue with the stack's redrive settings, that only this test polls. */

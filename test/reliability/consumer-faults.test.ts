@@ -9,7 +9,7 @@ import type { Consumer } from '../../functions/consumers/consume';
 import { stepsFor, type RouteStep } from '../../functions/consumers/routes';
 import { startLocalConsumers, type LocalConsumers } from '../../local/consumers';
 import { buildDelivery, sampleTypes } from '../../local/deliveries';
-import { consumerOn, eventRecord, NEVER_EXPIRES_SECONDS, redeliverFailuresAtOnce, silentLogger } from '../support/consumers';
+import { consumerOn, eventRecord, NEVER_EXPIRES_SECONDS, patientClients, redeliverFailuresAtOnce, silentLogger } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { deliveryEvent } from '../support/gateway';
 import { countStore, waitFor, type StoreCounts } from './support/harness';
@@ -25,7 +25,7 @@ import { countStore, waitFor, type StoreCounts } from './support/harness';
 // and that receive would take the next test's messages out of sight.
 let env: Emulated;
 beforeEach(async () => {
-  env = await startEmulated();
+  env = patient(await startEmulated());
 });
 afterEach(async () => {
   await env?.stop();
@@ -34,6 +34,16 @@ afterEach(async () => {
 // No message comes back on its own: a failed record is redelivered at once by
 // redeliverFailuresAtOnce, a handled one never, so the counts below cannot depend on how fast
 // the machine is. A short long-poll lets the pollers stop fast.
+
+/** The emulators, every client of this file free of the functions' call budget. */
+function patient(emulated: Emulated): Emulated {
+  const clients = patientClients(emulated.emulators);
+  return { ...emulated, clients, receiver: (overrides = {}, vars = {}) => emulated.receiver({ documents: clients.documents, sqs: clients.sqs, ...overrides }, vars) };
+}
+
+/** Deadlines that only a stalled run reaches; a slow one finishes well inside them. */
+const STALLED_MS = 120_000;
+const TEST_TIMEOUT_MS = 4 * STALLED_MS;
 
 /** Counts complete runs of a route's steps per event: the "effect" that must happen exactly once. */
 function effectCounter() {
@@ -95,7 +105,7 @@ describe('consumer faults, end to end through the receiver and the queue pollers
     const before = await countStore(env.clients, env.resources);
 
     const pollers = startPollers((route) => consumerOn(env, route, { steps: [flaky, ...stepsFor(route), effect] }));
-    await waitFor(() => allHandled(keys), 20_000).finally(() => pollers.stop());
+    await waitFor(() => allHandled(keys), STALLED_MS).finally(() => pollers.stop());
 
     expect(keys.map((key) => runs.get(key))).toEqual(keys.map(() => 1));
     const records = await Promise.all(keys.map((key) => eventRecord(env, key)));
@@ -103,7 +113,7 @@ describe('consumer faults, end to end through the receiver and the queue pollers
     const after = await countStore(env.clients, env.resources);
     expect(routeMessages(after)).toBe(0);
     expect(deadLetters(after)).toBe(deadLetters(before));
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('a consumer invocation that times out: the batch is redelivered after the lease, and each event is handled exactly once', async () => {
     const { runs, step: effect } = effectCounter();
@@ -137,7 +147,7 @@ describe('consumer faults, end to end through the receiver and the queue pollers
         // The rest of the batch finishes first, as it would have before the timeout in Lambda;
         // only then does time move on.
         const others = batch.filter((key) => key !== slowKey);
-        await waitFor(async () => (await statusesOf(others)).every((status) => status === 'handled'), 20_000);
+        await waitFor(async () => (await statusesOf(others)).every((status) => status === 'handled'), STALLED_MS);
         clockOffsetMs += QUEUE_SETTINGS.visibilityTimeoutSeconds * 1000;
         throw new Error('injected: Task timed out');
       });
@@ -146,7 +156,7 @@ describe('consumer faults, end to end through the receiver and the queue pollers
     const before = await countStore(env.clients, env.resources);
 
     const pollers = startPollers((route) => killedWhenHung(consumerOn(env, route, { steps: [hang, ...stepsFor(route), effect], clock })));
-    await waitFor(() => allHandled(keys), 20_000).finally(() => pollers.stop());
+    await waitFor(() => allHandled(keys), STALLED_MS).finally(() => pollers.stop());
 
     expect(hung).toBe(true);
     expect(keys.map((key) => runs.get(key))).toEqual(keys.map(() => 1));
@@ -154,7 +164,7 @@ describe('consumer faults, end to end through the receiver and the queue pollers
     const after = await countStore(env.clients, env.resources);
     expect(routeMessages(after)).toBe(0);
     expect(deadLetters(after)).toBe(deadLetters(before));
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('a poison message and an event that keeps failing go to the DLQ; after recovery and redrive the event is handled exactly once', async () => {
     const { runs, step: effect } = effectCounter();
@@ -175,13 +185,13 @@ describe('consumer faults, end to end through the receiver and the queue pollers
       await waitFor(async () => {
         const counts = await countStore(env.clients, env.resources);
         return counts.messages[`${brokenRoute} DLQ`] === (before.messages[`${brokenRoute} DLQ`] ?? 0) + 1 && counts.messages['other DLQ'] === (before.messages['other DLQ'] ?? 0) + 1;
-      }, 30_000);
+      }, STALLED_MS);
       const deadLettered = await eventRecord(env, brokenKey);
-      await waitFor(() => allHandled(others), 10_000);
+      await waitFor(() => allHandled(others), STALLED_MS);
 
       recovered = true;
       const redriven = await redrive(brokenRoute, (body) => (JSON.parse(body) as NormalizedEvent).id === brokenKey.split('#')[1]);
-      await waitFor(() => allHandled(keys), 20_000);
+      await waitFor(() => allHandled(keys), STALLED_MS);
 
       // Each receive is one attempt, and the queue gives five before the dead-letter queue.
       expect(deadLettered?.status).toBe('failed');
@@ -196,7 +206,7 @@ describe('consumer faults, end to end through the receiver and the queue pollers
     expect(routeMessages(after)).toBe(0);
     expect(after.messages['other DLQ']).toBe((before.messages['other DLQ'] ?? 0) + 1);
     expect(after.messages[`${brokenRoute} DLQ`]).toBe(before.messages[`${brokenRoute} DLQ`] ?? 0);
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 /** Moves the dead letters of a route that `select` picks back onto its queue, as an operator's redrive does. */

@@ -1,14 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { clientConfig } from '../../functions/core/aws';
 import type { NormalizedEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import type { EventRecord, JobItem } from '../../functions/core/table';
 import { CONSUMER_LEASE_SECONDS } from '../../functions/consumers/config';
 import { createConsumer, type Consumer, type ConsumerDeps } from '../../functions/consumers/consume';
 import { stepsFor } from '../../functions/consumers/routes';
+import type { Emulators } from '../../local/emulators';
+import type { LocalClients } from '../../local/runtime';
 import type { Emulated } from './emulated';
 
 /** A normalized event as the receiver would queue it; every field can be overridden. */
@@ -140,5 +145,23 @@ export function redeliverFailuresAtOnce(consumer: Consumer, sqs: SQSClient, queu
       await expireVisibility(sqs, queueUrl, [...handles.values()]);
       throw error;
     }
+  };
+}
+
+/**
+ * Clients for the emulators without the functions' 2.5 s call budget: on a starved machine a slow
+ * emulator call must not become a failed attempt that a test's exact counts would show.
+ */
+export function patientClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sqsEndpoint'>): LocalClients {
+  const settings = (endpoint: string) => {
+    const base = clientConfig({ endpoint });
+    return { ...base, maxAttempts: 5, requestHandler: { ...base.requestHandler, requestTimeout: 60_000 } };
+  };
+  const dynamodb = new DynamoDBClient(settings(emulators.dynamodbEndpoint));
+  return {
+    dynamodb,
+    documents: DynamoDBDocumentClient.from(dynamodb),
+    sqs: new SQSClient(settings(emulators.sqsEndpoint)),
+    sns: new SNSClient(settings(emulators.sqsEndpoint)),
   };
 }
