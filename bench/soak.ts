@@ -28,7 +28,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig } from '../functions/core/aws';
-import { parseSecretList } from '../functions/core/config';
+import { DEFAULT_LEASE_SECONDS, parseSecretList } from '../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
 import { ROUTES, type Route } from '../functions/core/routes';
@@ -55,7 +55,10 @@ export interface SoakOptions {
   readonly duplicateRate: number;
   readonly concurrency: number;
   readonly faults: boolean;
-  /** How long to wait for the queues to drain and every event to be handled. */
+  /**
+   * How long the drain may go without progress (no further event handled, no queue shrinking)
+   * before it gives up: a slow machine drains later, only a stuck one gives up.
+   */
   readonly drainTimeoutMs: number;
   /** The active signing secret of each provider. */
   readonly secrets: Readonly<Record<ProviderName, string>>;
@@ -129,7 +132,12 @@ interface Work {
   readonly copies?: number;
 }
 
-const RETRY_LIMIT = 10;
+/**
+ * How long a sender keeps retrying one delivery, as real senders do for hours: well past the lease
+ * a request that failed mid-way leaves (LEASE_SECONDS), so that giving up means a stuck receiver,
+ * never a slow machine.
+ */
+const RETRY_FOR_MS = 4 * DEFAULT_LEASE_SECONDS * 1000;
 
 /** Runs the soak and returns the report; see the file comment. */
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
@@ -198,7 +206,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   /** One sender attempt loop: retry what the contract says to retry, until a final answer. */
   const deliver = async (item: Work): Promise<void> => {
-    for (let attempt = 0; attempt < RETRY_LIMIT; attempt += 1) {
+    const giveUpAt = Date.now() + RETRY_FOR_MS;
+    for (let attempt = 0; Date.now() < giveUpAt; attempt += 1) {
       // Senders sign each attempt anew (timestamped schemes) and resend the same bytes (the others).
       const delivery = item.build();
       const abandon = item.abandonFirst === true && attempt === 0;
@@ -257,12 +266,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }),
   );
 
-  // Drain: every acknowledged event handled and every route queue empty, or the timeout.
+  // Drain: every acknowledged event handled and every route queue empty, or no progress for the timeout.
   log('waiting for the consumers to drain the queues…');
   const keys = [...acknowledged.values()];
-  const deadline = Date.now() + options.drainTimeoutMs;
+  let deadline = Date.now() + options.drainTimeoutMs;
   let records = new Map<string, Record<string, unknown>>();
   let drained = false;
+  let mostHandled = -1;
+  let leastDepth = Number.POSITIVE_INFINITY;
   while (Date.now() < deadline) {
     records = await readRecords(options.store, keys);
     const handled = keys.filter((key) => records.get(key)?.status === 'handled').length;
@@ -271,6 +282,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       drained = true;
       break;
     }
+    if (handled > mostHandled || depth < leastDepth) deadline = Date.now() + options.drainTimeoutMs;
+    mostHandled = Math.max(mostHandled, handled);
+    leastDepth = Math.min(leastDepth, depth);
     await sleep(250);
   }
   records = await readRecords(options.store, keys);
@@ -415,6 +429,8 @@ export function formatReport(report: SoakReport): string {
 }
 
 const USAGE = `usage: npm run soak -- --events N --duplicate-rate R --concurrency C [--faults] [--url URL] [--drain-timeout S]
+
+--drain-timeout: seconds the drain may make no progress before it gives up (default 300).
 
 Soaks a running receiver (npm start) and checks that every event is handled exactly once.
 Secrets: {PROVIDER}_WEBHOOK_SECRET (first of the list) or the development secrets, as npm start.`;

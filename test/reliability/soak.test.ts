@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderName } from '../../functions/core/event';
 import { PROVIDERS } from '../../functions/core/providers';
+import { CONSUMER_LEASE_SECONDS } from '../../functions/consumers/config';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { formatReport, runSoak, type SoakReport } from '../../bench/soak';
 
@@ -12,12 +13,18 @@ import { formatReport, runSoak, type SoakReport } from '../../bench/soak';
  */
 
 const EVENTS = 2_000;
+/**
+ * Longer than the consumer's lease, as in the stack (180 s): a record whose attempt failed under
+ * load comes back once its lease is over, so the retry is taken rather than refused, and no
+ * event reaches the dead-letter queue just because the machine was slow.
+ */
+const VISIBILITY_SECONDS = CONSUMER_LEASE_SECONDS + 15;
 let runtime: LocalRuntime;
 let report: SoakReport;
 
 beforeAll(async () => {
   runtime = await startLocalRuntime({
-    env: { LOCAL_VISIBILITY_TIMEOUT_SECONDS: '5' },
+    env: { LOCAL_VISIBILITY_TIMEOUT_SECONDS: String(VISIBILITY_SECONDS) },
     port: 0,
     dynamodbPort: 0,
     sqsPort: 0,
@@ -29,7 +36,9 @@ beforeAll(async () => {
     duplicateRate: 0.2,
     concurrency: 16,
     faults: true,
-    drainTimeoutMs: 90_000,
+    // Given up only after a redelivery's wait and a minute more without progress: load makes the
+    // drain slower, never a failure.
+    drainTimeoutMs: (VISIBILITY_SECONDS + 60) * 1000,
     secrets: Object.fromEntries(Object.values(PROVIDERS).map((provider) => [provider.name, provider.developmentSecret])) as Record<ProviderName, string>,
     store: {
       documents: runtime.clients.documents,
@@ -39,7 +48,8 @@ beforeAll(async () => {
       alertsQueueUrl: runtime.resources.alertsQueueUrl,
     },
   });
-}, 180_000);
+  // Only a stalled run reaches this; a loaded machine's slower run stays far inside it.
+}, 900_000);
 
 afterAll(async () => {
   await runtime?.stop();

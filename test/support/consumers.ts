@@ -1,14 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { clientConfig } from '../../functions/core/aws';
 import { SCHEMA_VERSION, type NormalizedEvent, type RouteEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import type { EventRecord, JobItem } from '../../functions/core/table';
 import { CONSUMER_LEASE_SECONDS } from '../../functions/consumers/config';
 import { createConsumer, type Consumer, type ConsumerDeps } from '../../functions/consumers/consume';
 import { stepsFor } from '../../functions/consumers/routes';
+import type { Emulators } from '../../local/emulators';
+import type { LocalClients } from '../../local/runtime';
 import type { Emulated } from './emulated';
 
 /**
@@ -108,4 +113,63 @@ export async function drainAlerts(env: Emulated): Promise<string[]> {
       }),
     );
   }
+}
+
+/**
+ * A visibility timeout far longer than any test: a received message comes back only where the
+ * test makes it (see {@link redeliverFailuresAtOnce}), never because a loaded machine was slow.
+ */
+export const NEVER_EXPIRES_SECONDS = 3_600;
+
+/**
+ * Makes messages visible again at once, as if their visibility timeout had just passed: the
+ * test's hand on SQS's clock.
+ */
+export async function expireVisibility(sqs: SQSClient, queueUrl: string, receiptHandles: readonly string[]): Promise<void> {
+  for (let start = 0; start < receiptHandles.length; start += 10) {
+    const { Failed = [] } = await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: receiptHandles.slice(start, start + 10).map((handle, index) => ({ Id: String(index), ReceiptHandle: handle, VisibilityTimeout: 0 })),
+      }),
+    );
+    if (Failed.length > 0) throw new Error(`could not expire the visibility of ${Failed.length} messages: ${Failed[0]?.Code}`);
+  }
+}
+
+/**
+ * Wraps a consumer polled with {@link NEVER_EXPIRES_SECONDS} so that the records it fails (those
+ * it reports, or the whole batch when it throws) are redelivered at once: each retry the test
+ * expects happens, and no other one can.
+ */
+export function redeliverFailuresAtOnce(consumer: Consumer, sqs: SQSClient, queueUrl: string): Consumer {
+  return async (event, context) => {
+    const handles = new Map(event.Records.map((record) => [record.messageId, record.receiptHandle]));
+    try {
+      const response = await consumer(event, context);
+      await expireVisibility(sqs, queueUrl, response.batchItemFailures.map((failure) => handles.get(failure.itemIdentifier) ?? ''));
+      return response;
+    } catch (error) {
+      await expireVisibility(sqs, queueUrl, [...handles.values()]);
+      throw error;
+    }
+  };
+}
+
+/**
+ * Clients for the emulators without the functions' 2.5 s call budget: on a starved machine a slow
+ * emulator call must not become a failed attempt that a test's exact counts would show.
+ */
+export function patientClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sqsEndpoint'>): LocalClients {
+  const settings = (endpoint: string) => {
+    const base = clientConfig({ endpoint });
+    return { ...base, maxAttempts: 5, requestHandler: { ...base.requestHandler, requestTimeout: 60_000 } };
+  };
+  const dynamodb = new DynamoDBClient(settings(emulators.dynamodbEndpoint));
+  return {
+    dynamodb,
+    documents: DynamoDBDocumentClient.from(dynamodb),
+    sqs: new SQSClient(settings(emulators.sqsEndpoint)),
+    sns: new SNSClient(settings(emulators.sqsEndpoint)),
+  };
 }
