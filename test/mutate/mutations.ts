@@ -31,12 +31,12 @@ const QUEUES = 'functions/core/queues.ts';
 const verifyTests = ['test/unit/verify.test.ts', 'test/unit/input-edges.test.ts', 'test/reliability/bad-input.test.ts', 'test/reliability/properties.test.ts'];
 const normalizeTests = ['test/unit/normalize.test.ts', 'test/unit/input-edges.test.ts', 'test/unit/contract-routes.test.ts', 'test/reliability/bad-input.test.ts'];
 const providerTests = ['test/unit/contract-routes.test.ts', 'test/unit/normalize.test.ts', 'test/integration/receiver.test.ts'];
-const acceptTests = ['test/integration/receiver.test.ts', 'test/reliability/faults.test.ts'];
+const acceptTests = ['test/integration/receiver.test.ts', 'test/reliability/faults.test.ts', 'test/reliability/record-lifetime.test.ts'];
 const ledgerTests = ['test/integration/ledger-lease.test.ts', 'test/integration/consumers.test.ts', 'test/reliability/consumer-faults.test.ts'];
 const jobsTests = ['test/unit/consumers.test.ts', 'test/integration/consumers.test.ts', 'test/integration/consumers-projection.test.ts'];
 const pollerStateTests = ['test/integration/poller-state.test.ts', 'test/integration/poller.test.ts'];
-const pollerTests = ['test/unit/poller-observe.test.ts', 'test/unit/poller-run.test.ts', 'test/integration/poller.test.ts'];
-const infraTests = ['test/infra/contract-values.test.ts', 'test/infra/stack.test.ts'];
+const pollerTests = ['test/unit/poller-observe.test.ts', 'test/unit/poller-run.test.ts', 'test/unit/poller-robustness.test.ts', 'test/integration/poller.test.ts'];
+const infraTests = ['test/infra/contract-values.test.ts', 'test/infra/stack.test.ts', 'test/infra/lifetime.test.ts'];
 
 export const MUTATIONS: readonly Mutation[] = [
   // verify: signature and timestamp
