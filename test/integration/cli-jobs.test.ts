@@ -200,10 +200,10 @@ describe('the README capture of jobs list and jobs show', () => {
 
 /** The code block that follows `<!-- capture: NAME -->` in the README. */
 function readmeCapture(name: string): string {
-  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  const readme = readFileSync(fileURLToPath(new URL('../../docs/operations.md', import.meta.url)), 'utf8');
   const marker = `<!-- capture: ${name} (test/integration/cli-jobs.test.ts renders it) -->\n\`\`\`\n`;
   const start = readme.indexOf(marker);
-  if (start < 0) throw new Error(`README.md has no capture block "${name}"`);
+  if (start < 0) throw new Error(`docs/operations.md has no capture block "${name}"`);
   const body = readme.slice(start + marker.length);
   return body.slice(0, body.indexOf('```\n'));
 }

@@ -36,7 +36,7 @@ function failurePair(subject = newSubject()) {
 }
 
 /**
- * The extension example of the README ("Add your own logic to a route"), word for word, with a
+ * The extension example of docs/extending.md ("Add your own logic to a route"), word for word, with a
  * `startEvaluation` that records its calls.
  */
 function readmeExtension() {

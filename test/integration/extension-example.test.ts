@@ -39,9 +39,9 @@ const completedSampleOf = (provider: ProviderName): string => {
   return type;
 };
 
-describe("the README's extension example", () => {
+describe("the extension example of docs/extending.md", () => {
   it('is the code the test runs, verbatim', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../../docs/extending.md', import.meta.url), 'utf8');
     const example = readFileSync(new URL('../support/readme-extension.ts', import.meta.url), 'utf8');
     const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] ?? '').find((code) => code.includes('startEvaluation'));
 

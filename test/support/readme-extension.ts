@@ -1,4 +1,4 @@
-// The README's "Add your own logic to a route" example, verbatim below the next line: type-checked
+// The "Add your own logic to a route" example of docs/extending.md, verbatim below the next line: type-checked
 // here, and run against every provider's sample by test/integration/extension-example.test.ts.
 import type { Extensions } from '../../functions/consumers/extensions';
 import { startEvaluation } from './my-evaluations';
