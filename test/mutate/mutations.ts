@@ -24,6 +24,7 @@ const NORMALIZE = 'functions/core/normalize.ts';
 const ACCEPT = 'functions/core/accept.ts';
 const LEDGER = 'functions/consumers/ledger.ts';
 const JOBS = 'functions/consumers/routes/jobs.ts';
+const JOB_HISTORY = 'functions/consumers/routes/job-history.ts';
 const OBSERVE = 'functions/poller/observe.ts';
 const POLL = 'functions/poller/poll.ts';
 const QUEUES = 'functions/core/queues.ts';
@@ -45,13 +46,13 @@ export const MUTATIONS: readonly Mutation[] = [
   { name: 'verify-no-future-check', file: VERIFY, find: 'if (seconds - nowSeconds > TIMESTAMP', replace: 'if (false && seconds - nowSeconds > TIMESTAMP', tests: verifyTests, why: 'timestamps from the future are accepted' },
   { name: 'verify-tolerance-600', file: VERIFY, find: 'TIMESTAMP_TOLERANCE_SECONDS = 300', replace: 'TIMESTAMP_TOLERANCE_SECONDS = 600', tests: verifyTests, why: 'a ten-minute replay window' },
   { name: 'verify-short-hex', file: VERIFY, find: '[0-9a-fA-F]{64}', replace: '[0-9a-fA-F]{2,64}', tests: verifyTests, why: 'a short signature reaches timingSafeEqual and throws (500)' },
-  { name: 'verify-any-version', file: VERIFY, find: "if (version !== 'v1') continue;", replace: '', tests: verifyTests, why: 'a v2 entry is checked as a v1 MAC' },
-  { name: 'verify-first-secret-only', file: VERIFY, find: 'of input.secrets)', replace: 'of input.secrets.slice(0, 1))', tests: verifyTests, why: 'rotation: only the first active secret is tried' },
+  { name: 'verify-any-version', file: VERIFY, find: "if (version === 'v1' && signature", replace: 'if (signature', tests: verifyTests, why: 'a v2 entry is checked as a v1 MAC' },
+  { name: 'verify-first-secret-only', file: VERIFY, find: 'const keys = secrets.map(', replace: 'const keys = secrets.slice(0, 1).map(', tests: verifyTests, why: 'rotation: only the first active secret is tried' },
   { name: 'verify-unsigned-timestamp', file: VERIFY, find: '? `${signedAtSeconds}.`', replace: "? ''", tests: verifyTests, why: 'the Together timestamp is not signed, so any timestamp can be replayed' },
   { name: 'verify-standard-no-id', file: VERIFY, find: '`${headerId}.${signedAtSeconds}.`', replace: '`${signedAtSeconds}.`', tests: verifyTests, why: 'the Standard Webhooks id is not signed' },
   { name: 'verify-repeat-allowed', file: VERIFY, find: 'parts.some((part) => part !== first)', replace: 'false', tests: verifyTests, why: 'a header repeated with different values is read as its first value' },
   { name: 'verify-empty-id', file: VERIFY, find: "headerId === undefined || headerId === ''", replace: 'headerId === undefined', tests: verifyTests, why: 'an empty webhook-id is accepted' },
-  { name: 'verify-whsec-kept', file: VERIFY, find: "secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret", replace: 'secret', tests: verifyTests, why: 'the whsec_ prefix is decoded as key bytes' },
+  { name: 'verify-whsec-kept', file: VERIFY, find: "Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64')", replace: "Buffer.from(secret, 'base64')", tests: verifyTests, why: 'the whsec_ prefix is decoded as key bytes' },
   { name: 'verify-header-case', file: VERIFY, find: 'key.toLowerCase() !== name', replace: 'key !== name', tests: verifyTests, why: 'header names become case-sensitive' },
 
   // normalize: envelope to event, body timestamps
@@ -81,13 +82,13 @@ export const MUTATIONS: readonly Mutation[] = [
   { name: 'seconds-negative', file: 'functions/core/providers/types.ts', find: 'Number.isFinite(value) && value >= 0 &&', replace: 'Number.isFinite(value) &&', tests: ['test/unit/input-edges.test.ts', ...providerTests], why: 'negative Unix times are accepted' },
 
   // accept: the one write path
-  { name: 'accept-no-expired-takeover', file: ACCEPT, find: '#expiresAt < :now OR', replace: '(#expiresAt < :now AND #pk = :inProgress) OR', tests: acceptTests, why: 'a record past expiresAt (not yet deleted by TTL) answers duplicate forever' },
-  { name: 'accept-live-lease-takeover', file: ACCEPT, find: '#leaseExpiresAt < :now)', replace: 'attribute_exists(#leaseExpiresAt))', tests: acceptTests, why: 'a request in progress is overtaken: two sends of one event' },
+  { name: 'accept-no-expired-takeover', file: ACCEPT, find: "'(#expiresAt < :now AND (", replace: "'(#expiresAt < :now AND #pk = :inProgress AND (", tests: acceptTests, why: 'a record past expiresAt (not yet deleted by TTL) answers duplicate forever' },
+  { name: 'accept-live-lease-takeover', file: ACCEPT, find: '(#status = :inProgress AND #leaseExpiresAt < :now)', replace: '(#status = :inProgress AND attribute_exists(#leaseExpiresAt))', tests: acceptTests, why: 'a request in progress is overtaken: two sends of one event' },
   { name: 'accept-no-release', file: ACCEPT, find: 'await release(deps, key, leaseToken);', replace: '', tests: acceptTests, why: 'a failed send blocks the retry for the whole lease' },
   { name: 'accept-mark-any-holder', file: ACCEPT, find: "'#status = :inProgress AND leaseToken = :token'", replace: "'#status = :inProgress AND (leaseToken = :token OR attribute_exists(leaseToken))'", tests: acceptTests, why: 'a stale lease holder marks a record another request holds' },
-  { name: 'accept-in-progress-is-duplicate', file: ACCEPT, find: "state === undefined || state === 'in_progress'", replace: 'state === undefined', tests: acceptTests, why: 'a concurrent retry is told duplicate (200) while the first may still fail' },
+  { name: 'accept-in-progress-is-duplicate', file: ACCEPT, find: "holder.status === undefined || holder.status === 'in_progress'", replace: 'holder.status === undefined', tests: acceptTests, why: 'a concurrent retry is told duplicate (200) while the first may still fail' },
   { name: 'accept-lease-short', file: ACCEPT, find: 'leaseExpiresAt: nowSeconds + deps.leaseSeconds', replace: 'leaseExpiresAt: nowSeconds + deps.leaseSeconds - 2', tests: acceptTests, why: 'the lease is shorter than LEASE_SECONDS' },
-  { name: 'accept-retention-as-lease', file: ACCEPT, find: 'body, nowSeconds + deps.retentionSeconds)', replace: 'body, nowSeconds + deps.leaseSeconds)', tests: acceptTests, why: 'records expire after seconds instead of the retention' },
+  { name: 'accept-retention-as-lease', file: ACCEPT, find: 'body, nowSeconds + retentionSeconds, retentionSeconds)', replace: 'body, nowSeconds + deps.leaseSeconds, retentionSeconds)', tests: acceptTests, why: 'records expire after seconds instead of the retention' },
 
   // ledger and consume: exactly-once effects
   { name: 'ledger-live-lease-takeover', file: LEDGER, find: '#leaseExpiresAt < :now)', replace: '#leaseExpiresAt > :now)', tests: ledgerTests, why: 'a live consumer lease is overtaken and a dead one never' },
@@ -95,23 +96,23 @@ export const MUTATIONS: readonly Mutation[] = [
   { name: 'ledger-handled-not-duplicate', file: LEDGER, find: "if (status === 'handled') return", replace: "if (status === 'failed') return", tests: ledgerTests, why: 'a redelivered handled event fails until the DLQ' },
   { name: 'ledger-any-holder-marks', file: LEDGER, find: "'#leaseToken = :leaseToken'", replace: "'#leaseToken = :leaseToken OR attribute_not_exists(#leaseToken)'", tests: ledgerTests, why: 'a consumer that lost its lease still marks the record' },
   { name: 'ledger-attempts-from-one', file: LEDGER, find: "':zero': 0,", replace: "':zero': 1,", tests: ledgerTests, why: 'attempts are counted from 2' },
-  { name: 'consume-steps-rerun', file: 'functions/consumers/consume.ts', find: 'if (lease.completedSteps.has(name))', replace: 'if (false)', tests: ledgerTests, why: 'a retry repeats the steps an earlier attempt completed (double alerts)' },
+  { name: 'consume-steps-rerun', file: 'functions/consumers/once.ts', find: 'if (lease.completedSteps.has(name))', replace: 'if (false)', tests: ledgerTests, why: 'a retry repeats the steps an earlier attempt completed (double alerts)' },
   { name: 'consume-no-mark-failed', file: 'functions/consumers/consume.ts', find: 'await markFailed(ledger, lease, error)', replace: 'await Promise.resolve()', tests: ledgerTests, why: 'a failed attempt keeps its lease: its retry is refused' },
   { name: 'consumer-lease-beyond-visibility', file: 'functions/consumers/config.ts', find: '2 * QUEUE_SETTINGS.consumerTimeoutSeconds', replace: '7 * QUEUE_SETTINGS.consumerTimeoutSeconds', tests: ['test/unit/consumers.test.ts', ...ledgerTests], why: 'the redelivery of a dead consumer’s message still finds its lease' },
 
   // projection (consumers/routes/jobs.ts)
-  { name: 'jobs-equal-rank-overwrites', file: JOBS, find: '#rank < :rank', replace: '#rank <= :rank', tests: jobsTests, why: 'a second terminal state replaces the first' },
-  { name: 'jobs-lower-step-overwrites', file: JOBS, find: '#step < :step', replace: '#step <> :step', tests: jobsTests, why: 'a late lower checkpoint overwrites a higher step' },
+  { name: 'jobs-equal-rank-overwrites', file: JOB_HISTORY, find: 'current.rank < rank', replace: 'current.rank <= rank', tests: ['test/unit/job-history.test.ts', ...jobsTests], why: 'a second terminal state replaces the first' },
+  { name: 'jobs-lower-step-overwrites', file: JOB_HISTORY, find: 'top.step >= current.step', replace: 'top.step <= current.step', tests: ['test/unit/job-history.test.ts', ...jobsTests], why: 'the step guard is inverted: a higher checkpoint no longer raises the job step, which stays at the first one seen' },
   { name: 'jobs-running-outranks-done', file: 'functions/core/table.ts', find: 'running: 2,', replace: 'running: 4,', tests: jobsTests, why: 'a checkpoint after completed reopens the job' },
   { name: 'jobs-failed-as-completed', file: JOBS, find: "'fine_tune.failed': { kind: 'fine_tune', state: 'failed' }", replace: "'fine_tune.failed': { kind: 'fine_tune', state: 'completed' }", tests: jobsTests, why: 'failed jobs are projected as completed' },
   { name: 'jobs-key-without-provider', file: JOBS, find: 'pk: `${event.provider}#${event.subject}`', replace: 'pk: `${event.subject}`', tests: jobsTests, why: 'jobs of two providers with one id collide' },
-  { name: 'jobs-model-name-ignored', file: JOBS, find: "['model_name', ", replace: '[', tests: jobsTests, why: 'the Together model name is not projected' },
-  { name: 'jobs-transition-self', file: JOBS, find: 'reporter !== event.id', replace: 'reporter === event.id', tests: jobsTests, why: 'a push and a poll of one failure both alert' },
+  { name: 'jobs-model-name-ignored', file: JOBS, find: 'model: event.data.modelName,', replace: 'model: undefined,', tests: jobsTests, why: 'the fine-tuned model name is not projected' },
+  { name: 'jobs-transition-self', file: JOBS, find: "return `${update.pk}#${update.state}`;", replace: "return `${update.pk}#${update.state}#${event.id}`;", tests: ['test/integration/consumers-once.test.ts', ...jobsTests], why: 'the transition key includes the event id: a push and a poll of one failure both alert' },
 
   // poller
   { name: 'observe-cancelled-not-failed', file: OBSERVE, find: "new Set(['error', 'user_error', 'cancelled'])", replace: "new Set(['error', 'user_error'])", tests: pollerTests, why: 'a cancelled job never reports fine_tune.failed' },
   { name: 'observe-completed-not-ran', file: OBSERVE, find: "'uploading', 'completed'])", replace: "'uploading'])", tests: pollerTests, why: 'a short job seen only as completed reports no start' },
-  { name: 'observe-expired-completed', file: OBSERVE, find: "status === 'COMPLETED' ? 'batch.completed' : 'batch.failed'", replace: "status === 'FAILED' ? 'batch.failed' : 'batch.completed'", tests: pollerTests, why: 'an expired or cancelled batch reads as completed' },
+  { name: 'observe-expired-completed', file: OBSERVE, find: "status === 'COMPLETED'", replace: "status !== 'FAILED'", tests: pollerTests, why: 'an expired or cancelled batch reads as completed' },
   { name: 'observe-ids-per-poll', file: OBSERVE, find: '`poll:ft:${job.id}:${key}`', replace: '`poll:ft:${job.id}:${key}:${receivedAt}`', tests: pollerTests, why: 'every poll gives new ids: duplicates downstream' },
   { name: 'observe-expired-not-terminal', file: OBSERVE, find: "'FAILED', 'EXPIRED', 'CANCELLED'", replace: "'FAILED', 'CANCELLED'", tests: pollerTests, why: 'an expired batch is never announced' },
   { name: 'poller-backfill-hour', file: POLL, find: 'backfillSeconds: 86_400', replace: 'backfillSeconds: 3_600', tests: pollerTests, why: 'jobs finished 1–24 h before the first poll are never announced' },
@@ -124,9 +125,9 @@ export const MUTATIONS: readonly Mutation[] = [
   { name: 'queues-visibility-240', file: QUEUES, find: 'visibilityTimeoutSeconds: 180,', replace: 'visibilityTimeoutSeconds: 240,', tests: infraTests, why: 'retries come later than the README says' },
   { name: 'queues-visibility-below-guard', file: QUEUES, find: 'visibilityTimeoutSeconds: 180,', replace: 'visibilityTimeoutSeconds: 60,', tests: infraTests, why: 'visibility below six times the consumer timeout' },
   { name: 'queues-consumer-timeout-20', file: QUEUES, find: 'consumerTimeoutSeconds: 30,', replace: 'consumerTimeoutSeconds: 20,', tests: infraTests, why: 'consumers are cut off sooner than documented' },
-  { name: 'queues-dlq-4-days', file: QUEUES, find: 'deadLetterRetentionSeconds: 14 * 24 * 3600,', replace: 'deadLetterRetentionSeconds: 4 * 24 * 3600,', tests: infraTests, why: 'dead letters are deleted after 4 days' },
+  { name: 'queues-dlq-4-days', file: QUEUES, find: 'deadLetterRetentionSeconds: SQS_MAX_RETENTION_SECONDS,', replace: 'deadLetterRetentionSeconds: 4 * 24 * 3600,', tests: infraTests, why: 'dead letters are deleted after 4 days' },
   { name: 'queues-batch-100', file: QUEUES, find: 'batchSize: 10,', replace: 'batchSize: 100,', tests: infraTests, why: 'batches of 100 instead of the documented 10' },
-  { name: 'pipeline-guard-5x', file: 'infra/constructs/route-pipeline.ts', find: '< 6 * QUEUE_SETTINGS.consumerTimeoutSeconds', replace: '< 5 * QUEUE_SETTINGS.consumerTimeoutSeconds', tests: infraTests, why: 'the synth-time guard allows visibility of five times the timeout' },
+  { name: 'pipeline-guard-5x', file: 'infra/constructs/route-pipeline.ts', find: '< 6 * settings.consumerTimeoutSeconds', replace: '< 5 * settings.consumerTimeoutSeconds', tests: infraTests, why: 'the synth-time guard allows visibility of five times the timeout' },
   { name: 'pipeline-no-partial-failures', file: 'infra/constructs/route-pipeline.ts', find: 'reportBatchItemFailures: true,', replace: 'reportBatchItemFailures: false,', tests: infraTests, why: 'one failed record retries the whole batch' },
   { name: 'config-retention-1-day', file: 'functions/core/config.ts', find: 'MIN_RETENTION_DAYS = 7', replace: 'MIN_RETENTION_DAYS = 1', tests: infraTests, why: 'event ids are forgotten after a day by default' },
   { name: 'config-body-cap-512k', file: 'functions/core/config.ts', find: 'DEFAULT_MAX_BODY_BYTES = 256 * 1024', replace: 'DEFAULT_MAX_BODY_BYTES = 512 * 1024', tests: [...infraTests, 'test/reliability/bad-input.test.ts'], why: 'the default body cap is not the documented 256 KiB' },
