@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { JOB_STATES, JOBS_TABLE, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../../core/table';
 
-/** What one event says about its job: the merge's input (a `JobUpdate` plus the event's id and time). */
+/** What one event says about its job: the merge's input (`JobUpdate` is this, keyed, without the event's id and time). */
 export interface JobFact {
   readonly provider: string;
   readonly subject: string;

@@ -5,22 +5,12 @@ import type { Route } from '../../core/routes';
 import { JOBS_TABLE, type JobItem, type JobState } from '../../core/table';
 import { ConsumerDependencyError } from '../errors';
 import type { RouteContext, RouteStep } from './context';
-import { mergeJob, type JobWrite } from './job-history';
+import { mergeJob, type JobFact, type JobWrite } from './job-history';
 import { errorSummary } from './fields';
 
 /** What one event says about its job or batch. */
-export interface JobUpdate {
+export interface JobUpdate extends Omit<JobFact, 'eventId' | 'occurredAt'> {
   readonly pk: string;
-  readonly provider: string;
-  readonly subject: string;
-  readonly kind: JobItem['kind'];
-  readonly state: JobState;
-  readonly step?: number;
-  readonly loss?: number;
-  /** Where the checkpoint was stored, with `step`. */
-  readonly path?: string;
-  /** Set together with a terminal state. */
-  readonly details: Partial<Pick<JobItem, 'model' | 'output' | 'error' | 'evalLoss' | 'checkpointPaths'>>;
 }
 
 const JOB_ROUTES: Partial<Record<Route, { kind: JobItem['kind']; state: JobState }>> = {
