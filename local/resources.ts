@@ -1,4 +1,5 @@
 import { CreateTableCommand, ResourceInUseException, type CreateTableCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUE_SETTINGS } from '../functions/core/queues';
@@ -25,6 +26,8 @@ export interface LocalResources {
    * (the message body is the alert text). In AWS, you subscribe your own e-mail, chat or pager.
    */
   readonly alertsQueueUrl: string;
+  /** Where batch results are copied (`together/batches/{batchId}/…`), when they are on. */
+  readonly resultsBucket: string;
 }
 
 /** The ports `npm start` uses unless PORT, DYNAMODB_PORT or SQS_PORT say otherwise. */
@@ -38,6 +41,7 @@ export const LOCAL_NAMES = {
   pollerTable: 'together-poller',
   alertsTopic: 'webhook-alerts',
   alertsQueue: 'webhook-alerts',
+  resultsBucket: 'webhook-batch-results',
   queue: (route: Route) => `webhooks-${routeSlug(route)}`,
   deadLetterQueue: (route: Route) => `webhooks-${routeSlug(route)}-dlq`,
 } as const;
@@ -45,11 +49,12 @@ export const LOCAL_NAMES = {
 /**
  * Creates, on the emulators, what the CDK stack creates in AWS: the events table with its time
  * index, one queue plus dead-letter queue per route with the same redrive settings, the jobs
- * table and the alerts topic (here with a queue subscribed to it).
+ * table, the alerts topic (here with a queue subscribed to it) and the batch results bucket.
  * Safe to call again on resources that already exist.
  */
-export async function createLocalResources(clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient }): Promise<LocalResources> {
+export async function createLocalResources(clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient; s3: S3Client }): Promise<LocalResources> {
   await createEventsTable(clients.dynamodb, LOCAL_NAMES.eventsTable);
+  await createBucketOnce(clients.s3, LOCAL_NAMES.resultsBucket);
   await createJobsTable(clients.dynamodb, LOCAL_NAMES.jobsTable);
   const entries = await Promise.all(ROUTES.map(async (route) => [route, await createRouteQueues(clients.sqs, route)] as const));
   const alerts = await createAlerts(clients.sns, clients.sqs);
@@ -59,11 +64,21 @@ export async function createLocalResources(clients: { dynamodb: DynamoDBClient; 
     jobsTable: LOCAL_NAMES.jobsTable,
     alertsTopicArn: alerts.topicArn,
     alertsQueueUrl: alerts.queueUrl,
+    resultsBucket: LOCAL_NAMES.resultsBucket,
   };
 }
 
 export function queueUrlMap(resources: LocalResources): Record<Route, string> {
   return Object.fromEntries(ROUTES.map((route) => [route, resources.queues[route].url])) as Record<Route, string>;
+}
+
+/** Creates a bucket, or leaves it as it is when it already exists. */
+async function createBucketOnce(s3: S3Client, name: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: name }));
+  } catch (error) {
+    if (!(error instanceof BucketAlreadyOwnedByYou)) throw error;
+  }
 }
 
 /** Creates a table, or leaves it as it is when it already exists. */

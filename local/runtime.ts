@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -12,6 +13,7 @@ import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { createSecretsReader } from '../functions/core/secrets';
 import { readConsumerConfig } from '../functions/consumers/config';
+import { batchResultsFromEnv, resultsS3Config } from '../functions/consumers/routes/batch-results';
 import { readPollerConfig, type PollerConfig } from '../functions/poller/config';
 import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
 import { receiverFromConfig } from '../functions/receiver/receive';
@@ -47,6 +49,8 @@ export interface LocalClients {
   readonly documents: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly sns: SNSClient;
+  /** The results bucket's client (path-style, with the copy's longer timeouts). */
+  readonly s3: S3Client;
 }
 
 export interface LocalRuntime {
@@ -75,12 +79,15 @@ export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sq
     sqs: new SQSClient(clientConfig({ endpoint: emulators.sqsEndpoint })),
     // fauxqs serves SNS on the same endpoint as SQS.
     sns: new SNSClient(clientConfig({ endpoint: emulators.sqsEndpoint })),
+    // And S3, path-style.
+    s3: new S3Client(resultsS3Config(emulators.sqsEndpoint)),
   };
 }
 
 /**
  * Every route's consumer on the local resources, built from the same configuration reader and
- * factory as the Lambda handler (env ROUTE, TABLE_NAME, JOBS_TABLE_NAME, ALERTS_TOPIC_ARN).
+ * factory as the Lambda handler (env ROUTE, TABLE_NAME, JOBS_TABLE_NAME, ALERTS_TOPIC_ARN). With
+ * `TOGETHER_API_KEY` set, batch results are on, into the local results bucket.
  */
 export function localConsumerFunctions(
   env: Env,
@@ -96,8 +103,16 @@ export function localConsumerFunctions(
         TABLE_NAME: resources.eventsTable,
         JOBS_TABLE_NAME: resources.jobsTable,
         ALERTS_TOPIC_ARN: resources.alertsTopicArn,
+        RESULTS_BUCKET_NAME: route === 'batch.completed' && togetherKeySet(env) ? resources.resultsBucket : undefined,
       });
-      return [route, consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger })];
+      const batchResults =
+        config.resultsBucket === undefined
+          ? undefined
+          : batchResultsFromEnv({ ...env, RESULTS_BUCKET_NAME: config.resultsBucket, TOGETHER_API_KEY_SECRET_ARN: undefined }, { s3: clients.s3 });
+      return [
+        route,
+        consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger, ...(batchResults === undefined ? {} : { batchResults }) }),
+      ];
     }),
   ) as Record<Route, Consumer>;
 }
@@ -187,7 +202,7 @@ async function localPollerConfig(
   resources: LocalResources,
   clients: LocalClients,
 ): Promise<{ config: PollerConfig; intervalSeconds: number } | undefined> {
-  if (env.TOGETHER_API_KEY === undefined || env.TOGETHER_API_KEY.trim() === '') return undefined;
+  if (!togetherKeySet(env)) return undefined;
   const config = readPollerConfig({
     ...env,
     TABLE_NAME: resources.eventsTable,
@@ -198,6 +213,11 @@ async function localPollerConfig(
   const intervalSeconds = readPollIntervalSeconds(env);
   await createPollerTable(clients.dynamodb, LOCAL_POLLER_TABLE);
   return { config, intervalSeconds };
+}
+
+/** Whether `TOGETHER_API_KEY` is set: locally it turns on the poller and batch results. */
+function togetherKeySet(env: Env): boolean {
+  return env.TOGETHER_API_KEY !== undefined && env.TOGETHER_API_KEY.trim() !== '';
 }
 
 /** Fills each unset `{NAME}_WEBHOOK_SECRET` with the provider's documented development secret. */

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   }
   if (runtime.polling !== undefined) {
     console.log(`polling Together at ${runtime.polling.baseUrl} every ${runtime.polling.intervalSeconds}s`);
+    console.log(`batch results: completed Together batches are copied to s3://${runtime.resources.resultsBucket}/together/batches/`);
   }
   console.log(`ready: ${runtime.url}/health  (Ctrl-C to stop)`);
 

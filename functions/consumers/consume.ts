@@ -11,7 +11,8 @@ import { ConsumerError, PoisonMessageError } from './errors';
 import { claimEvent, markFailed, markHandled, type LedgerDeps } from './ledger';
 import { parseMessage } from './message';
 import { onceHelpers } from './once';
-import { stepsFor, type RouteContext, type RouteStep } from './routes';
+import { EXTENSIONS } from './extensions';
+import { stepsFor, type OptionalSteps, type RouteContext, type RouteStep } from './routes';
 import { transitionKeyFor } from './routes/jobs';
 
 export interface ConsumerDeps {
@@ -133,11 +134,11 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
 /** The consumer as deployed: configuration plus clients. Used by the Lambda handler and `npm start` alike. */
 export function consumerFromConfig(
   config: ConsumerConfig,
-  clients: Pick<ConsumerDeps, 'documents' | 'sns' | 'logger' | 'metrics' | 'clock'> & { steps?: readonly RouteStep[] },
+  clients: Pick<ConsumerDeps, 'documents' | 'sns' | 'logger' | 'metrics' | 'clock'> & { steps?: readonly RouteStep[] } & OptionalSteps,
 ): Consumer {
   return createConsumer({
     route: config.route,
-    steps: clients.steps ?? stepsFor(config.route),
+    steps: clients.steps ?? stepsFor(config.route, EXTENSIONS, clients.batchResults === undefined ? {} : { batchResults: clients.batchResults }),
     documents: clients.documents,
     sns: clients.sns,
     tableName: config.tableName,

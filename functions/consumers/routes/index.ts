@@ -26,7 +26,14 @@ export const BUILT_IN_STEPS: Readonly<Record<Route, readonly RouteStep[]>> = {
   other: [logEvent],
 };
 
-/** The steps a route's consumer runs: the built-in ones, then the user's (see `extensions.ts`). */
-export function stepsFor(route: Route, extensions: Extensions = EXTENSIONS): readonly RouteStep[] {
-  return [...BUILT_IN_STEPS[route], ...(extensions[route] ?? [])];
+/** Built-in steps that run only where the deployment turns them on. */
+export interface OptionalSteps {
+  /** After the projection of `batch.completed`: copy the batch's files to S3 (`batch-results.ts`). */
+  readonly batchResults?: RouteStep;
+}
+
+/** The steps a route's consumer runs: the built-in ones, the optional ones turned on, then the user's (see `extensions.ts`). */
+export function stepsFor(route: Route, extensions: Extensions = EXTENSIONS, optional: OptionalSteps = {}): readonly RouteStep[] {
+  const turnedOn = route === 'batch.completed' && optional.batchResults !== undefined ? [optional.batchResults] : [];
+  return [...BUILT_IN_STEPS[route], ...turnedOn, ...(extensions[route] ?? [])];
 }

@@ -1,0 +1,212 @@
+import { createHash } from 'node:crypto';
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { BatchResultFile } from '../../core/table';
+import { backoffDelayMs, parseRetryAfterMs } from '../../poller/together-api';
+import { ConsumerDependencyError } from '../errors';
+
+/** How a file is copied: retries, stall detection and the multipart upload's shape. */
+export interface TransferPolicy {
+  /** Tries of one file, the first included; each starts the file again from its first byte. */
+  readonly maxAttempts: number;
+  /** Backoff ceiling before jitter for the first retry; doubles on each further one. */
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** The longest `Retry-After` waited out; a longer one fails the attempt at the event (SQS retries it later). */
+  readonly maxRetryAfterMs: number;
+  /** A download that delivers no byte for this long (headers included) is cut and tried again. */
+  readonly idleTimeoutMs: number;
+  /** Multipart part size; memory held is about `partSizeBytes × (queueSize + 1)`. */
+  readonly partSizeBytes: number;
+  /** Parts uploaded at once. */
+  readonly queueSize: number;
+}
+
+/**
+ * Four tries per file with backoff under 1, 2, 4 s; 8 MiB parts, four at a time (about 40 MB of
+ * buffers whatever the file's size; 10 000 parts of 8 MiB reach 80 GiB). A 30 s stall is a failure.
+ */
+export const DEFAULT_TRANSFER_POLICY: TransferPolicy = {
+  maxAttempts: 4,
+  baseDelayMs: 1_000,
+  maxDelayMs: 30_000,
+  maxRetryAfterMs: 60_000,
+  idleTimeoutMs: 30_000,
+  partSizeBytes: 8 * 1024 * 1024,
+  queueSize: 4,
+};
+
+/** What a transfer needs besides the file: clients, the key, and how to wait. */
+export interface TransferDeps {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  /** Together's API base URL, e.g. `https://api.together.xyz/v1`. */
+  readonly baseUrl: string;
+  readonly apiKey: () => Promise<string>;
+  readonly policy: TransferPolicy;
+  readonly fetch: typeof fetch;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random: () => number;
+  readonly clock: () => number;
+  /** Told of each failed try that is tried again; never given the key or the file's bytes. */
+  readonly onRetry?: (notice: { fileId: string; attempt: number; delayMs: number; cause: string }) => void;
+}
+
+/** A try that failed in a way another try can fix (429, 5xx, network, a stall, a short body, S3). */
+class RetryableTransferError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Streams provider file `fileId` (`GET {baseUrl}/files/{fileId}/content`) into `s3://{bucket}/{key}`
+ * with a multipart upload, counting bytes and lines and hashing on the way: the file never sits in
+ * memory whole. A failed try aborts its multipart upload and the next try starts the file again
+ * from its first byte under the same key, so a retry, or a whole second run, leaves the same
+ * object. 401/403/404 are not retried: the key or the file id is wrong.
+ */
+export async function transferFile(deps: TransferDeps, fileId: string, key: string): Promise<BatchResultFile> {
+  const path = `/files/${encodeURIComponent(fileId)}/content`;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await transferOnce(deps, fileId, path, key);
+    } catch (error) {
+      if (!(error instanceof RetryableTransferError)) throw error;
+      if (attempt >= deps.policy.maxAttempts) {
+        throw new ConsumerDependencyError(`copying ${path} to s3://${deps.bucket}/${key} failed ${attempt} times (last: ${error.message}); the event is retried`, {
+          cause: error,
+        });
+      }
+      let delayMs = backoffDelayMs(deps.policy, attempt, deps.random);
+      if (error.retryAfterMs !== undefined) {
+        if (error.retryAfterMs > deps.policy.maxRetryAfterMs) {
+          throw new ConsumerDependencyError(
+            `GET ${path}: Together asked to wait ${Math.ceil(error.retryAfterMs / 1000)} s (Retry-After), longer than the ${deps.policy.maxRetryAfterMs / 1000} s a copy waits; the event is retried`,
+          );
+        }
+        delayMs = error.retryAfterMs;
+      }
+      deps.onRetry?.({ fileId, attempt, delayMs, cause: error.message });
+      await deps.sleep(delayMs);
+    }
+  }
+}
+
+async function transferOnce(deps: TransferDeps, fileId: string, path: string, key: string): Promise<BatchResultFile> {
+  const abort = new AbortController();
+  let idle: NodeJS.Timeout | undefined;
+  const touch = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => abort.abort(new RetryableTransferError(`no data for ${deps.policy.idleTimeoutMs / 1000} s`)), deps.policy.idleTimeoutMs);
+  };
+  touch();
+  try {
+    const apiKey = await deps.apiKey();
+    let response: Response;
+    try {
+      response = await deps.fetch(`${deps.baseUrl}${path}`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+        signal: abort.signal,
+      });
+    } catch (error) {
+      throw retryable(`GET ${path}`, abort.signal, error);
+    }
+    checkStatus(response, path, deps.clock());
+    if (response.body === null) throw new RetryableTransferError(`GET ${path} answered without a body`);
+
+    const length = response.headers.get('content-length');
+    const meter = new FileMeter(touch, length === null ? undefined : Number(length));
+    // `pipeline` carries a failure of the download (a reset, the stall timer) into the meter, which
+    // the upload reads: the upload then fails and aborts its multipart upload.
+    const source = pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), meter, () => undefined);
+    const upload = new Upload({
+      client: deps.s3,
+      params: { Bucket: deps.bucket, Key: key, Body: source, ContentType: 'application/jsonl', Metadata: { 'together-file-id': fileId } },
+      partSize: deps.policy.partSizeBytes,
+      queueSize: deps.policy.queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (error) {
+      source.destroy();
+      throw retryable(`copying ${path} to S3`, abort.signal, error);
+    }
+    return { uri: `s3://${deps.bucket}/${key}`, fileId, bytes: meter.bytes, lines: meter.lines(), sha256: meter.hash.digest('hex') };
+  } finally {
+    clearTimeout(idle);
+  }
+}
+
+function checkStatus(response: Response, path: string, nowMs: number): void {
+  const status = response.status;
+  if (status >= 200 && status < 300) return;
+  void response.body?.cancel().catch(() => undefined);
+  if (status === 429 || status >= 500) {
+    throw new RetryableTransferError(`GET ${path} answered HTTP ${status}`, parseRetryAfterMs(response.headers.get('retry-after'), nowMs));
+  }
+  const hint =
+    status === 401 || status === 403
+      ? 'store a valid Together API key in the secret TOGETHER_API_KEY_SECRET_ARN names (TOGETHER_API_KEY locally)'
+      : status === 404
+        ? 'the batch names a file Together does not have (check the API key belongs to the account that ran the batch)'
+        : 'check TOGETHER_API_BASE_URL';
+  throw new ConsumerDependencyError(`GET ${path} answered HTTP ${status}; ${hint}`);
+}
+
+/** Why a try failed, as a retryable error: the stall timer's own error when it fired. */
+function retryable(what: string, signal: AbortSignal, error: unknown): RetryableTransferError {
+  if (signal.aborted && signal.reason instanceof RetryableTransferError) {
+    return new RetryableTransferError(`${what}: ${signal.reason.message}`, undefined, { cause: error });
+  }
+  if (error instanceof RetryableTransferError) return error;
+  return new RetryableTransferError(`${what}: ${error instanceof Error ? error.message : String(error)}`, undefined, { cause: error });
+}
+
+/**
+ * Passes the bytes through unchanged while counting them and their newlines and hashing them;
+ * fails at the end when the body is shorter or longer than its `Content-Length`, so that a cut
+ * download never completes an upload.
+ */
+class FileMeter extends Transform {
+  bytes = 0;
+  readonly hash = createHash('sha256');
+  private newlines = 0;
+  private lastByte: number | undefined;
+
+  constructor(
+    private readonly onData: () => void,
+    private readonly expectedBytes: number | undefined,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.onData();
+    this.bytes += chunk.length;
+    for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) this.newlines += 1;
+    if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1];
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.expectedBytes !== undefined && Number.isFinite(this.expectedBytes) && this.bytes !== this.expectedBytes) {
+      done(new RetryableTransferError(`the body ended after ${this.bytes} of ${this.expectedBytes} bytes`));
+      return;
+    }
+    done();
+  }
+
+  /** JSONL lines: every newline ends one, and a last line without a newline counts too. */
+  lines(): number {
+    return this.newlines + (this.lastByte !== undefined && this.lastByte !== 0x0a ? 1 : 0);
+  }
+}
