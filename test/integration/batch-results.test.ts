@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalizedEvent } from '../../functions/core/event';
 import { stepsFor } from '../../functions/consumers/routes';
 import { DEFAULT_TRANSFER_POLICY } from '../../functions/consumers/routes/batch-files';
-import { resultKeys, storeBatchResults } from '../../functions/consumers/routes/batch-results';
+import { BATCH_RESULTS_STEP, resultKeys, storeBatchResults } from '../../functions/consumers/routes/batch-results';
 import { createTogetherApi } from '../../functions/poller/together-api';
 import { startFakeTogether, type FakeTogether } from '../../local/fake-together';
 import { consumerOn, jobItem, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
@@ -149,6 +150,22 @@ describe('batch results to S3', () => {
     expect(s3.commands.filter((name) => /Put|Upload|Multipart/.test(name))).toEqual([]);
     expect(fake.requestsTo(`/files/${files.output}/content`)).toHaveLength(1);
     expect((await jobItem(env, `together#${batchId}`))?.results).toEqual(first?.results);
+  });
+
+  it('a rerun after its once-record was lost copies the same bytes to the same keys and keeps the first record', async () => {
+    const { batchId, data } = batchWithFiles('{"custom_id":"a"}\n', '{"custom_id":"b"}\n');
+    const consume = resultsConsumer();
+    await consume(sqsEvent(sqsRecord(completion(batchId, data))));
+    const first = await jobItem(env, `together#${batchId}`);
+    await env.clients.documents.send(
+      new DeleteCommand({ TableName: env.resources.jobsTable, Key: { pk: `once#together#${batchId}#completed#${BATCH_RESULTS_STEP}` } }),
+    );
+
+    const result = await consume(sqsEvent(sqsRecord(completion(batchId, data))));
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect((await jobItem(env, `together#${batchId}`))?.results).toEqual(first?.results);
+    expect(await storedSha256(resultKeys(batchId).output)).toBe(sha256('{"custom_id":"a"}\n'));
   });
 
   it('retries a 503 and a download cut mid-file, starting the file again and aborting the cut multipart upload', async () => {
