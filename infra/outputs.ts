@@ -28,8 +28,10 @@ export const STACK_OUTPUTS = {
   alarmTopicArn: 'AlarmTopicArn',
   apiEndpoint: 'ApiEndpoint',
   dashboardName: 'DashboardName',
-  /** With Together polling only: the secret to store the Together API key in, as a plain string. */
+  /** With Together polling or batch results: the secret to store the Together API key in, as a plain string. */
   togetherApiKeySecretArn: 'TogetherApiKeySecretArn',
   /** With Together polling only: what the poller last saw of each job and batch. */
   pollerTableName: 'PollerTableName',
+  /** With batch results only: the bucket completed Together batches' files are copied to. */
+  batchResultsBucketName: 'BatchResultsBucketName',
 } as const;

@@ -36,6 +36,7 @@ import { PROVIDERS } from '../../functions/core/providers';
 import { ROUTES, routePascal, type Route } from '../../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../../functions/core/table';
 import { providerPascal } from '../outputs';
+import { BATCH_RESULTS_CONSUMER, BatchResults, type BatchResultsOptions } from './batch-results';
 import { BundledFunction } from './bundled-function';
 import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
 import { RoutePipeline } from './route-pipeline';
@@ -142,6 +143,14 @@ export interface WebhookReceiverProps {
    * @default - no polling
    */
   readonly togetherPolling?: TogetherPollingProps;
+  /**
+   * Copy each completed Together batch's output and error files into an S3 bucket
+   * (`together/batches/{batchId}/output.jsonl`, `errors.jsonl`) and record where on its job
+   * item; see {@link BatchResults}. Uses the poller's Together API key secret, or creates one
+   * when polling is off. `true` for the defaults.
+   * @default false
+   */
+  readonly batchResults?: boolean | BatchResultsOptions;
 }
 
 /** Settings of Together polling; see {@link WebhookReceiverProps.togetherPolling}. */
@@ -199,6 +208,8 @@ export class WebhookReceiver extends Construct {
   public readonly providers: readonly ProviderName[];
   /** The Together poller, when `togetherPolling.enabled` is true. */
   public readonly poller?: TogetherPoller;
+  /** The results bucket and its grants, when `batchResults` is on. */
+  public readonly batchResults?: BatchResults;
 
   constructor(scope: Construct, id: string, props: WebhookReceiverProps = {}) {
     super(scope, id);
@@ -266,6 +277,7 @@ export class WebhookReceiver extends Construct {
     this.secrets = secrets;
 
     // ── Routes ───────────────────────────────────────────────────────────────────────────
+    const batchResults = props.batchResults === true ? {} : props.batchResults === false ? undefined : props.batchResults;
     const routes = {} as Record<Route, RoutePipeline>;
     for (const route of ROUTES) {
       routes[route] = new RoutePipeline(this, `Route${routePascal(route)}`, {
@@ -281,6 +293,7 @@ export class WebhookReceiver extends Construct {
         removalPolicy,
         alarmAction,
         oldestMessageAgeThreshold: settings.oldestMessageAgeThreshold,
+        ...(route === 'batch.completed' && batchResults !== undefined ? { consumerSettings: BATCH_RESULTS_CONSUMER } : {}),
       });
     }
     this.routes = routes;
@@ -326,6 +339,14 @@ export class WebhookReceiver extends Construct {
         logRetention,
         removalPolicy,
         alarmAction,
+      });
+    }
+    if (batchResults !== undefined) {
+      this.batchResults = new BatchResults(this, 'BatchResults', {
+        ...batchResults,
+        consumer: routes['batch.completed'].consumer,
+        ...(this.poller === undefined ? {} : { apiKeySecret: this.poller.apiKeySecret }),
+        removalPolicy,
       });
     }
 
