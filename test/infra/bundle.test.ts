@@ -1,10 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, SQSBatchResponse } from 'aws-lambda';
@@ -20,6 +21,7 @@ import { createLocalResources, createPollerTable, queueUrlMap, type LocalResourc
 import { localClients, type LocalClients } from '../../local/runtime';
 import { ESM_REQUIRE_BANNER } from '../../infra/constructs/bundled-function';
 import { DEFAULT_STACK_NAME } from '../../infra/outputs';
+import { normalizedEvent, sqsRecord } from '../support/consumers';
 import { deliveryEvent } from '../support/gateway';
 
 /**
@@ -48,8 +50,8 @@ let resources: LocalResources;
 beforeAll(async () => {
   outdir = mkdtempSync(join(tmpdir(), 'webhooks-synth-'));
   // The command an operator runs, with cdk.json, infra/app.ts, cdk-nag and local esbuild bundling;
-  // with Together polling on, so that the poller is bundled too.
-  await run(process.execPath, [cdkCli, 'synth', '--quiet', '--no-notices', '--context', 'togetherPolling=true', '--output', outdir], {
+  // with Together polling and batch results on, so that the poller and the results step are bundled too.
+  await run(process.execPath, [cdkCli, 'synth', '--quiet', '--no-notices', '--context', 'togetherPolling=true', '--context', 'batchResults=true', '--output', outdir], {
     cwd: repoRoot,
     env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
     maxBuffer: 16 * 1024 * 1024,
@@ -100,6 +102,7 @@ function localEnvironment(fn: TemplateFunction): Record<string, string> {
     // there is no Secrets Manager emulator here.
     SECRET_ARNS: undefined,
     POLLER_TABLE_NAME,
+    RESULTS_BUCKET_NAME: resources.resultsBucket,
     // Likewise the poller takes its key from TOGETHER_API_KEY when this is unset.
     TOGETHER_API_KEY_SECRET_ARN: undefined,
   };
@@ -162,6 +165,7 @@ async function invokeBundle<T>(fn: TemplateFunction, event: unknown, extraEnv: R
     AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
     AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
     AWS_ENDPOINT_URL_SNS: emulators.sqsEndpoint,
+    AWS_ENDPOINT_URL_S3: emulators.sqsEndpoint,
     AWS_LAMBDA_FUNCTION_NAME: `bundle-smoke-${randomUUID().slice(0, 8)}`,
   };
   const child = spawn(
@@ -252,6 +256,30 @@ describe('bundles from cdk synth', () => {
     expect(Item?.status).toBe('handled');
     const alerts = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: resources.alertsQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     expect(alerts.Messages?.map((message) => message.Body)).toEqual([expect.stringContaining('failed')]);
+  });
+
+  it('batch.completed consumer copies a completed Together batch’s files into the results bucket', async () => {
+    const together = await startFakeTogether();
+    try {
+      const batchId = `batch-${randomUUID()}`;
+      together.addBatch(batchId, batchScript(batchId, 'COMPLETED'));
+      const event = normalizedEvent({
+        type: 'batch.completed',
+        providerType: 'batch.completed',
+        subject: batchId,
+        data: { batchId, outputFileId: `file-out-${batchId}`, errorFileId: `file-err-${batchId}` },
+      });
+
+      const result = await invokeBundle<SQSBatchResponse>(consumerFunction('batch.completed'), { Records: [sqsRecord(event)] }, { TOGETHER_API_KEY: together.apiKey, TOGETHER_API_BASE_URL: together.url });
+
+      expect(result).toEqual({ batchItemFailures: [] });
+      const { Item } = await clients.documents.send(new GetCommand({ TableName: resources.jobsTable, Key: { pk: `together#${batchId}` }, ConsistentRead: true }));
+      expect(Item?.results?.output).toMatchObject({ uri: `s3://${resources.resultsBucket}/together/batches/${batchId}/output.jsonl`, lines: 3 });
+      const stored = await clients.s3.send(new GetObjectCommand({ Bucket: resources.resultsBucket, Key: `together/batches/${batchId}/errors.jsonl` }));
+      expect(createHash('sha256').update(await stored.Body!.transformToString()).digest('hex')).toBe(together.served.find((file) => file.fileId === `file-err-${batchId}`)?.sha256);
+    } finally {
+      await together.stop();
+    }
   });
 
   it('poller polls Together once and puts a finished batch on its route queue', async () => {
