@@ -37,15 +37,14 @@ function countedS3(s3: S3Client): { commands: string[] } {
   return seen;
 }
 
-function resultsConsumer(options: { partSizeBytes?: number; maxAttempts?: number } = {}) {
+function resultsConsumer(options: { maxAttempts?: number } = {}) {
   const step = storeBatchResults({
     s3: env.clients.s3,
     bucket: env.resources.resultsBucket,
     baseUrl: fake.url,
     apiKey: async () => fake.apiKey,
     together: createTogetherApi({ baseUrl: fake.url, apiKey: async () => fake.apiKey, sleep: noWait }),
-    policy: { ...DEFAULT_TRANSFER_POLICY, partSizeBytes: options.partSizeBytes ?? 5 * 1024 * 1024, maxAttempts: options.maxAttempts ?? 4 },
-    fetch,
+    policy: { ...DEFAULT_TRANSFER_POLICY, maxAttempts: options.maxAttempts ?? DEFAULT_TRANSFER_POLICY.maxAttempts },
     sleep: noWait,
     random: () => 0.5,
     clock: Date.now,

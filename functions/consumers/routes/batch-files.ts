@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { BatchResultFile } from '../../core/table';
@@ -16,7 +17,7 @@ export interface TransferPolicy {
   readonly maxDelayMs: number;
   /** The longest `Retry-After` waited out; a longer one fails the attempt at the event (SQS retries it later). */
   readonly maxRetryAfterMs: number;
-  /** A download that delivers no byte for this long (headers included) is cut and tried again. */
+  /** A download whose socket is idle this long (before the headers or mid-body) is cut and tried again. */
   readonly idleTimeoutMs: number;
   /** Multipart part size; memory held is about `partSizeBytes × (queueSize + 1)`. */
   readonly partSizeBytes: number;
@@ -25,8 +26,11 @@ export interface TransferPolicy {
 }
 
 /**
- * Four tries per file with backoff under 1, 2, 4 s; 8 MiB parts, four at a time (about 40 MB of
- * buffers whatever the file's size; 10 000 parts of 8 MiB reach 80 GiB). A 30 s stall is a failure.
+ * Four tries per file with backoff under 1, 2, 4 s; a 30 s stall is a failure. Parts of 5 MiB (the
+ * S3 minimum), one at a time: the file's bytes in memory stay at about 10 MB whatever its size, and
+ * the copying process peaks near 135 MB for a 200 MiB file (`npm run bench:batch-results`; two
+ * parts at a time measured 143 MB, 8 MiB parts four at a time 180 MB, for no gain in speed on the
+ * emulators). 10 000 parts of 5 MiB bound a file at 48.8 GiB.
  */
 export const DEFAULT_TRANSFER_POLICY: TransferPolicy = {
   maxAttempts: 4,
@@ -34,8 +38,8 @@ export const DEFAULT_TRANSFER_POLICY: TransferPolicy = {
   maxDelayMs: 30_000,
   maxRetryAfterMs: 60_000,
   idleTimeoutMs: 30_000,
-  partSizeBytes: 8 * 1024 * 1024,
-  queueSize: 4,
+  partSizeBytes: 5 * 1024 * 1024,
+  queueSize: 1,
 };
 
 /** What a transfer needs besides the file: clients, the key, and how to wait. */
@@ -46,7 +50,6 @@ export interface TransferDeps {
   readonly baseUrl: string;
   readonly apiKey: () => Promise<string>;
   readonly policy: TransferPolicy;
-  readonly fetch: typeof fetch;
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
   readonly clock: () => number;
@@ -100,57 +103,76 @@ export async function transferFile(deps: TransferDeps, fileId: string, key: stri
 }
 
 async function transferOnce(deps: TransferDeps, fileId: string, path: string, key: string): Promise<BatchResultFile> {
-  const abort = new AbortController();
-  let idle: NodeJS.Timeout | undefined;
-  const touch = () => {
-    clearTimeout(idle);
-    idle = setTimeout(() => abort.abort(new RetryableTransferError(`no data for ${deps.policy.idleTimeoutMs / 1000} s`)), deps.policy.idleTimeoutMs);
-  };
-  touch();
+  const apiKey = await deps.apiKey();
+  let response: IncomingMessage;
   try {
-    const apiKey = await deps.apiKey();
-    let response: Response;
-    try {
-      response = await deps.fetch(`${deps.baseUrl}${path}`, {
-        headers: { authorization: `Bearer ${apiKey}` },
-        signal: abort.signal,
-      });
-    } catch (error) {
-      throw retryable(`GET ${path}`, abort.signal, error);
-    }
-    checkStatus(response, path, deps.clock());
-    if (response.body === null) throw new RetryableTransferError(`GET ${path} answered without a body`);
-
-    const length = response.headers.get('content-length');
-    const meter = new FileMeter(touch, length === null ? undefined : Number(length));
-    // `pipeline` carries a failure of the download (a reset, the stall timer) into the meter, which
-    // the upload reads: the upload then fails and aborts its multipart upload.
-    const source = pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), meter, () => undefined);
-    const upload = new Upload({
-      client: deps.s3,
-      params: { Bucket: deps.bucket, Key: key, Body: source, ContentType: 'application/jsonl', Metadata: { 'together-file-id': fileId } },
-      partSize: deps.policy.partSizeBytes,
-      queueSize: deps.policy.queueSize,
-      leavePartsOnError: false,
-    });
-    try {
-      await upload.done();
-    } catch (error) {
-      source.destroy();
-      throw retryable(`copying ${path} to S3`, abort.signal, error);
-    }
-    return { uri: `s3://${deps.bucket}/${key}`, fileId, bytes: meter.bytes, lines: meter.lines(), sha256: meter.hash.digest('hex') };
-  } finally {
-    clearTimeout(idle);
+    response = await httpGet(new URL(`${deps.baseUrl}${path}`), { authorization: `Bearer ${apiKey}` }, deps.policy.idleTimeoutMs);
+  } catch (error) {
+    throw retryable(`GET ${path}`, error);
   }
+  checkStatus(response, path, deps.clock());
+
+  const length = response.headers['content-length'];
+  const meter = new FileMeter(length === undefined ? undefined : Number(length));
+  // `pipeline` carries a failure of the download (a reset, the stall timeout) into the meter, which
+  // the upload reads: the upload then fails and aborts its multipart upload.
+  const source = pipeline(response, meter, () => undefined);
+  const upload = new Upload({
+    client: deps.s3,
+    params: { Bucket: deps.bucket, Key: key, Body: source, ContentType: 'application/jsonl', Metadata: { 'together-file-id': fileId } },
+    partSize: deps.policy.partSizeBytes,
+    queueSize: deps.policy.queueSize,
+    leavePartsOnError: false,
+  });
+  try {
+    await upload.done();
+  } catch (error) {
+    source.destroy();
+    throw retryable(`copying ${path} to S3`, error);
+  }
+  return { uri: `s3://${deps.bucket}/${key}`, fileId, bytes: meter.bytes, lines: meter.lines(), sha256: meter.hash.digest('hex') };
 }
 
-function checkStatus(response: Response, path: string, nowMs: number): void {
-  const status = response.status;
+/** Redirects followed; the key goes only to the API's own origin. */
+const MAX_REDIRECTS = 3;
+
+/**
+ * GET over node:http(s), whose response is a Node stream with backpressure: it reads from the
+ * socket only as fast as the upload takes the bytes, and churns about half the memory per MB that
+ * `fetch`'s web streams do (`npm run bench:batch-results`). A socket idle for `idleTimeoutMs`
+ * (before the headers or mid-body) fails the request. Redirects are followed, without the
+ * `authorization` header once they leave the API's origin, never from https to http.
+ */
+export function httpGet(url: URL, headers: Record<string, string>, idleTimeoutMs: number, redirectsLeft = MAX_REDIRECTS): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? https : http).get(url, { headers }, (response) => {
+      const location = response.headers.location;
+      if (response.statusCode !== undefined && REDIRECTS.has(response.statusCode) && location !== undefined && redirectsLeft > 0) {
+        response.resume();
+        const next = new URL(location, url);
+        if (url.protocol === 'https:' && next.protocol !== 'https:') {
+          reject(new ConsumerDependencyError(`GET ${url.pathname} redirected from https to ${next.protocol}; refused`));
+          return;
+        }
+        const { authorization: _dropped, ...rest } = headers;
+        resolve(httpGet(next, next.origin === url.origin ? headers : rest, idleTimeoutMs, redirectsLeft - 1));
+        return;
+      }
+      resolve(response);
+    });
+    request.setTimeout(idleTimeoutMs, () => request.destroy(new RetryableTransferError(`no data for ${idleTimeoutMs / 1000} s`)));
+    request.once('error', reject);
+  });
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+function checkStatus(response: IncomingMessage, path: string, nowMs: number): void {
+  const status = response.statusCode ?? 0;
   if (status >= 200 && status < 300) return;
-  void response.body?.cancel().catch(() => undefined);
+  response.resume();
   if (status === 429 || status >= 500) {
-    throw new RetryableTransferError(`GET ${path} answered HTTP ${status}`, parseRetryAfterMs(response.headers.get('retry-after'), nowMs));
+    throw new RetryableTransferError(`GET ${path} answered HTTP ${status}`, parseRetryAfterMs(response.headers['retry-after'], nowMs));
   }
   const hint =
     status === 401 || status === 403
@@ -161,12 +183,10 @@ function checkStatus(response: Response, path: string, nowMs: number): void {
   throw new ConsumerDependencyError(`GET ${path} answered HTTP ${status}; ${hint}`);
 }
 
-/** Why a try failed, as a retryable error: the stall timer's own error when it fired. */
-function retryable(what: string, signal: AbortSignal, error: unknown): RetryableTransferError {
-  if (signal.aborted && signal.reason instanceof RetryableTransferError) {
-    return new RetryableTransferError(`${what}: ${signal.reason.message}`, undefined, { cause: error });
-  }
-  if (error instanceof RetryableTransferError) return error;
+/** Why a try failed, as an error that fails the attempt: retryable unless it is final already. */
+function retryable(what: string, error: unknown): Error {
+  if (error instanceof ConsumerDependencyError) return error;
+  if (error instanceof RetryableTransferError) return new RetryableTransferError(`${what}: ${error.message}`, error.retryAfterMs, { cause: error });
   return new RetryableTransferError(`${what}: ${error instanceof Error ? error.message : String(error)}`, undefined, { cause: error });
 }
 
@@ -181,15 +201,11 @@ class FileMeter extends Transform {
   private newlines = 0;
   private lastByte: number | undefined;
 
-  constructor(
-    private readonly onData: () => void,
-    private readonly expectedBytes: number | undefined,
-  ) {
+  constructor(private readonly expectedBytes: number | undefined) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.onData();
     this.bytes += chunk.length;
     for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) this.newlines += 1;
     if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1];

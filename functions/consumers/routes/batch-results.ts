@@ -66,7 +66,6 @@ export function batchResultsFromEnv(env: Env, clients: { s3?: S3Client } = {}): 
     apiKey,
     together: createTogetherApi({ baseUrl, apiKey }),
     policy: DEFAULT_TRANSFER_POLICY,
-    fetch,
     sleep: realSleep,
     random: Math.random,
     clock: Date.now,
