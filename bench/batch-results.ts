@@ -1,6 +1,6 @@
 /**
  * `npm run bench:batch-results`: a 200 MiB batch output file, generated on the fly by the fake
- * Together API, copied by the `batch.completed` consumer as deployed (its handler bundled by
+ * Together API, copied by the `batch.completed` consumer as deployed (its entry bundled by
  * esbuild as `cdk deploy` bundles it, batch results on) into the emulated S3 bucket. The handler
  * runs in a plain Node process of its own, whose peak resident memory
  * (`process.resourceUsage().maxRSS`) must stay under 150 MB; the emulators, which keep the uploaded
@@ -19,8 +19,8 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { build } from 'esbuild';
 import type { JobItem } from '../functions/core/table';
 import { resultKeys } from '../functions/consumers/routes/batch-results';
+import { BATCH_RESULTS_CONSUMER_ENTRY } from '../infra/constructs/batch-results';
 import { ESM_REQUIRE_BANNER } from '../infra/constructs/bundled-function';
-import { CONSUMER_ENTRY } from '../infra/constructs/webhook-receiver';
 import { startFakeTogether } from '../local/fake-together';
 import { quietSdkNodeWarning } from '../local/warnings';
 import { normalizedEvent, sqsEvent, sqsRecord } from '../test/support/consumers';
@@ -59,7 +59,7 @@ async function bundleConsumer(outdir: string): Promise<string> {
   const outfile = join(outdir, 'index.mjs');
   // The options of BundledFunction: one minified ESM file with the SDK inside.
   await build({
-    entryPoints: [CONSUMER_ENTRY],
+    entryPoints: [BATCH_RESULTS_CONSUMER_ENTRY],
     bundle: true,
     platform: 'node',
     format: 'esm',

@@ -15,14 +15,11 @@ const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver',
   serviceName: 'consumer',
 });
-// Imported only where batch results are on, so the other routes' functions never load the S3 client.
-const batchResults = config.resultsBucket === undefined ? undefined : (await import('./routes/batch-results')).batchResultsFromEnv(process.env);
 const consume = consumerFromConfig(config, {
   documents: DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig())),
   sns: new SNSClient(clientConfig()),
   logger,
   metrics,
-  ...(batchResults === undefined ? {} : { batchResults }),
 });
 
 // Each record's `Handled` / `Failed` count carries that record's provider as a dimension, so it is

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Token, Validations, type RemovalPolicy } from 'aws-cdk-lib';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket, type IBucket } from 'aws-cdk-lib/aws-s3';
@@ -7,6 +8,9 @@ import { TOGETHER_RESULTS_PREFIX } from '../../functions/consumers/routes/batch-
 import type { BundledFunction } from './bundled-function';
 import type { ConsumerSettings } from './route-pipeline';
 import { createTogetherApiKeySecret } from './together-api-key';
+
+/** The `batch.completed` consumer's entry with batch results on: the shared one plus the copy step. */
+export const BATCH_RESULTS_CONSUMER_ENTRY = fileURLToPath(new URL('../../functions/consumers/batch-results-handler.ts', import.meta.url));
 
 /** How long stored results are kept unless `expirationDays` says otherwise. */
 export const DEFAULT_RESULTS_EXPIRATION_DAYS = 90;
@@ -27,7 +31,9 @@ export interface BatchResultsOptions {
    */
   readonly expirationDays?: number;
   /**
-   * A bucket to write the results bucket's server access logs to (under `batch-results/`).
+   * A bucket to write the results bucket's server access logs to (under `batch-results/`). Its
+   * policy must let `logging.s3.amazonaws.com` put objects there; CDK adds that only to a bucket
+   * of the same app, not to an imported one.
    * @default - no access logs: the writer is one function, whose calls CloudTrail records
    */
   readonly accessLogsBucket?: IBucket;

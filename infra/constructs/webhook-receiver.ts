@@ -36,7 +36,7 @@ import { PROVIDERS } from '../../functions/core/providers';
 import { ROUTES, routePascal, type Route } from '../../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../../functions/core/table';
 import { providerPascal } from '../outputs';
-import { BATCH_RESULTS_CONSUMER, BatchResults, type BatchResultsOptions } from './batch-results';
+import { BATCH_RESULTS_CONSUMER, BATCH_RESULTS_CONSUMER_ENTRY, BatchResults, type BatchResultsOptions } from './batch-results';
 import { BundledFunction } from './bundled-function';
 import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
 import { RoutePipeline } from './route-pipeline';
@@ -282,7 +282,7 @@ export class WebhookReceiver extends Construct {
     for (const route of ROUTES) {
       routes[route] = new RoutePipeline(this, `Route${routePascal(route)}`, {
         route,
-        consumerEntry: CONSUMER_ENTRY,
+        consumerEntry: route === 'batch.completed' && batchResults !== undefined ? BATCH_RESULTS_CONSUMER_ENTRY : CONSUMER_ENTRY,
         eventsTable: this.table,
         jobsTable: this.jobsTable,
         alertsTopic: this.alertsTopic,

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnWaitConditionHandle, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -91,7 +91,10 @@ describe('batch results: the bucket', () => {
 
   it('writes server access logs to accessLogsBucket when one is given', () => {
     const app = testApp();
-    const logs = Bucket.fromBucketName(new Stack(app, 'Logs'), 'Logs', 'org-access-logs');
+    const shared = new Stack(app, 'Shared');
+    // CloudFormation rejects an empty template.
+    new CfnWaitConditionHandle(shared, 'Placeholder');
+    const logs = Bucket.fromBucketName(shared, 'Logs', 'org-access-logs');
     const withLogs = new WebhookReceiverStack(app, 'WebhookReceiverLogged', { receiver: { batchResults: { accessLogsBucket: logs } } });
 
     Template.fromStack(withLogs).hasResourceProperties('AWS::S3::Bucket', {

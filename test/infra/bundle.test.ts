@@ -203,10 +203,16 @@ describe('bundles from cdk synth', () => {
     }
   });
 
-  it('builds one consumer bundle that every route shares', () => {
-    const consumerAssets = new Set(ROUTES.map((route) => consumerFunction(route).Metadata['aws:asset:path']));
+  it('builds one consumer bundle that every route shares, and one of its own for the batch results consumer', () => {
+    const asset = (route: Route) => consumerFunction(route).Metadata['aws:asset:path'];
+    const consumerAssets = new Set(ROUTES.filter((route) => route !== 'batch.completed').map(asset));
+
     expect(consumerAssets.size).toBe(1);
     expect(consumerAssets.has(receiverFunction().Metadata['aws:asset:path'])).toBe(false);
+    expect(consumerAssets.has(asset('batch.completed'))).toBe(false);
+    // The shared bundle carries no S3 client: only the function that copies results pays for it.
+    expect(readFileSync(bundlePath(consumerFunction('fine_tune.failed')), 'utf8')).not.toContain('CreateMultipartUpload');
+    expect(readFileSync(bundlePath(consumerFunction('batch.completed')), 'utf8')).toContain('CreateMultipartUpload');
   });
 
   it('receiver accepts a signed delivery and puts the event on its route queue', async () => {

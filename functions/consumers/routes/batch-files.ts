@@ -28,9 +28,9 @@ export interface TransferPolicy {
 /**
  * Four tries per file with backoff under 1, 2, 4 s; a 30 s stall is a failure. Parts of 5 MiB (the
  * S3 minimum), one at a time: the file's bytes in memory stay at about 10 MB whatever its size, and
- * the copying process peaks near 135 MB for a 200 MiB file (`npm run bench:batch-results`; two
- * parts at a time measured 143 MB, 8 MiB parts four at a time 180 MB, for no gain in speed on the
- * emulators). 10 000 parts of 5 MiB bound a file at 48.8 GiB.
+ * the copying function peaks near 130 MB for a 200 MiB file (`npm run bench:batch-results`; two
+ * parts at a time measured about 10 MB more, 8 MiB parts four at a time about 45 MB more, for no
+ * gain in speed on the emulators). 10 000 parts of 5 MiB bound a file at 48.8 GiB.
  */
 export const DEFAULT_TRANSFER_POLICY: TransferPolicy = {
   maxAttempts: 4,
