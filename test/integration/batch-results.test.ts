@@ -37,15 +37,19 @@ function countedS3(s3: S3Client): { commands: string[] } {
   return seen;
 }
 
-function resultsConsumer(options: { maxAttempts?: number } = {}) {
+function resultsConsumer(options: { maxAttempts?: number; idleTimeoutMs?: number; sleep?: (ms: number) => Promise<void> } = {}) {
   const step = storeBatchResults({
     s3: env.clients.s3,
     bucket: env.resources.resultsBucket,
     baseUrl: fake.url,
     apiKey: async () => fake.apiKey,
     together: createTogetherApi({ baseUrl: fake.url, apiKey: async () => fake.apiKey, sleep: noWait }),
-    policy: { ...DEFAULT_TRANSFER_POLICY, maxAttempts: options.maxAttempts ?? DEFAULT_TRANSFER_POLICY.maxAttempts },
-    sleep: noWait,
+    policy: {
+      ...DEFAULT_TRANSFER_POLICY,
+      maxAttempts: options.maxAttempts ?? DEFAULT_TRANSFER_POLICY.maxAttempts,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_TRANSFER_POLICY.idleTimeoutMs,
+    },
+    sleep: options.sleep ?? noWait,
     random: () => 0.5,
     clock: Date.now,
   });
@@ -181,6 +185,43 @@ describe('batch results to S3', () => {
     expect(s3.commands).toContain('AbortMultipartUploadCommand');
     expect(await storedSha256(resultKeys(batchId).output)).toBe(servedSha256(files.output)[0]);
     expect((await jobItem(env, `together#${batchId}`))?.results?.output?.lines).toBe(48_000);
+  });
+
+  it('waits out a 429’s Retry-After before trying the file again', async () => {
+    const { batchId, files, data } = batchWithFiles('{"custom_id":"a"}\n', '');
+    fake.inject({ path: `/files/${files.output}/content`, status: 429, retryAfter: '7' });
+    const waits: number[] = [];
+
+    const result = await resultsConsumer({ sleep: async (ms) => void waits.push(ms) })(sqsEvent(sqsRecord(completion(batchId, data))));
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(waits).toContain(7_000);
+    expect(fake.requestsTo(`/files/${files.output}/content`).map((request) => request.status)).toEqual([429, 200]);
+  });
+
+  it('cuts a download whose connection goes quiet and starts it again', async () => {
+    const { batchId, files, data } = batchWithFiles('{"custom_id":"a"}\n', '');
+    fake.inject({ path: `/files/${files.output}/content`, hang: true });
+
+    const result = await resultsConsumer({ idleTimeoutMs: 200 })(sqsEvent(sqsRecord(completion(batchId, data))));
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(fake.requestsTo(`/files/${files.output}/content`).map((request) => request.status)).toEqual([undefined, 200]);
+    expect(await storedSha256(resultKeys(batchId).output)).toBe(sha256('{"custom_id":"a"}\n'));
+  });
+
+  it('stores nothing for a completed batch that has neither file, and retries one Together does not report as COMPLETED yet', async () => {
+    const empty = `batch-${randomUUID()}`;
+    const late = `batch-${randomUUID()}`;
+    fake.addBatch(empty, [{ status: 'COMPLETED' }]);
+    fake.addBatch(late, [{ status: 'IN_PROGRESS' }]);
+
+    const none = await resultsConsumer()(sqsEvent(sqsRecord(completion(empty, { batchId: empty }))));
+    const early = await resultsConsumer()(sqsEvent(sqsRecord(completion(late, { batchId: late }))));
+
+    expect(none.batchItemFailures).toEqual([]);
+    expect((await jobItem(env, `together#${empty}`))?.results).toBeUndefined();
+    expect(early.batchItemFailures).toHaveLength(1);
   });
 
   it('fails the event and records nothing when a file cannot be copied, then stores both on the retry', async () => {
