@@ -59,6 +59,7 @@ export interface TransferDeps {
 
 /** A try that failed in a way another try can fix (429, 5xx, network, a stall, a short body, S3). */
 class RetryableTransferError extends Error {
+  override name = 'RetryableTransferError';
   constructor(
     message: string,
     readonly retryAfterMs?: number,
@@ -143,7 +144,7 @@ const MAX_REDIRECTS = 3;
  * (before the headers or mid-body) fails the request. Redirects are followed, without the
  * `authorization` header once they leave the API's origin, never from https to http.
  */
-export function httpGet(url: URL, headers: Record<string, string>, idleTimeoutMs: number, redirectsLeft = MAX_REDIRECTS): Promise<IncomingMessage> {
+function httpGet(url: URL, headers: Record<string, string>, idleTimeoutMs: number, redirectsLeft = MAX_REDIRECTS): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const request = (url.protocol === 'https:' ? https : http).get(url, { headers }, (response) => {
       const location = response.headers.location;
@@ -161,7 +162,7 @@ export function httpGet(url: URL, headers: Record<string, string>, idleTimeoutMs
       resolve(response);
     });
     request.setTimeout(idleTimeoutMs, () => request.destroy(new RetryableTransferError(`no data for ${idleTimeoutMs / 1000} s`)));
-    request.once('error', reject);
+    request.on('error', reject);
   });
 }
 

@@ -97,9 +97,13 @@ export function storeBatchResults(deps: BatchResultsDeps): RouteStep {
         return;
       }
       const keys = resultKeys(batchId);
+      const copy: TransferDeps = {
+        ...deps,
+        onRetry: (notice) => context.logger.warn('copying a batch file failed; trying it again', { key: context.key, batchId, ...notice }),
+      };
       // One file after the other: memory stays at one upload's buffers.
-      const output = files.output === undefined ? undefined : await transferFile(deps, files.output, keys.output);
-      const errors = files.errors === undefined ? undefined : await transferFile(deps, files.errors, keys.errors);
+      const output = files.output === undefined ? undefined : await transferFile(copy, files.output, keys.output);
+      const errors = files.errors === undefined ? undefined : await transferFile(copy, files.errors, keys.errors);
       await recordResults(context, `${event.provider}#${batchId}`, {
         ...(output === undefined ? {} : { output }),
         ...(errors === undefined ? {} : { errors }),
