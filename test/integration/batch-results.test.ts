@@ -1,4 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
@@ -24,6 +26,16 @@ afterAll(async () => {
 
 const noWait = async () => undefined;
 
+/** A one-handler HTTP server on loopback. */
+async function listen(handle: (request: IncomingMessage, response: ServerResponse) => void): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 /** S3 command names the step's client sent, in order. */
 function countedS3(s3: S3Client): { commands: string[] } {
   const seen = { commands: [] as string[] };
@@ -37,11 +49,11 @@ function countedS3(s3: S3Client): { commands: string[] } {
   return seen;
 }
 
-function resultsConsumer(options: { maxAttempts?: number; idleTimeoutMs?: number; sleep?: (ms: number) => Promise<void> } = {}) {
+function resultsConsumer(options: { maxAttempts?: number; idleTimeoutMs?: number; sleep?: (ms: number) => Promise<void>; baseUrl?: string } = {}) {
   const step = storeBatchResults({
     s3: env.clients.s3,
     bucket: env.resources.resultsBucket,
-    baseUrl: fake.url,
+    baseUrl: options.baseUrl ?? fake.url,
     apiKey: async () => fake.apiKey,
     together: createTogetherApi({ baseUrl: fake.url, apiKey: async () => fake.apiKey, sleep: noWait }),
     policy: {
@@ -222,6 +234,30 @@ describe('batch results to S3', () => {
     expect(none.batchItemFailures).toEqual([]);
     expect((await jobItem(env, `together#${empty}`))?.results).toBeUndefined();
     expect(early.batchItemFailures).toHaveLength(1);
+  });
+
+  it('follows a redirect to another origin without sending the API key there', async () => {
+    const content = '{"custom_id":"r"}\n';
+    const seen: (string | undefined)[] = [];
+    const storage = await listen((request, response) => {
+      seen.push(request.headers.authorization);
+      response.writeHead(200, { 'content-length': String(content.length) }).end(content);
+    });
+    const api = await listen((request, response) => {
+      seen.push(request.headers.authorization);
+      response.writeHead(302, { location: `${storage.url}/blob` }).end();
+    });
+    const batchId = `batch-${randomUUID()}`;
+
+    try {
+      const result = await resultsConsumer({ baseUrl: `${api.url}/v1` })(sqsEvent(sqsRecord(completion(batchId, { batchId, outputFileId: 'file-r' }))));
+
+      expect(result.batchItemFailures).toEqual([]);
+      expect(seen).toEqual([`Bearer ${fake.apiKey}`, undefined]);
+      expect(await storedSha256(resultKeys(batchId).output)).toBe(sha256(content));
+    } finally {
+      await Promise.all([storage.close(), api.close()]);
+    }
   });
 
   it('fails the event and records nothing when a file cannot be copied, then stores both on the retry', async () => {
