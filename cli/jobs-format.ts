@@ -1,4 +1,4 @@
-import { JOBS_TABLE } from '../functions/core/table';
+import { JOBS_TABLE, type BatchResultFile } from '../functions/core/table';
 import { barChart } from './chart';
 import type { JobDetail, JobSummary } from './jobs';
 import { formatTable, truncate } from './output';
@@ -62,6 +62,9 @@ export function formatJobDetail(job: JobDetail, options: { all?: boolean } = {})
     ['latest checkpoint', latestPath === undefined ? undefined : printable(latestPath)],
     ['eval loss', formatNumber(job.evalLoss)],
     ['output', job.output === undefined ? undefined : printable(job.output)],
+    ['output file', resultFile(job.results?.output)],
+    ['error file', resultFile(job.results?.errors)],
+    ['files stored', job.results?.storedAt],
     ['error', job.error === undefined ? undefined : printable(job.error)],
     ['first seen', job.firstSeenAt],
     ['updated', job.updatedAt],
@@ -102,6 +105,18 @@ export function formatJobDetail(job: JobDetail, options: { all?: boolean } = {})
     }
   }
   return `${out.join('\n')}\n`;
+}
+
+/** `s3://…/output.jsonl (2,000 lines, 1.5 MB)` */
+function resultFile(file: BatchResultFile | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  return `${printable(file.uri)} (${file.lines.toLocaleString('en-US')} ${file.lines === 1 ? 'line' : 'lines'}, ${formatBytes(file.bytes)})`;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1_000) return `${bytes} B`;
+  const [value, unit] = bytes < 1e6 ? [bytes / 1e3, 'kB'] : bytes < 1e9 ? [bytes / 1e6, 'MB'] : [bytes / 1e9, 'GB'];
+  return `${Number(value.toPrecision(3))} ${unit}`;
 }
 
 function earlier(total: number, limit: number, what: string): string[] {

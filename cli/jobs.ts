@@ -1,6 +1,6 @@
 import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
-import { JOB_STATES, JOBS_TABLE, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../functions/core/table';
+import { JOB_STATES, JOBS_TABLE, type BatchResults, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../functions/core/table';
 import { UsageError } from './errors';
 import { itemsByKey, send, type EventsDeps } from './events';
 import { daysNewestFirst } from './time';
@@ -52,6 +52,8 @@ export interface JobEvent {
 /** Everything the projection knows of one job, as plain data. */
 export interface JobDetail extends JobSummary {
   readonly evalLoss?: number;
+  /** Where a completed batch's files were copied, with batch results on. */
+  readonly results?: BatchResults;
   /** The paths the completion listed, then each checkpoint's path in step order, without repeats. */
   readonly checkpointPaths: readonly string[];
   readonly transitions: readonly JobTransition[];
@@ -175,6 +177,7 @@ export function jobDetail(item: JobItem): JobDetail {
   return {
     ...summary,
     ...(item.evalLoss === undefined ? {} : { evalLoss: item.evalLoss }),
+    ...(item.results === undefined ? {} : { results: item.results }),
     checkpointPaths: [...new Set(paths)],
     transitions,
     checkpoints,

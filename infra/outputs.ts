@@ -28,7 +28,7 @@ export const STACK_OUTPUTS = {
   alarmTopicArn: 'AlarmTopicArn',
   apiEndpoint: 'ApiEndpoint',
   dashboardName: 'DashboardName',
-  /** With Together polling only: the secret to store the Together API key in, as a plain string. */
+  /** With Together polling or batch results: the secret to store the Together API key in, as a plain string. */
   togetherApiKeySecretArn: 'TogetherApiKeySecretArn',
   /** With Together polling only: what the poller last saw of each job and batch. */
   pollerTableName: 'PollerTableName',
@@ -36,4 +36,6 @@ export const STACK_OUTPUTS = {
   eventBusArn: 'EventBusArn',
   /** With an event bus only: its archive, for EventBridge replays. */
   eventArchiveName: 'EventArchiveName',
+  /** With batch results only: the bucket completed Together batches' files are copied to. */
+  batchResultsBucketName: 'BatchResultsBucketName',
 } as const;

@@ -46,12 +46,18 @@ export class WebhookReceiverStack extends Stack {
     output(STACK_OUTPUTS.alarmTopicArn, webhooks.alarmTopic.topicArn, 'Topic every alarm notifies');
     output(STACK_OUTPUTS.apiEndpoint, webhooks.api.apiEndpoint, 'Base URL of the webhook API');
     output(STACK_OUTPUTS.dashboardName, webhooks.dashboard.dashboardName, 'CloudWatch dashboard of the receiver');
-    if (webhooks.poller !== undefined) {
+    const togetherApiKey = webhooks.poller?.apiKeySecret ?? webhooks.batchResults?.apiKeySecret;
+    if (togetherApiKey !== undefined) {
       output(
         STACK_OUTPUTS.togetherApiKeySecretArn,
-        webhooks.poller.apiKeySecret.secretArn,
-        'Secret to store the Together API key in (a plain string); polling fails until it is set',
+        togetherApiKey.secretArn,
+        'Secret to store the Together API key in (a plain string); polling and batch results fail until it is set',
       );
+    }
+    if (webhooks.batchResults !== undefined) {
+      output(STACK_OUTPUTS.batchResultsBucketName, webhooks.batchResults.bucket.bucketName, 'Bucket completed Together batches are copied to (together/batches/{batchId}/)');
+    }
+    if (webhooks.poller !== undefined) {
       output(STACK_OUTPUTS.pollerTableName, webhooks.poller.table.tableName, 'Poller state table (what the Together poller last saw of each job and batch)');
     }
     if (webhooks.events !== undefined) {
@@ -79,8 +85,9 @@ type ContextReader = (key: string) => unknown;
  * `removalPolicy` (`retain` | `destroy`), `alarmEmail`, `throttlingRateLimit`, `throttlingBurstLimit`,
  * `togetherPolling` (`true` | `false`, default false), `togetherPollMinutes` (whole minutes
  * between polls, default 1), `eventBus` (`true` | `false`, default false),
- * `eventArchiveRetentionDays` (whole days, 0 = indefinitely, default 30) and `tracing` (`true` |
- * `false`, default true). Values are checked by {@link WebhookReceiver}.
+ * `eventArchiveRetentionDays` (whole days, 0 = indefinitely, default 30), `tracing` (`true` |
+ * `false`, default true), `batchResults` (`true` | `false`, default false) and
+ * `batchResultsExpirationDays`. Values are checked by {@link WebhookReceiver}.
  */
 export function receiverPropsFromContext(read: ContextReader): WebhookReceiverProps {
   const text = (key: string): string | undefined => {
@@ -118,6 +125,7 @@ export function receiverPropsFromContext(read: ContextReader): WebhookReceiverPr
   return {
     providers: providers as ProviderName[] | undefined,
     togetherPolling: togetherPollingFromContext(text, number),
+    batchResults: batchResultsFromContext(text, number),
     togetherSignatureScheme: text('togetherSignatureScheme'),
     maxBodyBytes: number('maxBodyBytes'),
     retentionDays: number('retentionDays'),
@@ -135,6 +143,22 @@ export function receiverPropsFromContext(read: ContextReader): WebhookReceiverPr
     ...(archiveDays === undefined ? {} : { eventArchiveRetention: Duration.days(archiveDays) }),
     tracing: flag('tracing'),
   };
+}
+
+function batchResultsFromContext(
+  text: (key: string) => string | undefined,
+  number: (key: string) => number | undefined,
+): WebhookReceiverProps['batchResults'] {
+  const enabled = text('batchResults')?.toLowerCase();
+  if (enabled !== undefined && enabled !== 'true' && enabled !== 'false') {
+    throw new Error(`context value batchResults must be true or false, got "${enabled}"`);
+  }
+  const expirationDays = number('batchResultsExpirationDays');
+  if (enabled !== 'true') {
+    if (expirationDays !== undefined) throw new Error('context value batchResultsExpirationDays is set but batchResults is not true: add -c batchResults=true');
+    return undefined;
+  }
+  return expirationDays === undefined ? true : { expirationDays };
 }
 
 /** The longest interval `togetherPollMinutes` accepts: a day. */

@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { defaultBatchFile, sendFile, type FakeFileContent, type ServedFile } from './fake-together-files';
+
+export type { FakeFileContent, GeneratedFile, ServedFile } from './fake-together-files';
 
 /**
  * A stand-in for Together's REST API (the shapes in docs/providers.md, "together-poll") for tests
@@ -47,6 +50,8 @@ export interface FakeFault {
   readonly retryAfter?: string;
   /** Never answer: the client's timeout has to fire. */
   readonly hang?: boolean;
+  /** For a file's contents: cut the connection after this many bytes of the body. */
+  readonly breakAfterBytes?: number;
 }
 
 export interface FakeRequest {
@@ -86,8 +91,15 @@ export interface FakeTogether {
   readonly webhooks: RegisteredWebhook[];
   /** A job at its first step. */
   addJob(id: string, steps: readonly FakeJobStep[]): void;
-  /** A batch at its first step. */
+  /**
+   * A batch at its first step. The files its steps name are served with a few lines each unless
+   * {@link addFile} gives them other contents.
+   */
   addBatch(id: string, steps: readonly FakeBatchStep[]): void;
+  /** Contents for `GET /files/{id}/content`: bytes, or a file generated while it is served. */
+  addFile(id: string, content: FakeFileContent): void;
+  /** Every file body sent in full, oldest first, with its size and hash. */
+  readonly served: ServedFile[];
   /** Moves the named job or batch (or every one) one step on; false when nothing moved. */
   advance(id?: string): boolean;
   /** Moves the named job or batch (or every one) to its last step. */
@@ -135,6 +147,8 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
   const faults: { fault: FakeFault; left: number }[] = [];
   const requests: FakeRequest[] = [];
   const webhooks: RegisteredWebhook[] = [];
+  const files = new Map<string, FakeFileContent>();
+  const served: ServedFile[] = [];
   const hidden = new Set<string>();
   // Events get strictly increasing times even when the clock stands still, so their order is real.
   let lastEventMs = 0;
@@ -233,7 +247,7 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
       log(undefined);
       return; // the socket stays open until the client gives up or the fake stops
     }
-    if (fault?.status !== undefined) {
+    if (fault?.status !== undefined && fault.breakAfterBytes === undefined) {
       return send(fault.status, { error: { message: `injected HTTP ${fault.status}` } }, fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter });
     }
     if (!authorized) {
@@ -252,6 +266,17 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
     if (method === 'GET' && batchMatch) {
       const batch = batches.get(decodeURIComponent(batchMatch[1] as string));
       return batch === undefined ? send(404, { error: { message: 'batch not found' } }) : send(200, batchView(batch));
+    }
+    const fileMatch = /^\/files\/([^/]+)\/content$/.exec(path);
+    if (method === 'GET' && fileMatch) {
+      const fileId = decodeURIComponent(fileMatch[1] as string);
+      const content = files.get(fileId);
+      if (content === undefined) return send(404, { error: { message: `file ${fileId} not found` } });
+      log(200);
+      return sendFile(response, fileId, content, {
+        ...(fault?.breakAfterBytes === undefined ? {} : { breakAfterBytes: fault.breakAfterBytes }),
+        onServed: (file) => served.push(file),
+      });
     }
     if (method === 'POST' && path === '/webhooks') {
       let parsed: { url?: unknown; events?: unknown } = {};
@@ -301,6 +326,10 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
     apiKey,
     requests,
     webhooks,
+    served,
+    addFile(id, content) {
+      files.set(id, content);
+    },
     addJob(id, steps) {
       if (steps.length === 0) throw new Error('a scripted job needs at least one step');
       const now = new Date(clock()).toISOString();
@@ -311,6 +340,9 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
     addBatch(id, steps) {
       if (steps.length === 0) throw new Error('a scripted batch needs at least one step');
       const batch: ScriptedBatch = { id, steps, index: 0, createdAt: new Date(clock()).toISOString(), completedAt: null };
+      for (const fileId of steps.flatMap((step) => [step.output_file_id, step.error_file_id])) {
+        if (fileId !== undefined && !files.has(fileId)) files.set(fileId, defaultBatchFile(fileId));
+      }
       moveBatch(batch, 0);
       if (steps.length === 1) batch.completedAt = batch.createdAt;
       batches.set(id, batch);

@@ -1,4 +1,5 @@
 import { CreateTableCommand, ResourceInUseException, type CreateTableCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUE_SETTINGS } from '../functions/core/queues';
@@ -27,6 +28,8 @@ export interface LocalResources {
    * (the message body is the alert text). In AWS, you subscribe your own e-mail, chat or pager.
    */
   readonly alertsQueueUrl: string;
+  /** Where batch results are copied (`together/batches/{batchId}/…`), when they are on. */
+  readonly resultsBucket: string;
 }
 
 /** The ports `npm start` uses unless PORT, DYNAMODB_PORT or SQS_PORT say otherwise. */
@@ -42,6 +45,7 @@ export const LOCAL_NAMES = {
   busTable: 'webhook-bus',
   alertsTopic: 'webhook-alerts',
   alertsQueue: 'webhook-alerts',
+  resultsBucket: 'webhook-batch-results',
   queue: (route: Route) => `webhooks-${routeSlug(route)}`,
   deadLetterQueue: (route: Route) => `webhooks-${routeSlug(route)}-dlq`,
 } as const;
@@ -49,12 +53,13 @@ export const LOCAL_NAMES = {
 /**
  * Creates, on the emulators, what the CDK stack creates in AWS: the events table with its time
  * index, one queue plus dead-letter queue per route with the same redrive settings, the jobs
- * table and the alerts topic (here with a queue subscribed to it); and, for the EventBridge bus
- * (no emulator serves it), the table its stand-in records entries in.
+ * table, the alerts topic (here with a queue subscribed to it) and the batch results bucket; and,
+ * for the EventBridge bus (no emulator serves it), the table its stand-in records entries in.
  * Safe to call again on resources that already exist.
  */
-export async function createLocalResources(clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient }): Promise<LocalResources> {
+export async function createLocalResources(clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient; s3: S3Client }): Promise<LocalResources> {
   await createEventsTable(clients.dynamodb, LOCAL_NAMES.eventsTable);
+  await createBucketOnce(clients.s3, LOCAL_NAMES.resultsBucket);
   await createJobsTable(clients.dynamodb, LOCAL_NAMES.jobsTable);
   await createKeyedTable(clients.dynamodb, LOCAL_NAMES.busTable, 'pk');
   const entries = await Promise.all(ROUTES.map(async (route) => [route, await createRouteQueues(clients.sqs, route)] as const));
@@ -66,11 +71,21 @@ export async function createLocalResources(clients: { dynamodb: DynamoDBClient; 
     alertsTopicArn: alerts.topicArn,
     alertsQueueUrl: alerts.queueUrl,
     busTable: LOCAL_NAMES.busTable,
+    resultsBucket: LOCAL_NAMES.resultsBucket,
   };
 }
 
 export function queueUrlMap(resources: LocalResources): Record<Route, string> {
   return Object.fromEntries(ROUTES.map((route) => [route, resources.queues[route].url])) as Record<Route, string>;
+}
+
+/** Creates a bucket, or leaves it as it is when it already exists. */
+async function createBucketOnce(s3: S3Client, name: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: name }));
+  } catch (error) {
+    if (!(error instanceof BucketAlreadyOwnedByYou)) throw error;
+  }
 }
 
 /** Creates a table, or leaves it as it is when it already exists. */

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -12,6 +13,7 @@ import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { createSecretsReader } from '../functions/core/secrets';
 import { readConsumerConfig } from '../functions/consumers/config';
+import { batchResultsFromEnv, resultsS3Config } from '../functions/consumers/routes/batch-results';
 import { readPollerConfig, type PollerConfig } from '../functions/poller/config';
 import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
 import { receiverFromConfig } from '../functions/receiver/receive';
@@ -55,6 +57,8 @@ export interface LocalClients {
   readonly documents: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly sns: SNSClient;
+  /** The results bucket's client (path-style, with the copy's longer timeouts). */
+  readonly s3: S3Client;
 }
 
 export interface LocalRuntime {
@@ -87,6 +91,8 @@ export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sq
     sqs: new SQSClient(clientConfig({ endpoint: emulators.sqsEndpoint })),
     // fauxqs serves SNS on the same endpoint as SQS.
     sns: new SNSClient(clientConfig({ endpoint: emulators.sqsEndpoint })),
+    // And S3, path-style.
+    s3: new S3Client(resultsS3Config(emulators.sqsEndpoint)),
   };
 }
 
@@ -94,6 +100,7 @@ export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sq
  * Every route's consumer on the local resources, built from the same configuration reader and
  * factory as the Lambda handler (env ROUTE, TABLE_NAME, JOBS_TABLE_NAME, ALERTS_TOPIC_ARN), each
  * publishing its handled events to the stand-in bus (`local/bus.ts`), as with `eventBus` in AWS.
+ * With `TOGETHER_API_KEY` set, batch results are on, into the local results bucket.
  */
 export function localConsumerFunctions(
   env: Env,
@@ -110,9 +117,17 @@ export function localConsumerFunctions(
         TABLE_NAME: resources.eventsTable,
         JOBS_TABLE_NAME: resources.jobsTable,
         ALERTS_TOPIC_ARN: resources.alertsTopicArn,
+        RESULTS_BUCKET_NAME: route === 'batch.completed' && togetherKeySet(env) ? resources.resultsBucket : undefined,
       });
       const bus = options.eventBus === false ? {} : { bus: localBus({ documents: clients.documents, tableName: resources.busTable, logger }) };
-      return [route, consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger, ...bus })];
+      const batchResults =
+        config.resultsBucket === undefined
+          ? undefined
+          : batchResultsFromEnv({ ...env, RESULTS_BUCKET_NAME: config.resultsBucket, TOGETHER_API_KEY_SECRET_ARN: undefined }, { s3: clients.s3 });
+      return [
+        route,
+        consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger, ...bus, ...(batchResults === undefined ? {} : { batchResults }) }),
+      ];
     }),
   ) as Record<Route, Consumer>;
 }
@@ -211,7 +226,7 @@ async function localPollerConfig(
   resources: LocalResources,
   clients: LocalClients,
 ): Promise<{ config: PollerConfig; intervalSeconds: number } | undefined> {
-  if (env.TOGETHER_API_KEY === undefined || env.TOGETHER_API_KEY.trim() === '') return undefined;
+  if (!togetherKeySet(env)) return undefined;
   const config = readPollerConfig({
     ...env,
     TABLE_NAME: resources.eventsTable,
@@ -222,6 +237,11 @@ async function localPollerConfig(
   const intervalSeconds = readPollIntervalSeconds(env);
   await createPollerTable(clients.dynamodb, LOCAL_POLLER_TABLE);
   return { config, intervalSeconds };
+}
+
+/** Whether `TOGETHER_API_KEY` is set: locally it turns on the poller and batch results. */
+function togetherKeySet(env: Env): boolean {
+  return env.TOGETHER_API_KEY !== undefined && env.TOGETHER_API_KEY.trim() !== '';
 }
 
 /** Fills each unset `{NAME}_WEBHOOK_SECRET` with the provider's documented development secret. */

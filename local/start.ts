@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   console.log("EventBridge: a local stand-in records what each consumer would publish; see it with `npx webhooks events show '<key>'`");
   if (runtime.polling !== undefined) {
     console.log(`polling Together at ${runtime.polling.baseUrl} every ${runtime.polling.intervalSeconds}s`);
+    console.log(`batch results: completed Together batches are copied to s3://${runtime.resources.resultsBucket}/together/batches/`);
   }
   console.log(
     readyLines({

@@ -12,7 +12,7 @@ import { claimEvent, markFailed, markHandled, type LedgerDeps } from './ledger';
 import { parseMessage, storedEventText } from './message';
 import { onceHelpers } from './once';
 import { publishToBus, type BusPublisher } from './publish';
-import { stepsFor, type RouteContext, type RouteStep } from './routes';
+import { stepsFor, type OptionalSteps, type RouteContext, type RouteStep } from './routes';
 import { transitionKeyFor } from './routes/jobs';
 
 /** A consumer's dependencies; `steps` are those of its `route`, and get that route's events only. */
@@ -147,11 +147,12 @@ export function consumerFromConfig(
   clients: Pick<ConsumerDeps, 'documents' | 'sns' | 'logger' | 'metrics' | 'clock' | 'traceRecord'> & {
     steps?: readonly RouteStep[];
     bus?: BusPublisher;
-  },
+  } & OptionalSteps,
 ): Consumer {
+  const builtIn = clients.steps ?? stepsFor(config.route, undefined, clients.batchResults === undefined ? {} : { batchResults: clients.batchResults });
   return createConsumer({
     route: config.route,
-    steps: [...(clients.steps ?? stepsFor(config.route)), ...(clients.bus === undefined ? [] : [publishToBus(clients.bus)])],
+    steps: [...builtIn, ...(clients.bus === undefined ? [] : [publishToBus(clients.bus)])],
     documents: clients.documents,
     sns: clients.sns,
     tableName: config.tableName,

@@ -165,6 +165,11 @@ export interface JobItem {
   /** Checkpoint or model paths the completion event listed, for a deploy step (fine-tune). */
   checkpointPaths?: string[];
   /**
+   * Where a completed batch's files were copied (with batch results on): written once, after
+   * every file of the batch is stored, never in part.
+   */
+  results?: BatchResults;
+  /**
    * The highest `JOBS_TABLE.maxCheckpoints` checkpoints, in step order, one per step: a repeated
    * step keeps its latest report. Fewer when entries are so large that the item would near 400 KB.
    */
@@ -197,4 +202,26 @@ export interface JobTransition {
   state: JobState;
   at: string;
   eventId: string;
+}
+
+/** One result file of a batch, as copied into the results bucket. */
+export interface BatchResultFile {
+  /** `s3://{bucket}/{key}` */
+  uri: string;
+  /** The provider's id of the file. */
+  fileId: string;
+  bytes: number;
+  /** Lines of the JSONL file: one request each; a last line without a newline counts. */
+  lines: number;
+  /** Hex SHA-256 of the bytes, as read from the provider. */
+  sha256: string;
+}
+
+/** A completed batch's files in the results bucket (`together/batches/{batchId}/…`). */
+export interface BatchResults {
+  /** `output.jsonl`: the results, when the batch has an output file. */
+  output?: BatchResultFile;
+  /** `errors.jsonl`: the requests that failed, when the batch has an error file. */
+  errors?: BatchResultFile;
+  storedAt: string;
 }

@@ -52,7 +52,8 @@ export function readPollerConfig(env: Env = process.env): PollerConfig {
   };
 }
 
-function readBaseUrl(env: Env): string {
+/** `TOGETHER_API_BASE_URL` without a trailing slash, or Together's public API when unset. */
+export function readBaseUrl(env: Env): string {
   const raw = env.TOGETHER_API_BASE_URL?.trim();
   if (raw === undefined || raw === '') return DEFAULT_TOGETHER_API_BASE_URL;
   let url: URL;
@@ -67,7 +68,8 @@ function readBaseUrl(env: Env): string {
   return raw.replace(/\/+$/, '');
 }
 
-function readApiKeySource(env: Env): ApiKeySource {
+/** Where the Together API key comes from: `TOGETHER_API_KEY_SECRET_ARN`, else (locally) `TOGETHER_API_KEY`. */
+export function readApiKeySource(env: Env): ApiKeySource {
   const arn = env.TOGETHER_API_KEY_SECRET_ARN?.trim();
   if (arn !== undefined && arn !== '') return { secretArn: arn };
   const value = env.TOGETHER_API_KEY?.trim();

@@ -63,6 +63,21 @@ export interface RoutePipelineProps {
   readonly oldestMessageAgeThreshold: Duration;
   /** X-Ray tracing of the consumer (see `BundledFunctionProps.tracing`). @default true */
   readonly tracing?: boolean;
+  /**
+   * The consumer's own settings, for a route whose consumer does more than the others (batch
+   * results copy files of several GB). The queue's visibility timeout follows the timeout.
+   * @default - `QUEUE_SETTINGS` and 256 MB, as for every route
+   */
+  readonly consumerSettings?: ConsumerSettings;
+}
+
+/** A consumer's timeout, memory and batch size; see {@link RoutePipelineProps.consumerSettings}. */
+export interface ConsumerSettings {
+  /** At most 900 (Lambda's limit); the lease on an event is twice it, the visibility timeout six times. */
+  readonly timeoutSeconds: number;
+  readonly memorySize: number;
+  /** Records per invocation; they share the timeout. */
+  readonly batchSize: number;
 }
 
 /**
@@ -88,6 +103,9 @@ export class RoutePipeline extends Construct {
     super(scope, id);
     this.route = props.route;
     const slug = routeSlug(props.route);
+    const settings = props.consumerSettings;
+    const timeoutSeconds = settings?.timeoutSeconds ?? QUEUE_SETTINGS.consumerTimeoutSeconds;
+    const visibilityTimeoutSeconds = Math.max(QUEUE_SETTINGS.visibilityTimeoutSeconds, 6 * timeoutSeconds);
 
     checkQueueSettings();
 
@@ -102,7 +120,7 @@ export class RoutePipeline extends Construct {
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      visibilityTimeout: Duration.seconds(QUEUE_SETTINGS.visibilityTimeoutSeconds),
+      visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds),
       retentionPeriod: Duration.seconds(QUEUE_SETTINGS.retentionSeconds),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount },
       maxMessageSizeBytes: QUEUE_SETTINGS.maxMessageBytes,
@@ -112,13 +130,15 @@ export class RoutePipeline extends Construct {
     this.consumer = new BundledFunction(this, 'Consumer', {
       entry: props.consumerEntry,
       description: `Handles ${props.route} events from its queue`,
-      timeout: Duration.seconds(QUEUE_SETTINGS.consumerTimeoutSeconds),
+      timeout: Duration.seconds(timeoutSeconds),
+      ...(settings === undefined ? {} : { memorySize: settings.memorySize }),
       environment: {
         ROUTE: props.route,
         TABLE_NAME: props.eventsTable.tableName,
         JOBS_TABLE_NAME: props.jobsTable.tableName,
         ALERTS_TOPIC_ARN: props.alertsTopic.topicArn,
         RETENTION_DAYS: String(props.retentionDays),
+        ...(settings === undefined ? {} : { CONSUMER_TIMEOUT_SECONDS: String(timeoutSeconds) }),
       },
       serviceName: `consumer-${slug}`,
       metricsNamespace: props.metricsNamespace,
@@ -131,7 +151,7 @@ export class RoutePipeline extends Construct {
     // by the receiver choosing the queue, never by filtering here.
     this.consumer.handler.addEventSource(
       new SqsEventSource(this.queue, {
-        batchSize: QUEUE_SETTINGS.batchSize,
+        batchSize: settings?.batchSize ?? QUEUE_SETTINGS.batchSize,
         maxBatchingWindow: CONSUMER_BATCHING_WINDOW,
         // A failed record is retried alone; the rest of the batch is not received again.
         reportBatchItemFailures: true,

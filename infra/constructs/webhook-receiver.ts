@@ -43,6 +43,7 @@ import { PROVIDERS } from '../../functions/core/providers';
 import { ROUTES, routePascal, type Route } from '../../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../../functions/core/table';
 import { providerPascal } from '../outputs';
+import { BATCH_RESULTS_CONSUMER, BATCH_RESULTS_CONSUMER_ENTRY, BatchResults, type BatchResultsOptions } from './batch-results';
 import { BundledFunction } from './bundled-function';
 import { addEnvironment, addSecret, routeList } from './consumer-settings';
 import { DEFAULT_EVENT_ARCHIVE_RETENTION, WebhookEventBus, type OnEventOptions } from './event-bus';
@@ -227,6 +228,14 @@ export interface WebhookReceiverProps {
    * @default true
    */
   readonly tracing?: boolean;
+  /**
+   * Copy each completed Together batch's output and error files into an S3 bucket
+   * (`together/batches/{batchId}/output.jsonl`, `errors.jsonl`) and record where on its job
+   * item; see {@link BatchResults}. Uses the poller's Together API key secret, or creates one
+   * when polling is off. `true` for the defaults.
+   * @default false
+   */
+  readonly batchResults?: boolean | BatchResultsOptions;
 }
 
 /** Settings of Together polling; see {@link WebhookReceiverProps.togetherPolling}. */
@@ -287,6 +296,8 @@ export class WebhookReceiver extends Construct {
   public readonly poller?: TogetherPoller;
   /** The bus, its archive and the `onEvent` rules, when `eventBus` is set. */
   public readonly events?: WebhookEventBus;
+  /** The results bucket and its grants, when `batchResults` is on. */
+  public readonly batchResults?: BatchResults;
 
   constructor(scope: Construct, id: string, props: WebhookReceiverProps = {}) {
     super(scope, id);
@@ -354,11 +365,12 @@ export class WebhookReceiver extends Construct {
     this.secrets = secrets;
 
     // ── Routes ───────────────────────────────────────────────────────────────────────────
+    const batchResults = props.batchResults === true ? {} : props.batchResults === false ? undefined : props.batchResults;
     const routes = {} as Record<Route, RoutePipeline>;
     for (const route of ROUTES) {
       routes[route] = new RoutePipeline(this, `Route${routePascal(route)}`, {
         route,
-        consumerEntry: CONSUMER_ENTRY,
+        consumerEntry: route === 'batch.completed' && batchResults !== undefined ? BATCH_RESULTS_CONSUMER_ENTRY : CONSUMER_ENTRY,
         eventsTable: this.table,
         jobsTable: this.jobsTable,
         alertsTopic: this.alertsTopic,
@@ -370,6 +382,7 @@ export class WebhookReceiver extends Construct {
         alarmAction,
         oldestMessageAgeThreshold: settings.oldestMessageAgeThreshold,
         tracing: settings.tracing,
+        ...(route === 'batch.completed' && batchResults !== undefined ? { consumerSettings: BATCH_RESULTS_CONSUMER } : {}),
       });
     }
     this.routes = routes;
@@ -430,6 +443,14 @@ export class WebhookReceiver extends Construct {
         removalPolicy,
         alarmAction,
         tracing: settings.tracing,
+      });
+    }
+    if (batchResults !== undefined) {
+      this.batchResults = new BatchResults(this, 'BatchResults', {
+        ...batchResults,
+        consumer: routes['batch.completed'].consumer,
+        ...(this.poller === undefined ? {} : { apiKeySecret: this.poller.apiKeySecret }),
+        removalPolicy,
       });
     }
 

@@ -1,12 +1,13 @@
 import { execFile, spawn } from 'node:child_process';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, SQSBatchResponse } from 'aws-lambda';
@@ -22,6 +23,7 @@ import { createLocalResources, createPollerTable, queueUrlMap, type LocalResourc
 import { localClients, type LocalClients } from '../../local/runtime';
 import { ESM_REQUIRE_BANNER } from '../../infra/constructs/bundled-function';
 import { DEFAULT_STACK_NAME } from '../../infra/outputs';
+import { normalizedEvent, sqsRecord } from '../support/consumers';
 import { deliveryEvent } from '../support/gateway';
 
 /**
@@ -50,8 +52,8 @@ let resources: LocalResources;
 beforeAll(async () => {
   outdir = mkdtempSync(join(tmpdir(), 'webhooks-synth-'));
   // The command an operator runs, with cdk.json, infra/app.ts, cdk-nag and local esbuild bundling;
-  // with Together polling on, so that the poller is bundled too.
-  await run(process.execPath, [cdkCli, 'synth', '--quiet', '--no-notices', '--context', 'togetherPolling=true', '--output', outdir], {
+  // with Together polling and batch results on, so that the poller and the results step are bundled too.
+  await run(process.execPath, [cdkCli, 'synth', '--quiet', '--no-notices', '--context', 'togetherPolling=true', '--context', 'batchResults=true', '--output', outdir], {
     cwd: repoRoot,
     env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
     maxBuffer: 16 * 1024 * 1024,
@@ -102,6 +104,7 @@ function localEnvironment(fn: TemplateFunction): Record<string, string> {
     // there is no Secrets Manager emulator here.
     SECRET_ARNS: undefined,
     POLLER_TABLE_NAME,
+    RESULTS_BUCKET_NAME: resources.resultsBucket,
     // Likewise the poller takes its key from TOGETHER_API_KEY when this is unset.
     TOGETHER_API_KEY_SECRET_ARN: undefined,
   };
@@ -164,6 +167,7 @@ async function invokeBundle<T>(fn: TemplateFunction, event: unknown, extraEnv: R
     AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
     AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
     AWS_ENDPOINT_URL_SNS: emulators.sqsEndpoint,
+    AWS_ENDPOINT_URL_S3: emulators.sqsEndpoint,
     AWS_LAMBDA_FUNCTION_NAME: `bundle-smoke-${randomUUID().slice(0, 8)}`,
   };
   const child = spawn(
@@ -264,10 +268,16 @@ describe('bundles from cdk synth', () => {
     }
   });
 
-  it('builds one consumer bundle that every route shares', () => {
-    const consumerAssets = new Set(ROUTES.map((route) => consumerFunction(route).Metadata['aws:asset:path']));
+  it('builds one consumer bundle that every route shares, and one of its own for the batch results consumer', () => {
+    const asset = (route: Route) => consumerFunction(route).Metadata['aws:asset:path'];
+    const consumerAssets = new Set(ROUTES.filter((route) => route !== 'batch.completed').map(asset));
+
     expect(consumerAssets.size).toBe(1);
     expect(consumerAssets.has(receiverFunction().Metadata['aws:asset:path'])).toBe(false);
+    expect(consumerAssets.has(asset('batch.completed'))).toBe(false);
+    // The shared bundle carries no S3 client: only the function that copies results pays for it.
+    expect(readFileSync(bundlePath(consumerFunction('fine_tune.failed')), 'utf8')).not.toContain('CreateMultipartUpload');
+    expect(readFileSync(bundlePath(consumerFunction('batch.completed')), 'utf8')).toContain('CreateMultipartUpload');
   });
 
   it('receiver accepts a signed delivery and puts the event on its route queue', async () => {
@@ -366,6 +376,30 @@ describe('bundles from cdk synth', () => {
       expect(JSON.parse(puts[0]?.Entries[0]?.Detail ?? '{}')).toMatchObject({ id: delivery.id, type: route });
     } finally {
       await new Promise((resolve) => eventBridge.close(resolve));
+      }
+    });
+
+  it('batch.completed consumer copies a completed Together batch’s files into the results bucket', async () => {
+    const together = await startFakeTogether();
+    try {
+      const batchId = `batch-${randomUUID()}`;
+      together.addBatch(batchId, batchScript(batchId, 'COMPLETED'));
+      const event = normalizedEvent({
+        type: 'batch.completed',
+        providerType: 'batch.completed',
+        subject: batchId,
+        data: { batchId, outputFileId: `file-out-${batchId}`, errorFileId: `file-err-${batchId}` },
+      });
+
+      const result = await invokeBundle<SQSBatchResponse>(consumerFunction('batch.completed'), { Records: [sqsRecord(event)] }, { TOGETHER_API_KEY: together.apiKey, TOGETHER_API_BASE_URL: together.url });
+
+      expect(result).toEqual({ batchItemFailures: [] });
+      const { Item } = await clients.documents.send(new GetCommand({ TableName: resources.jobsTable, Key: { pk: `together#${batchId}` }, ConsistentRead: true }));
+      expect(Item?.results?.output).toMatchObject({ uri: `s3://${resources.resultsBucket}/together/batches/${batchId}/output.jsonl`, lines: 3 });
+      const stored = await clients.s3.send(new GetObjectCommand({ Bucket: resources.resultsBucket, Key: `together/batches/${batchId}/errors.jsonl` }));
+      expect(createHash('sha256').update(await stored.Body!.transformToString()).digest('hex')).toBe(together.served.find((file) => file.fileId === `file-err-${batchId}`)?.sha256);
+    } finally {
+      await together.stop();
     }
   });
 

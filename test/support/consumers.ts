@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { S3Client } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -12,6 +13,7 @@ import type { EventRecord, JobItem } from '../../functions/core/table';
 import { CONSUMER_LEASE_SECONDS } from '../../functions/consumers/config';
 import { createConsumer, type Consumer, type ConsumerDeps } from '../../functions/consumers/consume';
 import { stepsFor } from '../../functions/consumers/routes';
+import { resultsS3Config } from '../../functions/consumers/routes/batch-results';
 import type { Emulators } from '../../local/emulators';
 import type { LocalClients } from '../../local/runtime';
 import type { Emulated } from './emulated';
@@ -171,5 +173,6 @@ export function patientClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | '
     documents: DynamoDBDocumentClient.from(dynamodb),
     sqs: new SQSClient(settings(emulators.sqsEndpoint)),
     sns: new SNSClient(settings(emulators.sqsEndpoint)),
+    s3: new S3Client({ ...resultsS3Config(emulators.sqsEndpoint), maxAttempts: 5 }),
   };
 }

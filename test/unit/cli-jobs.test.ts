@@ -80,6 +80,22 @@ describe('formatJobDetail', () => {
     expect(text).not.toContain('loss over steps');
   });
 
+  it('prints where a completed batch’s result files were stored, with their lines and sizes', () => {
+    const results = {
+      output: { uri: 's3://bucket/together/batches/b-1/output.jsonl', fileId: 'file-out', bytes: 1_500_000, lines: 2_000, sha256: 'a'.repeat(64) },
+      errors: { uri: 's3://bucket/together/batches/b-1/errors.jsonl', fileId: 'file-err', bytes: 71, lines: 1, sha256: 'b'.repeat(64) },
+      storedAt: '2026-11-25T10:01:00.000Z',
+    };
+
+    const job = jobDetail({ ...BASE, pk: 'together#b-1', subject: 'b-1', kind: 'batch', state: 'completed', results });
+    const text = formatJobDetail(job);
+
+    expect(job.results).toEqual(results);
+    expect(text).toMatch(/^output file:\s+s3:\/\/bucket\/together\/batches\/b-1\/output\.jsonl \(2,000 lines, 1\.5 MB\)$/m);
+    expect(text).toMatch(/^error file:\s+s3:\/\/bucket\/together\/batches\/b-1\/errors\.jsonl \(1 line, 71 B\)$/m);
+    expect(text).toMatch(/^files stored:\s+2026-11-25T10:01:00.000Z$/m);
+  });
+
   it('lists the paths only the completion named, beside the checkpoint table', () => {
     const job = jobDetail({
       ...BASE,

@@ -26,10 +26,19 @@ export const BUILT_IN_STEPS: { readonly [R in Route]: readonly RouteStep<R>[] } 
   other: [logEvent],
 };
 
+/** Built-in steps that run only where the deployment turns them on. */
+export interface OptionalSteps {
+  /** After the projection of `batch.completed`: copy the batch's files to S3 (`batch-results.ts`). */
+  readonly batchResults?: RouteStep<'batch.completed'>;
+}
+
 /**
- * The steps a route's consumer runs: the built-in ones, then the user's (see `extensions.ts`).
- * They take that route's events only: the consumer refuses a message of another route.
+ * The steps a route's consumer runs: the built-in ones, the optional ones turned on, then the
+ * user's (see `extensions.ts`). They take that route's events only: the consumer refuses a message
+ * of another route.
  */
-export function stepsFor<R extends Route>(route: R, extensions: Extensions = EXTENSIONS): readonly RouteStep<R>[] {
-  return [...BUILT_IN_STEPS[route], ...(extensions[route] ?? [])];
+export function stepsFor<R extends Route>(route: R, extensions: Extensions = EXTENSIONS, optional: OptionalSteps = {}): readonly RouteStep<R>[] {
+  // The only optional step is batch.completed's, so on that route it is a step of R.
+  const turnedOn = route === 'batch.completed' && optional.batchResults !== undefined ? [optional.batchResults as unknown as RouteStep<R>] : [];
+  return [...BUILT_IN_STEPS[route], ...turnedOn, ...(extensions[route] ?? [])];
 }

@@ -1,0 +1,68 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { clientConfig } from '../core/aws';
+import { createTracer, currentTraceHeader, traced, tracedHandler } from '../core/tracing';
+import type { ConsumerConfig } from './config';
+import { consumerFromConfig } from './consume';
+import { eventBridgePublisher } from './publish';
+import type { OptionalSteps } from './routes';
+
+/**
+ * A consumer's Lambda handler as deployed: the clients (traced), the logger, metrics and, with
+ * `EVENT_BUS_NAME`, the EventBridge publisher, around {@link consumerFromConfig}. Each entry
+ * (`handler.ts`, `batch-results-handler.ts`) calls it once per execution environment; `optional`
+ * builds the steps only some deployments turn on, given the entry's tracer for their clients.
+ */
+export function deployedConsumer(
+  config: ConsumerConfig,
+  optional: (tracer: Tracer) => OptionalSteps = () => ({}),
+): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+  const logger = new Logger({ serviceName: 'webhook-consumer', persistentKeys: { route: config.route } });
+  const metrics = new Metrics({
+    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver',
+    serviceName: 'consumer',
+  });
+  const tracer = createTracer();
+  const consume = consumerFromConfig(config, {
+    documents: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient(clientConfig()))),
+    sns: tracer.captureAWSv3Client(new SNSClient(clientConfig())),
+    logger,
+    metrics,
+    ...optional(tracer),
+    ...(config.eventBusName === undefined
+      ? {}
+      : {
+          bus: eventBridgePublisher({
+            client: tracer.captureAWSv3Client(new EventBridgeClient(clientConfig())),
+            eventBusName: config.eventBusName,
+            traceHeader: () => currentTraceHeader(tracer),
+          }),
+        }),
+    // Each record in its own subsegment, findable by its event key. The message's own trace (the
+    // receiver's, from its AWSTraceHeader) is linked to this invocation by Lambda.
+    traceRecord: (record, handle) =>
+      traced(
+        tracer,
+        '## record',
+        {
+          route: config.route,
+          messageId: record.messageId,
+          eventKey: `${record.messageAttributes.provider?.stringValue ?? 'unknown'}#${record.messageAttributes.eventId?.stringValue ?? 'unknown'}`,
+        },
+        handle,
+      ),
+  });
+
+  // Each record's `Handled` / `Failed` count carries that record's provider as a dimension, so it is
+  // written as a single metric the moment it is counted: nothing is left to publish at the end.
+  return tracedHandler(tracer, async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    logger.addContext(context);
+    return consume(event, context);
+  });
+}

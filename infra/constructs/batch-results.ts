@@ -1,0 +1,117 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, Stack, Token, Validations, type RemovalPolicy } from 'aws-cdk-lib';
+import { Grant } from 'aws-cdk-lib/aws-iam';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket, type IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { TOGETHER_RESULTS_PREFIX } from '../../functions/consumers/routes/batch-results';
+import type { BundledFunction } from './bundled-function';
+import type { ConsumerSettings } from './route-pipeline';
+import { createTogetherApiKeySecret } from './together-api-key';
+
+/** The `batch.completed` consumer's entry with batch results on: the shared one plus the copy step. */
+export const BATCH_RESULTS_CONSUMER_ENTRY = fileURLToPath(new URL('../../functions/consumers/batch-results-handler.ts', import.meta.url));
+
+/** How long stored results are kept unless `expirationDays` says otherwise. */
+export const DEFAULT_RESULTS_EXPIRATION_DAYS = 90;
+const MAX_RESULTS_EXPIRATION_DAYS = 3650;
+
+/**
+ * The `batch.completed` consumer with batch results on: Lambda's longest timeout and 512 MB, one
+ * record per invocation, so that one batch's files (several GB at tens of MB/s) have the whole
+ * 15 minutes. Its queue's visibility timeout is six times the timeout (90 minutes).
+ */
+export const BATCH_RESULTS_CONSUMER: ConsumerSettings = { timeoutSeconds: 900, memorySize: 512, batchSize: 1 };
+
+/** Settings of batch results; see `WebhookReceiverProps.batchResults`. */
+export interface BatchResultsOptions {
+  /**
+   * Days a stored file is kept before S3 deletes it. Copy what you keep longer elsewhere.
+   * @default 90
+   */
+  readonly expirationDays?: number;
+  /**
+   * A bucket to write the results bucket's server access logs to (under `batch-results/`). Its
+   * policy must let `logging.s3.amazonaws.com` put objects there; CDK adds that only to a bucket
+   * of the same app, not to an imported one.
+   * @default - no access logs: the writer is one function, whose calls CloudTrail records
+   */
+  readonly accessLogsBucket?: IBucket;
+}
+
+/** Properties of {@link BatchResults}. */
+export interface BatchResultsProps extends BatchResultsOptions {
+  /** The `batch.completed` consumer: the only writer. */
+  readonly consumer: BundledFunction;
+  /** The Together API key secret to read (the poller's, when polling is on); one is created otherwise. */
+  readonly apiKeySecret?: ISecret;
+  /** Applied to the bucket and to a secret created here. */
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * Where completed Together batches' output and error files are copied, and the grants that let the
+ * `batch.completed` consumer, and nothing else, copy them there: an S3-encrypted, TLS-only,
+ * private bucket whose objects expire after `expirationDays`.
+ */
+export class BatchResults extends Construct {
+  /** `together/batches/{batchId}/output.jsonl` and `errors.jsonl`. */
+  public readonly bucket: Bucket;
+  /** The Together API key secret the consumer reads: the one given, or one created here. */
+  public readonly apiKeySecret: ISecret;
+  /** True when {@link apiKeySecret} was created here (polling is off). */
+  public readonly ownsApiKeySecret: boolean;
+
+  constructor(scope: Construct, id: string, props: BatchResultsProps) {
+    super(scope, id);
+    const expirationDays = props.expirationDays ?? DEFAULT_RESULTS_EXPIRATION_DAYS;
+    if (!Token.isUnresolved(expirationDays) && (!Number.isInteger(expirationDays) || expirationDays < 1 || expirationDays > MAX_RESULTS_EXPIRATION_DAYS)) {
+      throw new Error(`batchResults.expirationDays must be a whole number from 1 to ${MAX_RESULTS_EXPIRATION_DAYS}, got ${expirationDays}`);
+    }
+
+    this.bucket = new Bucket(this, 'Bucket', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      // A retried copy overwrites its key with the same bytes; versions would only keep duplicates.
+      versioned: false,
+      lifecycleRules: [
+        {
+          id: 'ExpireResults',
+          expiration: Duration.days(expirationDays),
+          // Parts of a copy cut short (a function that timed out) are not left to be billed.
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy: props.removalPolicy,
+      ...(props.accessLogsBucket === undefined ? {} : { serverAccessLogsBucket: props.accessLogsBucket, serverAccessLogsPrefix: 'batch-results/' }),
+    });
+    if (props.accessLogsBucket === undefined) {
+      Validations.of(this.bucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason:
+          'Only the batch.completed consumer writes here, through its own role; reads are by the operator. Access logs would need a second bucket of their own; pass batchResults.accessLogsBucket to write them to an existing log bucket, or enable CloudTrail S3 data events for this bucket.',
+      });
+    }
+
+    this.ownsApiKeySecret = props.apiKeySecret === undefined;
+    this.apiKeySecret = props.apiKeySecret ?? createTogetherApiKeySecret(this, 'ApiKey', props.removalPolicy);
+
+    const handler = props.consumer.handler;
+    // PutObject covers the multipart calls (create, upload part, complete); abort is its own action.
+    // Nothing reads, lists or deletes: the consumer writes one folder and records where.
+    Grant.addToPrincipal({
+      grantee: handler,
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+      resourceArns: [this.bucket.arnForObjects(`${TOGETHER_RESULTS_PREFIX}*`)],
+    });
+    Validations.of(props.consumer).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnBucket)}.Arn>/${TOGETHER_RESULTS_PREFIX}*]`,
+      reason: `Batch ids are known only when a batch completes, so the consumer may write any key under ${TOGETHER_RESULTS_PREFIX}, and only there (PutObject and AbortMultipartUpload, no read, list or delete).`,
+    });
+    this.apiKeySecret.grantRead(handler);
+    handler.addEnvironment('RESULTS_BUCKET_NAME', this.bucket.bucketName);
+    handler.addEnvironment('TOGETHER_API_KEY_SECRET_ARN', this.apiKeySecret.secretArn);
+  }
+}
