@@ -100,6 +100,27 @@ describe('once per job transition', () => {
     expect(keys).toEqual([`${eventKey(push)}#audit`, `${eventKey(poll)}#audit`]);
   });
 
+  it('a retry after a later step failed skips an event-scope step the first attempt did', async () => {
+    const { push } = completionPair();
+    let effects = 0;
+    let laterRuns = 0;
+    const perEvent: RouteStep = async (_event, context) => context.once('audit', async () => void (effects += 1), { scope: 'event' });
+    const failsOnce: RouteStep = async () => {
+      laterRuns += 1;
+      if (laterRuns === 1) throw new Error('downstream unavailable');
+    };
+    const consume = consumerOn(env, 'fine_tune.completed', { steps: [...stepsFor('fine_tune.completed'), perEvent, failsOnce] });
+
+    const first = await consume(sqsEvent(sqsRecord(push)));
+    const retry = await consume(sqsEvent(sqsRecord(push, 2)));
+
+    expect(first.batchItemFailures).toHaveLength(1);
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(laterRuns).toBe(2);
+    expect(effects).toBe(1);
+    expect(await eventRecord(env, eventKey(push))).toMatchObject({ status: 'handled', attempts: 2 });
+  });
+
   it('gives each checkpoint step its own transition, shared by a push and a poll of it', async () => {
     const subject = newSubject();
     const checkpoint = (id: string, step: number) =>
