@@ -22,6 +22,7 @@ import {
   parseEventKey,
   type EventsDeps,
 } from './events';
+import { addConsoleCommand, type ConsoleCommandDeps } from '../console/command';
 import { addJobsCommands } from './jobs-commands';
 import { escapeControl, formatTable, printJson, printText, startProgress, type Output } from './output';
 import { addRegisterTogether } from './register-command';
@@ -48,6 +49,8 @@ export interface CliDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** All of stdin, for `--secret-stdin`; default the process's. */
   readonly readStdin?: () => Promise<string>;
+  /** How long `webhooks console` serves; default until SIGINT or SIGTERM. */
+  readonly serveConsole?: ConsoleCommandDeps['serve'];
 }
 
 interface TargetOptions {
@@ -434,6 +437,9 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
       else print(formatStatus(report));
       setCode(report.healthy ? EXIT.ok : EXIT.failure);
     });
+
+  // console -----------------------------------------------------------------------------------
+  addConsoleCommand(program, { output, env, clock, connect, stackOption, ...(deps.serveConsole ? { serve: deps.serveConsole } : {}) });
 
   // register ----------------------------------------------------------------------------------
   const register = program.command('register').description("register the receiver's URL with a provider's API");
