@@ -50,7 +50,7 @@ function decodeCursor(raw: string | null): Cursor | undefined {
   if (raw === null || raw === '') return undefined;
   try {
     const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString()) as Partial<Cursor>;
-    if (typeof parsed.before === 'string' && !Number.isNaN(Date.parse(parsed.before)) && Array.isArray(parsed.skip) && parsed.skip.length <= 100) {
+    if (typeof parsed.before === 'string' && !Number.isNaN(Date.parse(parsed.before)) && Array.isArray(parsed.skip) && parsed.skip.length <= 1_000) {
       return { before: parsed.before, skip: parsed.skip.map(String) };
     }
   } catch {

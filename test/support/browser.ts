@@ -16,12 +16,12 @@ import { queueUrlMap } from '../../local/resources';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 
 /** Debian's `chromium`, or CHROMIUM_PATH: the browser tests drive it; without it they are skipped, and say so. */
-export const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
-  (path): path is string => path !== undefined && path !== '' && existsSync(path),
+export const CHROMIUM = (process.env.CHROMIUM_PATH === undefined ? ['/usr/bin/chromium', '/usr/bin/chromium-browser'] : [process.env.CHROMIUM_PATH]).find(
+  (path) => path !== '' && existsSync(path),
 );
 
 if (CHROMIUM === undefined) {
-  console.warn('browser tests SKIPPED: no Chromium at /usr/bin/chromium (apt-get install -y chromium, or set CHROMIUM_PATH)');
+  console.warn(`browser tests SKIPPED: no Chromium at ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
 }
 
 /** Where the browser tests put their screenshots: docs/ with CONSOLE_SCREENSHOTS=1 (to refresh the README's), else a temporary folder. */
