@@ -328,3 +328,35 @@ export async function redriveByMoveTask(deps: MoveTaskDeps, route: Route): Promi
     await sleep(deps.pollIntervalMs ?? 2_000);
   }
 }
+
+/** What {@link redriveWaiting} needs: the target's kind picks the way of moving. */
+export interface RedriveWaitingDeps extends RedriveDeps {
+  readonly kind: 'local' | 'aws';
+  readonly records: RedriveRecords;
+  /** AWS: return once the move tasks have started. */
+  readonly noWait?: boolean;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Called once the dead letters to move are counted, before any moves. */
+  readonly onTotal?: (total: number) => void;
+}
+
+/**
+ * Redrives every route of `candidates` whose dead-letter queue holds a message (in flight counts
+ * too: a peek or a stalled redrive hides dead letters for a moment only): by StartMessageMoveTask
+ * on a stack, by copy locally. `webhooks dlq redrive` and the console both move dead letters here.
+ */
+export async function redriveWaiting(deps: RedriveWaitingDeps, candidates: readonly Route[]): Promise<{ routes: Route[]; results: RedriveResult[] }> {
+  const depths = await listDeadLetters(deps, candidates, 0);
+  const waiting = (report: DeadLetterReport) => report.depth.visible + report.depth.inFlight;
+  const routes = depths.filter((report) => waiting(report) > 0).map((report) => report.route);
+  deps.onTotal?.(depths.reduce((sum, report) => sum + waiting(report), 0));
+  const results: RedriveResult[] = [];
+  for (const route of routes) {
+    results.push(
+      deps.kind === 'aws'
+        ? await redriveByMoveTask({ ...deps, noWait: deps.noWait === true }, route)
+        : await redriveByCopy(deps, route),
+    );
+  }
+  return { routes, results };
+}

@@ -42,12 +42,16 @@ export interface EventFilter {
   /** Canonical route. */
   readonly route?: string;
   readonly status?: EventStatus;
+  /** Exact subject (job or batch id); applied to the records read, as the index does not carry it. */
+  readonly subject?: string;
 }
 
 export interface EventWindow {
   /** Epoch ms; events received at or after it. */
   readonly sinceMs: number;
   readonly nowMs: number;
+  /** ISO time; only events received at or before it (the next page of a newest-first list). */
+  readonly beforeIso?: string;
 }
 
 /** Checks `--provider`, `--type` and `--status` against the data model. */
@@ -86,7 +90,14 @@ export async function* eventsInWindow(
 ): AsyncGenerator<EventSummary> {
   const index = EVENTS_TABLE.byTimeIndex;
   const names: Record<string, string> = { '#day': index.partitionKey, '#at': index.sortKey, '#pk': EVENTS_TABLE.partitionKey };
-  const values: Record<string, unknown> = { ':since': new Date(window.sinceMs).toISOString() };
+  const values: Record<string, unknown> = {
+    ':since': new Date(window.sinceMs).toISOString(),
+    ...(window.beforeIso === undefined ? {} : { ':before': window.beforeIso }),
+  };
+  const range = window.beforeIso === undefined ? '#at >= :since' : '#at BETWEEN :since AND :before';
+  // BETWEEN needs its bounds in order: a page before the window is empty.
+  if (window.beforeIso !== undefined && window.beforeIso < (values[':since'] as string)) return;
+  const newestMs = window.beforeIso === undefined ? window.nowMs : Math.min(window.nowMs, Date.parse(window.beforeIso));
   const conditions: string[] = [];
   const add = (attribute: string, value: string | undefined) => {
     if (value === undefined) return;
@@ -97,13 +108,13 @@ export async function* eventsInWindow(
   add('provider', filter.provider);
   add('route', filter.route);
 
-  for (const day of daysNewestFirst(window.sinceMs, window.nowMs)) {
+  for (const day of daysNewestFirst(window.sinceMs, newestMs)) {
     let exclusiveStartKey: Record<string, unknown> | undefined;
     do {
       const input: QueryCommandInput = {
         TableName: deps.tableName,
         IndexName: index.name,
-        KeyConditionExpression: '#day = :day AND #at >= :since',
+        KeyConditionExpression: `#day = :day AND ${range}`,
         ScanIndexForward: false,
         Limit: PAGE_SIZE,
         ProjectionExpression: '#pk',
@@ -115,7 +126,9 @@ export async function* eventsInWindow(
       const page = await send(deps, () => deps.documents.send(new QueryCommand(input)));
       const keys = (page.Items ?? []).map((item) => String(item[EVENTS_TABLE.partitionKey]));
       for (const summary of await summariesOf(deps, keys)) {
-        if (filter.status === undefined || summary.status === filter.status) yield summary;
+        if ((filter.status === undefined || summary.status === filter.status) && (filter.subject === undefined || summary.subject === filter.subject)) {
+          yield summary;
+        }
       }
       exclusiveStartKey = page.LastEvaluatedKey;
     } while (exclusiveStartKey !== undefined);

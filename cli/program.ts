@@ -6,7 +6,7 @@ import { PROVIDERS } from '../functions/core/providers';
 import { ROUTES, isRoute, type Route } from '../functions/core/routes';
 import { DEFAULT_STACK_NAME } from '../infra/outputs';
 import { sampleTypes } from '../local/deliveries';
-import { listDeadLetters, redriveByCopy, redriveByMoveTask, type RedriveResult } from './dlq';
+import { listDeadLetters, redriveWaiting } from './dlq';
 import { CliError, EXIT, UsageError, connectionError, errorJson, receiverUnreachable, type ExitCode } from './errors';
 import {
   eventForJson,
@@ -22,6 +22,7 @@ import {
   parseEventKey,
   type EventsDeps,
 } from './events';
+import { addConsoleCommand, type ConsoleCommandDeps } from '../console/command';
 import { addJobsCommands } from './jobs-commands';
 import { escapeControl, formatTable, printJson, printText, startProgress, type Output } from './output';
 import { addRegisterTogether } from './register-command';
@@ -48,6 +49,8 @@ export interface CliDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** All of stdin, for `--secret-stdin`; default the process's. */
   readonly readStdin?: () => Promise<string>;
+  /** How long `webhooks console` serves; default until SIGINT or SIGTERM. */
+  readonly serveConsole?: ConsoleCommandDeps['serve'];
 }
 
 interface TargetOptions {
@@ -285,35 +288,31 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
       const target = await connect(options.stack);
       const queues = await target.queues();
       const candidates = route === undefined ? ROUTES : [parseRoute(route)];
-      const depths = await listDeadLetters({ sqs: target.sqs, queues }, candidates, 0);
-      // In flight counts too: a peek or a stalled redrive hides dead letters for a moment only.
-      const waiting = (report: (typeof depths)[number]) => report.depth.visible + report.depth.inFlight;
-      const routes = depths.filter((report) => waiting(report) > 0).map((report) => report.route);
-      const total = depths.reduce((sum, report) => sum + waiting(report), 0);
-      const progress = startProgress(output, 'redrive', total);
+      let progress: ReturnType<typeof startProgress> | undefined;
       const movedSoFar = new Map<Route, number>();
       const onProgress = (done: Route, moved: number) => {
         movedSoFar.set(done, moved);
-        progress.update([...movedSoFar.values()].reduce((sum, count) => sum + count, 0));
+        progress?.update([...movedSoFar.values()].reduce((sum, count) => sum + count, 0));
       };
-      const results: RedriveResult[] = [];
+      let outcome: Awaited<ReturnType<typeof redriveWaiting>>;
       try {
-        for (const next of routes) {
-          results.push(
-            target.kind === 'aws'
-              ? await redriveByMoveTask(
-                  { sqs: target.sqs, queues, onProgress, noWait: !options.wait, ...(deps.sleep ? { sleep: deps.sleep } : {}) },
-                  next,
-                )
-              : await redriveByCopy(
-                  { sqs: target.sqs, queues, onProgress, records: { documents: target.documents, tableName: target.eventsTable, clock } },
-                  next,
-                ),
-          );
-        }
+        outcome = await redriveWaiting(
+          {
+            kind: target.kind,
+            sqs: target.sqs,
+            queues,
+            onProgress,
+            records: { documents: target.documents, tableName: target.eventsTable, clock },
+            noWait: !options.wait,
+            onTotal: (total) => (progress = startProgress(output, 'redrive', total)),
+            ...(deps.sleep ? { sleep: deps.sleep } : {}),
+          },
+          candidates,
+        );
       } finally {
-        progress.stop();
+        progress?.stop();
       }
+      const { routes, results } = outcome;
       const moved = results.reduce((sum, result) => sum + result.moved, 0);
       const failed = results.reduce((sum, result) => sum + result.failed, 0);
       if (options.json) printJson(output, { moved, failed, routes: results });
@@ -438,6 +437,9 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
       else print(formatStatus(report));
       setCode(report.healthy ? EXIT.ok : EXIT.failure);
     });
+
+  // console -----------------------------------------------------------------------------------
+  addConsoleCommand(program, { output, env, clock, connect, stackOption, ...(deps.serveConsole ? { serve: deps.serveConsole } : {}) });
 
   // register ----------------------------------------------------------------------------------
   const register = program.command('register').description("register the receiver's URL with a provider's API");

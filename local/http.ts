@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { bodyTooLargeError } from '../functions/receiver/receive';
 
@@ -89,6 +89,17 @@ function decodePathSegment(segment: string | undefined): string | undefined {
   }
 }
 
+/** A handler for the paths that are not webhooks or `/health` (the web console): it answers every request it gets. */
+export type PageHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
+
+/** What the server tells its runtime and asks of it, beside the receiver. */
+export interface LocalServerHooks {
+  /** The handler of every other path, read per request: the console is mounted once the runtime runs. */
+  readonly pages?: () => PageHandler | undefined;
+  /** Told of a body refused before the receiver saw it (413). */
+  readonly onBodyTooLarge?: (provider: string, detail: string) => void;
+}
+
 export type GatewayHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /**
@@ -100,6 +111,7 @@ export function createLocalServer(
   handler: GatewayHandler,
   health: () => object = () => ({ status: 'ok' }),
   limits: LocalServerLimits = {},
+  hooks: LocalServerHooks = {},
 ): Server {
   const maxBodyBytes = limits.maxBodyBytes ?? GATEWAY_MAX_BODY_BYTES;
   const headersTimeout = limits.headersTimeoutMs ?? 10_000;
@@ -118,6 +130,11 @@ export function createLocalServer(
           send(200, JSON.stringify(health()));
           return;
         }
+        const pages = hooks.pages?.();
+        if (!WEBHOOK_PATH.test(path) && pages !== undefined) {
+          await pages(request, response);
+          return;
+        }
         if (!WEBHOOK_PATH.test(path)) {
           send(404, JSON.stringify({ error: 'not_found', message: 'POST deliveries to /webhooks/{provider}' }));
           return;
@@ -125,6 +142,7 @@ export function createLocalServer(
         const body = await readBody(request, maxBodyBytes);
         if (body === undefined) {
           // The rest of the body is never read: the connection closes after the answer.
+          hooks.onBodyTooLarge?.(decodePathSegment(WEBHOOK_PATH.exec(path)?.[1]) ?? 'unknown', bodyTooLargeError(maxBodyBytes).message);
           send(413, JSON.stringify(bodyTooLargeError(maxBodyBytes).publicBody()), { connection: 'close' });
           return;
         }

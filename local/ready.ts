@@ -9,6 +9,8 @@ export interface ReadyFacts {
   readonly sqsEndpoint: string;
   /** Enabled providers, in order; the first one is used in the example. */
   readonly providers: readonly ProviderName[];
+  /** The web console's address, when it is served (loopback only). */
+  readonly consoleUrl?: string;
 }
 
 /**
@@ -25,10 +27,11 @@ export function readyLines(facts: ReadyFacts): string[] {
     port(facts.dynamodbEndpoint) === String(LOCAL_DEFAULT_PORTS.DYNAMODB_PORT) ? '' : `DYNAMODB_PORT=${port(facts.dynamodbEndpoint)} `,
     port(facts.sqsEndpoint) === String(LOCAL_DEFAULT_PORTS.SQS_PORT) ? '' : `SQS_PORT=${port(facts.sqsEndpoint)} `,
   ].join('');
-  // Every next step goes in this list (the web console's address belongs here once it exists).
+  // Every next step goes in this list.
   const nextSteps = [
     ...(provider === undefined || sample === undefined ? [] : [`  npm run send -- ${provider} ${sample}${urlFlag}`]),
     `  ${emulatorEnv}npx webhooks events list`,
+    ...(facts.consoleUrl === undefined ? [] : [`or open the web console: ${facts.consoleUrl}`]),
   ];
   return [`ready: ${facts.url}/health  (Ctrl-C to stop)`, 'next, in a second terminal: send a signed sample delivery, then see its event', ...nextSteps];
 }

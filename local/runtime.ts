@@ -20,7 +20,8 @@ import { receiverFromConfig } from '../functions/receiver/receive';
 import { localBus } from './bus';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
 import { LOOPBACK, startEmulators, type Emulators } from './emulators';
-import { createLocalServer } from './http';
+import { createLocalServer, type PageHandler } from './http';
+import { createRejectionLog, type Rejection, type RejectionLog } from './rejections';
 import { readPollIntervalSeconds, startLocalPoller } from './poller';
 import { createLocalResources, createPollerTable, LOCAL_NAMES, queueUrlMap, type LocalResources } from './resources';
 
@@ -74,10 +75,17 @@ export interface LocalRuntime {
   readonly developmentSecrets: readonly ProviderName[];
   /** What the Together poller polls, when it runs (it does when TOGETHER_API_KEY is set). */
   readonly polling?: { readonly baseUrl: string; readonly intervalSeconds: number };
+  /** The last refused deliveries, newest first (see local/rejections.ts). */
+  readonly rejections: RejectionLog;
+  /** Whether the HTTP server listens on loopback only: the console is served only then. */
+  readonly loopbackOnly: boolean;
+  /** Serves every path other than the webhooks and `/health` with `pages` (the web console). */
+  mount(pages: PageHandler): void;
   stop(): Promise<void>;
 }
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
 /** The local name of the poller's state table. */
 export const LOCAL_POLLER_TABLE = LOCAL_NAMES.pollerTable;
@@ -154,11 +162,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const consumerFunctions =
       options.consumers === false ? undefined : localConsumerFunctions(options.env, resources, clients, logger, { eventBus: options.eventBus });
     const { env, developmentSecrets } = withDevelopmentSecrets(options.env, [...config.providers.keys()]);
+    const rejections = createRejectionLog();
+    // Bounded: a parse error can quote the start of the body.
+    const record = (rejection: Rejection) => rejections.record({ ...rejection, detail: rejection.detail.slice(0, 160) });
     const receiver = receiverFromConfig(config, {
       documents: clients.documents,
       sqs: clients.sqs,
       getSecrets: createSecretsReader({ ...env, SECRET_ARNS: undefined }, config.providers),
       logger,
+      onRejected: record,
     });
     // Everything that can fail on bad configuration happens before the server listens.
     const polling = await localPollerConfig(options.env, resources, clients);
@@ -171,7 +183,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         sqs: emulators.sqsEndpoint,
       }),
       { maxBodyBytes: config.maxBodyBytes },
+      {
+        pages: () => pages,
+        onBodyTooLarge: (provider, detail) => record({ at: new Date().toISOString(), provider, status: 413, reason: 'body_too_large', detail }),
+      },
     );
+    let pages: PageHandler | undefined;
     const host = options.host ?? LOOPBACK;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -200,6 +217,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       clients,
       config,
       developmentSecrets,
+      rejections,
+      loopbackOnly: LOOPBACK_HOSTS.has(host),
+      mount: (handler) => {
+        pages = handler;
+      },
       ...(polling === undefined ? {} : { polling: { baseUrl: polling.config.baseUrl, intervalSeconds: polling.intervalSeconds } }),
       async stop() {
         server.closeAllConnections();

@@ -1,3 +1,4 @@
+import { mountConsole } from '../console/server';
 import { ConfigurationError } from '../functions/core/errors';
 import { integerEnv } from '../functions/core/config';
 import { LOOPBACK } from './emulators';
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
   });
   const warning = exposureWarning(host);
   if (warning !== undefined) console.warn(warning);
+  const consoleUrl = mountConsole(runtime, env);
+  if (consoleUrl === undefined) console.warn(`the web console is off while HOST=${host}: it serves only loopback; run \`npx webhooks console\` on this machine instead`);
   if (runtime.developmentSecrets.length > 0) {
     console.warn(
       `warning: using development signing secrets for ${runtime.developmentSecrets.join(', ')} ` +
@@ -42,6 +45,7 @@ async function main(): Promise<void> {
       dynamodbEndpoint: runtime.emulators.dynamodbEndpoint,
       sqsEndpoint: runtime.emulators.sqsEndpoint,
       providers: [...runtime.config.providers.keys()],
+      ...(consoleUrl === undefined ? {} : { consoleUrl }),
     }).join('\n'),
   );
 

@@ -32,6 +32,8 @@ export interface ReceiverDeps {
   readonly clock?: () => number;
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /** Told of every refused delivery (the local runtime keeps the last few for its console); never given the body or a secret. */
+  readonly onRejected?: (rejection: { at: string; provider: string; status: number; reason: string; detail: string }) => void;
 }
 
 export type Receiver = (request: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -72,6 +74,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         ...(error.cause === undefined ? {} : { cause: String(error.cause) }),
       });
       count(deps, provider, 'Rejected', error.reason);
+      deps.onRejected?.({ at: new Date((deps.clock ?? Date.now)()).toISOString(), provider, status: error.statusCode, reason: error.reason, detail: error.message });
       return respond(error.statusCode, error.publicBody(), error.statusCode === 405 ? { allow: 'POST' } : {});
     }
   };
@@ -190,6 +193,7 @@ export interface ReceiverClients {
   readonly metrics?: Metrics;
   /** Epoch milliseconds; tests move it past a lease. */
   readonly clock?: () => number;
+  readonly onRejected?: ReceiverDeps['onRejected'];
 }
 
 /** The receiver as deployed: configuration plus clients. Used by the Lambda handler and `npm start` alike. */
@@ -205,5 +209,6 @@ export function receiverFromConfig(config: ReceiverConfig, clients: ReceiverClie
     ...(clients.clock === undefined ? {} : { clock: clients.clock }),
     logger: clients.logger,
     ...(clients.metrics === undefined ? {} : { metrics: clients.metrics }),
+    ...(clients.onRejected === undefined ? {} : { onRejected: clients.onRejected }),
   });
 }

@@ -23,4 +23,10 @@ describe('npm start ready message', () => {
     expect(text).toContain('  npm run send -- standard fine_tuning.job.succeeded --url http://127.0.0.1:3100');
     expect(text).toContain('  DYNAMODB_PORT=8100 SQS_PORT=4600 npx webhooks events list');
   });
+
+  it('ends with the web console address when the console is served', () => {
+    const text = readyLines({ ...defaults, providers: ['together'], consoleUrl: 'http://127.0.0.1:3000/' }).join('\n');
+
+    expect(text.endsWith('\nor open the web console: http://127.0.0.1:3000/')).toBe(true);
+  });
 });

@@ -1,0 +1,173 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { CliError, UsageError } from '../cli/errors';
+import { localTarget } from '../cli/target';
+import type { PageHandler } from '../local/http';
+import type { LocalRuntime } from '../local/runtime';
+import { consoleApi, type ConsoleDeps } from './api';
+import { consoleAssets, indexPage, type Asset } from './assets';
+import { SECURITY_HEADERS, newConsoleToken, refusal } from './security';
+
+/** Largest JSON body an action takes: a replay of 100 keys is far under it. */
+const MAX_ACTION_BYTES = 64 * 1024;
+
+/** A failure the page shows: its status and a message that says what to do. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The console's HTTP handler: the page and its two assets, and the JSON API over
+ * {@link consoleApi}. Reads need the per-start token; actions need it and the page's own origin
+ * (see security.ts). `token` is fixed per start; a new start makes open pages reload.
+ */
+export function consoleHandler(deps: ConsoleDeps, token: string = newConsoleToken()): PageHandler {
+  const api = consoleApi(deps);
+  const gets: Record<string, (query: URLSearchParams, rest: string) => Promise<unknown> | unknown> = {
+    '/api/info': () => api.info(),
+    '/api/events': (query) => api.events(query),
+    '/api/counts': (query) => api.counts(query),
+    '/api/event': async (query) => found(await api.event(query.get('key') ?? ''), 'no such event (expired, or a wrong key?)'),
+    '/api/dlq': (query) => api.deadLetters(query),
+    '/api/jobs': (query) => api.jobs(query),
+    '/api/job': async (query) => found(await api.job(query.get('key') ?? ''), 'no such job (no event of it handled yet, or a wrong key?)'),
+    '/api/rejections': () => api.rejections(),
+  };
+  const posts: Record<string, (body: unknown) => Promise<unknown>> = {
+    '/api/replay': (body) => api.replay(body),
+    '/api/redrive': (body) => api.redrive(body),
+    '/api/send': (body) => api.send(body),
+  };
+
+  return async (request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const method = request.method ?? 'GET';
+    try {
+      if (!path.startsWith('/api/')) {
+        const denied = refusal(request, token, 'page');
+        if (denied !== undefined) throw new HttpError(403, denied);
+        if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'the console pages are read with GET');
+        const asset = path === '/' ? indexPage(token) : (await consoleAssets())[path];
+        if (asset === undefined) throw new HttpError(404, `no page ${path}: open / for the console`);
+        sendAsset(request, response, asset);
+        return;
+      }
+      const post = posts[path];
+      const get = gets[path];
+      if (method === 'POST' && post !== undefined) {
+        const denied = refusal(request, token, 'change');
+        if (denied !== undefined) throw new HttpError(403, denied);
+        sendJson(response, 200, await post(await readJson(request)));
+        return;
+      }
+      if (method === 'GET' && get !== undefined) {
+        const denied = refusal(request, token, 'read');
+        if (denied !== undefined) throw new HttpError(403, denied);
+        sendJson(response, 200, await get(url.searchParams, path));
+        return;
+      }
+      throw new HttpError(post !== undefined || get !== undefined ? 405 : 404, `no ${method} ${path}`);
+    } catch (error) {
+      const [status, message] =
+        error instanceof HttpError
+          ? [error.status, error.message]
+          : error instanceof UsageError
+            ? [400, error.message]
+            : error instanceof CliError
+              ? [502, error.message]
+              : [500, 'the console failed on this request; its terminal has nothing more (the error is not shown, as it may quote data)'];
+      if (!response.headersSent) sendJson(response, status, { error: message });
+      else response.end();
+    }
+  };
+}
+
+function found<T>(value: T | undefined, message: string): T {
+  if (value === undefined) throw new HttpError(404, message);
+  return value;
+}
+
+function sendAsset(request: IncomingMessage, response: ServerResponse, asset: Asset): void {
+  const gzip = /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
+  const body = gzip ? gzipSync(asset.body) : asset.body;
+  response.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'content-type': asset.type,
+    'content-length': String(body.length),
+    vary: 'accept-encoding',
+    ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+  });
+  response.end(request.method === 'HEAD' ? undefined : body);
+}
+
+function sendJson(response: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  response.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
+  response.end(body);
+}
+
+/** The JSON body of an action; only `application/json`, which no plain HTML form can send. */
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  if (!String(request.headers['content-type'] ?? '').startsWith('application/json')) throw new HttpError(415, 'actions take application/json');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_ACTION_BYTES) throw new HttpError(413, `an action body is at most ${MAX_ACTION_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
+    return parsed;
+  } catch {
+    throw new HttpError(400, 'the action body is not a JSON object');
+  }
+}
+
+/**
+ * Serves the console on the `npm start` server, at `/`, against the runtime's own emulators (the
+ * CLI's local target, pointed at them) and its refused deliveries. Returns the console's URL, or
+ * undefined when the server listens beyond loopback: the console's actions are the operator's.
+ */
+export function mountConsole(runtime: LocalRuntime, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  if (!runtime.loopbackOnly) return undefined;
+  const target = localTarget({ ...env, DYNAMODB_PORT: new URL(runtime.emulators.dynamodbEndpoint).port, SQS_PORT: new URL(runtime.emulators.sqsEndpoint).port });
+  runtime.mount(
+    consoleHandler({
+      target,
+      clock: Date.now,
+      env,
+      providers: [...runtime.config.providers.keys()],
+      receiverUrl: runtime.url,
+      rejections: () => runtime.rejections.list(),
+    }),
+  );
+  return `${runtime.url}/`;
+}
+
+/** A console server of its own (`webhooks console`), on 127.0.0.1 only. */
+export async function startConsoleServer(deps: ConsoleDeps, port: number): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
+  const handler = consoleHandler(deps);
+  const server = createServer((request, response) => void handler(request, response));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const { port: bound } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${bound}/`,
+    server,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

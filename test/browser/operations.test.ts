@@ -1,0 +1,114 @@
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueDepth } from '../../cli/dlq';
+import { buildDelivery, postDelivery } from '../../local/deliveries';
+import { CHROMIUM, SCREENSHOT_DIR, deadLetter, launchBrowser, makeEvent, putJob, startConsoleRuntime, watch, type ConsoleRuntime } from '../support/browser';
+
+let browser: Browser;
+let local: ConsoleRuntime;
+
+beforeAll(async () => {
+  if (CHROMIUM === undefined) return;
+  [browser, local] = await Promise.all([launchBrowser(), startConsoleRuntime()]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await local?.stop();
+});
+
+async function open(path: string, width = 1280): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width, height: 800 } });
+  await page.goto(`${local.url}${path}`);
+  return page;
+}
+
+describe.skipIf(CHROMIUM === undefined)('web console in Chromium: dead letters, jobs, rejected deliveries, test events', () => {
+  it('redrive empties a dead-letter queue after confirmation', async () => {
+    const route = 'fine_tune.failed';
+    await deadLetter(local.runtime, route, makeEvent());
+    await deadLetter(local.runtime, route, makeEvent());
+    const page = await open('#/dlq');
+    const row = page.locator(`tr[data-route="${route}"]`);
+    await expect.poll(() => row.locator('.depth').textContent()).toBe('2');
+
+    await row.getByRole('button', { name: 'Redrive' }).click();
+    await page.getByRole('button', { name: 'Yes, redrive' }).click();
+
+    await expect.poll(() => page.locator('.result').textContent()).toContain('moved 2 dead letters');
+    await expect.poll(() => row.locator('.depth').textContent()).toBe('0');
+    expect(await queueDepth(local.runtime.clients.sqs, local.runtime.resources.queues[route].deadLetterUrl)).toEqual({ visible: 0, inFlight: 0 });
+    expect((await queueDepth(local.runtime.clients.sqs, local.runtime.resources.queues[route].url)).visible).toBe(2);
+    await page.close();
+  });
+
+  it('cancel leaves the dead letters where they are', async () => {
+    const route = 'batch.failed';
+    await deadLetter(local.runtime, route, makeEvent({ type: 'batch.failed', providerType: 'batch.failed', data: {} }));
+    const page = await open('#/dlq');
+    const row = page.locator(`tr[data-route="${route}"]`);
+    await expect.poll(() => row.locator('.depth').textContent()).toBe('1');
+
+    await row.getByRole('button', { name: 'Redrive' }).click();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+
+    expect(await page.getByRole('button', { name: 'Yes, redrive' }).count()).toBe(0);
+    expect((await queueDepth(local.runtime.clients.sqs, local.runtime.resources.queues[route].deadLetterUrl)).visible).toBe(1);
+    await page.close();
+  });
+
+  it('the jobs page draws the loss curve of a job with checkpoints, one point per checkpoint', async () => {
+    const losses = [2.4, 1.9, 1.55, 1.31, 1.12, 0.98, 0.9, 0.84];
+    const key = await putJob(local.runtime, 'ft-curve', losses);
+    const page = await open('#/jobs');
+
+    await page.getByRole('link', { name: key }).click();
+    const curve = page.locator('svg.loss-curve');
+    await curve.waitFor();
+
+    expect(await curve.locator('circle.point').count()).toBe(losses.length);
+    const points = ((await curve.locator('polyline.curve').getAttribute('points')) ?? '').split(' ').map((pair) => pair.split(',').map(Number));
+    expect(points).toHaveLength(losses.length);
+    // Falling loss draws a rising line on screen: y grows downwards.
+    const ys = points.map(([, y]) => y as number);
+    expect(ys).toEqual([...ys].sort((a, b) => a - b));
+    expect(await curve.getAttribute('aria-label')).toBe('loss from 2.400 at step 100 to 0.8400 at step 800');
+    expect(await page.locator('figcaption').textContent()).toBe('Loss over steps, 8 checkpoints');
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-job.png') });
+    await page.close();
+  });
+
+  it('the rejected view lists a refused delivery with provider, status and reason, and never its body', async () => {
+    const delivery = buildDelivery({ provider: 'together', type: 'fine_tune.completed', secret: 'not-the-receivers-secret-0123456789' });
+    const marker = 'BODY-MARKER-7f3a';
+    const body = Buffer.from(delivery.body.toString().replace('{', `{"note":"${marker}",`));
+    const answer = await postDelivery(local.runtime.url, { ...delivery, body });
+    expect(answer.status).toBe(401);
+    const page = await open('#/rejected');
+
+    const row = page.locator('tbody tr').first();
+    await expect.poll(() => row.textContent()).toContain('401');
+
+    const cells = await row.locator('td').allTextContents();
+    expect(cells.slice(1, 3)).toEqual(['together', '401']);
+    // The operator sees the exact reason the sender is not told.
+    expect(cells[3]).toMatch(/signature/);
+    expect(await page.locator('main').textContent()).not.toContain(marker);
+    await page.close();
+  });
+
+  it('send a test event posts a signed sample through the real endpoint and shows the answer', async () => {
+    const page = await open('#/send');
+    const seen = watch(page);
+    await page.getByLabel('Provider').selectOption('llmtune');
+    const type = await page.getByLabel('Type').inputValue();
+
+    await page.getByRole('button', { name: 'Send' }).click();
+
+    await expect.poll(() => page.locator('.result').textContent()).toMatch(/^HTTP 200: accepted/);
+    expect(type).not.toBe('');
+    expect(seen.errors).toEqual([]);
+    await page.close();
+  });
+});

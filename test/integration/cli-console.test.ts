@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../cli/program';
+import { targetFromOutputs, type Target } from '../../cli/target';
+import { ROUTES } from '../../functions/core/routes';
+import { STACK_OUTPUTS } from '../../infra/outputs';
+import { failedEvent, makeEvent, recordOf } from '../support/browser';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { captureOutput } from '../unit/cli-support';
+
+const STACK = 'WebhookReceiver';
+let runtime: LocalRuntime;
+let stack: Target;
+
+beforeAll(async () => {
+  runtime = await startLocalRuntime({ env: {}, port: 0, dynamodbPort: 0, sqsPort: 0, consumers: false, logger: new Logger({ logLevel: 'SILENT' }) });
+  // The stack's outputs, naming the emulators' tables and queues: what `--stack` reads from CloudFormation.
+  const outputs: Record<string, string> = {
+    [STACK_OUTPUTS.eventsTableName]: runtime.resources.eventsTable,
+    [STACK_OUTPUTS.jobsTableName]: runtime.resources.jobsTable,
+    [STACK_OUTPUTS.webhookUrl('together')]: `${runtime.url}/webhooks/together`,
+  };
+  for (const route of ROUTES) {
+    const queues = runtime.resources.queues[route];
+    outputs[STACK_OUTPUTS.queueUrl(route)] = queues.url;
+    outputs[STACK_OUTPUTS.queueArn(route)] = `arn:aws:sqs:eu-west-1:123456789012:${route}`;
+    outputs[STACK_OUTPUTS.deadLetterQueueUrl(route)] = queues.deadLetterUrl;
+    outputs[STACK_OUTPUTS.deadLetterQueueArn(route)] = `arn:aws:sqs:eu-west-1:123456789012:${route}-dlq`;
+  }
+  const parsed = targetFromOutputs(STACK, outputs);
+  stack = { ...parsed, documents: runtime.clients.documents, sqs: runtime.clients.sqs, queues: async () => parsed.queueRefs };
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+});
+
+/** The page's token, as the browser reads it from the meta tag. */
+async function tokenOf(url: string): Promise<string> {
+  const html = await (await fetch(url)).text();
+  return /name="console-token" content="([0-9a-f]+)"/.exec(html)?.[1] ?? '';
+}
+
+describe('webhooks console', () => {
+  it('--stack serves the console on 127.0.0.1 against the stack: lists its events and replays one from the page', async () => {
+    const key = await failedEvent(runtime, makeEvent());
+    const connected: (string | undefined)[] = [];
+    const captured = captureOutput();
+    let seen: { host?: string; listed?: string[]; replay?: string; outcome?: string; info?: { target: string; providers: { name: string }[] } } = {};
+
+    const code = await run(['console', '--stack', STACK, '--port', '0'], {
+      output: captured.output,
+      env: {},
+      connect: async (name) => (connected.push(name), stack),
+      serveConsole: async (url, close) => {
+        const token = await tokenOf(url);
+        const headers = { 'x-console-token': token };
+        const events = (await (await fetch(`${url}api/events?status=failed&limit=100`, { headers })).json()) as { events: { pk: string }[] };
+        const detail = (await (await fetch(`${url}api/event?key=${encodeURIComponent(key)}`, { headers })).json()) as { commands: { replay: string } };
+        const replay = await fetch(`${url}api/replay`, {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json', origin: url.slice(0, -1) },
+          body: JSON.stringify({ keys: [key] }),
+        });
+        const info = (await (await fetch(`${url}api/info`, { headers })).json()) as typeof seen.info;
+        seen = {
+          host: new URL(url).hostname,
+          listed: events.events.map((event) => event.pk),
+          replay: detail.commands.replay,
+          outcome: ((await replay.json()) as { outcomes: { result: string }[] }).outcomes[0]?.result,
+          ...(info === undefined ? {} : { info }),
+        };
+        await close();
+      },
+    });
+
+    expect(code).toBe(0);
+    expect(connected).toEqual([STACK]);
+    expect(captured.stdout).toMatch(new RegExp(`^web console for stack ${STACK}: http://127\\.0\\.0\\.1:\\d+/`));
+    expect(seen.host).toBe('127.0.0.1');
+    expect(seen.listed).toContain(key);
+    expect(seen.replay).toBe(`npx webhooks replay '${key}' --stack '${STACK}'`);
+    expect(seen.outcome).toBe('replayed');
+    expect(seen.info?.target).toBe(`stack ${STACK}`);
+    expect(seen.info?.providers.map((provider) => provider.name)).toEqual(['together']);
+    expect((await recordOf(runtime, key))?.status).toBe('queued');
+  });
+
+  it('without --stack works against the local runtime, found by DYNAMODB_PORT and SQS_PORT like the other commands', async () => {
+    const key = await failedEvent(runtime, makeEvent());
+    const env = { DYNAMODB_PORT: new URL(runtime.emulators.dynamodbEndpoint).port, SQS_PORT: new URL(runtime.emulators.sqsEndpoint).port };
+    let listed: string[] = [];
+
+    const code = await run(['console', '--port', '0'], {
+      output: captureOutput().output,
+      env,
+      serveConsole: async (url, close) => {
+        const events = (await (await fetch(`${url}api/events?limit=100`, { headers: { 'x-console-token': await tokenOf(url) } })).json()) as { events: { pk: string }[] };
+        listed = events.events.map((event) => event.pk);
+        await close();
+      },
+    });
+
+    expect(code).toBe(0);
+    expect(listed).toContain(key);
+  });
+
+  it('a --port that is not a port number is a usage error', async () => {
+    const captured = captureOutput();
+
+    const code = await run(['console', '--port', 'http'], { output: captured.output, env: {}, connect: async () => stack });
+
+    expect(code).toBe(2);
+    expect(captured.stderr).toContain('--port');
+  });
+});

@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { mountConsole } from '../../console/server';
+import { acceptEvent } from '../../functions/core/accept';
+import { SCHEMA_VERSION, type NormalizedEvent } from '../../functions/core/event';
+import type { Route } from '../../functions/core/routes';
+import type { EventRecord, JobCheckpoint, JobItem } from '../../functions/core/table';
+import { claimEvent, markFailed } from '../../functions/consumers/ledger';
+import { queueUrlMap } from '../../local/resources';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+
+/** Debian's `chromium`, or CHROMIUM_PATH: the browser tests drive it; without it they are skipped, and say so. */
+export const CHROMIUM = (process.env.CHROMIUM_PATH === undefined ? ['/usr/bin/chromium', '/usr/bin/chromium-browser'] : [process.env.CHROMIUM_PATH]).find(
+  (path) => path !== '' && existsSync(path),
+);
+
+if (CHROMIUM === undefined) {
+  console.warn(`browser tests SKIPPED: no Chromium at ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+}
+
+/** Where the browser tests put their screenshots: docs/ with CONSOLE_SCREENSHOTS=1 (to refresh the README's), else a temporary folder. */
+export const SCREENSHOT_DIR = process.env.CONSOLE_SCREENSHOTS === '1' ? join(import.meta.dirname, '../../docs') : join(tmpdir(), 'console-screenshots');
+
+export function launchBrowser(): Promise<Browser> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  return chromium.launch({
+    executablePath: CHROMIUM as string,
+    // Debian's Chromium refuses to run as root with its sandbox on; CI containers run as root.
+    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+  });
+}
+
+/** The `npm start` runtime with the console mounted, on free ports; consumers off so that statuses stay where a test puts them. */
+export interface ConsoleRuntime {
+  readonly runtime: LocalRuntime;
+  /** `http://127.0.0.1:{port}/` */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function startConsoleRuntime(): Promise<ConsoleRuntime> {
+  const runtime = await startLocalRuntime({
+    env: {},
+    port: 0,
+    dynamodbPort: 0,
+    sqsPort: 0,
+    consumers: false,
+    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+  });
+  const url = mountConsole(runtime, {});
+  if (url === undefined) throw new Error('the console was not mounted on a loopback runtime');
+  return { runtime, url, stop: () => runtime.stop() };
+}
+
+export function makeEvent(overrides: Partial<NormalizedEvent> = {}): NormalizedEvent {
+  const receivedAt = overrides.receivedAt ?? new Date().toISOString();
+  return {
+    id: `evt_${randomUUID().replaceAll('-', '')}`,
+    provider: 'together',
+    type: 'fine_tune.failed',
+    providerType: 'fine_tune.failed',
+    subject: 'ft-console',
+    occurredAt: receivedAt,
+    receivedAt,
+    schemaVersion: SCHEMA_VERSION,
+    data: { jobId: 'ft-console', errorMessage: 'out of memory' },
+    providerData: { fine_tune_id: 'ft-console', error_message: 'out of memory' },
+    ...overrides,
+  } as NormalizedEvent;
+}
+
+/** An event through the one write path, then failed by its consumer's ledger, as a consumer leaves it. */
+export async function failedEvent(runtime: LocalRuntime, event: NormalizedEvent, error = 'jobs table unavailable'): Promise<string> {
+  const { documents, sqs } = runtime.clients;
+  const ledger = { documents, tableName: runtime.resources.eventsTable, leaseSeconds: 60, retentionSeconds: 7 * 86_400, clock: Date.now };
+  await acceptEvent({ documents, sqs, tableName: runtime.resources.eventsTable, queueUrls: queueUrlMap(runtime.resources), leaseSeconds: 30, retentionSeconds: 7 * 86_400 }, event);
+  const claim = await claimEvent(ledger, event);
+  if (claim.status !== 'claimed') throw new Error(`expected a claim, got ${claim.status}`);
+  await markFailed(ledger, claim.lease, new Error(error));
+  return claim.lease.key;
+}
+
+export async function recordOf(runtime: LocalRuntime, key: string): Promise<EventRecord | undefined> {
+  const { Item } = await runtime.clients.documents.send(new GetCommand({ TableName: runtime.resources.eventsTable, Key: { pk: key }, ConsistentRead: true }));
+  return Item as EventRecord | undefined;
+}
+
+/** A message on a route's dead-letter queue, as SQS's redrive policy leaves it there. */
+export async function deadLetter(runtime: LocalRuntime, route: Route, event: NormalizedEvent): Promise<void> {
+  await runtime.clients.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: runtime.resources.queues[route].deadLetterUrl,
+      MessageBody: JSON.stringify(event),
+      MessageAttributes: {
+        eventId: { DataType: 'String', StringValue: event.id },
+        provider: { DataType: 'String', StringValue: event.provider },
+        type: { DataType: 'String', StringValue: event.type },
+      },
+    }),
+  );
+}
+
+/** A fine-tune in the jobs projection with a checkpoint per step, as the checkpoint consumer writes it. */
+export async function putJob(runtime: LocalRuntime, subject: string, losses: readonly number[]): Promise<string> {
+  const start = Date.now() - losses.length * 60_000;
+  const checkpoints: JobCheckpoint[] = losses.map((loss, index) => ({
+    step: (index + 1) * 100,
+    loss,
+    at: new Date(start + index * 60_000).toISOString(),
+    eventId: `evt_ckpt_${subject}_${index + 1}`,
+  }));
+  const updatedAt = new Date().toISOString();
+  const item: JobItem = {
+    pk: `together#${subject}`,
+    provider: 'together',
+    subject,
+    kind: 'fine_tune',
+    state: 'running',
+    rank: 2,
+    step: checkpoints.at(-1)?.step ?? 0,
+    loss: losses.at(-1) ?? 0,
+    checkpoints,
+    transitions: [{ state: 'started', at: new Date(start - 60_000).toISOString(), eventId: `evt_start_${subject}` }],
+    firstSeenAt: new Date(start).toISOString(),
+    updatedAt,
+    activeDay: updatedAt.slice(0, 10),
+    version: losses.length + 1,
+  };
+  await runtime.clients.documents.send(new PutCommand({ TableName: runtime.resources.jobsTable, Item: item }));
+  return item.pk;
+}
+
+/** Watches a page for what a hostile payload would do if it ran: dialogs, and requests beyond this machine. */
+export function watch(page: Page) {
+  const dialogs: string[] = [];
+  const offMachine: string[] = [];
+  const errors: string[] = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  page.on('request', (request) => {
+    const host = new URL(request.url()).hostname;
+    if (!['127.0.0.1', 'localhost'].includes(host) && !request.url().startsWith('data:')) offMachine.push(request.url());
+  });
+  page.on('pageerror', (error) => errors.push(error.message));
+  return { dialogs, offMachine, errors };
+}
