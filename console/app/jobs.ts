@@ -21,7 +21,17 @@ interface JobDetail extends JobSummary {
   checkpoints: { step: number; loss?: number; at: string; eventId: string; path?: string }[];
   events: { at: string; key: string; type: string; state?: string; step?: number; loss?: number }[];
   checkpointPaths: string[];
+  /** A Together batch's result files, once copied to S3. */
+  results?: { output?: ResultFile; errors?: ResultFile; storedAt: string };
 }
+
+interface ResultFile {
+  uri: string;
+  lines: number;
+  bytes: number;
+}
+
+const resultFile = (file: ResultFile) => `${file.uri} (${file.lines.toLocaleString('en-US')} ${file.lines === 1 ? 'line' : 'lines'}, ${file.bytes.toLocaleString('en-US')} bytes)`;
 
 const loss = (value: number | undefined) => (value === undefined ? '' : value.toPrecision(4));
 
@@ -100,6 +110,8 @@ export function JobPage({ jobKey }: { jobKey: string }) {
             ${job.model === undefined ? null : html`<dt>model</dt><dd>${job.model}</dd>`}
             ${job.output === undefined ? null : html`<dt>output</dt><dd>${job.output}</dd>`}
             ${job.error === undefined ? null : html`<dt>error</dt><dd class="error-text">${job.error}</dd>`}
+            ${job.results?.output === undefined ? null : html`<dt>output file</dt><dd class="key">${resultFile(job.results.output)}</dd>`}
+            ${job.results?.errors === undefined ? null : html`<dt>error file</dt><dd class="key">${resultFile(job.results.errors)}</dd>`}
             <dt>updated</dt><dd>${when(job.updatedAt)}</dd>
           </dl>
           <h2>Loss curve</h2>

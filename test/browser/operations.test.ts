@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueDepth } from '../../cli/dlq';
@@ -76,6 +77,26 @@ describe.skipIf(CHROMIUM === undefined)('web console in Chromium: dead letters, 
     expect(await curve.getAttribute('aria-label')).toBe('loss from 2.400 at step 100 to 0.8400 at step 800');
     expect(await page.locator('figcaption').textContent()).toBe('Loss over steps, 8 checkpoints');
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-job.png') });
+    await page.close();
+  });
+
+  it('a batch job page names the S3 files its results were copied to', async () => {
+    const key = await putJob(local.runtime, 'batch-stored', []);
+    const output = { uri: 's3://webhook-batch-results/together/batches/batch-stored/output.jsonl', fileId: 'file-out', bytes: 2048, lines: 3, sha256: 'ab' };
+    const errors = { uri: 's3://webhook-batch-results/together/batches/batch-stored/errors.jsonl', fileId: 'file-err', bytes: 71, lines: 1, sha256: 'cd' };
+    await local.runtime.clients.documents.send(
+      new UpdateCommand({
+        TableName: local.runtime.resources.jobsTable,
+        Key: { pk: key },
+        UpdateExpression: 'SET results = :results',
+        ExpressionAttributeValues: { ':results': { output, errors, storedAt: new Date().toISOString() } },
+      }),
+    );
+    const page = await open(`#/job/${encodeURIComponent(key)}`);
+
+    const field = (name: string) => page.locator('dl.fields dt', { hasText: name }).locator('xpath=following-sibling::dd[1]');
+    await expect.poll(() => field('output file').textContent()).toBe(`${output.uri} (3 lines, 2,048 bytes)`);
+    expect(await field('error file').textContent()).toBe(`${errors.uri} (1 line, 71 bytes)`);
     await page.close();
   });
 
