@@ -3,10 +3,9 @@ import { parseSecretList, signatureSchemeVariable } from '../functions/core/conf
 import { secretProblem, secretRule } from '../functions/core/verify';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
-import { ROUTES, isRoute, type Route } from '../functions/core/routes';
 import { DEFAULT_STACK_NAME } from '../infra/outputs';
 import { sampleTypes } from '../local/deliveries';
-import { listDeadLetters, redriveWaiting } from './dlq';
+import { addDlqCommands } from './dlq-commands';
 import { CliError, EXIT, UsageError, connectionError, errorJson, receiverUnreachable, type ExitCode } from './errors';
 import {
   eventForJson,
@@ -24,7 +23,7 @@ import {
 } from './events';
 import { addConsoleCommand, type ConsoleCommandDeps } from '../console/command';
 import { addJobsCommands } from './jobs-commands';
-import { escapeControl, formatTable, printJson, printText, startProgress, type Output } from './output';
+import { escapeControl, printJson, printText, startProgress, type Output } from './output';
 import { addRegisterTogether } from './register-command';
 import { describeReplay, replayMany, type ReplayOutcome } from './replay';
 import { burstHint, formatBurst, sendBurst } from './send';
@@ -230,102 +229,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
       },
     );
 
-  // dlq ---------------------------------------------------------------------------------------
-  const dlq = program.command('dlq').description("inspect and redrive the routes' dead-letter queues");
-
-  dlq
-    .command('list')
-    .description('dead letters per route, with a peek at a few (ids and types only; nothing is consumed)')
-    .argument('[route]', 'only this canonical route')
-    .addOption(
-      new Option(
-        '--peek <n>',
-        "dead letters to peek at per route (0-10); each peek is an SQS receive, so it raises the peeked message's receive count (SQS has no read without one); 0 shows depths only",
-      ).default('3'),
-    )
-    .option('--all-routes', 'list empty routes too')
-    .addOption(jsonOption())
-    .addOption(stackOption())
-    .action(async (route: string | undefined, options: TargetOptions & { peek: string; allRoutes?: boolean; json?: boolean }) => {
-      const routes = route === undefined ? ROUTES : [parseRoute(route)];
-      const peek = parseWholeNumber(options.peek, '--peek', 0, 10);
-      const target = await connect(options.stack);
-      const reports = await listDeadLetters({ sqs: target.sqs, queues: await target.queues() }, routes, peek);
-      if (options.json) {
-        printJson(output, reports);
-        return;
-      }
-      const total = reports.reduce((sum, report) => sum + report.depth.visible + report.depth.inFlight, 0);
-      const shown = route !== undefined || options.allRoutes ? reports : reports.filter((report) => report.depth.visible + report.depth.inFlight > 0);
-      const lines = [`${total} dead letter${total === 1 ? '' : 's'} in ${target.description}`];
-      for (const report of shown) {
-        lines.push('', `${report.route}: ${report.depth.visible} waiting${report.depth.inFlight > 0 ? `, ${report.depth.inFlight} in flight` : ''}`);
-        if (report.peek.length > 0) {
-          lines.push(
-            formatTable(
-              ['  MESSAGE ID', 'KEY', 'TYPE', 'SENT', 'RECEIVES'],
-              report.peek.map((letter) => [`  ${letter.messageId}`, letter.key, letter.type, letter.sentAt, letter.receiveCount]),
-            ).trimEnd(),
-          );
-        }
-      }
-      if (total > 0) lines.push('', 'move them back with `webhooks dlq redrive <route>` or `webhooks dlq redrive --all`');
-      print(`${lines.join('\n')}\n`);
-    });
-
-  dlq
-    .command('redrive')
-    .description("move dead letters back to their route's queue (AWS: StartMessageMoveTask; locally: receive, send, delete)")
-    .argument('[route]', 'the canonical route whose dead letters to move')
-    .option('--all', 'every route with dead letters')
-    .option('--no-wait', 'AWS: return once the move tasks have started')
-    .addOption(jsonOption())
-    .addOption(stackOption())
-    .action(async (route: string | undefined, options: TargetOptions & { all?: boolean; wait: boolean; json?: boolean }) => {
-      if ((route === undefined) === (options.all !== true)) {
-        throw new UsageError('name one route (e.g. `webhooks dlq redrive fine_tune.completed`) or pass --all, not both or neither');
-      }
-      const target = await connect(options.stack);
-      const queues = await target.queues();
-      const candidates = route === undefined ? ROUTES : [parseRoute(route)];
-      let progress: ReturnType<typeof startProgress> | undefined;
-      const movedSoFar = new Map<Route, number>();
-      const onProgress = (done: Route, moved: number) => {
-        movedSoFar.set(done, moved);
-        progress?.update([...movedSoFar.values()].reduce((sum, count) => sum + count, 0));
-      };
-      let outcome: Awaited<ReturnType<typeof redriveWaiting>>;
-      try {
-        outcome = await redriveWaiting(
-          {
-            kind: target.kind,
-            sqs: target.sqs,
-            queues,
-            onProgress,
-            records: { documents: target.documents, tableName: target.eventsTable, clock },
-            noWait: !options.wait,
-            onTotal: (total) => (progress = startProgress(output, 'redrive', total)),
-            ...(deps.sleep ? { sleep: deps.sleep } : {}),
-          },
-          candidates,
-        );
-      } finally {
-        progress?.stop();
-      }
-      const { routes, results } = outcome;
-      const moved = results.reduce((sum, result) => sum + result.moved, 0);
-      const failed = results.reduce((sum, result) => sum + result.failed, 0);
-      if (options.json) printJson(output, { moved, failed, routes: results });
-      else {
-        const lines = results.map(
-          (result) =>
-            `${result.route}: ${result.taskHandle !== undefined && result.status === 'RUNNING' ? 'move task started' : `moved ${result.moved}`}` +
-            `${result.failed > 0 ? `, ${result.failed} could not be sent (still dead-lettered)` : ''}`,
-        );
-        print(`${lines.map((line) => `${line}\n`).join('')}${routes.length === 0 ? 'no dead letters to move\n' : `moved ${moved} dead letter${moved === 1 ? '' : 's'} back to their queues\n`}`);
-      }
-      setCode(failed === 0 ? EXIT.ok : EXIT.failure);
-    });
+  addDlqCommands(program, { output, clock, connect, jsonOption, stackOption, setCode, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
 
   // send --------------------------------------------------------------------------------------
   program
@@ -451,9 +355,4 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
 
 function capitalized(name: string): string {
   return `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
-}
-
-function parseRoute(value: string): Route {
-  if (!isRoute(value)) throw new UsageError(`"${value}" is not a route; routes: ${ROUTES.join(', ')}`);
-  return value;
 }
