@@ -4,6 +4,7 @@ import { Architecture, Runtime, Tracing, type CfnFunction } from 'aws-cdk-lib/aw
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { fileURLToPath } from 'node:url';
 
 /** The Lambda runtime of every function: the newest Node.js that Lambda runs. */
 export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
@@ -14,6 +15,14 @@ export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
  * is not supported") unless a real `require` exists in module scope.
  */
 export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+/**
+ * esbuild aliases of every bundle: the SDK clients' default credential chain resolves to the
+ * environment-only provider, which is all Lambda needs (functions/core/env-credentials.ts).
+ */
+export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  '@aws-sdk/credential-provider-node': fileURLToPath(new URL('../../functions/core/env-credentials.ts', import.meta.url)),
+};
 
 /** Properties of {@link BundledFunction}. */
 export interface BundledFunctionProps {
@@ -113,6 +122,7 @@ export class BundledFunction extends Construct {
         bundleAwsSDK: true,
         // esbuild comes from node_modules; bundling never needs Docker.
         forceDockerBundling: false,
+        esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
       },
     });
 
