@@ -8,7 +8,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { routeSlug, type Route } from '../../functions/core/routes';
-import { BundledFunction } from './bundled-function';
+import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { grantItemAccess, ITEM_READ_WRITE_ACTIONS } from './grants';
 
 /**
@@ -63,6 +63,8 @@ export interface RoutePipelineProps {
   readonly oldestMessageAgeThreshold: Duration;
   /** X-Ray tracing of the consumer (see `BundledFunctionProps.tracing`). @default true */
   readonly tracing?: boolean;
+  /** The consumer's log level (see `BundledFunctionProps.logLevel`). @default 'INFO' */
+  readonly logLevel?: FunctionLogLevel;
 }
 
 /**
@@ -125,6 +127,7 @@ export class RoutePipeline extends Construct {
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
       ...(props.tracing === undefined ? {} : { tracing: props.tracing }),
+      ...(props.logLevel === undefined ? {} : { logLevel: props.logLevel }),
     });
 
     // No filter criteria: Lambda deletes messages that do not match a filter, so routing is done

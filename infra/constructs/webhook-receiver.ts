@@ -43,7 +43,7 @@ import { PROVIDERS } from '../../functions/core/providers';
 import { ROUTES, routePascal, type Route } from '../../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../../functions/core/table';
 import { providerPascal } from '../outputs';
-import { BundledFunction } from './bundled-function';
+import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { addEnvironment, addSecret, routeList } from './consumer-settings';
 import { DEFAULT_EVENT_ARCHIVE_RETENTION, WebhookEventBus, type OnEventOptions } from './event-bus';
 import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
@@ -227,6 +227,13 @@ export interface WebhookReceiverProps {
    * @default true
    */
   readonly tracing?: boolean;
+  /**
+   * Level of every function's own log lines. At INFO the receiver writes one line per delivery and
+   * the consumer none per handled event (the event record is the event log); WARN keeps only what
+   * needs a look. Lambda's platform lines stay at WARN either way.
+   * @default 'INFO'
+   */
+  readonly logLevel?: FunctionLogLevel;
 }
 
 /** Settings of Together polling; see {@link WebhookReceiverProps.togetherPolling}. */
@@ -370,6 +377,7 @@ export class WebhookReceiver extends Construct {
         alarmAction,
         oldestMessageAgeThreshold: settings.oldestMessageAgeThreshold,
         tracing: settings.tracing,
+        logLevel: settings.logLevel,
       });
     }
     this.routes = routes;
@@ -412,6 +420,7 @@ export class WebhookReceiver extends Construct {
       logRetention,
       removalPolicy,
       tracing: settings.tracing,
+      logLevel: settings.logLevel,
     });
     grantItemAccess(this.table, this.receiver.handler, RECEIVER_TABLE_ACTIONS);
     for (const route of ROUTES) routes[route].queue.grantSendMessages(this.receiver.handler);
@@ -430,6 +439,7 @@ export class WebhookReceiver extends Construct {
         removalPolicy,
         alarmAction,
         tracing: settings.tracing,
+        logLevel: settings.logLevel,
       });
     }
 
@@ -701,6 +711,7 @@ interface Settings {
   readonly metricsNamespace: string;
   readonly oldestMessageAgeThreshold: Duration;
   readonly tracing: boolean;
+  readonly logLevel: FunctionLogLevel;
 }
 
 /**
@@ -750,7 +761,15 @@ function resolveSettings(props: WebhookReceiverProps): Settings {
     metricsNamespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
     oldestMessageAgeThreshold,
     tracing: props.tracing ?? true,
+    logLevel: logLevelOf(props.logLevel),
   };
+}
+
+function logLevelOf(level: string | undefined): FunctionLogLevel {
+  const levels: readonly FunctionLogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+  if (level === undefined) return 'INFO';
+  if (!(levels as readonly string[]).includes(level)) throw new Error(`logLevel must be one of ${levels.join(', ')}, got "${level}"`);
+  return level as FunctionLogLevel;
 }
 
 function wholeNumber(name: string, value: number | undefined, fallback: number, min: number, max: number): number {

@@ -67,9 +67,27 @@ describe('functions', () => {
     const functions = [stack.webhooks.receiver, ...ROUTES.map((route) => stack.webhooks.consumers[route])];
     const resources = template.toJSON().Resources;
     for (const fn of functions) {
-      expect(resources[logicalId(fn.handler)].Properties.LoggingConfig).toEqual({ LogGroup: ref(fn.logGroup) });
+      expect(resources[logicalId(fn.handler)].Properties.LoggingConfig).toEqual({
+        LogGroup: ref(fn.logGroup),
+        LogFormat: 'JSON',
+        ApplicationLogLevel: 'INFO',
+        SystemLogLevel: 'WARN',
+      });
       expect(resources[logicalId(fn.logGroup)]).toMatchObject({ DeletionPolicy: 'Retain', Properties: { RetentionInDays: 30 } });
     }
+  });
+
+  it('logLevel sets the level of every function: Powertools and Lambda alike, platform lines kept at WARN', () => {
+    const quiet = Template.fromStack(testStack({ receiver: { logLevel: 'WARN', togetherPolling: { enabled: true } } }));
+
+    quiet.allResourcesProperties(
+      'AWS::Lambda::Function',
+      Match.objectLike({
+        LoggingConfig: Match.objectLike({ LogFormat: 'JSON', ApplicationLogLevel: 'WARN', SystemLogLevel: 'WARN' }),
+        Environment: { Variables: Match.objectLike({ POWERTOOLS_LOG_LEVEL: 'WARN' }) },
+      }),
+    );
+    expect(() => testStack({ receiver: { logLevel: 'LOUD' as never } })).toThrow('logLevel must be one of DEBUG, INFO, WARN, ERROR, got "LOUD"');
   });
 
   it('uses no AWS managed policy: each role starts empty and is granted what it uses', () => {
