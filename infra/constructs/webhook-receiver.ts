@@ -676,7 +676,7 @@ export class WebhookReceiver extends Construct {
 }
 
 /** One JSON line per request: enough to trace a delivery from the sender to the function's log. */
-const ACCESS_LOG_FIELDS = {
+export const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
   requestTime: '$context.requestTime',
   sourceIp: '$context.identity.sourceIp',
