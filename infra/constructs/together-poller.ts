@@ -14,7 +14,7 @@ import { FALLBACK_ROUTE, type Route } from '../../functions/core/routes';
 import { DEFAULT_POLL_LIMITS, FAILING_JOBS_METRIC } from '../../functions/poller/poll';
 import { POLLER_TABLE } from '../../functions/poller/state';
 import { DEFAULT_RETRY_POLICY } from '../../functions/poller/together-api';
-import { BundledFunction } from './bundled-function';
+import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { grantItemAccess, POLLER_STATE_ACTIONS, RECEIVER_TABLE_ACTIONS } from './grants';
 import { createTogetherApiKeySecret } from './together-api-key';
 
@@ -62,6 +62,8 @@ export interface TogetherPollerProps {
   readonly alarmAction: IAlarmAction;
   /** X-Ray tracing of the poller (see `BundledFunctionProps.tracing`). @default true */
   readonly tracing?: boolean;
+  /** The poller's log level (see `BundledFunctionProps.logLevel`). @default 'INFO' */
+  readonly logLevel?: FunctionLogLevel;
 }
 
 /**
@@ -127,6 +129,7 @@ export class TogetherPoller extends Construct {
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
       ...(props.tracing === undefined ? {} : { tracing: props.tracing }),
+      ...(props.logLevel === undefined ? {} : { logLevel: props.logLevel }),
     });
     const handler = this.function.handler;
     // A failed run is repeated by the next scheduled one; a Lambda retry would only overlap it.

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, LogGroupLogDestination, type HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -11,6 +11,7 @@ import {
   GraphWidget,
   Metric,
   TreatMissingData,
+  type MetricOptions,
   type IAlarm,
   type IMetric,
 } from 'aws-cdk-lib/aws-cloudwatch';
@@ -19,6 +20,7 @@ import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } fr
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IEventBus, IRuleTarget, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { Alias } from 'aws-cdk-lib/aws-kms';
+import { FunctionUrlAuthType, type CfnFunction, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -44,7 +46,7 @@ import { ROUTES, routePascal, type Route } from '../../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../../functions/core/table';
 import { providerPascal } from '../outputs';
 import { BATCH_RESULTS_CONSUMER, BATCH_RESULTS_CONSUMER_ENTRY, BatchResults, type BatchResultsOptions } from './batch-results';
-import { BundledFunction } from './bundled-function';
+import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { addEnvironment, addSecret, routeList } from './consumer-settings';
 import { DEFAULT_EVENT_ARCHIVE_RETENTION, WebhookEventBus, type OnEventOptions } from './event-bus';
 import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
@@ -121,6 +123,8 @@ const SNS_MANAGED_KEY_ALIAS = 'alias/aws/sns';
 
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
 export const DEFAULT_THROTTLING_BURST_LIMIT = 200;
+/** Deliveries the receiver handles at once behind a function URL (its reserved concurrency). */
+export const DEFAULT_FUNCTION_URL_CONCURRENCY = 10;
 export const DEFAULT_METRICS_NAMESPACE = 'WebhookReceiver';
 /** The receiver's `POWERTOOLS_SERVICE_NAME`: the `service` dimension of its metrics. */
 const RECEIVER_SERVICE = 'receiver';
@@ -186,6 +190,24 @@ export interface WebhookReceiverProps {
    */
   readonly throttlingBurstLimit?: number;
   /**
+   * What receives the deliveries. `httpApi`: an API Gateway HTTP API, throttled per second
+   * (`throttlingRateLimit`, `throttlingBurstLimit`) with an access log line per request.
+   * `functionUrl`: a Lambda function URL straight to the receiver, US$1.00 per million deliveries
+   * less, throttled by the receiver's reserved concurrency (`functionUrlConcurrency`) instead of a
+   * request rate; it gives up the access logs, the per-second throttle, the `/webhooks/{provider}`
+   * route match (any path ending in a provider's name reaches it) and custom domains through API
+   * Gateway. Signature checks, idempotency and every guarantee of the write path are the same.
+   * @default 'httpApi'
+   */
+  readonly endpoint?: 'httpApi' | 'functionUrl';
+  /**
+   * With `endpoint: 'functionUrl'`: the receiver's reserved concurrency, the most deliveries it
+   * handles at once; above it Lambda answers 429 and senders retry. Reserving takes it from the
+   * account's unreserved concurrency, which must keep at least 100.
+   * @default 10
+   */
+  readonly functionUrlConcurrency?: number;
+  /**
    * Retention of every log group (functions and API access logs).
    * @default RetentionDays.ONE_MONTH
    */
@@ -236,6 +258,13 @@ export interface WebhookReceiverProps {
    * @default false
    */
   readonly batchResults?: boolean | BatchResultsOptions;
+  /**
+   * Level of every function's own log lines. At INFO the receiver writes one line per delivery and
+   * the consumer none per handled event (the event record is the event log); WARN keeps only what
+   * needs a look. Lambda's platform lines stay at WARN either way.
+   * @default 'INFO'
+   */
+  readonly logLevel?: FunctionLogLevel;
 }
 
 /** Settings of Together polling; see {@link WebhookReceiverProps.togetherPolling}. */
@@ -260,12 +289,16 @@ export interface TogetherPollingProps {
  * provider added to `PROVIDERS` gets its resources here with no change to this file.
  */
 export class WebhookReceiver extends Construct {
-  /** The HTTP API: `ANY /webhooks/{provider}` → the receiver. */
-  public readonly api: HttpApi;
-  /** The `$default` stage: throttled and access-logged. */
-  public readonly stage: HttpStage;
-  /** The API's access logs, one JSON line per request. */
-  public readonly accessLogs: LogGroup;
+  /** The HTTP API: `ANY /webhooks/{provider}` → the receiver (`endpoint: 'httpApi'` only). */
+  public readonly api?: HttpApi;
+  /** The `$default` stage: throttled and access-logged (`endpoint: 'httpApi'` only). */
+  public readonly stage?: HttpStage;
+  /** The API's access logs, one JSON line per request (`endpoint: 'httpApi'` only). */
+  public readonly accessLogs?: LogGroup;
+  /** The receiver's function URL (`endpoint: 'functionUrl'` only). */
+  public readonly functionUrl?: FunctionUrl;
+  /** Base URL of the endpoint, without a trailing slash; a provider's webhook URL is this + `/webhooks/{provider}`. */
+  public readonly endpointUrl: string;
   /** The events table: one item per `{provider}#{eventId}` (idempotency record and event log). */
   public readonly table: Table;
   /** The jobs projection written by the consumers. */
@@ -383,6 +416,7 @@ export class WebhookReceiver extends Construct {
         oldestMessageAgeThreshold: settings.oldestMessageAgeThreshold,
         tracing: settings.tracing,
         ...(route === 'batch.completed' && batchResults !== undefined ? { consumerSettings: BATCH_RESULTS_CONSUMER } : {}),
+        logLevel: settings.logLevel,
       });
     }
     this.routes = routes;
@@ -425,6 +459,7 @@ export class WebhookReceiver extends Construct {
       logRetention,
       removalPolicy,
       tracing: settings.tracing,
+      logLevel: settings.logLevel,
     });
     grantItemAccess(this.table, this.receiver.handler, RECEIVER_TABLE_ACTIONS);
     for (const route of ROUTES) routes[route].queue.grantSendMessages(this.receiver.handler);
@@ -443,6 +478,7 @@ export class WebhookReceiver extends Construct {
         removalPolicy,
         alarmAction,
         tracing: settings.tracing,
+        logLevel: settings.logLevel,
       });
     }
     if (batchResults !== undefined) {
@@ -454,34 +490,59 @@ export class WebhookReceiver extends Construct {
       });
     }
 
-    // ── API ──────────────────────────────────────────────────────────────────────────────
-    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy });
-    this.api = new HttpApi(this, 'Api', {
-      description: 'Receives signed webhook deliveries at /webhooks/{provider}',
-      // The stage is added below, with throttling and access logs.
-      createDefaultStage: false,
-    });
-    this.stage = this.api.addStage('DefaultStage', {
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: { rateLimit: settings.throttlingRateLimit, burstLimit: settings.throttlingBurstLimit },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(this.accessLogs),
-        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
-      },
-    });
-    // ANY, not POST: the contract answers other methods with 405 and a JSON body from the
-    // function. A POST-only route would make API Gateway itself answer 404 for them.
-    this.api.addRoutes({
-      path: '/webhooks/{provider}',
-      methods: [HttpMethod.ANY],
-      integration: new HttpLambdaIntegration('ReceiverIntegration', this.receiver.handler),
-    });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason:
-        'Webhook senders cannot present AWS or OAuth credentials; every delivery is authenticated by the receiver function with the provider\'s HMAC signature over the raw body (401 otherwise), before any parsing or I/O.',
-    });
+    // ── Endpoint ─────────────────────────────────────────────────────────────────────────
+    let endpointMetrics: EndpointMetrics;
+    if (settings.endpoint === 'functionUrl') {
+      // Throttling is the receiver's concurrency: at most this many deliveries at once, 429 above.
+      (this.receiver.handler.node.defaultChild as CfnFunction).reservedConcurrentExecutions = settings.functionUrlConcurrency;
+      const url = this.receiver.handler.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+      this.functionUrl = url;
+      // The URL ends in a slash; the base URL of both endpoints has none.
+      this.endpointUrl = Fn.join('', ['https://', Fn.select(2, Fn.split('/', url.url))]);
+      const fnMetric = (metricName: string, props: MetricOptions) => this.receiver.handler.metric(metricName, props);
+      endpointMetrics = {
+        requests: (props) => fnMetric('UrlRequestCount', props),
+        clientErrors: (props) => fnMetric('Url4xxCount', props),
+        serverErrors: (props) => fnMetric('Url5xxCount', props),
+        latency: [(props) => fnMetric('UrlRequestLatency', { ...props, label: 'latency' })],
+      };
+    } else {
+      this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy });
+      this.api = new HttpApi(this, 'Api', {
+        description: 'Receives signed webhook deliveries at /webhooks/{provider}',
+        // The stage is added below, with throttling and access logs.
+        createDefaultStage: false,
+      });
+      this.stage = this.api.addStage('DefaultStage', {
+        stageName: '$default',
+        autoDeploy: true,
+        throttle: { rateLimit: settings.throttlingRateLimit, burstLimit: settings.throttlingBurstLimit },
+        accessLogSettings: {
+          destination: new LogGroupLogDestination(this.accessLogs),
+          format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+        },
+      });
+      // ANY, not POST: the contract answers other methods with 405 and a JSON body from the
+      // function. A POST-only route would make API Gateway itself answer 404 for them.
+      this.api.addRoutes({
+        path: '/webhooks/{provider}',
+        methods: [HttpMethod.ANY],
+        integration: new HttpLambdaIntegration('ReceiverIntegration', this.receiver.handler),
+      });
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Webhook senders cannot present AWS or OAuth credentials; every delivery is authenticated by the receiver function with the provider\'s HMAC signature over the raw body (401 otherwise), before any parsing or I/O.',
+      });
+      const api = this.api;
+      this.endpointUrl = api.apiEndpoint;
+      endpointMetrics = {
+        requests: (props) => api.metricCount(props),
+        clientErrors: (props) => api.metricClientError(props),
+        serverErrors: (props) => api.metricServerError(props),
+        latency: [(props) => api.metricLatency({ ...props, label: 'latency' }), (props) => api.metricIntegrationLatency({ ...props, label: 'integration' })],
+      };
+    }
 
     // ── Operations ───────────────────────────────────────────────────────────────────────
     const minute = Duration.minutes(1);
@@ -496,7 +557,7 @@ export class WebhookReceiver extends Construct {
     const api5xx = new Alarm(this, 'Api5xxAlarm', {
       alarmDescription:
         'The API answered 5xx: a dependency failed (503, retryable), a provider secret is not set or is refused (503, see the Secret alarms), or the receiver failed. See the receiver logs.',
-      metric: this.api.metricServerError({ period: minute, statistic: 'Sum' }),
+      metric: endpointMetrics.serverErrors({ period: minute, statistic: 'Sum' }),
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
@@ -514,7 +575,7 @@ export class WebhookReceiver extends Construct {
       ...ROUTES.flatMap((route) => [routes[route].deadLetterAlarm, routes[route].oldestMessageAlarm]),
       ...(this.poller === undefined ? [] : [this.poller.errorsAlarm, this.poller.durationAlarm, this.poller.failingJobsAlarm]),
     ];
-    this.dashboard = this.createDashboard();
+    this.dashboard = this.createDashboard(endpointMetrics);
   }
 
   /**
@@ -609,7 +670,7 @@ export class WebhookReceiver extends Construct {
     return topic;
   }
 
-  private createDashboard(): Dashboard {
+  private createDashboard(endpoint: EndpointMetrics): Dashboard {
     const minute = Duration.minutes(1);
     const perRoute = (label: string, metric: (route: Route) => IMetric) =>
       new GraphWidget({ title: label, width: 12, left: ROUTES.map(metric), leftYAxis: { min: 0 } });
@@ -617,21 +678,18 @@ export class WebhookReceiver extends Construct {
     dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: [...this.alarms], width: 24 }));
     dashboard.addWidgets(
       new GraphWidget({
-        title: 'API requests',
+        title: 'Endpoint requests',
         width: 12,
         left: [
-          this.api.metricCount({ period: minute, statistic: 'Sum', label: 'requests' }),
-          this.api.metricClientError({ period: minute, statistic: 'Sum', label: '4xx' }),
-          this.api.metricServerError({ period: minute, statistic: 'Sum', label: '5xx' }),
+          endpoint.requests({ period: minute, statistic: 'Sum', label: 'requests' }),
+          endpoint.clientErrors({ period: minute, statistic: 'Sum', label: '4xx' }),
+          endpoint.serverErrors({ period: minute, statistic: 'Sum', label: '5xx' }),
         ],
       }),
       new GraphWidget({
-        title: 'API latency (p99)',
+        title: 'Endpoint latency (p99)',
         width: 12,
-        left: [
-          this.api.metricLatency({ period: minute, statistic: 'p99', label: 'latency' }),
-          this.api.metricIntegrationLatency({ period: minute, statistic: 'p99', label: 'integration' }),
-        ],
+        left: endpoint.latency.map((metric) => metric({ period: minute, statistic: 'p99' })),
       }),
     );
     const receiver = this.receiver.handler;
@@ -687,7 +745,7 @@ export class WebhookReceiver extends Construct {
 }
 
 /** One JSON line per request: enough to trace a delivery from the sender to the function's log. */
-const ACCESS_LOG_FIELDS = {
+export const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
   requestTime: '$context.requestTime',
   sourceIp: '$context.identity.sourceIp',
@@ -722,6 +780,17 @@ interface Settings {
   readonly metricsNamespace: string;
   readonly oldestMessageAgeThreshold: Duration;
   readonly tracing: boolean;
+  readonly logLevel: FunctionLogLevel;
+  readonly endpoint: 'httpApi' | 'functionUrl';
+  readonly functionUrlConcurrency: number;
+}
+
+/** The endpoint's request, error and latency metrics, whichever endpoint it is. */
+interface EndpointMetrics {
+  readonly requests: (props: MetricOptions) => IMetric;
+  readonly clientErrors: (props: MetricOptions) => IMetric;
+  readonly serverErrors: (props: MetricOptions) => IMetric;
+  readonly latency: readonly ((props: MetricOptions) => IMetric)[];
 }
 
 /**
@@ -771,7 +840,29 @@ function resolveSettings(props: WebhookReceiverProps): Settings {
     metricsNamespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
     oldestMessageAgeThreshold,
     tracing: props.tracing ?? true,
+    logLevel: logLevelOf(props.logLevel),
+    endpoint: endpointOf(props),
+    functionUrlConcurrency: wholeNumber('functionUrlConcurrency', props.functionUrlConcurrency, DEFAULT_FUNCTION_URL_CONCURRENCY, 1, 1_000),
   };
+}
+
+function endpointOf(props: WebhookReceiverProps): 'httpApi' | 'functionUrl' {
+  const endpoint = props.endpoint ?? 'httpApi';
+  if (endpoint !== 'httpApi' && endpoint !== 'functionUrl') throw new Error(`endpoint must be 'httpApi' or 'functionUrl', got "${String(endpoint)}"`);
+  if (endpoint === 'functionUrl' && (props.throttlingRateLimit !== undefined || props.throttlingBurstLimit !== undefined)) {
+    throw new Error("throttlingRateLimit and throttlingBurstLimit apply to the HTTP API; with endpoint: 'functionUrl' set functionUrlConcurrency");
+  }
+  if (endpoint === 'httpApi' && props.functionUrlConcurrency !== undefined) {
+    throw new Error("functionUrlConcurrency applies to endpoint: 'functionUrl' only");
+  }
+  return endpoint;
+}
+
+function logLevelOf(level: string | undefined): FunctionLogLevel {
+  const levels: readonly FunctionLogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+  if (level === undefined) return 'INFO';
+  if (!(levels as readonly string[]).includes(level)) throw new Error(`logLevel must be one of ${levels.join(', ')}, got "${level}"`);
+  return level as FunctionLogLevel;
 }
 
 function wholeNumber(name: string, value: number | undefined, fallback: number, min: number, max: number): number {

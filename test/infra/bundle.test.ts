@@ -268,6 +268,17 @@ describe('bundles from cdk synth', () => {
     }
   });
 
+  it('resolve the credential chain to the environment provider only: no SSO, STS or metadata-service clients', () => {
+    for (const asset of new Set(functions.map((fn) => fn.Metadata['aws:asset:path']))) {
+      const bundle = readFileSync(join(outdir, asset as string, 'index.mjs'), 'utf8');
+      // Witnesses of the default chain's other links: STS web identity, SSO, the container endpoint.
+      for (const witness of ['AssumeRoleWithWebIdentity', 'GetRoleCredentials', 'AWS_CONTAINER_CREDENTIALS_FULL_URI']) {
+        expect(bundle.includes(witness), `${asset} contains ${witness}`).toBe(false);
+      }
+      expect(bundle.includes('AWS_SECRET_ACCESS_KEY'), `${asset} reads credentials from the environment`).toBe(true);
+    }
+  });
+
   it('builds one consumer bundle that every route shares, and one of its own for the batch results consumer', () => {
     const asset = (route: Route) => consumerFunction(route).Metadata['aws:asset:path'];
     const consumerAssets = new Set(ROUTES.filter((route) => route !== 'batch.completed').map(asset));

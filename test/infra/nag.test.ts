@@ -55,6 +55,18 @@ describe('cdk-nag AWS Solutions checks', () => {
     expect(report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName))).toEqual([]);
   });
 
+  it("leave no unacknowledged finding with endpoint: 'functionUrl', and acknowledge nothing more for it", () => {
+    const leanApp = testApp({ outdir: join(outdir, 'lean') });
+    const lean = testStack({ receiver: { endpoint: 'functionUrl' } }, leanApp);
+    Validations.of(leanApp).addPlugins(new AwsSolutionsChecks(leanApp));
+
+    const assembly = leanApp.synth();
+
+    const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8')) as ValidationReport;
+    expect(report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName))).toEqual([]);
+    expect(new Set([...acknowledgements(lean).keys()].map((id) => id.replace(/\[.*$/, '')))).toEqual(new Set(['AwsSolutions-SMG4', 'AwsSolutions-SNS2', 'AwsSolutions-IAM5']));
+  });
+
   it('fail the synth of a stack with a finding (the check is live)', () => {
     const bare = new App({ outdir: join(outdir, 'bare') });
     new Queue(new Stack(bare, 'Bare'), 'Plain');

@@ -67,9 +67,27 @@ describe('functions', () => {
     const functions = [stack.webhooks.receiver, ...ROUTES.map((route) => stack.webhooks.consumers[route])];
     const resources = template.toJSON().Resources;
     for (const fn of functions) {
-      expect(resources[logicalId(fn.handler)].Properties.LoggingConfig).toEqual({ LogGroup: ref(fn.logGroup) });
+      expect(resources[logicalId(fn.handler)].Properties.LoggingConfig).toEqual({
+        LogGroup: ref(fn.logGroup),
+        LogFormat: 'JSON',
+        ApplicationLogLevel: 'INFO',
+        SystemLogLevel: 'WARN',
+      });
       expect(resources[logicalId(fn.logGroup)]).toMatchObject({ DeletionPolicy: 'Retain', Properties: { RetentionInDays: 30 } });
     }
+  });
+
+  it('logLevel sets the level of every function: Powertools and Lambda alike, platform lines kept at WARN', () => {
+    const quiet = Template.fromStack(testStack({ receiver: { logLevel: 'WARN', togetherPolling: { enabled: true } } }));
+
+    quiet.allResourcesProperties(
+      'AWS::Lambda::Function',
+      Match.objectLike({
+        LoggingConfig: Match.objectLike({ LogFormat: 'JSON', ApplicationLogLevel: 'WARN', SystemLogLevel: 'WARN' }),
+        Environment: { Variables: Match.objectLike({ POWERTOOLS_LOG_LEVEL: 'WARN' }) },
+      }),
+    );
+    expect(() => testStack({ receiver: { logLevel: 'LOUD' as never } })).toThrow('logLevel must be one of DEBUG, INFO, WARN, ERROR, got "LOUD"');
   });
 
   it('uses no AWS managed policy: each role starts empty and is granted what it uses', () => {
@@ -331,7 +349,7 @@ describe('API', () => {
       StageName: '$default',
       AutoDeploy: true,
       DefaultRouteSettings: { ThrottlingRateLimit: DEFAULT_THROTTLING_RATE_LIMIT, ThrottlingBurstLimit: DEFAULT_THROTTLING_BURST_LIMIT },
-      AccessLogSettings: { DestinationArn: arnOf(stack.webhooks.accessLogs), Format: Match.stringLikeRegexp('\\$context\\.requestId') },
+      AccessLogSettings: { DestinationArn: arnOf(stack.webhooks.accessLogs!), Format: Match.stringLikeRegexp('\\$context\\.requestId') },
     });
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
@@ -341,8 +359,51 @@ describe('API', () => {
       Action: 'lambda:InvokeFunction',
       Principal: 'apigateway.amazonaws.com',
       FunctionName: arnOf(stack.webhooks.receiver.handler),
-      SourceArn: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([{ Ref: logicalId(stack.webhooks.api) }, '/*/*/webhooks/{provider}'])] }),
+      SourceArn: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([{ Ref: logicalId(stack.webhooks.api!) }, '/*/*/webhooks/{provider}'])] }),
     });
+  });
+});
+
+describe("endpoint: 'functionUrl'", () => {
+  let lean: WebhookReceiverStack;
+  let leanTemplate: Template;
+  beforeAll(() => {
+    lean = testStack({ receiver: { endpoint: 'functionUrl', functionUrlConcurrency: 25 } });
+    leanTemplate = Template.fromStack(lean);
+  });
+
+  it('puts a public function URL on the receiver instead of the HTTP API, and no access log group', () => {
+    leanTemplate.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', TargetFunctionArn: arnOf(lean.webhooks.receiver.handler) });
+    leanTemplate.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+    leanTemplate.resourceCountIs('AWS::ApiGatewayV2::Stage', 0);
+    expect(lean.webhooks.api).toBeUndefined();
+    expect(lean.webhooks.accessLogs).toBeUndefined();
+  });
+
+  it('throttles by the receiver\'s reserved concurrency', () => {
+    const receiver = leanTemplate.toJSON().Resources[logicalId(lean.webhooks.receiver.handler)];
+    expect(receiver.Properties.ReservedConcurrentExecutions).toBe(25);
+    expect(template.toJSON().Resources[logicalId(stack.webhooks.receiver.handler)].Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('gives each provider\'s webhook URL on the function URL, and alarms on its 5xx answers', () => {
+    leanTemplate.hasOutput(STACK_OUTPUTS.webhookUrl('together'), {
+      Value: { 'Fn::Join': ['', ['https://', Match.objectLike({ 'Fn::Select': Match.anyValue() }), '/webhooks/together']] },
+    });
+    const url = JSON.stringify(leanTemplate.toJSON().Outputs[STACK_OUTPUTS.webhookUrl('together')].Value);
+    expect(url).toContain(logicalId(lean.webhooks.functionUrl!));
+    leanTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Url5xxCount',
+      Dimensions: [{ Name: 'FunctionName', Value: ref(lean.webhooks.receiver.handler) }],
+    });
+  });
+
+  it('refuses the HTTP API throttle with a function URL, and the concurrency without one', () => {
+    expect(() => testStack({ receiver: { endpoint: 'functionUrl', throttlingRateLimit: 5 } })).toThrow(
+      "throttlingRateLimit and throttlingBurstLimit apply to the HTTP API; with endpoint: 'functionUrl' set functionUrlConcurrency",
+    );
+    expect(() => testStack({ receiver: { functionUrlConcurrency: 5 } })).toThrow("functionUrlConcurrency applies to endpoint: 'functionUrl' only");
   });
 });
 
@@ -423,7 +484,7 @@ describe('alarms and dashboard', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/ApiGateway',
       MetricName: '5xx',
-      Dimensions: [{ Name: 'ApiId', Value: ref(stack.webhooks.api) }],
+      Dimensions: [{ Name: 'ApiId', Value: ref(stack.webhooks.api!) }],
       AlarmActions: [alarmTopic()],
     });
   });

@@ -60,6 +60,19 @@ function failFor(failing: Set<string>): RouteStep {
 }
 
 describe('consumer on the emulators', () => {
+  it('one INFO line per event at most: handling an event writes none, the receiver\'s accept line is the only one', async () => {
+    const event = normalizedEvent({ subject: `ft-${Math.random().toString(36).slice(2)}` });
+    await queuedRecord(event);
+    const infoLines: string[] = [];
+    const logger = { info: (message: string) => void infoLines.push(message), debug: () => undefined, warn: () => undefined, error: () => undefined };
+
+    const response = await consumerOn(env, 'fine_tune.completed', { logger: logger as never })(sqsEvent(sqsRecord(event)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect((await eventRecord(env, eventKey(event)))?.status).toBe('handled');
+    expect(infoLines).toEqual([]);
+  });
+
   it('marks a queued event handled and releases its lease', async () => {
     const event = failedFineTune();
     await queuedRecord(event);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ASSUMPTIONS, costPerMillion, dynamoItemBytes, PRICES_USD, type CostInputs } from '../../bench/cost';
+import { ASSUMPTIONS, batchFill, costTable, dynamoItemBytes, PRICES_USD, type CostMeasurements, type CostScenario, type CostTable } from '../../bench/cost';
 import { check, median, quantile } from '../../bench/stats';
 
 describe('bench statistics', () => {
@@ -27,37 +27,52 @@ describe('bench cost model', () => {
     expect(dynamoItemBytes({ pk: { S: 'abc' }, n: { N: '12345' } })).toBe(2 + 3 + 1 + 4);
   });
 
-  it('prices a million deliveries line by line from the inputs and the list prices', () => {
-    const inputs: CostInputs = {
-      receiverMemoryMb: 512,
-      receiverMemorySource: 'test',
-      receiverDurationMs: 9.2,
-      receiverInitMs: 100,
-      consumerMemoryMb: 256,
-      consumerBatchMs: 40,
-      batchSize: 10,
-      storedRecord: { pk: { S: 'x'.repeat(500) } },
-      messageBytes: 400,
-      eventsTableWritesPerEvent: 4,
-      otherTableWritesPerEvent: 1,
-      indexWritesPerEvent: 1,
-      receiverLogBytesPerDelivery: 500,
-      consumerLogBytesPerEvent: 200,
-    };
+  const measured: CostMeasurements = {
+    receiverMemoryMb: 512,
+    consumerMemoryMb: 256,
+    receiverCpuMs: 0.4,
+    consumerCpuMsPerEvent: 0.5,
+    receiverInitMs: 100,
+    atPayload: new Map([
+      [1024, { itemBytes: 1_500, messageBytes: 1_300 }],
+      [4096, { itemBytes: 4_600, messageBytes: 4_400 }],
+    ]),
+    receiverLogBytes: 900,
+    consumerLogBytesPerEvent: 30,
+    consumerHandledLineBytes: 400,
+    accessLogBytes: 450,
+  };
+  const scenario: CostScenario = { deliveriesPerMonth: 100_000_000, payloadBytes: 1024, endpoint: 'httpApi', platformLines: 'WARN', handledLine: 'DEBUG' };
+  const line = (table: CostTable, item: string) => table.lines.find((entry) => entry.item === item)?.usdPerMillion;
 
-    const result = costPerMillion(inputs);
+  it('prices a million deliveries line by line from stated round trips, measured bytes and list prices', () => {
+    const table = costTable('default', scenario, measured);
 
-    const line = (item: string) => result.lines.find((entry) => entry.item === item)?.usdPerMillion;
-    // 10 ms billed × 0.5 GB × 1 M invocations.
-    expect(line('Receiver Lambda duration')).toBeCloseTo(1e6 * 0.01 * 0.5 * PRICES_USD.lambdaArmPerGbSecond, 4);
-    // 502 B + growth fits one write unit; 4 writes, and only the first also writes the index.
-    expect(result.writeUnitsPerWrite).toBe(1);
-    expect(line('DynamoDB events table writes')).toBeCloseTo(5 * PRICES_USD.dynamodbPerMillionWriteUnits, 4);
-    expect(line('SQS')).toBeCloseTo(1.2 * PRICES_USD.sqsPerMillionRequests, 4);
-    expect(result.itemBytes).toBe(502 + ASSUMPTIONS.recordGrowthBytes);
-    expect(result.totalUsdPerMillion).toBeCloseTo(
-      result.lines.reduce((sum, entry) => sum + entry.usdPerMillion, 0),
-      2,
-    );
+    // 0.4 ms CPU + put 5 + send 10 + mark 5 → 21 ms billed × 0.5 GB × 1 M invocations.
+    expect(line(table, 'Receiver duration')).toBeCloseTo(1e6 * 0.021 * 0.5 * PRICES_USD.lambdaArmPerGbSecond, 4);
+    // 1,500 B + growth is two write units; 4 writes of the item, and the put writes the index too.
+    expect(table.writeUnitsPerWrite).toBe(2);
+    expect(line(table, 'DynamoDB events table')).toBeCloseTo(9 * PRICES_USD.dynamodbPerMillionWriteUnits, 4);
+    // 38.6 deliveries a second fill every batch of 10.
+    expect(table.batchFill).toBe(10);
+    expect(line(table, 'SQS')).toBeCloseTo(1.2 * PRICES_USD.sqsPerMillionRequests, 4);
+    expect(line(table, 'API Gateway HTTP API')).toBe(PRICES_USD.httpApiPerMillionRequests);
+    // Receiver 900 + consumer 30 + access log 450 B, no platform lines.
+    expect(line(table, 'CloudWatch Logs')).toBeCloseTo((1e6 * 1380 * PRICES_USD.logsPerGbIngested) / 1024 ** 3, 4);
+    expect(table.totalUsdPerMillion).toBeCloseTo(table.lines.reduce((sum, entry) => sum + entry.usdPerMillion, 0), 2);
+  });
+
+  it('fills batches from the arrival rate and the batching window: a quiet month pays a batch per event', () => {
+    expect(batchFill(1_000_000)).toBeCloseTo(1 + 1_000_000 / (30 * 86_400) * ASSUMPTIONS.batchingWindowSeconds, 6);
+    expect(batchFill(100_000_000)).toBe(ASSUMPTIONS.batchSize);
+  });
+
+  it('prices the function URL without the gateway and its access log, and the old log levels with their lines', () => {
+    const lean = costTable('lean', { ...scenario, endpoint: 'functionUrl' }, measured);
+    const before = costTable('before', { ...scenario, platformLines: 'INFO', handledLine: 'INFO' }, measured);
+
+    expect(line(lean, 'Lambda function URL')).toBe(0);
+    expect(line(lean, 'CloudWatch Logs')).toBeCloseTo((1e6 * 930 * PRICES_USD.logsPerGbIngested) / 1024 ** 3, 4);
+    expect(line(before, 'CloudWatch Logs')).toBeCloseTo((1e6 * (1380 + 400 + ASSUMPTIONS.platformLogBytesPerInvocation * 1.1) * PRICES_USD.logsPerGbIngested) / 1024 ** 3, 4);
   });
 });
