@@ -27,9 +27,11 @@ async function send(type = 'fine_tune.completed'): Promise<string> {
   return (JSON.parse(answer.body) as { key: string }).key;
 }
 
-async function open(path = ''): Promise<{ page: Page; seen: ReturnType<typeof watch> }> {
+/** A new page on the console at `path`; `beforeLoad` runs first, e.g. to install a fake clock. */
+async function open(path = '', beforeLoad?: (page: Page) => Promise<void>): Promise<{ page: Page; seen: ReturnType<typeof watch> }> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const seen = watch(page);
+  await beforeLoad?.(page);
   await page.goto(`${local.url}${path}`);
   return { page, seen };
 }
@@ -55,13 +57,13 @@ describe.skipIf(CHROMIUM === undefined)('web console in Chromium: events', () =>
   it('a new event appears within 2 s without a reload', async () => {
     // The page's own clock, paused and moved on by hand: "within 2 s" is two seconds of the page's
     // timers, however slow this machine is, not a race against the wall clock.
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     let pending = 0;
-    page.on('request', () => void (pending += 1));
-    page.on('requestfinished', () => void (pending -= 1));
-    page.on('requestfailed', () => void (pending -= 1));
-    await page.clock.install();
-    await page.goto(local.url);
+    const { page } = await open('', async (fresh) => {
+      fresh.on('request', () => void (pending += 1));
+      fresh.on('requestfinished', () => void (pending -= 1));
+      fresh.on('requestfailed', () => void (pending -= 1));
+      await fresh.clock.install();
+    });
     await page.locator('table.events').waitFor();
     await page.clock.pauseAt(Date.now() + 60_000);
     // The jump may fire one poll; it must be answered before the event exists.
