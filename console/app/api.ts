@@ -37,16 +37,5 @@ export interface Info {
   rejections: boolean;
 }
 
-export interface EventSummary {
-  pk: string;
-  status: string;
-  provider: string;
-  eventId: string;
-  route: string;
-  providerType: string;
-  subject?: string;
-  receivedAt: string;
-  attempts?: number;
-  lastError?: string;
-  replayCount?: number;
-}
+/** A record as the lists show it: the CLI's own summary type, erased from the bundle. */
+export type { EventSummary } from '../../cli/events';
