@@ -1,5 +1,5 @@
 /**
- * Renders the figures of docs/performance.md (and the README's summary line) from
+ * Renders the figures of docs/performance.md and the README's Performance section from
  * bench/results.json, between their markers. `npm run bench` calls it after writing the results;
  * `npm run bench:docs` renders again from the results alone. test/unit/bench-docs.test.ts fails
  * when the docs and the results drift apart.
@@ -12,7 +12,7 @@ export const PERFORMANCE_DOC = fileURLToPath(new URL('../docs/performance.md', i
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
 export const MARKERS = {
   figures: ['<!-- bench:figures:begin (npm run bench:docs renders this from bench/results.json) -->', '<!-- bench:figures:end -->'],
-  summary: ['<!-- bench:summary:begin (npm run bench:docs) -->', '<!-- bench:summary:end -->'],
+  readme: ['<!-- bench:readme:begin (npm run bench:docs renders this from bench/results.json) -->', '<!-- bench:readme:end -->'],
 } as const;
 
 interface Spread {
@@ -108,18 +108,28 @@ export function renderFigures(results: BenchResults): string {
   return out.join('\n');
 }
 
-/** The README's one-line summary. */
-export function renderSummary(results: BenchResults): string {
+/** The cost table of the default stack at 100 M a month and 1 KB: the one the README shows line by line. */
+const README_COST_TABLE = 'default (HTTP API), 100 M a month, 1 KB';
+
+/** The README's Performance section: every target with its verdict, and the default cost with its arithmetic. */
+export function renderReadme(results: BenchResults): string {
   const met = results.checks.filter((check) => check.met).length;
-  const cost = (id: string) => results.checks.find((check) => check.id === id);
-  const defaultCost = cost('cost.default');
-  const leanCost = cost('cost.lean');
-  return (
-    `Last benchmark (${results.generatedAt.slice(0, 10)}): ${met} of ${results.checks.length} targets met` +
-    (defaultCost === undefined ? '' : `; $${fixed(defaultCost.value)} per million deliveries by default`) +
-    (leanCost === undefined ? '' : `, $${fixed(leanCost.value)} with \`endpoint: 'functionUrl'\``) +
-    ' (100 M a month, 1 KB events, list prices).'
-  );
+  const m = results.machine;
+  const out = [
+    `Last run ${results.generatedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.nproc} × ${m.model}, ${m.node}, load average ${m.loadAverageAtStart[0]} at the start: **${met} of ${results.checks.length} targets met**.`,
+    '',
+    '| target | measured | goal | verdict |',
+    '|---|---:|---:|---|',
+    ...results.checks.map((check) => `| ${check.label} | ${fixed(check.value)} | ${sign(check)} ${check.target} | ${verdict(check)} |`),
+  ];
+  const table = results.cost.tables.find((candidate) => candidate.name === README_COST_TABLE);
+  if (table !== undefined) {
+    out.push('', `Cost per million accepted deliveries, **${table.name}**, at ${results.cost.prices.asOf}: **$${fixed(table.totalUsdPerMillion, 3)}**.`, '', '| line | USD/M | arithmetic |', '|---|---:|---|');
+    for (const line of table.lines) out.push(`| ${line.item} | ${fixed(line.usdPerMillion, 4)} | ${line.arithmetic.replaceAll('|', '\\|')} |`);
+    const others = results.cost.tables.filter((candidate) => candidate !== table);
+    out.push('', `Other configurations: ${others.map((other) => `${other.name} $${fixed(other.totalUsdPerMillion, 3)}`).join('; ')}.`);
+  }
+  return out.join('\n');
 }
 
 /** `text` with the block between `markers` replaced by `content`; throws when a marker is missing. */
@@ -137,7 +147,7 @@ export function readResults(path = RESULTS_PATH): BenchResults {
 /** Writes the docs from the results. */
 export function renderDocs(results: BenchResults = readResults()): void {
   writeFileSync(PERFORMANCE_DOC, replaceBetween(readFileSync(PERFORMANCE_DOC, 'utf8'), MARKERS.figures, renderFigures(results)));
-  writeFileSync(README, replaceBetween(readFileSync(README, 'utf8'), MARKERS.summary, renderSummary(results)));
+  writeFileSync(README, replaceBetween(readFileSync(README, 'utf8'), MARKERS.readme, renderReadme(results)));
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MARKERS, PERFORMANCE_DOC, README, readResults, renderFigures, renderSummary, replaceBetween } from '../../bench/docs';
+import { MARKERS, PERFORMANCE_DOC, README, readResults, renderFigures, renderReadme, replaceBetween } from '../../bench/docs';
 
 /** The block between a pair of markers, as the renderer writes it. */
 function between(text: string, markers: readonly [string, string]): string {
@@ -16,8 +16,8 @@ describe('performance docs rendered from bench/results.json', () => {
     expect(between(readFileSync(PERFORMANCE_DOC, 'utf8'), MARKERS.figures)).toBe(renderFigures(readResults()).trim());
   });
 
-  it('the README summary line is the one bench/results.json gives (npm run bench:docs)', () => {
-    expect(between(readFileSync(README, 'utf8'), MARKERS.summary)).toBe(renderSummary(readResults()).trim());
+  it('the README Performance section is the one bench/results.json gives (npm run bench:docs)', () => {
+    expect(between(readFileSync(README, 'utf8'), MARKERS.readme)).toBe(renderReadme(readResults()).trim());
   });
 
   it('every target in the results carries its value, target, direction and verdict', () => {
