@@ -21,6 +21,8 @@ export const PRICES_USD = {
   secretsManagerPer10kCalls: 0.05,
   /** CloudWatch Logs standard class ingestion (vended access logs are billed the same). */
   logsPerGbIngested: 0.5,
+  /** X-Ray traces recorded (retrieving and scanning them, billed when someone looks, is left out). */
+  xrayPerMillionTracesRecorded: 5.0,
 } as const;
 
 /**
@@ -59,6 +61,13 @@ export const ASSUMPTIONS = {
   indexWriteUnitsPerEvent: 1,
   /** Consumer writes per event after its claim: the jobs projection, then the handled mark. */
   consumerSequentialWrites: 3,
+  /**
+   * X-Ray's default sampling rule, which active tracing in Lambda applies: the first request each
+   * second, then 5 % of the rest. A sampled delivery is one trace, its consumer's segments included
+   * (they join it through the message's trace header).
+   */
+  xrayReservoirPerSecond: 1,
+  xrayRate: 0.05,
 } as const;
 
 /** DynamoDB's item size: attribute names plus values (numbers: 1 byte per 2 significant digits + 1). */
@@ -136,6 +145,8 @@ export interface CostScenario {
   readonly platformLines: 'WARN' | 'INFO';
   /** The consumer's `event handled` line: DEBUG as deployed, INFO as before. */
   readonly handledLine: 'DEBUG' | 'INFO';
+  /** X-Ray active tracing (the `tracing` prop, on by default). */
+  readonly tracing: boolean;
 }
 
 export interface CostLine {
@@ -162,6 +173,14 @@ export function batchFill(deliveriesPerMonth: number): number {
   const A = ASSUMPTIONS;
   const perRouteRate = deliveriesPerMonth / A.secondsPerMonth / A.routesSharingTheLoad;
   return Math.min(A.batchSize, 1 + perRouteRate * A.batchingWindowSeconds);
+}
+
+/** The share of deliveries X-Ray's default rule samples at an even arrival rate. */
+export function tracedShare(deliveriesPerMonth: number): number {
+  const A = ASSUMPTIONS;
+  const perSecond = deliveriesPerMonth / A.secondsPerMonth;
+  const sampled = Math.min(perSecond, A.xrayReservoirPerSecond) + A.xrayRate * Math.max(0, perSecond - A.xrayReservoirPerSecond);
+  return sampled / perSecond;
 }
 
 /** List-price cost of one million accepted deliveries in one configuration, every line with its arithmetic. */
@@ -247,6 +266,18 @@ export function costTable(name: string, scenario: CostScenario, measured: CostMe
     `1M × ${Math.round(logBytes)} B (receiver ${measured.receiverLogBytes} + consumer ${measured.consumerLogBytesPerEvent + handled} measured + platform ${Math.round(platform)} + access log ${access}) × $${P.logsPerGbIngested}/GB`,
     ((M * logBytes) / GB) * P.logsPerGbIngested,
   );
+
+  if (scenario.tracing) {
+    const share = tracedShare(scenario.deliveriesPerMonth);
+    const perSecond = scenario.deliveriesPerMonth / A.secondsPerMonth;
+    add(
+      'X-Ray',
+      `${(share * 100).toFixed(1)} % of deliveries traced (${A.xrayReservoirPerSecond}/s + ${A.xrayRate * 100} % of the rest at ${perSecond.toFixed(2)}/s) × 1 trace × $${P.xrayPerMillionTracesRecorded}/M recorded`,
+      share * P.xrayPerMillionTracesRecorded,
+    );
+  } else {
+    add('X-Ray', 'tracing: false, no traces', 0);
+  }
 
   const total = lines.reduce((sum, line) => sum + line.usdPerMillion, 0);
   return { scenario, name, batchFill: round(fill, 2), itemBytes, writeUnitsPerWrite: wru, lines, totalUsdPerMillion: round(total, 3) };

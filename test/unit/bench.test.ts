@@ -42,7 +42,7 @@ describe('bench cost model', () => {
     consumerHandledLineBytes: 400,
     accessLogBytes: 450,
   };
-  const scenario: CostScenario = { deliveriesPerMonth: 100_000_000, payloadBytes: 1024, endpoint: 'httpApi', platformLines: 'WARN', handledLine: 'DEBUG' };
+  const scenario: CostScenario = { deliveriesPerMonth: 100_000_000, payloadBytes: 1024, endpoint: 'httpApi', platformLines: 'WARN', handledLine: 'DEBUG', tracing: true };
   const line = (table: CostTable, item: string) => table.lines.find((entry) => entry.item === item)?.usdPerMillion;
 
   it('prices a million deliveries line by line from stated round trips, measured bytes and list prices', () => {
@@ -74,5 +74,14 @@ describe('bench cost model', () => {
     expect(line(lean, 'Lambda function URL')).toBe(0);
     expect(line(lean, 'CloudWatch Logs')).toBeCloseTo((1e6 * 930 * PRICES_USD.logsPerGbIngested) / 1024 ** 3, 4);
     expect(line(before, 'CloudWatch Logs')).toBeCloseTo((1e6 * (1380 + 400 + ASSUMPTIONS.platformLogBytesPerInvocation * 1.1) * PRICES_USD.logsPerGbIngested) / 1024 ** 3, 4);
+  });
+
+  it('prices X-Ray at its default sampling: every delivery in a quiet month, 1/s plus 5 % of the rest when busy, nothing untraced', () => {
+    // 1 M a month is 0.39 a second: the reservoir of 1 a second traces all of them.
+    expect(line(costTable('quiet', { ...scenario, deliveriesPerMonth: 1_000_000 }, measured), 'X-Ray')).toBeCloseTo(PRICES_USD.xrayPerMillionTracesRecorded, 4);
+    // 100 M a month is 38.58 a second: 1 + 5 % of 37.58 = 2.879 traced a second.
+    const perSecond = 100_000_000 / (30 * 86_400);
+    expect(line(costTable('busy', scenario, measured), 'X-Ray')).toBeCloseTo(((1 + 0.05 * (perSecond - 1)) / perSecond) * PRICES_USD.xrayPerMillionTracesRecorded, 4);
+    expect(line(costTable('untraced', { ...scenario, tracing: false }, measured), 'X-Ray')).toBe(0);
   });
 });
