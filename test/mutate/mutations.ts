@@ -46,7 +46,7 @@ export const MUTATIONS: readonly Mutation[] = [
   { name: 'verify-no-future-check', file: VERIFY, find: 'if (seconds - nowSeconds > TIMESTAMP', replace: 'if (false && seconds - nowSeconds > TIMESTAMP', tests: verifyTests, why: 'timestamps from the future are accepted' },
   { name: 'verify-tolerance-600', file: VERIFY, find: 'TIMESTAMP_TOLERANCE_SECONDS = 300', replace: 'TIMESTAMP_TOLERANCE_SECONDS = 600', tests: verifyTests, why: 'a ten-minute replay window' },
   { name: 'verify-short-hex', file: VERIFY, find: '[0-9a-fA-F]{64}', replace: '[0-9a-fA-F]{2,64}', tests: verifyTests, why: 'a short signature reaches timingSafeEqual and throws (500)' },
-  { name: 'verify-any-version', file: VERIFY, find: "if (version === 'v1' && signature", replace: 'if (signature', tests: verifyTests, why: 'a v2 entry is checked as a v1 MAC' },
+  { name: 'verify-any-version', file: VERIFY, find: "if (comma - start === 2 && value.startsWith('v1', start))", replace: 'if (true)', tests: verifyTests, why: 'a v2 entry is checked as a v1 MAC' },
   { name: 'verify-first-secret-only', file: VERIFY, find: 'const keys = secrets.map(', replace: 'const keys = secrets.slice(0, 1).map(', tests: verifyTests, why: 'rotation: only the first active secret is tried' },
   { name: 'verify-unsigned-timestamp', file: VERIFY, find: '? `${signedAtSeconds}.`', replace: "? ''", tests: verifyTests, why: 'the Together timestamp is not signed, so any timestamp can be replayed' },
   { name: 'verify-standard-no-id', file: VERIFY, find: '`${headerId}.${signedAtSeconds}.`', replace: '`${signedAtSeconds}.`', tests: verifyTests, why: 'the Standard Webhooks id is not signed' },
