@@ -12,6 +12,6 @@ if (config.route !== 'batch.completed' || config.resultsBucket === undefined) {
   throw new ConfigurationError(`the batch results consumer needs ROUTE=batch.completed and RESULTS_BUCKET_NAME; got ROUTE=${config.route}`);
 }
 
-export const handler = deployedConsumer(config, (tracer) => ({
+export const handler = await deployedConsumer(config, (tracer) => ({
   batchResults: batchResultsFromEnv(process.env, { s3: tracer.captureAWSv3Client(new S3Client(resultsS3Config())) }),
 }));

@@ -4,10 +4,9 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { clientConfig } from '../core/aws';
-import { createTracer, currentTraceHeader, traced, tracedHandler } from '../core/tracing';
+import { createTracer, currentTraceHeader, traced, tracedHandler, type FunctionTracer } from '../core/tracing';
 import type { ConsumerConfig } from './config';
 import { consumerFromConfig } from './consume';
 import { eventBridgePublisher } from './publish';
@@ -19,16 +18,16 @@ import type { OptionalSteps } from './routes';
  * (`handler.ts`, `batch-results-handler.ts`) calls it once per execution environment; `optional`
  * builds the steps only some deployments turn on, given the entry's tracer for their clients.
  */
-export function deployedConsumer(
+export async function deployedConsumer(
   config: ConsumerConfig,
-  optional: (tracer: Tracer) => OptionalSteps = () => ({}),
-): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+  optional: (tracer: FunctionTracer) => OptionalSteps = () => ({}),
+): Promise<(event: SQSEvent, context: Context) => Promise<SQSBatchResponse>> {
   const logger = new Logger({ serviceName: 'webhook-consumer', persistentKeys: { route: config.route } });
   const metrics = new Metrics({
     namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver',
     serviceName: 'consumer',
   });
-  const tracer = createTracer();
+  const tracer = await createTracer();
   const consume = consumerFromConfig(config, {
     documents: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient(clientConfig()))),
     sns: tracer.captureAWSv3Client(new SNSClient(clientConfig())),

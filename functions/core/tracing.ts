@@ -1,4 +1,4 @@
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
 import type { Subsegment } from 'aws-xray-sdk-core';
 
@@ -12,21 +12,56 @@ import type { Subsegment } from 'aws-xray-sdk-core';
  * so its SendMessage carries the `X-Amzn-Trace-Id` header, which SQS keeps with the message as its
  * `AWSTraceHeader` attribute; Lambda links the consumer's trace to the traces of the messages in
  * its batch. The consumers pass the trace on to EventBridge (the entry's `TraceHeader`).
+ *
+ * The Tracer and the X-Ray SDK are a fifth of a bundle and about 30 ms of its cold start, so they
+ * are loaded only when tracing can be on. A function deployed with `tracing: false` is bundled with
+ * `process.env.WEBHOOKS_BUNDLE_TRACING` defined as "false" (TRACING_OFF_DEFINE): esbuild drops the
+ * import below, and the bundle holds no Tracer at all.
  */
 
-/** The function's tracer; its service is `POWERTOOLS_SERVICE_NAME`. Created once per execution environment. */
-export function createTracer(): Tracer {
-  // Responses are not kept as trace metadata: a consumer's or receiver's answer is not useful
-  // there, and the rule of this code base is that no payload leaves the function.
-  return new Tracer({ captureHTTPsRequests: true });
+/** What the bundling of a `tracing: false` function defines, so that the Tracer is left out of its bundle. */
+export const TRACING_OFF_DEFINE: Readonly<Record<string, string>> = { 'process.env.WEBHOOKS_BUNDLE_TRACING': '"false"' };
+
+/** A function's tracer: Powertools' Tracer, or one that traces nothing and patches nothing. */
+export type FunctionTracer = Tracer | Untraced;
+
+/** The tracer of a function that is not traced: clients pass through unchanged. */
+export interface Untraced {
+  isTracingEnabled(): false;
+  captureAWSv3Client<T>(client: T): T;
+}
+
+const UNTRACED: Untraced = { isTracingEnabled: () => false, captureAWSv3Client: (client) => client };
+
+/**
+ * The function's tracer; its service is `POWERTOOLS_SERVICE_NAME`. Created once per execution
+ * environment. The Tracer is not even loaded when the bundle leaves it out or the function's
+ * `POWERTOOLS_TRACE_ENABLED` is `false`.
+ */
+export async function createTracer(): Promise<FunctionTracer> {
+  // Defined "false", the outer condition is `if (false)`: a dead branch, whose import esbuild leaves out.
+  if (process.env.WEBHOOKS_BUNDLE_TRACING !== 'false') {
+    if (process.env.POWERTOOLS_TRACE_ENABLED !== 'false') {
+      const { Tracer } = await import('@aws-lambda-powertools/tracer');
+      // Responses are not kept as trace metadata: a consumer's or receiver's answer is not useful
+      // there, and the rule of this code base is that no payload leaves the function.
+      return new Tracer({ captureHTTPsRequests: true });
+    }
+  }
+  return UNTRACED;
+}
+
+/** Whether a tracer traces (the Untraced one never does). */
+function tracing(tracer: FunctionTracer): tracer is Tracer {
+  return tracer.isTracingEnabled();
 }
 
 /**
  * The Lambda handler in a `## handler` subsegment with the cold-start and service annotations, its
  * error (never its response) as metadata. As Powertools' `captureLambdaHandler`, for a plain function.
  */
-export function tracedHandler<E, R>(tracer: Tracer, handler: (event: E, context: Context) => Promise<R>): (event: E, context: Context) => Promise<R> {
-  if (!tracer.isTracingEnabled()) return handler;
+export function tracedHandler<E, R>(tracer: FunctionTracer, handler: (event: E, context: Context) => Promise<R>): (event: E, context: Context) => Promise<R> {
+  if (!tracing(tracer)) return handler;
   return (event, context) =>
     inSubsegment(tracer, `## ${process.env._HANDLER ?? 'handler'}`, async () => {
       tracer.annotateColdStart();
@@ -44,8 +79,8 @@ export function tracedHandler<E, R>(tracer: Tracer, handler: (event: E, context:
  * Runs `work` in its own subsegment with searchable annotations (e.g. the event key of one SQS
  * record: `annotation.eventKey = "together#evt_1"` in the X-Ray console).
  */
-export function traced<T>(tracer: Tracer, name: string, annotations: Readonly<Record<string, string>>, work: () => Promise<T>): Promise<T> {
-  if (!tracer.isTracingEnabled()) return work();
+export function traced<T>(tracer: FunctionTracer, name: string, annotations: Readonly<Record<string, string>>, work: () => Promise<T>): Promise<T> {
+  if (!tracing(tracer)) return work();
   return inSubsegment(tracer, name, async (subsegment) => {
     for (const [key, value] of Object.entries(annotations)) subsegment?.addAnnotation(key, value);
     try {
@@ -70,8 +105,8 @@ function inSubsegment<T>(tracer: Tracer, name: string, work: (subsegment: Subseg
 }
 
 /** The X-Ray trace header of the current invocation (`_X_AMZN_TRACE_ID`), when tracing is on. */
-export function currentTraceHeader(tracer: Tracer): string | undefined {
-  if (!tracer.isTracingEnabled()) return undefined;
+export function currentTraceHeader(tracer: FunctionTracer): string | undefined {
+  if (!tracing(tracer)) return undefined;
   const header = process.env._X_AMZN_TRACE_ID;
   return header === undefined || header === '' ? undefined : header;
 }

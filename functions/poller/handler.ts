@@ -17,7 +17,7 @@ const metrics = new Metrics({
   serviceName: 'poller',
   defaultDimensions: { provider: 'together' },
 });
-const tracer = createTracer();
+const tracer = await createTracer();
 const config = readPollerConfig();
 // Together's API is called with fetch, which the tracer captures too.
 const poll = pollerFromConfig(config, {

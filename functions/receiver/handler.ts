@@ -13,7 +13,7 @@ import { receiverFromConfig } from './receive';
 // Created once per execution environment and reused across invocations.
 const logger = new Logger({ serviceName: 'webhook-receiver' });
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver', serviceName: 'receiver' });
-const tracer = createTracer();
+const tracer = await createTracer();
 const config = readReceiverConfig();
 const getSecrets = createSecretsReader(process.env, config.providers, { logger });
 

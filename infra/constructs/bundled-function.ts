@@ -5,6 +5,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
+import { TRACING_OFF_DEFINE } from '../../functions/core/tracing';
 
 /** The Lambda runtime of every function: the newest Node.js that Lambda runs. */
 export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
@@ -57,7 +58,7 @@ export interface BundledFunctionProps {
   readonly removalPolicy: RemovalPolicy;
   /**
    * X-Ray: active tracing and Powertools' Tracer (`POWERTOOLS_TRACE_ENABLED`); false leaves the
-   * function on PassThrough with the Tracer off (nothing patched).
+   * function on PassThrough, and its bundle without the Tracer (nothing patched, nothing loaded).
    * @default true
    */
   readonly tracing?: boolean;
@@ -131,6 +132,8 @@ export class BundledFunction extends Construct {
         // esbuild comes from node_modules; bundling never needs Docker.
         forceDockerBundling: false,
         esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
+        // Untraced, the bundle leaves the Tracer and the X-Ray SDK out (functions/core/tracing.ts).
+        ...(tracing ? {} : { define: { ...TRACING_OFF_DEFINE } }),
       },
     });
 

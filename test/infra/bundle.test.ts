@@ -41,27 +41,42 @@ const POLLER_TABLE_NAME = 'bundle-smoke-poller';
 interface TemplateFunction {
   Properties: { Environment: { Variables: Record<string, unknown> }; Runtime: string; Handler: string };
   Metadata: Record<string, string>;
+  /** The cloud assembly the function was read from (not a template field). */
+  root: string;
 }
 
 let outdir: string;
 let functions: TemplateFunction[];
+/** The same app synthesized with `-c tracing=false`. */
+let untracedOutdir: string;
+let untracedFunctions: TemplateFunction[];
 let emulators: Emulators;
 let clients: LocalClients;
 let resources: LocalResources;
 
-beforeAll(async () => {
-  outdir = mkdtempSync(join(tmpdir(), 'webhooks-synth-'));
-  // The command an operator runs, with cdk.json, infra/app.ts, cdk-nag and local esbuild bundling;
-  // with Together polling and batch results on, so that the poller and the results step are bundled too.
-  await run(process.execPath, [cdkCli, 'synth', '--quiet', '--no-notices', '--context', 'togetherPolling=true', '--context', 'batchResults=true', '--output', outdir], {
+/** `cdk synth` as an operator runs it, with cdk.json, infra/app.ts, cdk-nag and local esbuild bundling; the template's functions. */
+async function synth(context: readonly string[]): Promise<{ outdir: string; functions: TemplateFunction[] }> {
+  const root = mkdtempSync(join(tmpdir(), 'webhooks-synth-'));
+  const contextArgs = context.flatMap((entry) => ['--context', entry]);
+  await run(process.execPath, [cdkCli, 'synth', '--quiet', '--no-notices', ...contextArgs, '--output', root], {
     cwd: repoRoot,
     env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
     maxBuffer: 16 * 1024 * 1024,
   });
-  const template = JSON.parse(readFileSync(join(outdir, `${DEFAULT_STACK_NAME}.template.json`), 'utf8')) as {
-    Resources: Record<string, { Type: string } & TemplateFunction>;
+  const template = JSON.parse(readFileSync(join(root, `${DEFAULT_STACK_NAME}.template.json`), 'utf8')) as {
+    Resources: Record<string, { Type: string } & Omit<TemplateFunction, 'root'>>;
   };
-  functions = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Lambda::Function');
+  const found = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Lambda::Function');
+  return { outdir: root, functions: found.map((fn) => ({ ...fn, root })) };
+}
+
+beforeAll(async () => {
+  // With Together polling and batch results on, so that the poller and the results step are bundled
+  // too; and once more untraced, whose bundles leave the Tracer out.
+  const everything = ['togetherPolling=true', 'batchResults=true'];
+  const [traced, untraced] = await Promise.all([synth(everything), synth([...everything, 'tracing=false'])]);
+  ({ outdir, functions } = traced);
+  ({ outdir: untracedOutdir, functions: untracedFunctions } = untraced);
   emulators = await startEmulators({ dynamodbPort: 0, sqsPort: 0 });
   clients = localClients(emulators);
   resources = await createLocalResources(clients);
@@ -70,11 +85,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await emulators?.stop();
-  if (outdir !== undefined) rmSync(outdir, { recursive: true, force: true });
+  for (const root of [outdir, untracedOutdir]) if (root !== undefined) rmSync(root, { recursive: true, force: true });
 });
 
-function receiverFunction(): TemplateFunction {
-  const found = functions.find((fn) => fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'receiver');
+function receiverFunction(from: readonly TemplateFunction[] = functions): TemplateFunction {
+  const found = from.find((fn) => fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'receiver');
   if (found === undefined) throw new Error('no receiver function in the template');
   return found;
 }
@@ -86,7 +101,7 @@ function consumerFunction(route: Route): TemplateFunction {
 }
 
 function bundlePath(fn: TemplateFunction): string {
-  return join(outdir, fn.Metadata['aws:asset:path'] as string, 'index.mjs');
+  return join(fn.root, fn.Metadata['aws:asset:path'] as string, 'index.mjs');
 }
 
 /**
@@ -200,7 +215,7 @@ const TRACE_PARENT = '53995c3f42cd8ad8';
  * `_X_AMZN_TRACE_ID`), its SQS calls through a proxy that notes their headers (no emulator turns the
  * header into AWSTraceHeader), and returns the headers of its SendMessage calls.
  */
-async function sendMessageHeaders(extraEnv: Record<string, string>): Promise<IncomingHttpHeaders[]> {
+async function sendMessageHeaders(extraEnv: Record<string, string>, receiver: TemplateFunction = receiverFunction()): Promise<IncomingHttpHeaders[]> {
   const seen: IncomingHttpHeaders[] = [];
   const sqs = new URL(emulators.sqsEndpoint);
   let proxyPort = '';
@@ -222,7 +237,7 @@ async function sendMessageHeaders(extraEnv: Record<string, string>): Promise<Inc
   const viaProxy = Object.fromEntries(Object.entries(queueUrlMap(resources)).map(([route, url]) => [route, url.replace(`:${sqs.port}/`, `:${proxyPort}/`)]));
   const delivery = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
   try {
-    const response = await invokeBundle<APIGatewayProxyStructuredResultV2>(receiverFunction(), deliveryEvent(delivery), {
+    const response = await invokeBundle<APIGatewayProxyStructuredResultV2>(receiver, deliveryEvent(delivery), {
       ...developmentSecrets,
       QUEUE_URLS: JSON.stringify(viaProxy),
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
@@ -315,6 +330,24 @@ describe('bundles from cdk synth', () => {
 
   it('receiver with tracing off patches nothing: the SDK passes on Lambda’s own trace header unchanged', async () => {
     const sends = await sendMessageHeaders({ POWERTOOLS_TRACE_ENABLED: 'false' });
+
+    expect(sends).toHaveLength(1);
+    expect(sends[0]?.['x-amzn-trace-id']).toBe(`Root=${TRACE_ROOT};Parent=${TRACE_PARENT};Sampled=1`);
+  });
+
+  it('untraced (-c tracing=false), every bundle leaves the Tracer and the X-Ray SDK out; traced, every one carries them', () => {
+    // A variable only the X-Ray SDK reads: a witness of its code in a bundle.
+    const witness = 'AWS_XRAY_CONTEXT_MISSING';
+    for (const fn of functions) expect(readFileSync(bundlePath(fn), 'utf8').includes(witness), `${bundlePath(fn)} has the X-Ray SDK`).toBe(true);
+    for (const fn of untracedFunctions) {
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED).toBe('false');
+      expect(readFileSync(bundlePath(fn), 'utf8').includes(witness), `${bundlePath(fn)} has the X-Ray SDK`).toBe(false);
+    }
+    expect(readFileSync(bundlePath(receiverFunction(untracedFunctions))).length).toBeLessThan(readFileSync(bundlePath(receiverFunction())).length - 100_000);
+  });
+
+  it('untraced receiver bundle accepts a signed delivery and passes on Lambda’s own trace header unchanged', async () => {
+    const sends = await sendMessageHeaders({}, receiverFunction(untracedFunctions));
 
     expect(sends).toHaveLength(1);
     expect(sends[0]?.['x-amzn-trace-id']).toBe(`Root=${TRACE_ROOT};Parent=${TRACE_PARENT};Sampled=1`);
