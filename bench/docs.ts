@@ -44,7 +44,7 @@ export interface BenchResults {
   readonly receiver: { receiver: { samples: number; p50Ms: number; p99Ms: number }; floor: { p50Ms: number; p99Ms: number } };
   readonly coldStart: {
     loads: { name: string; runtime: string; bundleBytes: number; gzipBytes: number; loadMs: number; firstInvokeMs: number }[];
-    initRatios: { runtime: string; receiverLoadMs: number; floorLoadMs: number; powertoolsMs: number }[];
+    initRatios: { runtime: string; receiverLoadMs: number; floorLoadMs: number; powertoolsMs: number; untraced?: { loadMs: number } }[];
     node24Missing?: string;
   };
   readonly cost: {
@@ -88,7 +88,8 @@ export function renderFigures(results: BenchResults): string {
   }
   out.push('');
   for (const ratio of results.coldStart.initRatios) {
-    out.push(`- ${ratio.runtime}: receiver ${fixed(ratio.receiverLoadMs, 1)} ms against the floor bundle's ${fixed(ratio.floorLoadMs, 1)} ms; Powertools Logger and Metrics add ${fixed(ratio.powertoolsMs, 1)} ms to the floor.`);
+    const untraced = ratio.untraced === undefined ? '' : ` (with tracing: false ${fixed(ratio.untraced.loadMs, 1)} ms)`;
+    out.push(`- ${ratio.runtime}: receiver ${fixed(ratio.receiverLoadMs, 1)} ms${untraced} against the floor bundle's ${fixed(ratio.floorLoadMs, 1)} ms; Powertools Logger and Metrics add ${fixed(ratio.powertoolsMs, 1)} ms to the floor.`);
   }
   if (results.coldStart.node24Missing !== undefined) out.push(`- Node 24 not measured: ${results.coldStart.node24Missing}.`);
   const c = results.cost;

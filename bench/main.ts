@@ -130,7 +130,8 @@ async function main(): Promise<void> {
     );
   }
   if (coldStart.node24Missing !== undefined) console.log(`  Node 24 not measured: ${coldStart.node24Missing}`);
-  console.log(`  receiver bundle (${coldStart.checkedOn}) ${describeCheck(coldStart.receiverBundle)} KB`);
+  console.log(`  receiver bundle (${coldStart.checkedOn}) ${describeCheck(coldStart.receiverBundle)} KB; with tracing: false ${describeCheck(coldStart.untracedBundle)} KB`);
+  for (const ratio of coldStart.initRatios) console.log(`  ${ratio.runtime}: receiver with tracing: false ${ratio.untraced.loadMs.toFixed(1)} ms → ratio ${describeCheck(ratio.untraced.ratio)}`);
 
   // 5. End to end.
   section('5. End to end: npm start runtime vs bare node:http (same verification and calls, same emulators), autocannon, 10 connections, 10% duplicates');
@@ -211,7 +212,9 @@ async function main(): Promise<void> {
     { id: 'latency.p99', label: `receiver p99 vs floor (${receiver.receiver.samples} samples)`, ...p99, spread: latencySpread.p99 },
     { id: 'calls.rejected', label: 'AWS calls made for rejected deliveries', ...rejected },
     ...coldStart.initRatios.map((ratio) => ({ id: `init.${ratio.runtime.replace(/^node v(\d+).*$/, 'node$1')}`, label: `receiver load vs floor bundle, ${ratio.runtime}`, ...ratio.ratio, spread: ratio.spread })),
+    ...coldStart.initRatios.map((ratio) => ({ id: `init.untraced.${ratio.runtime.replace(/^node v(\d+).*$/, 'node$1')}`, label: `receiver with tracing: false load vs floor bundle, ${ratio.runtime}`, ...ratio.untraced.ratio, spread: ratio.untraced.spread })),
     { id: 'bundle.receiver', label: 'receiver bundle, KB', ...coldStart.receiverBundle },
+    { id: 'bundle.receiver.untraced', label: 'receiver bundle with tracing: false, KB', ...coldStart.untracedBundle },
     { id: 'e2e.throughput', label: 'end to end throughput vs bare', ...e2e.throughput },
     { id: 'e2e.p99', label: 'end to end p99 vs bare', ...e2e.p99 },
     { id: 'cost.default', label: 'default stack, 100 M a month, 1 KB, USD per million', ...costDefault },
