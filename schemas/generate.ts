@@ -6,7 +6,7 @@
  */
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as z from 'zod';
+import * as z from '../functions/core/zod';
 import { EventEnvelopeSchema, NormalizedEventSchema, SCHEMA_VERSION } from '../functions/core/event';
 import { ROUTES } from '../functions/core/routes';
 
@@ -26,7 +26,7 @@ const ADDITIVE =
  */
 export function jsonSchemaFiles(): Map<string, string> {
   const files = new Map<string, string>();
-  const write = (name: string, title: string, description: string, schema: z.ZodType) => {
+  const write = (name: string, title: string, description: string, schema: z.ZodMiniType) => {
     const { $schema, ...rest } = z.toJSONSchema(schema, { io: 'input' });
     files.set(name, `${JSON.stringify({ $schema, title, description: `${description} ${ADDITIVE}`, ...rest }, null, 2)}\n`);
   };
@@ -37,7 +37,7 @@ export function jsonSchemaFiles(): Map<string, string> {
     EventEnvelopeSchema,
   );
   for (const route of ROUTES) {
-    const schema = NormalizedEventSchema.options.find((option) => option.shape.type.value === route);
+    const schema = NormalizedEventSchema.def.options.find((option) => (option.shape.type.def.values as readonly string[]).includes(route));
     if (schema === undefined) throw new Error(`no event schema for route ${route}`);
     write(routeSchemaFile(route), `Normalized event: ${route}`, `The body of a message on the ${route} queue.`, schema);
   }

@@ -1,5 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
-import type * as z from 'zod';
+import type * as z from '../core/zod';
 import { EventEnvelopeSchema, NormalizedEventSchema, PROVIDER_NAMES, SCHEMA_VERSION, type RouteEvent } from '../core/event';
 import { decodeMessageBody } from '../core/json';
 import { PROVIDERS } from '../core/providers';
@@ -46,7 +46,7 @@ export function parseMessage<R extends Route>(record: Pick<SQSRecord, 'body'>, r
   return result.data as RouteEvent<R>;
 }
 
-function notAnEvent(error: z.ZodError): PoisonMessageError {
+function notAnEvent(error: z.core.$ZodError): PoisonMessageError {
   const paths = [...new Set(error.issues.map((issue) => (issue.path.length > 0 ? issue.path.join('.') : '(body)')))];
   return new PoisonMessageError(`message body is not a normalized event: invalid ${paths.join(', ')}`, paths);
 }

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod';
 import type { Route } from './routes';
 
 /**
@@ -7,8 +7,8 @@ import type { Route } from './routes';
  */
 export const MAX_DATA_TEXT_LENGTH = 2048;
 
-const text = (description: string) => z.string().min(1).max(MAX_DATA_TEXT_LENGTH).describe(description).optional();
-const number = (description: string) => z.number().describe(description).optional();
+const text = (description: string) => z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_DATA_TEXT_LENGTH), z.describe(description)));
+const number = (description: string) => z.optional(z.number().check(z.describe(description)));
 
 const jobId = text("The provider's fine-tune job id.");
 const batchId = text("The provider's batch id.");
@@ -68,7 +68,7 @@ export const ROUTE_DATA_SCHEMAS = {
     current: number('The current usage, in units of the metric.'),
   }),
   other: z.object({}),
-} as const satisfies Record<Route, z.ZodObject>;
+} as const satisfies Record<Route, z.ZodMiniObject>;
 
 /** The canonical `data` of one route, e.g. `EventData<'fine_tune.completed'>['modelName']`. */
 export type EventData<R extends Route> = z.infer<(typeof ROUTE_DATA_SCHEMAS)[R]>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod';
 import { ROUTE_DATA_SCHEMAS } from './data';
 import { ROUTES, type Route } from './routes';
 
@@ -13,20 +13,22 @@ export const MAX_TYPE_LENGTH = 128;
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 const printable = (max: number) =>
-  z
-    .string()
-    .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`)
-    .refine((value) => !CONTROL_CHARACTERS.test(value), 'must not contain control characters');
+  z.string().check(
+    z.minLength(1, 'must not be empty'),
+    z.maxLength(max, `must be at most ${max} characters`),
+    z.refine((value) => !CONTROL_CHARACTERS.test(value), 'must not contain control characters'),
+  );
 
 // Lone surrogates have no UTF-8 form, and SQS refuses U+FFFE/U+FFFF in the message attribute an
 // id travels in. With the control characters above, this keeps every id inside SQS's character
 // set, so an id needs no escaping anywhere (attributes are plain strings, not JSON).
 const UNENCODABLE = /[\p{Surrogate}\p{Noncharacter_Code_Point}]/u;
 
-export const EventIdSchema = printable(MAX_EVENT_ID_LENGTH).refine(
-  (value) => !UNENCODABLE.test(value),
-  'must not contain lone surrogates or non-characters (U+FDD0 to U+FDEF, U+FFFE, U+FFFF, U+1FFFE, …)',
+export const EventIdSchema = printable(MAX_EVENT_ID_LENGTH).check(
+  z.refine(
+    (value) => !UNENCODABLE.test(value),
+    'must not contain lone surrogates or non-characters (U+FDD0 to U+FDEF, U+FFFE, U+FFFF, U+1FFFE, …)',
+  ),
 );
 export const ProviderTypeSchema = printable(MAX_TYPE_LENGTH);
 
@@ -46,18 +48,18 @@ export const EventEnvelopeSchema = z.object({
   /** The provider's own type name, unchanged. */
   providerType: ProviderTypeSchema,
   /** The job, batch, model or deployment the event is about, where the provider names one. */
-  subject: z.string().min(1).max(512).optional(),
+  subject: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
   occurredAt: z.iso.datetime(),
   receivedAt: z.iso.datetime(),
   schemaVersion: z.literal(SCHEMA_VERSION),
   /** The route's canonical data (`ROUTE_DATA_SCHEMAS`): the same fields whatever the provider. */
   data: z.record(z.string(), z.unknown()),
   /** The provider's data, unchanged; absent when the delivery carried none. */
-  providerData: z.unknown().optional(),
+  providerData: z.optional(z.unknown()),
 });
 
 const routeEvent = <R extends Route>(route: R) =>
-  EventEnvelopeSchema.extend({ type: z.literal(route), data: ROUTE_DATA_SCHEMAS[route] });
+  z.extend(EventEnvelopeSchema, { type: z.literal(route), data: ROUTE_DATA_SCHEMAS[route] });
 
 /** The normalized event: the body of every message on a route's queue, its `data` typed by its `type`. */
 export const NormalizedEventSchema = z.discriminatedUnion('type', [

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../core/zod';
 import { ConfigurationError, DependencyError } from '../core/errors';
 
 /** Together's public REST API. Tests and the local demo point at `local/fake-together.ts` instead. */
@@ -65,12 +65,12 @@ export class TogetherApiError extends DependencyError {
 }
 
 // Only the fields the poller reads are checked; anything else Together adds passes through.
-const Time = z.union([z.string(), z.number()]).nullish();
-const OptionalText = z.string().nullish();
+const Time = z.nullish(z.union([z.string(), z.number()]));
+const OptionalText = z.nullish(z.string());
 
 export const FineTuneJobSchema = z.looseObject({
-  id: z.string().min(1),
-  status: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
+  status: z.string().check(z.minLength(1)),
   model: OptionalText,
   model_output_name: OptionalText,
   created_at: Time,
@@ -83,7 +83,7 @@ export const FineTuneEventSchema = z.looseObject({
   created_at: Time,
   level: OptionalText,
   message: OptionalText,
-  step: z.number().nullish(),
+  step: z.nullish(z.number()),
   checkpoint_path: OptionalText,
   model_path: OptionalText,
   hash: OptionalText,
@@ -91,22 +91,22 @@ export const FineTuneEventSchema = z.looseObject({
 export type FineTuneEvent = z.infer<typeof FineTuneEventSchema>;
 
 export const BatchSchema = z.looseObject({
-  id: z.string().min(1),
-  status: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
+  status: z.string().check(z.minLength(1)),
   output_file_id: OptionalText,
   error_file_id: OptionalText,
-  error: z.unknown().optional(),
-  progress: z.number().nullish(),
+  error: z.optional(z.unknown()),
+  progress: z.nullish(z.number()),
   created_at: Time,
   completed_at: Time,
   model_id: OptionalText,
 });
 export type Batch = z.infer<typeof BatchSchema>;
 
-const FineTuneList = z.object({ data: z.array(FineTuneJobSchema).nullish() }).transform((body) => body.data ?? []);
-const FineTuneEventList = z.object({ data: z.array(FineTuneEventSchema).nullish() }).transform((body) => body.data ?? []);
+const FineTuneList = z.pipe(z.object({ data: z.nullish(z.array(FineTuneJobSchema)) }), z.transform((body) => body.data ?? []));
+const FineTuneEventList = z.pipe(z.object({ data: z.nullish(z.array(FineTuneEventSchema)) }), z.transform((body) => body.data ?? []));
 // Documented as a bare array; a `{ data }` wrapper like the other lists is accepted too.
-const BatchList = z.union([z.array(BatchSchema), z.object({ data: z.array(BatchSchema) }).transform((body) => body.data)]);
+const BatchList = z.union([z.array(BatchSchema), z.pipe(z.object({ data: z.array(BatchSchema) }), z.transform((body) => body.data))]);
 
 /** The reads the poller needs. */
 export interface TogetherApi {
@@ -166,7 +166,7 @@ export function createTogetherApi(options: TogetherApiOptions): TogetherApi {
   const clock = options.clock ?? Date.now;
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
 
-  async function get<T>(path: string, schema: z.ZodType<T>): Promise<T> {
+  async function get<T>(path: string, schema: z.ZodMiniType<T>): Promise<T> {
     const apiKey = await options.apiKey();
     for (let attempt = 1; ; attempt += 1) {
       const outcome = await attemptGet(path, apiKey);
@@ -265,7 +265,7 @@ export function createTogetherApi(options: TogetherApiOptions): TogetherApi {
     }
   }
 
-  function parse<T>(path: string, schema: z.ZodType<T>, body: unknown, attempts: number): T {
+  function parse<T>(path: string, schema: z.ZodMiniType<T>, body: unknown, attempts: number): T {
     const result = schema.safeParse(body);
     if (result.success) return result.data;
     const issue = result.error.issues[0];
@@ -280,7 +280,7 @@ export function createTogetherApi(options: TogetherApiOptions): TogetherApi {
     );
   }
 
-  async function getUnlessMissing<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
+  async function getUnlessMissing<T>(path: string, schema: z.ZodMiniType<T>): Promise<T | undefined> {
     try {
       return await get(path, schema);
     } catch (error) {

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import * as z from 'zod';
+import * as z from '../zod';
 import { errorText, fieldsOf, number, text } from './fields';
 import { defineProvider, pickSubject, toSeconds, type DataReaders } from './types';
 
 const Envelope = z.looseObject({
   event: z.string(),
   data: z.record(z.string(), z.unknown()),
-  deliveredAt: z.string().optional(),
+  deliveredAt: z.optional(z.string()),
 });
 
 /**

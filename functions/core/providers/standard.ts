@@ -1,11 +1,11 @@
-import * as z from 'zod';
+import * as z from '../zod';
 import { text } from './fields';
 import { defineProvider, pickSubject, toSeconds } from './types';
 
 const Envelope = z.looseObject({
   type: z.string(),
-  created_at: z.union([z.number(), z.string()]).optional(),
-  data: z.looseObject({ id: z.string().optional() }).optional(),
+  created_at: z.optional(z.union([z.number(), z.string()])),
+  data: z.optional(z.looseObject({ id: z.optional(z.string()) })),
 });
 
 /** Any Standard Webhooks sender (OpenAI's envelope shown). The event id is the signed `webhook-id`. */

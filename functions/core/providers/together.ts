@@ -1,12 +1,12 @@
-import * as z from 'zod';
+import * as z from '../zod';
 import { errorText, number, text } from './fields';
 import { defineProvider, pickSubject, toSeconds } from './types';
 
 const Envelope = z.looseObject({
   id: z.string(),
   type: z.string(),
-  data: z.unknown().optional(),
-  created: z.union([z.number(), z.string()]).optional(),
+  data: z.optional(z.unknown()),
+  created: z.optional(z.union([z.number(), z.string()])),
 });
 
 /** Together AI (seeds 000–002). Timestamped signatures by default; body-only on request. */

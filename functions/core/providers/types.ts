@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from '../zod';
 import type { EventData } from '../data';
 import { BadRequestError } from '../errors';
 import type { ProviderName } from '../event';
@@ -57,7 +57,7 @@ export type DataReaders<R extends Route> = { readonly [K in keyof EventData<R>]?
 export type DataMapping = { readonly [R in Route]?: DataReaders<R> };
 
 export interface ProviderDefinition<E> extends Omit<Provider, 'parse' | 'canonicalData'> {
-  readonly envelope: z.ZodType<E>;
+  readonly envelope: z.ZodMiniType<E>;
   toFacts(envelope: E, verified: Verified): EnvelopeFacts;
   readonly data: DataMapping;
   /** Where the readers of {@link data} look: the provider's data itself unless said otherwise. */
