@@ -16,6 +16,8 @@ export const PRICES_USD = {
   lambdaPerMillionRequests: 0.2,
   /** DynamoDB on-demand. A write unit covers 1 KB of item (the larger of before and after for an update). */
   dynamodbPerMillionWriteUnits: 0.625,
+  /** A read unit covers a strongly consistent read of up to 4 KB. */
+  dynamodbPerMillionReadUnits: 0.125,
   /** Standard queue; every 64 KB chunk of a request's payload is billed as one request. */
   sqsPerMillionRequests: 0.4,
   secretsManagerPer10kCalls: 0.05,
@@ -59,6 +61,8 @@ export const ASSUMPTIONS = {
   jobsWriteUnitsPerEvent: 1,
   /** The time index item: keys and two short attributes, 1 write unit, written by the put only. */
   indexWriteUnitsPerEvent: 1,
+  /** The consumer's consistent read of the job's projection item before it updates it (under 4 KB: 1 read unit). */
+  jobsReadUnitsPerEvent: 1,
   /** Consumer writes per event after its claim: the jobs projection, then the handled mark. */
   consumerSequentialWrites: 3,
   /**
@@ -240,7 +244,11 @@ export function costTable(name: string, scenario: CostScenario, measured: CostMe
     `(${eventWrites} writes (put, mark queued, claim, mark handled) × ${wru} WRU (${itemBytes} B item at ${scenario.payloadBytes} B payload) + ${A.indexWriteUnitsPerEvent} time-index WRU) × $${P.dynamodbPerMillionWriteUnits}/M`,
     (eventWrites * wru + A.indexWriteUnitsPerEvent) * P.dynamodbPerMillionWriteUnits,
   );
-  add('DynamoDB jobs table', `${A.jobsWriteUnitsPerEvent} WRU × $${P.dynamodbPerMillionWriteUnits}/M`, A.jobsWriteUnitsPerEvent * P.dynamodbPerMillionWriteUnits);
+  add(
+    'DynamoDB jobs table',
+    `${A.jobsWriteUnitsPerEvent} WRU × $${P.dynamodbPerMillionWriteUnits}/M + ${A.jobsReadUnitsPerEvent} consistent read × $${P.dynamodbPerMillionReadUnits}/M`,
+    A.jobsWriteUnitsPerEvent * P.dynamodbPerMillionWriteUnits + A.jobsReadUnitsPerEvent * P.dynamodbPerMillionReadUnits,
+  );
 
   const chunks = Math.max(1, Math.ceil(payload.messageBytes / 65_536));
   add(

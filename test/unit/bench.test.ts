@@ -53,6 +53,8 @@ describe('bench cost model', () => {
     // 1,500 B + growth is two write units; 4 writes of the item, and the put writes the index too.
     expect(table.writeUnitsPerWrite).toBe(2);
     expect(line(table, 'DynamoDB events table')).toBeCloseTo(9 * PRICES_USD.dynamodbPerMillionWriteUnits, 4);
+    // The job's projection: one write, and the consistent read before it.
+    expect(line(table, 'DynamoDB jobs table')).toBeCloseTo(PRICES_USD.dynamodbPerMillionWriteUnits + PRICES_USD.dynamodbPerMillionReadUnits, 4);
     // 38.6 deliveries a second fill every batch of 10.
     expect(table.batchFill).toBe(10);
     expect(line(table, 'SQS')).toBeCloseTo(1.2 * PRICES_USD.sqsPerMillionRequests, 4);
