@@ -61,6 +61,11 @@ const fixed = (value: number, digits = 2) => value.toFixed(digits);
 const verdict = (check: NamedCheck) => (check.met ? 'met' : '**missed**');
 const sign = (check: NamedCheck) => (check.kind === 'min' ? '≥' : '≤');
 
+/** A cost table's lines as Markdown rows, the arithmetic's own pipes escaped. */
+function costRows(lines: readonly CostLine[]): string[] {
+  return lines.map((line) => `| ${line.item} | ${fixed(line.usdPerMillion, 4)} | ${line.arithmetic.replaceAll('|', '\\|')} |`);
+}
+
 /** The figures block of docs/performance.md. */
 export function renderFigures(results: BenchResults): string {
   const out: string[] = [];
@@ -101,7 +106,7 @@ export function renderFigures(results: BenchResults): string {
   );
   for (const table of c.tables) {
     out.push('', `**${table.name}** (batches of ${fixed(table.batchFill)}, record ${table.itemBytes} B): **$${fixed(table.totalUsdPerMillion, 3)}**`, '', '| line | USD/M | arithmetic |', '|---|---:|---|');
-    for (const line of table.lines) out.push(`| ${line.item} | ${fixed(line.usdPerMillion, 4)} | ${line.arithmetic.replaceAll('|', '\\|')} |`);
+    out.push(...costRows(table.lines));
   }
   out.push('', 'Savings at 100 M a month and 1 KB, each on top of the line above:', '', '| change | before | after |', '|---|---:|---:|');
   for (const saving of c.savings) out.push(`| ${saving.change} | $${fixed(saving.beforeUsd, 3)} | $${fixed(saving.afterUsd, 3)} |`);
@@ -126,7 +131,7 @@ export function renderReadme(results: BenchResults): string {
   const table = results.cost.tables.find((candidate) => candidate.name === README_COST_TABLE);
   if (table !== undefined) {
     out.push('', `Cost per million accepted deliveries, **${table.name}**, at ${results.cost.prices.asOf}: **$${fixed(table.totalUsdPerMillion, 3)}**.`, '', '| line | USD/M | arithmetic |', '|---|---:|---|');
-    for (const line of table.lines) out.push(`| ${line.item} | ${fixed(line.usdPerMillion, 4)} | ${line.arithmetic.replaceAll('|', '\\|')} |`);
+    out.push(...costRows(table.lines));
     const others = results.cost.tables.filter((candidate) => candidate !== table);
     out.push('', `Other configurations: ${others.map((other) => `${other.name} $${fixed(other.totalUsdPerMillion, 3)}`).join('; ')}.`);
   }
