@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { credentialUrlProblem } from '../functions/core/credential-url';
 import { secretProblem } from '../functions/core/verify';
 import { CliError, UsageError, connectionProblem } from './errors';
 
@@ -101,15 +102,9 @@ function secureUrl(value: string, name: string, what: string): URL {
   } catch {
     throw new UsageError(`${name} must be ${what}; got "${value}"`);
   }
-  if (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname))) return url;
-  throw new UsageError(`${name} must be https:// (plain http only to 127.0.0.1, ::1 or localhost); got "${value}"`, {
-    hint: 'the request carries your API key and the signing secret, which must not cross a network in clear text',
-  });
-}
-
-/** 127.0.0.0/8, ::1 and localhost: the URL parser has already normalized forms like `127.1`. */
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+  const problem = credentialUrlProblem(url, name, value);
+  if (problem === undefined) return url;
+  throw new UsageError(problem, { hint: 'the request carries your API key and the signing secret, which must not cross a network in clear text' });
 }
 
 /**

@@ -3,9 +3,9 @@ import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 
 /**
- * The files of the fake Together API (`GET /files/{id}/content`): given bytes, or a file made up
- * on the fly, line by line, so that a file of hundreds of MB is served without being held in
- * memory by the fake either.
+ * The files of the fake Together API (`GET /files/{id}` and `/files/{id}/content`): given bytes,
+ * or a file made up on the fly, line by line, so that a file of hundreds of MB is served without
+ * being held in memory by the fake either.
  */
 
 /** A JSONL file generated while it is served: `lines` lines of exactly `lineBytes` bytes each. */
@@ -34,6 +34,14 @@ export function fileBytes(content: FakeFileContent): number {
   if (typeof content === 'string') return Buffer.byteLength(content);
   if (Buffer.isBuffer(content)) return content.length;
   return content.lines * content.lineBytes;
+}
+
+/**
+ * The file's object as `GET /files/{id}` answers it: `id`, `object: "file"`, the size in `bytes`,
+ * `created_at` (epoch seconds), `filename` and `purpose`.
+ */
+export function fileObject(fileId: string, content: FakeFileContent, nowMs: number): Record<string, unknown> {
+  return { id: fileId, object: 'file', bytes: fileBytes(content), created_at: Math.floor(nowMs / 1000), filename: `${fileId}.jsonl`, purpose: 'batch-api' };
 }
 
 /** Line `index` (0-based) of a generated file: a batch result with its `custom_id`, padded. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { defaultBatchFile, sendFile, type FakeFileContent, type ServedFile } from './fake-together-files';
+import { defaultBatchFile, fileObject, sendFile, type FakeFileContent, type ServedFile } from './fake-together-files';
 
 export type { FakeFileContent, GeneratedFile, ServedFile } from './fake-together-files';
 
@@ -96,7 +96,10 @@ export interface FakeTogether {
    * {@link addFile} gives them other contents.
    */
   addBatch(id: string, steps: readonly FakeBatchStep[]): void;
-  /** Contents for `GET /files/{id}/content`: bytes, or a file generated while it is served. */
+  /**
+   * Contents for `GET /files/{id}/content`: bytes, or a file generated while it is served.
+   * `GET /files/{id}` answers the file's object, with its size in `bytes`.
+   */
   addFile(id: string, content: FakeFileContent): void;
   /** Every file body sent in full, oldest first, with its size and hash. */
   readonly served: ServedFile[];
@@ -266,6 +269,12 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
     if (method === 'GET' && batchMatch) {
       const batch = batches.get(decodeURIComponent(batchMatch[1] as string));
       return batch === undefined ? send(404, { error: { message: 'batch not found' } }) : send(200, batchView(batch));
+    }
+    const fileObjectMatch = /^\/files\/([^/]+)$/.exec(path);
+    if (method === 'GET' && fileObjectMatch) {
+      const fileId = decodeURIComponent(fileObjectMatch[1] as string);
+      const content = files.get(fileId);
+      return content === undefined ? send(404, { error: { message: `file ${fileId} not found` } }) : send(200, fileObject(fileId, content, clock()));
     }
     const fileMatch = /^\/files\/([^/]+)\/content$/.exec(path);
     if (method === 'GET' && fileMatch) {

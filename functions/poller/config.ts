@@ -6,6 +6,7 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { acceptDepsFor, acceptEvent, type AcceptSettings } from '../core/accept';
 import { clientConfig } from '../core/aws';
 import { integerEnv, readAcceptSettings, requireEnv } from '../core/config';
+import { credentialUrlProblem } from '../core/credential-url';
 import { ConfigurationError, DependencyError } from '../core/errors';
 import { SECRET_CACHE_SECONDS } from '../core/secrets';
 import { DEFAULT_POLL_LIMITS, pollTogether, type PollLimits, type PollSummary } from './poll';
@@ -52,7 +53,11 @@ export function readPollerConfig(env: Env = process.env): PollerConfig {
   };
 }
 
-/** `TOGETHER_API_BASE_URL` without a trailing slash, or Together's public API when unset. */
+/**
+ * `TOGETHER_API_BASE_URL` without a trailing slash, or Together's public API when unset. The poller
+ * and the batch copy both read it; it must be https (plain http only to loopback), since every
+ * request carries the API key. Throws {@link ConfigurationError} naming the variable.
+ */
 export function readBaseUrl(env: Env): string {
   const raw = env.TOGETHER_API_BASE_URL?.trim();
   if (raw === undefined || raw === '') return DEFAULT_TOGETHER_API_BASE_URL;
@@ -62,8 +67,12 @@ export function readBaseUrl(env: Env): string {
   } catch {
     throw new ConfigurationError(`TOGETHER_API_BASE_URL must be an absolute URL such as ${DEFAULT_TOGETHER_API_BASE_URL}, got "${raw}"`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigurationError(`TOGETHER_API_BASE_URL must be an http(s) URL, got "${raw}"`);
+  const problem = credentialUrlProblem(url, 'TOGETHER_API_BASE_URL', raw);
+  if (problem !== undefined) {
+    throw new ConfigurationError(
+      `${problem}: every request to it carries the Together API key, which must not cross a network in clear text; ` +
+        `set it to ${DEFAULT_TOGETHER_API_BASE_URL} (or unset it), or to a stand-in on this machine`,
+    );
   }
   return raw.replace(/\/+$/, '');
 }

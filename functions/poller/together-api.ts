@@ -103,6 +103,19 @@ export const BatchSchema = z.looseObject({
 });
 export type Batch = z.infer<typeof BatchSchema>;
 
+/**
+ * A file's object (`GET /files/{id}`): its size in `bytes` is what a copy of its contents is
+ * checked against, so a file object without one is not the documented shape.
+ */
+export const TogetherFileSchema = z.looseObject({
+  id: z.string().check(z.minLength(1)),
+  bytes: z.int().check(z.nonnegative()),
+  filename: OptionalText,
+  purpose: OptionalText,
+  created_at: Time,
+});
+export type TogetherFile = z.infer<typeof TogetherFileSchema>;
+
 const FineTuneList = z.pipe(z.object({ data: z.nullish(z.array(FineTuneJobSchema)) }), z.transform((body) => body.data ?? []));
 const FineTuneEventList = z.pipe(z.object({ data: z.nullish(z.array(FineTuneEventSchema)) }), z.transform((body) => body.data ?? []));
 // Documented as a bare array; a `{ data }` wrapper like the other lists is accepted too.
@@ -117,6 +130,12 @@ export interface TogetherApi {
   getFineTune(jobId: string): Promise<FineTuneJob | undefined>;
   /** `GET /batches/{id}`: a batch the list no longer shows; undefined when the API answers 404. */
   getBatch(batchId: string): Promise<Batch | undefined>;
+}
+
+/** The Files API reads the batch-results copy needs besides {@link TogetherApi}. */
+export interface TogetherFilesApi {
+  /** `GET /files/{id}`: the file's object, with its size; undefined when the API answers 404. */
+  getFile(fileId: string): Promise<TogetherFile | undefined>;
 }
 
 /** One failed attempt that will be retried, for logs and metrics. */
@@ -158,7 +177,7 @@ export const realSleep = (ms: number): Promise<void> => new Promise((resolve) =>
  * the API sends one. 401/403 throw {@link TogetherAuthError} at once; everything else that fails
  * throws {@link TogetherApiError}.
  */
-export function createTogetherApi(options: TogetherApiOptions): TogetherApi {
+export function createTogetherApi(options: TogetherApiOptions): TogetherApi & TogetherFilesApi {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const doFetch = options.fetch ?? fetch;
   const sleep = options.sleep ?? realSleep;
@@ -295,6 +314,7 @@ export function createTogetherApi(options: TogetherApiOptions): TogetherApi {
     listBatches: () => get('/batches', BatchList),
     getFineTune: (jobId) => getUnlessMissing(`/fine-tunes/${encodeURIComponent(jobId)}`, FineTuneJobSchema),
     getBatch: (batchId) => getUnlessMissing(`/batches/${encodeURIComponent(batchId)}`, BatchSchema),
+    getFile: (fileId) => getUnlessMissing(`/files/${encodeURIComponent(fileId)}`, TogetherFileSchema),
   };
 }
 

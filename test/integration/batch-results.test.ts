@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
@@ -49,13 +49,50 @@ function countedS3(s3: S3Client): { commands: string[] } {
   return seen;
 }
 
+/**
+ * A Together stand-in over raw TCP: `GET /v1/files/{id}` answers the file object with `bytes`
+ * (`fileObjectBytes`, else the content's size; `null` leaves it out), and
+ * `GET /v1/files/{id}/content` sends a response head with no `Content-Length` and no chunked
+ * encoding (or the given `contentLength`), then the first `sendBytes` bytes, then closes cleanly.
+ */
+async function rawFiles(
+  content: string,
+  options: { sendBytes?: number; contentLength?: number; fileObjectBytes?: number | null } = {},
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createTcpServer((socket) => {
+    let head = '';
+    socket.on('data', (chunk) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      const path = head.split(' ')[1] ?? '';
+      if (path.endsWith('/content')) {
+        const length = options.contentLength === undefined ? '' : `Content-Length: ${options.contentLength}\r\n`;
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n${length}Connection: close\r\n\r\n`);
+        socket.end(Buffer.from(content).subarray(0, options.sendBytes ?? Buffer.byteLength(content)));
+        return;
+      }
+      const fileId = decodeURIComponent(path.split('/').pop() ?? '');
+      const bytes = options.fileObjectBytes === undefined ? Buffer.byteLength(content) : options.fileObjectBytes;
+      const body = JSON.stringify({ id: fileId, object: 'file', ...(bytes === null ? {} : { bytes }), created_at: 1_700_000_000, filename: 'output.jsonl', purpose: 'batch-api' });
+      socket.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 function resultsConsumer(options: { maxAttempts?: number; idleTimeoutMs?: number; sleep?: (ms: number) => Promise<void>; baseUrl?: string } = {}) {
+  const baseUrl = options.baseUrl ?? fake.url;
   const step = storeBatchResults({
     s3: env.clients.s3,
     bucket: env.resources.resultsBucket,
-    baseUrl: options.baseUrl ?? fake.url,
+    baseUrl,
     apiKey: async () => fake.apiKey,
-    together: createTogetherApi({ baseUrl: fake.url, apiKey: async () => fake.apiKey, sleep: noWait }),
+    together: createTogetherApi({ baseUrl, apiKey: async () => fake.apiKey, sleep: noWait }),
     policy: {
       ...DEFAULT_TRANSFER_POLICY,
       maxAttempts: options.maxAttempts ?? DEFAULT_TRANSFER_POLICY.maxAttempts,
@@ -244,6 +281,10 @@ describe('batch results to S3', () => {
       response.writeHead(200, { 'content-length': String(content.length) }).end(content);
     });
     const api = await listen((request, response) => {
+      if (request.url === '/v1/files/file-r') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'file-r', object: 'file', bytes: content.length }));
+        return;
+      }
       seen.push(request.headers.authorization);
       response.writeHead(302, { location: `${storage.url}/blob` }).end();
     });
@@ -286,6 +327,54 @@ describe('batch results to S3', () => {
     expect(result.batchItemFailures).toHaveLength(1);
     expect(fake.requestsTo(`/files/${files.output}/content`)).toHaveLength(1);
     expect(await exists(resultKeys(batchId).output)).toBe(false);
+  });
+
+  it('[H3-4] a download that closes cleanly mid-body, with no Content-Length, fails the event and stores nothing as done', async () => {
+    const content = '{"custom_id":"a","response":{}}\n'.repeat(64);
+    const api = await rawFiles(content, { sendBytes: content.length / 2 });
+    const batchId = `batch-${randomUUID()}`;
+
+    try {
+      const result = await resultsConsumer({ baseUrl: api.url, maxAttempts: 2 })(sqsEvent(sqsRecord(completion(batchId, { batchId, outputFileId: 'file-cut' }))));
+
+      expect(result.batchItemFailures).toHaveLength(1);
+      expect((await jobItem(env, `together#${batchId}`))?.results).toBeUndefined();
+      expect(await exists(resultKeys(batchId).output)).toBe(false);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('[H3-4] a download whose Content-Length disagrees with the file’s size in the Files API is refused', async () => {
+    const content = '{"custom_id":"a","response":{}}\n';
+    const api = await rawFiles(content, { contentLength: content.length, fileObjectBytes: content.length * 2 });
+    const batchId = `batch-${randomUUID()}`;
+
+    try {
+      const result = await resultsConsumer({ baseUrl: api.url, maxAttempts: 2 })(sqsEvent(sqsRecord(completion(batchId, { batchId, outputFileId: 'file-short' }))));
+
+      expect(result.batchItemFailures).toHaveLength(1);
+      expect((await jobItem(env, `together#${batchId}`))?.results).toBeUndefined();
+      expect(await exists(resultKeys(batchId).output)).toBe(false);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('[H3-4] a file whose size the Files API does not give is refused: its copy could not be checked', async () => {
+    const content = '{"custom_id":"a","response":{}}\n';
+    const api = await rawFiles(content, { fileObjectBytes: null });
+    const batchId = `batch-${randomUUID()}`;
+
+    try {
+      const result = await resultsConsumer({ baseUrl: api.url, maxAttempts: 2 })(sqsEvent(sqsRecord(completion(batchId, { batchId, outputFileId: 'file-unsized' }))));
+
+      expect(result.batchItemFailures).toHaveLength(1);
+      expect((await jobItem(env, `together#${batchId}`))?.results).toBeUndefined();
+      expect(await exists(resultKeys(batchId).output)).toBe(false);
+    } finally {
+      await api.close();
+    }
   });
 
   it('stores nothing for a batch id that cannot name a folder, and for other providers', async () => {

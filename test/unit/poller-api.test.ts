@@ -65,6 +65,17 @@ describe('Together API client', () => {
     ]);
   });
 
+  it('reads a file’s object with its size in bytes, and answers undefined for a file the API does not know (404)', async () => {
+    fake.addFile('file-api', '{"custom_id":"a"}\n');
+    const { api } = client();
+
+    const found = await api.getFile('file-api');
+    const unknown = await api.getFile('file-nope');
+
+    expect(found).toMatchObject({ id: 'file-api', object: 'file', bytes: 18 });
+    expect(unknown).toBeUndefined();
+  });
+
   it('still fails a lookup by id on another refusal than 404', async () => {
     fake.inject({ path: '/fine-tunes/ft-api', status: 400 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../../functions/core/errors';
 import { ROUTES } from '../../functions/core/routes';
 import { readPollerConfig } from '../../functions/poller/config';
 import { DEFAULT_TOGETHER_API_BASE_URL } from '../../functions/poller/together-api';
@@ -35,9 +36,24 @@ describe('poller configuration', () => {
     expect(readPollerConfig({ ...BASE, TOGETHER_API_KEY_SECRET_ARN: '', TOGETHER_API_KEY: 'local-key' }).apiKey).toEqual({ value: 'local-key' });
   });
 
-  it('rejects a base URL that is not an http(s) URL, naming the variable', () => {
+  it('rejects a base URL that is not an absolute https URL, naming the variable', () => {
     expect(() => readPollerConfig({ ...BASE, TOGETHER_API_BASE_URL: 'api.together.xyz' })).toThrow(/TOGETHER_API_BASE_URL must be an absolute URL/);
-    expect(() => readPollerConfig({ ...BASE, TOGETHER_API_BASE_URL: 'ftp://example.com/v1' })).toThrow(/TOGETHER_API_BASE_URL must be an http/);
+    expect(() => readPollerConfig({ ...BASE, TOGETHER_API_BASE_URL: 'ftp://example.com/v1' })).toThrow(/TOGETHER_API_BASE_URL must be https:\/\//);
+  });
+
+  it('[H3-15] refuses a plain http TOGETHER_API_BASE_URL that is not loopback, naming the variable and the fix', () => {
+    const refusal = () => readPollerConfig({ ...BASE, TOGETHER_API_BASE_URL: 'http://example.com/v1' });
+
+    expect(refusal).toThrow(ConfigurationError);
+    expect(refusal).toThrow(/TOGETHER_API_BASE_URL must be https:\/\/ .*got "http:\/\/example\.com\/v1"/);
+  });
+
+  it('[H3-15] accepts an https TOGETHER_API_BASE_URL and plain http on loopback', () => {
+    const secure = readPollerConfig({ ...BASE, TOGETHER_API_BASE_URL: 'https://api.together.example/v1' });
+    const loopback = readPollerConfig({ ...BASE, TOGETHER_API_BASE_URL: 'http://127.0.0.1:9999/v1' });
+
+    expect(secure.baseUrl).toBe('https://api.together.example/v1');
+    expect(loopback.baseUrl).toBe('http://127.0.0.1:9999/v1');
   });
 
   it('reads the limits from their variables and rejects values out of range', () => {

@@ -5,7 +5,7 @@ import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { BatchResultFile } from '../../core/table';
-import { backoffDelayMs, parseRetryAfterMs } from '../../poller/together-api';
+import { backoffDelayMs, parseRetryAfterMs, type TogetherFilesApi } from '../../poller/together-api';
 import { ConsumerDependencyError } from '../errors';
 
 /** How a file is copied: retries, stall detection and the multipart upload's shape. */
@@ -49,6 +49,8 @@ export interface TransferDeps {
   /** Together's API base URL, e.g. `https://api.together.xyz/v1`. */
   readonly baseUrl: string;
   readonly apiKey: () => Promise<string>;
+  /** Where each file's size comes from: the copy must be exactly that long. */
+  readonly together: TogetherFilesApi;
   readonly policy: TransferPolicy;
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
@@ -72,15 +74,20 @@ class RetryableTransferError extends Error {
 /**
  * Streams provider file `fileId` (`GET {baseUrl}/files/{fileId}/content`) into `s3://{bucket}/{key}`
  * with a multipart upload, counting bytes and lines and hashing on the way: the file never sits in
- * memory whole. A failed try aborts its multipart upload and the next try starts the file again
- * from its first byte under the same key, so a retry, or a whole second run, leaves the same
- * object. 401/403/404 are not retried: the key or the file id is wrong.
+ * memory whole. The copy completes only when it holds exactly the `bytes` the file's object
+ * (`GET /files/{fileId}`) gives: a body that ends early, even on a clean close with no
+ * `Content-Length`, or runs long fails the try, and a `Content-Length` that disagrees with the
+ * file's size, or a file object without one, is refused. A failed try aborts its multipart upload
+ * and the next try starts the file again from its first byte under the same key, so a retry, or a
+ * whole second run, leaves the same object. 401/403/404 are not retried: the key or the file id is
+ * wrong.
  */
 export async function transferFile(deps: TransferDeps, fileId: string, key: string): Promise<BatchResultFile> {
   const path = `/files/${encodeURIComponent(fileId)}/content`;
+  const expectedBytes = await fileSize(deps, fileId);
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await transferOnce(deps, fileId, path, key);
+      return await transferOnce(deps, fileId, path, key, expectedBytes);
     } catch (error) {
       if (!(error instanceof RetryableTransferError)) throw error;
       if (attempt >= deps.policy.maxAttempts) {
@@ -103,7 +110,24 @@ export async function transferFile(deps: TransferDeps, fileId: string, key: stri
   }
 }
 
-async function transferOnce(deps: TransferDeps, fileId: string, path: string, key: string): Promise<BatchResultFile> {
+/** The file's size from Together's Files API, which the copy must match byte for byte. */
+async function fileSize(deps: TransferDeps, fileId: string): Promise<number> {
+  let file;
+  try {
+    file = await deps.together.getFile(fileId);
+  } catch (error) {
+    throw new ConsumerDependencyError(
+      `could not read the size of file ${fileId} from Together, without which its copy cannot be checked (${error instanceof Error ? error.message : String(error)}); the event is retried`,
+      { cause: error },
+    );
+  }
+  if (file === undefined) {
+    throw new ConsumerDependencyError(`Together has no file ${fileId} (HTTP 404 on GET /files/${fileId}); check the API key belongs to the account that ran the batch`);
+  }
+  return file.bytes;
+}
+
+async function transferOnce(deps: TransferDeps, fileId: string, path: string, key: string, expectedBytes: number): Promise<BatchResultFile> {
   const apiKey = await deps.apiKey();
   let response: IncomingMessage;
   try {
@@ -114,7 +138,13 @@ async function transferOnce(deps: TransferDeps, fileId: string, path: string, ke
   checkStatus(response, path, deps.clock());
 
   const length = response.headers['content-length'];
-  const meter = new FileMeter(length === undefined ? undefined : Number(length));
+  if (length !== undefined && Number(length) !== expectedBytes) {
+    response.destroy();
+    throw new ConsumerDependencyError(
+      `GET ${path} sent Content-Length ${length}, but Together's file object gives ${expectedBytes} bytes; refused (check TOGETHER_API_BASE_URL points at Together's API)`,
+    );
+  }
+  const meter = new FileMeter(expectedBytes);
   // `pipeline` carries a failure of the download (a reset, the stall timeout) into the meter, which
   // the upload reads: the upload then fails and aborts its multipart upload.
   const source = pipeline(response, meter, () => undefined);
@@ -193,8 +223,8 @@ function retryable(what: string, error: unknown): Error {
 
 /**
  * Passes the bytes through unchanged while counting them and their newlines and hashing them;
- * fails at the end when the body is shorter or longer than its `Content-Length`, so that a cut
- * download never completes an upload.
+ * fails as soon as the body runs past the file's size, and at its end when it is shorter, so that
+ * a cut download never completes an upload, whether or not the response said how long it was.
  */
 class FileMeter extends Transform {
   bytes = 0;
@@ -202,12 +232,16 @@ class FileMeter extends Transform {
   private newlines = 0;
   private lastByte: number | undefined;
 
-  constructor(private readonly expectedBytes: number | undefined) {
+  constructor(private readonly expectedBytes: number) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
+    if (this.bytes > this.expectedBytes) {
+      done(new RetryableTransferError(`the body ran past the file's ${this.expectedBytes} bytes`));
+      return;
+    }
     for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) this.newlines += 1;
     if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1];
     this.hash.update(chunk);
@@ -215,7 +249,7 @@ class FileMeter extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.expectedBytes !== undefined && Number.isFinite(this.expectedBytes) && this.bytes !== this.expectedBytes) {
+    if (this.bytes !== this.expectedBytes) {
       done(new RetryableTransferError(`the body ended after ${this.bytes} of ${this.expectedBytes} bytes`));
       return;
     }

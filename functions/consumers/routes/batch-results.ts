@@ -6,7 +6,7 @@ import { ConfigurationError } from '../../core/errors';
 import type { NormalizedEvent } from '../../core/event';
 import { JOBS_TABLE, type BatchResultFile, type BatchResults } from '../../core/table';
 import { createApiKeyReader, readApiKeySource, readBaseUrl } from '../../poller/config';
-import { createTogetherApi, realSleep, type TogetherApi } from '../../poller/together-api';
+import { createTogetherApi, realSleep, type TogetherApi, type TogetherFilesApi } from '../../poller/together-api';
 import { ConsumerDependencyError } from '../errors';
 import { DEFAULT_TRANSFER_POLICY, transferFile, type TransferDeps } from './batch-files';
 import type { RouteContext, RouteStep } from './context';
@@ -32,7 +32,7 @@ const SAFE_BATCH_ID = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,199}$/;
 
 /** What the step needs: the copy's dependencies, and Together's batch lookup for events that name no file. */
 export interface BatchResultsDeps extends TransferDeps {
-  readonly together: Pick<TogetherApi, 'getBatch'>;
+  readonly together: Pick<TogetherApi, 'getBatch'> & TogetherFilesApi;
 }
 
 /**
