@@ -44,6 +44,8 @@ export type BusReference<R extends Route = Route> = Omit<BusRouteEvent<R>, 'data
 /**
  * The `detail` of an entry: the normalized event itself, or, for an event over EventBridge's entry
  * limit, a {@link BusReference} to it. Test `detail.truncated` first; after it, `detail.data` is typed.
+ * An integer outside the signed 64-bit range, which EventBridge refuses, is a string of its digits
+ * there instead of a number (`"18446744073709552000"`).
  */
 export type BusDetail<R extends Route = Route> = (BusRouteEvent<R> & { readonly truncated?: undefined }) | BusReference<R>;
 
@@ -80,14 +82,43 @@ export function busEntryBytes(entry: BusEntry): number {
   return Buffer.byteLength(entry.Source) + Buffer.byteLength(entry.DetailType) + Buffer.byteLength(entry.Detail);
 }
 
+/** The integers PutEvents takes in `detail`: signed 64-bit. */
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INTEGER_SPELLING = /^-?\d+$/;
+
+/**
+ * Whether JSON.stringify would write `value` as an integer PutEvents refuses. A body's integers
+ * are parsed as the nearest double, and JSON.stringify writes one under 1e21 in integer digits
+ * (`18446744073709551615` comes out as `18446744073709552000`); the digits it writes are what
+ * EventBridge reads, so they are what is checked.
+ */
+function outsideInt64(value: number): boolean {
+  if (Math.abs(value) <= Number.MAX_SAFE_INTEGER) return false;
+  const spelling = String(value);
+  if (!INTEGER_SPELLING.test(spelling)) return false;
+  const integer = BigInt(spelling);
+  return integer < INT64_MIN || integer > INT64_MAX;
+}
+
+/**
+ * The JSON of an entry's `detail`: JSON.stringify, except that an integer outside the signed
+ * 64-bit range, which PutEvents refuses (every attempt would fail alike), is written as a string of
+ * the same digits. Every other value is written as on the route's queue.
+ */
+export function busDetailJson(detail: unknown): string {
+  return JSON.stringify(detail, (_key, value: unknown) => (typeof value === 'number' && outsideInt64(value) ? String(value) : value));
+}
+
 /**
  * The entry an event is published as: the whole event as `detail` when the entry fits
  * EventBridge's limit, else a reference to its record ({@link BusReference}, `truncated: true`).
+ * Its integers outside the signed 64-bit range are strings ({@link busDetailJson}).
  */
 export function busEntryFor(event: NormalizedEvent): BusEntry {
-  const whole: BusEntry = { Source: busSource(event.provider), DetailType: event.type, Detail: JSON.stringify(event) };
+  const whole: BusEntry = { Source: busSource(event.provider), DetailType: event.type, Detail: busDetailJson(event) };
   if (busEntryBytes(whole) < MAX_BUS_ENTRY_BYTES) return whole;
-  return { ...whole, Detail: JSON.stringify(busReferenceFor(event)) };
+  return { ...whole, Detail: busDetailJson(busReferenceFor(event)) };
 }
 
 /** The reference an oversized event is published as: its envelope and its key, never its data. */
