@@ -33,7 +33,8 @@ export type BusRouteEvent<R extends Route> = [Extract<NormalizedEvent, { type: R
  * What an entry carries instead of the event when the event is too large for EventBridge: the
  * event's envelope (id, provider, route, subject, times, version) without its data, and the key
  * of its record in the events table (`{provider}#{eventId}`), whose `event` attribute holds the
- * whole event for as long as the receiver keeps it (`retentionDays`).
+ * whole event for at least 29 days after the entry is put (longer with a longer retention), and
+ * at least as long as the bus's archive keeps the entry.
  */
 export type BusReference<R extends Route = Route> = Omit<BusRouteEvent<R>, 'data' | 'providerData'> & {
   readonly truncated: true;
