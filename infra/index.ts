@@ -15,7 +15,7 @@ export {
   type TogetherPollingProps,
   type WebhookReceiverProps,
 } from './constructs/webhook-receiver';
-export { DEFAULT_EVENT_ARCHIVE_RETENTION, WebhookEventBus, type OnEventOptions, type WebhookEventBusProps } from './constructs/event-bus';
+export { DEFAULT_EVENT_ARCHIVE_RETENTION, MIN_RECORD_LIFETIME, recordLifetime, WebhookEventBus, type OnEventOptions, type WebhookEventBusProps } from './constructs/event-bus';
 export { BundledFunction, FUNCTION_RUNTIME, type BundledFunctionProps } from './constructs/bundled-function';
 export { RoutePipeline } from './constructs/route-pipeline';
 export { TogetherPoller } from './constructs/together-poller';

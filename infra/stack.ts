@@ -85,7 +85,7 @@ type ContextReader = (key: string) => unknown;
  * `removalPolicy` (`retain` | `destroy`), `alarmEmail`, `throttlingRateLimit`, `throttlingBurstLimit`,
  * `togetherPolling` (`true` | `false`, default false), `togetherPollMinutes` (whole minutes
  * between polls, default 1), `eventBus` (`true` | `false`, default false),
- * `eventArchiveRetentionDays` (whole days, 0 = indefinitely, default 30), `tracing` (`true` |
+ * `eventArchiveRetentionDays` (whole days, default 29, at most as long as event records are kept), `tracing` (`true` |
  * `false`, default true), `batchResults` (`true` | `false`, default false),
  * `batchResultsExpirationDays`, `endpoint` (`httpApi` | `functionUrl`), `functionUrlConcurrency`
  * and `logLevel` (`DEBUG` | `INFO` | `WARN` | `ERROR`). Values are checked by {@link WebhookReceiver}.

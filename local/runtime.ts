@@ -5,7 +5,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { clientConfig } from '../functions/core/aws';
+import { clientConfig, effectClientConfig } from '../functions/core/aws';
 import { integerEnv, readReceiverConfig, type ReceiverConfig } from '../functions/core/config';
 import type { ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
@@ -98,7 +98,7 @@ export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sq
     documents: DynamoDBDocumentClient.from(dynamodb),
     sqs: new SQSClient(clientConfig({ endpoint: emulators.sqsEndpoint })),
     // fauxqs serves SNS on the same endpoint as SQS.
-    sns: new SNSClient(clientConfig({ endpoint: emulators.sqsEndpoint })),
+    sns: new SNSClient(effectClientConfig({ endpoint: emulators.sqsEndpoint })),
     // And S3, path-style.
     s3: new S3Client(resultsS3Config(emulators.sqsEndpoint)),
   };

@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { clientConfig } from '../core/aws';
+import { clientConfig, effectClientConfig } from '../core/aws';
 import { createTracer, currentTraceHeader, traced, tracedHandler, type FunctionTracer } from '../core/tracing';
 import type { ConsumerConfig } from './config';
 import { consumerFromConfig } from './consume';
@@ -30,7 +30,8 @@ export async function deployedConsumer(
   const tracer = await createTracer();
   const consume = consumerFromConfig(config, {
     documents: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient(clientConfig()))),
-    sns: tracer.captureAWSv3Client(new SNSClient(clientConfig())),
+    // Publish and PutEvents take no idempotency key: one attempt each, never repeated by the SDK.
+    sns: tracer.captureAWSv3Client(new SNSClient(effectClientConfig())),
     logger,
     metrics,
     ...optional(tracer),
@@ -38,7 +39,7 @@ export async function deployedConsumer(
       ? {}
       : {
           bus: eventBridgePublisher({
-            client: tracer.captureAWSv3Client(new EventBridgeClient(clientConfig())),
+            client: tracer.captureAWSv3Client(new EventBridgeClient(effectClientConfig())),
             eventBusName: config.eventBusName,
             traceHeader: () => currentTraceHeader(tracer),
           }),

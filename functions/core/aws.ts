@@ -1,7 +1,8 @@
 /**
  * Client settings for every AWS SDK client the functions create. A webhook sender waits at most
  * ~30 s, and a slow dependency must become a retryable 503 well before the function's own timeout,
- * so every call is bounded: 2 attempts of at most 2.5 s each.
+ * so every call is bounded: 2 attempts of at most 2.5 s each. Clients whose calls perform an effect
+ * that a repeat would duplicate take {@link EFFECT_CALL_BUDGET} instead.
  */
 export const AWS_CALL_BUDGET = {
   maxAttempts: 2,
@@ -15,6 +16,23 @@ export const AWS_CALL_BUDGET = {
 export const AWS_CALL_WORST_CASE_MS =
   AWS_CALL_BUDGET.maxAttempts * (AWS_CALL_BUDGET.connectionTimeoutMs + AWS_CALL_BUDGET.requestTimeoutMs) +
   (AWS_CALL_BUDGET.maxAttempts - 1) * AWS_CALL_BUDGET.retryDelayMs;
+
+/**
+ * Client settings for a call whose effect a repeat would duplicate (EventBridge PutEvents, SNS
+ * Publish: neither takes an idempotency key). One attempt: the SDK's retry after a request timeout
+ * would send again an entry the service may already have taken. The request timeout is far above
+ * the tens of milliseconds these calls take, so a slow answer is waited for rather than repeated,
+ * and one call at its worst (11 s) stays inside the consumer's 30 s timeout. A call that fails or
+ * times out fails the consumer's attempt, and the event is retried from its queue: nothing is lost.
+ */
+export const EFFECT_CALL_BUDGET = {
+  maxAttempts: 1,
+  connectionTimeoutMs: AWS_CALL_BUDGET.connectionTimeoutMs,
+  requestTimeoutMs: 10_000,
+} as const;
+
+/** The longest one effect call can take under {@link EFFECT_CALL_BUDGET}. */
+export const EFFECT_CALL_WORST_CASE_MS = EFFECT_CALL_BUDGET.connectionTimeoutMs + EFFECT_CALL_BUDGET.requestTimeoutMs;
 
 export interface ClientOptions {
   /** An emulator's endpoint (local runtime and tests); unset in AWS. */
@@ -42,5 +60,22 @@ export function clientConfig(options: ClientOptions = {}) {
           // Emulators accept any credentials; never used against AWS.
           credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
         }),
+  };
+}
+
+/**
+ * Constructor settings for a client whose calls perform an effect a repeat would duplicate,
+ * bounded by {@link EFFECT_CALL_BUDGET}: one attempt, never retried by the SDK.
+ */
+export function effectClientConfig(options: ClientOptions = {}) {
+  const base = clientConfig(options);
+  return {
+    ...base,
+    maxAttempts: EFFECT_CALL_BUDGET.maxAttempts,
+    requestHandler: {
+      ...base.requestHandler,
+      connectionTimeout: EFFECT_CALL_BUDGET.connectionTimeoutMs,
+      requestTimeout: EFFECT_CALL_BUDGET.requestTimeoutMs,
+    },
   };
 }

@@ -33,7 +33,8 @@ export type BusRouteEvent<R extends Route> = [Extract<NormalizedEvent, { type: R
  * What an entry carries instead of the event when the event is too large for EventBridge: the
  * event's envelope (id, provider, route, subject, times, version) without its data, and the key
  * of its record in the events table (`{provider}#{eventId}`), whose `event` attribute holds the
- * whole event for as long as the receiver keeps it (`retentionDays`).
+ * whole event for at least 29 days after the entry is put (longer with a longer retention), and
+ * at least as long as the bus's archive keeps the entry.
  */
 export type BusReference<R extends Route = Route> = Omit<BusRouteEvent<R>, 'data' | 'providerData'> & {
   readonly truncated: true;
@@ -44,6 +45,8 @@ export type BusReference<R extends Route = Route> = Omit<BusRouteEvent<R>, 'data
 /**
  * The `detail` of an entry: the normalized event itself, or, for an event over EventBridge's entry
  * limit, a {@link BusReference} to it. Test `detail.truncated` first; after it, `detail.data` is typed.
+ * An integer outside the signed 64-bit range, which EventBridge refuses, is a string of its digits
+ * there instead of a number (`"18446744073709552000"`).
  */
 export type BusDetail<R extends Route = Route> = (BusRouteEvent<R> & { readonly truncated?: undefined }) | BusReference<R>;
 
@@ -80,14 +83,43 @@ export function busEntryBytes(entry: BusEntry): number {
   return Buffer.byteLength(entry.Source) + Buffer.byteLength(entry.DetailType) + Buffer.byteLength(entry.Detail);
 }
 
+/** The integers PutEvents takes in `detail`: signed 64-bit. */
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INTEGER_SPELLING = /^-?\d+$/;
+
+/**
+ * Whether JSON.stringify would write `value` as an integer PutEvents refuses. A body's integers
+ * are parsed as the nearest double, and JSON.stringify writes one under 1e21 in integer digits
+ * (`18446744073709551615` comes out as `18446744073709552000`); the digits it writes are what
+ * EventBridge reads, so they are what is checked.
+ */
+function outsideInt64(value: number): boolean {
+  if (Math.abs(value) <= Number.MAX_SAFE_INTEGER) return false;
+  const spelling = String(value);
+  if (!INTEGER_SPELLING.test(spelling)) return false;
+  const integer = BigInt(spelling);
+  return integer < INT64_MIN || integer > INT64_MAX;
+}
+
+/**
+ * The JSON of an entry's `detail`: JSON.stringify, except that an integer outside the signed
+ * 64-bit range, which PutEvents refuses (every attempt would fail alike), is written as a string of
+ * the same digits. Every other value is written as on the route's queue.
+ */
+export function busDetailJson(detail: unknown): string {
+  return JSON.stringify(detail, (_key, value: unknown) => (typeof value === 'number' && outsideInt64(value) ? String(value) : value));
+}
+
 /**
  * The entry an event is published as: the whole event as `detail` when the entry fits
  * EventBridge's limit, else a reference to its record ({@link BusReference}, `truncated: true`).
+ * Its integers outside the signed 64-bit range are strings ({@link busDetailJson}).
  */
 export function busEntryFor(event: NormalizedEvent): BusEntry {
-  const whole: BusEntry = { Source: busSource(event.provider), DetailType: event.type, Detail: JSON.stringify(event) };
+  const whole: BusEntry = { Source: busSource(event.provider), DetailType: event.type, Detail: busDetailJson(event) };
   if (busEntryBytes(whole) < MAX_BUS_ENTRY_BYTES) return whole;
-  return { ...whole, Detail: JSON.stringify(busReferenceFor(event)) };
+  return { ...whole, Detail: busDetailJson(busReferenceFor(event)) };
 }
 
 /** The reference an oversized event is published as: its envelope and its key, never its data. */

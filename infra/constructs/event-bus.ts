@@ -5,17 +5,44 @@ import { Construct } from 'constructs';
 import { BUS_SOURCE_PREFIX, busSource } from '../../functions/core/bus';
 import { PROVIDER_NAMES, type ProviderName } from '../../functions/core/event';
 import { routePascal, type Route } from '../../functions/core/routes';
+import { MIN_RECORD_RETENTION_SECONDS, recordRetentionSeconds } from '../../functions/core/table';
 import { routeList } from './consumer-settings';
 
-/** How long the archive keeps events unless `eventArchiveRetention` says otherwise. */
-export const DEFAULT_EVENT_ARCHIVE_RETENTION = Duration.days(30);
+/**
+ * The least time the events table keeps an event's record after the event is put on the bus,
+ * whatever the retention settings: 29 days (the consumer marks the record handled after the put,
+ * and every transition keeps it at least that long).
+ */
+export const MIN_RECORD_LIFETIME = Duration.days(Math.floor(MIN_RECORD_RETENTION_SECONDS / 86_400));
+
+/**
+ * The least time the events table keeps any record after its event is put on the bus, given every
+ * configured retention in days (`retentionDays` and each `retentionDaysByProvider`): the shortest,
+ * as a record keeps it (never under {@link MIN_RECORD_LIFETIME}).
+ */
+export function recordLifetime(retentionDays: readonly number[]): Duration {
+  return Duration.days(recordRetentionSeconds(Math.min(...retentionDays) * 86_400) / 86_400);
+}
+
+/**
+ * How long the archive keeps events unless `eventArchiveRetention` says otherwise: as long as every
+ * record is kept at least, so that an archived entry of an event over 256 KB, which carries only
+ * its record's key, still finds the record when it is replayed.
+ */
+export const DEFAULT_EVENT_ARCHIVE_RETENTION = MIN_RECORD_LIFETIME;
 
 /** Properties of {@link WebhookEventBus}. */
 export interface WebhookEventBusProps {
   /** `true` creates a bus; an existing bus (of this account) is used as it is. */
   readonly eventBus: true | IEventBus;
-  /** How long the archive keeps events, in whole days; 0 keeps them indefinitely. */
+  /** How long the archive keeps events, in whole days; never longer than `recordLifetime`. */
   readonly archiveRetention: Duration;
+  /**
+   * The least time the events table keeps an event's record after the event is put on the bus:
+   * the shortest retention any record gets, and never under {@link MIN_RECORD_LIFETIME}.
+   * @default MIN_RECORD_LIFETIME (29 days)
+   */
+  readonly recordLifetime?: Duration;
   /** Applied to the bus this creates and to the archive. */
   readonly removalPolicy: RemovalPolicy;
 }
@@ -61,8 +88,9 @@ export class WebhookEventBus extends Construct {
     super(scope, id);
     const retention = props.archiveRetention;
     if (!Token.isUnresolved(retention.toSeconds()) && !Number.isInteger(retention.toDays({ integral: false }))) {
-      throw new Error(`eventArchiveRetention must be whole days (0 keeps events indefinitely), got ${retention.toHumanString()}`);
+      throw new Error(`eventArchiveRetention must be whole days, got ${retention.toHumanString()}`);
     }
+    checkArchiveRetention(retention, props.recordLifetime ?? MIN_RECORD_LIFETIME);
     if (props.eventBus === true) {
       const bus = new EventBus(this, 'Bus', { description: 'Handled webhook events of the AI platforms, one entry per event' });
       bus.applyRemovalPolicy(props.removalPolicy);
@@ -118,4 +146,23 @@ export class WebhookEventBus extends Construct {
     this.rules.push(rule);
     return rule;
   }
+}
+
+/**
+ * Throws when the archive would keep an entry longer than the record it may point at: an event
+ * over 256 KB is put on the bus as a reference to its record, and a replay from the archive after
+ * the record is gone could not read the event. An archive kept indefinitely (0 days) outlives
+ * every record.
+ */
+function checkArchiveRetention(retention: Duration, recordLifetime: Duration): void {
+  if (Token.isUnresolved(retention.toSeconds()) || Token.isUnresolved(recordLifetime.toSeconds())) return;
+  const archiveDays = retention.toDays();
+  const recordDays = recordLifetime.toDays({ integral: false });
+  if (archiveDays !== 0 && archiveDays <= recordDays) return;
+  throw new Error(
+    `eventArchiveRetention (${archiveDays === 0 ? 'indefinitely' : `${archiveDays} days`}) is longer than event records are kept ` +
+      `(${recordDays} days): an archived entry of an event over 256 KB holds only its record's key, and could not be replayed once ` +
+      `the record is gone. Give at most ${recordDays} days` +
+      (archiveDays === 0 ? '' : `, or raise retentionDays (and every retentionDaysByProvider) to at least ${archiveDays}`),
+  );
 }

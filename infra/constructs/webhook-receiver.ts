@@ -48,7 +48,7 @@ import { providerPascal } from '../outputs';
 import { BATCH_RESULTS_CONSUMER, BATCH_RESULTS_CONSUMER_ENTRY, BatchResults, type BatchResultsOptions } from './batch-results';
 import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { addEnvironment, addSecret, routeList } from './consumer-settings';
-import { DEFAULT_EVENT_ARCHIVE_RETENTION, WebhookEventBus, type OnEventOptions } from './event-bus';
+import { DEFAULT_EVENT_ARCHIVE_RETENTION, recordLifetime, WebhookEventBus, type OnEventOptions } from './event-bus';
 import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
 import { RoutePipeline } from './route-pipeline';
 import { DEFAULT_POLL_SCHEDULE, TogetherPoller } from './together-poller';
@@ -238,9 +238,11 @@ export interface WebhookReceiverProps {
    */
   readonly eventBus?: boolean | IEventBus;
   /**
-   * How long the bus's archive keeps events for replays, in whole days; `Duration.days(0)` keeps
-   * them indefinitely. Only with `eventBus`.
-   * @default Duration.days(30)
+   * How long the bus's archive keeps events for replays, in whole days. Never longer than event
+   * records are kept (29 days, or the shortest of `retentionDays` and `retentionDaysByProvider`
+   * when longer): an archived entry of an event over 256 KB points at its record. Only with
+   * `eventBus`.
+   * @default Duration.days(29)
    */
   readonly eventArchiveRetention?: Duration;
   /**
@@ -427,6 +429,7 @@ export class WebhookReceiver extends Construct {
       this.events = new WebhookEventBus(this, 'Events', {
         eventBus: props.eventBus,
         archiveRetention: props.eventArchiveRetention ?? DEFAULT_EVENT_ARCHIVE_RETENTION,
+        recordLifetime: recordLifetime([settings.retentionDays, ...Object.values(settings.retentionDaysByProvider)]),
         removalPolicy,
       });
       this.events.connectConsumers(ROUTES.map((route) => routes[route].consumer.handler));

@@ -29,23 +29,16 @@ function statementsWith(template: Template, action: string): { Action: unknown; 
 }
 
 describe('eventBus: true', () => {
-  it('creates the bus and an archive of our events with 30 days retention', () => {
+  it('creates the bus and an archive of our events', () => {
     const { stack, receiver } = receiverStack({ eventBus: true });
     const template = Template.fromStack(stack);
 
     template.resourceCountIs('AWS::Events::EventBus', 1);
     template.hasResourceProperties('AWS::Events::Archive', {
       SourceArn: arnOf(receiver.events?.eventBus as EventBus),
-      RetentionDays: 30,
       EventPattern: { source: [{ prefix: 'ai-webhooks.' }] },
     });
     template.hasResource('AWS::Events::Archive', { DeletionPolicy: 'Retain' });
-  });
-
-  it('takes the archive retention from eventArchiveRetention', () => {
-    const { stack } = receiverStack({ eventBus: true, eventArchiveRetention: Duration.days(90) });
-
-    Template.fromStack(stack).hasResourceProperties('AWS::Events::Archive', { RetentionDays: 90 });
   });
 
   it('grants events:PutEvents to each consumer on that bus only, and names the bus to it', () => {
@@ -118,6 +111,39 @@ describe('eventBus: true', () => {
 
     template.hasOutput(STACK_OUTPUTS.eventBusArn, {});
     template.hasOutput(STACK_OUTPUTS.eventArchiveName, {});
+  });
+});
+
+describe('the archive and the records its entries point at', () => {
+  it('[H3-7] by default keeps entries 29 days, no longer than an event record is kept', () => {
+    const { stack } = receiverStack({ eventBus: true });
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Events::Archive', { RetentionDays: 29 });
+  });
+
+  it('[H3-7] refuses an archive retention longer than event records are kept', () => {
+    const build = () => receiverStack({ eventBus: true, eventArchiveRetention: Duration.days(30) });
+
+    expect(build).toThrow('eventArchiveRetention (30 days) is longer than event records are kept (29 days)');
+  });
+
+  it('[H3-7] refuses an archive that keeps entries indefinitely', () => {
+    const build = () => receiverStack({ eventBus: true, eventArchiveRetention: Duration.days(0) });
+
+    expect(build).toThrow('eventArchiveRetention (indefinitely) is longer than event records are kept (29 days)');
+  });
+
+  it('[H3-7] counts the shortest retention of any provider', () => {
+    const build = () =>
+      receiverStack({ eventBus: true, retentionDays: 90, retentionDaysByProvider: { llmtune: 60 }, eventArchiveRetention: Duration.days(90) });
+
+    expect(build).toThrow('eventArchiveRetention (90 days) is longer than event records are kept (60 days)');
+  });
+
+  it('takes a longer archive retention once retentionDays keeps records as long', () => {
+    const { stack } = receiverStack({ eventBus: true, retentionDays: 90, eventArchiveRetention: Duration.days(90) });
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Events::Archive', { RetentionDays: 90 });
   });
 });
 

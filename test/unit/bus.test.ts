@@ -51,6 +51,34 @@ describe('busEntryFor', () => {
   });
 });
 
+/** Every integer a JSON text writes (outside strings) below or above a signed 64-bit integer: what PutEvents refuses. */
+function integersOutsideInt64(json: string): string[] {
+  const tokens = json.match(/"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g) ?? [];
+  return tokens.filter((token) => /^-?\d+$/.test(token) && (BigInt(token) > 2n ** 63n - 1n || BigInt(token) < -(2n ** 63n)));
+}
+
+describe('busEntryFor: numbers EventBridge takes', () => {
+  // Parsed as the receiver parses a body: a JS number, the nearest double to what was sent.
+  const payload = JSON.parse('{"seed": 18446744073709551615, "offset": -18446744073709551615, "tokens": 100000000000000000000, "step": 42, "lr": 0.0001}');
+
+  it('[H3-6] writes every integer outside the signed 64-bit range as a string, in an entry EventBridge takes', () => {
+    const event = normalizedEvent({ providerData: payload });
+
+    const detail = busEntryFor(event).Detail;
+
+    expect(integersOutsideInt64(detail)).toEqual([]);
+    expect(JSON.parse(detail).providerData).toEqual({ seed: '18446744073709552000', offset: '-18446744073709552000', tokens: '100000000000000000000', step: 42, lr: 0.0001 });
+  });
+
+  it('[H3-6] keeps integers inside the signed 64-bit range as numbers', () => {
+    const event = normalizedEvent({ providerData: { largest: 9_223_372_036_854_774_784, safe: Number.MAX_SAFE_INTEGER, negative: -42 } });
+
+    const detail = JSON.parse(busEntryFor(event).Detail);
+
+    expect(detail.providerData).toEqual({ largest: 9_223_372_036_854_774_784, safe: Number.MAX_SAFE_INTEGER, negative: -42 });
+  });
+});
+
 describe('eventBridgePublisher', () => {
   const eventBridge = mockClient(EventBridgeClient);
   afterEach(() => eventBridge.reset());
