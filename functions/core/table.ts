@@ -151,7 +151,10 @@ export interface JobItem {
   step?: number;
   /** Loss reported with the highest step. */
   loss?: number;
-  /** The event that set the state, and when it happened. */
+  /**
+   * The earliest report of the current state (by time, then event id) and its time: the same as
+   * the state's `transitions` entry, whichever report arrived first.
+   */
   stateEventId?: string;
   stateAt?: string;
   /** Fine-tuned model name (completed fine-tune). */
@@ -170,8 +173,9 @@ export interface JobItem {
    */
   results?: BatchResults;
   /**
-   * The highest `JOBS_TABLE.maxCheckpoints` checkpoints, in step order, one per step: a repeated
-   * step keeps its latest report. Fewer when entries are so large that the item would near 400 KB.
+   * The highest `JOBS_TABLE.maxCheckpoints` checkpoints, in step order, one per step: reports of
+   * one step merge (the earliest's time, event id and values, the others' values where it has
+   * none). Fewer when entries are so large that the item would near 400 KB.
    */
   checkpoints?: JobCheckpoint[];
   /** Each state the job was reported in, once, at its earliest report, in time order. */

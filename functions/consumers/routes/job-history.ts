@@ -58,15 +58,19 @@ export interface JobWrite {
  * item, writes the result on condition that `version` has not moved, and merges again if it has.
  * The result does not depend on the order facts arrive in, nor on repeats:
  * - the state moves only to a higher rank (started < running < completed | failed); the first
- *   terminal state is final, and the event that moved it is `stateEventId`;
- * - each state the job was reported in is in `transitions` once, at its earliest report;
- * - `checkpoints` holds one entry per step (a later report of the same step replaces it), in step
- *   order, the highest {@link JOBS_TABLE.maxCheckpoints} only; `step`/`loss` are the highest one's.
+ *   terminal state is final;
+ * - each state the job was reported in is in `transitions` once, at its earliest report (by time,
+ *   then event id), and `stateEventId`/`stateAt` name that same report for the current state;
+ * - `checkpoints` holds one entry per step, in step order, the highest
+ *   {@link JOBS_TABLE.maxCheckpoints} only; `step`/`loss` are the highest one's;
+ * - reports of one transition (the state's details) or of one step (`loss`, `path`) merge field by
+ *   field ({@link mergeReports}): a push and a poll of the same thing lose nothing of each other.
  */
 export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, now: Date): JobWrite | undefined {
   const rank = JOB_STATES[fact.state];
   const moves = current?.rank === undefined || current.rank < rank;
   const state = moves ? fact.state : current?.state;
+  const report = { at: fact.occurredAt, eventId: fact.eventId, ...defined(fact.details) };
   const checkpoints = mergeCheckpoints(current?.checkpoints ?? [], checkpointOf(fact));
   const top = checkpoints.at(-1);
   // An item written before histories existed may hold a higher step than any entry.
@@ -78,6 +82,7 @@ export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, n
     subject: fact.subject,
     kind: current?.kind ?? fact.kind,
     ...(moves ? { state: fact.state, rank, stateEventId: fact.eventId, stateAt: fact.occurredAt, ...defined(fact.details) } : {}),
+    ...(!moves && current?.state === fact.state ? stateReport(current, report) : {}),
     transitions: mergeTransitions(current?.transitions ?? [], { state: fact.state, at: fact.occurredAt, eventId: fact.eventId }, state),
     ...(topStep === undefined ? {} : { step: topStep.step, loss: topStep.loss }),
     firstSeenAt: current === undefined ? now.toISOString() : current.firstSeenAt,
@@ -100,6 +105,28 @@ export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, n
     remove,
     expectedVersion: current === undefined ? undefined : (current.version ?? null),
   };
+}
+
+/** The fields of a state's report: its details, and which report it is. */
+type StateReport = JobFact['details'] & { at: string; eventId: string };
+
+/** Another report of the current state, merged into what the item holds of it. */
+function stateReport(current: Partial<JobItem>, report: StateReport): Partial<JobItem> {
+  const { stateAt, stateEventId, model, output, error, evalLoss, checkpointPaths } = current;
+  // An item written before `stateAt` existed: the report is the only one known.
+  const held = { model, output, error, evalLoss, checkpointPaths, at: stateAt ?? report.at, eventId: stateEventId ?? report.eventId };
+  const { at, eventId, ...details } = mergeReports(held, report);
+  return { ...details, stateAt: at, stateEventId: eventId };
+}
+
+/**
+ * Two reports of the same transition or step, as one: the earlier one's (by time, then event id)
+ * time, event id and values, and the later one's values where the earlier has none. With two
+ * reports, or more that agree where they overlap, any order of merging gives the same result.
+ */
+function mergeReports<T extends { at: string; eventId: string }>(a: T, b: T): T {
+  const [earlier, later] = isLater(a, b) ? [b, a] : [a, b];
+  return { ...defined(later), ...defined(earlier) } as T;
 }
 
 function checkpointOf(fact: JobFact): JobCheckpoint | undefined {
@@ -127,8 +154,9 @@ function compareTimes(a: string, b: string): number {
 function mergeCheckpoints(current: readonly JobCheckpoint[], entry: JobCheckpoint | undefined): JobCheckpoint[] {
   if (entry === undefined) return [...current];
   const same = current.find((checkpoint) => checkpoint.step === entry.step);
-  if (same !== undefined && !isLater(entry, same)) return [...current];
-  const merged = [...current.filter((checkpoint) => checkpoint !== same), entry].sort((a, b) => a.step - b.step);
+  const reported = same === undefined ? entry : mergeReports(same, entry);
+  if (same !== undefined && isDeepStrictEqual(reported, same)) return [...current];
+  const merged = [...current.filter((checkpoint) => checkpoint !== same), reported].sort((a, b) => a.step - b.step);
   // Oldest first: the lowest steps go, so a late low step past the bound is dropped at once.
   while (merged.length > JOBS_TABLE.maxCheckpoints) merged.shift();
   let bytes = estimatedBytes(merged);
