@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { JOBS_TABLE, type JobItem } from '../../functions/core/table';
-import { MAX_CHECKPOINT_BYTES, estimatedBytes, mergeJob, type JobFact, type JobWrite } from '../../functions/consumers/routes/job-history';
+import { mergeJob, type JobFact, type JobWrite } from '../../functions/consumers/routes/job-history';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 const T0 = Date.parse('2026-11-25T10:00:00.000Z');
@@ -98,7 +98,7 @@ describe('job history: checkpoints', () => {
 
     const item = replay(Array.from({ length: 500 }, (_, index) => checkpoint(index + 1, { path: `${huge}${index}` })));
 
-    expect(estimatedBytes(item?.checkpoints)).toBeLessThanOrEqual(MAX_CHECKPOINT_BYTES);
+    expect(storedBytes(item)).toBeLessThanOrEqual(DYNAMODB_ITEM_LIMIT_BYTES);
     expect(item?.checkpoints?.length).toBeLessThan(500);
     expect(item?.checkpoints?.at(-1)?.step).toBe(500);
   });
@@ -110,6 +110,74 @@ describe('job history: checkpoints', () => {
 
     expect(write?.remove).toEqual(['loss']);
     expect(applied(before, write)?.step).toBe(2);
+  });
+});
+
+/** DynamoDB's item size limit: 400 KB. */
+const DYNAMODB_ITEM_LIMIT_BYTES = 400 * 1024;
+
+/**
+ * A value's size as DynamoDB counts it, written apart from the code under test: strings in UTF-8
+ * bytes, a number one byte per two significant digits plus one, a list or map 3 bytes plus 1 per
+ * element plus its elements (a map's names in UTF-8), a boolean or null 1 byte.
+ */
+function dynamoBytes(value: unknown): number {
+  if (typeof value === 'string') return new TextEncoder().encode(value).length;
+  if (typeof value === 'number') {
+    const digits = (value.toExponential().split('e')[0] ?? '').replace(/[-.]/g, '').replace(/0+$/, '').length;
+    return Math.ceil(digits / 2) + 1;
+  }
+  if (Array.isArray(value)) return 3 + value.reduce<number>((sum, entry) => sum + 1 + dynamoBytes(entry), 0);
+  if (typeof value === 'object' && value !== null) {
+    return 3 + Object.entries(value).reduce((sum, [name, entry]) => sum + 1 + dynamoBytes(name) + dynamoBytes(entry), 0);
+  }
+  return 1;
+}
+
+/** The item as stored, key included: its attributes' names and values. */
+function storedBytes(item: Partial<JobItem> | Record<string, unknown> | undefined): number {
+  return Object.entries({ pk: 'together#ft-1', ...item }).reduce((sum, [name, value]) => sum + dynamoBytes(name) + dynamoBytes(value), 0);
+}
+
+/** A path of `length` characters of three UTF-8 bytes each (one UTF-16 unit), ending in `tag`. */
+const wide = (length: number, tag: string) => `${'€'.repeat(length - tag.length)}${tag}`;
+
+const longCheckpoints = (count: number) => Array.from({ length: count }, (_, index) => checkpoint(index + 1, { path: wide(2048, `/${index + 1}`) }));
+const longCompletion = () => transition('completed', 900, { model: 'acct/model', checkpointPaths: Array.from({ length: 50 }, (_, index) => wide(2048, `/final-${index}`)) });
+
+describe('job history: the item stays within DynamoDB\'s 400 KB', () => {
+  it('[H3-5] no report makes the item larger than 400 KB counted as DynamoDB counts it, multi-byte characters in UTF-8', () => {
+    const facts = [...longCheckpoints(500), longCompletion()];
+    let item: Partial<JobItem> | undefined;
+    let largest = 0;
+
+    for (const fact of facts) {
+      item = applied(item, mergeJob(item, fact, NOW));
+      largest = Math.max(largest, storedBytes(item));
+    }
+
+    expect(largest).toBeLessThanOrEqual(DYNAMODB_ITEM_LIMIT_BYTES);
+  });
+
+  it('[H3-5] the oldest checkpoints make room first: the completion\'s 50 paths and the newest checkpoint stay', () => {
+    const item = replay([...longCheckpoints(500), longCompletion()]);
+
+    expect(item?.checkpointPaths).toEqual(longCompletion().details.checkpointPaths);
+    expect(item?.checkpoints?.at(-1)?.step).toBe(500);
+    expect(item?.checkpoints?.[0]?.step).toBeGreaterThan(1);
+    expect(item?.state).toBe('completed');
+  });
+
+  it('[H3-5] when no checkpoint is left to drop, the completion\'s path list is cut from its end to fit', () => {
+    const written = { ...replay([checkpoint(1)]), notes: 'n'.repeat(150_000) } as Partial<JobItem>;
+    const completion = longCompletion();
+
+    const item = applied(written, mergeJob(written, completion, NOW));
+
+    expect(storedBytes(item)).toBeLessThanOrEqual(DYNAMODB_ITEM_LIMIT_BYTES);
+    expect(item?.checkpointPaths?.length).toBeGreaterThan(0);
+    expect(item?.checkpointPaths).toEqual(completion.details.checkpointPaths?.slice(0, item?.checkpointPaths?.length));
+    expect(item?.model).toBe('acct/model');
   });
 });
 
