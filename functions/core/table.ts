@@ -151,7 +151,10 @@ export interface JobItem {
   step?: number;
   /** Loss reported with the highest step. */
   loss?: number;
-  /** The event that set the state, and when it happened. */
+  /**
+   * The earliest report of the current state (by time, then event id) and its time: the same as
+   * the state's `transitions` entry, whichever report arrived first.
+   */
   stateEventId?: string;
   stateAt?: string;
   /** Fine-tuned model name (completed fine-tune). */
@@ -162,7 +165,10 @@ export interface JobItem {
   error?: string;
   /** Evaluation loss the provider reported with the completion (fine-tune). */
   evalLoss?: number;
-  /** Checkpoint or model paths the completion event listed, for a deploy step (fine-tune). */
+  /**
+   * Checkpoint or model paths the completion event listed, for a deploy step (fine-tune), at most
+   * 50; cut from the end only if the item would pass 400,000 bytes with one checkpoint left.
+   */
   checkpointPaths?: string[];
   /**
    * Where a completed batch's files were copied (with batch results on): written once, after
@@ -170,8 +176,10 @@ export interface JobItem {
    */
   results?: BatchResults;
   /**
-   * The highest `JOBS_TABLE.maxCheckpoints` checkpoints, in step order, one per step: a repeated
-   * step keeps its latest report. Fewer when entries are so large that the item would near 400 KB.
+   * The highest `JOBS_TABLE.maxCheckpoints` checkpoints, in step order, one per step: reports of
+   * one step merge (the earliest's time, event id and values, the others' values where it has
+   * none). Fewer when the item would otherwise pass 400,000 bytes as DynamoDB counts them: the
+   * oldest go first, down to the newest.
    */
   checkpoints?: JobCheckpoint[];
   /** Each state the job was reported in, once, at its earliest report, in time order. */

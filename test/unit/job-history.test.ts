@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { JOBS_TABLE, type JobItem } from '../../functions/core/table';
-import { MAX_CHECKPOINT_BYTES, estimatedBytes, mergeJob, type JobFact, type JobWrite } from '../../functions/consumers/routes/job-history';
+import { mergeJob, type JobFact, type JobWrite } from '../../functions/consumers/routes/job-history';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 const T0 = Date.parse('2026-11-25T10:00:00.000Z');
@@ -39,12 +39,9 @@ function replay(facts: readonly JobFact[], start?: Partial<JobItem>): Partial<Jo
   return facts.reduce<Partial<JobItem> | undefined>((item, fact) => applied(item, mergeJob(item, fact, NOW)), start);
 }
 
-/**
- * What the events imply, without the bookkeeping of when and how often it was written, nor which
- * of two reports of the same state arrived first (`stateEventId`, `stateAt`: the alert's owner).
- */
+/** What the events imply, without the bookkeeping of when and how often it was written. */
 function projection(item: Partial<JobItem> | undefined) {
-  const { updatedAt: _updatedAt, version: _version, activeDay: _activeDay, stateEventId: _id, stateAt: _at, ...rest } = item ?? {};
+  const { updatedAt: _updatedAt, version: _version, activeDay: _activeDay, ...rest } = item ?? {};
   return rest;
 }
 
@@ -71,15 +68,15 @@ describe('job history: checkpoints', () => {
     expect(applied(full, write)?.transitions?.[0]).toEqual({ state: 'running', at: at(3), eventId: 'evt_step_3' });
   });
 
-  it('a repeated checkpoint (same step) keeps one entry, and a redelivery of the same event writes nothing', () => {
+  it('a repeated checkpoint (same step) keeps one entry with the earlier report\'s values, and a redelivery of the same event writes nothing', () => {
     const once = replay([checkpoint(100)]);
 
     const redelivered = mergeJob(once, checkpoint(100), NOW);
     const reportedAgain = applied(once, mergeJob(once, checkpoint(100, { eventId: 'evt_poll_100', occurredAt: at(101), loss: 0.5 }), NOW));
 
     expect(redelivered).toBeUndefined();
-    expect(reportedAgain?.checkpoints).toEqual([{ step: 100, loss: 0.5, at: at(101), eventId: 'evt_poll_100' }]);
-    expect(reportedAgain?.loss).toBe(0.5);
+    expect(reportedAgain?.checkpoints).toEqual([{ step: 100, loss: 0.1, at: at(100), eventId: 'evt_step_100' }]);
+    expect(reportedAgain?.loss).toBe(0.1);
   });
 
   it('out-of-order checkpoints end in step order, with step and loss of the highest', () => {
@@ -101,7 +98,7 @@ describe('job history: checkpoints', () => {
 
     const item = replay(Array.from({ length: 500 }, (_, index) => checkpoint(index + 1, { path: `${huge}${index}` })));
 
-    expect(estimatedBytes(item?.checkpoints)).toBeLessThanOrEqual(MAX_CHECKPOINT_BYTES);
+    expect(storedBytes(item)).toBeLessThanOrEqual(DYNAMODB_ITEM_LIMIT_BYTES);
     expect(item?.checkpoints?.length).toBeLessThan(500);
     expect(item?.checkpoints?.at(-1)?.step).toBe(500);
   });
@@ -113,6 +110,74 @@ describe('job history: checkpoints', () => {
 
     expect(write?.remove).toEqual(['loss']);
     expect(applied(before, write)?.step).toBe(2);
+  });
+});
+
+/** DynamoDB's item size limit: 400 KB. */
+const DYNAMODB_ITEM_LIMIT_BYTES = 400 * 1024;
+
+/**
+ * A value's size as DynamoDB counts it, written apart from the code under test: strings in UTF-8
+ * bytes, a number one byte per two significant digits plus one, a list or map 3 bytes plus 1 per
+ * element plus its elements (a map's names in UTF-8), a boolean or null 1 byte.
+ */
+function dynamoBytes(value: unknown): number {
+  if (typeof value === 'string') return new TextEncoder().encode(value).length;
+  if (typeof value === 'number') {
+    const digits = (value.toExponential().split('e')[0] ?? '').replace(/[-.]/g, '').replace(/0+$/, '').length;
+    return Math.ceil(digits / 2) + 1;
+  }
+  if (Array.isArray(value)) return 3 + value.reduce<number>((sum, entry) => sum + 1 + dynamoBytes(entry), 0);
+  if (typeof value === 'object' && value !== null) {
+    return 3 + Object.entries(value).reduce((sum, [name, entry]) => sum + 1 + dynamoBytes(name) + dynamoBytes(entry), 0);
+  }
+  return 1;
+}
+
+/** The item as stored, key included: its attributes' names and values. */
+function storedBytes(item: Partial<JobItem> | Record<string, unknown> | undefined): number {
+  return Object.entries({ pk: 'together#ft-1', ...item }).reduce((sum, [name, value]) => sum + dynamoBytes(name) + dynamoBytes(value), 0);
+}
+
+/** A path of `length` characters of three UTF-8 bytes each (one UTF-16 unit), ending in `tag`. */
+const wide = (length: number, tag: string) => `${'€'.repeat(length - tag.length)}${tag}`;
+
+const longCheckpoints = (count: number) => Array.from({ length: count }, (_, index) => checkpoint(index + 1, { path: wide(2048, `/${index + 1}`) }));
+const longCompletion = () => transition('completed', 900, { model: 'acct/model', checkpointPaths: Array.from({ length: 50 }, (_, index) => wide(2048, `/final-${index}`)) });
+
+describe('job history: the item stays within DynamoDB\'s 400 KB', () => {
+  it('[H3-5] no report makes the item larger than 400 KB counted as DynamoDB counts it, multi-byte characters in UTF-8', () => {
+    const facts = [...longCheckpoints(500), longCompletion()];
+    let item: Partial<JobItem> | undefined;
+    let largest = 0;
+
+    for (const fact of facts) {
+      item = applied(item, mergeJob(item, fact, NOW));
+      largest = Math.max(largest, storedBytes(item));
+    }
+
+    expect(largest).toBeLessThanOrEqual(DYNAMODB_ITEM_LIMIT_BYTES);
+  });
+
+  it('[H3-5] the oldest checkpoints make room first: the completion\'s 50 paths and the newest checkpoint stay', () => {
+    const item = replay([...longCheckpoints(500), longCompletion()]);
+
+    expect(item?.checkpointPaths).toEqual(longCompletion().details.checkpointPaths);
+    expect(item?.checkpoints?.at(-1)?.step).toBe(500);
+    expect(item?.checkpoints?.[0]?.step).toBeGreaterThan(1);
+    expect(item?.state).toBe('completed');
+  });
+
+  it('[H3-5] when no checkpoint is left to drop, the completion\'s path list is cut from its end to fit', () => {
+    const written = { ...replay([checkpoint(1)]), notes: 'n'.repeat(150_000) } as Partial<JobItem>;
+    const completion = longCompletion();
+
+    const item = applied(written, mergeJob(written, completion, NOW));
+
+    expect(storedBytes(item)).toBeLessThanOrEqual(DYNAMODB_ITEM_LIMIT_BYTES);
+    expect(item?.checkpointPaths?.length).toBeGreaterThan(0);
+    expect(item?.checkpointPaths).toEqual(completion.details.checkpointPaths?.slice(0, item?.checkpointPaths?.length));
+    expect(item?.model).toBe('acct/model');
   });
 });
 
@@ -150,19 +215,89 @@ describe('job history: transitions', () => {
   });
 });
 
+describe('job history: reports of one transition or step', () => {
+  it('[H3-1] a poll of the completion before its push keeps the push\'s evaluation loss and paths', () => {
+    const poll = transition('completed', 60, { model: 'acct/model' });
+    const push = { ...transition('completed', 60, { model: 'acct/model', evalLoss: 0.41, checkpointPaths: ['s3://ft/final'] }), eventId: 'evt_push_done' };
+
+    const item = replay([{ ...poll, eventId: 'poll:ft:ft-1:completed' }, push]);
+
+    expect(item?.evalLoss).toBe(0.41);
+    expect(item?.checkpointPaths).toEqual(['s3://ft/final']);
+  });
+
+  it('[H3-1] a push with the loss and a poll with the path of one step keep both, in either order', () => {
+    const push = checkpoint(500, { eventId: 'evt_step_500', loss: 0.87 });
+    const poll = checkpoint(500, { eventId: 'poll:ft:ft-1:checkpoint:step-500', loss: undefined, path: 's3://ft/step-500' });
+
+    const pushFirst = replay([push, poll]);
+    const pollFirst = replay([poll, push]);
+
+    const merged = { step: 500, loss: 0.87, path: 's3://ft/step-500', at: at(500), eventId: 'evt_step_500' };
+    expect(pushFirst?.checkpoints).toEqual([merged]);
+    expect(pollFirst?.checkpoints).toEqual([merged]);
+    expect(pollFirst?.loss).toBe(0.87);
+  });
+
+  it('[H3-1] the state names its earliest report, as its transitions entry does, whatever arrives first', () => {
+    const late = { ...transition('completed', 61, { model: 'acct/model' }), eventId: 'poll:ft:ft-1:completed' };
+    const early = transition('completed', 60, { evalLoss: 0.41 });
+
+    const item = replay([late, early]);
+
+    expect(item).toMatchObject({ stateEventId: early.eventId, stateAt: at(60), model: 'acct/model', evalLoss: 0.41 });
+    expect(item?.transitions?.at(-1)).toEqual({ state: 'completed', at: item?.stateAt, eventId: item?.stateEventId });
+  });
+});
+
+/** Who reports a transition or step: a push, a poll, and another push; their ids sort in this order at equal times. */
+const REPORTERS = ['evt_', 'poll:', 'zz_'] as const;
+
+/**
+ * Up to three reports of one thing, each at the same time or a little later, and for each of
+ * `fieldCount` fields the report that carries it: -2 all of them (the same value), -1 none.
+ */
+const reports = (fieldCount: number) =>
+  fc.integer({ min: 1, max: 3 }).chain((count) =>
+    fc.record({
+      delays: fc.array(fc.constantFrom(0, 0, 0.25), { minLength: count, maxLength: count }),
+      owners: fc.array(fc.integer({ min: -2, max: count - 1 }), { minLength: fieldCount, maxLength: fieldCount }),
+    }),
+  );
+
+/** The fields of `values` that report `index` carries. */
+function carried<T extends Record<string, unknown>>(values: T, owners: readonly number[], index: number): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter((_, field) => owners[field] === -2 || owners[field] === index)) as Partial<T>;
+}
+
 describe('job history under any delivery order and repeats', () => {
-  it('ends in the same item whatever the order of the facts and however often each arrives', () => {
+  it('[H3-1] several reports of each transition and step, with complementary fields, end in the same item in any order, stateEventId and stateAt included', () => {
     const facts = fc
       .record({
-        steps: fc.uniqueArray(fc.integer({ min: 1, max: 600 }), { maxLength: 8 }),
-        started: fc.boolean(),
-        terminal: fc.constantFrom<'completed' | 'failed' | undefined>('completed', 'failed', undefined),
+        started: fc.option(reports(0), { nil: undefined }),
+        steps: fc.uniqueArray(fc.integer({ min: 1, max: 600 }), { maxLength: 6 }).chain((steps) =>
+          fc.tuple(...steps.map((step) => fc.tuple(fc.constant(step), reports(2)))),
+        ),
+        terminal: fc.option(fc.tuple(fc.constantFrom('completed' as const, 'failed' as const), reports(3)), { nil: undefined }),
       })
-      .map(({ steps, started, terminal }) => [
-        ...(started ? [transition('started', 0)] : []),
-        ...steps.map((step) => checkpoint(step)),
-        ...steps.slice(0, 2).map((step) => checkpoint(step, { eventId: `evt_poll_${step}`, occurredAt: at(step + 0.5), loss: 1 })),
-        ...(terminal === undefined ? [] : [transition(terminal, 700, terminal === 'completed' ? { model: 'acct/m' } : { error: 'boom' })]),
+      .map(({ started, steps, terminal }) => [
+        ...(started?.delays.map((delay, index) => ({ ...transition('started', delay), eventId: `${REPORTERS[index]}started` })) ?? []),
+        ...steps.flatMap(([step, { delays, owners }]) =>
+          delays.map((delay, index) => {
+            const fields = carried({ loss: 10 / step, path: `s3://ft/step-${step}` }, owners, index);
+            return checkpoint(step, { eventId: `${REPORTERS[index]}step_${step}`, occurredAt: at(step + delay), loss: fields.loss, path: fields.path });
+          }),
+        ),
+        ...(terminal === undefined
+          ? []
+          : terminal[1].delays.map((delay, index) => {
+              const [state, { owners }] = terminal;
+              const details =
+                state === 'completed'
+                  ? carried({ model: 'acct/m', evalLoss: 0.41, checkpointPaths: ['s3://ft/final'] }, owners, index)
+                  : carried({ error: 'boom' }, owners, index);
+              return { ...transition(state, 700 + delay, details), eventId: `${REPORTERS[index]}${state}` };
+            })),
       ])
       .filter((list) => list.length > 0);
 
@@ -175,10 +310,13 @@ describe('job history under any delivery order and repeats', () => {
             .map((delivered) => ({ list, delivered })),
         ),
         ({ list, delivered }) => {
-          expect(projection(replay(delivered))).toEqual(projection(replay(list)));
+          const item = replay(delivered);
+
+          expect(projection(item)).toEqual(projection(replay(list)));
+          expect(item?.transitions?.find((entry) => entry.state === item.state)).toEqual({ state: item?.state, at: item?.stateAt, eventId: item?.stateEventId });
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
   });
 });

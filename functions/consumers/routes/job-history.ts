@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { attributeValueBytes, DYNAMODB_ITEM_LIMIT_BYTES, itemBytes } from '../../core/item-size';
 import { JOB_STATES, JOBS_TABLE, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../../core/table';
 
 /** What one event says about its job: the merge's input (`JobUpdate` is this, keyed, without the event's id and time). */
@@ -39,10 +40,13 @@ const PROJECTED = [
 ] as const satisfies readonly (keyof JobItem)[];
 
 /**
- * Largest estimated size of the checkpoint list. 500 entries of usual size take 50–120 KB; this
- * bound only binds for huge ids or paths, and keeps the item well under DynamoDB's 400 KB.
+ * Largest job item the projection writes, as DynamoDB counts it ({@link itemBytes}): 500
+ * checkpoints of usual size take 50–120 KB, so this binds only for long or multi-byte paths and
+ * ids. The 9,600 bytes left of DynamoDB's limit are room for attributes other writers add (a
+ * batch's stored results, about 1 KB). What the projection never drops (key, state, model, output,
+ * error, transitions, the newest checkpoint) the event schema bounds to under 40 KB.
  */
-export const MAX_CHECKPOINT_BYTES = 300_000;
+export const MAX_JOB_ITEM_BYTES = DYNAMODB_ITEM_LIMIT_BYTES - 9_600;
 
 /** One conditional write of the projection: `version` must still be what the merge read. */
 export interface JobWrite {
@@ -58,15 +62,20 @@ export interface JobWrite {
  * item, writes the result on condition that `version` has not moved, and merges again if it has.
  * The result does not depend on the order facts arrive in, nor on repeats:
  * - the state moves only to a higher rank (started < running < completed | failed); the first
- *   terminal state is final, and the event that moved it is `stateEventId`;
- * - each state the job was reported in is in `transitions` once, at its earliest report;
- * - `checkpoints` holds one entry per step (a later report of the same step replaces it), in step
- *   order, the highest {@link JOBS_TABLE.maxCheckpoints} only; `step`/`loss` are the highest one's.
+ *   terminal state is final;
+ * - each state the job was reported in is in `transitions` once, at its earliest report (by time,
+ *   then event id), and `stateEventId`/`stateAt` name that same report for the current state;
+ * - `checkpoints` holds one entry per step, in step order, the highest
+ *   {@link JOBS_TABLE.maxCheckpoints} only; `step`/`loss` are the highest one's;
+ * - reports of one transition (the state's details) or of one step (`loss`, `path`) merge field by
+ *   field ({@link mergeReports}): a push and a poll of the same thing lose nothing of each other.
+ * The item as written stays within {@link MAX_JOB_ITEM_BYTES} ({@link fitItem}).
  */
 export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, now: Date): JobWrite | undefined {
   const rank = JOB_STATES[fact.state];
   const moves = current?.rank === undefined || current.rank < rank;
   const state = moves ? fact.state : current?.state;
+  const report = { at: fact.occurredAt, eventId: fact.eventId, ...defined(fact.details) };
   const checkpoints = mergeCheckpoints(current?.checkpoints ?? [], checkpointOf(fact));
   const top = checkpoints.at(-1);
   // An item written before histories existed may hold a higher step than any entry.
@@ -78,12 +87,16 @@ export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, n
     subject: fact.subject,
     kind: current?.kind ?? fact.kind,
     ...(moves ? { state: fact.state, rank, stateEventId: fact.eventId, stateAt: fact.occurredAt, ...defined(fact.details) } : {}),
+    ...(!moves && current?.state === fact.state ? stateReport(current, report) : {}),
     transitions: mergeTransitions(current?.transitions ?? [], { state: fact.state, at: fact.occurredAt, eventId: fact.eventId }, state),
     ...(topStep === undefined ? {} : { step: topStep.step, loss: topStep.loss }),
     firstSeenAt: current === undefined ? now.toISOString() : current.firstSeenAt,
   };
   if (checkpoints.length > 0) next.checkpoints = checkpoints;
   if (next.transitions?.length === 0) delete next.transitions;
+  const updatedAt = now.toISOString();
+  const version = (current?.version ?? 0) + 1;
+  fitItem(next, { ...current, pk: current?.pk ?? `${fact.provider}#${fact.subject}`, updatedAt, activeDay: updatedAt.slice(0, 10), version });
 
   const set: Record<string, unknown> = {};
   const remove: string[] = [];
@@ -94,12 +107,33 @@ export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, n
     else set[name] = value;
   }
   if (Object.keys(set).length === 0 && remove.length === 0) return undefined;
-  const updatedAt = now.toISOString();
   return {
-    set: { ...set, updatedAt, activeDay: updatedAt.slice(0, 10), version: (current?.version ?? 0) + 1 },
+    set: { ...set, updatedAt, activeDay: updatedAt.slice(0, 10), version },
     remove,
     expectedVersion: current === undefined ? undefined : (current.version ?? null),
   };
+}
+
+/** The fields of a state's report: its details, and which report it is. */
+type StateReport = JobFact['details'] & { at: string; eventId: string };
+
+/** Another report of the current state, merged into what the item holds of it. */
+function stateReport(current: Partial<JobItem>, report: StateReport): Partial<JobItem> {
+  const { stateAt, stateEventId, model, output, error, evalLoss, checkpointPaths } = current;
+  // An item written before `stateAt` existed: the report is the only one known.
+  const held = { model, output, error, evalLoss, checkpointPaths, at: stateAt ?? report.at, eventId: stateEventId ?? report.eventId };
+  const { at, eventId, ...details } = mergeReports(held, report);
+  return { ...details, stateAt: at, stateEventId: eventId };
+}
+
+/**
+ * Two reports of the same transition or step, as one: the earlier one's (by time, then event id)
+ * time, event id and values, and the later one's values where the earlier has none. With two
+ * reports, or more that agree where they overlap, any order of merging gives the same result.
+ */
+function mergeReports<T extends { at: string; eventId: string }>(a: T, b: T): T {
+  const [earlier, later] = isLater(a, b) ? [b, a] : [a, b];
+  return { ...defined(later), ...defined(earlier) } as T;
 }
 
 function checkpointOf(fact: JobFact): JobCheckpoint | undefined {
@@ -127,13 +161,33 @@ function compareTimes(a: string, b: string): number {
 function mergeCheckpoints(current: readonly JobCheckpoint[], entry: JobCheckpoint | undefined): JobCheckpoint[] {
   if (entry === undefined) return [...current];
   const same = current.find((checkpoint) => checkpoint.step === entry.step);
-  if (same !== undefined && !isLater(entry, same)) return [...current];
-  const merged = [...current.filter((checkpoint) => checkpoint !== same), entry].sort((a, b) => a.step - b.step);
+  const reported = same === undefined ? entry : mergeReports(same, entry);
+  if (same !== undefined && isDeepStrictEqual(reported, same)) return [...current];
+  const merged = [...current.filter((checkpoint) => checkpoint !== same), reported].sort((a, b) => a.step - b.step);
   // Oldest first: the lowest steps go, so a late low step past the bound is dropped at once.
   while (merged.length > JOBS_TABLE.maxCheckpoints) merged.shift();
-  let bytes = estimatedBytes(merged);
-  while (merged.length > 1 && bytes > MAX_CHECKPOINT_BYTES) bytes -= 1 + estimatedBytes(merged.shift());
   return merged;
+}
+
+/**
+ * Trims the projected attributes (`next`) until the item as written (`next` over the rest of
+ * the item, `written`: key, bookkeeping and other writers' attributes) fits
+ * {@link MAX_JOB_ITEM_BYTES}: the oldest checkpoints go first, down to the newest one, then the
+ * completion's paths from the end of the list, so that no report fails for size.
+ */
+function fitItem(next: Partial<JobItem>, written: Readonly<Record<string, unknown>>): void {
+  const item: Record<string, unknown> = { ...written };
+  for (const name of PROJECTED) item[name] = next[name];
+  let bytes = itemBytes(item);
+  if (bytes <= MAX_JOB_ITEM_BYTES) return;
+  const checkpoints = next.checkpoints ?? [];
+  while (checkpoints.length > 1 && bytes > MAX_JOB_ITEM_BYTES) bytes -= 1 + attributeValueBytes(checkpoints.shift());
+  if (bytes <= MAX_JOB_ITEM_BYTES || next.checkpointPaths === undefined) return;
+  // A copy: the list may be the one read, or the fact's.
+  const paths = [...next.checkpointPaths];
+  while (paths.length > 0 && bytes > MAX_JOB_ITEM_BYTES) bytes -= 1 + attributeValueBytes(paths.pop());
+  if (paths.length > 0) next.checkpointPaths = paths;
+  else delete next.checkpointPaths;
 }
 
 const TERMINAL: ReadonlySet<JobState> = new Set(['completed', 'failed']);
@@ -155,18 +209,4 @@ function pick(current: Partial<JobItem> | undefined): Partial<JobItem> {
 
 function defined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
-}
-
-/**
- * An upper bound of a value's size as DynamoDB counts it: UTF-8 bytes of strings and names, 21 for
- * a number (its maximum), 3 per list or map plus 1 per element.
- */
-export function estimatedBytes(value: unknown): number {
-  if (typeof value === 'string') return Buffer.byteLength(value);
-  if (typeof value === 'number') return 21;
-  if (Array.isArray(value)) return 3 + value.reduce((sum: number, entry) => sum + 1 + estimatedBytes(entry), 0);
-  if (value !== null && typeof value === 'object') {
-    return 3 + Object.entries(value).reduce((sum, [name, entry]) => sum + 1 + Buffer.byteLength(name) + estimatedBytes(entry), 0);
-  }
-  return 1;
 }
