@@ -23,7 +23,7 @@ import {
 } from './events';
 import { addConsoleCommand, type ConsoleCommandDeps } from '../console/command';
 import { addJobsCommands } from './jobs-commands';
-import { escapeControl, printJson, printText, startProgress, type Output } from './output';
+import { escapeControl, printJson, printText, startProgress, terminalJson, type Output } from './output';
 import { addRegisterTogether } from './register-command';
 import { describeReplay, replayMany, type ReplayOutcome } from './replay';
 import { burstHint, formatBurst, sendBurst } from './send';
@@ -66,7 +66,7 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<ExitC
   const json = wantsJson(argv);
   const program = buildProgram(deps, (next) => (code = next), { json });
   const fail = (exit: ExitCode, error: { reason: string; hint?: string | undefined }, text: string) => {
-    deps.output.stderr.write(json ? `${JSON.stringify(errorJson(error))}\n` : `error: ${escapeControl(text, { keepNewlines: true })}\n`);
+    deps.output.stderr.write(json ? `${terminalJson(errorJson(error))}\n` : `error: ${escapeControl(text, { keepNewlines: true })}\n`);
     return exit;
   };
   try {
