@@ -228,6 +228,16 @@ describe.skipIf(CHROMIUM === undefined)('web console in Chromium: events', () =>
     expect(policy).toContain("frame-ancestors 'none'");
   });
 
+  it('[H3-13] a malformed link (#/event/%E0) shows the events view instead of a blank page', async () => {
+    const { page, seen } = await open('#/event/%E0');
+
+    await page.locator('table.events').waitFor({ timeout: 10_000 });
+
+    expect(await page.locator('h1').textContent()).toBe('Events');
+    expect(seen.errors).toEqual([]);
+    await page.close();
+  });
+
   it('is keyboard navigable and fits a phone width without scrolling sideways', async () => {
     await send();
     const page = await browser.newPage({ viewport: { width: 375, height: 740 } });
