@@ -42,8 +42,13 @@ export function startProgress(output: Output, label: string, total: number): Pro
  * and OSC among them), line and paragraph separators, and the bidi marks, overrides and isolates
  * that reorder what is shown (U+202A–U+202E, U+2066–U+2069).
  */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-const CONTROL_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const BEYOND_C0 = '\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
+const CONTROL = new RegExp(`[\\u0000-\\u001f${BEYOND_C0}]`, 'g');
+const CONTROL_BUT_NEWLINE = new RegExp(`[\\u0000-\\u0009\\u000b-\\u001f${BEYOND_C0}]`, 'g');
+/** What JSON.stringify leaves raw of the above: it escapes C0 itself. */
+const RAW_IN_JSON = new RegExp(`[${BEYOND_C0}]`, 'g');
+
+const unicodeEscape = (char: string) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /**
  * `text` with every control character shown as a visible `\u001b`-style escape. Subjects, ids,
@@ -52,7 +57,7 @@ const CONTROL_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200
  * alone, for text whose lines are ours.
  */
 export function escapeControl(text: string, options: { keepNewlines?: boolean } = {}): string {
-  return text.replace(options.keepNewlines ? CONTROL_BUT_NEWLINE : CONTROL, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(options.keepNewlines ? CONTROL_BUT_NEWLINE : CONTROL, unicodeEscape);
 }
 
 /**
@@ -63,9 +68,18 @@ export function printText(output: Output, text: string): void {
   output.stdout.write(escapeControl(text, { keepNewlines: true }));
 }
 
+/**
+ * `value` as JSON that is safe on a terminal: JSON.stringify escapes C0 controls but writes DEL,
+ * C1 controls, U+2028/U+2029 and the bidi controls raw; these are written as `\\uXXXX` too. They
+ * can only occur inside strings, so the text is still valid JSON and parses back to `value`.
+ */
+export function terminalJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(RAW_IN_JSON, unicodeEscape);
+}
+
 /** Prints `value` as indented JSON: the `--json` form of every read. */
 export function printJson(output: Output, value: unknown): void {
-  output.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  output.stdout.write(`${terminalJson(value, 2)}\n`);
 }
 
 /** A plain left-aligned table; empty cells print as `-`, control characters as escapes. */

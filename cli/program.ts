@@ -23,7 +23,7 @@ import {
 } from './events';
 import { addConsoleCommand, type ConsoleCommandDeps } from '../console/command';
 import { addJobsCommands } from './jobs-commands';
-import { escapeControl, printJson, printText, startProgress, type Output } from './output';
+import { escapeControl, printJson, printText, startProgress, terminalJson, type Output } from './output';
 import { addRegisterTogether } from './register-command';
 import { describeReplay, replayMany, type ReplayOutcome } from './replay';
 import { burstHint, formatBurst, sendBurst } from './send';
@@ -66,7 +66,7 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<ExitC
   const json = wantsJson(argv);
   const program = buildProgram(deps, (next) => (code = next), { json });
   const fail = (exit: ExitCode, error: { reason: string; hint?: string | undefined }, text: string) => {
-    deps.output.stderr.write(json ? `${JSON.stringify(errorJson(error))}\n` : `error: ${escapeControl(text, { keepNewlines: true })}\n`);
+    deps.output.stderr.write(json ? `${terminalJson(errorJson(error))}\n` : `error: ${escapeControl(text, { keepNewlines: true })}\n`);
     return exit;
   };
   try {
@@ -202,9 +202,9 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
         keys.forEach(parseEventKey);
         const target = await connect(options.stack);
         let selected = keys;
-        if (options.status !== undefined) {
+        const filter = options.status === undefined ? undefined : parseEventFilter(options);
+        if (filter !== undefined) {
           const nowMs = clock();
-          const filter = parseEventFilter(options);
           selected = [];
           for await (const event of eventsInWindow(eventsDeps(target), { sinceMs: parseSince(options.since, nowMs), nowMs }, filter)) {
             selected.push(event.pk);
@@ -218,14 +218,23 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
         const queues = await target.queues();
         const progress = startProgress(output, 'replay', selected.length);
         const outcomes: ReplayOutcome[] = await replayMany(
-          { ...eventsDeps(target), sqs: target.sqs, queues, clock, force: options.force === true },
+          {
+            ...eventsDeps(target),
+            sqs: target.sqs,
+            queues,
+            clock,
+            force: options.force === true,
+            ...(filter?.status === undefined ? {} : { selectedStatus: filter.status }),
+          },
           selected,
           () => progress.increment(),
         ).finally(() => progress.stop());
         const replayed = outcomes.filter((outcome) => outcome.result === 'replayed').length;
-        if (options.json) printJson(output, { replayed, total: outcomes.length, outcomes });
-        else print(`${outcomes.map((outcome) => `${escapeControl(describeReplay(outcome))}\n`).join('')}replayed ${replayed} of ${outcomes.length}\n`);
-        setCode(replayed === outcomes.length ? EXIT.ok : EXIT.failure);
+        // An event that left the selected status needs no replay: not a failure.
+        const movedOn = outcomes.filter((outcome) => outcome.result === 'moved_on').length;
+        if (options.json) printJson(output, { replayed, movedOn, total: outcomes.length, outcomes });
+        else print(`${outcomes.map((outcome) => `${escapeControl(describeReplay(outcome))}\n`).join('')}replayed ${replayed} of ${outcomes.length}${movedOn === 0 ? '' : `, ${movedOn} moved on`}\n`);
+        setCode(replayed + movedOn === outcomes.length ? EXIT.ok : EXIT.failure);
       },
     );
 

@@ -17,6 +17,12 @@ export interface ReplayDeps extends EventsDeps {
   readonly clock: () => number;
   /** Replay `in_progress` and `handling` records too, once their lease expired {@link FORCE_LEASE_MARGIN_SECONDS} ago. */
   readonly force?: boolean;
+  /**
+   * The status the events were selected by (`--status failed`): each is replayed only while its
+   * record still has it, so an event that moved on since the listing (an SQS retry handled it) is
+   * skipped, not reset and run again.
+   */
+  readonly selectedStatus?: EventStatus;
 }
 
 /**
@@ -34,6 +40,8 @@ export type ReplayOutcome =
    * `forced` says whether `--force` was given (then its lease is still live, or only just expired).
    */
   | { readonly key: string; readonly result: 'busy'; readonly status: EventStatus; readonly leaseExpiresAt?: string; readonly forced: boolean }
+  /** Selected by `selected`, it is `status` by the time of its replay: left alone, nothing to do. */
+  | { readonly key: string; readonly result: 'moved_on'; readonly status: EventStatus; readonly selected: EventStatus }
   /** Marked `queued` but the send failed or the stored event is unusable: the message says what to do. */
   | { readonly key: string; readonly result: 'error'; readonly message: string };
 
@@ -47,7 +55,9 @@ export type ReplayOutcome =
  * 2. SendMessage of the stored normalized event to its route's queue, with the attributes the
  *    receiver sets (eventId, provider, type).
  * The consumer's claim accepts `queued`, so even a `handled` event runs again: that is the point of
- * a deliberate replay. If step 2 fails the record says `queued` with no message: replay it again.
+ * a deliberate replay by key. A replay by status (`selectedStatus`) is conditional on that status
+ * too: an event that left it since the listing is reported `moved_on` and left alone.
+ * If step 2 fails the record says `queued` with no message: replay it again.
  */
 export async function replayEvent(deps: ReplayDeps, key: string): Promise<ReplayOutcome> {
   const nowMs = deps.clock();
@@ -55,6 +65,7 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
   const expiry = extendExpiry(nowSeconds, MIN_RECORD_RETENTION_SECONDS);
   const idle = 'NOT (#status IN (:inProgress, :handling))';
   const free = deps.force === true ? `${idle} OR #leaseExpiresAt < :forceBefore` : idle;
+  const selected = deps.selectedStatus === undefined ? '' : ' AND #status = :selected';
   // The record before the update: its event, route and status (for "was failed") in one call.
   let before: EventRecord;
   try {
@@ -64,7 +75,7 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
         Key: { [EVENTS_TABLE.partitionKey]: key },
         UpdateExpression:
           `SET #status = :queued, #replayCount = if_not_exists(#replayCount, :zero) + :one, #replayedAt = :at, ${expiry.set} REMOVE #leaseToken, #leaseExpiresAt`,
-        ConditionExpression: `attribute_exists(#pk) AND (${free})`,
+        ConditionExpression: `attribute_exists(#pk)${selected} AND (${free})`,
         ExpressionAttributeNames: {
           ...expiry.names,
           '#pk': EVENTS_TABLE.partitionKey,
@@ -83,6 +94,7 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
           ':inProgress': 'in_progress',
           ':handling': 'handling',
           ...(deps.force === true ? { ':forceBefore': nowSeconds - FORCE_LEASE_MARGIN_SECONDS } : {}),
+          ...(deps.selectedStatus === undefined ? {} : { ':selected': deps.selectedStatus }),
         },
         ReturnValues: 'ALL_OLD',
       }),
@@ -93,6 +105,9 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
     // DynamoDB could return the blocking item, but emulators do not: one read tells why.
     const current = await getEvent(deps, key);
     if (current === undefined) return { key, result: 'not_found' };
+    if (deps.selectedStatus !== undefined && current.status !== deps.selectedStatus) {
+      return { key, result: 'moved_on', status: current.status, selected: deps.selectedStatus };
+    }
     return {
       key,
       result: 'busy',
@@ -141,6 +156,8 @@ export function describeReplay(outcome: ReplayOutcome): string {
         ? `skipped ${outcome.key}: it is ${outcome.status} under a lease that is live or expired less than ${FORCE_LEASE_MARGIN_SECONDS / 60} minutes ago${until}; retry after that`
         : `skipped ${outcome.key}: it is ${outcome.status}${until}: someone may be working on it right now. If its ${outcome.status === 'handling' ? 'consumer' : 'receiver'} is gone, replay it with --force`;
     }
+    case 'moved_on':
+      return `skipped ${outcome.key}: now ${outcome.status}, no longer ${outcome.selected}; nothing to replay`;
     case 'error':
       return `failed ${outcome.key}: ${outcome.message}`;
   }

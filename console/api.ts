@@ -168,13 +168,21 @@ export function consoleApi(deps: ConsoleDeps) {
       };
     },
 
+    /**
+     * Replays 1 to 100 events by key. With `status` (the status they were listed by), each only
+     * while its record still has it: one that moved on since is skipped, as `webhooks replay --status` does.
+     */
     async replay(body: unknown) {
-      const keys = (body as { keys?: unknown }).keys;
+      const { keys, status } = body as { keys?: unknown; status?: unknown };
       if (!Array.isArray(keys) || keys.length === 0 || keys.length > 100 || !keys.every((key) => typeof key === 'string')) {
-        throw new UsageError('send {"keys": ["<provider>#<eventId>", …]} with 1 to 100 keys');
+        throw new UsageError('send {"keys": ["<provider>#<eventId>", …]} with 1 to 100 keys, and "status" when they were selected by one');
+      }
+      if (status !== undefined && (typeof status !== 'string' || !(EVENT_STATUSES as readonly string[]).includes(status))) {
+        throw new UsageError(`"status" must be one of ${EVENT_STATUSES.join(', ')}; got ${JSON.stringify(status)}`);
       }
       (keys as string[]).forEach(parseEventKey);
-      const outcomes = await replayMany({ ...events, sqs: target.sqs, queues: await target.queues(), clock }, keys as string[], () => {});
+      const selected = status === undefined ? {} : { selectedStatus: status as EventStatus };
+      const outcomes = await replayMany({ ...events, sqs: target.sqs, queues: await target.queues(), clock, ...selected }, keys as string[], () => {});
       return { outcomes: outcomes.map((outcome) => ({ ...outcome, text: describeReplay(outcome) })) };
     },
 

@@ -53,7 +53,7 @@ export function EventsPage({ info }: { info: Info }) {
           ${events.map(
             (event) => html`<tr key=${event.pk}>
               <td>${when(event.receivedAt)}</td>
-              <td><a href=${href('event', event.pk)}>${event.pk}</a></td>
+              <td><a class="key" href=${href('event', event.pk)}>${event.pk}</a></td>
               <td>${event.route}</td>
               <td><${Status} status=${event.status} /></td>
               <td class="narrow-hide num">${event.attempts ?? 0}</td>
@@ -80,6 +80,9 @@ interface EventDetail {
   published?: { source: string; detailType: string; publishedAt: string; times: number };
   commands: { show: string; replay: string };
 }
+
+/** Record fields that hold the event's key or id: isolated, like every key the console shows. */
+const ID_FIELDS = new Set(['pk', 'eventId']);
 
 /** One event: its normalized form, its timeline, and Replay. */
 export function EventPage({ eventKey }: { eventKey: string }) {
@@ -123,7 +126,7 @@ export function EventPage({ eventKey }: { eventKey: string }) {
             )}
           </ol>
           <h2>Record</h2>
-          <dl class="fields">${fields.map(([name, value]) => html`<dt>${name}</dt><dd>${typeof value === 'object' ? JSON.stringify(value) : String(value)}</dd>`)}</dl>
+          <dl class="fields">${fields.map(([name, value]) => html`<dt>${name}</dt><dd class=${ID_FIELDS.has(name) ? 'id' : undefined}>${typeof value === 'object' ? JSON.stringify(value) : String(value)}</dd>`)}</dl>
           ${data.published === undefined
             ? null
             : html`<p class="muted">Event bus (local stand-in): ${data.published.source} / ${data.published.detailType} at ${when(data.published.publishedAt)}${data.published.times > 1 ? `, ${data.published.times} times` : ''}</p>`}

@@ -51,7 +51,7 @@ export function JobsPage() {
       <thead><tr><th>Job</th><th>Kind</th><th>State</th><th class="num">Step</th><th class="num">Loss</th><th class="narrow-hide">Model or output</th><th class="narrow-hide">Error</th><th>Updated</th></tr></thead>
       <tbody>${jobs.map(
         (job) => html`<tr key=${job.pk}>
-          <td><a href=${href('job', job.pk)}>${job.pk}</a></td><td>${job.kind}</td><td><${Status} status=${job.state} /></td>
+          <td><a class="key" href=${href('job', job.pk)}>${job.pk}</a></td><td>${job.kind}</td><td><${Status} status=${job.state} /></td>
           <td class="num">${job.step ?? ''}</td><td class="num">${loss(job.loss)}</td>
           <td class="narrow-hide">${job.model ?? job.output ?? ''}</td><td class="narrow-hide error-text">${job.error ?? ''}</td><td>${when(job.updatedAt)}</td>
         </tr>`,
@@ -121,7 +121,7 @@ export function JobPage({ jobKey }: { jobKey: string }) {
           <div class="table-wrap"><table>
             <thead><tr><th>At</th><th>Event</th><th>Type</th><th>State</th><th class="num">Step</th><th class="num">Loss</th></tr></thead>
             <tbody>${job.events.map(
-              (event) => html`<tr><td>${when(event.at)}</td><td><a href=${href('event', event.key)}>${event.key}</a></td><td>${event.type}</td>
+              (event) => html`<tr><td>${when(event.at)}</td><td><a class="key" href=${href('event', event.key)}>${event.key}</a></td><td>${event.type}</td>
                 <td>${event.state === undefined ? '' : html`<${Status} status=${event.state} />`}</td><td class="num">${event.step ?? ''}</td><td class="num">${loss(event.loss)}</td></tr>`,
             )}</tbody>
           </table></div>

@@ -9,8 +9,20 @@ import { JobPage, JobsPage } from './jobs';
 import { DeadLettersPage, RejectedPage, SendPage } from './operations';
 import { Problem, html, usePoll } from './ui';
 
+/**
+ * The view and key of the hash. A hash that does not decode (`#/event/%E0`, a link cut or typed by
+ * hand) is the events view: decodeURIComponent would throw and blank the page.
+ */
+function parseRoute(hash: string): string[] {
+  try {
+    return hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return [];
+  }
+}
+
 function useRoute(): string[] {
-  const parse = () => window.location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const parse = () => parseRoute(window.location.hash);
   const [route, setRoute] = useState(parse);
   useEffect(() => {
     const onChange = () => {

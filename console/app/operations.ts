@@ -61,7 +61,7 @@ export function DeadLettersPage() {
         </tr>
         ${confirming === route.route ? html`<tr><td colspan="5">${confirmBox(route.route)}</td></tr>` : null}
         ${route.peek.map(
-          (letter) => html`<tr class="peek"><td colspan="5"><span class="muted">${letter.messageId}</span> ${letter.key ? html`<a href=${href('event', letter.key)}>${letter.key}</a>` : ''} ${letter.type ?? ''} sent ${when(letter.sentAt)} · received ${letter.receiveCount ?? '?'}×</td></tr>`,
+          (letter) => html`<tr class="peek"><td colspan="5"><span class="muted id">${letter.messageId}</span> ${letter.key ? html`<a class="key" href=${href('event', letter.key)}>${letter.key}</a>` : ''} ${letter.type ?? ''} sent ${when(letter.sentAt)} · received ${letter.receiveCount ?? '?'}×</td></tr>`,
         )}`,
       )}</tbody>
     </table></div>

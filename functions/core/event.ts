@@ -82,6 +82,25 @@ export const NormalizedEventSchema = z.discriminatedUnion('type', [
  */
 export type NormalizedEvent = z.infer<typeof NormalizedEventSchema>;
 
+/**
+ * The bidi controls: the Arabic letter mark, LRM and RLM, embeddings and overrides, isolates. In an
+ * id they reorder how a key is shown, so that `together#\u202e321_evil_tve` reads as another event's
+ * key; no provider's id needs them.
+ */
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * A normalized event as it enters the system (the receiver's deliveries, the poller's
+ * observations): its id holds no bidi control either. Only intake applies this rule: events
+ * queued or stored before it are still read, handled and replayed.
+ */
+export const IncomingEventSchema = NormalizedEventSchema.check(
+  z.refine((event) => !BIDI_CONTROLS.test(event.id), {
+    path: ['id'],
+    message: 'must not contain bidi controls (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069): they make one key display as another',
+  }),
+);
+
 type EventByRoute = { [E in NormalizedEvent as E['type']]: E };
 
 /** The normalized event of one route (of any of them, for a union of routes). */

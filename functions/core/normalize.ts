@@ -1,5 +1,5 @@
 import { BadRequestError, UnauthorizedError } from './errors';
-import { NormalizedEventSchema, SCHEMA_VERSION, type NormalizedEvent } from './event';
+import { IncomingEventSchema, SCHEMA_VERSION, type NormalizedEvent } from './event';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json';
 import type { Provider } from './providers';
 import { FALLBACK_ROUTE } from './routes';
@@ -67,7 +67,7 @@ export function readDelivery(input: NormalizeInput): ReadDelivery {
     data: input.provider.canonicalData(type, facts.providerData),
     providerData: facts.providerData,
   };
-  const result = NormalizedEventSchema.safeParse(candidate);
+  const result = IncomingEventSchema.safeParse(candidate);
   if (!result.success) {
     const issue = result.error.issues[0];
     const field = issue?.path.join('.') ?? 'event';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BadRequestError } from '../core/errors';
 import type { EventData } from '../core/data';
-import { NormalizedEventSchema, SCHEMA_VERSION, type NormalizedEvent } from '../core/event';
+import { IncomingEventSchema, SCHEMA_VERSION, type NormalizedEvent } from '../core/event';
 import { errorText, number, text } from '../core/providers/fields';
 import { together } from '../core/providers/together';
 import { FALLBACK_ROUTE } from '../core/routes';
@@ -157,7 +157,7 @@ function toEvent<T extends PolledProviderType>(
   receivedAt: string,
   seen: Seen<T>,
 ): NormalizedEvent {
-  const result = NormalizedEventSchema.safeParse({
+  const result = IncomingEventSchema.safeParse({
     id,
     provider: together.name,
     type: together.routes[providerType] ?? FALLBACK_ROUTE,

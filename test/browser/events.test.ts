@@ -36,6 +36,9 @@ async function open(path = '', beforeLoad?: (page: Page) => Promise<void>): Prom
   return { page, seen };
 }
 
+/** The page's window, for a computed style (the tests compile without the DOM library). */
+type BrowserWindow = { getComputedStyle(element: unknown): { unicodeBidi: string } };
+
 describe.skipIf(CHROMIUM === undefined)('web console in Chromium: events', () => {
   it('the list shows sent events, newest first, with their status', async () => {
     const first = await send();
@@ -130,6 +133,25 @@ describe.skipIf(CHROMIUM === undefined)('web console in Chromium: events', () =>
     await page.close();
   });
 
+  it('[H3-12] every element showing an event key or id isolates it, so bidi controls in a stored id cannot reorder the text around it', async () => {
+    // Stored as a release that accepted bidi controls in ids would have stored it.
+    const key = await failedEvent(local.runtime, makeEvent({ id: `\u202e321_evil_tve_${Date.now()}` }));
+    const { page } = await open();
+    const isolation = (locator: ReturnType<Page['locator']>) => locator.evaluate((element) => (globalThis as unknown as BrowserWindow).getComputedStyle(element).unicodeBidi);
+
+    const listLink = page.getByRole('link', { name: key });
+    await listLink.waitFor();
+    const inList = await isolation(listLink);
+    await listLink.click();
+    await page.locator('.fields').waitFor();
+
+    expect(inList).toBe('isolate');
+    expect(await isolation(page.locator('h1'))).toBe('isolate');
+    expect(await isolation(page.locator('.fields dt:text-is("pk") + dd'))).toBe('isolate');
+    expect(await isolation(page.locator('.fields dt:text-is("eventId") + dd'))).toBe('isolate');
+    await page.close();
+  });
+
   it('a page of another origin cannot replay: its POSTs are refused and the record does not change', async () => {
     const key = await failedEvent(local.runtime, makeEvent());
     const target = `${local.url}api/replay`;
@@ -204,6 +226,16 @@ describe.skipIf(CHROMIUM === undefined)('web console in Chromium: events', () =>
     expect(policy).toContain("script-src 'self'");
     expect(policy).not.toContain('unsafe-inline');
     expect(policy).toContain("frame-ancestors 'none'");
+  });
+
+  it('[H3-13] a malformed link (#/event/%E0) shows the events view instead of a blank page', async () => {
+    const { page, seen } = await open('#/event/%E0');
+
+    await page.locator('table.events').waitFor({ timeout: 10_000 });
+
+    expect(await page.locator('h1').textContent()).toBe('Events');
+    expect(seen.errors).toEqual([]);
+    await page.close();
   });
 
   it('is keyboard navigable and fits a phone width without scrolling sideways', async () => {

@@ -25,6 +25,9 @@ async function open(path: string, width = 1280): Promise<Page> {
   return page;
 }
 
+/** The page's window, for a computed style (the tests compile without the DOM library). */
+type BrowserWindow = { getComputedStyle(element: unknown): { unicodeBidi: string } };
+
 describe.skipIf(CHROMIUM === undefined)('web console in Chromium: dead letters, jobs, rejected deliveries, test events', () => {
   it('redrive empties a dead-letter queue after confirmation', async () => {
     const route = 'fine_tune.failed';
@@ -56,6 +59,29 @@ describe.skipIf(CHROMIUM === undefined)('web console in Chromium: dead letters, 
 
     expect(await page.getByRole('button', { name: 'Yes, redrive' }).count()).toBe(0);
     expect((await queueDepth(local.runtime.clients.sqs, local.runtime.resources.queues[route].deadLetterUrl)).visible).toBe(1);
+    await page.close();
+  });
+
+  it('[H3-12] a peeked dead letter and a job\'s events isolate their event keys and message ids from the text around them', async () => {
+    const route = 'model.deprecated';
+    const event = makeEvent({ id: `\u202e321_evil_tve_${Date.now()}`, type: route, providerType: route, data: {} });
+    await deadLetter(local.runtime, route, event);
+    const jobKey = await putJob(local.runtime, `ft-bidi-${Date.now()}`, [1.5]);
+    const page = await open('#/dlq');
+    const isolation = (locator: ReturnType<Page['locator']>) => locator.evaluate((element) => (globalThis as unknown as BrowserWindow).getComputedStyle(element).unicodeBidi);
+
+    await page.getByRole('button', { name: 'Peek at messages' }).click();
+    const peeked = page.locator('tr.peek', { hasText: event.id });
+    await peeked.waitFor();
+    const key = await isolation(peeked.getByRole('link'));
+    const messageId = await isolation(peeked.locator('.muted').first());
+    await page.goto(`${local.url}#/job/${encodeURIComponent(jobKey)}`);
+    const eventLink = page.locator('table a').first();
+    await eventLink.waitFor();
+
+    expect(key).toBe('isolate');
+    expect(messageId).toBe('isolate');
+    expect(await isolation(eventLink)).toBe('isolate');
     await page.close();
   });
 

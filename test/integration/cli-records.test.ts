@@ -1,11 +1,13 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program';
 import { acceptDepsFor, acceptEvent, eventMessage } from '../../functions/core/accept';
 import type { NormalizedEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import { CONSUMER_LEASE_SECONDS } from '../../functions/consumers/config';
-import { claimEvent } from '../../functions/consumers/ledger';
+import { claimEvent, markFailed, markHandled } from '../../functions/consumers/ledger';
+import { localTarget, type Target } from '../../cli/target';
 import { eventRecord, normalizedEvent } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { captureOutput } from '../unit/cli-support';
@@ -103,6 +105,60 @@ describe('webhooks replay and live leases', () => {
     expect(await eventRecord(env, claim.lease.key)).toMatchObject({ status: 'queued' });
     expect((await eventRecord(env, claim.lease.key))?.leaseToken).toBeUndefined();
     expect(await env.drain(route)).toHaveLength(1);
+  });
+});
+
+/**
+ * The local target, with `beforeReplayOf(key)` run just before the replay's write to that key's
+ * record reaches DynamoDB: the moment between the listing and the replay.
+ */
+function targetWithRaceBefore(key: string, beforeReplayOf: () => Promise<void>): () => Promise<Target> {
+  return async () => {
+    const target = localTarget(cliEnv);
+    const send = target.documents.send.bind(target.documents) as (command: unknown) => Promise<unknown>;
+    const racing = new Proxy(target.documents, {
+      get: (client, property) =>
+        property === 'send'
+          ? async (command: unknown) => {
+              if (command instanceof UpdateCommand && command.input.Key?.pk === key) await beforeReplayOf();
+              return send(command);
+            }
+          : Reflect.get(client, property),
+    });
+    return { ...target, documents: racing };
+  };
+}
+
+describe('webhooks replay --status and records that moved on', () => {
+  it('[H3-2] replay --status failed skips an event that an SQS retry handled between the listing and its replay', async () => {
+    const route: Route = 'batch.failed';
+    const nowMs = Date.now();
+    const event = await accepted(route, nowMs);
+    await env.drain(route);
+    const first = await claimEvent(ledger(() => nowMs), event);
+    if (first.status !== 'claimed') throw new Error('expected a claim');
+    await markFailed(ledger(() => nowMs), first.lease, new Error('upstream 503'));
+    const key = first.lease.key;
+    // The queue's retry of the same message succeeds after the listing, before the replay reaches the record.
+    const retrySucceeds = async () => {
+      const retry = await claimEvent(ledger(() => nowMs), event);
+      if (retry.status === 'claimed') await markHandled(ledger(() => nowMs), retry.lease);
+    };
+    const captured = captureOutput();
+
+    const code = await run(['replay', '--status', 'failed', '--type', route, '--since', '1h'], {
+      output: captured.output,
+      env: cliEnv,
+      clock: () => nowMs,
+      connect: targetWithRaceBefore(key, retrySucceeds),
+    });
+
+    expect(captured.stdout).toContain(`skipped ${key}: now handled`);
+    expect(code).toBe(0);
+    const record = await eventRecord(env, key);
+    expect(record).toMatchObject({ status: 'handled' });
+    expect(record?.replayCount).toBeUndefined();
+    expect(await env.drain(route)).toHaveLength(0);
   });
 });
 

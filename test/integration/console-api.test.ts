@@ -1,4 +1,4 @@
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { consoleApi } from '../../console/api';
 import { localTarget } from '../../cli/target';
@@ -109,5 +109,38 @@ describe('console API: the events list', () => {
 
   it('refuses a cursor it did not make, with what to do', async () => {
     await expect(api(Date.now()).events(new URLSearchParams({ cursor: 'not-a-cursor' }))).rejects.toThrow('go back to the first page');
+  });
+});
+
+/** Sets the status of a seeded record, as a consumer's attempt would. */
+async function setStatus(key: string, status: EventRecord['status']): Promise<void> {
+  await emulated.clients.documents.send(
+    new UpdateCommand({
+      TableName: emulated.resources.eventsTable,
+      Key: { pk: key },
+      UpdateExpression: 'SET #status = :status',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':status': status },
+    }),
+  );
+}
+
+describe('console API: replay', () => {
+  it('[H3-2] a replay of events selected as failed skips one handled since the listing, and leaves its record alone', async () => {
+    const nowMs = Date.parse('2026-09-01T12:00:00.000Z');
+    const [key] = (await seed('moved', 1, nowMs - HOUR_MS, 1)) as [string];
+    await setStatus(key, 'failed');
+    const console = api(nowMs);
+    const listed = (await console.events(new URLSearchParams({ q: 'moved', status: 'failed', since: '3h' }))).events.map((event) => event.pk);
+    // The queue's retry handles it between the listing and the replay.
+    await setStatus(key, 'handled');
+
+    const { outcomes } = await console.replay({ keys: listed, status: 'failed' });
+
+    expect(listed).toEqual([key]);
+    expect(outcomes).toEqual([expect.objectContaining({ key, text: expect.stringContaining(`skipped ${key}: now handled`) })]);
+    const { Item } = await emulated.clients.documents.send(new GetCommand({ TableName: emulated.resources.eventsTable, Key: { pk: key } }));
+    expect(Item).toMatchObject({ status: 'handled' });
+    expect(Item?.replayCount).toBeUndefined();
   });
 });

@@ -404,6 +404,9 @@ const ROWS: Row[] = [
   ...routingRows,
 ];
 
+/** Every bidi control: the Arabic letter mark, LRM and RLM, the embeddings and overrides, the isolates. */
+const BIDI_CONTROLS = ['\u061c', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069'];
+
 function expectBodyShape(status: number, result: APIGatewayProxyStructuredResultV2): void {
   const body = JSON.parse(result.body ?? 'null') as Record<string, unknown>;
   switch (status) {
@@ -467,6 +470,32 @@ describe('bad input through the receiver handler (in-process, real emulators)', 
     expect(result.statusCode).toBe(status);
     expectBodyShape(status, result);
     expectStoreChange(status, before, await countStore(env.clients, env.resources));
+  });
+
+  it.each(BIDI_CONTROLS.map((char) => `U+${char.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`))(
+    '[H3-12] an event id holding the bidi control %s is refused with 400 naming the rule, and nothing is stored',
+    async (codePoint) => {
+      const char = String.fromCodePoint(Number.parseInt(codePoint.slice(2), 16));
+      const receiver = env.receiver({});
+      const before = await countStore(env.clients, env.resources);
+
+      const result = await receiver(toEvent(resigned('together', { id: `${char}321_evil_tve`, type: 'fine_tune.completed', created: NOW, data: {} })));
+
+      expect(result.statusCode).toBe(400);
+      expect(JSON.parse(result.body ?? '{}')).toEqual({ error: 'bad_request', message: expect.stringContaining('event id must not contain bidi controls') });
+      expectStoreChange(400, before, await countStore(env.clients, env.resources));
+    },
+  );
+
+  it('[H3-12] a Standard Webhooks webhook-id holding a bidi override is refused with 400, and nothing is stored', async () => {
+    const receiver = env.receiver({}, TARGETS.standard.env);
+    const before = await countStore(env.clients, env.resources);
+
+    const result = await receiver(toEvent(signed('standard', { id: 'msg_\u202e1' })));
+
+    expect(result.statusCode).toBe(400);
+    expect(JSON.parse(result.body ?? '{}')).toEqual({ error: 'bad_request', message: expect.stringContaining('bidi controls') });
+    expectStoreChange(400, before, await countStore(env.clients, env.resources));
   });
 
   it.each(BODY_TIMESTAMP_TARGETS)('%s: the same bytes resent 10.5 h later are a duplicate, one record and one message', async (target) => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatEventDetail, formatEventList, type EventSummary } from '../../cli/events';
 import { escapeControl, formatTable } from '../../cli/output';
 import { run } from '../../cli/program';
+import { ROUTES } from '../../functions/core/routes';
 import type { EventRecord } from '../../functions/core/table';
 import { captureOutput } from './cli-support';
 
@@ -102,6 +103,58 @@ function fakeTarget(item: EventRecord | undefined) {
     secretArns: {},
   } as unknown as import('../../cli/target').Target;
 }
+
+/** What JSON.stringify leaves raw and a terminal may act on: DEL, C1, line and paragraph separators, bidi controls. */
+const JSON_RAW_CONTROL = /[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const LEFT_RAW_BY_JSON = '\x7f\x80\x9b31m\x9d\x9f\u2028\u2029\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069';
+
+/** A target whose tables hold `item` for every read, and whose dead-letter queues hold `letter`. */
+function readsOnlyTarget(item: object & { pk?: string }, letter: object = {}) {
+  const documents = {
+    send: async (command: { constructor: { name: string }; input: { TableName?: string } }) => {
+      switch (command.constructor.name) {
+        case 'QueryCommand':
+          return { Items: [{ pk: item.pk }] };
+        case 'BatchGetCommand':
+          return { Responses: { events: [item] } };
+        default:
+          return { Item: item };
+      }
+    },
+  };
+  const sqs = {
+    send: async (command: { constructor: { name: string } }) =>
+      command.constructor.name === 'GetQueueAttributesCommand'
+        ? { Attributes: { ApproximateNumberOfMessages: '1', ApproximateNumberOfMessagesNotVisible: '0' } }
+        : { Messages: [{ ...letter, ReceiptHandle: 'r' }] },
+  };
+  const queues = Object.fromEntries(ROUTES.map((route) => [route, { url: `q/${route}`, deadLetterUrl: `dlq/${route}` }]));
+  return { ...fakeTarget(undefined), documents, sqs, jobsTable: 'jobs', queues: async () => queues } as unknown as import('../../cli/target').Target;
+}
+
+describe('--json output and terminal controls', () => {
+  const hostile = `ft${LEFT_RAW_BY_JSON}x`;
+  const job = { pk: `together#${hostile}`, provider: 'together', subject: hostile, kind: 'fine_tune', state: 'failed', error: hostile, updatedAt: '2026-11-03T10:00:00.000Z' };
+  const letter = {
+    MessageId: hostile,
+    MessageAttributes: { provider: { StringValue: 'together' }, eventId: { StringValue: hostile }, type: { StringValue: 'fine_tune.failed' } },
+  };
+  type Json = Record<string, unknown> & Record<number, Record<string, unknown> & { peek: Record<string, unknown>[] }>;
+  it.each([
+    { command: ['events', 'list', '--limit', '1'], target: () => readsOnlyTarget(record({ subject: hostile })), value: (json: Json) => json[0]?.subject, expected: hostile },
+    { command: ['events', 'show', 'together#evt_1'], target: () => readsOnlyTarget(record({ subject: hostile })), value: (json: Json) => json.subject, expected: hostile },
+    { command: ['jobs', 'show', 'together#ft-1'], target: () => readsOnlyTarget(job), value: (json: Json) => json.error, expected: hostile },
+    { command: ['dlq', 'list', 'fine_tune.failed', '--peek', '1'], target: () => readsOnlyTarget({}, letter), value: (json: Json) => json[0]?.peek[0]?.key, expected: `together#${hostile}` },
+  ])('[H3-11] $command.0 $command.1 --json escapes C1, separators and bidi controls, and parses back to the same data', async ({ command, target, value, expected }) => {
+    const captured = captureOutput();
+
+    const code = await run([...command, '--json'], { output: captured.output, env: {}, connect: async () => target() });
+
+    expect(code).toBe(0);
+    expect(captured.stdout).not.toMatch(JSON_RAW_CONTROL);
+    expect(value(JSON.parse(captured.stdout) as Json)).toBe(expected);
+  });
+});
 
 describe('--json errors', () => {
   const cli = async (env: Record<string, string>, ...argv: string[]) => {
