@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { hostRefusal } from '../local/loopback';
 
 /** The header every API call carries the page's token in. */
 export const TOKEN_HEADER = 'x-console-token';
@@ -25,8 +26,6 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 };
 
-const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
 /**
  * Why a request may not be served, or undefined when it may. Every request must name this
  * machine in its Host (a DNS-rebinding page names its own); API calls must carry the token; calls
@@ -34,9 +33,8 @@ const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * form or fetch of another site is refused even if it guessed the token.
  */
 export function refusal(request: IncomingMessage, token: string, kind: 'page' | 'read' | 'change'): string | undefined {
-  const host = request.headers.host ?? '';
-  const hostname = host.replace(/:\d+$/, '');
-  if (!LOOPBACK_NAMES.has(hostname)) return `the console answers only at 127.0.0.1 or localhost, not at "${host.slice(0, 80)}"`;
+  const wrongHost = hostRefusal(request);
+  if (wrongHost !== undefined) return wrongHost;
   if (kind === 'page') return undefined;
   const given = request.headers[TOKEN_HEADER];
   if (typeof given !== 'string' || !sameSecret(given, token)) return `missing or wrong ${TOKEN_HEADER}: reload the console page`;
@@ -44,7 +42,7 @@ export function refusal(request: IncomingMessage, token: string, kind: 'page' | 
   const site = request.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin') return `a ${site} request may not change anything`;
   const origin = request.headers.origin;
-  if (origin === undefined || origin !== `http://${host}`) return `origin ${origin ?? '(none)'} may not change anything: use the console page itself`;
+  if (origin === undefined || origin !== `http://${request.headers.host ?? ''}`) return `origin ${origin ?? '(none)'} may not change anything: use the console page itself`;
   return undefined;
 }
 
