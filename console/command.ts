@@ -19,13 +19,13 @@ export interface ConsoleCommandDeps {
   readonly stackOption: () => Option;
   /**
    * Keeps the console up until it should stop, then closes it; default: until SIGINT or SIGTERM.
-   * Tests pass their own, which uses the console and returns.
+   * Tests pass their own, which uses the console (logging in with `loginUrl`, the printed one) and returns.
    */
-  readonly serve?: (url: string, close: () => Promise<void>) => Promise<void>;
+  readonly serve?: (loginUrl: string, close: () => Promise<void>) => Promise<void>;
 }
 
 /** Until Ctrl-C (or SIGTERM): then the server closes and the command returns. */
-function untilSignal(_url: string, close: () => Promise<void>): Promise<void> {
+function untilSignal(_loginUrl: string, close: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop).off('SIGTERM', stop);
@@ -58,7 +58,7 @@ export function addConsoleCommand(program: Command, deps: ConsoleCommandDeps): v
         },
         port,
       );
-      deps.output.stdout.write(`web console for ${target.description}: ${server.url}  (Ctrl-C to stop)\n`);
-      await (deps.serve ?? untilSignal)(server.url, server.close);
+      deps.output.stdout.write(`web console for ${target.description}: ${server.loginUrl}  (open it to log in; Ctrl-C to stop)\n`);
+      await (deps.serve ?? untilSignal)(server.loginUrl, server.close);
     });
 }

@@ -7,7 +7,7 @@ import type { PageHandler } from '../local/http';
 import type { LocalRuntime } from '../local/runtime';
 import { consoleApi, type ConsoleDeps } from './api';
 import { consoleAssets, indexPage, type Asset } from './assets';
-import { SECURITY_HEADERS, newConsoleToken, refusal } from './security';
+import { LOGIN_PATH, SECURITY_HEADERS, loginRefusal, loginUrl, newConsoleSecrets, refusal, sessionCookie, type ConsoleSecrets, type Refusal } from './security';
 
 /** Largest JSON body an action takes: a replay of 100 keys is far under it. */
 const MAX_ACTION_BYTES = 64 * 1024;
@@ -23,11 +23,12 @@ class HttpError extends Error {
 }
 
 /**
- * The console's HTTP handler: the page and its two assets, and the JSON API over
- * {@link consoleApi}. Reads need the per-start token; actions need it and the page's own origin
- * (see security.ts). `token` is fixed per start; a new start makes open pages reload.
+ * The console's HTTP handler: the login URL, the page and its two assets, and the JSON API over
+ * {@link consoleApi}. Everything but the login needs the session cookie the login URL sets; reads
+ * also need the page's token; actions need it and the page's own origin (see security.ts). The
+ * secrets are fixed per process; a new start makes the browser log in again.
  */
-export function consoleHandler(deps: ConsoleDeps, token: string = newConsoleToken()): PageHandler {
+export function consoleHandler(deps: ConsoleDeps, secrets: ConsoleSecrets = newConsoleSecrets()): PageHandler {
   const api = consoleApi(deps);
   const gets: Record<string, (query: URLSearchParams, rest: string) => Promise<unknown> | unknown> = {
     '/api/info': () => api.info(),
@@ -49,12 +50,24 @@ export function consoleHandler(deps: ConsoleDeps, token: string = newConsoleToke
     const url = new URL(request.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = request.method ?? 'GET';
+    const check = (kind: 'page' | 'read' | 'change') => {
+      const denied: Refusal | undefined = refusal(request, secrets, kind);
+      if (denied !== undefined) throw new HttpError(denied.status, denied.message);
+    };
     try {
+      if (path === LOGIN_PATH) {
+        if (method !== 'GET') throw new HttpError(405, 'open the login URL with GET');
+        const denied = loginRefusal(request, secrets, url.searchParams.get('secret'));
+        if (denied !== undefined) throw new HttpError(denied.status, denied.message);
+        // 303 to the page: the secret leaves the address bar, and the cookie is sent from now on.
+        response.writeHead(303, { ...SECURITY_HEADERS, location: '/', 'set-cookie': sessionCookie(request, secrets), 'content-length': '0' });
+        response.end();
+        return;
+      }
       if (!path.startsWith('/api/')) {
-        const denied = refusal(request, token, 'page');
-        if (denied !== undefined) throw new HttpError(403, denied);
+        check('page');
         if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'the console pages are read with GET');
-        const asset = path === '/' ? indexPage(token) : (await consoleAssets())[path];
+        const asset = path === '/' ? indexPage(secrets.token) : (await consoleAssets())[path];
         if (asset === undefined) throw new HttpError(404, `no page ${path}: open / for the console`);
         sendAsset(request, response, asset);
         return;
@@ -62,14 +75,12 @@ export function consoleHandler(deps: ConsoleDeps, token: string = newConsoleToke
       const post = posts[path];
       const get = gets[path];
       if (method === 'POST' && post !== undefined) {
-        const denied = refusal(request, token, 'change');
-        if (denied !== undefined) throw new HttpError(403, denied);
+        check('change');
         sendJson(response, 200, await post(await readJson(request)));
         return;
       }
       if (method === 'GET' && get !== undefined) {
-        const denied = refusal(request, token, 'read');
-        if (denied !== undefined) throw new HttpError(403, denied);
+        check('read');
         sendJson(response, 200, await get(url.searchParams, path));
         return;
       }
@@ -134,28 +145,33 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
 
 /**
  * Serves the console on the `npm start` server, at `/`, against the runtime's own emulators (the
- * CLI's local target, pointed at them) and its refused deliveries. Returns the console's URL, or
- * undefined when the server listens beyond loopback: the console's actions are the operator's.
+ * CLI's local target, pointed at them) and its refused deliveries. Returns the console's login
+ * URL, to print, or undefined when the server listens beyond loopback: the console's actions are
+ * the operator's.
  */
 export function mountConsole(runtime: LocalRuntime, env: Readonly<Record<string, string | undefined>>): string | undefined {
   if (!runtime.loopbackOnly) return undefined;
+  const secrets = newConsoleSecrets();
   const target = localTarget({ ...env, DYNAMODB_PORT: new URL(runtime.emulators.dynamodbEndpoint).port, SQS_PORT: new URL(runtime.emulators.sqsEndpoint).port });
-  runtime.mount(
-    consoleHandler({
-      target,
-      clock: Date.now,
-      env,
-      providers: [...runtime.config.providers.keys()],
-      receiverUrl: runtime.url,
-      rejections: () => runtime.rejections.list(),
-    }),
-  );
-  return `${runtime.url}/`;
+  const deps: ConsoleDeps = {
+    target,
+    clock: Date.now,
+    env,
+    providers: [...runtime.config.providers.keys()],
+    receiverUrl: runtime.url,
+    rejections: () => runtime.rejections.list(),
+  };
+  runtime.mount(consoleHandler(deps, secrets));
+  return loginUrl(`${runtime.url}/`, secrets);
 }
 
-/** A console server of its own (`webhooks console`), on 127.0.0.1 only. */
-export async function startConsoleServer(deps: ConsoleDeps, port: number): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
-  const handler = consoleHandler(deps);
+/** A console server of its own (`webhooks console`), on 127.0.0.1 only; `loginUrl` is the one to print. */
+export async function startConsoleServer(
+  deps: ConsoleDeps,
+  port: number,
+): Promise<{ url: string; loginUrl: string; server: Server; close: () => Promise<void> }> {
+  const secrets = newConsoleSecrets();
+  const handler = consoleHandler(deps, secrets);
   const server = createServer((request, response) => void handler(request, response));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -164,6 +180,7 @@ export async function startConsoleServer(deps: ConsoleDeps, port: number): Promi
   const { port: bound } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${bound}/`,
+    loginUrl: loginUrl(`http://127.0.0.1:${bound}/`, secrets),
     server,
     close: async () => {
       server.closeAllConnections();

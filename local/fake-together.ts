@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaultBatchFile, fileObject, sendFile, type FakeFileContent, type ServedFile } from './fake-together-files';
+import { guardProgramOnly } from './loopback';
 
 export type { FakeFileContent, GeneratedFile, ServedFile } from './fake-together-files';
 
@@ -318,6 +319,8 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
       response.end(JSON.stringify({ error: { message: String(error) } }));
     });
   });
+  // Like the emulators, it answers programs on this machine, never a web page.
+  guardProgramOnly(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { bodyTooLargeError } from '../functions/receiver/receive';
+import { hostRefusal, sendRefusal, webPageRefusal } from './loopback';
 
 /** API Gateway's own payload limit: larger requests never reach the function. */
 export const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -11,9 +12,14 @@ const WEBHOOK_PATH = /^\/webhooks\/([^/]+)\/?$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
+/** Whether `host`, an address to listen on, is this machine's loopback only. */
+export function isLoopbackAddress(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host);
+}
+
 /** The warning `npm start` prints when HOST puts the webhook endpoint beyond loopback; none otherwise. */
 export function exposureWarning(host: string): string | undefined {
-  if (LOOPBACK_HOSTS.has(host)) return undefined;
+  if (isLoopbackAddress(host)) return undefined;
   return (
     `warning: HOST=${host} exposes the webhook endpoint beyond this machine, where anyone who knows the ` +
     'development secrets can deliver events; the emulators stay on 127.0.0.1'
@@ -98,6 +104,11 @@ export interface LocalServerHooks {
   readonly pages?: () => PageHandler | undefined;
   /** Told of a body refused before the receiver saw it (413). */
   readonly onBodyTooLarge?: (provider: string, detail: string) => void;
+  /**
+   * Serve requests whatever their `Host`; default false: only a loopback Host is served. For a
+   * server that `HOST` puts beyond loopback, where senders name the machine as they reach it.
+   */
+  readonly anyHost?: boolean;
 }
 
 export type GatewayHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -105,7 +116,10 @@ export type GatewayHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatew
 /**
  * An HTTP server that serves `/webhooks/{provider}` through the handler, and `GET /health`. Like
  * API Gateway it never holds a request open for a slow client (408 after the limits' timeouts) and
- * never buffers past the body cap: it answers 413 and closes the connection.
+ * never buffers past the body cap: it answers 413 and closes the connection. A request naming
+ * another Host (unless `anyHost`) is refused with 403, and so is a web page's request to the
+ * webhooks or `/health`: they serve senders and tools, never pages (the pages' handler, the
+ * console, makes its own checks).
  */
 export function createLocalServer(
   handler: GatewayHandler,
@@ -126,12 +140,18 @@ export function createLocalServer(
       };
       try {
         const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+        const pages = hooks.pages?.();
+        const servesPage = !WEBHOOK_PATH.test(path) && path !== '/health' && pages !== undefined;
+        const refused = (hooks.anyHost === true ? undefined : hostRefusal(request)) ?? (servesPage ? undefined : webPageRefusal(request));
+        if (refused !== undefined) {
+          sendRefusal(response, refused);
+          return;
+        }
         if (path === '/health') {
           send(200, JSON.stringify(health()));
           return;
         }
-        const pages = hooks.pages?.();
-        if (!WEBHOOK_PATH.test(path) && pages !== undefined) {
+        if (servesPage) {
           await pages(request, response);
           return;
         }

@@ -9,7 +9,7 @@ export interface ReadyFacts {
   readonly sqsEndpoint: string;
   /** Enabled providers, in order; the first one is used in the example. */
   readonly providers: readonly ProviderName[];
-  /** The web console's address, when it is served (loopback only). */
+  /** The web console's login URL, when it is served (loopback only): opening it logs the browser in. */
   readonly consoleUrl?: string;
 }
 

@@ -20,7 +20,7 @@ import { receiverFromConfig } from '../functions/receiver/receive';
 import { localBus } from './bus';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
 import { LOOPBACK, startEmulators, type Emulators } from './emulators';
-import { createLocalServer, type PageHandler } from './http';
+import { createLocalServer, isLoopbackAddress, type PageHandler } from './http';
 import { createRejectionLog, type Rejection, type RejectionLog } from './rejections';
 import { readPollIntervalSeconds, startLocalPoller } from './poller';
 import { createLocalResources, createPollerTable, LOCAL_NAMES, queueUrlMap, type LocalResources } from './resources';
@@ -85,7 +85,6 @@ export interface LocalRuntime {
 }
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
 /** The local name of the poller's state table. */
 export const LOCAL_POLLER_TABLE = LOCAL_NAMES.pollerTable;
@@ -172,6 +171,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       logger,
       onRejected: record,
     });
+    const host = options.host ?? LOOPBACK;
     // Everything that can fail on bad configuration happens before the server listens.
     const polling = await localPollerConfig(options.env, resources, clients);
     const server = createLocalServer(
@@ -185,11 +185,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       { maxBodyBytes: config.maxBodyBytes },
       {
         pages: () => pages,
+        // Beyond loopback, senders name this machine as they reach it.
+        anyHost: !isLoopbackAddress(host),
         onBodyTooLarge: (provider, detail) => record({ at: new Date().toISOString(), provider, status: 413, reason: 'body_too_large', detail }),
       },
     );
     let pages: PageHandler | undefined;
-    const host = options.host ?? LOOPBACK;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, host, () => resolve());
@@ -218,7 +219,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       config,
       developmentSecrets,
       rejections,
-      loopbackOnly: LOOPBACK_HOSTS.has(host),
+      loopbackOnly: isLoopbackAddress(host),
       mount: (handler) => {
         pages = handler;
       },

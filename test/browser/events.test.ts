@@ -4,7 +4,19 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDelivery, postDelivery } from '../../local/deliveries';
-import { CHROMIUM, SCREENSHOT_DIR, failedEvent, launchBrowser, makeEvent, recordOf, startConsoleRuntime, watch, type ConsoleRuntime } from '../support/browser';
+import {
+  CHROMIUM,
+  SCREENSHOT_DIR,
+  failedEvent,
+  launchBrowser,
+  logIn,
+  makeEvent,
+  recordOf,
+  sessionHeaders,
+  startConsoleRuntime,
+  watch,
+  type ConsoleRuntime,
+} from '../support/browser';
 
 let browser: Browser;
 let local: ConsoleRuntime;
@@ -27,11 +39,12 @@ async function send(type = 'fine_tune.completed'): Promise<string> {
   return (JSON.parse(answer.body) as { key: string }).key;
 }
 
-/** A new page on the console at `path`; `beforeLoad` runs first, e.g. to install a fake clock. */
+/** A new page, logged in, on the console at `path`; `beforeLoad` runs first, e.g. to install a fake clock. */
 async function open(path = '', beforeLoad?: (page: Page) => Promise<void>): Promise<{ page: Page; seen: ReturnType<typeof watch> }> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const seen = watch(page);
   await beforeLoad?.(page);
+  await logIn(page, local);
   await page.goto(`${local.url}${path}`);
   return { page, seen };
 }
@@ -40,6 +53,20 @@ async function open(path = '', beforeLoad?: (page: Page) => Promise<void>): Prom
 type BrowserWindow = { getComputedStyle(element: unknown): { unicodeBidi: string } };
 
 describe.skipIf(CHROMIUM === undefined)('web console in Chromium: events', () => {
+  it('[H3-10] the printed login URL opens the console and leaves no secret in the address bar; without it a browser gets 401', async () => {
+    const stranger = await browser.newPage();
+    const page = await browser.newPage();
+
+    const refused = await stranger.goto(local.url);
+    await page.goto(local.loginUrl);
+    await page.locator('table.events').waitFor();
+
+    expect(refused?.status()).toBe(401);
+    expect(page.url()).toBe(local.url);
+    expect(await page.evaluate('document.cookie')).toBe('');
+    await Promise.all([stranger.close(), page.close()]);
+  });
+
   it('the list shows sent events, newest first, with their status', async () => {
     const first = await send();
     const second = await send('fine_tune.checkpoint');
@@ -171,6 +198,8 @@ describe.skipIf(CHROMIUM === undefined)('web console in Chromium: events', () =>
     });
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
     const page = await browser.newPage();
+    // The operator is logged in: another port of this host is the same site, so the cookie goes along.
+    await logIn(page, local);
     try {
       await page.goto(`http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`);
       await expect.poll(() => page.evaluate('window.results.length')).toBe(2);
@@ -191,10 +220,11 @@ describe.skipIf(CHROMIUM === undefined)('web console in Chromium: events', () =>
 
   it('a POST with the right token but another Origin, or no token, is refused with 403', async () => {
     const key = await failedEvent(local.runtime, makeEvent());
-    const html = await (await fetch(local.url)).text();
-    const token = /name="console-token" content="([0-9a-f]+)"/.exec(html)?.[1] ?? '';
+    const session = await sessionHeaders(local.loginUrl);
+    const token = session['x-console-token'] ?? '';
+    const cookie = session.cookie ?? '';
     const body = JSON.stringify({ keys: [key] });
-    const json = { 'content-type': 'application/json' };
+    const json = { 'content-type': 'application/json', cookie };
 
     const foreign = await fetch(`${local.url}api/replay`, { method: 'POST', headers: { ...json, 'x-console-token': token, origin: 'http://evil.example' }, body });
     const crossSite = await fetch(`${local.url}api/replay`, {
@@ -206,7 +236,7 @@ describe.skipIf(CHROMIUM === undefined)('web console in Chromium: events', () =>
     // A DNS-rebinding page reaches this port under its own host name.
     const rebound = await new Promise<number>((resolve, reject) => {
       const url = new URL(`${local.url}api/events`);
-      request({ host: url.hostname, port: url.port, path: url.pathname, headers: { 'x-console-token': token, host: 'attacker.example' } }, (answer) => {
+      request({ host: url.hostname, port: url.port, path: url.pathname, headers: { cookie, 'x-console-token': token, host: 'attacker.example' } }, (answer) => {
         answer.resume();
         resolve(answer.statusCode ?? 0);
       })
@@ -241,6 +271,7 @@ describe.skipIf(CHROMIUM === undefined)('web console in Chromium: events', () =>
   it('is keyboard navigable and fits a phone width without scrolling sideways', async () => {
     await send();
     const page = await browser.newPage({ viewport: { width: 375, height: 740 } });
+    await logIn(page, local);
     await page.goto(local.url);
     await page.locator('table.events tbody tr').first().waitFor();
 

@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueDepth } from '../../cli/dlq';
 import { buildDelivery, postDelivery } from '../../local/deliveries';
-import { CHROMIUM, SCREENSHOT_DIR, deadLetter, launchBrowser, makeEvent, putJob, startConsoleRuntime, watch, type ConsoleRuntime } from '../support/browser';
+import { CHROMIUM, SCREENSHOT_DIR, deadLetter, launchBrowser, logIn, makeEvent, putJob, startConsoleRuntime, watch, type ConsoleRuntime } from '../support/browser';
 
 let browser: Browser;
 let local: ConsoleRuntime;
@@ -21,6 +21,7 @@ afterAll(async () => {
 
 async function open(path: string, width = 1280): Promise<Page> {
   const page = await browser.newPage({ viewport: { width, height: 800 } });
+  await logIn(page, local);
   await page.goto(`${local.url}${path}`);
   return page;
 }

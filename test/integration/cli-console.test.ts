@@ -3,7 +3,7 @@ import { run } from '../../cli/program';
 import { targetFromOutputs, type Target } from '../../cli/target';
 import { ROUTES } from '../../functions/core/routes';
 import { STACK_OUTPUTS } from '../../infra/outputs';
-import { failedEvent, makeEvent, recordOf } from '../support/browser';
+import { failedEvent, makeEvent, recordOf, sessionHeaders } from '../support/browser';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { captureOutput } from '../unit/cli-support';
@@ -35,12 +35,6 @@ afterAll(async () => {
   await runtime?.stop();
 });
 
-/** The page's token, as the browser reads it from the meta tag. */
-async function tokenOf(url: string): Promise<string> {
-  const html = await (await fetch(url)).text();
-  return /name="console-token" content="([0-9a-f]+)"/.exec(html)?.[1] ?? '';
-}
-
 describe('webhooks console', () => {
   it('--stack serves the console on 127.0.0.1 against the stack: lists its events and replays one from the page', async () => {
     const key = await failedEvent(runtime, makeEvent());
@@ -52,9 +46,9 @@ describe('webhooks console', () => {
       output: captured.output,
       env: {},
       connect: async (name) => (connected.push(name), stack),
-      serveConsole: async (url, close) => {
-        const token = await tokenOf(url);
-        const headers = { 'x-console-token': token };
+      serveConsole: async (loginUrl, close) => {
+        const url = new URL('/', loginUrl).href;
+        const headers = await sessionHeaders(loginUrl);
         const events = (await (await fetch(`${url}api/events?status=failed&limit=100`, { headers })).json()) as { events: { pk: string }[] };
         const detail = (await (await fetch(`${url}api/event?key=${encodeURIComponent(key)}`, { headers })).json()) as { commands: { replay: string } };
         const replay = await fetch(`${url}api/replay`, {
@@ -76,7 +70,7 @@ describe('webhooks console', () => {
 
     expect(code).toBe(0);
     expect(connected).toEqual([STACK]);
-    expect(captured.stdout).toMatch(new RegExp(`^web console for stack ${STACK}: http://127\\.0\\.0\\.1:\\d+/`));
+    expect(captured.stdout).toMatch(new RegExp(`^web console for stack ${STACK}: http://127\\.0\\.0\\.1:\\d+/login\\?secret=[0-9a-f]{64} `));
     expect(seen.host).toBe('127.0.0.1');
     expect(seen.listed).toContain(key);
     expect(seen.replay).toBe(`npx webhooks replay '${key}' --stack '${STACK}'`);
@@ -84,6 +78,32 @@ describe('webhooks console', () => {
     expect(seen.info?.target).toBe(`stack ${STACK}`);
     expect(seen.info?.providers.map((provider) => provider.name)).toEqual(['together']);
     expect((await recordOf(runtime, key))?.status).toBe('queued');
+  });
+
+  it('[H3-10] --stack: another local user, without the printed login URL, can neither load the page nor replay', async () => {
+    const key = await failedEvent(runtime, makeEvent());
+    let answers: number[] = [];
+
+    const code = await run(['console', '--stack', STACK, '--port', '0'], {
+      output: captureOutput().output,
+      env: {},
+      connect: async () => stack,
+      serveConsole: async (loginUrl, close) => {
+        // All another user can do: reach the port.
+        const page = await fetch(new URL('/', loginUrl));
+        const replay = await fetch(new URL('/api/replay', loginUrl), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', origin: new URL(loginUrl).origin },
+          body: JSON.stringify({ keys: [key] }),
+        });
+        answers = [page.status, replay.status];
+        await close();
+      },
+    });
+
+    expect(code).toBe(0);
+    expect(answers).toEqual([401, 401]);
+    expect((await recordOf(runtime, key))?.status).toBe('failed');
   });
 
   it('without --stack works against the local runtime, found by DYNAMODB_PORT and SQS_PORT like the other commands', async () => {
@@ -94,8 +114,8 @@ describe('webhooks console', () => {
     const code = await run(['console', '--port', '0'], {
       output: captureOutput().output,
       env,
-      serveConsole: async (url, close) => {
-        const events = (await (await fetch(`${url}api/events?limit=100`, { headers: { 'x-console-token': await tokenOf(url) } })).json()) as { events: { pk: string }[] };
+      serveConsole: async (loginUrl, close) => {
+        const events = (await (await fetch(new URL('/api/events?limit=100', loginUrl), { headers: await sessionHeaders(loginUrl) })).json()) as { events: { pk: string }[] };
         listed = events.events.map((event) => event.pk);
         await close();
       },

@@ -41,6 +41,8 @@ export interface ConsoleRuntime {
   readonly runtime: LocalRuntime;
   /** `http://127.0.0.1:{port}/` */
   readonly url: string;
+  /** The login URL `npm start` prints for the console. */
+  readonly loginUrl: string;
   stop(): Promise<void>;
 }
 
@@ -53,9 +55,33 @@ export async function startConsoleRuntime(): Promise<ConsoleRuntime> {
     consumers: false,
     logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
   });
-  const url = mountConsole(runtime, {});
-  if (url === undefined) throw new Error('the console was not mounted on a loopback runtime');
-  return { runtime, url, stop: () => runtime.stop() };
+  const loginUrl = mountConsole(runtime, {});
+  if (loginUrl === undefined) throw new Error('the console was not mounted on a loopback runtime');
+  return { runtime, url: new URL('/', loginUrl).href, loginUrl, stop: () => runtime.stop() };
+}
+
+/**
+ * Logs `page`'s browser context in with the printed login URL, fetched through the context (its
+ * cookie jar is the page's), so that the page's first navigation is the one a test makes. The
+ * login through the address bar has a test of its own.
+ */
+export async function logIn(page: Page, console: Pick<ConsoleRuntime, 'loginUrl'>): Promise<void> {
+  const answer = await page.request.get(console.loginUrl);
+  if (!answer.ok()) throw new Error(`the login URL answered ${answer.status()}`);
+}
+
+/** The console's login cookie, `name=value`, from the answer to the login URL (as a tool other than a browser keeps it). */
+export async function loginCookie(loginUrl: string): Promise<string> {
+  const answer = await fetch(loginUrl, { redirect: 'manual' });
+  return (answer.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+}
+
+/** Headers of a logged-in API call: the login cookie and the page's token, as the page sends them. */
+export async function sessionHeaders(loginUrl: string): Promise<Record<string, string>> {
+  const cookie = await loginCookie(loginUrl);
+  const html = await (await fetch(new URL('/', loginUrl), { headers: { cookie } })).text();
+  const token = /name="console-token" content="([0-9a-f]+)"/.exec(html)?.[1] ?? '';
+  return { cookie, 'x-console-token': token };
 }
 
 export function makeEvent(overrides: Partial<NormalizedEvent> = {}): NormalizedEvent {
