@@ -124,10 +124,10 @@ describe('local listeners answer programs on this machine, never web pages', () 
     expect(Attributes?.ApproximateNumberOfMessages).toBe('0');
   });
 
-  it('[H3-8] a bucket named in the Host (virtual-hosted S3) is refused, so a rebinding page cannot list the results bucket', async () => {
+  it('[H3-8] a rebinding domain that names the results bucket (virtual-hosted S3) cannot list it', async () => {
     const port = runtime.listeners().sqs.port;
 
-    const answer = await send(port, 'GET', '/', { host: `${runtime.resources.resultsBucket}.localhost:${port}`, ...SIGNED });
+    const answer = await send(port, 'GET', '/', { host: `${runtime.resources.resultsBucket}.attacker.example:${port}`, ...SIGNED });
 
     expect(answer.status).toBe(403);
     expect(answer.body).not.toContain('ListBucketResult');
@@ -138,6 +138,22 @@ describe('local listeners answer programs on this machine, never web pages', () 
 
     const answer = await send(port, 'GET', '/health', { host: `${hostname}:${port}` });
 
+    expect(answer.status).toBe(200);
+  });
+
+  it("a request to a queue URL's own host, sqs.us-east-1.localhost, is served, as the SDK sends it with AWS_ENDPOINT_URL_SQS", async () => {
+    const queueUrl = new URL(runtime.resources.queues['fine_tune.completed'].url);
+    const port = Number(queueUrl.port);
+
+    const answer = await send(
+      port,
+      'POST',
+      '/',
+      { ...probes.sqs().headers, 'x-amz-target': 'AmazonSQS.GetQueueAttributes', host: queueUrl.host },
+      JSON.stringify({ QueueUrl: queueUrl.href, AttributeNames: ['QueueArn'] }),
+    );
+
+    expect(queueUrl.hostname).toBe('sqs.us-east-1.localhost');
     expect(answer.status).toBe(200);
   });
 });
