@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { routeSlug, type Route } from '../../functions/core/routes';
 import { BundledFunction, type FunctionLogLevel } from './bundled-function';
-import { grantItemAccess, ITEM_READ_WRITE_ACTIONS } from './grants';
+import { grantItemAccess, CONSUMER_TABLE_ACTIONS } from './grants';
 
 /**
  * How long the consumer's trigger may wait to fill a batch. Events are few and someone may be
@@ -160,8 +160,8 @@ export class RoutePipeline extends Construct {
         reportBatchItemFailures: true,
       }),
     );
-    grantItemAccess(props.eventsTable, this.consumer.handler, ITEM_READ_WRITE_ACTIONS);
-    grantItemAccess(props.jobsTable, this.consumer.handler, ITEM_READ_WRITE_ACTIONS);
+    grantItemAccess(props.eventsTable, this.consumer.handler, CONSUMER_TABLE_ACTIONS);
+    grantItemAccess(props.jobsTable, this.consumer.handler, CONSUMER_TABLE_ACTIONS);
     props.alertsTopic.grantPublish(this.consumer.handler);
     if (props.alertsTopicKeyAlias !== undefined) {
       // Publishing to an encrypted topic uses its key; CDK grants that on key/* narrowed by a

@@ -212,12 +212,31 @@ describe('consumers', () => {
     );
     expect(statements).toContainEqual(
       expect.objectContaining({
-        Action: expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem']),
+        Action: expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:UpdateItem']),
         Resource: [arnOf(stack.webhooks.table), arnOf(stack.webhooks.jobsTable)],
       }),
     );
     expect(statements).toContainEqual({ Action: 'sns:Publish', Effect: 'Allow', Resource: ref(stack.webhooks.alertsTopic) });
     expect(JSON.stringify(statements)).not.toContain(logicalId(stack.webhooks.queues['fine_tune.completed']));
+  });
+
+  it('[H3-14] may only read and update items by key on both tables, as the consumer code does', () => {
+    const role = stack.webhooks.consumers.other.role;
+
+    const statements = JSON.stringify(statementsOf(logicalId(role)));
+
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [ref(role)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+            Resource: [arnOf(stack.webhooks.table), arnOf(stack.webhooks.jobsTable)],
+          }),
+        ]),
+      },
+    });
+    expect(statements.match(/dynamodb:\w+/g)?.sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
   });
 });
 
