@@ -12,6 +12,15 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 export const CONSUMER_LEASE_SECONDS = 2 * QUEUE_SETTINGS.consumerTimeoutSeconds;
 
+/** The `service` dimension of every consumer's metrics. */
+export const CONSUMER_METRICS_SERVICE = 'consumer';
+
+/**
+ * The metric a message whose event has no record counts (dimensions `service`, `route`): such a
+ * message was not sent by the receiver. The stack alarms on it.
+ */
+export const NO_RECORD_METRIC = 'NoRecord';
+
 export interface ConsumerConfig {
   /** The route this function consumes: one function per route, all from one entry file. */
   readonly route: Route;

@@ -6,10 +6,10 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { eventKey } from '../core/event';
 import type { Route } from '../core/routes';
-import type { ConsumerConfig } from './config';
-import { ConsumerError, PoisonMessageError } from './errors';
+import { NO_RECORD_METRIC, type ConsumerConfig } from './config';
+import { ConsumerError, NoRecordError, PoisonMessageError } from './errors';
 import { claimEvent, markFailed, markHandled, type LedgerDeps } from './ledger';
-import { parseMessage, storedEventText } from './message';
+import { parseMessage } from './message';
 import { onceHelpers } from './once';
 import { publishToBus, type BusPublisher } from './publish';
 import { stepsFor, type OptionalSteps, type RouteContext, type RouteStep } from './routes';
@@ -50,6 +50,9 @@ export type RecordOutcome = 'handled' | 'duplicate';
  * `maxReceiveCount` receives it moves to the dead-letter queue) while the rest are deleted.
  * For each record: parse (a poison message fails at once), claim the event record, run the
  * route's steps, mark it handled; on an error, mark it failed and let the record be retried.
+ * A message whose event has no record runs nothing and fails every receive (counted `NoRecord`),
+ * so that SQS moves it to the dead-letter queue: only the receiver's accept, or a replay, puts
+ * an event on a queue, and always after writing its record.
  */
 export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer {
   const ledger: LedgerDeps = {
@@ -79,10 +82,10 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
       throw error;
     }
 
-    // The message body is the stored form of the event, escaped: no need to serialize it again.
-    const claim = await claimEvent(ledger, event, storedEventText(record)).catch((error: unknown) => {
+    const claim = await claimEvent(ledger, event).catch((error: unknown) => {
       logFailure(deps, eventKey(event), record, error);
-      count(deps, 'Failed', event.provider);
+      if (error instanceof NoRecordError) countNoRecord(deps);
+      else count(deps, 'Failed', event.provider);
       throw error;
     });
     if (claim.status === 'handled') {
@@ -180,6 +183,17 @@ function logFailure(deps: Pick<ConsumerDeps, 'logger'>, key: string, record: SQS
     error: error instanceof Error ? error.message : String(error),
     ...(error instanceof Error && error.cause !== undefined ? { cause: String(error.cause) } : {}),
   });
+}
+
+/**
+ * Counted per route only: the provider in such a message is whatever its sender wrote, and a
+ * dimension per made-up value would be a metric of its own.
+ */
+function countNoRecord(deps: Pick<ConsumerDeps, 'route' | 'metrics'>): void {
+  if (deps.metrics === undefined) return;
+  const metric = deps.metrics.singleMetric();
+  metric.addDimensions({ route: deps.route });
+  metric.addMetric(NO_RECORD_METRIC, MetricUnit.Count, 1);
 }
 
 function count(deps: Pick<ConsumerDeps, 'route' | 'metrics'>, name: 'Handled' | 'Failed' | 'Duplicate', provider: string): void {

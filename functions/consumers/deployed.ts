@@ -7,7 +7,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { clientConfig, effectClientConfig } from '../core/aws';
 import { createTracer, currentTraceHeader, traced, tracedHandler, type FunctionTracer } from '../core/tracing';
-import type { ConsumerConfig } from './config';
+import { CONSUMER_METRICS_SERVICE, type ConsumerConfig } from './config';
 import { consumerFromConfig } from './consume';
 import { eventBridgePublisher } from './publish';
 import type { OptionalSteps } from './routes';
@@ -25,7 +25,7 @@ export async function deployedConsumer(
   const logger = new Logger({ serviceName: 'webhook-consumer', persistentKeys: { route: config.route } });
   const metrics = new Metrics({
     namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver',
-    serviceName: 'consumer',
+    serviceName: CONSUMER_METRICS_SERVICE,
   });
   const tracer = await createTracer();
   const consume = consumerFromConfig(config, {

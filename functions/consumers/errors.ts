@@ -43,3 +43,16 @@ export class LeaseLostError extends ConsumerError {
 export class ConsumerDependencyError extends ConsumerError {
   readonly reason = 'dependency_failed';
 }
+
+/**
+ * The message's event has no record: the receiver never accepted it (it was sent to the queue by
+ * someone else), or its record was deleted by hand. Nothing runs for it, and retrying cannot fix
+ * it, but the record fails like a poison message so that it ends in the dead-letter queue, where
+ * an operator sees it, rather than being deleted.
+ */
+export class NoRecordError extends ConsumerError {
+  readonly reason = 'no_record';
+  constructor(readonly key: string) {
+    super(`${key} has no event record: the receiver never accepted this message (it was sent to the queue directly); it is not handled`);
+  }
+}

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { readEventStatus, recordFields } from '../core/accept';
+import { readEventStatus } from '../core/accept';
 import { eventKey, type NormalizedEvent } from '../core/event';
 import { EVENTS_TABLE, extendExpiry, type EventRecord, type EventStatus } from '../core/table';
-import { ConsumerDependencyError, LeaseHeldError, LeaseLostError } from './errors';
+import { ConsumerDependencyError, LeaseHeldError, LeaseLostError, NoRecordError } from './errors';
 
 /*
  * The consumer's idempotency record is the event record the receiver already wrote (events table,
@@ -18,7 +18,7 @@ export interface LedgerDeps {
   readonly documents: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly leaseSeconds: number;
-  /** Retention of a record the consumer has to create, or that was written without its own. */
+  /** Retention of a record written without its own. */
   readonly retentionSeconds: number;
   /** Epoch milliseconds. */
   readonly clock: () => number;
@@ -45,21 +45,22 @@ const CLAIMABLE: readonly EventStatus[] = ['queued', 'in_progress', 'failed'];
 /**
  * Takes the event for this attempt: one conditional UpdateItem that sets `handling` with a fresh
  * lease and counts the attempt. Allowed when the record is `queued`, `in_progress` (the receiver
- * sent the message but has not marked it queued yet), `failed` (a retry), `handling` with an
- * expired lease (its consumer died), or missing (expired, or the message was sent to the queue
- * directly): then the record is created from the message's event. Moves `expiresAt` on, like
- * every transition, so the record outlives the message's copies.
- * Returns `handled` for a duplicate; throws {@link LeaseHeldError} while another consumer holds a
- * live lease and {@link ConsumerDependencyError} when DynamoDB fails.
+ * sent the message but has not marked it queued yet), `failed` (a retry) or `handling` with an
+ * expired lease (its consumer died). Moves `expiresAt` on, like every transition, so the record
+ * outlives the message's copies.
+ *
+ * Never creates a record. Every message on a route queue was sent after its record was written
+ * (accept, replay), and the record outlives every copy of the message, so a message without one
+ * was not accepted by this receiver: anyone allowed to send to the queue could have written it.
+ * Returns `handled` for a duplicate; throws {@link NoRecordError} when there is no record,
+ * {@link LeaseHeldError} while another consumer holds a live lease and
+ * {@link ConsumerDependencyError} when DynamoDB fails.
  */
-export async function claimEvent(deps: LedgerDeps, event: NormalizedEvent, body = JSON.stringify(event)): Promise<ClaimResult> {
+export async function claimEvent(deps: LedgerDeps, event: Pick<NormalizedEvent, 'provider' | 'id'>): Promise<ClaimResult> {
   const key = eventKey(event);
   const nowMs = deps.clock();
   const nowSeconds = Math.floor(nowMs / 1000);
   const token = randomUUID();
-  // Written only where the record lacks them: a missing record is rebuilt as the receiver would have,
-  // but without a retention of its own, so that its transitions keep it this consumer's retention.
-  const { expiresAt: _expiresAt, retentionSeconds: _retentionSeconds, ...created } = recordFields(event, body, 0, 0);
   const expiry = extendExpiry(nowSeconds, deps.retentionSeconds);
   const names: Record<string, string> = {
     '#pk': EVENTS_TABLE.partitionKey,
@@ -88,11 +89,6 @@ export async function claimEvent(deps: LedgerDeps, event: NormalizedEvent, body 
     '#steps = if_not_exists(#steps, :noSteps)',
     expiry.set,
   ];
-  for (const [index, [name, value]] of Object.entries(created).entries()) {
-    names[`#c${index}`] = name;
-    values[`:c${index}`] = value;
-    sets.push(`#c${index} = if_not_exists(#c${index}, :c${index})`);
-  }
   CLAIMABLE.forEach((status, index) => (values[`:claimable${index}`] = status));
 
   try {
@@ -102,8 +98,8 @@ export async function claimEvent(deps: LedgerDeps, event: NormalizedEvent, body 
         Key: { [EVENTS_TABLE.partitionKey]: key },
         UpdateExpression: `SET ${sets.join(', ')}`,
         ConditionExpression:
-          `attribute_not_exists(#pk) OR #status IN (${CLAIMABLE.map((_, index) => `:claimable${index}`).join(', ')}) ` +
-          'OR (#status = :handling AND #leaseExpiresAt < :now)',
+          `attribute_exists(#pk) AND (#status IN (${CLAIMABLE.map((_, index) => `:claimable${index}`).join(', ')}) ` +
+          'OR (#status = :handling AND #leaseExpiresAt < :now))',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',
@@ -127,7 +123,8 @@ export async function claimEvent(deps: LedgerDeps, event: NormalizedEvent, body 
     // DynamoDB returns the blocking item; emulators that do not get a consistent read instead.
     const status = (error.Item?.status?.S as EventStatus | undefined) ?? (await readStatus(deps, key));
     if (status === 'handled') return { status: 'handled', key };
-    throw new LeaseHeldError(`${key} is being handled by another consumer (status ${status ?? 'gone'}); retry later`);
+    if (status === undefined) throw new NoRecordError(key);
+    throw new LeaseHeldError(`${key} is being handled by another consumer (status ${status}); retry later`);
   }
 }
 

@@ -1,7 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import type * as z from '../core/zod';
 import { EventEnvelopeSchema, NormalizedEventSchema, PROVIDER_NAMES, SCHEMA_VERSION, type RouteEvent } from '../core/event';
-import { decodeMessageBody } from '../core/json';
 import { PROVIDERS } from '../core/providers';
 import { isRoute, type Route } from '../core/routes';
 import { PoisonMessageError } from './errors';
@@ -59,13 +58,4 @@ function fromVersion1(json: unknown): unknown {
   // Anything else fails the schema, naming the field that is wrong.
   if (known === undefined || typeof type !== 'string' || !isRoute(type)) return json;
   return { ...json, schemaVersion: SCHEMA_VERSION, data: PROVIDERS[known].canonicalData(type, data), providerData: data };
-}
-
-/**
- * The stored form of a message's event, as the receiver wrote it to the event record: the body
- * without the escapes that carried it through SQS (see encodeMessageBody). A consumer that has to
- * rebuild a missing record stores this, no larger than the receiver's copy.
- */
-export function storedEventText(record: Pick<SQSRecord, 'body'>): string {
-  return decodeMessageBody(record.body);
 }

@@ -8,16 +8,12 @@ import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 export const RECEIVER_TABLE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] as const;
 
 /**
- * Item reads and writes by key, for the consumers: the event ledger (claim, mark handled or
- * failed) and the jobs projection are read and written one item at a time, with conditions.
+ * What the consumer code sends to both tables, and nothing more: `GetItem` (a record's status, a
+ * job, a step's record) and conditional `UpdateItem` (claim, mark handled or failed, project a job,
+ * claim and mark a step). No put, delete or query: the consumers only move existing items on, or
+ * create one by a conditional update. Your own steps add what they need with `grantToConsumers`.
  */
-export const ITEM_READ_WRITE_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:ConditionCheckItem',
-] as const;
+export const CONSUMER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
 
 /**
  * Grants item actions on the table itself and nothing else. `Table.grant*` also grants every

@@ -1,21 +1,30 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { AnyPrincipal, Effect, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CONSUMER_METRICS_SERVICE, NO_RECORD_METRIC } from '../../functions/consumers/config';
 import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { routeSlug, type Route } from '../../functions/core/routes';
 import { BundledFunction, type FunctionLogLevel } from './bundled-function';
-import { grantItemAccess, ITEM_READ_WRITE_ACTIONS } from './grants';
+import { grantItemAccess, CONSUMER_TABLE_ACTIONS } from './grants';
 
 /**
  * How long the consumer's trigger may wait to fill a batch. Events are few and someone may be
  * waiting on them (a pipeline reacting to a finished fine-tune), so the wait is kept short.
  */
 export const CONSUMER_BATCHING_WINDOW = Duration.seconds(1);
+
+/**
+ * The IAM tag that lets a person or role of the account send to the route queues (replay, and a
+ * dead-letter redrive, which sends as its caller): `webhooks-operator` = `true` on the IAM user or
+ * role. Every other principal but the stack's own senders is refused `sqs:SendMessage`.
+ */
+export const OPERATOR_TAG = { key: 'webhooks-operator', value: 'true' } as const;
 
 /** The queue settings the pipeline relies on; {@link checkQueueSettings} checks them at synth. */
 export type QueueSettings = { readonly [name in keyof typeof QUEUE_SETTINGS]: number };
@@ -100,6 +109,8 @@ export class RoutePipeline extends Construct {
   public readonly deadLetterAlarm: Alarm;
   /** Fires when the oldest message on the queue is older than the threshold. */
   public readonly oldestMessageAlarm: Alarm;
+  /** Fires when the consumer receives a message whose event has no record: someone else sent it. */
+  public readonly noRecordAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: RoutePipelineProps) {
     super(scope, id);
@@ -160,8 +171,8 @@ export class RoutePipeline extends Construct {
         reportBatchItemFailures: true,
       }),
     );
-    grantItemAccess(props.eventsTable, this.consumer.handler, ITEM_READ_WRITE_ACTIONS);
-    grantItemAccess(props.jobsTable, this.consumer.handler, ITEM_READ_WRITE_ACTIONS);
+    grantItemAccess(props.eventsTable, this.consumer.handler, CONSUMER_TABLE_ACTIONS);
+    grantItemAccess(props.jobsTable, this.consumer.handler, CONSUMER_TABLE_ACTIONS);
     props.alertsTopic.grantPublish(this.consumer.handler);
     if (props.alertsTopicKeyAlias !== undefined) {
       // Publishing to an encrypted topic uses its key; CDK grants that on key/* narrowed by a
@@ -196,5 +207,45 @@ export class RoutePipeline extends Construct {
     });
     this.oldestMessageAlarm.addAlarmAction(props.alarmAction);
     this.oldestMessageAlarm.addOkAction(props.alarmAction);
+
+    this.noRecordAlarm = new Alarm(this, 'NoRecordAlarm', {
+      alarmDescription:
+        `A message on the ${props.route} queue carried an event with no record: the receiver never accepted it, so a principal allowed to send to the queue sent it. ` +
+        'It was not handled and goes to the dead-letter queue. Find the sender (CloudTrail SendMessage), then delete the dead letter.',
+      metric: new Metric({
+        namespace: props.metricsNamespace,
+        metricName: NO_RECORD_METRIC,
+        dimensionsMap: { service: CONSUMER_METRICS_SERVICE, route: props.route },
+        statistic: 'Sum',
+        period: Duration.minutes(1),
+      }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.noRecordAlarm.addAlarmAction(props.alarmAction);
+    this.noRecordAlarm.addOkAction(props.alarmAction);
+  }
+
+  /**
+   * Refuses `sqs:SendMessage` on the route's queue to every principal except `senders` (the
+   * stack's functions that accept events) and IAM principals tagged {@link OPERATOR_TAG}. The
+   * senders still need their own grant; this only takes the right away from everyone else in the
+   * account, whatever their identity policies say.
+   */
+  public allowSendersOnly(senders: readonly IRole[]): void {
+    this.queue.addToResourcePolicy(
+      new PolicyStatement({
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
+        conditions: {
+          ArnNotEquals: { 'aws:PrincipalArn': senders.map((role) => role.roleArn) },
+          StringNotEquals: { [`aws:PrincipalTag/${OPERATOR_TAG.key}`]: OPERATOR_TAG.value },
+        },
+      }),
+    );
   }
 }

@@ -484,6 +484,8 @@ export class WebhookReceiver extends Construct {
         logLevel: settings.logLevel,
       });
     }
+    const senders = [this.receiver.role, ...(this.poller === undefined ? [] : [this.poller.function.role])];
+    for (const route of ROUTES) routes[route].allowSendersOnly(senders);
     if (batchResults !== undefined) {
       this.batchResults = new BatchResults(this, 'BatchResults', {
         ...batchResults,
@@ -575,7 +577,7 @@ export class WebhookReceiver extends Construct {
       receiverErrors,
       api5xx,
       ...secretAlarms,
-      ...ROUTES.flatMap((route) => [routes[route].deadLetterAlarm, routes[route].oldestMessageAlarm]),
+      ...ROUTES.flatMap((route) => [routes[route].deadLetterAlarm, routes[route].oldestMessageAlarm, routes[route].noRecordAlarm]),
       ...(this.poller === undefined ? [] : [this.poller.errorsAlarm, this.poller.durationAlarm, this.poller.failingJobsAlarm]),
     ];
     this.dashboard = this.createDashboard(endpointMetrics);

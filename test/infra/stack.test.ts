@@ -7,7 +7,7 @@ import { PROVIDER_NAMES } from '../../functions/core/event';
 import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { ROUTES, routeSlug } from '../../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../../functions/core/table';
-import { CONSUMER_BATCHING_WINDOW } from '../../infra/constructs/route-pipeline';
+import { CONSUMER_BATCHING_WINDOW, OPERATOR_TAG } from '../../infra/constructs/route-pipeline';
 import { ACCEPT_WORST_CASE_SECONDS, DEFAULT_THROTTLING_BURST_LIMIT, DEFAULT_THROTTLING_RATE_LIMIT } from '../../infra/constructs/webhook-receiver';
 import { STACK_OUTPUTS } from '../../infra/outputs';
 import { receiverPropsFromContext, type WebhookReceiverStack } from '../../infra/stack';
@@ -212,12 +212,31 @@ describe('consumers', () => {
     );
     expect(statements).toContainEqual(
       expect.objectContaining({
-        Action: expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem']),
+        Action: expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:UpdateItem']),
         Resource: [arnOf(stack.webhooks.table), arnOf(stack.webhooks.jobsTable)],
       }),
     );
     expect(statements).toContainEqual({ Action: 'sns:Publish', Effect: 'Allow', Resource: ref(stack.webhooks.alertsTopic) });
     expect(JSON.stringify(statements)).not.toContain(logicalId(stack.webhooks.queues['fine_tune.completed']));
+  });
+
+  it('[H3-14] may only read and update items by key on both tables, as the consumer code does', () => {
+    const role = stack.webhooks.consumers.other.role;
+
+    const statements = JSON.stringify(statementsOf(logicalId(role)));
+
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [ref(role)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+            Resource: [arnOf(stack.webhooks.table), arnOf(stack.webhooks.jobsTable)],
+          }),
+        ]),
+      },
+    });
+    expect(statements.match(/dynamodb:\w+/g)?.sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
   });
 });
 
@@ -267,6 +286,32 @@ describe('queues', () => {
         });
       }
     }
+  });
+
+  it.each(ROUTES)('[H3-9] refuses SendMessage to the %s queue from any principal but the receiver and tagged operators', (route) => {
+    const queue = stack.webhooks.queues[route];
+
+    const policies = template.findResources('AWS::SQS::QueuePolicy', { Properties: { Queues: [ref(queue)] } });
+
+    expect(Object.values(policies).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument.Statement)).toContainEqual({
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'sqs:SendMessage',
+      Resource: arnOf(queue),
+      Condition: {
+        ArnNotEquals: { 'aws:PrincipalArn': [arnOf(stack.webhooks.receiver.role)] },
+        StringNotEquals: { [`aws:PrincipalTag/${OPERATOR_TAG.key}`]: OPERATOR_TAG.value },
+      },
+    });
+  });
+
+  it('[H3-9] lets the poller send to the route queues too, when it is deployed', () => {
+    const polling = testStack({ receiver: { togetherPolling: { enabled: true } } });
+    const poller = polling.webhooks.poller?.function.role;
+
+    const policy = Template.fromStack(polling).findResources('AWS::SQS::QueuePolicy', { Properties: { Queues: [ref(polling.webhooks.queues.other)] } });
+
+    expect(JSON.stringify(policy)).toContain(JSON.stringify({ 'aws:PrincipalArn': [arnOf(polling.webhooks.receiver.role), arnOf(poller!)] }));
   });
 
   it('retains the queues by default', () => {
@@ -470,6 +515,18 @@ describe('alarms and dashboard', () => {
       MetricName: 'ApproximateAgeOfOldestMessage',
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.webhooks.queues[route]), 'QueueName'] } }],
       Threshold: Duration.minutes(10).toSeconds(),
+      AlarmActions: [alarmTopic()],
+    });
+  });
+
+  it.each(ROUTES)('[H3-9] alarms on any message of %s whose event has no record (NoRecord)', (route) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'WebhookReceiver',
+      MetricName: 'NoRecord',
+      Dimensions: Match.arrayWith([{ Name: 'route', Value: route }, { Name: 'service', Value: 'consumer' }]),
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
       AlarmActions: [alarmTopic()],
     });
   });

@@ -15,7 +15,7 @@ import type { RouteStep } from '../../functions/consumers/routes';
 import { startLocalConsumers } from '../../local/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { envelopeOf, paddedEvent } from '../support/bus';
-import { eventRecord, normalizedEvent, silentLogger, sqsEvent, sqsRecord } from '../support/consumers';
+import { eventRecord, normalizedEvent, queuedRecord, silentLogger, sqsEvent, sqsRecord } from '../support/consumers';
 
 // No emulator serves EventBridge: its client alone is mocked. The ledger, the jobs table and the
 // queues are the emulators'.
@@ -63,6 +63,7 @@ describe('publishing to EventBridge', () => {
   it('puts one entry per handled event: source ai-webhooks.<provider>, detail-type the route, detail the event', async () => {
     eventBridge.on(PutEventsCommand).resolves(accepted);
     const event = normalizedEvent({ type: 'fine_tune.completed', provider: 'mythicdot' });
+    await queuedRecord(env, event);
 
     const result = await consumerWithBus('fine_tune.completed')(sqsEvent(sqsRecord(event)));
 
@@ -77,6 +78,7 @@ describe('publishing to EventBridge', () => {
   it('publishes only after the route’s other steps succeeded', async () => {
     eventBridge.on(PutEventsCommand).resolves(accepted);
     const event = normalizedEvent();
+    await queuedRecord(env, event);
     let failing = true;
     const ownStep: RouteStep = async () => {
       if (failing) throw new Error('evaluation service unavailable');
@@ -97,6 +99,7 @@ describe('publishing to EventBridge', () => {
   it('puts nothing more for a redelivery of a handled event', async () => {
     eventBridge.on(PutEventsCommand).resolves(accepted);
     const event = normalizedEvent();
+    await queuedRecord(env, event);
     const consume = consumerWithBus('fine_tune.completed');
     await consume(sqsEvent(sqsRecord(event)));
 
@@ -109,6 +112,7 @@ describe('publishing to EventBridge', () => {
   it('fails the attempt when EventBridge refuses the entry, and the retry puts it once', async () => {
     eventBridge.on(PutEventsCommand).resolvesOnce(refused).resolves(accepted);
     const event = normalizedEvent({ type: 'batch.completed', providerType: 'batch.completed', subject: 'batch-eb', data: {} });
+    await queuedRecord(env, event);
     const consume = consumerWithBus('batch.completed');
     const record = sqsRecord(event);
 
@@ -131,6 +135,7 @@ describe('publishing to EventBridge', () => {
   it('does not put the entry again when the attempt fails after the put (the retry skips the done step)', async () => {
     eventBridge.on(PutEventsCommand).resolves(accepted);
     const event = normalizedEvent();
+    await queuedRecord(env, event);
     // The first `handled` mark fails, as if DynamoDB throttled it: the put is done, the attempt is not.
     let failMark = true;
     const flaky = {
@@ -158,6 +163,7 @@ describe('publishing to EventBridge', () => {
   it('publishes an event over EventBridge’s entry limit by reference: its envelope and key, without its data', async () => {
     eventBridge.on(PutEventsCommand).resolves(accepted);
     const event = paddedEvent('x'.repeat(MAX_BUS_ENTRY_BYTES));
+    await queuedRecord(env, event);
 
     const result = await consumerWithBus('fine_tune.completed')(sqsEvent(sqsRecord(event)));
 
@@ -172,6 +178,7 @@ describe('publishing to EventBridge', () => {
     const route = 'model.deployed';
     const queues = env.resources.queues[route];
     const event: NormalizedEvent = normalizedEvent({ type: route, providerType: 'model.deployed', subject: 'dep-eb', data: {} });
+    await queuedRecord(env, event);
     await env.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues.url, MessageBody: JSON.stringify(event) }));
     const consumers = startLocalConsumers({
       sqsEndpoint: env.emulators.sqsEndpoint,

@@ -9,7 +9,7 @@ import type { Consumer } from '../../functions/consumers/consume';
 import { buildDelivery, postDelivery } from '../../local/deliveries';
 import { startLocalConsumers } from '../../local/consumers';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
-import { consumerOn, expireVisibility, NEVER_EXPIRES_SECONDS, normalizedEvent, patientClients, silentLogger } from '../support/consumers';
+import { consumerOn, drainAlerts, expireVisibility, NEVER_EXPIRES_SECONDS, normalizedEvent, patientClients, queuedRecord, silentLogger } from '../support/consumers';
 import type { Emulated } from '../support/emulated';
 
 /** Deadlines that only a stalled run reaches; a slow one finishes well inside them. */
@@ -65,6 +65,7 @@ describe('local runtime with consumers', () => {
     const queues = runtime.resources.queues['batch.failed'];
     const good = normalizedEvent({ type: 'batch.failed', providerType: 'batch.failed', subject: 'batch-rt', data: { errorMessage: 'expired' } });
     const poisonBody = JSON.stringify({ hello: 'not an event' });
+    await queuedRecord(runtime, good);
 
     await runtime.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues.url, MessageBody: poisonBody }));
     await runtime.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues.url, MessageBody: JSON.stringify(good) }));
@@ -80,6 +81,23 @@ describe('local runtime with consumers', () => {
     expect(Number(dead[0]?.Attributes?.ApproximateReceiveCount)).toBeGreaterThanOrEqual(5);
     expect(await record(`together#${good.id}`)).toMatchObject({ status: 'handled', attempts: 1 });
     expect(await queueDepth(queues.url)).toBe(0);
+  }, TEST_TIMEOUT_MS);
+
+  it('[H3-9] moves an event sent straight to a route queue, with no record, to the dead-letter queue unhandled', async () => {
+    const queues = runtime.resources.queues['model.deprecated'];
+    const injected = normalizedEvent({ type: 'model.deprecated', providerType: 'model.deprecated', subject: 'm-injected', data: { modelId: 'm-injected' } });
+
+    await runtime.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues.url, MessageBody: JSON.stringify(injected) }));
+    const dead = await eventually(async () => {
+      const { Messages = [] } = await runtime.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queues.deadLetterUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'] }),
+      );
+      return Messages.length > 0 ? Messages : undefined;
+    }, 'the injected message in the dead-letter queue');
+
+    expect(dead.map((message) => JSON.parse(message.Body ?? '{}').id)).toEqual([injected.id]);
+    expect(await record(`together#${injected.id}`)).toBeUndefined();
+    expect((await drainAlerts(runtime)).join('\n')).not.toContain('m-injected');
   }, TEST_TIMEOUT_MS);
 });
 

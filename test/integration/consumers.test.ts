@@ -1,13 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clientConfig } from '../../functions/core/aws';
 import type { NormalizedEvent, RouteEvent } from '../../functions/core/event';
 import { eventKey } from '../../functions/core/event';
 import { stepsFor, type RouteStep } from '../../functions/consumers/routes';
 import { startEmulated, type Emulated } from '../support/emulated';
-import { consumerOn, drainAlerts, eventRecord, jobItem, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
+import { consumerOn, drainAlerts, eventRecord, jobItem, normalizedEvent, queuedRecord, sqsEvent, sqsRecord } from '../support/consumers';
 import { closedPort } from '../support/net';
 
 let env: Emulated;
@@ -30,28 +30,6 @@ const failedFineTune = (overrides: Partial<RouteEvent<'fine_tune.failed'>> = {})
     ...overrides,
   });
 
-/** The record as the receiver leaves it once the event is on its queue. */
-async function queuedRecord(event: NormalizedEvent, extra: Record<string, unknown> = {}): Promise<void> {
-  await env.clients.documents.send(
-    new PutCommand({
-      TableName: env.resources.eventsTable,
-      Item: {
-        pk: eventKey(event),
-        status: 'queued',
-        provider: event.provider,
-        eventId: event.id,
-        route: event.type,
-        providerType: event.providerType,
-        receivedAt: event.receivedAt,
-        receivedDay: event.receivedAt.slice(0, 10),
-        event: JSON.stringify(event),
-        expiresAt: Math.floor(Date.now() / 1000) + 604_800,
-        ...extra,
-      },
-    }),
-  );
-}
-
 /** A step that throws for the listed event ids, as long as `failing` holds them. */
 function failFor(failing: Set<string>): RouteStep {
   return async (event) => {
@@ -62,7 +40,7 @@ function failFor(failing: Set<string>): RouteStep {
 describe('consumer on the emulators', () => {
   it('one INFO line per event at most: handling an event writes none, the receiver\'s accept line is the only one', async () => {
     const event = normalizedEvent({ subject: `ft-${Math.random().toString(36).slice(2)}` });
-    await queuedRecord(event);
+    await queuedRecord(env, event);
     const infoLines: string[] = [];
     const logger = { info: (message: string) => void infoLines.push(message), debug: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -75,7 +53,7 @@ describe('consumer on the emulators', () => {
 
   it('marks a queued event handled and releases its lease', async () => {
     const event = failedFineTune();
-    await queuedRecord(event);
+    await queuedRecord(env, event);
 
     const response = await consumerOn(env, 'fine_tune.failed')(sqsEvent(sqsRecord(event)));
 
@@ -89,7 +67,7 @@ describe('consumer on the emulators', () => {
 
   it('has one effect for a message delivered twice', async () => {
     const event = failedFineTune();
-    await queuedRecord(event);
+    await queuedRecord(env, event);
     const consume = consumerOn(env, 'fine_tune.failed');
 
     await consume(sqsEvent(sqsRecord(event)));
@@ -102,7 +80,7 @@ describe('consumer on the emulators', () => {
 
   it('retries the second of two copies in one batch and then skips it as handled', async () => {
     const event = failedFineTune();
-    await queuedRecord(event);
+    await queuedRecord(env, event);
     const consume = consumerOn(env, 'fine_tune.failed');
     const first = sqsRecord(event);
     const second = sqsRecord(event);
@@ -117,7 +95,7 @@ describe('consumer on the emulators', () => {
 
   it('reports only the failing record of a batch of ten, and handles it on its retry', async () => {
     const events = Array.from({ length: 10 }, () => failedFineTune());
-    await Promise.all(events.map((event) => queuedRecord(event)));
+    await Promise.all(events.map((event) => queuedRecord(env, event)));
     const bad = events[3] as NormalizedEvent;
     const failing = new Set([bad.id]);
     const consume = consumerOn(env, 'fine_tune.failed', { steps: [failFor(failing), ...stepsFor('fine_tune.failed')] });
@@ -140,7 +118,7 @@ describe('consumer on the emulators', () => {
 
   it('does not alert again when a step after the alert failed and the event is retried', async () => {
     const event = failedFineTune();
-    await queuedRecord(event);
+    await queuedRecord(env, event);
     const failing = new Set([event.id]);
     const consume = consumerOn(env, 'fine_tune.failed', { steps: [...stepsFor('fine_tune.failed'), failFor(failing)] });
 
@@ -157,8 +135,8 @@ describe('consumer on the emulators', () => {
     const subject = `ft-${Math.random().toString(36).slice(2)}`;
     const push = failedFineTune({ id: `evt_push_${subject}`, subject });
     const poll = failedFineTune({ id: `poll:ft:${subject}:failed`, subject });
-    await queuedRecord(push);
-    await queuedRecord(poll);
+    await queuedRecord(env, push);
+    await queuedRecord(env, poll);
 
     const consume = consumerOn(env, 'fine_tune.failed');
 
@@ -175,7 +153,7 @@ describe('consumer on the emulators', () => {
 
   it('still alerts for a failure whose first alert could not be published, on its retry', async () => {
     const event = failedFineTune();
-    await queuedRecord(event);
+    await queuedRecord(env, event);
     const deadSns = new SNSClient(clientConfig({ endpoint: `http://127.0.0.1:${await closedPort()}` }));
 
     const first = await consumerOn(env, 'fine_tune.failed', { sns: deadSns })(sqsEvent(sqsRecord(event)));
@@ -186,20 +164,39 @@ describe('consumer on the emulators', () => {
     expect(await drainAlerts(env)).toHaveLength(1);
   });
 
-  it('creates the record of an event sent straight to the queue', async () => {
+  it('[H3-9] a message whose event has no record runs no step, writes nothing and fails, to end in the dead-letter queue', async () => {
     const event = failedFineTune();
+    const ran: string[] = [];
+    const record = sqsRecord(event);
 
-    await consumerOn(env, 'fine_tune.failed')(sqsEvent(sqsRecord(event)));
+    const response = await consumerOn(env, 'fine_tune.failed', { accepted: false, steps: [async (seen) => void ran.push(seen.id), ...stepsFor('fine_tune.failed')] })(sqsEvent(record));
 
-    const record = await eventRecord(env, eventKey(event));
-    expect(record).toMatchObject({ status: 'handled', attempts: 1, provider: 'together', eventId: event.id, route: 'fine_tune.failed', subject: event.subject });
-    expect(JSON.parse(record?.event ?? '{}')).toEqual(event);
-    expect(record?.expiresAt).toBeGreaterThan(Math.floor(Date.now() / 1000));
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(ran).toEqual([]);
+    expect(await eventRecord(env, eventKey(event))).toBeUndefined();
+    expect(await drainAlerts(env)).toHaveLength(0);
+  });
+
+  it('[H3-9] counts a message whose event has no record as NoRecord of its route, with reason no_record in the log', async () => {
+    const counted: { dimensions: Record<string, string>; name: string }[] = [];
+    const metrics = {
+      singleMetric: () => {
+        let dimensions: Record<string, string> = {};
+        return { addDimensions: (added: Record<string, string>) => void (dimensions = added), addMetric: (name: string) => void counted.push({ dimensions, name }) };
+      },
+    };
+    const reasons: unknown[] = [];
+    const logger = { info: () => undefined, debug: () => undefined, warn: () => undefined, error: (_: string, fields: { reason?: unknown }) => void reasons.push(fields.reason) };
+
+    await consumerOn(env, 'fine_tune.failed', { accepted: false, metrics: metrics as never, logger: logger as never })(sqsEvent(sqsRecord(failedFineTune())));
+
+    expect(counted).toEqual([{ dimensions: { route: 'fine_tune.failed' }, name: 'NoRecord' }]);
+    expect(reasons).toEqual(['no_record']);
   });
 
   it('takes over an event the receiver has sent but not yet marked queued', async () => {
     const event = failedFineTune();
-    await queuedRecord(event, { status: 'in_progress', leaseToken: 'receiver', leaseExpiresAt: Math.floor(Date.now() / 1000) + 30 });
+    await queuedRecord(env, event, { status: 'in_progress', leaseToken: 'receiver', leaseExpiresAt: Math.floor(Date.now() / 1000) + 30 });
 
     const response = await consumerOn(env, 'fine_tune.failed')(sqsEvent(sqsRecord(event)));
 
@@ -209,7 +206,7 @@ describe('consumer on the emulators', () => {
 
   it('fails a record whose event another consumer holds under a live lease', async () => {
     const event = failedFineTune();
-    await queuedRecord(event, { status: 'handling', leaseToken: 'other', leaseExpiresAt: Math.floor(Date.now() / 1000) + 60 });
+    await queuedRecord(env, event, { status: 'handling', leaseToken: 'other', leaseExpiresAt: Math.floor(Date.now() / 1000) + 60 });
     const record = sqsRecord(event);
 
     const response = await consumerOn(env, 'fine_tune.failed')(sqsEvent(record));
@@ -221,7 +218,7 @@ describe('consumer on the emulators', () => {
 
   it('takes over an event whose consumer died once its lease has expired', async () => {
     const event = failedFineTune();
-    await queuedRecord(event, { status: 'handling', leaseToken: 'dead', leaseExpiresAt: Math.floor(Date.now() / 1000) + 60, attempts: 1 });
+    await queuedRecord(env, event, { status: 'handling', leaseToken: 'dead', leaseExpiresAt: Math.floor(Date.now() / 1000) + 60, attempts: 1 });
     const later = () => Date.now() + 61_000;
 
     const response = await consumerOn(env, 'fine_tune.failed', { clock: later })(sqsEvent(sqsRecord(event, 2)));
@@ -233,7 +230,7 @@ describe('consumer on the emulators', () => {
   it('runs a replayed event again: replay sets a handled record back to queued', async () => {
     // A route whose alert is once per event: a job transition's alert is once per transition.
     const event = normalizedEvent({ type: 'model.deprecated', providerType: 'model.deprecated', subject: 'm-1', data: { modelId: 'm-1' } });
-    await queuedRecord(event);
+    await queuedRecord(env, event);
     const consume = consumerOn(env, 'model.deprecated');
     await consume(sqsEvent(sqsRecord(event)));
     await env.clients.documents.send(

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventKey } from '../../functions/core/event';
 import { LeaseLostError } from '../../functions/consumers/errors';
 import { claimEvent, completeStep, markFailed, markHandled, type LedgerDeps, type Lease } from '../../functions/consumers/ledger';
-import { eventRecord, normalizedEvent } from '../support/consumers';
+import { eventRecord, normalizedEvent, queuedRecord } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 
 /**
@@ -32,6 +32,7 @@ const ledgerAt = (nowMs: number): LedgerDeps => ({
 /** The first consumer's lease, and the record after a second consumer took over past it and handled the event. */
 async function takenOverAndHandled() {
   const event = normalizedEvent();
+  await queuedRecord(env, event);
   const first = await claimEvent(ledgerAt(T0_MS), event);
   const later = ledgerAt(T0_MS + (LEASE_SECONDS + 1) * 1000);
   const second = await claimEvent(later, event);

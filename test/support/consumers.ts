@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { recordFields } from '../../functions/core/accept';
 import { clientConfig } from '../../functions/core/aws';
-import { SCHEMA_VERSION, type NormalizedEvent, type RouteEvent } from '../../functions/core/event';
+import { SCHEMA_VERSION, eventKey, type NormalizedEvent, type RouteEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import type { EventRecord, JobItem } from '../../functions/core/table';
 import { CONSUMER_LEASE_SECONDS } from '../../functions/consumers/config';
 import { createConsumer, type Consumer, type ConsumerDeps } from '../../functions/consumers/consume';
+import { parseMessage } from '../../functions/consumers/message';
 import { stepsFor } from '../../functions/consumers/routes';
 import { resultsS3Config } from '../../functions/consumers/routes/batch-results';
 import type { Emulators } from '../../local/emulators';
@@ -68,9 +70,15 @@ export function sqsEvent(...records: SQSRecord[]): SQSEvent {
 
 export const silentLogger = () => new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
-/** A route's consumer on the emulated resources; override anything (steps, clock, logger) to inject faults. */
-export function consumerOn<R extends Route>(env: Emulated, route: R, overrides: Partial<ConsumerDeps<R>> = {}): Consumer {
-  return createConsumer({
+/**
+ * A route's consumer on the emulated resources; override anything (steps, clock, logger) to inject
+ * faults. Each message's event is first accepted as the receiver would have (its record written
+ * `queued` unless it has one; see {@link acceptedRecord}), since a consumer refuses a message whose
+ * event has no record. `accepted: false` hands the messages over as they are.
+ */
+export function consumerOn<R extends Route>(env: Emulated, route: R, overrides: Partial<ConsumerDeps<R>> & { accepted?: boolean } = {}): Consumer {
+  const { accepted = true, ...deps } = overrides;
+  const consume = createConsumer({
     route,
     steps: stepsFor(route),
     documents: env.clients.documents,
@@ -81,8 +89,60 @@ export function consumerOn<R extends Route>(env: Emulated, route: R, overrides: 
     leaseSeconds: CONSUMER_LEASE_SECONDS,
     retentionSeconds: 7 * 86_400,
     logger: silentLogger(),
-    ...overrides,
+    ...deps,
   });
+  if (!accepted) return consume;
+  return async (event, context) => {
+    for (const record of event.Records) {
+      const accepted = eventOf(record, route);
+      if (accepted !== undefined) await acceptedRecord(env, accepted);
+    }
+    return consume(event, context);
+  };
+}
+
+/** The event a message carries, or nothing for a poison message (which no receiver accepted). */
+function eventOf(record: SQSRecord, route: Route): NormalizedEvent | undefined {
+  try {
+    return parseMessage(record, route);
+  } catch {
+    return undefined;
+  }
+}
+
+/** {@link queuedRecord} when the event has no record yet: a record a test set up is left alone. */
+export async function acceptedRecord(env: Pick<Emulated, 'clients' | 'resources'>, event: NormalizedEvent): Promise<void> {
+  try {
+    await queuedRecord(env, event, {}, 'attribute_not_exists(pk)');
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+}
+
+const RECORD_RETENTION_SECONDS = 7 * 86_400;
+
+/**
+ * Writes the record the receiver leaves once the event is on its queue. Every message a consumer
+ * handles has one: a message without one is refused (`no_record`).
+ */
+export async function queuedRecord(
+  env: Pick<Emulated, 'clients' | 'resources'>,
+  event: NormalizedEvent,
+  extra: Record<string, unknown> = {},
+  condition?: string,
+): Promise<void> {
+  await env.clients.documents.send(
+    new PutCommand({
+      TableName: env.resources.eventsTable,
+      ...(condition === undefined ? {} : { ConditionExpression: condition }),
+      Item: {
+        pk: eventKey(event),
+        status: 'queued',
+        ...recordFields(event, JSON.stringify(event), Math.floor(Date.now() / 1000) + RECORD_RETENTION_SECONDS, RECORD_RETENTION_SECONDS),
+        ...extra,
+      },
+    }),
+  );
 }
 
 export async function eventRecord(env: Emulated, key: string): Promise<Partial<EventRecord> | undefined> {
@@ -100,7 +160,7 @@ export async function jobItem(env: Emulated, pk: string): Promise<Partial<JobIte
 }
 
 /** Removes and returns the bodies of every alert on the local alerts queue. */
-export async function drainAlerts(env: Emulated): Promise<string[]> {
+export async function drainAlerts(env: Pick<Emulated, 'clients' | 'resources'>): Promise<string[]> {
   const bodies: string[] = [];
   for (;;) {
     const { Messages = [] } = await env.clients.sqs.send(
