@@ -99,8 +99,10 @@ export async function peekDeadLetters(sqs: Pick<SQSClient, 'send'>, queueUrl: st
 
 function describeMessage(message: Message): DeadLetterPeek {
   const attributes = message.MessageAttributes ?? {};
-  const provider = attributes.provider?.StringValue;
-  const eventId = attributes.eventId?.StringValue;
+  // The key the consumer claims is the body's: attributes are whatever the sender set.
+  const body = bodyKey(message.Body);
+  const provider = body?.provider ?? attributes.provider?.StringValue;
+  const eventId = body?.id ?? attributes.eventId?.StringValue;
   const sent = Number(message.Attributes?.SentTimestamp);
   const receives = Number(message.Attributes?.ApproximateReceiveCount);
   return {
@@ -110,6 +112,16 @@ function describeMessage(message: Message): DeadLetterPeek {
     ...(Number.isFinite(sent) && sent > 0 ? { sentAt: new Date(sent).toISOString() } : {}),
     ...(Number.isFinite(receives) ? { receiveCount: receives } : {}),
   };
+}
+
+/** The provider and id of a body that is a JSON object with both as strings; nothing else is read. */
+function bodyKey(body: string | undefined): { provider: string; id: string } | undefined {
+  try {
+    const { provider, id } = JSON.parse(body ?? '') as { provider?: unknown; id?: unknown };
+    return typeof provider === 'string' && typeof id === 'string' ? { provider, id } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Depth and a peek of each route's dead-letter queue. */

@@ -3,8 +3,8 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { EVENT_STATUSES, type EventStatus } from '../functions/core/table';
-import { queueDepth, type QueueDeps, type QueueDepth } from './dlq';
-import { eventsInWindow, type EventSummary, type EventsDeps, type EventWindow } from './events';
+import { MAX_PEEK, peekDeadLetters, queueDepth, type QueueDeps, type QueueDepth } from './dlq';
+import { eventsInWindow, getEvent, type EventSummary, type EventsDeps, type EventWindow } from './events';
 import { formatTable } from './output';
 import { failingJobs, type PollerStateStore } from '../functions/poller/state';
 
@@ -12,6 +12,11 @@ export interface RouteHealth {
   readonly route: Route;
   readonly queue: QueueDepth;
   readonly deadLetters: QueueDepth;
+  /**
+   * Dead letters (of the first {@link MAX_PEEK}) whose event has no record (`no_record`): the
+   * receiver never accepted them, so someone else sent them to the queue.
+   */
+  readonly noRecord: number;
 }
 
 /** A record `queued` whose message cannot be on its queue any more: nothing will deliver it. */
@@ -67,7 +72,8 @@ export async function collectStatus(
       ROUTES.map(async (route) => {
         const refs = deps.queues[route];
         const [queue, deadLetters] = await Promise.all([routeQueue(deps, refs.url), queueDepth(deps.sqs, refs.deadLetterUrl)]);
-        return { route, queue, deadLetters };
+        const noRecord = waiting(deadLetters) === 0 ? 0 : await deadLettersWithoutRecord(deps, refs.deadLetterUrl);
+        return { route, queue, deadLetters, noRecord };
       }),
     ),
     readEvents(deps.events, window),
@@ -87,7 +93,7 @@ export async function collectStatus(
   return {
     target: deps.target,
     since: new Date(window.sinceMs).toISOString(),
-    routes: routes.map(({ route, queue: { visible, inFlight }, deadLetters }) => ({ route, queue: { visible, inFlight }, deadLetters })),
+    routes: routes.map(({ route, queue: { visible, inFlight }, deadLetters, noRecord }) => ({ route, queue: { visible, inFlight }, deadLetters, noRecord })),
     events,
     undeliverable,
     pollerFailures,
@@ -112,6 +118,13 @@ async function readPollerFailures(store: Pick<PollerStateStore, 'openKeys' | 'lo
 }
 
 const waiting = (depth: QueueDepth) => depth.visible + depth.inFlight;
+
+/** Of the first dead letters (a peek, which counts as a receive), those whose event has no record. */
+async function deadLettersWithoutRecord(deps: QueueDeps & { readonly events: EventsDeps }, deadLetterUrl: string): Promise<number> {
+  const letters = await peekDeadLetters(deps.sqs, deadLetterUrl, MAX_PEEK);
+  const missing = await Promise.all(letters.map(async (letter) => letter.key !== undefined && (await getEvent(deps.events, letter.key)) === undefined));
+  return missing.filter(Boolean).length;
+}
 
 /** The window's counts by status, and its `queued` records. */
 async function readEvents(deps: EventsDeps, window: EventWindow) {
@@ -159,6 +172,12 @@ export function formatStatus(report: StatusReport): string {
   const verdicts: string[] = [];
   if (dead.length > 0) {
     verdicts.push(`UNHEALTHY: dead letters waiting on ${dead.join(', ')} (see \`webhooks dlq list\`, then \`webhooks dlq redrive\`)`);
+  }
+  for (const route of report.routes.filter((health) => health.noRecord > 0)) {
+    verdicts.push(
+      `UNHEALTHY: ${route.noRecord} dead letter${route.noRecord === 1 ? '' : 's'} on ${route.route} ${route.noRecord === 1 ? 'has' : 'have'} no event record (no_record): ` +
+        'the receiver never accepted them, someone sent them to the queue. They were not handled; find the sender (CloudTrail SendMessage) and delete them, do not redrive them',
+    );
   }
   const stranded = report.undeliverable;
   if (stranded.length > 0) {

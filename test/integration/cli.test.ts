@@ -416,6 +416,20 @@ describe('webhooks status', () => {
     expect((JSON.parse(healthy.stdout) as { healthy: boolean }).healthy).toBe(true);
   });
 
+  it('[H3-9] counts the dead letters whose event has no record, and says nobody accepted them', async () => {
+    const route: Route = 'deployment.changed';
+    const injected = makeEvent({ type: route, providerType: 'deployment.changed' });
+    await deadLetter(route, `together#${injected.id}`, injected);
+
+    const text = await cli('status');
+    const json = JSON.parse((await cli('status', '--json')).stdout) as { routes: { route: string; noRecord: number }[] };
+    await drain(route, true);
+
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain(`UNHEALTHY: 1 dead letter on ${route} has no event record (no_record)`);
+    expect(json.routes.find((health) => health.route === route)?.noRecord).toBe(1);
+  });
+
   it('counts the window\'s events by status', async () => {
     const before = JSON.parse((await cli('status', '--json')).stdout) as { events: Record<string, number> };
     await failed();

@@ -2,6 +2,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import {
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
   SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
@@ -141,6 +142,8 @@ describe('webhooks --stack targets', () => {
   it('reads queue depths from the stack\'s queue URLs for status', async () => {
     documents.on(QueryCommand).resolves({ Items: [] });
     sqs.on(GetQueueAttributesCommand, { QueueUrl: url('fine_tune.completed', true) }).resolves({ Attributes: { ApproximateNumberOfMessages: '1', ApproximateNumberOfMessagesNotVisible: '0' } });
+    // The peek at the dead letters, to count those with no record, finds it gone already.
+    sqs.on(ReceiveMessageCommand).resolves({ Messages: [] });
 
     const { code, stdout } = await cli('status', '--stack', STACK);
 
