@@ -1,5 +1,5 @@
 /**
- * Renders the figures of docs/performance.md and the README's Performance section from
+ * Renders the figures of docs/performance.md and the README's one-line performance verdict from
  * bench/results.json, between their markers. `npm run bench` calls it after writing the results;
  * `npm run bench:docs` renders again from the results alone. test/unit/bench-docs.test.ts fails
  * when the docs and the results drift apart.
@@ -114,28 +114,19 @@ export function renderFigures(results: BenchResults): string {
   return out.join('\n');
 }
 
-/** The cost table of the default stack at 100 M a month and 1 KB: the one the README shows line by line. */
+/** The cost table of the default stack at 100 M a month and 1 KB: the one the README's verdict names. */
 const README_COST_TABLE = 'default (HTTP API), 100 M a month, 1 KB';
 
-/** The README's Performance section: every target with its verdict, and the default cost with its arithmetic. */
+/**
+ * The README's Performance section: one line with the verdict of the last run (targets met of all)
+ * and the default cost, linking to docs/performance.md, which has every figure.
+ */
 export function renderReadme(results: BenchResults): string {
   const met = results.checks.filter((check) => check.met).length;
   const m = results.machine;
-  const out = [
-    `Last run ${results.generatedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.nproc} × ${m.model}, ${m.node}, load average ${m.loadAverageAtStart[0]} at the start: **${met} of ${results.checks.length} targets met**.`,
-    '',
-    '| target | measured | goal | verdict |',
-    '|---|---:|---:|---|',
-    ...results.checks.map((check) => `| ${check.label} | ${fixed(check.value)} | ${sign(check)} ${check.target} | ${verdict(check)} |`),
-  ];
   const table = results.cost.tables.find((candidate) => candidate.name === README_COST_TABLE);
-  if (table !== undefined) {
-    out.push('', `Cost per million accepted deliveries, **${table.name}**, at ${results.cost.prices.asOf}: **$${fixed(table.totalUsdPerMillion, 3)}**.`, '', '| line | USD/M | arithmetic |', '|---|---:|---|');
-    out.push(...costRows(table.lines));
-    const others = results.cost.tables.filter((candidate) => candidate !== table);
-    out.push('', `Other configurations: ${others.map((other) => `${other.name} $${fixed(other.totalUsdPerMillion, 3)}`).join('; ')}.`);
-  }
-  return out.join('\n');
+  const cost = table === undefined ? '' : `; a million accepted deliveries cost $${fixed(table.totalUsdPerMillion, 3)} (${table.name}; ${results.cost.prices.asOf})`;
+  return `Last run ${results.generatedAt.slice(0, 16).replace('T', ' ')} UTC on ${m.nproc} × ${m.model}: **${met} of ${results.checks.length} targets met**${cost}. Every figure, target, cost table and why each missed target is missed: [docs/performance.md](docs/performance.md).`;
 }
 
 /** `text` with the block between `markers` replaced by `content`; throws when a marker is missing. */

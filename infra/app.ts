@@ -1,6 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DEFAULT_STACK_NAME } from './outputs';
+import { DEFAULT_STACK_NAME, STACK_NAME_CONTEXT_KEY } from './outputs';
 import { receiverPropsFromContext, WebhookReceiverStack } from './stack';
 
 // The CDK app: one stack, checked by cdk-nag's AWS Solutions rules. A finding fails `cdk synth`;
@@ -9,7 +9,7 @@ const app = new App();
 const read = (key: string): unknown => app.node.tryGetContext(key);
 
 try {
-  new WebhookReceiverStack(app, String(read('stackName') ?? DEFAULT_STACK_NAME), {
+  new WebhookReceiverStack(app, String(read(STACK_NAME_CONTEXT_KEY) ?? DEFAULT_STACK_NAME), {
     description: 'Webhook receiver for AI-platform events (API Gateway, Lambda, DynamoDB, SQS)',
     receiver: receiverPropsFromContext(read),
   });

@@ -4,6 +4,9 @@ import { routePascal, type Route } from '../functions/core/routes';
 /** The stack name `cdk deploy` uses unless the `stackName` context value says otherwise. */
 export const DEFAULT_STACK_NAME = 'WebhookReceiver';
 
+/** The context key (`-c stackName=…`) that names the stack; the app reads it, beside the receiver's settings. */
+export const STACK_NAME_CONTEXT_KEY = 'stackName';
+
 /** `together` → `Together`, for output names and construct ids. */
 export function providerPascal(provider: ProviderName): string {
   return provider.charAt(0).toUpperCase() + provider.slice(1);

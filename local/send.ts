@@ -1,6 +1,7 @@
 // `npm run send`: one signed sample delivery to a running receiver. An entry point, not a library:
 // it shares the `webhooks` CLI's errors and exit codes, so both say the same thing when the
 // receiver is not running.
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, UsageError, connectionProblem, receiverUnreachable, type ExitCode } from '../cli/errors';
 import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
@@ -20,7 +21,8 @@ interface SendOptions {
   tamper?: boolean;
 }
 
-function program(): Command {
+/** The command line of `npm run send --`, without its action: its usage, options and help. */
+export function sendProgram(): Command {
   return (
     new Command('npm run send --')
       .description('Sends a correctly signed sample delivery to a running receiver and prints the status and body.')
@@ -98,7 +100,7 @@ async function send(providerName: string, type: string, options: SendOptions, en
 
 async function main(argv: readonly string[]): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
-  const command = program().action(async (provider: string, type: string, options: SendOptions) => {
+  const command = sendProgram().action(async (provider: string, type: string, options: SendOptions) => {
     code = await send(provider, type, options, process.env);
   });
   try {
@@ -112,4 +114,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code));
+// Run only as the entry point, so that a test can read the command line without sending anything.
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

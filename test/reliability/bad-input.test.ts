@@ -24,7 +24,7 @@ import {
 } from './support/wire';
 
 /**
- * Every kind of bad delivery the contract names (docs/providers.md), across all four providers
+ * Every kind of bad delivery the contract names (docs/contract.md), across all four providers
  * and both Together schemes. Each row checks the status, the exact body shape, and that nothing
  * was stored or queued; the few good rows at each boundary show the bad rows fail for the reason
  * they name and not for some other one.

@@ -20,6 +20,18 @@ describe('performance docs rendered from bench/results.json', () => {
     expect(between(readFileSync(README, 'utf8'), MARKERS.readme)).toBe(renderReadme(readResults()).trim());
   });
 
+  it("the README's verdict is one line: targets met of all, the default cost, and the link to docs/performance.md", () => {
+    const results = readResults();
+    const met = results.checks.filter((check) => check.met).length;
+
+    const verdict = renderReadme(results);
+
+    expect(verdict.split('\n')).toHaveLength(1);
+    expect(verdict).toContain(`**${met} of ${results.checks.length} targets met**`);
+    expect(verdict).toMatch(/cost \$\d+\.\d{3} \(default/);
+    expect(verdict).toContain('[docs/performance.md](docs/performance.md)');
+  });
+
   it('every target in the results carries its value, target, direction and verdict', () => {
     const { checks } = readResults();
     expect(checks.length).toBeGreaterThan(0);
