@@ -158,7 +158,7 @@ export function consoleApi(deps: ConsoleDeps) {
             ? [{ label: record.status, ...(record.leaseExpiresAt === undefined ? {} : { until: new Date(record.leaseExpiresAt * 1000).toISOString() }) }]
             : []),
           ...(record.status === 'handled' ? [{ label: 'handled', at: record.handledAt }] : []),
-          ...(record.status === 'failed' ? [{ label: 'failed', error: record.lastError }] : []),
+          ...(record.status === 'failed' ? [{ label: 'failed', ...(record.failedAt === undefined ? {} : { at: record.failedAt }), error: record.lastError }] : []),
         ],
         ...(published === undefined ? {} : { published: publishedForJson(published, false) }),
         commands: {

@@ -103,7 +103,7 @@ export interface LocalServerHooks {
   /** The handler of every other path, read per request: the console is mounted once the runtime runs. */
   readonly pages?: () => PageHandler | undefined;
   /** Told of a body refused before the receiver saw it (413). */
-  readonly onBodyTooLarge?: (provider: string, detail: string) => void;
+  readonly onBodyTooLarge?: (provider: string, path: string, detail: string) => void;
   /**
    * Serve requests whatever their `Host`; default false: only a loopback Host is served. For a
    * server that `HOST` puts beyond loopback, where senders name the machine as they reach it.
@@ -162,7 +162,7 @@ export function createLocalServer(
         const body = await readBody(request, maxBodyBytes);
         if (body === undefined) {
           // The rest of the body is never read: the connection closes after the answer.
-          hooks.onBodyTooLarge?.(decodePathSegment(WEBHOOK_PATH.exec(path)?.[1]) ?? 'unknown', bodyTooLargeError(maxBodyBytes).message);
+          hooks.onBodyTooLarge?.(decodePathSegment(WEBHOOK_PATH.exec(path)?.[1]) ?? 'unknown', path, bodyTooLargeError(maxBodyBytes).message);
           send(413, JSON.stringify(bodyTooLargeError(maxBodyBytes).publicBody()), { connection: 'close' });
           return;
         }

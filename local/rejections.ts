@@ -4,6 +4,8 @@ export interface Rejection {
   readonly at: string;
   /** The provider of the path, or `unknown` for a path no enabled provider matches. */
   readonly provider: string;
+  /** The path the delivery was posted to (at most 160 characters): what an `unknown` provider tried. */
+  readonly path: string;
   readonly status: number;
   /** The contract's reason code, e.g. `signature_mismatch`, `timestamp_out_of_tolerance`, `body_too_large`. */
   readonly reason: string;

@@ -162,8 +162,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       options.consumers === false ? undefined : localConsumerFunctions(options.env, resources, clients, logger, { eventBus: options.eventBus });
     const { env, developmentSecrets } = withDevelopmentSecrets(options.env, [...config.providers.keys()]);
     const rejections = createRejectionLog();
-    // Bounded: a parse error can quote the start of the body.
-    const record = (rejection: Rejection) => rejections.record({ ...rejection, detail: rejection.detail.slice(0, 160) });
+    // Bounded: a parse error can quote the start of the body, and a sender picks the path.
+    const record = (rejection: Rejection) => rejections.record({ ...rejection, path: rejection.path.slice(0, 160), detail: rejection.detail.slice(0, 160) });
     const receiver = receiverFromConfig(config, {
       documents: clients.documents,
       sqs: clients.sqs,
@@ -187,7 +187,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         pages: () => pages,
         // Beyond loopback, senders name this machine as they reach it.
         anyHost: !isLoopbackAddress(host),
-        onBodyTooLarge: (provider, detail) => record({ at: new Date().toISOString(), provider, status: 413, reason: 'body_too_large', detail }),
+        onBodyTooLarge: (provider, path, detail) => record({ at: new Date().toISOString(), provider, path, status: 413, reason: 'body_too_large', detail }),
       },
     );
     let pages: PageHandler | undefined;

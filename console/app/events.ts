@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get, post, type EventSummary, type Info } from './api';
-import { Command, Problem, Status, href, html, usePoll, when } from './ui';
+import { Command, Problem, Status, breakable, href, html, usePoll, when } from './ui';
 
 interface Filters {
   provider: string;
@@ -48,18 +48,18 @@ export function EventsPage({ info }: { info: Info }) {
     <${Problem} error=${list.error} />
     <div class="table-wrap">
       <table class="events">
-        <thead><tr><th>Received</th><th>Key</th><th>Route</th><th>Status</th><th class="narrow-hide">Attempts</th><th class="narrow-hide">Replays</th><th class="narrow-hide">Subject</th><th class="narrow-hide">Last error</th></tr></thead>
+        <thead><tr><th>Received</th><th>Key</th><th>Route</th><th>Status</th><th class="medium-hide">Attempts</th><th class="medium-hide">Replays</th><th class="narrow-hide">Subject</th><th class="narrow-hide">Last error</th></tr></thead>
         <tbody>
           ${events.map(
             (event) => html`<tr key=${event.pk}>
               <td>${when(event.receivedAt)}</td>
-              <td><a class="key" href=${href('event', event.pk)}>${event.pk}</a></td>
-              <td>${event.route}</td>
+              <td><a class="key" href=${href('event', event.pk)}>${breakable(event.pk)}</a></td>
+              <td>${breakable(event.route)}</td>
               <td><${Status} status=${event.status} /></td>
-              <td class="narrow-hide num">${event.attempts ?? 0}</td>
-              <td class="narrow-hide num">${event.replayCount ?? 0}</td>
-              <td class="narrow-hide">${event.subject ?? ''}</td>
-              <td class="narrow-hide error-text">${event.lastError ?? ''}</td>
+              <td class="medium-hide num">${event.attempts ?? 0}</td>
+              <td class="medium-hide num">${event.replayCount ?? 0}</td>
+              <td class="narrow-hide">${breakable(event.subject ?? '')}</td>
+              <td class="narrow-hide error-text">${breakable(event.lastError ?? '')}</td>
             </tr>`,
           )}
         </tbody>
@@ -84,6 +84,12 @@ interface EventDetail {
 /** Record fields that hold the event's key or id: isolated, like every key the console shows. */
 const ID_FIELDS = new Set(['pk', 'eventId']);
 
+/** A record field as the page shows it: times (`…At`, ISO or epoch seconds) in the console's one format. */
+function fieldValue(name: string, value: unknown) {
+  if (name.endsWith('At') && (typeof value === 'string' || typeof value === 'number')) return when(value);
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
 /** One event: its normalized form, its timeline, and Replay. */
 export function EventPage({ eventKey }: { eventKey: string }) {
   const detail = usePoll(() => get<EventDetail>('/api/event', { key: eventKey }), [eventKey], 2000);
@@ -106,7 +112,7 @@ export function EventPage({ eventKey }: { eventKey: string }) {
 
   return html`<section aria-labelledby="event-title">
     <p><a href="#/events">← Events</a></p>
-    <h1 id="event-title" class="key">${eventKey}</h1>
+    <h1 id="event-title" class="key">${breakable(eventKey)}</h1>
     <${Problem} error=${detail.error} />
     ${data === undefined
       ? null
@@ -126,7 +132,7 @@ export function EventPage({ eventKey }: { eventKey: string }) {
             )}
           </ol>
           <h2>Record</h2>
-          <dl class="fields">${fields.map(([name, value]) => html`<dt>${name}</dt><dd class=${ID_FIELDS.has(name) ? 'id' : undefined}>${typeof value === 'object' ? JSON.stringify(value) : String(value)}</dd>`)}</dl>
+          <dl class="fields">${fields.map(([name, value]) => html`<dt>${name}</dt><dd class=${ID_FIELDS.has(name) ? 'id' : undefined}>${fieldValue(name, value)}</dd>`)}</dl>
           ${data.published === undefined
             ? null
             : html`<p class="muted">Event bus (local stand-in): ${data.published.source} / ${data.published.detailType} at ${when(data.published.publishedAt)}${data.published.times > 1 ? `, ${data.published.times} times` : ''}</p>`}

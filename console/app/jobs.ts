@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get } from './api';
-import { Command, Problem, Status, href, html, usePoll, when } from './ui';
+import { Command, Problem, Status, breakable, href, html, usePoll, when } from './ui';
 
 interface JobSummary {
   pk: string;
@@ -33,7 +33,8 @@ interface ResultFile {
 
 const resultFile = (file: ResultFile) => `${file.uri} (${file.lines.toLocaleString('en-US')} ${file.lines === 1 ? 'line' : 'lines'}, ${file.bytes.toLocaleString('en-US')} bytes)`;
 
-const loss = (value: number | undefined) => (value === undefined ? '' : value.toPrecision(4));
+/** The one way the console writes a loss: three decimals, so that a column, the curve's ticks and its label read alike. */
+const loss = (value: number | undefined) => (value === undefined ? '' : value.toFixed(3));
 
 export function JobsPage() {
   const [kind, setKind] = useState('');
@@ -51,9 +52,9 @@ export function JobsPage() {
       <thead><tr><th>Job</th><th>Kind</th><th>State</th><th class="num">Step</th><th class="num">Loss</th><th class="narrow-hide">Model or output</th><th class="narrow-hide">Error</th><th>Updated</th></tr></thead>
       <tbody>${jobs.map(
         (job) => html`<tr key=${job.pk}>
-          <td><a class="key" href=${href('job', job.pk)}>${job.pk}</a></td><td>${job.kind}</td><td><${Status} status=${job.state} /></td>
+          <td><a class="key" href=${href('job', job.pk)}>${breakable(job.pk)}</a></td><td>${breakable(job.kind)}</td><td><${Status} status=${job.state} /></td>
           <td class="num">${job.step ?? ''}</td><td class="num">${loss(job.loss)}</td>
-          <td class="narrow-hide">${job.model ?? job.output ?? ''}</td><td class="narrow-hide error-text">${job.error ?? ''}</td><td>${when(job.updatedAt)}</td>
+          <td class="narrow-hide">${breakable(job.model ?? job.output ?? '')}</td><td class="narrow-hide error-text">${breakable(job.error ?? '')}</td><td>${when(job.updatedAt)}</td>
         </tr>`,
       )}</tbody>
     </table></div>
@@ -65,9 +66,12 @@ const WIDTH = 640;
 const HEIGHT = 260;
 const PAD = { left: 56, right: 16, top: 16, bottom: 36 };
 
-/** Loss over steps, drawn from the checkpoints the job item keeps, as SVG (no chart library needed for one line). */
+/**
+ * Loss over steps, drawn from the checkpoints the job item keeps, as SVG (no chart library needed
+ * for one line); nothing without a point, as for a batch.
+ */
 export function LossCurve({ points }: { points: { step: number; loss: number }[] }) {
-  if (points.length === 0) return html`<p class="muted">No checkpoint with a loss yet.</p>`;
+  if (points.length === 0) return null;
   const steps = points.map((point) => point.step);
   const losses = points.map((point) => point.loss);
   const [x0, x1] = [Math.min(...steps), Math.max(...steps)];
@@ -98,7 +102,7 @@ export function JobPage({ jobKey }: { jobKey: string }) {
   const points = (job?.checkpoints ?? []).flatMap((checkpoint) => (checkpoint.loss === undefined ? [] : [{ step: checkpoint.step, loss: checkpoint.loss }]));
   return html`<section aria-labelledby="job-title">
     <p><a href="#/jobs">← Jobs</a></p>
-    <h1 id="job-title" class="key">${jobKey}</h1>
+    <h1 id="job-title" class="key">${breakable(jobKey)}</h1>
     <${Problem} error=${detail.error} />
     ${job === undefined
       ? null
@@ -114,14 +118,13 @@ export function JobPage({ jobKey }: { jobKey: string }) {
             ${job.results?.errors === undefined ? null : html`<dt>error file</dt><dd class="key">${resultFile(job.results.errors)}</dd>`}
             <dt>updated</dt><dd>${when(job.updatedAt)}</dd>
           </dl>
-          <h2>Loss curve</h2>
-          <${LossCurve} points=${points} />
+          ${points.length === 0 ? null : html`<h2>Loss curve</h2><${LossCurve} points=${points} />`}
           <${Command} text=${detail.data?.command ?? ''} label="webhooks" />
           <h2>Events, in order</h2>
           <div class="table-wrap"><table>
             <thead><tr><th>At</th><th>Event</th><th>Type</th><th>State</th><th class="num">Step</th><th class="num">Loss</th></tr></thead>
             <tbody>${job.events.map(
-              (event) => html`<tr><td>${when(event.at)}</td><td><a class="key" href=${href('event', event.key)}>${event.key}</a></td><td>${event.type}</td>
+              (event) => html`<tr><td>${when(event.at)}</td><td><a class="key" href=${href('event', event.key)}>${breakable(event.key)}</a></td><td>${breakable(event.type)}</td>
                 <td>${event.state === undefined ? '' : html`<${Status} status=${event.state} />`}</td><td class="num">${event.step ?? ''}</td><td class="num">${loss(event.loss)}</td></tr>`,
             )}</tbody>
           </table></div>

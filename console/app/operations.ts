@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get, post, type Info } from './api';
-import { Command, Problem, ago, href, html, usePoll, when } from './ui';
+import { Command, Problem, ago, breakable, formatTime, href, html, usePoll, when } from './ui';
 
 interface DeadLetterRoute {
   route: string;
@@ -54,14 +54,14 @@ export function DeadLettersPage() {
     <div class="table-wrap"><table class="dlq">
       <thead><tr><th>Route</th><th class="num">Waiting</th><th class="num">In flight</th><th>Oldest seen</th><th></th></tr></thead>
       <tbody>${routes.map(
-        (route) => html`<tr key=${route.route} data-route=${route.route}>
-          <td>${route.route}</td><td class="num depth">${route.depth.visible}</td><td class="num">${route.depth.inFlight}</td>
-          <td>${route.oldestSeenAt === undefined ? html`<span class="muted">${peek === 0 && route.depth.visible > 0 ? 'peek to see' : '—'}</span>` : `${ago(route.oldestSeenAt)} ago`}</td>
+        (route) => html`<tr key=${route.route} data-route=${route.route} class=${route.depth.visible + route.depth.inFlight > 0 ? 'has-dead-letters' : undefined}>
+          <td>${breakable(route.route)}</td><td class="num depth">${route.depth.visible}</td><td class="num">${route.depth.inFlight}</td>
+          <td>${route.oldestSeenAt === undefined ? html`<span class="muted">${peek === 0 && route.depth.visible > 0 ? 'peek to see' : '—'}</span>` : html`<span title=${formatTime(new Date(route.oldestSeenAt))}>${ago(route.oldestSeenAt)} ago</span>`}</td>
           <td><button type="button" disabled=${route.depth.visible + route.depth.inFlight === 0} onClick=${() => setConfirming(route.route)}>Redrive</button></td>
         </tr>
         ${confirming === route.route ? html`<tr><td colspan="5">${confirmBox(route.route)}</td></tr>` : null}
         ${route.peek.map(
-          (letter) => html`<tr class="peek"><td colspan="5"><span class="muted id">${letter.messageId}</span> ${letter.key ? html`<a class="key" href=${href('event', letter.key)}>${letter.key}</a>` : ''} ${letter.type ?? ''} sent ${when(letter.sentAt)} · received ${letter.receiveCount ?? '?'}×</td></tr>`,
+          (letter) => html`<tr class="peek"><td colspan="5"><span class="muted id">${letter.messageId}</span> ${letter.key ? html`<a class="key" href=${href('event', letter.key)}>${breakable(letter.key)}</a>` : ''} ${breakable(letter.type ?? '')} sent ${when(letter.sentAt)} · received ${letter.receiveCount ?? '?'}×</td></tr>`,
         )}`,
       )}</tbody>
     </table></div>
@@ -71,10 +71,16 @@ export function DeadLettersPage() {
 interface Rejection {
   at: string;
   provider: string;
+  /** The path posted to: what the rejected view shows for a provider no path names (`unknown`). */
+  path: string;
   status: number;
   reason: string;
   detail: string;
 }
+
+/** A refusal's provider, or for a path no enabled provider serves, the path the sender tried. */
+const provider = (row: Rejection) =>
+  row.provider === 'unknown' ? html`<span class="key" title="no enabled provider at this path">${breakable(row.path)}</span>` : row.provider;
 
 /** The last refused deliveries of the local runtime: why a sender's signature did not verify. */
 export function RejectedPage({ info }: { info: Info }) {
@@ -83,12 +89,12 @@ export function RejectedPage({ info }: { info: Info }) {
   return html`<section aria-labelledby="rejected-title">
     <h1 id="rejected-title">Rejected deliveries</h1>
     ${info.rejections
-      ? html`<p class="muted">The last 200 deliveries the receiver refused, newest first: provider, status and reason; never the secret or the body.</p>`
+      ? html`<p class="muted">The last 200 deliveries the receiver refused, newest first: provider (or the path tried, when no provider serves it), status and reason; never the secret or the body.</p>`
       : html`<p class="muted">A stack logs refused deliveries in CloudWatch ("delivery rejected"); the local runtime keeps the last 200 here.</p>`}
     <${Problem} error=${list.error} />
     <div class="table-wrap"><table>
       <thead><tr><th>At</th><th>Provider</th><th class="num">Status</th><th>Reason</th><th class="narrow-hide">Detail</th></tr></thead>
-      <tbody>${rows.map((row) => html`<tr><td>${when(row.at)}</td><td>${row.provider}</td><td class="num">${row.status}</td><td>${row.reason}</td><td class="narrow-hide">${row.detail}</td></tr>`)}</tbody>
+      <tbody>${rows.map((row) => html`<tr><td>${when(row.at)}</td><td>${provider(row)}</td><td class="num">${row.status}</td><td>${breakable(row.reason)}</td><td class="narrow-hide">${breakable(row.detail)}</td></tr>`)}</tbody>
     </table></div>
     ${info.rejections && !list.loading && rows.length === 0 ? html`<p class="muted">Nothing refused since the start.</p>` : null}
   </section>`;

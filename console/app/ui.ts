@@ -8,11 +8,36 @@ export function href(...parts: string[]): string {
   return `#/${parts.map(encodeURIComponent).join('/')}`;
 }
 
-/** A time as the operator reads it: local date and time to the second, the ISO value on hover. */
-export function when(iso: string | undefined) {
-  if (iso === undefined) return html`<span class="muted">—</span>`;
-  const date = new Date(iso);
-  return html`<time datetime=${iso} title=${iso}>${Number.isNaN(date.getTime()) ? iso : date.toLocaleString()}</time>`;
+const two = (value: number) => String(value).padStart(2, '0');
+
+/**
+ * The one way the console writes a time: local date and time to the second, `2025-06-01 14:03:09`,
+ * the same in every browser locale, so that times on one page read alike and sort as text.
+ */
+export function formatTime(date: Date): string {
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+}
+
+/**
+ * A time as the operator reads it ({@link formatTime}), the ISO value on hover. Takes an ISO
+ * string or epoch seconds, as records keep `expiresAt` and `leaseExpiresAt`.
+ */
+export function when(value: string | number | undefined) {
+  if (value === undefined) return html`<span class="muted">—</span>`;
+  const date = typeof value === 'number' ? new Date(value * 1000) : new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  const iso = date.toISOString();
+  // Date and time each in one piece: a narrow column wraps between them, never inside the date.
+  const [day, clock] = formatTime(date).split(' ');
+  return html`<time datetime=${iso} title=${iso}><span class="nowrap">${day}</span> <span class="nowrap">${clock}</span></time>`;
+}
+
+/** Where a line may wrap in an id, a type or a path: after these, never inside a word. */
+const SEPARATOR = /(?<=[._#\-/])/;
+
+/** `text` with a line-break opportunity (`<wbr>`) after each separator it has, for table cells that wrap only between words. */
+export function breakable(text: string) {
+  return text.split(SEPARATOR).map((part, index) => (index === 0 ? part : html`<wbr />${part}`));
 }
 
 export function ago(iso: string | undefined, nowMs = Date.now()): string {

@@ -159,8 +159,8 @@ export async function markHandled(deps: LedgerDeps, lease: Lease): Promise<void>
 export const MAX_LAST_ERROR_LENGTH = 300;
 
 /**
- * Marks the attempt `failed` with the error's message and releases the lease, so the retry can
- * claim at once. Best effort: if it fails, the lease simply expires.
+ * Marks the attempt `failed` with the error's message and its time, and releases the lease, so
+ * the retry can claim at once. Best effort: if it fails, the lease simply expires.
  */
 export async function markFailed(deps: LedgerDeps, lease: Lease, error: unknown): Promise<void> {
   const message = error instanceof Error ? error.message : String(error);
@@ -168,9 +168,9 @@ export async function markFailed(deps: LedgerDeps, lease: Lease, error: unknown)
   await updateOwn(
     deps,
     lease,
-    `SET #status = :failed, lastError = :error, ${expiry.set} REMOVE #leaseToken, #leaseExpiresAt`,
+    `SET #status = :failed, lastError = :error, failedAt = :at, ${expiry.set} REMOVE #leaseToken, #leaseExpiresAt`,
     { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt', ...expiry.names },
-    { ':failed': 'failed', ':error': message.slice(0, MAX_LAST_ERROR_LENGTH), ...expiry.values },
+    { ':failed': 'failed', ':error': message.slice(0, MAX_LAST_ERROR_LENGTH), ':at': new Date(deps.clock()).toISOString(), ...expiry.values },
   );
 }
 

@@ -30,7 +30,7 @@ export const EVENTS_TABLE = {
  * - `handling`: a consumer holds a lease and is running the route's logic; a lease past
  *   `leaseExpiresAt` belongs to a consumer that died, and the next delivery may take it over;
  * - `handled`: its consumer finished (`handledAt`); a later delivery of the same event is skipped;
- * - `failed`: the last consumer attempt threw (`lastError`); the message is retried until its
+ * - `failed`: the last consumer attempt threw (`lastError`, `failedAt`); the message is retried until its
  *   queue's `maxReceiveCount`, then waits in the dead-letter queue for replay.
  * Every transition moves `expiresAt` on ({@link extendExpiry}). Past it, a new delivery of the same
  * id may take the record over only when it is `handled`, `failed`, or under an abandoned lease:
@@ -66,6 +66,8 @@ export interface EventRecord {
   handledAt?: string;
   attempts?: number;
   lastError?: string;
+  /** When the last consumer attempt failed (ISO); kept after a replay, shown while `failed`. */
+  failedAt?: string;
   /** How many times an operator replayed the event (`webhooks replay`). */
   replayCount?: number;
   /** When it was last replayed. */

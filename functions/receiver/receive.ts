@@ -33,7 +33,7 @@ export interface ReceiverDeps {
   readonly logger: Logger;
   readonly metrics?: Metrics;
   /** Told of every refused delivery (the local runtime keeps the last few for its console); never given the body or a secret. */
-  readonly onRejected?: (rejection: { at: string; provider: string; status: number; reason: string; detail: string }) => void;
+  readonly onRejected?: (rejection: { at: string; provider: string; path: string; status: number; reason: string; detail: string }) => void;
 }
 
 export type Receiver = (request: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -74,7 +74,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         ...(error.cause === undefined ? {} : { cause: String(error.cause) }),
       });
       count(deps, provider, 'Rejected', error.reason);
-      deps.onRejected?.({ at: new Date((deps.clock ?? Date.now)()).toISOString(), provider, status: error.statusCode, reason: error.reason, detail: error.message });
+      deps.onRejected?.({ at: new Date((deps.clock ?? Date.now)()).toISOString(), provider, path: request.rawPath, status: error.statusCode, reason: error.reason, detail: error.message });
       return respond(error.statusCode, error.publicBody(), error.statusCode === 405 ? { allow: 'POST' } : {});
     }
   };

@@ -101,7 +101,7 @@ describe.skipIf(CHROMIUM === undefined)('web console in Chromium: dead letters, 
     // Falling loss draws a rising line on screen: y grows downwards.
     const ys = points.map(([, y]) => y as number);
     expect(ys).toEqual([...ys].sort((a, b) => a - b));
-    expect(await curve.getAttribute('aria-label')).toBe('loss from 2.400 at step 100 to 0.8400 at step 800');
+    expect(await curve.getAttribute('aria-label')).toBe('loss from 2.400 at step 100 to 0.840 at step 800');
     expect(await page.locator('figcaption').textContent()).toBe('Loss over steps, 8 checkpoints');
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-job.png') });
     await page.close();

@@ -27,6 +27,71 @@ if (CHROMIUM === undefined) {
 /** Where the browser tests put their screenshots: docs/ with CONSOLE_SCREENSHOTS=1 (to refresh the README's), else a temporary folder. */
 export const SCREENSHOT_DIR = process.env.CONSOLE_SCREENSHOTS === '1' ? join(import.meta.dirname, '../../docs') : join(tmpdir(), 'console-screenshots');
 
+/** The widths the console is looked at: a laptop and a narrow window (or a tablet). */
+export const WIDTHS = [1280, 800] as const;
+
+/** Where the screenshots at each of {@link WIDTHS} go: always a temporary folder, never docs/. */
+export const WIDTH_SCREENSHOT_DIR = join(tmpdir(), 'console-screenshots');
+
+/**
+ * Runs `check` with `page` at each of {@link WIDTHS}, after a screenshot at that width
+ * (`{name}-{width}.png` in {@link WIDTH_SCREENSHOT_DIR}), so that a failure has a picture beside it.
+ */
+export async function atEachWidth(page: Page, name: string, check: (width: number) => Promise<void>): Promise<void> {
+  mkdirSync(WIDTH_SCREENSHOT_DIR, { recursive: true });
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.screenshot({ path: join(WIDTH_SCREENSHOT_DIR, `${name}-${width}.png`), fullPage: true });
+    await check(width);
+  }
+}
+
+/**
+ * Where the rendered text of an element wraps onto a new line, as `…before⏎after…` (a few
+ * characters either side): each character's box is measured with a Range, and a line starts
+ * where a box sits lower than the one before. Whitespace between the two is kept in the excerpt.
+ * Written as source, because the tests compile without the DOM library.
+ */
+export const lineBreaks = inPage<string[]>(`
+  const chars = [];
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node !== null; node = walker.nextNode()) {
+    for (let i = 0; i < node.data.length; i += 1) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const rect = [...range.getClientRects()].find((box) => box.width > 0);
+      chars.push({ char: node.data[i], top: rect === undefined ? undefined : rect.top, height: rect === undefined ? 0 : rect.height });
+    }
+  }
+  const breaks = [];
+  let last = -1;
+  chars.forEach((entry, index) => {
+    if (entry.top === undefined) return;
+    const before = last < 0 ? undefined : chars[last];
+    if (before !== undefined && entry.top > before.top + before.height / 2) {
+      const text = chars.map((c) => c.char);
+      breaks.push(text.slice(Math.max(0, last - 5), last + 1).join('') + '⏎' + text.slice(last + 1, index).join('') + text.slice(index, index + 5).join(''));
+    }
+    last = index;
+  });
+  return breaks;
+`);
+
+/**
+ * A function for `evaluate` from the source of its body, which gets `element` (the locator's) and
+ * runs in the page with the DOM: the tests themselves compile without the DOM library.
+ */
+export function inPage<T>(body: string): (element?: unknown) => T {
+  return new Function('element', body) as (element?: unknown) => T;
+}
+
+/** True when a line may end where {@link lineBreaks} put `⏎` in `excerpt`: at whitespace, or after one of the separators ids and types carry. */
+export function breaksAtBoundary(excerpt: string): boolean {
+  const [before = '', after = ''] = excerpt.split('⏎');
+  return /[\s._#\-/]$/.test(before) || /^\s/.test(after);
+}
+
 export function launchBrowser(): Promise<Browser> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   return chromium.launch({
@@ -132,8 +197,8 @@ export async function deadLetter(runtime: LocalRuntime, route: Route, event: Nor
   );
 }
 
-/** A fine-tune in the jobs projection with a checkpoint per step, as the checkpoint consumer writes it. */
-export async function putJob(runtime: LocalRuntime, subject: string, losses: readonly number[]): Promise<string> {
+/** A fine-tune (or a batch) in the jobs projection with a checkpoint per step, as the checkpoint consumer writes it. */
+export async function putJob(runtime: LocalRuntime, subject: string, losses: readonly number[], kind: JobItem['kind'] = 'fine_tune'): Promise<string> {
   const start = Date.now() - losses.length * 60_000;
   const checkpoints: JobCheckpoint[] = losses.map((loss, index) => ({
     step: (index + 1) * 100,
@@ -146,7 +211,7 @@ export async function putJob(runtime: LocalRuntime, subject: string, losses: rea
     pk: `together#${subject}`,
     provider: 'together',
     subject,
-    kind: 'fine_tune',
+    kind,
     state: 'running',
     rank: 2,
     step: checkpoints.at(-1)?.step ?? 0,
