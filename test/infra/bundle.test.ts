@@ -23,7 +23,7 @@ import { createLocalResources, createPollerTable, queueUrlMap, type LocalResourc
 import { localClients, type LocalClients } from '../../local/runtime';
 import { ESM_REQUIRE_BANNER } from '../../infra/constructs/bundled-function';
 import { DEFAULT_STACK_NAME } from '../../infra/outputs';
-import { normalizedEvent, sqsRecord } from '../support/consumers';
+import { acceptedRecord, normalizedEvent, sqsRecord } from '../support/consumers';
 import { deliveryEvent } from '../support/gateway';
 
 /**
@@ -434,6 +434,8 @@ describe('bundles from cdk synth', () => {
         subject: batchId,
         data: { batchId, outputFileId: `file-out-${batchId}`, errorFileId: `file-err-${batchId}` },
       });
+      // As the receiver accepts it: a consumer refuses a message whose event has no record.
+      await acceptedRecord({ clients, resources }, event);
 
       const result = await invokeBundle<SQSBatchResponse>(consumerFunction('batch.completed'), { Records: [sqsRecord(event)] }, { TOGETHER_API_KEY: together.apiKey, TOGETHER_API_BASE_URL: together.url });
 
