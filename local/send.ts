@@ -2,12 +2,12 @@
 // it shares the `webhooks` CLI's errors and exit codes, so both say the same thing when the
 // receiver is not running.
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, UsageError, connectionProblem, receiverUnreachable, type ExitCode } from '../cli/errors';
+import { EXIT, UsageError, connectionProblem, receiverUnreachable, type ExitCode } from '../ops/errors';
 import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
-import { buildDelivery, sampleTypes } from './deliveries';
-import { LOCAL_DEFAULT_PORTS } from './resources';
+import { buildDelivery, sampleTypes } from '../ops/deliveries';
+import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
 
 interface SendOptions {
   url?: string;

@@ -1,10 +1,10 @@
-import { mountConsole } from '../console/server';
+import { mountConsole } from './console';
 import { ConfigurationError } from '../functions/core/errors';
 import { integerEnv } from '../functions/core/config';
 import { LOOPBACK } from './emulators';
 import { exposureWarning } from './http';
 import { readyLines } from './ready';
-import { LOCAL_DEFAULT_PORTS } from './resources';
+import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
 import { startLocalRuntime } from './runtime';
 import { quietSdkNodeWarning } from './warnings';
 
