@@ -6,12 +6,13 @@ import { exposureWarning } from './http';
 import { readyLines } from './ready';
 import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
 import { startLocalRuntime } from './runtime';
-import { quietSdkNodeWarning } from './warnings';
+import { quietSdkNodeWarning, unknownVariableWarnings } from './warnings';
 
 /** `npm start`: the receiver on local emulators. Configuration by environment; see README. */
 async function main(): Promise<void> {
   quietSdkNodeWarning((line) => console.warn(line));
   const env = process.env;
+  for (const line of unknownVariableWarnings(env)) console.warn(line);
   const host = env.HOST === undefined || env.HOST.trim() === '' ? LOOPBACK : env.HOST.trim();
   const runtime = await startLocalRuntime({
     env,
