@@ -68,8 +68,13 @@ describe('unknown variables with the project\'s prefixes at npm start', () => {
 
   it('is silent for every variable the README\'s "Local configuration" table names', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const table = readme.slice(readme.indexOf('### Local configuration'), readme.indexOf('## Consumers'));
-    const names = [...table.matchAll(/`([A-Z][A-Z0-9_]*(?:<PROVIDER>)?)`/g)].flatMap(([, name]) =>
+    const section = readme.slice(readme.indexOf('### Local configuration'), readme.indexOf('## Consumers'));
+    const firstCells = section
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .map((line) => line.split('|')[1] ?? '')
+      .join(' ');
+    const names = [...firstCells.matchAll(/`([A-Z][A-Z0-9_]*(?:<PROVIDER>)?)`/g)].flatMap(([, name]) =>
       (name as string).includes('<PROVIDER>') ? PROVIDER_NAMES.map((provider) => (name as string).replace('<PROVIDER>', provider.toUpperCase())) : [name as string],
     );
     const env = Object.fromEntries(names.map((name) => [name, 'set']));
