@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { PROVIDERS } from '../functions/core/providers';
-import { buildDelivery } from '../local/deliveries';
+import { buildDelivery } from '../ops/deliveries';
 import { queueUrlMap } from '../local/resources';
 import { deliveryEvent } from '../test/support/gateway';
 import { startBenchEmulators } from './emulated';

@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { sampleTypes, buildDelivery, type Delivery } from '../local/deliveries';
+import { sampleTypes, buildDelivery, type Delivery } from '../ops/deliveries';
 import { forkWorker } from './fork';
 import type { E2eMessage, E2eRequest } from './e2e-worker';
 import { check, median, round, type Check } from './stats';

@@ -16,7 +16,7 @@ import { createSecretsReader } from '../functions/core/secrets';
 import { EVENTS_TABLE } from '../functions/core/table';
 import { verifySignature, type SignatureSpec } from '../functions/core/verify';
 import { receiverFromConfig, type Receiver } from '../functions/receiver/receive';
-import { buildDelivery } from '../local/deliveries';
+import { buildDelivery } from '../ops/deliveries';
 import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { queueUrlMap, type LocalResources } from '../local/resources';
 import { localClients, localConsumerFunctions, withDevelopmentSecrets, type LocalClients } from '../local/runtime';

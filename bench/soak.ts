@@ -34,8 +34,8 @@ import { PROVIDERS } from '../functions/core/providers';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { BUILT_IN_STEPS } from '../functions/consumers/routes';
 import { publishAlert } from '../functions/consumers/routes/alerts';
-import { buildDelivery, type Delivery } from '../local/deliveries';
-import { LOCAL_NAMES } from '../local/resources';
+import { buildDelivery, type Delivery } from '../ops/deliveries';
+import { LOCAL_NAMES } from '../ops/local-names';
 import { quantile } from './stats';
 
 /** Where the soak reads the outcome: the emulators behind the receiver. */

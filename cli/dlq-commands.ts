@@ -1,10 +1,10 @@
 import { type Command, Option } from 'commander';
 import { ROUTES, isRoute, type Route } from '../functions/core/routes';
-import { listDeadLetters, redriveWaiting } from './dlq';
-import { EXIT, UsageError, type ExitCode } from './errors';
+import { listDeadLetters, redriveWaiting } from '../ops/dlq';
+import { EXIT, UsageError, type ExitCode } from '../ops/errors';
 import { formatTable, printJson, printText, startProgress, type Output } from './output';
-import type { Target } from './target';
-import { parseWholeNumber } from './time';
+import type { Target } from '../ops/target';
+import { parseWholeNumber } from '../ops/time';
 
 /** What the dead-letter commands take from the program that holds them. */
 export interface DlqCommandDeps {

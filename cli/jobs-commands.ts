@@ -1,10 +1,10 @@
 import { type Command, Option } from 'commander';
-import { CliError } from './errors';
-import { DEFAULT_JOBS_SINCE, JOB_KINDS, JOB_STATE_NAMES, getJob, listJobs, parseJobFilter, parseJobKey, type JobsDeps } from './jobs';
+import { CliError } from '../ops/errors';
+import { DEFAULT_JOBS_SINCE, JOB_KINDS, JOB_STATE_NAMES, getJob, listJobs, parseJobFilter, parseJobKey, type JobsDeps } from '../ops/jobs';
 import { SHOWN_ROWS, formatJobDetail, formatJobList, printable } from './jobs-format';
 import { printJson, startProgress, type Output } from './output';
-import type { Target } from './target';
-import { daysNewestFirst, parseSince, parseWholeNumber } from './time';
+import type { Target } from '../ops/target';
+import { daysNewestFirst, parseSince, parseWholeNumber } from '../ops/time';
 
 /** What the jobs commands take from the program that holds them. */
 export interface JobsCommandDeps {

@@ -1,6 +1,6 @@
 import { JOBS_TABLE, type BatchResultFile } from '../functions/core/table';
 import { barChart } from './chart';
-import type { JobDetail, JobSummary } from './jobs';
+import type { JobDetail, JobSummary } from '../ops/jobs';
 import { formatTable, truncate } from './output';
 
 /** Rows of the event and checkpoint tables `jobs show` prints unless asked for all. */

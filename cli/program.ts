@@ -3,35 +3,22 @@ import { parseSecretList, signatureSchemeVariable } from '../functions/core/conf
 import { secretProblem, secretRule } from '../functions/core/verify';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
-import { DEFAULT_STACK_NAME } from '../infra/outputs';
-import { sampleTypes } from '../local/deliveries';
+import { DEFAULT_STACK_NAME } from '../functions/core/stack-outputs';
+import { sampleTypes } from '../ops/deliveries';
 import { addDlqCommands } from './dlq-commands';
-import { CliError, EXIT, UsageError, connectionError, errorJson, receiverUnreachable, type ExitCode } from './errors';
-import {
-  eventForJson,
-  eventsInWindow,
-  formatEventDetail,
-  formatPublished,
-  publishedForJson,
-  readPublished,
-  formatEventList,
-  getEvent,
-  listEvents,
-  parseEventFilter,
-  parseEventKey,
-  type EventsDeps,
-} from './events';
-import { addConsoleCommand, type ConsoleCommandDeps } from '../console/command';
+import { CliError, EXIT, UsageError, connectionError, errorJson, receiverUnreachable, type ExitCode } from '../ops/errors';
+import { eventForJson, eventsInWindow, publishedForJson, readPublished, getEvent, listEvents, parseEventFilter, parseEventKey, type EventsDeps } from '../ops/events';
+import { formatBurst, formatEventDetail, formatEventList, formatPublished, formatStatus } from './format';
 import { addJobsCommands } from './jobs-commands';
 import { escapeControl, printJson, printText, startProgress, terminalJson, type Output } from './output';
 import { addRegisterTogether } from './register-command';
-import { describeReplay, replayMany, type ReplayOutcome } from './replay';
-import { burstHint, formatBurst, sendBurst } from './send';
-import { collectStatus, formatStatus } from './status';
+import { describeReplay, replayMany, type ReplayOutcome } from '../ops/replay';
+import { burstHint, sendBurst } from '../ops/send';
+import { collectStatus } from '../ops/status';
 import { createPollerStateStore } from '../functions/poller/state';
-import { localTarget, stackTarget, type Target } from './target';
-import { DEFAULT_SINCE, daysNewestFirst, parseSince, parseWholeNumber } from './time';
-import { LOCAL_DEFAULT_PORTS } from '../local/resources';
+import { localTarget, stackTarget, type Target } from '../ops/target';
+import { DEFAULT_SINCE, daysNewestFirst, parseSince, parseWholeNumber } from '../ops/time';
+import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -48,9 +35,23 @@ export interface CliDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** All of stdin, for `--secret-stdin`; default the process's. */
   readonly readStdin?: () => Promise<string>;
-  /** How long `webhooks console` serves; default until SIGINT or SIGTERM. */
-  readonly serveConsole?: ConsoleCommandDeps['serve'];
+  /** Commands the entry point adds: `webhooks console`, which the console face defines (local/webhooks.ts). */
+  readonly commands?: readonly AddCommand[];
 }
+
+/** What every command of the program shares, handed to the commands an entry point adds. */
+export interface CommandContext {
+  readonly output: Output;
+  readonly env: Env;
+  /** Epoch milliseconds. */
+  readonly clock: () => number;
+  readonly connect: (stack: string | undefined) => Promise<Target>;
+  readonly stackOption: () => Option;
+  readonly jsonOption: () => Option;
+}
+
+/** Adds a command to the program, after `status` and before `register`. */
+export type AddCommand = (program: Command, context: CommandContext) => void;
 
 interface TargetOptions {
   stack?: string;
@@ -351,8 +352,8 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
       setCode(report.healthy ? EXIT.ok : EXIT.failure);
     });
 
-  // console -----------------------------------------------------------------------------------
-  addConsoleCommand(program, { output, env, clock, connect, stackOption, ...(deps.serveConsole ? { serve: deps.serveConsole } : {}) });
+  // the entry point's commands (console) --------------------------------------------------------
+  for (const add of deps.commands ?? []) add(program, { output, env, clock, connect, stackOption, jsonOption });
 
   // register ----------------------------------------------------------------------------------
   const register = program.command('register').description("register the receiver's URL with a provider's API");

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { UsageError } from './errors';
+import { UsageError } from '../ops/errors';
 import { printJson, type Output } from './output';
-import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, checkSuppliedSecret, registerTogether, storeSecretInstructions, type SecretSource } from './register';
-import type { Target } from './target';
+import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, checkSuppliedSecret, registerTogether, storeSecretInstructions, type SecretSource } from '../ops/register';
+import type { Target } from '../ops/target';
 
 /** What `register together` needs of the program around it. */
 export interface RegisterContext {

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The `webhooks` bin. The CLI is TypeScript run from source, like `npm start`: register tsx's
-// loader, then load it. npm links this file for `npx webhooks` in the repository.
+// loader, then load it. The command is put together above the CLI and console faces, in
+// local/webhooks.ts (it adds `webhooks console`). npm links this file for `npx webhooks`.
 import { register } from 'tsx/esm/api';
 
 register();
-await import('./main.ts');
+const { main } = await import('../local/webhooks.ts');
+await main();

@@ -2,17 +2,17 @@ import { parseSecretList, signatureSchemeVariable } from '../functions/core/conf
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
 import { ROUTES, isRoute, type Route } from '../functions/core/routes';
-import { EVENT_STATUSES, type EventRecord, type EventStatus } from '../functions/core/table';
-import { listDeadLetters, MAX_PEEK, redriveWaiting } from '../cli/dlq';
-import { CliError, UsageError } from '../cli/errors';
-import { eventForJson, eventsInWindow, getEvent, listEvents, parseEventFilter, parseEventKey, readPublished, publishedForJson, type EventSummary, type EventsDeps } from '../cli/events';
-import { DEFAULT_JOBS_SINCE, getJob, listJobs, parseJobFilter, parseJobKey, type JobsDeps } from '../cli/jobs';
-import { describeReplay, replayMany } from '../cli/replay';
-import { sendBurst, type DeliveryResult } from '../cli/send';
-import type { Target } from '../cli/target';
-import { DEFAULT_SINCE, parseSince, parseWholeNumber } from '../cli/time';
-import { sampleTypes } from '../local/deliveries';
-import type { Rejection } from '../local/rejections';
+import { EVENT_STATUSES, type EventRecord, type EventStatus, type EventSummary } from '../functions/core/table';
+import { listDeadLetters, MAX_PEEK, redriveWaiting } from '../ops/dlq';
+import { CliError, UsageError } from '../ops/errors';
+import { eventForJson, eventsInWindow, getEvent, listEvents, parseEventFilter, parseEventKey, readPublished, publishedForJson, type EventsDeps } from '../ops/events';
+import { DEFAULT_JOBS_SINCE, getJob, listJobs, parseJobFilter, parseJobKey, type JobsDeps } from '../ops/jobs';
+import { describeReplay, replayMany } from '../ops/replay';
+import { sendBurst, type DeliveryResult } from '../ops/send';
+import type { Target } from '../ops/target';
+import { DEFAULT_SINCE, parseSince, parseWholeNumber } from '../ops/time';
+import { sampleTypes } from '../ops/deliveries';
+import type { Rejection } from '../ops/rejections';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -1,17 +1,16 @@
 import { type Command, Option } from 'commander';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
-import type { Output } from '../cli/output';
-import type { Target } from '../cli/target';
-import { parseWholeNumber } from '../cli/time';
-import { LOCAL_DEFAULT_PORTS } from '../local/resources';
+import type { Target } from '../ops/target';
+import { parseWholeNumber } from '../ops/time';
+import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
 import { startConsoleServer } from './server';
 
 /** The default port of `webhooks console`: beside `npm start`'s 3000, which serves the console itself. */
 export const CONSOLE_DEFAULT_PORT = 3100;
 
-/** What `webhooks console` takes from the program that holds it. */
+/** What `webhooks console` takes from the program that holds it (the `webhooks` command, local/webhooks.ts). */
 export interface ConsoleCommandDeps {
-  readonly output: Output;
+  readonly output: { readonly stdout: { write(text: string): unknown } };
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Epoch milliseconds. */
   readonly clock: () => number;

@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { hostRefusal } from '../local/loopback';
+import { hostRefusal } from '../ops/loopback';
 
 /** The header every API call carries the page's token in. */
 export const TOKEN_HEADER = 'x-console-token';

@@ -1,16 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { CliError, UsageError } from '../cli/errors';
-import { localTarget } from '../cli/target';
-import type { PageHandler } from '../local/http';
-import type { LocalRuntime } from '../local/runtime';
+import { CliError, UsageError } from '../ops/errors';
 import { consoleApi, type ConsoleDeps } from './api';
 import { consoleAssets, indexPage, type Asset } from './assets';
 import { LOGIN_PATH, SECURITY_HEADERS, loginRefusal, loginUrl, newConsoleSecrets, refusal, sessionCookie, type ConsoleSecrets, type Refusal } from './security';
 
 /** Largest JSON body an action takes: a replay of 100 keys is far under it. */
 const MAX_ACTION_BYTES = 64 * 1024;
+
+/** Answers one request: the local runtime mounts it on the `npm start` server (local/console.ts), `startConsoleServer` on its own. */
+export type ConsoleHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
 
 /** A failure the page shows: its status and a message that says what to do. */
 class HttpError extends Error {
@@ -28,7 +28,7 @@ class HttpError extends Error {
  * also need the page's token; actions need it and the page's own origin (see security.ts). The
  * secrets are fixed per process; a new start makes the browser log in again.
  */
-export function consoleHandler(deps: ConsoleDeps, secrets: ConsoleSecrets = newConsoleSecrets()): PageHandler {
+export function consoleHandler(deps: ConsoleDeps, secrets: ConsoleSecrets = newConsoleSecrets()): ConsoleHandler {
   const api = consoleApi(deps);
   const gets: Record<string, (query: URLSearchParams, rest: string) => Promise<unknown> | unknown> = {
     '/api/info': () => api.info(),
@@ -141,28 +141,6 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   } catch {
     throw new HttpError(400, 'the action body is not a JSON object');
   }
-}
-
-/**
- * Serves the console on the `npm start` server, at `/`, against the runtime's own emulators (the
- * CLI's local target, pointed at them) and its refused deliveries. Returns the console's login
- * URL, to print, or undefined when the server listens beyond loopback: the console's actions are
- * the operator's.
- */
-export function mountConsole(runtime: LocalRuntime, env: Readonly<Record<string, string | undefined>>): string | undefined {
-  if (!runtime.loopbackOnly) return undefined;
-  const secrets = newConsoleSecrets();
-  const target = localTarget({ ...env, DYNAMODB_PORT: new URL(runtime.emulators.dynamodbEndpoint).port, SQS_PORT: new URL(runtime.emulators.sqsEndpoint).port });
-  const deps: ConsoleDeps = {
-    target,
-    clock: Date.now,
-    env,
-    providers: [...runtime.config.providers.keys()],
-    receiverUrl: runtime.url,
-    rejections: () => runtime.rejections.list(),
-  };
-  runtime.mount(consoleHandler(deps, secrets));
-  return loginUrl(`${runtime.url}/`, secrets);
 }
 
 /** A console server of its own (`webhooks console`), on 127.0.0.1 only; `loginUrl` is the one to print. */

@@ -1,6 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DEFAULT_STACK_NAME, STACK_NAME_CONTEXT_KEY } from './outputs';
+import { DEFAULT_STACK_NAME, STACK_NAME_CONTEXT_KEY } from '../functions/core/stack-outputs';
 import { receiverPropsFromContext, WebhookReceiverStack } from './stack';
 
 // The CDK app: one stack, checked by cdk-nag's AWS Solutions rules. A finding fails `cdk synth`;

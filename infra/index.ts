@@ -20,5 +20,5 @@ export { BundledFunction, FUNCTION_RUNTIME, type BundledFunctionProps } from './
 export { RoutePipeline } from './constructs/route-pipeline';
 export { TogetherPoller } from './constructs/together-poller';
 export { WebhookReceiverStack, type WebhookReceiverStackProps } from './stack';
-export { STACK_OUTPUTS } from './outputs';
+export { STACK_OUTPUTS } from '../functions/core/stack-outputs';
 export * from '../functions/core/index';

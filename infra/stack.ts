@@ -4,7 +4,7 @@ import type { Construct } from 'constructs';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { ROUTES } from '../functions/core/routes';
 import { WebhookReceiver, type TogetherPollingProps, type WebhookReceiverProps } from './constructs/webhook-receiver';
-import { STACK_OUTPUTS, providerPascal } from './outputs';
+import { STACK_OUTPUTS, providerPascal } from '../functions/core/stack-outputs';
 
 /** Properties of {@link WebhookReceiverStack}. */
 export interface WebhookReceiverStackProps extends StackProps {

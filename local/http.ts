@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { bodyTooLargeError } from '../functions/receiver/receive';
-import { hostRefusal, sendRefusal, webPageRefusal } from './loopback';
+import { hostRefusal } from '../ops/loopback';
+import { sendRefusal, webPageRefusal } from './loopback';
 
 /** API Gateway's own payload limit: larger requests never reach the function. */
 export const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;

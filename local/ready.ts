@@ -1,6 +1,6 @@
 import type { ProviderName } from '../functions/core/event';
-import { sampleTypes } from './deliveries';
-import { LOCAL_DEFAULT_PORTS } from './resources';
+import { sampleTypes } from '../ops/deliveries';
+import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
 
 export interface ReadyFacts {
   /** The receiver's base URL, `http://127.0.0.1:{port}`. */

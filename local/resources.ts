@@ -3,9 +3,10 @@ import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aw
 import { CreateTopicCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUE_SETTINGS } from '../functions/core/queues';
-import { ROUTES, routeSlug, type Route } from '../functions/core/routes';
+import { ROUTES, type Route } from '../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../functions/core/table';
 import { POLLER_TABLE } from '../functions/poller/state';
+import { LOCAL_NAMES } from '../ops/local-names';
 
 export interface RouteQueues {
   readonly url: string;
@@ -31,24 +32,6 @@ export interface LocalResources {
   /** Where batch results are copied (`together/batches/{batchId}/…`), when they are on. */
   readonly resultsBucket: string;
 }
-
-/** The ports `npm start` uses unless PORT, DYNAMODB_PORT or SQS_PORT say otherwise. */
-export const LOCAL_DEFAULT_PORTS = { PORT: 3000, DYNAMODB_PORT: 8000, SQS_PORT: 4566 } as const;
-
-/** Local resource names. In AWS, CloudFormation names them. */
-export const LOCAL_NAMES = {
-  eventsTable: 'webhook-events',
-  jobsTable: 'webhook-jobs',
-  /** The Together poller's state table, created when `npm start` polls. */
-  pollerTable: 'together-poller',
-  /** The stand-in EventBridge bus: the entries the consumers published, by event key. */
-  busTable: 'webhook-bus',
-  alertsTopic: 'webhook-alerts',
-  alertsQueue: 'webhook-alerts',
-  resultsBucket: 'webhook-batch-results',
-  queue: (route: Route) => `webhooks-${routeSlug(route)}`,
-  deadLetterQueue: (route: Route) => `webhooks-${routeSlug(route)}-dlq`,
-} as const;
 
 /**
  * Creates, on the emulators, what the CDK stack creates in AWS: the events table with its time

@@ -21,9 +21,11 @@ import { localBus } from './bus';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
 import { LOOPBACK, startEmulators, type Emulators } from './emulators';
 import { createLocalServer, isLoopbackAddress, type PageHandler } from './http';
-import { createRejectionLog, type Rejection, type RejectionLog } from './rejections';
+import type { Rejection } from '../ops/rejections';
+import { createRejectionLog, type RejectionLog } from './rejections';
 import { readPollIntervalSeconds, startLocalPoller } from './poller';
-import { createLocalResources, createPollerTable, LOCAL_NAMES, queueUrlMap, type LocalResources } from './resources';
+import { LOCAL_NAMES } from '../ops/local-names';
+import { createLocalResources, createPollerTable, queueUrlMap, type LocalResources } from './resources';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -3,12 +3,12 @@
 // receiver is not running.
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, UsageError, connectionProblem, receiverUnreachable, type ExitCode } from '../cli/errors';
+import { EXIT, UsageError, connectionProblem, receiverUnreachable, type ExitCode } from '../ops/errors';
 import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
-import { buildDelivery, sampleTypes } from './deliveries';
-import { LOCAL_DEFAULT_PORTS } from './resources';
+import { buildDelivery, sampleTypes } from '../ops/deliveries';
+import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
 
 interface SendOptions {
   url?: string;

@@ -1,17 +1,18 @@
-import { mountConsole } from '../console/server';
+import { mountConsole } from './console';
 import { ConfigurationError } from '../functions/core/errors';
 import { integerEnv } from '../functions/core/config';
 import { LOOPBACK } from './emulators';
 import { exposureWarning } from './http';
 import { readyLines } from './ready';
-import { LOCAL_DEFAULT_PORTS } from './resources';
+import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
 import { startLocalRuntime } from './runtime';
-import { quietSdkNodeWarning } from './warnings';
+import { quietSdkNodeWarning, unknownVariableWarnings } from './warnings';
 
 /** `npm start`: the receiver on local emulators. Configuration by environment; see README. */
 async function main(): Promise<void> {
   quietSdkNodeWarning((line) => console.warn(line));
   const env = process.env;
+  for (const line of unknownVariableWarnings(env)) console.warn(line);
   const host = env.HOST === undefined || env.HOST.trim() === '' ? LOOPBACK : env.HOST.trim();
   const runtime = await startLocalRuntime({
     env,

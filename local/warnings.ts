@@ -1,3 +1,7 @@
+import { retentionVariable, signatureSchemeVariable } from '../functions/core/config';
+import { PROVIDER_NAMES } from '../functions/core/event';
+import { PROVIDERS } from '../functions/core/providers';
+
 /**
  * Whether `warning` is the AWS SDK's notice that its releases from January 2027 need Node 22.
  * Lambda runs Node 24, where the SDK does not warn; on a developer's Node 20 it is harmless.
@@ -35,4 +39,77 @@ export function quietSdkNodeWarning(notice?: (line: string) => void): void {
   const listeners = process.listeners('warning');
   process.removeAllListeners('warning');
   process.on('warning', sdkNodeWarningFilter(listeners, notice));
+}
+
+/**
+ * The variables `npm start` and the project's tools read (README, "Local configuration"; the
+ * per-provider names come from the providers themselves). A set variable that looks like one of
+ * them but is not (`TOGETHER_WEBHOOK_SECRETS`) is most likely a typo that silently does nothing.
+ */
+export const KNOWN_VARIABLES: readonly string[] = [
+  'PORT',
+  'HOST',
+  'DYNAMODB_PORT',
+  'SQS_PORT',
+  'PROVIDERS',
+  'MAX_BODY_BYTES',
+  'RETENTION_DAYS',
+  'LEASE_SECONDS',
+  'LOCAL_VISIBILITY_TIMEOUT_SECONDS',
+  ...PROVIDER_NAMES.flatMap((name) => [PROVIDERS[name].secretEnv, signatureSchemeVariable(name), retentionVariable(name)]),
+  'TOGETHER_API_KEY',
+  'TOGETHER_API_BASE_URL',
+  'TOGETHER_POLL_INTERVAL_SECONDS',
+  'TOGETHER_REQUEST_TIMEOUT_SECONDS',
+  'TOGETHER_MAX_ATTEMPTS',
+  'POLL_MAX_JOBS_PER_RUN',
+  'POLL_TIME_BUDGET_SECONDS',
+  'POLL_BACKFILL_HOURS',
+  // Read in AWS (the poller function, `cdk synth`) or by the `webhooks` command: known, so never a typo.
+  'TOGETHER_API_KEY_SECRET_ARN',
+  'WEBHOOKS_DEBUG',
+  'WEBHOOKS_BUNDLE_TRACING',
+];
+
+/**
+ * The prefixes of the project's own variables: one per provider, and the local runtime's. Other
+ * tools' variables (`OPENAI_API_KEY`, `AWS_PROFILE`) are none of the project's business.
+ */
+export const PROJECT_PREFIXES: readonly string[] = [...PROVIDER_NAMES.map((name) => `${name.toUpperCase()}_`), 'RETENTION_DAYS', 'LOCAL_', 'WEBHOOKS_'];
+
+/**
+ * One warning line for each set variable with a project prefix that the project does not read,
+ * naming the known variable nearest to it by edit distance.
+ */
+export function unknownVariableWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
+  const known = new Set(KNOWN_VARIABLES);
+  return Object.keys(env)
+    .filter((name) => env[name] !== undefined && !known.has(name) && PROJECT_PREFIXES.some((prefix) => name.startsWith(prefix)))
+    .sort()
+    .map((name) => `warning: ${name} is set but is not a variable of this project; did you mean ${nearest(name, KNOWN_VARIABLES)}? (see README, "Local configuration")`);
+}
+
+/** The candidate with the least edit distance to `name`; the first listed of equals. */
+function nearest(name: string, candidates: readonly string[]): string {
+  let best = candidates[0] ?? '';
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance: the fewest insertions, deletions and substitutions that turn `a` into `b`. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
 }

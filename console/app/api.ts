@@ -37,5 +37,5 @@ export interface Info {
   rejections: boolean;
 }
 
-/** A record as the lists show it: the CLI's own summary type, erased from the bundle. */
-export type { EventSummary } from '../../cli/events';
+/** A record as the lists show it: the data model's summary type, erased from the bundle. */
+export type { EventSummary } from '../../functions/core/table';

@@ -80,6 +80,9 @@ export interface EventRecord {
   steps?: Record<string, string>;
 }
 
+/** An event record without its payload: what lists and status lines show. */
+export type EventSummary = Omit<EventRecord, 'event' | 'steps' | 'leaseToken' | 'expiresAt' | 'receivedDay'>;
+
 /**
  * Kept on top of the message lifetime: the seconds between a record's write and the send it
  * guards, and clocks that differ between the components that move a record.

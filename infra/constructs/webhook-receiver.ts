@@ -44,7 +44,7 @@ import { PROVIDER_NAMES, type ProviderName } from '../../functions/core/event';
 import { PROVIDERS } from '../../functions/core/providers';
 import { ROUTES, routePascal, type Route } from '../../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../../functions/core/table';
-import { providerPascal } from '../outputs';
+import { providerPascal } from '../../functions/core/stack-outputs';
 import { BATCH_RESULTS_CONSUMER, BATCH_RESULTS_CONSUMER_ENTRY, BatchResults, type BatchResultsOptions } from './batch-results';
 import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { addEnvironment, addSecret, routeList } from './consumer-settings';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDelivery, postDelivery } from '../../local/deliveries';
+import { buildDelivery, postDelivery } from '../../ops/deliveries';
 import {
   CHROMIUM,
   SCREENSHOT_DIR,

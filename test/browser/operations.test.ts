@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueDepth } from '../../cli/dlq';
-import { buildDelivery, postDelivery } from '../../local/deliveries';
+import { queueDepth } from '../../ops/dlq';
+import { buildDelivery, postDelivery } from '../../ops/deliveries';
 import { CHROMIUM, SCREENSHOT_DIR, deadLetter, launchBrowser, logIn, makeEvent, putJob, startConsoleRuntime, watch, type ConsoleRuntime } from '../support/browser';
 
 let browser: Browser;

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDelivery, postDelivery } from '../../local/deliveries';
+import { buildDelivery, postDelivery } from '../../ops/deliveries';
 import {
   CHROMIUM,
   atEachWidth,

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { ROUTES } from '../../functions/core/routes';
 import { BATCH_RESULTS_CONSUMER, DEFAULT_RESULTS_EXPIRATION_DAYS } from '../../infra/constructs/batch-results';
-import { STACK_OUTPUTS } from '../../infra/outputs';
+import { STACK_OUTPUTS } from '../../functions/core/stack-outputs';
 import { receiverPropsFromContext, WebhookReceiverStack, type WebhookReceiverStackProps } from '../../infra/stack';
 import { arnOf, logicalId, ref, testApp, testStack } from './app';
 

@@ -16,13 +16,13 @@ import { PROVIDERS } from '../../functions/core/providers';
 import { ROUTES, type Route } from '../../functions/core/routes';
 import type { PollSummary } from '../../functions/poller/poll';
 import { toSqsRecord } from '../../local/consumers';
-import { buildDelivery } from '../../local/deliveries';
+import { buildDelivery } from '../../ops/deliveries';
 import { startEmulators, type Emulators } from '../../local/emulators';
 import { batchScript, startFakeTogether } from '../../local/fake-together';
 import { createLocalResources, createPollerTable, queueUrlMap, type LocalResources } from '../../local/resources';
 import { localClients, type LocalClients } from '../../local/runtime';
 import { ESM_REQUIRE_BANNER } from '../../infra/constructs/bundled-function';
-import { DEFAULT_STACK_NAME } from '../../infra/outputs';
+import { DEFAULT_STACK_NAME } from '../../functions/core/stack-outputs';
 import { acceptedRecord, normalizedEvent, sqsRecord } from '../support/consumers';
 import { deliveryEvent } from '../support/gateway';
 

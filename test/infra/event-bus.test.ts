@@ -7,7 +7,7 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { ROUTES } from '../../functions/core/routes';
 import { WebhookReceiver } from '../../infra/constructs/webhook-receiver';
-import { STACK_OUTPUTS } from '../../infra/outputs';
+import { STACK_OUTPUTS } from '../../functions/core/stack-outputs';
 import { receiverPropsFromContext } from '../../infra/stack';
 import { arnOf, logicalId, testApp, testStack } from './app';
 

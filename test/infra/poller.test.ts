@@ -7,7 +7,7 @@ import { ROUTES } from '../../functions/core/routes';
 import { observeBatch, observeFineTune } from '../../functions/poller/observe';
 import { POLLER_TABLE } from '../../functions/poller/state';
 import { POLLED_ROUTES, POLLER_TIMEOUT, type TogetherPoller } from '../../infra/constructs/together-poller';
-import { STACK_OUTPUTS } from '../../infra/outputs';
+import { STACK_OUTPUTS } from '../../functions/core/stack-outputs';
 import { receiverPropsFromContext, type WebhookReceiverStack } from '../../infra/stack';
 import { arnOf, logicalId, ref, testStack } from './app';
 

@@ -9,7 +9,7 @@ import { ROUTES, routeSlug } from '../../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../../functions/core/table';
 import { CONSUMER_BATCHING_WINDOW, OPERATOR_TAG } from '../../infra/constructs/route-pipeline';
 import { ACCEPT_WORST_CASE_SECONDS, DEFAULT_THROTTLING_BURST_LIMIT, DEFAULT_THROTTLING_RATE_LIMIT } from '../../infra/constructs/webhook-receiver';
-import { STACK_OUTPUTS } from '../../infra/outputs';
+import { STACK_OUTPUTS } from '../../functions/core/stack-outputs';
 import { receiverPropsFromContext, type WebhookReceiverStack } from '../../infra/stack';
 import { arnOf, logicalId, ref, testApp, testStack } from './app';
 

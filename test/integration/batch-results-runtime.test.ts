@@ -5,7 +5,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobItem } from '../../functions/core/table';
 import { resultKeys } from '../../functions/consumers/routes/batch-results';
-import { buildDelivery, postDelivery } from '../../local/deliveries';
+import { buildDelivery, postDelivery } from '../../ops/deliveries';
 import { batchScript, startFakeTogether, type FakeTogether } from '../../local/fake-together';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { silentLogger } from '../support/consumers';

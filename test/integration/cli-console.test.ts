@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../cli/program';
-import { targetFromOutputs, type Target } from '../../cli/target';
+import { runWebhooks } from '../../local/webhooks';
+import { targetFromOutputs, type Target } from '../../ops/target';
 import { ROUTES } from '../../functions/core/routes';
-import { STACK_OUTPUTS } from '../../infra/outputs';
+import { STACK_OUTPUTS } from '../../functions/core/stack-outputs';
 import { failedEvent, makeEvent, recordOf, sessionHeaders } from '../support/browser';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -42,7 +42,7 @@ describe('webhooks console', () => {
     const captured = captureOutput();
     let seen: { host?: string; listed?: string[]; replay?: string; outcome?: string; info?: { target: string; providers: { name: string }[] } } = {};
 
-    const code = await run(['console', '--stack', STACK, '--port', '0'], {
+    const code = await runWebhooks(['console', '--stack', STACK, '--port', '0'], {
       output: captured.output,
       env: {},
       connect: async (name) => (connected.push(name), stack),
@@ -84,7 +84,7 @@ describe('webhooks console', () => {
     const key = await failedEvent(runtime, makeEvent());
     let answers: number[] = [];
 
-    const code = await run(['console', '--stack', STACK, '--port', '0'], {
+    const code = await runWebhooks(['console', '--stack', STACK, '--port', '0'], {
       output: captureOutput().output,
       env: {},
       connect: async () => stack,
@@ -111,7 +111,7 @@ describe('webhooks console', () => {
     const env = { DYNAMODB_PORT: new URL(runtime.emulators.dynamodbEndpoint).port, SQS_PORT: new URL(runtime.emulators.sqsEndpoint).port };
     let listed: string[] = [];
 
-    const code = await run(['console', '--port', '0'], {
+    const code = await runWebhooks(['console', '--port', '0'], {
       output: captureOutput().output,
       env,
       serveConsole: async (loginUrl, close) => {
@@ -128,7 +128,7 @@ describe('webhooks console', () => {
   it('a --port that is not a port number is a usage error', async () => {
     const captured = captureOutput();
 
-    const code = await run(['console', '--port', 'http'], { output: captured.output, env: {}, connect: async () => stack });
+    const code = await runWebhooks(['console', '--port', 'http'], { output: captured.output, env: {}, connect: async () => stack });
 
     expect(code).toBe(2);
     expect(captured.stderr).toContain('--port');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../../cli/program';
-import { localTarget } from '../../cli/target';
+import { localTarget } from '../../ops/target';
 import { SCHEMA_VERSION, type NormalizedEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import { PROVIDERS } from '../../functions/core/providers';

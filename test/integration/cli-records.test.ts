@@ -7,7 +7,7 @@ import type { NormalizedEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import { CONSUMER_LEASE_SECONDS } from '../../functions/consumers/config';
 import { claimEvent, markFailed, markHandled } from '../../functions/consumers/ledger';
-import { localTarget, type Target } from '../../cli/target';
+import { localTarget, type Target } from '../../ops/target';
 import { eventRecord, normalizedEvent } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { captureOutput } from '../unit/cli-support';

@@ -9,10 +9,11 @@ import type { Route } from '../../functions/core/routes';
 import type { EventRecord } from '../../functions/core/table';
 import { claimEvent, markFailed } from '../../functions/consumers/ledger';
 import { startEmulators, type Emulators } from '../../local/emulators';
-import { createLocalResources, createPollerTable, LOCAL_NAMES, queueUrlMap, type LocalResources } from '../../local/resources';
+import { createLocalResources, createPollerTable, queueUrlMap, type LocalResources } from '../../local/resources';
+import { LOCAL_NAMES } from '../../ops/local-names';
 import { createPollerStateStore, stateKey } from '../../functions/poller/state';
 import { localClients, type LocalClients } from '../../local/runtime';
-import { localTarget } from '../../cli/target';
+import { localTarget } from '../../ops/target';
 import { captureOutput } from '../unit/cli-support';
 
 const DAY_MS = 86_400_000;

@@ -1,7 +1,7 @@
 import { BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { consoleApi } from '../../console/api';
-import { localTarget } from '../../cli/target';
+import { localTarget } from '../../ops/target';
 import type { EventRecord } from '../../functions/core/table';
 import { startEmulated, type Emulated } from '../support/emulated';
 

@@ -6,7 +6,7 @@ import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import type { NormalizedEvent } from '../../functions/core/event';
 import { stepsFor } from '../../functions/consumers/routes';
 import type { Consumer } from '../../functions/consumers/consume';
-import { buildDelivery, postDelivery } from '../../local/deliveries';
+import { buildDelivery, postDelivery } from '../../ops/deliveries';
 import { startLocalConsumers } from '../../local/consumers';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { consumerOn, drainAlerts, expireVisibility, NEVER_EXPIRES_SECONDS, normalizedEvent, patientClients, queuedRecord, silentLogger } from '../support/consumers';

@@ -4,7 +4,7 @@ import { eventKey, PROVIDER_NAMES, type NormalizedEvent, type ProviderName } fro
 import { PROVIDERS } from '../../functions/core/providers';
 import { stepsFor } from '../../functions/consumers/routes';
 import { toSqsRecord } from '../../local/consumers';
-import { buildDelivery } from '../../local/deliveries';
+import { buildDelivery } from '../../ops/deliveries';
 import { consumerOn, eventRecord, sqsEvent } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { deliveryEvent } from '../support/gateway';

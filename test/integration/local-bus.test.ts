@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program';
-import { listPublished, publishedFor, type PublishedEvent } from '../../local/bus';
-import { buildDelivery, postDelivery } from '../../local/deliveries';
+import { listPublished, publishedFor, type PublishedEvent } from '../../ops/published';
+import { buildDelivery, postDelivery } from '../../ops/deliveries';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { silentLogger } from '../support/consumers';
 import { captureOutput } from '../unit/cli-support';

@@ -9,7 +9,7 @@ import { readEnabledProviders } from '../../functions/core/config';
 import { createSecretsReader, SECRET_CACHE_SECONDS } from '../../functions/core/secrets';
 import { PROVIDER_NAMES, type ProviderName } from '../../functions/core/event';
 import { PROVIDERS } from '../../functions/core/providers';
-import { buildDelivery, type Delivery } from '../../local/deliveries';
+import { buildDelivery, type Delivery } from '../../ops/deliveries';
 import { deliveryEvent, gatewayEvent } from '../support/gateway';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { closedPort, waitFor } from '../support/net';

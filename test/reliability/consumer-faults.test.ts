@@ -8,7 +8,7 @@ import { ROUTES, type Route } from '../../functions/core/routes';
 import type { Consumer } from '../../functions/consumers/consume';
 import { stepsFor, type RouteStep } from '../../functions/consumers/routes';
 import { startLocalConsumers, type LocalConsumers } from '../../local/consumers';
-import { buildDelivery, sampleTypes } from '../../local/deliveries';
+import { buildDelivery, sampleTypes } from '../../ops/deliveries';
 import { consumerOn, eventRecord, NEVER_EXPIRES_SECONDS, patientClients, redeliverFailuresAtOnce, silentLogger } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { deliveryEvent } from '../support/gateway';

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderName } from '../../functions/core/event';
-import { buildDelivery } from '../../local/deliveries';
+import { buildDelivery } from '../../ops/deliveries';
 import { eventRecord } from '../support/consumers';
 import { TEST_SECRETS, startEmulated, type Emulated } from '../support/emulated';
 import { deliveryEvent } from '../support/gateway';

@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { mountConsole } from '../../console/server';
+import { mountConsole } from '../../local/console';
 import { acceptEvent } from '../../functions/core/accept';
 import { SCHEMA_VERSION, type NormalizedEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { Delivery } from '../../local/deliveries';
+import type { Delivery } from '../../ops/deliveries';
 
 export interface GatewayEventInput {
   readonly path: string;

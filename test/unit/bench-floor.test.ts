@@ -6,7 +6,7 @@ import { acceptEvent } from '../../functions/core/accept';
 import { normalizeDelivery } from '../../functions/core/normalize';
 import { PROVIDERS } from '../../functions/core/providers';
 import { verifySignature, type SignatureSpec } from '../../functions/core/verify';
-import { buildDelivery } from '../../local/deliveries';
+import { buildDelivery } from '../../ops/deliveries';
 
 /** What a request asks of DynamoDB or SQS, values aside: the expressions and the names they use. */
 function shape(input: Record<string, unknown>) {

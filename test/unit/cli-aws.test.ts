@@ -11,7 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program';
 import { ROUTES, type Route } from '../../functions/core/routes';
-import { STACK_OUTPUTS } from '../../infra/outputs';
+import { STACK_OUTPUTS } from '../../functions/core/stack-outputs';
 import { captureOutput } from './cli-support';
 
 // No emulator serves CloudFormation or StartMessageMoveTask: the AWS path is checked against

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { barChart } from '../../cli/chart';
-import { jobDetail, parseJobFilter, parseJobKey } from '../../cli/jobs';
+import { jobDetail, parseJobFilter, parseJobKey } from '../../ops/jobs';
 import { formatJobDetail, formatJobList, printable } from '../../cli/jobs-format';
-import { UsageError } from '../../cli/errors';
+import { UsageError } from '../../ops/errors';
 import type { JobItem } from '../../functions/core/table';
 
 const BASE: JobItem = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatEventDetail, formatEventList, type EventSummary } from '../../cli/events';
+import { formatEventDetail, formatEventList } from '../../cli/format';
+import type { EventSummary } from '../../functions/core/table';
 import { escapeControl, formatTable } from '../../cli/output';
 import { run } from '../../cli/program';
 import { ROUTES } from '../../functions/core/routes';
@@ -101,7 +102,7 @@ function fakeTarget(item: EventRecord | undefined) {
     queues: async () => ({}),
     webhookUrls: {},
     secretArns: {},
-  } as unknown as import('../../cli/target').Target;
+  } as unknown as import('../../ops/target').Target;
 }
 
 /** What JSON.stringify leaves raw and a terminal may act on: DEL, C1, line and paragraph separators, bidi controls. */
@@ -129,7 +130,7 @@ function readsOnlyTarget(item: object & { pk?: string }, letter: object = {}) {
         : { Messages: [{ ...letter, ReceiptHandle: 'r' }] },
   };
   const queues = Object.fromEntries(ROUTES.map((route) => [route, { url: `q/${route}`, deadLetterUrl: `dlq/${route}` }]));
-  return { ...fakeTarget(undefined), documents, sqs, jobsTable: 'jobs', queues: async () => queues } as unknown as import('../../cli/target').Target;
+  return { ...fakeTarget(undefined), documents, sqs, jobsTable: 'jobs', queues: async () => queues } as unknown as import('../../ops/target').Target;
 }
 
 describe('--json output and terminal controls', () => {

@@ -2,15 +2,15 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../cli/errors';
-import { parseEventKey } from '../../cli/events';
+import { UsageError } from '../../ops/errors';
+import { parseEventKey } from '../../ops/events';
 import { run } from '../../cli/program';
-import { registerTogether } from '../../cli/register';
-import { planBurst } from '../../cli/send';
-import { targetFromOutputs } from '../../cli/target';
-import { daysNewestFirst, parseSince } from '../../cli/time';
+import { registerTogether } from '../../ops/register';
+import { planBurst } from '../../ops/send';
+import { targetFromOutputs } from '../../ops/target';
+import { daysNewestFirst, parseSince } from '../../ops/time';
 import { ROUTES } from '../../functions/core/routes';
-import { STACK_OUTPUTS } from '../../infra/outputs';
+import { STACK_OUTPUTS } from '../../functions/core/stack-outputs';
 import { captureOutput } from './cli-support';
 
 const NOW = Date.parse('2026-11-03T10:00:00.000Z');
@@ -206,12 +206,13 @@ describe('registerTogether', () => {
 });
 
 describe('the webhooks bin', () => {
-  it('runs as a real process and prints its help', async () => {
+  it('runs as a real process and prints its help, with the `console` command', async () => {
     const bin = fileURLToPath(new URL('../../cli/webhooks.js', import.meta.url));
 
     const { stdout } = await promisify(execFile)(process.execPath, [bin, '--help'], { timeout: 60_000 });
 
     expect(stdout).toContain('Usage: webhooks [options] [command]');
     expect(stdout).toContain('Exit codes: 0 ok, 1 failure or unhealthy, 2 usage error.');
+    expect(stdout).toMatch(/^ {2}console \[options\] +serve the web console/m);
   });
 });

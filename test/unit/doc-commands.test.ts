@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { CommanderError, type Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../cli/program';
-import { STACK_NAME_CONTEXT_KEY } from '../../infra/outputs';
+import { STACK_NAME_CONTEXT_KEY } from '../../functions/core/stack-outputs';
 import { receiverPropsFromContext } from '../../infra/stack';
 import { sendProgram } from '../../local/send';
 

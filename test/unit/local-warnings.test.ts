@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { sdkNodeWarningFilter } from '../../local/warnings';
+import { PROVIDER_NAMES } from '../../functions/core/event';
+import { editDistance, sdkNodeWarningFilter, unknownVariableWarnings } from '../../local/warnings';
 
 const sdkWarning = () => Object.assign(new Error('NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)\nversions published after…'), { name: 'Warning' });
 
@@ -26,5 +28,75 @@ describe('the AWS SDK Node-22 notice', () => {
     listener(sdkWarning());
 
     expect(others).toEqual([]);
+  });
+});
+
+describe('unknown variables with the project\'s prefixes at npm start', () => {
+  it('warns once, in one line, about a misspelt variable and names the known one nearest to it', () => {
+    const env = { TOGETHER_WEBHOOK_SECRETS: 'whsec_x', TOGETHER_API_KEY: 'key', PATH: '/usr/bin' };
+
+    const lines = unknownVariableWarnings(env);
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('\n');
+    expect(lines[0]).toMatch(/^warning: TOGETHER_WEBHOOK_SECRETS is set .*did you mean TOGETHER_WEBHOOK_SECRET\?/);
+  });
+
+  it('covers every prefix: each provider\'s, RETENTION_DAYS, LOCAL_ and WEBHOOKS_', () => {
+    const env = {
+      LLMTUNE_WEBHOOK_SECERT: 'a',
+      MYTHICDOT_WEBHOOK_SECRT: 'b',
+      STANDARD_SIGNATURE_SCHEMA: 'c',
+      TOGETHER_POLL_INTERVAL: '30',
+      RETENTION_DAYS_LLMTUN: '60',
+      LOCAL_VISIBILITY_TIMEOUT: '10',
+      WEBHOOKS_DEBG: '1',
+    };
+
+    const lines = unknownVariableWarnings(env);
+
+    expect(lines.map((line) => line.match(/^warning: (\S+) .*did you mean (\S+)\?/)?.slice(1))).toEqual([
+      ['LLMTUNE_WEBHOOK_SECERT', 'LLMTUNE_WEBHOOK_SECRET'],
+      ['LOCAL_VISIBILITY_TIMEOUT', 'LOCAL_VISIBILITY_TIMEOUT_SECONDS'],
+      ['MYTHICDOT_WEBHOOK_SECRT', 'MYTHICDOT_WEBHOOK_SECRET'],
+      ['RETENTION_DAYS_LLMTUN', 'RETENTION_DAYS_LLMTUNE'],
+      ['STANDARD_SIGNATURE_SCHEMA', 'STANDARD_SIGNATURE_SCHEME'],
+      ['TOGETHER_POLL_INTERVAL', 'TOGETHER_POLL_INTERVAL_SECONDS'],
+      ['WEBHOOKS_DEBG', 'WEBHOOKS_DEBUG'],
+    ]);
+  });
+
+  it('is silent for every variable the "Local configuration" table of docs/configuration.md names', () => {
+    const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Local configuration'), doc.indexOf('## Deploy settings'));
+    const firstCells = section
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .map((line) => line.split('|')[1] ?? '')
+      .join(' ');
+    const names = [...firstCells.matchAll(/`([A-Z][A-Z0-9_]*(?:<PROVIDER>)?)`/g)].flatMap(([, name]) =>
+      (name as string).includes('<PROVIDER>') ? PROVIDER_NAMES.map((provider) => (name as string).replace('<PROVIDER>', provider.toUpperCase())) : [name as string],
+    );
+    const env = Object.fromEntries(names.map((name) => [name, 'set']));
+
+    const lines = unknownVariableWarnings(env);
+
+    expect(names.length).toBeGreaterThan(15);
+    expect(lines).toEqual([]);
+  });
+
+  it('is silent for other tools\' variables and for variables that are not set', () => {
+    const env = { OPENAI_API_KEY: 'sk', REPLICATE_API_TOKEN: 'r', AWS_PROFILE: 'dev', TOGETHER_TYPO: undefined };
+
+    const lines = unknownVariableWarnings(env);
+
+    expect(lines).toEqual([]);
+  });
+
+  it('measures edit distance as Levenshtein: insertions, deletions and substitutions count one each', () => {
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(editDistance('flaw', 'lawn')).toBe(2);
+    expect(editDistance('', 'PORT')).toBe(4);
+    expect(editDistance('HOST', 'HOST')).toBe(0);
   });
 });

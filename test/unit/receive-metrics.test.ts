@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readEnabledProviders } from '../../functions/core/config';
 import type { NormalizedEvent, ProviderName } from '../../functions/core/event';
 import { createReceiver } from '../../functions/receiver/receive';
-import { buildDelivery } from '../../local/deliveries';
+import { buildDelivery } from '../../ops/deliveries';
 import { deliveryEvent, gatewayEvent } from '../support/gateway';
 import { TEST_SECRETS } from '../support/emulated';
 

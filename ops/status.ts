@@ -4,8 +4,8 @@ import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { EVENT_STATUSES, type EventStatus } from '../functions/core/table';
 import { MAX_PEEK, peekDeadLetters, queueDepth, type QueueDeps, type QueueDepth } from './dlq';
-import { eventsInWindow, getEvent, type EventSummary, type EventsDeps, type EventWindow } from './events';
-import { formatTable } from './output';
+import type { EventSummary } from '../functions/core/table';
+import { eventsInWindow, getEvent, type EventsDeps, type EventWindow } from './events';
 import { failingJobs, type PollerStateStore } from '../functions/poller/state';
 
 export interface RouteHealth {
@@ -58,9 +58,6 @@ export interface PollerFailure {
  * longer than a message takes from its send to its consumer's claim, retries included.
  */
 export const STRANDED_AFTER_MS = 15 * 60_000;
-
-/** Most undeliverable records the text of `status` lists; `--json` has them all. */
-const LISTED = 20;
 
 /** Queue and dead-letter depth of every route, the window's events by status, and the queued events nothing will deliver. */
 export async function collectStatus(
@@ -157,50 +154,4 @@ async function routeQueue(deps: QueueDeps, queueUrl: string): Promise<QueueDepth
 /** When the record last went to its queue: a replay sends it again. */
 function lastQueuedAt(event: EventSummary): string {
   return [event.queuedAt, event.replayedAt, event.receivedAt].filter((at): at is string => at !== undefined).sort().at(-1) ?? event.receivedAt;
-}
-
-/** The text of `status`. */
-export function formatStatus(report: StatusReport): string {
-  const queues = formatTable(
-    ['ROUTE', 'QUEUED', 'IN FLIGHT', 'DLQ'],
-    report.routes.map((route) => [route.route, route.queue.visible, route.queue.inFlight, route.deadLetters.visible + route.deadLetters.inFlight]),
-  );
-  const events = Object.entries(report.events)
-    .map(([status, count]) => `${status} ${count}`)
-    .join(', ');
-  const dead = report.routes.filter((route) => route.deadLetters.visible + route.deadLetters.inFlight > 0).map((route) => route.route);
-  const verdicts: string[] = [];
-  if (dead.length > 0) {
-    verdicts.push(`UNHEALTHY: dead letters waiting on ${dead.join(', ')} (see \`webhooks dlq list\`, then \`webhooks dlq redrive\`)`);
-  }
-  for (const route of report.routes.filter((health) => health.noRecord > 0)) {
-    verdicts.push(
-      `UNHEALTHY: ${route.noRecord} dead letter${route.noRecord === 1 ? '' : 's'} on ${route.route} ${route.noRecord === 1 ? 'has' : 'have'} no event record (no_record): ` +
-        'the receiver never accepted them, someone sent them to the queue. They were not handled; find the sender (CloudTrail SendMessage) and delete them, do not redrive them',
-    );
-  }
-  const stranded = report.undeliverable;
-  if (stranded.length > 0) {
-    verdicts.push(
-      `UNHEALTHY: ${stranded.length} event${stranded.length === 1 ? ' is' : 's are'} queued far longer than ${stranded.length === 1 ? 'its' : 'their'} queue's oldest message: ` +
-        'the message is gone (expired, or lost while the consumer was stopped) and nothing will deliver it. ' +
-        `${dead.length > 0 ? 'Redrive the dead letters first; then replay' : 'Replay'} each one still listed:`,
-      ...stranded.slice(0, LISTED).map((record) => `  webhooks replay '${record.key}'    # ${record.route}, queued ${record.queuedAt}`),
-      ...(stranded.length > LISTED ? [`  … and ${stranded.length - LISTED} more (\`webhooks status --json\` lists them all)`] : []),
-    );
-  }
-  const polling = formatPollerFailures(report.pollerFailures);
-  const verdict = verdicts.length === 0 ? (polling === '' ? 'healthy: every dead-letter queue is empty\n' : '') : `${verdicts.join('\n')}\n`;
-  return `${report.target}\n\n${queues}\nevents since ${report.since}: ${events}\n${polling}${verdict}`;
-}
-
-function formatPollerFailures(failures: readonly PollerFailure[]): string {
-  if (failures.length === 0) return '';
-  const jobs = failures.map(
-    (job) => `  ${job.kind} ${job.subject}: ${job.failures} failed runs${job.retryAt === undefined ? '' : `, next try ${job.retryAt}`}: ${job.lastError}\n`,
-  );
-  return (
-    `UNHEALTHY: the Together poller cannot accept the events of ${failures.length} job${failures.length === 1 ? '' : 's'} ` +
-    `(it goes on with the others and retries these with backoff; see the poller logs):\n${jobs.join('')}`
-  );
 }

@@ -28,7 +28,7 @@ export interface QueueDepth {
   readonly inFlight: number;
 }
 
-/** A dead letter as the CLI shows it: ids and types, never the body. */
+/** A dead letter as the CLI and the console show it: ids and types, never the body. */
 export interface DeadLetterPeek {
   readonly messageId: string;
   readonly key?: string;

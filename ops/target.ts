@@ -5,8 +5,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig } from '../functions/core/aws';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { ROUTES, type Route } from '../functions/core/routes';
-import { STACK_OUTPUTS } from '../infra/outputs';
-import { LOCAL_DEFAULT_PORTS, LOCAL_NAMES } from '../local/resources';
+import { STACK_OUTPUTS } from '../functions/core/stack-outputs';
+import { LOCAL_DEFAULT_PORTS, LOCAL_NAMES } from './local-names';
 import { CliError, UsageError, connectionError } from './errors';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -19,7 +19,7 @@ export interface RouteQueueRefs {
   readonly deadLetterArn?: string;
 }
 
-/** What the commands work against: the local runtime's emulators or a deployed stack. */
+/** What the operations work against: the local runtime's emulators or a deployed stack. */
 export interface Target {
   readonly kind: 'local' | 'aws';
   /** For messages: `local runtime (DynamoDB …, SQS …)` or `stack NAME`. */
@@ -100,7 +100,7 @@ async function resolveLocalQueues(sqs: SQSClient, sqsEndpoint: string): Promise<
 }
 
 /**
- * A deployed stack, found by its CloudFormation outputs (names in infra/outputs.ts). Clients use
+ * A deployed stack, found by its CloudFormation outputs (names in functions/core/stack-outputs.ts). Clients use
  * the usual AWS configuration: AWS_PROFILE, AWS_REGION, or the instance's role.
  */
 export async function stackTarget(stackName: string, env: Env, cloudFormation?: CloudFormationClient): Promise<Target> {

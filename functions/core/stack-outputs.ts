@@ -1,5 +1,5 @@
-import type { ProviderName } from '../functions/core/event';
-import { routePascal, type Route } from '../functions/core/routes';
+import type { ProviderName } from './event';
+import { routePascal, type Route } from './routes';
 
 /** The stack name `cdk deploy` uses unless the `stackName` context value says otherwise. */
 export const DEFAULT_STACK_NAME = 'WebhookReceiver';
@@ -13,8 +13,9 @@ export function providerPascal(provider: ProviderName): string {
 }
 
 /**
- * The names of the stack's outputs. They are a public interface: the operator CLI and the
- * README read them, so a name here never changes once released.
+ * The names of the stack's outputs. They are a public interface: the stack writes them, the
+ * operations (ops/target.ts) and the README read them, so a name here never changes once
+ * released. They live here, below both infra/ and ops/, so that both import the one definition.
  */
 export const STACK_OUTPUTS = {
   /** The URL to configure at the provider: `https://…/webhooks/{provider}`. */

@@ -1,22 +1,18 @@
 import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
-import { publishedFor, type PublishedEvent } from '../local/bus';
-import { EVENTS_TABLE, EVENT_STATUSES, type EventRecord, type EventStatus } from '../functions/core/table';
+import { publishedFor, type PublishedEvent } from './published';
+import { EVENTS_TABLE, EVENT_STATUSES, type EventRecord, type EventStatus, type EventSummary } from '../functions/core/table';
 import { isRoute, ROUTES } from '../functions/core/routes';
 import { CliError, UsageError, connectionError } from './errors';
-import { escapeControl, formatTable, truncate } from './output';
 import { daysNewestFirst } from './time';
 
-/** What the commands need of the events table. */
+/** What the operations need of the events table. */
 export interface EventsDeps {
   readonly documents: Pick<DynamoDBDocumentClient, 'send'>;
   readonly tableName: string;
   /** For error messages: where the table lives. */
   readonly where?: string;
 }
-
-/** An event record without its payload: what lists and status lines show. */
-export type EventSummary = Omit<EventRecord, 'event' | 'steps' | 'leaseToken' | 'expiresAt' | 'receivedDay'>;
 
 /** The attributes read for lists: never the payload (`event`), which may hold customer data and be large. */
 const SUMMARY_ATTRIBUTES = [
@@ -216,24 +212,6 @@ export async function send<T>(deps: EventsDeps, call: () => Promise<T>): Promise
   }
 }
 
-/** The table of `events list`. */
-export function formatEventList(events: readonly EventSummary[]): string {
-  if (events.length === 0) return 'no events in this window\n';
-  return formatTable(
-    ['RECEIVED', 'KEY', 'TYPE', 'STATUS', 'ATTEMPTS', 'REPLAYS', 'SUBJECT', 'LAST ERROR'],
-    events.map((event) => [
-      event.receivedAt,
-      event.pk,
-      event.route,
-      event.status,
-      event.attempts ?? 0,
-      event.replayCount ?? 0,
-      truncate(event.subject, 24),
-      truncate(event.lastError, 60),
-    ]),
-  );
-}
-
 /** The `--json` form of one event: the record with its payload parsed (`event`) only when asked. */
 export function eventForJson(record: EventRecord, withPayload: boolean): Record<string, unknown> {
   const { event, leaseToken: _leaseToken, ...rest } = record;
@@ -245,37 +223,6 @@ export function eventForJson(record: EventRecord, withPayload: boolean): Record<
     // Shown as stored.
   }
   return { ...rest, event: parsed };
-}
-
-/** The text of `events show`. */
-export function formatEventDetail(record: EventRecord, withPayload: boolean): string {
-  const lines: [string, string | number | undefined][] = [
-    ['key', record.pk],
-    ['provider', record.provider],
-    ['event id', record.eventId],
-    ['type', record.route],
-    ['provider type', record.providerType],
-    ['subject', record.subject],
-    ['status', record.status],
-    ['received', record.receivedAt],
-    ['queued', record.queuedAt],
-    ['handled', record.handledAt],
-    ['attempts', record.attempts ?? 0],
-    ['last error', record.lastError],
-    ['replays', record.replayCount ?? 0],
-    ['replayed', record.replayedAt],
-    ['lease until', record.leaseExpiresAt === undefined ? undefined : new Date(record.leaseExpiresAt * 1000).toISOString()],
-    ['steps done', record.steps === undefined || Object.keys(record.steps).length === 0 ? undefined : Object.keys(record.steps).join(', ')],
-    ['expires', new Date(record.expiresAt * 1000).toISOString()],
-  ];
-  const width = Math.max(...lines.map(([label]) => label.length));
-  const text = lines
-    .filter(([, value]) => value !== undefined && value !== '')
-    .map(([label, value]) => `${`${label}:`.padEnd(width + 2)}${escapeControl(String(value))}`)
-    .join('\n');
-  // JSON.stringify escapes C0 controls but leaves C1 and bidi characters raw.
-  const payload = withPayload ? `event:\n${escapeControl(JSON.stringify(eventForJson(record, true).event, null, 2), { keepNewlines: true })}\n` : '';
-  return `${text}\n${payload}`;
 }
 
 /**
@@ -313,18 +260,4 @@ export function publishedForJson(published: PublishedEvent, withPayload: boolean
     detailBytes: Buffer.byteLength(Detail),
     ...(withPayload ? { detail } : {}),
   };
-}
-
-/** The lines `events show` adds for the stand-in bus (local runtime only: EventBridge keeps nothing to read back). */
-export function formatPublished(published: PublishedEvent | undefined, withPayload: boolean): string {
-  // Aligned with the lines of formatEventDetail above it.
-  const label = 'event bus:'.padEnd(15);
-  if (published === undefined) return `${label}nothing published (yet): an event is published once handled\n`;
-  const shown = publishedForJson(published, withPayload);
-  const how = shown.truncated ? `by reference (over EventBridge's 256 KB), ${String(shown.detailBytes)} bytes` : `${String(shown.detailBytes)} bytes`;
-  const times = published.times > 1 ? `, ${published.times} times (replayed)` : '';
-  return (
-    `${label}${String(shown.source)} / ${String(shown.detailType)} at ${String(shown.publishedAt)}${times}, ${how} (local stand-in for EventBridge)\n` +
-    (withPayload ? `published detail:\n${JSON.stringify(shown.detail, null, 2)}\n` : '')
-  );
 }

@@ -18,7 +18,7 @@ function oneLine(reason: string, hint: string | undefined): string {
   return hint === undefined ? reason : `${reason}: ${hint}`;
 }
 
-/** The command line or the environment is wrong; the message says what to change. Exit 2. */
+/** The command line (or request) or the environment is wrong; the message says what to change. Exit 2; 400 in the console. */
 export class UsageError extends Error implements Explained {
   override name = 'UsageError';
   readonly reason: string;
@@ -30,7 +30,7 @@ export class UsageError extends Error implements Explained {
   }
 }
 
-/** The command ran but could not do its job (a dependency failed, a record is missing…). Exit 1. */
+/** The operation ran but could not do its job (a dependency failed, a record is missing…). Exit 1; 502 in the console. */
 export class CliError extends Error implements Explained {
   override name = 'CliError';
   readonly reason: string;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
-import { buildDelivery, postDelivery, type Delivery } from '../local/deliveries';
+import { buildDelivery, postDelivery, type Delivery } from './deliveries';
 import { connectionProblem } from './errors';
 
 /**
@@ -115,20 +115,6 @@ async function inPool<T>(items: readonly T[], concurrency: number, work: (item: 
     while (next < items.length) await work(items[next++] as T);
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-}
-
-/** The closing lines of `send`. */
-export function formatBurst(summary: BurstSummary): string {
-  const others = Object.entries(summary.other);
-  const rate = summary.elapsedMs > 0 ? ` in ${(summary.elapsedMs / 1000).toFixed(1)}s (${Math.round((summary.sent * 1000) / summary.elapsedMs)}/s)` : '';
-  const lines = [
-    `sent ${summary.sent} deliveries to ${summary.url}${rate}`,
-    `  accepted   ${summary.accepted}`,
-    `  duplicate  ${summary.duplicate}`,
-    `  other      ${others.reduce((sum, [, count]) => sum + count, 0)}`,
-    ...others.map(([status, count]) => `    ${status === '0' ? 'no answer' : `HTTP ${status}`}: ${count} (e.g. ${summary.examples[status] ?? '?'})`),
-  ];
-  return `${lines.join('\n')}\n`;
 }
 
 /**
