@@ -1,4 +1,4 @@
-import { run, type CliDeps } from '../cli/program';
+import { run, type AddCommand, type CliDeps } from '../cli/program';
 import { addConsoleCommand, type ConsoleCommandDeps } from '../console/command';
 import type { ExitCode } from '../ops/errors';
 import { quietSdkNodeWarning } from './warnings';
@@ -21,10 +21,12 @@ export interface WebhooksDeps extends Omit<CliDeps, 'commands'> {
  */
 export function runWebhooks(argv: readonly string[], deps: WebhooksDeps): Promise<ExitCode> {
   const { serveConsole, ...cli } = deps;
-  return run(argv, {
-    ...cli,
-    commands: [(program, context) => addConsoleCommand(program, { ...context, ...(serveConsole === undefined ? {} : { serve: serveConsole }) })],
-  });
+  return run(argv, { ...cli, commands: webhooksCommands(serveConsole) });
+}
+
+/** The commands the `webhooks` command adds to the CLI's own: `console`. */
+export function webhooksCommands(serveConsole?: ConsoleCommandDeps['serve']): readonly AddCommand[] {
+  return [(program, context) => addConsoleCommand(program, { ...context, ...(serveConsole === undefined ? {} : { serve: serveConsole }) })];
 }
 
 /** The bin: runs the process's arguments, then exits with the command's code. */

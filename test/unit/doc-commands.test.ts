@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { CommanderError, type Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../cli/program';
+import { webhooksCommands } from '../../local/webhooks';
 import { STACK_NAME_CONTEXT_KEY } from '../../functions/core/stack-outputs';
 import { receiverPropsFromContext } from '../../infra/stack';
 import { sendProgram } from '../../local/send';
@@ -163,7 +164,8 @@ async function parseProblem(program: Command, args: readonly string[], reference
 }
 
 const webhooksProgram = () =>
-  buildProgram({ output: { stdout: { write: () => true }, stderr: { write: () => true, isTTY: false } }, env: {} }, () => undefined);
+  // The program as the bin builds it: the CLI's commands and the console's.
+  buildProgram({ output: { stdout: { write: () => true }, stderr: { write: () => true, isTTY: false } }, env: {}, commands: webhooksCommands() }, () => undefined);
 
 /** `-c key=value` / `--context key=value` among `args`: the keys infra does not read. */
 function unknownContextKeys(args: readonly string[]): string[] {
