@@ -208,8 +208,9 @@ export interface WebhookReceiverProps {
    */
   readonly functionUrlConcurrency?: number;
   /**
-   * Retention of every log group (functions and API access logs).
-   * @default RetentionDays.ONE_MONTH
+   * Retention of every log group (functions and API access logs). A year by default, the least
+   * the AWS Control Tower control CT.CLOUDWATCH.PR.2 accepts; a shorter one is your choice to make.
+   * @default RetentionDays.ONE_YEAR
    */
   readonly logRetention?: RetentionDays;
   /**
@@ -841,7 +842,7 @@ function resolveSettings(props: WebhookReceiverProps): Settings {
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     throttlingRateLimit: wholeNumber('throttlingRateLimit', props.throttlingRateLimit, DEFAULT_THROTTLING_RATE_LIMIT, 1, 10_000),
     throttlingBurstLimit: wholeNumber('throttlingBurstLimit', props.throttlingBurstLimit, DEFAULT_THROTTLING_BURST_LIMIT, 1, 5_000),
-    logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
+    logRetention: props.logRetention ?? RetentionDays.ONE_YEAR,
     metricsNamespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
     oldestMessageAgeThreshold,
     tracing: props.tracing ?? true,
