@@ -51,7 +51,7 @@ export interface BatchResultsProps extends BatchResultsOptions {
 
 /**
  * Where completed Together batches' output and error files are copied, and the grants that let the
- * `batch.completed` consumer, and nothing else, copy them there: an S3-encrypted, TLS-only,
+ * `batch.completed` consumer, and nothing else, copy them there: a KMS-encrypted, TLS-only,
  * private bucket whose objects expire after `expirationDays`.
  */
 export class BatchResults extends Construct {
@@ -70,7 +70,11 @@ export class BatchResults extends Construct {
     }
 
     this.bucket = new Bucket(this, 'Bucket', {
-      encryption: BucketEncryption.S3_MANAGED,
+      // The AWS managed key, as the tables use: batch outputs are what the models wrote, and each
+      // use of the key is in CloudTrail. With the bucket key, S3 asks KMS for a bucket-level key
+      // now and then instead of once per object.
+      encryption: BucketEncryption.KMS_MANAGED,
+      bucketKeyEnabled: true,
       enforceSSL: true,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
