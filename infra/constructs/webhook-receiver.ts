@@ -50,6 +50,7 @@ import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { addEnvironment, addSecret, routeList } from './consumer-settings';
 import { DEFAULT_EVENT_ARCHIVE_RETENTION, recordLifetime, WebhookEventBus, type OnEventOptions } from './event-bus';
 import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
+import { acknowledgeGuardRule, acknowledgePublicFunctionUrl, acknowledgeWebhookRoute, GUARD_REASONS } from './guard';
 import { RoutePipeline } from './route-pipeline';
 import { DEFAULT_POLL_SCHEDULE, TogetherPoller } from './together-poller';
 
@@ -503,6 +504,7 @@ export class WebhookReceiver extends Construct {
       (this.receiver.handler.node.defaultChild as CfnFunction).reservedConcurrentExecutions = settings.functionUrlConcurrency;
       const url = this.receiver.handler.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
       this.functionUrl = url;
+      acknowledgePublicFunctionUrl(this.receiver.handler, url);
       // The URL ends in a slash; the base URL of both endpoints has none.
       this.endpointUrl = Fn.join('', ['https://', Fn.select(2, Fn.split('/', url.url))]);
       const fnMetric = (metricName: string, props: MetricOptions) => this.receiver.handler.metric(metricName, props);
@@ -514,6 +516,7 @@ export class WebhookReceiver extends Construct {
       };
     } else {
       this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy });
+      acknowledgeGuardRule(this.accessLogs, 'cloudwatch_log_group_encrypted_check', GUARD_REASONS.logKey);
       this.api = new HttpApi(this, 'Api', {
         description: 'Receives signed webhook deliveries at /webhooks/{provider}',
         // The stage is added below, with throttling and access logs.
@@ -530,11 +533,13 @@ export class WebhookReceiver extends Construct {
       });
       // ANY, not POST: the contract answers other methods with 405 and a JSON body from the
       // function. A POST-only route would make API Gateway itself answer 404 for them.
-      this.api.addRoutes({
-        path: '/webhooks/{provider}',
-        methods: [HttpMethod.ANY],
-        integration: new HttpLambdaIntegration('ReceiverIntegration', this.receiver.handler),
-      });
+      this.api
+        .addRoutes({
+          path: '/webhooks/{provider}',
+          methods: [HttpMethod.ANY],
+          integration: new HttpLambdaIntegration('ReceiverIntegration', this.receiver.handler),
+        })
+        .forEach(acknowledgeWebhookRoute);
       Validations.of(this.api).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
