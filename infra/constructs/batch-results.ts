@@ -6,6 +6,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { TOGETHER_RESULTS_PREFIX } from '../../functions/consumers/routes/batch-results';
 import type { BundledFunction } from './bundled-function';
+import { acknowledgeGuardRule } from './guard';
 import type { ConsumerSettings } from './route-pipeline';
 import { createTogetherApiKeySecret } from './together-api-key';
 
@@ -51,7 +52,7 @@ export interface BatchResultsProps extends BatchResultsOptions {
 
 /**
  * Where completed Together batches' output and error files are copied, and the grants that let the
- * `batch.completed` consumer, and nothing else, copy them there: an S3-encrypted, TLS-only,
+ * `batch.completed` consumer, and nothing else, copy them there: a KMS-encrypted, TLS-only,
  * private bucket whose objects expire after `expirationDays`.
  */
 export class BatchResults extends Construct {
@@ -70,7 +71,11 @@ export class BatchResults extends Construct {
     }
 
     this.bucket = new Bucket(this, 'Bucket', {
-      encryption: BucketEncryption.S3_MANAGED,
+      // The AWS managed key, as the tables use: batch outputs are what the models wrote, and each
+      // use of the key is in CloudTrail. With the bucket key, S3 asks KMS for a bucket-level key
+      // now and then instead of once per object.
+      encryption: BucketEncryption.KMS_MANAGED,
+      bucketKeyEnabled: true,
       enforceSSL: true,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -88,12 +93,14 @@ export class BatchResults extends Construct {
       ...(props.accessLogsBucket === undefined ? {} : { serverAccessLogsBucket: props.accessLogsBucket, serverAccessLogsPrefix: 'batch-results/' }),
     });
     if (props.accessLogsBucket === undefined) {
-      Validations.of(this.bucket).acknowledge({
-        id: 'AwsSolutions-S1',
-        reason:
-          'Only the batch.completed consumer writes here, through its own role; reads are by the operator. Access logs would need a second bucket of their own; pass batchResults.accessLogsBucket to write them to an existing log bucket, or enable CloudTrail S3 data events for this bucket.',
-      });
+      const reason =
+        'Only the batch.completed consumer writes here, through its own role; reads are by the operator. Access logs would need a second bucket of their own; pass batchResults.accessLogsBucket to write them to an existing log bucket, or enable CloudTrail S3 data events for this bucket.';
+      Validations.of(this.bucket).acknowledge({ id: 'AwsSolutions-S1', reason });
+      acknowledgeGuardRule(this.bucket, 's3_bucket_logging_enabled_check', reason);
     }
+    acknowledgeGuardRule(this.bucket, 's3_bucket_versioning_enabled_check', 'A retried copy overwrites its key with the same bytes, and the lifecycle rule deletes each file on time; versions would keep only duplicates and deleted files.');
+    acknowledgeGuardRule(this.bucket, 's3_bucket_object_lock_enabled_check', 'The lifecycle rule must delete each file after expirationDays, and a retried copy must overwrite its key; a lock would forbid both.');
+    acknowledgeGuardRule(this.bucket, 's3_event_notifications_enabled_check', 'Nothing reacts to a new object: the consumer records each file it stored on the batch\'s job item, which is where readers look.');
 
     this.ownsApiKeySecret = props.apiKeySecret === undefined;
     this.apiKeySecret = props.apiKeySecret ?? createTogetherApiKeySecret(this, 'ApiKey', props.removalPolicy);

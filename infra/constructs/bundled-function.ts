@@ -6,6 +6,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
 import { TRACING_OFF_DEFINE } from '../../functions/core/tracing';
+import { acknowledgeGuardRule, GUARD_REASONS } from './guard';
 
 /** The Lambda runtime of every function: the newest Node.js that Lambda runs. */
 export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
@@ -87,6 +88,7 @@ export class BundledFunction extends Construct {
       retention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
+    acknowledgeGuardRule(this.logGroup, 'cloudwatch_log_group_encrypted_check', GUARD_REASONS.logKey);
 
     // An own role instead of the AWSLambdaBasicExecutionRole managed policy, whose log
     // permissions cover every log group in the account.
@@ -146,6 +148,7 @@ export class BundledFunction extends Construct {
     });
     this.tracingPolicy.attachToRole(this.role);
     this.handler.node.addDependency(this.tracingPolicy);
+    acknowledgeGuardRule(this.handler, 'lambda_inside_vpc_check', GUARD_REASONS.noVpc);
     Validations.of(this.tracingPolicy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

@@ -12,6 +12,7 @@ import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { routeSlug, type Route } from '../../functions/core/routes';
 import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { grantItemAccess, CONSUMER_TABLE_ACTIONS } from './grants';
+import { acknowledgeGuardRule } from './guard';
 
 /**
  * How long the consumer's trigger may wait to fill a batch. Events are few and someone may be
@@ -129,6 +130,11 @@ export class RoutePipeline extends Construct {
       maxMessageSizeBytes: QUEUE_SETTINGS.maxMessageBytes,
       removalPolicy: props.removalPolicy,
     });
+    acknowledgeGuardRule(
+      this.deadLetterQueue,
+      'sqs_dlq_check',
+      'The end of its route: no function receives from it, so no message can fail here; the operator lists and redrives it. A RedriveAllowPolicy byQueue would name the route queue, which names this one (a cycle).',
+    );
 
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.SQS_MANAGED,

@@ -50,6 +50,7 @@ import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { addEnvironment, addSecret, routeList } from './consumer-settings';
 import { DEFAULT_EVENT_ARCHIVE_RETENTION, recordLifetime, WebhookEventBus, type OnEventOptions } from './event-bus';
 import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
+import { acknowledgeGuardRule, acknowledgePublicFunctionUrl, acknowledgeWebhookRoute, GUARD_REASONS } from './guard';
 import { RoutePipeline } from './route-pipeline';
 import { DEFAULT_POLL_SCHEDULE, TogetherPoller } from './together-poller';
 
@@ -208,8 +209,9 @@ export interface WebhookReceiverProps {
    */
   readonly functionUrlConcurrency?: number;
   /**
-   * Retention of every log group (functions and API access logs).
-   * @default RetentionDays.ONE_MONTH
+   * Retention of every log group (functions and API access logs). A year by default, the least
+   * the AWS Control Tower control CT.CLOUDWATCH.PR.2 accepts; a shorter one is your choice to make.
+   * @default RetentionDays.ONE_YEAR
    */
   readonly logRetention?: RetentionDays;
   /**
@@ -502,6 +504,7 @@ export class WebhookReceiver extends Construct {
       (this.receiver.handler.node.defaultChild as CfnFunction).reservedConcurrentExecutions = settings.functionUrlConcurrency;
       const url = this.receiver.handler.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
       this.functionUrl = url;
+      acknowledgePublicFunctionUrl(this.receiver.handler, url);
       // The URL ends in a slash; the base URL of both endpoints has none.
       this.endpointUrl = Fn.join('', ['https://', Fn.select(2, Fn.split('/', url.url))]);
       const fnMetric = (metricName: string, props: MetricOptions) => this.receiver.handler.metric(metricName, props);
@@ -513,6 +516,7 @@ export class WebhookReceiver extends Construct {
       };
     } else {
       this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy });
+      acknowledgeGuardRule(this.accessLogs, 'cloudwatch_log_group_encrypted_check', GUARD_REASONS.logKey);
       this.api = new HttpApi(this, 'Api', {
         description: 'Receives signed webhook deliveries at /webhooks/{provider}',
         // The stage is added below, with throttling and access logs.
@@ -529,11 +533,13 @@ export class WebhookReceiver extends Construct {
       });
       // ANY, not POST: the contract answers other methods with 405 and a JSON body from the
       // function. A POST-only route would make API Gateway itself answer 404 for them.
-      this.api.addRoutes({
-        path: '/webhooks/{provider}',
-        methods: [HttpMethod.ANY],
-        integration: new HttpLambdaIntegration('ReceiverIntegration', this.receiver.handler),
-      });
+      this.api
+        .addRoutes({
+          path: '/webhooks/{provider}',
+          methods: [HttpMethod.ANY],
+          integration: new HttpLambdaIntegration('ReceiverIntegration', this.receiver.handler),
+        })
+        .forEach(acknowledgeWebhookRoute);
       Validations.of(this.api).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
@@ -841,7 +847,7 @@ function resolveSettings(props: WebhookReceiverProps): Settings {
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     throttlingRateLimit: wholeNumber('throttlingRateLimit', props.throttlingRateLimit, DEFAULT_THROTTLING_RATE_LIMIT, 1, 10_000),
     throttlingBurstLimit: wholeNumber('throttlingBurstLimit', props.throttlingBurstLimit, DEFAULT_THROTTLING_BURST_LIMIT, 1, 5_000),
-    logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
+    logRetention: props.logRetention ?? RetentionDays.ONE_YEAR,
     metricsNamespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
     oldestMessageAgeThreshold,
     tracing: props.tracing ?? true,

@@ -47,9 +47,9 @@ describe('batch results: the bucket', () => {
     expect(consumer.Environment.Variables.RESULTS_BUCKET_NAME).toBeUndefined();
   });
 
-  it('is encrypted with S3-managed keys, blocks public access and enforces bucket-owner object ownership', () => {
+  it('is encrypted with the AWS managed KMS key and a bucket key, blocks public access and enforces bucket-owner object ownership', () => {
     on.template.hasResourceProperties('AWS::S3::Bucket', {
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' }, BucketKeyEnabled: true }] },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
     });

@@ -73,7 +73,7 @@ describe('functions', () => {
         ApplicationLogLevel: 'INFO',
         SystemLogLevel: 'WARN',
       });
-      expect(resources[logicalId(fn.logGroup)]).toMatchObject({ DeletionPolicy: 'Retain', Properties: { RetentionInDays: 30 } });
+      expect(resources[logicalId(fn.logGroup)]).toMatchObject({ DeletionPolicy: 'Retain', Properties: { RetentionInDays: 365 } });
     }
   });
 
@@ -396,7 +396,7 @@ describe('API', () => {
       DefaultRouteSettings: { ThrottlingRateLimit: DEFAULT_THROTTLING_RATE_LIMIT, ThrottlingBurstLimit: DEFAULT_THROTTLING_BURST_LIMIT },
       AccessLogSettings: { DestinationArn: arnOf(stack.webhooks.accessLogs!), Format: Match.stringLikeRegexp('\\$context\\.requestId') },
     });
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
   });
 
   it('lets only this API invoke the receiver', () => {

@@ -1,0 +1,130 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WebhookReceiverProps } from '../../infra/constructs/webhook-receiver';
+import { cdkJsonContext, testStack } from './app';
+
+interface ValidationReport {
+  pluginReports: { violations: { ruleName: string; description: string; violatingConstructs: { constructPath: string }[] }[] }[];
+}
+
+const GUARD = 'cdk-validator-cfnguard';
+/** A synth with cfn-guard takes 15 to 25 s on 2 busy cores. */
+const SYNTH_TIMEOUT_MS = 120_000;
+
+/** Every option that adds resources, and the leaner endpoint and tracing choices. */
+const EVERY_OPTION: WebhookReceiverProps = {
+  eventBus: true,
+  togetherPolling: { enabled: true },
+  batchResults: true,
+  endpoint: 'functionUrl',
+  tracing: false,
+};
+
+let outdir: string;
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'webhooks-guard-'));
+});
+
+afterAll(() => {
+  rmSync(outdir, { recursive: true, force: true });
+});
+
+/** An app with the `cdk.json` context, checked by the bundled AWS Control Tower proactive controls. */
+function guardedApp(name: string): App {
+  return new App({
+    outdir: join(outdir, name),
+    context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] },
+    policyValidationBeta1: [new CfnGuardValidator()],
+  });
+}
+
+/** Synthesizes; returns each unacknowledged finding as `[CT.X.PR.n] rule: construct path`. */
+function findings(app: App): string[] {
+  const reportPath = join(app.outdir, 'validation-report.json');
+  try {
+    app.synth();
+  } catch (error) {
+    // A finding throws, after writing the report; anything else is a failure of its own.
+    if (!existsSync(reportPath)) throw error;
+  }
+  const report = JSON.parse(readFileSync(reportPath, 'utf8')) as ValidationReport;
+  return report.pluginReports.flatMap((plugin) =>
+    plugin.violations.flatMap((violation) =>
+      violation.violatingConstructs.map((construct) => `${violation.description.replace(/:.*$/s, '')} ${violation.ruleName}: ${construct.constructPath}`),
+    ),
+  );
+}
+
+/** The Control Tower rules acknowledged anywhere in the tree, each with its reasons. */
+function guardAcknowledgements(root: IConstruct): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  for (const construct of root.node.findAll()) {
+    for (const entry of construct.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+      for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+        if (!id.startsWith(`${GUARD}::`)) continue;
+        const rule = id.slice(GUARD.length + 2);
+        found.set(rule, [...(found.get(rule) ?? []), reason]);
+      }
+    }
+  }
+  return found;
+}
+
+describe('AWS Control Tower proactive controls (cfn-guard)', () => {
+  it('[H3-16] leave no unacknowledged finding in the default stack', () => {
+    const app = guardedApp('default');
+    testStack({}, app);
+
+    const found = findings(app);
+
+    expect(found).toEqual([]);
+  }, SYNTH_TIMEOUT_MS);
+
+  it('[H3-16] leave no unacknowledged finding with every option on (event bus, polling, batch results, function URL, no tracing)', () => {
+    const app = guardedApp('every-option');
+    testStack({ receiver: EVERY_OPTION }, app);
+
+    const found = findings(app);
+
+    expect(found).toEqual([]);
+  }, SYNTH_TIMEOUT_MS);
+
+  it('[H3-16] acknowledge only the rules a webhook receiver cannot meet, never log retention or bucket encryption, each with a reason', () => {
+    const lean = testStack({}, guardedApp('acks-default'));
+    const full = testStack({ receiver: EVERY_OPTION }, guardedApp('acks-every-option'));
+
+    const acknowledged = new Map([...guardAcknowledgements(lean), ...guardAcknowledgements(full)]);
+
+    expect(new Set(acknowledged.keys())).toEqual(
+      new Set([
+        'api_gw_v2_authorization_type_configured_check',
+        'lambda_function_public_access_prohibited_check',
+        'lambda_function_url_auth_check',
+        'lambda_inside_vpc_check',
+        'cloudwatch_log_group_encrypted_check',
+        'sqs_dlq_check',
+        's3_bucket_versioning_enabled_check',
+        's3_bucket_logging_enabled_check',
+        's3_event_notifications_enabled_check',
+        's3_bucket_object_lock_enabled_check',
+      ]),
+    );
+    for (const reason of [...acknowledged.values()].flat()) expect(reason.length).toBeGreaterThan(60);
+  });
+
+  it('fail the synth of a stack with a finding (the check is live)', () => {
+    const app = guardedApp('bare');
+    new Queue(new Stack(app, 'Bare'), 'Plain');
+
+    expect(() => app.synth()).toThrow(/CT\.SQS\.PR\.1.*\n.*Bare\/Plain/);
+    expect(findings(app)).toContain('[CT.SQS.PR.1] sqs_dlq_check: Bare/Plain/Resource');
+  });
+});
