@@ -16,7 +16,6 @@ export type GuardRule =
   | 'lambda_function_url_auth_check'
   | 'lambda_inside_vpc_check'
   | 'cloudwatch_log_group_encrypted_check'
-  | 'sqs_dlq_check'
   | 's3_bucket_versioning_enabled_check'
   | 's3_bucket_logging_enabled_check'
   | 's3_event_notifications_enabled_check'
