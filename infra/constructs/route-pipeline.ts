@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData, type AlarmProps, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { AnyPrincipal, Effect, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -190,30 +190,22 @@ export class RoutePipeline extends Construct {
       }
     }
 
-    this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
+    this.deadLetterAlarm = this.alarm('DeadLetterAlarm', props.alarmAction, {
       alarmDescription: `Events of route ${props.route} failed ${QUEUE_SETTINGS.maxReceiveCount} times and are on its dead-letter queue. Inspect them, fix the cause, then redrive.`,
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
       threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
-    this.deadLetterAlarm.addAlarmAction(props.alarmAction);
-    this.deadLetterAlarm.addOkAction(props.alarmAction);
 
-    this.oldestMessageAlarm = new Alarm(this, 'OldestMessageAlarm', {
+    this.oldestMessageAlarm = this.alarm('OldestMessageAlarm', props.alarmAction, {
       alarmDescription: `Events of route ${props.route} have waited over ${props.oldestMessageAgeThreshold.toSeconds()} s on its queue: the consumer is failing, throttled or disabled.`,
       metric: this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
       threshold: props.oldestMessageAgeThreshold.toSeconds(),
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
-    this.oldestMessageAlarm.addAlarmAction(props.alarmAction);
-    this.oldestMessageAlarm.addOkAction(props.alarmAction);
 
-    this.noRecordAlarm = new Alarm(this, 'NoRecordAlarm', {
+    this.noRecordAlarm = this.alarm('NoRecordAlarm', props.alarmAction, {
       alarmDescription:
         `A message on the ${props.route} queue carried an event with no record: the receiver never accepted it, so a principal allowed to send to the queue sent it. ` +
         'It was not handled and goes to the dead-letter queue. Find the sender (CloudTrail SendMessage), then delete the dead letter.',
@@ -225,12 +217,16 @@ export class RoutePipeline extends Construct {
         period: Duration.minutes(1),
       }),
       threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
-    this.noRecordAlarm.addAlarmAction(props.alarmAction);
-    this.noRecordAlarm.addOkAction(props.alarmAction);
+  }
+
+  /** An alarm on `threshold` being passed, with no data counted as fine, that notifies `action` when it fires and when it clears. */
+  private alarm(id: string, action: IAlarmAction, props: Omit<AlarmProps, 'comparisonOperator' | 'treatMissingData'>): Alarm {
+    const alarm = new Alarm(this, id, { ...props, comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: TreatMissingData.NOT_BREACHING });
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+    return alarm;
   }
 
   /**
