@@ -1,43 +1,19 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { defaultBatchFile, fileObject, sendFile, type FakeFileContent, type ServedFile } from './fake-together-files';
+import { fileObject, sendFile, type FakeFileContent, type ServedFile } from './fake-together-files';
+import type { FakeBatchStep, FakeJobStep } from './fake-together-scripts';
+import { scriptedLifecycles } from './fake-together-state';
 import { guardProgramOnly } from './loopback';
 
 export type { FakeFileContent, GeneratedFile, ServedFile } from './fake-together-files';
+export { batchScript, failedFineTuneScript, successfulFineTuneScript, type FakeBatchStep, type FakeEventInput, type FakeJobStep } from './fake-together-scripts';
 
 /**
  * A stand-in for Together's REST API (the shapes in docs/providers.md, "together-poll") for tests
  * and the `npm run fake-together` demo: scripted fine-tune job and batch lifecycles, fault
  * injection, a request log, and webhook registration for the operator CLI. Never deployed.
  */
-
-/** One state of a scripted fine-tune job; its events are appended to the job's event list. */
-export interface FakeJobStep {
-  readonly status: string;
-  readonly events?: readonly FakeEventInput[];
-  readonly model_output_name?: string;
-}
-
-/** An event as a script writes it; `object`, `created_at`, `level` and `hash` are filled in. */
-export interface FakeEventInput {
-  readonly type: string;
-  readonly message?: string;
-  readonly step?: number;
-  readonly checkpoint_path?: string;
-  readonly model_path?: string;
-  readonly level?: string;
-  readonly hash?: string;
-}
-
-/** One state of a scripted batch. */
-export interface FakeBatchStep {
-  readonly status: string;
-  readonly output_file_id?: string;
-  readonly error_file_id?: string;
-  readonly error?: string;
-  readonly progress?: number;
-}
 
 /** A fault for the next matching requests. */
 export interface FakeFault {
@@ -125,103 +101,16 @@ export interface FakeTogether {
 /** The key the fake accepts unless told otherwise. */
 export const FAKE_TOGETHER_API_KEY = 'fake-together-key';
 
-interface ScriptedJob {
-  readonly id: string;
-  readonly steps: readonly FakeJobStep[];
-  index: number;
-  readonly createdAt: string;
-  updatedAt: string;
-  readonly events: Record<string, unknown>[];
-}
-
-interface ScriptedBatch {
-  readonly id: string;
-  readonly steps: readonly FakeBatchStep[];
-  index: number;
-  readonly createdAt: string;
-  completedAt: string | null;
-}
-
 /** Starts the fake on loopback. */
 export async function startFakeTogether(options: FakeTogetherOptions = {}): Promise<FakeTogether> {
   const apiKey = options.apiKey ?? FAKE_TOGETHER_API_KEY;
   const clock = options.clock ?? Date.now;
-  const jobs = new Map<string, ScriptedJob>();
-  const batches = new Map<string, ScriptedBatch>();
+  const files = new Map<string, FakeFileContent>();
+  const lifecycles = scriptedLifecycles(clock, files);
   const faults: { fault: FakeFault; left: number }[] = [];
   const requests: FakeRequest[] = [];
   const webhooks: RegisteredWebhook[] = [];
-  const files = new Map<string, FakeFileContent>();
   const served: ServedFile[] = [];
-  const hidden = new Set<string>();
-  // Events get strictly increasing times even when the clock stands still, so their order is real.
-  let lastEventMs = 0;
-  const eventTime = () => {
-    lastEventMs = Math.max(clock(), lastEventMs + 1);
-    return new Date(lastEventMs).toISOString();
-  };
-
-  const appendEvents = (job: ScriptedJob, step: FakeJobStep) => {
-    for (const input of step.events ?? []) {
-      const created_at = eventTime();
-      job.events.push({
-        object: 'fine-tune-event',
-        created_at,
-        level: input.level ?? (input.type === 'job_error' ? 'error' : 'info'),
-        message: input.message ?? input.type.replace(/_/g, ' '),
-        type: input.type,
-        ...(input.step === undefined ? {} : { step: input.step }),
-        ...(input.checkpoint_path === undefined ? {} : { checkpoint_path: input.checkpoint_path }),
-        ...(input.model_path === undefined ? {} : { model_path: input.model_path }),
-        hash: input.hash ?? createHash('sha256').update(`${job.id}\n${job.events.length}\n${input.type}`).digest('hex').slice(0, 16),
-      });
-    }
-  };
-
-  const jobView = (job: ScriptedJob) => {
-    const step = job.steps[job.index] as FakeJobStep;
-    const output = job.steps.find((s) => s.model_output_name !== undefined)?.model_output_name;
-    return {
-      id: job.id,
-      object: 'fine-tune',
-      status: step.status,
-      model: 'meta-llama/Meta-Llama-3.1-8B-Instruct-Reference',
-      model_output_name: output ?? `acme/Meta-Llama-3.1-8B-Instruct-${job.id}`,
-      created_at: job.createdAt,
-      updated_at: job.updatedAt,
-      token_count: 1_048_576,
-      epochs_completed: job.index,
-      events: job.events,
-    };
-  };
-
-  const batchView = (batch: ScriptedBatch) => {
-    const step = batch.steps[batch.index] as FakeBatchStep;
-    return {
-      id: batch.id,
-      status: step.status,
-      output_file_id: step.output_file_id ?? null,
-      error_file_id: step.error_file_id ?? null,
-      error: step.error ?? null,
-      progress: step.progress ?? (batch.index === batch.steps.length - 1 ? 100 : 0),
-      created_at: batch.createdAt,
-      completed_at: batch.completedAt,
-      model_id: 'meta-llama/Llama-3.3-70B-Instruct-Turbo',
-    };
-  };
-
-  const moveJob = (job: ScriptedJob, to: number) => {
-    while (job.index < to) {
-      job.index += 1;
-      appendEvents(job, job.steps[job.index] as FakeJobStep);
-      job.updatedAt = new Date(clock()).toISOString();
-    }
-  };
-  const moveBatch = (batch: ScriptedBatch, to: number) => {
-    if (batch.index >= to) return;
-    batch.index = to;
-    if (to === batch.steps.length - 1) batch.completedAt = new Date(clock()).toISOString();
-  };
 
   const takeFault = (path: string): FakeFault | undefined => {
     const found = faults.find(({ fault }) =>
@@ -258,18 +147,19 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
       return send(401, { error: { message: 'Invalid API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } });
     }
 
-    if (method === 'GET' && path === '/fine-tunes') return send(200, { data: [...jobs.values()].filter((job) => !hidden.has(job.id)).map(jobView) });
+    if (method === 'GET' && path === '/fine-tunes') return send(200, { data: lifecycles.listedJobs() });
     const jobMatch = /^\/fine-tunes\/([^/]+)(\/events)?$/.exec(path);
     if (method === 'GET' && jobMatch) {
-      const job = jobs.get(decodeURIComponent(jobMatch[1] as string));
-      if (job === undefined) return send(404, { error: { message: 'fine-tune job not found' } });
-      return send(200, jobMatch[2] === undefined ? jobView(job) : { data: job.events });
+      const jobId = decodeURIComponent(jobMatch[1] as string);
+      const events = lifecycles.jobEvents(jobId);
+      if (events === undefined) return send(404, { error: { message: 'fine-tune job not found' } });
+      return send(200, jobMatch[2] === undefined ? lifecycles.job(jobId) : { data: events });
     }
-    if (method === 'GET' && path === '/batches') return send(200, [...batches.values()].filter((batch) => !hidden.has(batch.id)).map(batchView));
+    if (method === 'GET' && path === '/batches') return send(200, lifecycles.listedBatches());
     const batchMatch = /^\/batches\/([^/]+)$/.exec(path);
     if (method === 'GET' && batchMatch) {
-      const batch = batches.get(decodeURIComponent(batchMatch[1] as string));
-      return batch === undefined ? send(404, { error: { message: 'batch not found' } }) : send(200, batchView(batch));
+      const batch = lifecycles.batch(decodeURIComponent(batchMatch[1] as string));
+      return batch === undefined ? send(404, { error: { message: 'batch not found' } }) : send(200, batch);
     }
     const fileObjectMatch = /^\/files\/([^/]+)$/.exec(path);
     if (method === 'GET' && fileObjectMatch) {
@@ -327,12 +217,6 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
   });
   const { port } = server.address() as AddressInfo;
 
-  const each = (id: string | undefined, onJob: (job: ScriptedJob) => void, onBatch: (batch: ScriptedBatch) => void) => {
-    if (id !== undefined && !jobs.has(id) && !batches.has(id)) throw new Error(`the fake has no job or batch "${id}"`);
-    for (const job of jobs.values()) if (id === undefined || job.id === id) onJob(job);
-    for (const batch of batches.values()) if (id === undefined || batch.id === id) onBatch(batch);
-  };
-
   return {
     url: `http://127.0.0.1:${port}/v1`,
     apiKey,
@@ -342,56 +226,12 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
     addFile(id, content) {
       files.set(id, content);
     },
-    addJob(id, steps) {
-      if (steps.length === 0) throw new Error('a scripted job needs at least one step');
-      const now = new Date(clock()).toISOString();
-      const job: ScriptedJob = { id, steps, index: 0, createdAt: now, updatedAt: now, events: [] };
-      appendEvents(job, steps[0] as FakeJobStep);
-      jobs.set(id, job);
-    },
-    addBatch(id, steps) {
-      if (steps.length === 0) throw new Error('a scripted batch needs at least one step');
-      const batch: ScriptedBatch = { id, steps, index: 0, createdAt: new Date(clock()).toISOString(), completedAt: null };
-      for (const fileId of steps.flatMap((step) => [step.output_file_id, step.error_file_id])) {
-        if (fileId !== undefined && !files.has(fileId)) files.set(fileId, defaultBatchFile(fileId));
-      }
-      moveBatch(batch, 0);
-      if (steps.length === 1) batch.completedAt = batch.createdAt;
-      batches.set(id, batch);
-    },
-    advance(id) {
-      let moved = false;
-      each(
-        id,
-        (job) => {
-          if (job.index < job.steps.length - 1) {
-            moveJob(job, job.index + 1);
-            moved = true;
-          }
-        },
-        (batch) => {
-          if (batch.index < batch.steps.length - 1) {
-            moveBatch(batch, batch.index + 1);
-            moved = true;
-          }
-        },
-      );
-      return moved;
-    },
-    finish(id) {
-      each(
-        id,
-        (job) => moveJob(job, job.steps.length - 1),
-        (batch) => moveBatch(batch, batch.steps.length - 1),
-      );
-    },
-    finished() {
-      return [...jobs.values()].every((job) => job.index === job.steps.length - 1) && [...batches.values()].every((batch) => batch.index === batch.steps.length - 1);
-    },
-    hide(id) {
-      each(id, () => undefined, () => undefined);
-      hidden.add(id);
-    },
+    addJob: lifecycles.addJob,
+    addBatch: lifecycles.addBatch,
+    advance: lifecycles.advance,
+    finish: lifecycles.finish,
+    finished: lifecycles.finished,
+    hide: lifecycles.hide,
     inject(fault) {
       faults.push({ fault, left: fault.times ?? 1 });
     },
@@ -412,46 +252,4 @@ async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/**
- * A fine-tune job that queues, starts, saves `checkpoints` checkpoints (one step each) and
- * completes with `model_output_name`.
- */
-export function successfulFineTuneScript(options: { checkpoints?: number; modelOutputName?: string } = {}): FakeJobStep[] {
-  const checkpoints = options.checkpoints ?? 2;
-  return [
-    { status: 'pending', events: [{ type: 'job_pending' }] },
-    { status: 'running', events: [{ type: 'job_start' }, { type: 'training_start' }] },
-    ...Array.from({ length: checkpoints }, (_, index) => {
-      const step = (index + 1) * 100;
-      return {
-        status: 'running',
-        events: [{ type: 'checkpoint_save', step, checkpoint_path: `s3://together-checkpoints/ft/checkpoint-${step}`, message: `Checkpoint saved at step ${step}` }],
-      };
-    }),
-    {
-      status: 'completed',
-      events: [{ type: 'training_complete' }, { type: 'model_upload_complete' }, { type: 'job_complete' }],
-      ...(options.modelOutputName === undefined ? {} : { model_output_name: options.modelOutputName }),
-    },
-  ];
-}
-
-/** A fine-tune job that starts and then fails with `message` in a `job_error` event. */
-export function failedFineTuneScript(message = 'CUDA out of memory at step 120', status = 'error'): FakeJobStep[] {
-  return [
-    { status: 'pending', events: [{ type: 'job_pending' }] },
-    { status: 'running', events: [{ type: 'job_start' }] },
-    { status, events: [{ type: 'job_error', message, step: 120 }] },
-  ];
-}
-
-/** A batch that validates, runs and ends in `final` (`COMPLETED`, `FAILED`, `EXPIRED`, `CANCELLED`). */
-export function batchScript(id: string, final: 'COMPLETED' | 'FAILED' | 'EXPIRED' | 'CANCELLED'): FakeBatchStep[] {
-  const last: FakeBatchStep =
-    final === 'COMPLETED'
-      ? { status: final, output_file_id: `file-out-${id}`, error_file_id: `file-err-${id}` }
-      : { status: final, error: final === 'FAILED' ? 'input file failed validation' : `batch ${final.toLowerCase()}`, ...(final === 'FAILED' ? { error_file_id: `file-err-${id}` } : {}) };
-  return [{ status: 'VALIDATING' }, { status: 'IN_PROGRESS', progress: 40 }, last];
 }
