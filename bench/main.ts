@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { benchColdStart, type ColdStartResult } from './coldstart';
-import { ACCESS_LOG_FIELDS } from '../infra/constructs/webhook-receiver';
+import { ACCESS_LOG_FIELDS } from '../infra/constructs/receiver-endpoint';
 import { accessLogLineBytes, ASSUMPTIONS, AWS_ROUND_TRIPS_MS, costTable, describeCost, dynamoItemBytes, FIXED_MONTHLY, PRICES_USD, type CostMeasurements, type CostTable } from './cost';
 import { benchEndToEnd } from './e2e';
 import { forkWorker } from './fork';

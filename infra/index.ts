@@ -8,13 +8,8 @@
  * receiver.onEvent('fine_tune.completed', new LambdaFunction(myFunction));
  * ```
  */
-export {
-  ACCEPT_WORST_CASE_SECONDS,
-  RECEIVER_TIMEOUT,
-  WebhookReceiver,
-  type TogetherPollingProps,
-  type WebhookReceiverProps,
-} from './constructs/webhook-receiver';
+export { WebhookReceiver, type TogetherPollingProps, type WebhookReceiverProps } from './constructs/webhook-receiver';
+export { ACCEPT_WORST_CASE_SECONDS, RECEIVER_TIMEOUT } from './constructs/receiver-budget';
 export { DEFAULT_EVENT_ARCHIVE_RETENTION, MIN_RECORD_LIFETIME, recordLifetime, WebhookEventBus, type OnEventOptions, type WebhookEventBusProps } from './constructs/event-bus';
 export { BundledFunction, FUNCTION_RUNTIME, type BundledFunctionProps } from './constructs/bundled-function';
 export { RoutePipeline } from './constructs/route-pipeline';

@@ -5,6 +5,7 @@ import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { ROUTES } from '../functions/core/routes';
 import { WebhookReceiver, type TogetherPollingProps, type WebhookReceiverProps } from './constructs/webhook-receiver';
 import { STACK_OUTPUTS, providerPascal } from '../functions/core/stack-outputs';
+import { receiverContextReader, type ContextReader } from './context';
 
 /** Properties of {@link WebhookReceiverStack}. */
 export interface WebhookReceiverStackProps extends StackProps {
@@ -75,8 +76,6 @@ export class WebhookReceiverStack extends Stack {
   }
 }
 
-/** Reads a context value that may be given on the command line (`-c key=value`, always a string). */
-type ContextReader = (key: string) => unknown;
 
 /**
  * Receiver settings from CDK context (`cdk.json` or `-c key=value`):
@@ -88,9 +87,11 @@ type ContextReader = (key: string) => unknown;
  * `eventArchiveRetentionDays` (whole days, default 29, at most as long as event records are kept), `tracing` (`true` |
  * `false`, default true), `batchResults` (`true` | `false`, default false),
  * `batchResultsExpirationDays`, `endpoint` (`httpApi` | `functionUrl`), `functionUrlConcurrency`
- * and `logLevel` (`DEBUG` | `INFO` | `WARN` | `ERROR`). Values are checked by {@link WebhookReceiver}.
+ * and `logLevel` (`DEBUG` | `INFO` | `WARN` | `ERROR`): the keys of {@link RECEIVER_CONTEXT_KEYS}, and no
+ * other. Values are checked by {@link WebhookReceiver}.
  */
-export function receiverPropsFromContext(read: ContextReader): WebhookReceiverProps {
+export function receiverPropsFromContext(readContext: ContextReader): WebhookReceiverProps {
+  const read = receiverContextReader(readContext);
   const text = (key: string): string | undefined => {
     const value = read(key);
     if (value === undefined || value === null || String(value).trim() === '') return undefined;

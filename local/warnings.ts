@@ -1,5 +1,6 @@
 import { retentionVariable, signatureSchemeVariable } from '../functions/core/config';
 import { PROVIDER_NAMES } from '../functions/core/event';
+import { nearest } from '../functions/core/nearest';
 import { PROVIDERS } from '../functions/core/providers';
 
 /**
@@ -87,29 +88,4 @@ export function unknownVariableWarnings(env: Readonly<Record<string, string | un
     .filter((name) => env[name] !== undefined && !known.has(name) && PROJECT_PREFIXES.some((prefix) => name.startsWith(prefix)))
     .sort()
     .map((name) => `warning: ${name} is set but is not a variable of this project; did you mean ${nearest(name, KNOWN_VARIABLES)}? (see README, "Local configuration")`);
-}
-
-/** The candidate with the least edit distance to `name`; the first listed of equals. */
-function nearest(name: string, candidates: readonly string[]): string {
-  let best = candidates[0] ?? '';
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of candidates) {
-    const distance = editDistance(name, candidate);
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
-  }
-  return best;
-}
-
-/** Levenshtein distance: the fewest insertions, deletions and substitutions that turn `a` into `b`. */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i += 1) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j += 1) {
-      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
 }

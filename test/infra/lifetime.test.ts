@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { ROUTES } from '../../functions/core/routes';
 import { checkQueueSettings } from '../../infra/constructs/route-pipeline';
-import { RECEIVER_BUDGET, checkReceiverBudget } from '../../infra/constructs/webhook-receiver';
+import { RECEIVER_BUDGET, checkReceiverBudget } from '../../infra/constructs/receiver-budget';
 import { receiverPropsFromContext, type WebhookReceiverStack } from '../../infra/stack';
 import { logicalId, testStack } from './app';
 

@@ -27,7 +27,7 @@ async function synth(...context: string[]): Promise<{ code: number; stderr: stri
   }
 }
 
-describe('cdk synth with a wrong context value', () => {
+describe('cdk synth with a wrong context key or value', () => {
   it('prints the message alone, without a stack trace, and fails', async () => {
     const { code, stderr } = await synth('retentionDays=3');
 
@@ -35,5 +35,14 @@ describe('cdk synth with a wrong context value', () => {
     expect(stderr).toContain('error: retentionDays must be a whole number from 7 to 365, got 3\n');
     expect(stderr).not.toMatch(/^\s+at /m);
     expect(stderr).not.toContain('throw new Error');
+  });
+
+  it('stops at a misspelt key, naming the nearest key, and at nothing CDK passes itself', async () => {
+    const { code, stderr } = await synth('eventbus=true');
+
+    expect(code).not.toBe(0);
+    expect(stderr.split('\n').filter((line) => line.startsWith('error: '))).toEqual([
+      'error: unknown context key eventbus; did you mean eventBus? (see docs/configuration.md, Deploy settings)',
+    ]);
   });
 });

@@ -5,8 +5,7 @@ import { CommanderError, type Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../cli/program';
 import { webhooksCommands } from '../../local/webhooks';
-import { STACK_NAME_CONTEXT_KEY } from '../../functions/core/stack-outputs';
-import { receiverPropsFromContext } from '../../infra/stack';
+import { APP_CONTEXT_KEYS } from '../../infra/context';
 import { sendProgram } from '../../local/send';
 
 // Every command README.md and docs/ show is checked against the code that would run it: npm
@@ -121,17 +120,8 @@ const NPM_BUILTINS = new Set(['install', 'i', 'ci', 'exec']);
 /** Tools `npx` runs in the docs, besides `cdk` and `webhooks`, whose arguments are files. */
 const NPX_FILE_TOOLS = new Set(['vitest', 'tsx', 'tsc']);
 
-/** The context keys infra reads: every key the receiver's settings ask for, and the stack name. */
-function contextKeys(): Set<string> {
-  const keys = new Set<string>([STACK_NAME_CONTEXT_KEY]);
-  receiverPropsFromContext((key) => {
-    keys.add(key);
-    return undefined;
-  });
-  return keys;
-}
-
-const KNOWN_CONTEXT_KEYS = contextKeys();
+/** The context keys infra reads: the one list `cdk synth` also checks every given key against. */
+const KNOWN_CONTEXT_KEYS: ReadonlySet<string> = new Set(APP_CONTEXT_KEYS);
 
 /** Usage notation in prose (`[--port 3100]`) is read as the words inside the brackets. */
 const unbracket = (words: readonly string[]) => words.map((word) => word.replace(/^\[/, '').replace(/\]$/, '')).filter((word) => word !== '');

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PROVIDER_NAMES } from '../../functions/core/event';
-import { editDistance, sdkNodeWarningFilter, unknownVariableWarnings } from '../../local/warnings';
+import { editDistance } from '../../functions/core/nearest';
+import { sdkNodeWarningFilter, unknownVariableWarnings } from '../../local/warnings';
 
 const sdkWarning = () => Object.assign(new Error('NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)\nversions published after…'), { name: 'Warning' });
 
