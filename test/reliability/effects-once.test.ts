@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Route } from '../../functions/core/routes';
 import { readConsumerConfig } from '../../functions/consumers/config';
 import { deployedConsumer } from '../../functions/consumers/deployed';
-import { normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
+import { acceptedRecord, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 
 /**
@@ -109,8 +109,10 @@ const lambdaContext = { functionName: 'consumer', awsRequestId: 'req-1', getRema
 describe('effects are sent at most once per consumer attempt', () => {
   it('[H3-3] a PutEvents answered after 3 s puts the event on the bus once', { timeout: 20_000 }, async () => {
     const consume = await deployedOn('fine_tune.completed', { EVENT_BUS_NAME: 'arn:aws:events:us-east-1:000000000000:event-bus/webhooks' });
+    const event = normalizedEvent();
+    await acceptedRecord(env, event);
 
-    const result = await consume(sqsEvent(sqsRecord(normalizedEvent())), lambdaContext);
+    const result = await consume(sqsEvent(sqsRecord(event)), lambdaContext);
 
     expect(result.batchItemFailures).toEqual([]);
     expect(endpoint.requests).toEqual(['AWSEvents.PutEvents']);
@@ -119,6 +121,7 @@ describe('effects are sent at most once per consumer attempt', () => {
   it('[H3-3] an alert whose Publish is answered after 3 s is sent once', { timeout: 20_000 }, async () => {
     const consume = await deployedOn('fine_tune.failed');
     const event = normalizedEvent({ type: 'fine_tune.failed', providerType: 'fine_tune.failed', data: { jobId: 'ft-test', errorMessage: 'out of memory' } });
+    await acceptedRecord(env, event);
 
     const result = await consume(sqsEvent(sqsRecord(event)), lambdaContext);
 
