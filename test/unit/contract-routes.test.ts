@@ -96,11 +96,11 @@ const MYTHICDOT: readonly Row[] = [
 const STANDARD: readonly Row[] = [
   { type: 'fine_tuning.job.succeeded', route: 'fine_tune.completed', data: { id: 'ftjob_a' }, subject: 'ftjob_a' },
   { type: 'fine_tuning.job.failed', route: 'fine_tune.failed', data: { id: 'ftjob_b' }, subject: 'ftjob_b' },
-  { type: 'fine_tuning.job.cancelled', route: 'fine_tune.failed', data: { id: 'ftjob_c' }, subject: 'ftjob_c' },
+  { type: 'fine_tuning.job.cancelled', route: 'fine_tune.cancelled', data: { id: 'ftjob_c' }, subject: 'ftjob_c' },
   { type: 'batch.completed', route: 'batch.completed', data: { id: 'batch_a' }, subject: 'batch_a' },
   { type: 'batch.failed', route: 'batch.failed', data: { id: 'batch_b' }, subject: 'batch_b' },
-  { type: 'batch.expired', route: 'batch.failed', data: { id: 'batch_c' }, subject: 'batch_c' },
-  { type: 'batch.cancelled', route: 'batch.failed', data: { id: 'batch_d' }, subject: 'batch_d' },
+  { type: 'batch.expired', route: 'batch.expired', data: { id: 'batch_c' }, subject: 'batch_c' },
+  { type: 'batch.cancelled', route: 'batch.cancelled', data: { id: 'batch_d' }, subject: 'batch_d' },
   { type: 'response.completed', route: 'other', data: { id: 'resp_a' }, subject: 'resp_a' },
 ];
 

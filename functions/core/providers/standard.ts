@@ -27,11 +27,11 @@ export const standard = defineProvider({
   routes: {
     'fine_tuning.job.succeeded': 'fine_tune.completed',
     'fine_tuning.job.failed': 'fine_tune.failed',
-    'fine_tuning.job.cancelled': 'fine_tune.failed',
+    'fine_tuning.job.cancelled': 'fine_tune.cancelled',
     'batch.completed': 'batch.completed',
     'batch.failed': 'batch.failed',
-    'batch.expired': 'batch.failed',
-    'batch.cancelled': 'batch.failed',
+    'batch.expired': 'batch.expired',
+    'batch.cancelled': 'batch.cancelled',
   },
   envelope: Envelope,
   toFacts: (envelope, verified) => {
@@ -48,8 +48,11 @@ export const standard = defineProvider({
   data: {
     'fine_tune.completed': { jobId: (d) => text(d.id) },
     'fine_tune.failed': { jobId: (d) => text(d.id) },
+    'fine_tune.cancelled': { jobId: (d) => text(d.id) },
     'batch.completed': { batchId: (d) => text(d.id) },
     'batch.failed': { batchId: (d) => text(d.id) },
+    'batch.cancelled': { batchId: (d) => text(d.id) },
+    'batch.expired': { batchId: (d) => text(d.id) },
   },
   samples: Object.fromEntries(
     [
