@@ -340,12 +340,12 @@ describe('jobs projection', () => {
     ['batch.expired', 'expired'],
   ] as const)('ends a %s job or batch %s in the jobs table and publishes no alert', async (route, state) => {
     const subject = `${route}-${Math.random().toString(36).slice(2)}`;
-    const event = normalizedEvent({ provider: 'standard', type: route, providerType: route, subject, data: {} } as Partial<NormalizedEvent>);
+    const event = normalizedEvent({ provider: 'openai', type: route, providerType: route, subject, data: {} } as Partial<NormalizedEvent>);
 
     const response = await consumerOn(env, route)(sqsEvent(sqsRecord(event)));
 
     expect(response.batchItemFailures).toEqual([]);
-    expect(await jobItem(env, `standard#${subject}`)).toMatchObject({ state, transitions: [expect.objectContaining({ state })] });
+    expect(await jobItem(env, `openai#${subject}`)).toMatchObject({ state, transitions: [expect.objectContaining({ state })] });
     expect(await drainAlerts(env)).toHaveLength(0);
   });
 

@@ -8,7 +8,10 @@ const Envelope = z.looseObject({
   data: z.optional(z.looseObject({ id: z.optional(z.string()) })),
 });
 
-/** Any Standard Webhooks sender (OpenAI's envelope shown). The event id is the signed `webhook-id`. */
+/**
+ * Any Standard Webhooks sender (OpenAI has its own provider, `openai.ts`; this one reads the same
+ * envelope). The event id is the signed `webhook-id`.
+ */
 export const standard = defineProvider({
   name: 'standard',
   signatureSchemes: {
