@@ -4,7 +4,7 @@ import { secretProblem, secretRule } from '../functions/core/verify';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
 import { DEFAULT_STACK_NAME } from '../functions/core/stack-outputs';
-import { sampleTypes } from '../ops/deliveries';
+import { sampleTypeFor, sampleTypes } from '../ops/deliveries';
 import { addDlqCommands } from './dlq-commands';
 import { CliError, EXIT, UsageError, connectionError, errorJson, receiverUnreachable, type ExitCode } from '../ops/errors';
 import { eventForJson, eventsInWindow, publishedForJson, readPublished, getEvent, listEvents, parseEventFilter, parseEventKey, type EventsDeps } from '../ops/events';
@@ -246,7 +246,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     .command('send')
     .description('send signed sample deliveries to the receiver, in bursts, and count the answers')
     .argument('<provider>', PROVIDER_NAMES.join(' | '))
-    .argument('<type>', "one of the provider's sample types (see below)")
+    .argument('<type>', "one of the provider's sample types (see below), or a route one of them maps to")
     .addOption(new Option('--count <n>', 'deliveries to send').default('1'))
     .addOption(new Option('--duplicate-rate <r>', 'share of deliveries that resend an earlier event id, 0 to 0.99').default('0'))
     .addOption(new Option('--concurrency <c>', 'deliveries in flight at once').default('8'))
@@ -266,7 +266,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
           throw new UsageError(`unknown provider "${providerName}"; known: ${PROVIDER_NAMES.join(', ')}`);
         }
         const provider = providerName as ProviderName;
-        if (!sampleTypes(provider).includes(type)) {
+        if (sampleTypeFor(provider, type) === undefined) {
           throw new UsageError(`${provider} has no sample of type "${type}"; known: ${sampleTypes(provider).join(', ')}`);
         }
         const scheme = options.scheme ?? env[signatureSchemeVariable(provider)]?.trim();

@@ -7,7 +7,7 @@ import { EXIT, UsageError, connectionProblem, receiverUnreachable, type ExitCode
 import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
-import { buildDelivery, sampleTypes } from '../ops/deliveries';
+import { buildDelivery, sampleTypeFor, sampleTypes } from '../ops/deliveries';
 import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
 
 interface SendOptions {
@@ -27,7 +27,7 @@ export function sendProgram(): Command {
     new Command('npm run send --')
       .description('Sends a correctly signed sample delivery to a running receiver and prints the status and body.')
       .argument('<provider>', PROVIDER_NAMES.join(' | '))
-      .argument('<type>', "one of the provider's sample types (see below)")
+      .argument('<type>', "one of the provider's sample types (see below), or a route one of them maps to")
       .option('--url <url>', `receiver base URL or full endpoint (default http://127.0.0.1:$PORT, PORT=${LOCAL_DEFAULT_PORTS.PORT})`)
       .option('--secret <secret>', 'signing secret (default: first of {PROVIDER}_WEBHOOK_SECRET, else the development secret)')
       .option('--id <id>', 'event id (default: random); send the same id twice to see a duplicate')
@@ -48,7 +48,7 @@ async function send(providerName: string, type: string, options: SendOptions, en
     throw new UsageError(`unknown provider "${providerName}"; known: ${PROVIDER_NAMES.join(', ')}`);
   }
   const provider = providerName as ProviderName;
-  if (options.body === undefined && !sampleTypes(provider).includes(type)) {
+  if (options.body === undefined && sampleTypeFor(provider, type) === undefined) {
     throw new UsageError(`${provider} has no sample of type "${type}"; known: ${sampleTypes(provider).join(', ')}`);
   }
   const offset = Number(options.timestampOffset);

@@ -73,6 +73,12 @@ export const KNOWN_VARIABLES: readonly string[] = [
 ];
 
 /**
+ * Variables under a project prefix that other tools read (OpenAI's SDKs and CLI): set in many
+ * shells, never a typo of ours, so never warned about, nor offered as a nearest name.
+ */
+const OTHER_TOOLS_VARIABLES: ReadonlySet<string> = new Set(['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_PROJECT_ID']);
+
+/**
  * The prefixes of the project's own variables: one per provider, and the local runtime's. Other
  * tools' variables (`OPENAI_API_KEY`, `AWS_PROFILE`) are none of the project's business.
  */
@@ -85,7 +91,9 @@ export const PROJECT_PREFIXES: readonly string[] = [...PROVIDER_NAMES.map((name)
 export function unknownVariableWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
   const known = new Set(KNOWN_VARIABLES);
   return Object.keys(env)
-    .filter((name) => env[name] !== undefined && !known.has(name) && PROJECT_PREFIXES.some((prefix) => name.startsWith(prefix)))
+    .filter(
+      (name) => env[name] !== undefined && !known.has(name) && !OTHER_TOOLS_VARIABLES.has(name) && PROJECT_PREFIXES.some((prefix) => name.startsWith(prefix)),
+    )
     .sort()
     .map((name) => `warning: ${name} is set but is not a variable of this project; did you mean ${nearest(name, KNOWN_VARIABLES)}? (see README, "Local configuration")`);
 }

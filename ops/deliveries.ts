@@ -5,7 +5,7 @@ import { signDelivery } from '../functions/core/sign';
 
 export interface DeliveryOptions {
   readonly provider: ProviderName;
-  /** A sample type of the provider (see `sampleTypes`). */
+  /** A sample type of the provider (see `sampleTypes`), or a route one of them maps to (`sampleTypeFor`). */
   readonly type: string;
   /** Event id; a fresh one when omitted. For LLMTune it is folded into the data (ids are derived). */
   readonly id?: string;
@@ -30,10 +30,22 @@ export function sampleTypes(provider: ProviderName): string[] {
   return Object.keys(PROVIDERS[provider].samples);
 }
 
+/**
+ * The sample type `type` names: a sample type of the provider, or a canonical route, read as the
+ * first sample whose type the provider routes there (`openai fine_tune.completed` is OpenAI's
+ * `fine_tuning.job.succeeded`). Undefined when neither.
+ */
+export function sampleTypeFor(provider: ProviderName, type: string): string | undefined {
+  const { samples, routes } = PROVIDERS[provider];
+  if (samples[type] !== undefined) return type;
+  return Object.keys(samples).find((sample) => routes[sample] === type);
+}
+
 /** A correctly signed sample delivery, as the provider would send it. */
 export function buildDelivery(options: DeliveryOptions): Delivery {
   const provider = PROVIDERS[options.provider];
-  const sample = provider.samples[options.type];
+  const sampleType = sampleTypeFor(options.provider, options.type);
+  const sample = sampleType === undefined ? undefined : provider.samples[sampleType];
   if (sample === undefined && options.body === undefined) {
     throw new Error(`no sample of type "${options.type}" for ${options.provider}; known: ${sampleTypes(options.provider).join(', ')}`);
   }

@@ -47,6 +47,8 @@ export const ROUTE_DATA_SCHEMAS = {
     errorMessage,
     step: number('The training step the job failed at.'),
   }),
+  // Cancelled and expired are ends the owner chose or allowed, not failures: nothing alerts.
+  'fine_tune.cancelled': z.object({ jobId }),
   'batch.completed': z.object({
     batchId,
     outputFileId: text("The provider's id of the file holding the results."),
@@ -55,6 +57,8 @@ export const ROUTE_DATA_SCHEMAS = {
     totalTokens: number('Tokens the batch used.'),
   }),
   'batch.failed': z.object({ batchId, errorMessage }),
+  'batch.cancelled': z.object({ batchId }),
+  'batch.expired': z.object({ batchId }),
   'model.deprecated': z.object({
     modelId: text('The deprecated model.'),
     replacementModel: text('The model the provider says to move to.'),

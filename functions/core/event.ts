@@ -2,7 +2,7 @@ import * as z from './zod';
 import { ROUTE_DATA_SCHEMAS } from './data';
 import { ROUTES, type Route } from './routes';
 
-export const PROVIDER_NAMES = ['together', 'llmtune', 'mythicdot', 'standard'] as const;
+export const PROVIDER_NAMES = ['together', 'llmtune', 'mythicdot', 'openai', 'standard'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 /** Longest event id accepted: ids are keys in DynamoDB and SQS attributes, not documents. */
@@ -67,8 +67,11 @@ export const NormalizedEventSchema = z.discriminatedUnion('type', [
   routeEvent('fine_tune.checkpoint'),
   routeEvent('fine_tune.completed'),
   routeEvent('fine_tune.failed'),
+  routeEvent('fine_tune.cancelled'),
   routeEvent('batch.completed'),
   routeEvent('batch.failed'),
+  routeEvent('batch.cancelled'),
+  routeEvent('batch.expired'),
   routeEvent('model.deprecated'),
   routeEvent('model.deployed'),
   routeEvent('deployment.changed'),

@@ -138,7 +138,7 @@ export const JOBS_TABLE = {
 } as const;
 
 /** What a job or batch is known to be doing, in order: a job only ever moves to a higher rank. */
-export const JOB_STATES = { started: 1, running: 2, completed: 3, failed: 3 } as const;
+export const JOB_STATES = { started: 1, running: 2, completed: 3, failed: 3, cancelled: 3, expired: 3 } as const;
 export type JobState = keyof typeof JOB_STATES;
 
 /** An item of the jobs projection. */
@@ -148,7 +148,7 @@ export interface JobItem {
   provider: string;
   subject: string;
   kind: 'fine_tune' | 'batch';
-  /** Latest state by rank: started < running < completed | failed (the first terminal state is final). */
+  /** Latest state by rank: started < running < completed | failed | cancelled | expired (the first terminal state is final). */
   state?: JobState;
   /** `JOB_STATES[state]`, kept so that conditions can compare ranks. */
   rank?: number;

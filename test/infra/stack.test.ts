@@ -660,7 +660,7 @@ describe('props', () => {
   });
 
   it('refuses an unknown provider', () => {
-    expect(() => testStack({ receiver: { providers: ['openai' as never] } })).toThrow(/unknown provider "openai"/);
+    expect(() => testStack({ receiver: { providers: ['replicate' as never] } })).toThrow(/unknown provider "replicate"/);
   });
 
   it('refuses an alarm e-mail together with an existing alarm topic', () => {

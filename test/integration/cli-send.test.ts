@@ -136,10 +136,17 @@ describe('npm run send', () => {
     expect(stdout).toMatch(/^401 /);
   });
 
+  it('npm run send -- openai fine_tune.completed sends the OpenAI sample that route names, accepted', async () => {
+    const { code, stdout, stderr } = await npmRunSend('openai', 'fine_tune.completed', '--url', runtime.url);
+
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/^200 .*"status":"accepted".*"key":"openai#/);
+  });
+
   it('exits 2 on usage errors: an unknown option, an unknown provider, a missing argument', async () => {
     const results = await Promise.all([
       npmRunSend('together', 'fine_tune.completed', '--nope'),
-      npmRunSend('openai', 'fine_tune.completed'),
+      npmRunSend('replicate', 'fine_tune.completed'),
       npmRunSend('together'),
       npmRunSend('together', 'fine_tune.completed', '--timestamp-offset', 'soon'),
     ]);

@@ -334,6 +334,33 @@ describe('jobs projection', () => {
     expect(await jobItem(env, `together#${subject}`)).toMatchObject({ state: 'failed', error: 'CUDA out of memory' });
   });
 
+  it.each([
+    ['fine_tune.cancelled', 'cancelled'],
+    ['batch.cancelled', 'cancelled'],
+    ['batch.expired', 'expired'],
+  ] as const)('ends a %s job or batch %s in the jobs table and publishes no alert', async (route, state) => {
+    const subject = `${route}-${Math.random().toString(36).slice(2)}`;
+    const event = normalizedEvent({ provider: 'openai', type: route, providerType: route, subject, data: {} } as Partial<NormalizedEvent>);
+
+    const response = await consumerOn(env, route)(sqsEvent(sqsRecord(event)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await jobItem(env, `openai#${subject}`)).toMatchObject({ state, transitions: [expect.objectContaining({ state })] });
+    expect(await drainAlerts(env)).toHaveLength(0);
+  });
+
+  it('does not reopen a cancelled job for a completed report that arrives after it', async () => {
+    const subject = `ft-${Math.random().toString(36).slice(2)}`;
+    const cancelled = normalizedEvent({ type: 'fine_tune.cancelled', providerType: 'fine_tuning.job.cancelled', subject, data: { jobId: subject } });
+
+    await consumerOn(env, 'fine_tune.cancelled')(sqsEvent(sqsRecord(cancelled)));
+    await consumerOn(env, 'fine_tune.completed')(sqsEvent(sqsRecord(completed(subject))));
+
+    const job = await jobItem(env, `together#${subject}`);
+    expect(job).toMatchObject({ state: 'cancelled' });
+    expect(job?.model).toBeUndefined();
+  });
+
   it('projects nothing for an event without a subject', async () => {
     const event = normalizedEvent({ subject: undefined, data: {} });
 

@@ -30,6 +30,7 @@ const MODEL_NAMES: Record<ProviderName, string | undefined> = {
   together: 'acme/llama-3-8b-support-v2', // data.model_name
   llmtune: 'ionet-finetune-model-id', // data.artifact
   mythicdot: 'ft:mythic-7b:acme:2026', // data.object.fine_tuned_model
+  openai: undefined, // data.id only
   standard: undefined, // data.id only
 };
 

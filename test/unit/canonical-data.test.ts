@@ -49,7 +49,7 @@ describe('canonical data of each route, whatever the provider', () => {
   it.each([
     ['together', together('fine_tune.failed', { fine_tune_id: 'ft-1', error_message: 'CUDA out of memory at step 1200', step: 1200 }), { jobId: 'ft-1', errorMessage: 'CUDA out of memory at step 1200', step: 1200 }],
     ['mythicdot', mythicdot('fine_tuning.job.failed', { id: 'ftjob_1', error: { message: 'training data has 3 invalid rows' } }), { jobId: 'ftjob_1', errorMessage: 'training data has 3 invalid rows' }],
-    ['standard (a cancelled job)', standard('fine_tuning.job.cancelled', { id: 'ftjob_1' }), { jobId: 'ftjob_1' }],
+    ['standard', standard('fine_tuning.job.failed', { id: 'ftjob_1' }), { jobId: 'ftjob_1' }],
   ])('maps a %s fine_tune.failed into jobId, errorMessage and step', (_name, event, data) => {
     expect([event.type, event.data]).toStrictEqual(['fine_tune.failed', data]);
   });

@@ -3,13 +3,14 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../functions/core/errors';
+import type { NormalizedEvent } from '../../functions/core/event';
 import { ROUTES } from '../../functions/core/routes';
 import { readConsumerConfig } from '../../functions/consumers/config';
 import { createConsumer } from '../../functions/consumers/consume';
 import { PoisonMessageError } from '../../functions/consumers/errors';
 import { parseMessage } from '../../functions/consumers/message';
 import { BUILT_IN_STEPS, stepsFor, type RouteStep } from '../../functions/consumers/routes';
-import { alertFor } from '../../functions/consumers/routes/alerts';
+import { alertFor, publishAlert } from '../../functions/consumers/routes/alerts';
 import { jobUpdateFor } from '../../functions/consumers/routes/jobs';
 import { normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
 
@@ -192,9 +193,16 @@ describe('alertFor', () => {
   });
 
   it("names the provider's own type when a failure comes without a reason", () => {
-    const event = normalizedEvent({ provider: 'standard', type: 'batch.failed', providerType: 'batch.expired', subject: 'batch_1', data: { batchId: 'batch_1' } });
+    const event = normalizedEvent({ provider: 'standard', type: 'batch.failed', providerType: 'batch.failed', subject: 'batch_1', data: { batchId: 'batch_1' } });
 
-    expect(alertFor(event)?.message).toMatch(/^Batch batch_1 on standard failed: no reason given \(batch\.expired\)\./);
+    expect(alertFor(event)?.message).toMatch(/^Batch batch_1 on standard failed: no reason given \(batch\.failed\)\./);
+  });
+
+  it.each(['fine_tune.cancelled', 'batch.cancelled', 'batch.expired'] as const)('raises no alert for %s, and its consumer runs no alert step', (route) => {
+    const event = normalizedEvent({ provider: 'standard', type: route, providerType: route, subject: 'x_1', data: {} } as Partial<NormalizedEvent>);
+
+    expect(alertFor(event)).toBeUndefined();
+    expect(BUILT_IN_STEPS[route]).not.toContain(publishAlert);
   });
 
   it('keeps the SNS subject within 100 characters', () => {

@@ -5,7 +5,7 @@ import { PROVIDERS } from '../../functions/core/providers';
 import type { SignatureSpec } from '../../functions/core/verify';
 
 /*
- * Every provider type the wire contract (providers.md) names, with the canonical route and the
+ * Every provider type the wire contract (providers.md, and for OpenAI its documented types) names, with the canonical route and the
  * subject it promises, written out as literals. The expectations never come from the providers'
  * own route maps or samples, so a wrong entry in a map fails here.
  */
@@ -29,6 +29,7 @@ function normalize(provider: ProviderName, row: Row) {
     together: { id: 'evt_contract', type: row.type, created: NOW_S, data: row.data },
     llmtune: { event: row.type, data: row.data, deliveredAt: '2026-11-01T16:45:12Z' },
     mythicdot: { id: 'evt_contract', type: row.type, created: NOW_S, data: row.data },
+    openai: { id: 'evt_contract', object: 'event', created_at: NOW_S, type: row.type, data: row.data },
     standard: { id: 'evt_contract', object: 'event', created_at: NOW_S, type: row.type, data: row.data },
   };
   return normalizeDelivery({
@@ -96,18 +97,34 @@ const MYTHICDOT: readonly Row[] = [
 const STANDARD: readonly Row[] = [
   { type: 'fine_tuning.job.succeeded', route: 'fine_tune.completed', data: { id: 'ftjob_a' }, subject: 'ftjob_a' },
   { type: 'fine_tuning.job.failed', route: 'fine_tune.failed', data: { id: 'ftjob_b' }, subject: 'ftjob_b' },
-  { type: 'fine_tuning.job.cancelled', route: 'fine_tune.failed', data: { id: 'ftjob_c' }, subject: 'ftjob_c' },
+  { type: 'fine_tuning.job.cancelled', route: 'fine_tune.cancelled', data: { id: 'ftjob_c' }, subject: 'ftjob_c' },
   { type: 'batch.completed', route: 'batch.completed', data: { id: 'batch_a' }, subject: 'batch_a' },
   { type: 'batch.failed', route: 'batch.failed', data: { id: 'batch_b' }, subject: 'batch_b' },
-  { type: 'batch.expired', route: 'batch.failed', data: { id: 'batch_c' }, subject: 'batch_c' },
-  { type: 'batch.cancelled', route: 'batch.failed', data: { id: 'batch_d' }, subject: 'batch_d' },
+  { type: 'batch.expired', route: 'batch.expired', data: { id: 'batch_c' }, subject: 'batch_c' },
+  { type: 'batch.cancelled', route: 'batch.cancelled', data: { id: 'batch_d' }, subject: 'batch_d' },
   { type: 'response.completed', route: 'other', data: { id: 'resp_a' }, subject: 'resp_a' },
+];
+
+/** OpenAI's documented types: the job and batch ones routed, the others to `other` (see openai.ts). */
+const OPENAI: readonly Row[] = [
+  { type: 'fine_tuning.job.succeeded', route: 'fine_tune.completed', data: { id: 'ftjob_a' }, subject: 'ftjob_a' },
+  { type: 'fine_tuning.job.failed', route: 'fine_tune.failed', data: { id: 'ftjob_b' }, subject: 'ftjob_b' },
+  { type: 'fine_tuning.job.cancelled', route: 'fine_tune.cancelled', data: { id: 'ftjob_c' }, subject: 'ftjob_c' },
+  { type: 'batch.completed', route: 'batch.completed', data: { id: 'batch_a' }, subject: 'batch_a' },
+  { type: 'batch.failed', route: 'batch.failed', data: { id: 'batch_b' }, subject: 'batch_b' },
+  { type: 'batch.cancelled', route: 'batch.cancelled', data: { id: 'batch_c' }, subject: 'batch_c' },
+  { type: 'batch.expired', route: 'batch.expired', data: { id: 'batch_d' }, subject: 'batch_d' },
+  { type: 'eval.run.failed', route: 'other', data: { id: 'evalrun_a' }, subject: 'evalrun_a' },
+  { type: 'response.incomplete', route: 'other', data: { id: 'resp_a' }, subject: 'resp_a' },
+  { type: 'realtime.call.incoming', route: 'other', data: { call_id: 'rtc_a', sip_headers: [] }, subject: 'rtc_a' },
+  { type: 'video.failed', route: 'other', data: { id: 'video_a' }, subject: 'video_a' },
 ];
 
 describe.each([
   ['together', TOGETHER],
   ['llmtune', LLMTUNE],
   ['mythicdot', MYTHICDOT],
+  ['openai', OPENAI],
   ['standard', STANDARD],
 ] as const)('the %s contract', (provider, rows) => {
   it.each(rows)('routes $type to $route', (row) => {
@@ -118,5 +135,20 @@ describe.each([
   // The contract leaves the subject of an unknown type open, so only the named types are held to one.
   it.each(rows.filter((row) => row.route !== 'other'))('takes the subject of $type from its data', (row) => {
     expect(normalize(provider, row).subject).toBe(row.subject);
+  });
+});
+
+describe('the openai envelope', () => {
+  it('takes the event id from the body, not the webhook-id header, and occurredAt from created_at in Unix seconds', () => {
+    const event = normalize('openai', { type: 'batch.expired', route: 'batch.expired', data: { id: 'batch_d' }, subject: 'batch_d' });
+
+    expect([event.id, event.occurredAt]).toEqual(['evt_contract', '2026-11-01T16:45:13.000Z']);
+  });
+
+  it('maps only the object id into the canonical data: the payload carries nothing else', () => {
+    const job = normalize('openai', { type: 'fine_tuning.job.succeeded', route: 'fine_tune.completed', data: { id: 'ftjob_a' }, subject: 'ftjob_a' });
+    const batch = normalize('openai', { type: 'batch.cancelled', route: 'batch.cancelled', data: { id: 'batch_c' }, subject: 'batch_c' });
+
+    expect([job.data, batch.data]).toEqual([{ jobId: 'ftjob_a' }, { batchId: 'batch_c' }]);
   });
 });

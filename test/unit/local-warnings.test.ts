@@ -47,6 +47,7 @@ describe('unknown variables with the project\'s prefixes at npm start', () => {
     const env = {
       LLMTUNE_WEBHOOK_SECERT: 'a',
       MYTHICDOT_WEBHOOK_SECRT: 'b',
+      OPENAI_WEBHOOK_SECRETS: 'd',
       STANDARD_SIGNATURE_SCHEMA: 'c',
       TOGETHER_POLL_INTERVAL: '30',
       RETENTION_DAYS_LLMTUN: '60',
@@ -60,6 +61,7 @@ describe('unknown variables with the project\'s prefixes at npm start', () => {
       ['LLMTUNE_WEBHOOK_SECERT', 'LLMTUNE_WEBHOOK_SECRET'],
       ['LOCAL_VISIBILITY_TIMEOUT', 'LOCAL_VISIBILITY_TIMEOUT_SECONDS'],
       ['MYTHICDOT_WEBHOOK_SECRT', 'MYTHICDOT_WEBHOOK_SECRET'],
+      ['OPENAI_WEBHOOK_SECRETS', 'OPENAI_WEBHOOK_SECRET'],
       ['RETENTION_DAYS_LLMTUN', 'RETENTION_DAYS_LLMTUNE'],
       ['STANDARD_SIGNATURE_SCHEMA', 'STANDARD_SIGNATURE_SCHEME'],
       ['TOGETHER_POLL_INTERVAL', 'TOGETHER_POLL_INTERVAL_SECONDS'],
@@ -87,7 +89,7 @@ describe('unknown variables with the project\'s prefixes at npm start', () => {
   });
 
   it('is silent for other tools\' variables and for variables that are not set', () => {
-    const env = { OPENAI_API_KEY: 'sk', REPLICATE_API_TOKEN: 'r', AWS_PROFILE: 'dev', TOGETHER_TYPO: undefined };
+    const env = { OPENAI_API_KEY: 'sk', OPENAI_BASE_URL: 'u', OPENAI_ORG_ID: 'o', REPLICATE_API_TOKEN: 'r', AWS_PROFILE: 'dev', TOGETHER_TYPO: undefined };
 
     const lines = unknownVariableWarnings(env);
 

@@ -75,7 +75,7 @@ describe('normalizeDelivery', () => {
 
   it('takes the Standard Webhooks id from the signed header', () => {
     const event = normalizeDelivery(input('standard', { type: 'batch.expired', data: { id: 'batch_1' } }, { verified: { headerId: 'msg_1', signedAtSeconds: NOW_S } }));
-    expect([event.id, event.type, event.subject]).toEqual(['msg_1', 'batch.failed', 'batch_1']);
+    expect([event.id, event.type, event.subject]).toEqual(['msg_1', 'batch.expired', 'batch_1']);
   });
 
   it('takes the MythicDot subject from data.object.id', () => {

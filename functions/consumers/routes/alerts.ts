@@ -11,7 +11,7 @@ export interface Alert {
   readonly message: string;
 }
 
-/** Some senders (Standard Webhooks) send only an id: their own type name still tells expired from cancelled. */
+/** Some senders (Standard Webhooks) send only an id: the alert names their own type instead of a reason. */
 const noReason = (event: NormalizedEvent) => `no reason given (${event.providerType})`;
 
 const reason = (event: NormalizedEvent, errorMessage: string | undefined) => errorSummary(errorMessage) ?? noReason(event);

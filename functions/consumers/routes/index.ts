@@ -17,8 +17,12 @@ export const BUILT_IN_STEPS: { readonly [R in Route]: readonly RouteStep<R>[] } 
   'fine_tune.checkpoint': [projectJob],
   'fine_tune.completed': [projectJob],
   'fine_tune.failed': [projectJob, publishAlert],
+  // Cancelled and expired are not failures: projected as terminal states, never alerted.
+  'fine_tune.cancelled': [projectJob],
   'batch.completed': [projectJob],
   'batch.failed': [projectJob, publishAlert],
+  'batch.cancelled': [projectJob],
+  'batch.expired': [projectJob],
   'model.deprecated': [publishAlert],
   'model.deployed': [logEvent],
   'deployment.changed': [logEvent],

@@ -61,7 +61,8 @@ export interface JobWrite {
  * changes nothing (a duplicate, or an older fact already superseded). Pure: the caller reads the
  * item, writes the result on condition that `version` has not moved, and merges again if it has.
  * The result does not depend on the order facts arrive in, nor on repeats:
- * - the state moves only to a higher rank (started < running < completed | failed); the first
+ * - the state moves only to a higher rank (started < running < completed | failed | cancelled |
+ *   expired); the first
  *   terminal state is final;
  * - each state the job was reported in is in `transitions` once, at its earliest report (by time,
  *   then event id), and `stateEventId`/`stateAt` name that same report for the current state;
@@ -190,7 +191,7 @@ function fitItem(next: Partial<JobItem>, written: Readonly<Record<string, unknow
   else delete next.checkpointPaths;
 }
 
-const TERMINAL: ReadonlySet<JobState> = new Set(['completed', 'failed']);
+const TERMINAL: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled', 'expired']);
 
 function mergeTransitions(current: readonly JobTransition[], entry: JobTransition, finalState: JobState | undefined): JobTransition[] {
   // The first terminal state is final: the other one never happened as far as the job is concerned.

@@ -18,8 +18,11 @@ const JOB_ROUTES: Partial<Record<Route, { kind: JobItem['kind']; state: JobState
   'fine_tune.checkpoint': { kind: 'fine_tune', state: 'running' },
   'fine_tune.completed': { kind: 'fine_tune', state: 'completed' },
   'fine_tune.failed': { kind: 'fine_tune', state: 'failed' },
+  'fine_tune.cancelled': { kind: 'fine_tune', state: 'cancelled' },
   'batch.completed': { kind: 'batch', state: 'completed' },
   'batch.failed': { kind: 'batch', state: 'failed' },
+  'batch.cancelled': { kind: 'batch', state: 'cancelled' },
+  'batch.expired': { kind: 'batch', state: 'expired' },
 };
 
 /** The projection update an event implies; undefined for routes not projected and events without a subject. */
@@ -113,7 +116,7 @@ export const projectJob: RouteStep = async (event, context) => {
 
 /**
  * The transition an event reports: `{provider}#{subject}#{state}` (`…#completed`, `…#failed`,
- * `…#started`), and `…#running@{step}` for a checkpoint, since each checkpoint is its own
+ * `…#started`, `…#cancelled`, `…#expired`), and `…#running@{step}` for a checkpoint, since each checkpoint is its own
  * transition. A Together push and a poll of the same transition carry different event ids and the
  * same transition key. Undefined for an event that reports no job transition (another route, no
  * subject, or a checkpoint without a step).

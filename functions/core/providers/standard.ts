@@ -8,7 +8,10 @@ const Envelope = z.looseObject({
   data: z.optional(z.looseObject({ id: z.optional(z.string()) })),
 });
 
-/** Any Standard Webhooks sender (OpenAI's envelope shown). The event id is the signed `webhook-id`. */
+/**
+ * Any Standard Webhooks sender (OpenAI has its own provider, `openai.ts`; this one reads the same
+ * envelope). The event id is the signed `webhook-id`.
+ */
 export const standard = defineProvider({
   name: 'standard',
   signatureSchemes: {
@@ -27,11 +30,11 @@ export const standard = defineProvider({
   routes: {
     'fine_tuning.job.succeeded': 'fine_tune.completed',
     'fine_tuning.job.failed': 'fine_tune.failed',
-    'fine_tuning.job.cancelled': 'fine_tune.failed',
+    'fine_tuning.job.cancelled': 'fine_tune.cancelled',
     'batch.completed': 'batch.completed',
     'batch.failed': 'batch.failed',
-    'batch.expired': 'batch.failed',
-    'batch.cancelled': 'batch.failed',
+    'batch.expired': 'batch.expired',
+    'batch.cancelled': 'batch.cancelled',
   },
   envelope: Envelope,
   toFacts: (envelope, verified) => {
@@ -48,8 +51,11 @@ export const standard = defineProvider({
   data: {
     'fine_tune.completed': { jobId: (d) => text(d.id) },
     'fine_tune.failed': { jobId: (d) => text(d.id) },
+    'fine_tune.cancelled': { jobId: (d) => text(d.id) },
     'batch.completed': { batchId: (d) => text(d.id) },
     'batch.failed': { batchId: (d) => text(d.id) },
+    'batch.cancelled': { batchId: (d) => text(d.id) },
+    'batch.expired': { batchId: (d) => text(d.id) },
   },
   samples: Object.fromEntries(
     [
