@@ -56,6 +56,20 @@ const SAMPLE_ID_PREFIX: Readonly<Record<string, string>> = { fine_tuning: 'ftjob
  * checked by the one Standard Webhooks verifier) over `{ id, object: "event", created_at, type,
  * data: { id } }`. The event id is the body's `id` (`evt_…`), the subject the object's `data.id`.
  */
+/**
+ * The canonical data of an event that carries only its object's id, as OpenAI's do (and Standard
+ * Webhooks senders shaped like them): the other fields are API reads, never mapped or guessed.
+ */
+export const ID_ONLY_DATA = {
+  'fine_tune.completed': { jobId: (d: Record<string, unknown>) => text(d.id) },
+  'fine_tune.failed': { jobId: (d: Record<string, unknown>) => text(d.id) },
+  'fine_tune.cancelled': { jobId: (d: Record<string, unknown>) => text(d.id) },
+  'batch.completed': { batchId: (d: Record<string, unknown>) => text(d.id) },
+  'batch.failed': { batchId: (d: Record<string, unknown>) => text(d.id) },
+  'batch.cancelled': { batchId: (d: Record<string, unknown>) => text(d.id) },
+  'batch.expired': { batchId: (d: Record<string, unknown>) => text(d.id) },
+} as const;
+
 export const openai = defineProvider({
   name: 'openai',
   signatureSchemes: {
@@ -75,16 +89,7 @@ export const openai = defineProvider({
     occurredAtSeconds: toSeconds(envelope.created_at, 'created_at'),
     providerData: envelope.data,
   }),
-  // OpenAI's events carry only the object's id: the other fields are OpenAI API reads, not mapped.
-  data: {
-    'fine_tune.completed': { jobId: (d) => text(d.id) },
-    'fine_tune.failed': { jobId: (d) => text(d.id) },
-    'fine_tune.cancelled': { jobId: (d) => text(d.id) },
-    'batch.completed': { batchId: (d) => text(d.id) },
-    'batch.failed': { batchId: (d) => text(d.id) },
-    'batch.cancelled': { batchId: (d) => text(d.id) },
-    'batch.expired': { batchId: (d) => text(d.id) },
-  },
+  data: ID_ONLY_DATA,
   samples: Object.fromEntries(
     [
       'fine_tuning.job.succeeded',

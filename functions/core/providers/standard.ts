@@ -1,5 +1,5 @@
 import * as z from '../zod';
-import { text } from './fields';
+import { ID_ONLY_DATA } from './openai';
 import { defineProvider, pickSubject, toSeconds } from './types';
 
 const Envelope = z.looseObject({
@@ -47,16 +47,8 @@ export const standard = defineProvider({
       providerData: envelope.data,
     };
   },
-  // OpenAI's events carry only the object's id (providers.md): nothing else is mapped, or guessed.
-  data: {
-    'fine_tune.completed': { jobId: (d) => text(d.id) },
-    'fine_tune.failed': { jobId: (d) => text(d.id) },
-    'fine_tune.cancelled': { jobId: (d) => text(d.id) },
-    'batch.completed': { batchId: (d) => text(d.id) },
-    'batch.failed': { batchId: (d) => text(d.id) },
-    'batch.cancelled': { batchId: (d) => text(d.id) },
-    'batch.expired': { batchId: (d) => text(d.id) },
-  },
+  // Shaped like OpenAI's events: only the object's id, nothing else mapped or guessed.
+  data: ID_ONLY_DATA,
   samples: Object.fromEntries(
     [
       'fine_tuning.job.succeeded',
