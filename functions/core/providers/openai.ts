@@ -56,6 +56,29 @@ const SAMPLE_ID_PREFIX: Readonly<Record<string, string>> = { fine_tuning: 'ftjob
  * checked by the one Standard Webhooks verifier) over `{ id, object: "event", created_at, type,
  * data: { id } }`. The event id is the body's `id` (`evt_…`), the subject the object's `data.id`.
  */
+/** The types OpenAI's events are routed by; any other goes to `other` by the fallback, as the list above says. */
+export const ID_ONLY_ROUTES = Object.fromEntries(Object.entries(OPENAI_EVENT_ROUTES).filter(([, route]) => route !== 'other'));
+
+/**
+ * Samples of events shaped like OpenAI's, `{ id, object: "event", created_at, type, data: { id } }`,
+ * one per type; `eventId` gives the body's `id` from the sample id. One job or batch per sample
+ * id: different samples are different jobs, a resend the same.
+ */
+export function idOnlySamples(types: readonly string[], eventId: (id: string) => string) {
+  return Object.fromEntries(
+    types.map((type) => [
+      type,
+      ({ id, nowSeconds }: { id: string; nowSeconds: number }) => ({
+        id: eventId(id),
+        object: 'event',
+        created_at: nowSeconds,
+        type,
+        data: { id: `${SAMPLE_ID_PREFIX[type.split('.')[0] ?? ''] ?? 'obj'}_${id}` },
+      }),
+    ]),
+  );
+}
+
 /**
  * The canonical data of an event that carries only its object's id, as OpenAI's do (and Standard
  * Webhooks senders shaped like them): the other fields are API reads, never mapped or guessed.
@@ -78,8 +101,7 @@ export const openai = defineProvider({
   defaultSignatureScheme: 'standard',
   secretEnv: 'OPENAI_WEBHOOK_SECRET',
   developmentSecret: 'whsec_ZGV2LW9wZW5haS13ZWJob29rLXNlY3JldC0zMmIh',
-  // Only the routed types: any other goes to `other` by the fallback, as the list above says.
-  routes: Object.fromEntries(Object.entries(OPENAI_EVENT_ROUTES).filter(([, route]) => route !== 'other')),
+  routes: ID_ONLY_ROUTES,
   envelope: Envelope,
   toFacts: (envelope) => ({
     id: envelope.id,
@@ -90,7 +112,7 @@ export const openai = defineProvider({
     providerData: envelope.data,
   }),
   data: ID_ONLY_DATA,
-  samples: Object.fromEntries(
+  samples: idOnlySamples(
     [
       'fine_tuning.job.succeeded',
       'fine_tuning.job.failed',
@@ -101,16 +123,7 @@ export const openai = defineProvider({
       'batch.expired',
       'eval.run.succeeded',
       'response.completed',
-    ].map((type) => [
-      type,
-      ({ id, nowSeconds }: { id: string; nowSeconds: number }) => ({
-        id,
-        object: 'event',
-        created_at: nowSeconds,
-        type,
-        // One job or batch per sample id: different samples are different jobs, a resend the same.
-        data: { id: `${SAMPLE_ID_PREFIX[type.split('.')[0] ?? ''] ?? 'obj'}_${id}` },
-      }),
-    ]),
+    ],
+    (id) => id,
   ),
 });

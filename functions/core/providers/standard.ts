@@ -1,5 +1,5 @@
 import * as z from '../zod';
-import { ID_ONLY_DATA } from './openai';
+import { ID_ONLY_DATA, ID_ONLY_ROUTES, idOnlySamples } from './openai';
 import { defineProvider, pickSubject, toSeconds } from './types';
 
 const Envelope = z.looseObject({
@@ -27,15 +27,8 @@ export const standard = defineProvider({
   defaultSignatureScheme: 'standard',
   secretEnv: 'STANDARD_WEBHOOK_SECRET',
   developmentSecret: 'whsec_ZGV2LXN0YW5kYXJkLXNlY3JldC0zMi1ieXRlcyE=',
-  routes: {
-    'fine_tuning.job.succeeded': 'fine_tune.completed',
-    'fine_tuning.job.failed': 'fine_tune.failed',
-    'fine_tuning.job.cancelled': 'fine_tune.cancelled',
-    'batch.completed': 'batch.completed',
-    'batch.failed': 'batch.failed',
-    'batch.expired': 'batch.expired',
-    'batch.cancelled': 'batch.cancelled',
-  },
+  // Read as OpenAI's events are.
+  routes: ID_ONLY_ROUTES,
   envelope: Envelope,
   toFacts: (envelope, verified) => {
     return {
@@ -49,7 +42,7 @@ export const standard = defineProvider({
   },
   // Shaped like OpenAI's events: only the object's id, nothing else mapped or guessed.
   data: ID_ONLY_DATA,
-  samples: Object.fromEntries(
+  samples: idOnlySamples(
     [
       'fine_tuning.job.succeeded',
       'fine_tuning.job.failed',
@@ -58,16 +51,7 @@ export const standard = defineProvider({
       'batch.failed',
       'batch.expired',
       'batch.cancelled',
-    ].map((type) => [
-      type,
-      ({ id, nowSeconds }: { id: string; nowSeconds: number }) => ({
-        id: `evt_${id}`,
-        object: 'event',
-        created_at: nowSeconds,
-        type,
-        // One job or batch per sample id: different samples are different jobs, a resend the same.
-        data: { id: `${type.startsWith('batch') ? 'batch' : 'ftjob'}_${id}` },
-      }),
-    ]),
+    ],
+    (id) => `evt_${id}`,
   ),
 });
