@@ -12,13 +12,15 @@ import { claimEvent, markFailed, markHandled, type LedgerDeps } from './ledger';
 import { parseMessage } from './message';
 import { onceHelpers } from './once';
 import { publishToBus, type BusPublisher } from './publish';
-import { stepsFor, type OptionalSteps, type RouteContext, type RouteStep } from './routes';
+import { stepsFor, type Enricher, type OptionalSteps, type RouteContext, type RouteStep } from './routes';
 import { transitionKeyFor } from './routes/jobs';
 
 /** A consumer's dependencies; `steps` are those of its `route`, and get that route's events only. */
 export interface ConsumerDeps<R extends Route = Route> {
   readonly route: R;
   readonly steps: readonly RouteStep<R>[];
+  /** Completes the event from its provider's API before the steps; they get what it returns. */
+  readonly enrich?: Enricher;
   readonly documents: DynamoDBDocumentClient;
   readonly sns: SNSClient;
   readonly tableName: string;
@@ -109,7 +111,8 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
       ...onceHelpers({ ledger, lease, transitionKey, jobsTableName: deps.jobsTableName, logger: deps.logger, sleep: deps.sleep ?? realSleep }),
     };
     try {
-      for (const step of deps.steps) await step(event, context);
+      const enriched = deps.enrich === undefined ? event : await deps.enrich(event, context);
+      for (const step of deps.steps) await step(enriched, context);
       await markHandled(ledger, lease);
     } catch (error) {
       await markFailed(ledger, lease, error).catch((markError: unknown) =>
@@ -158,6 +161,7 @@ export function consumerFromConfig(
   return createConsumer({
     route: config.route,
     steps: [...builtIn, ...(clients.bus === undefined ? [] : [publishToBus(clients.bus)])],
+    ...(clients.enrich === undefined ? {} : { enrich: clients.enrich }),
     documents: clients.documents,
     sns: clients.sns,
     tableName: config.tableName,

@@ -14,6 +14,26 @@ const jobId = text("The provider's fine-tune job id.");
 const batchId = text("The provider's batch id.");
 const errorMessage = text(`Why it failed, in the provider's words (cut to ${MAX_DATA_TEXT_LENGTH} characters).`);
 
+/** Most points a `checkpoints` list carries: the jobs projection keeps as many. */
+export const MAX_DATA_CHECKPOINTS = 500;
+
+/**
+ * A job's checkpoints and per-step metrics, oldest first, where the provider gives several at once
+ * (read from its API, or from a log it sends): the loss curve `jobs show` and the console draw.
+ */
+const checkpoints = z.optional(
+  z
+    .array(
+      z.object({
+        step: z.int().check(z.nonnegative()),
+        loss: z.optional(z.number()),
+        path: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_DATA_TEXT_LENGTH))),
+        at: z.optional(z.iso.datetime()),
+      }),
+    )
+    .check(z.maxLength(MAX_DATA_CHECKPOINTS), z.describe('Checkpoints and metrics by step (`step`, `loss`, `path`, `at`), oldest first.')),
+);
+
 const deploymentData = z.object({
   deploymentId: text("The provider's deployment (endpoint) id."),
   modelId: text('The model the deployment serves.'),
@@ -29,6 +49,7 @@ export const ROUTE_DATA_SCHEMAS = {
   'fine_tune.started': z.object({
     jobId,
     baseModel: text('The model the job fine-tunes.'),
+    checkpoints,
   }),
   'fine_tune.checkpoint': z.object({
     jobId,
@@ -41,14 +62,16 @@ export const ROUTE_DATA_SCHEMAS = {
     modelName: text('The name of the fine-tuned model, as the provider serves it.'),
     evalLoss: number('The evaluation loss of the finished model.'),
     baseModel: text('The model the job fine-tuned.'),
+    checkpoints,
   }),
   'fine_tune.failed': z.object({
     jobId,
     errorMessage,
     step: number('The training step the job failed at.'),
+    checkpoints,
   }),
   // Cancelled and expired are ends the owner chose or allowed, not failures: nothing alerts.
-  'fine_tune.cancelled': z.object({ jobId }),
+  'fine_tune.cancelled': z.object({ jobId, checkpoints }),
   'batch.completed': z.object({
     batchId,
     outputFileId: text("The provider's id of the file holding the results."),
@@ -76,3 +99,6 @@ export const ROUTE_DATA_SCHEMAS = {
 
 /** The canonical `data` of one route, e.g. `EventData<'fine_tune.completed'>['modelName']`. */
 export type EventData<R extends Route> = z.infer<(typeof ROUTE_DATA_SCHEMAS)[R]>;
+
+/** One entry of a fine-tune's `checkpoints` list. */
+export type DataCheckpoint = NonNullable<EventData<'fine_tune.completed'>['checkpoints']>[number];

@@ -320,3 +320,39 @@ describe('job history under any delivery order and repeats', () => {
     );
   });
 });
+
+describe('job history: a list of checkpoints in one event', () => {
+  const completion = (checkpoints: JobFact['checkpoints'], eventId = 'evt_done'): JobFact => ({
+    ...transition('completed', 60, { model: 'ft:my-model' }),
+    eventId,
+    checkpoints,
+  });
+
+  it('every listed step becomes a point of the curve, at its own time or else the event\'s', () => {
+    const item = replay([completion([{ step: 10, loss: 2.5, at: at(10) }, { step: 20, loss: 1.5 }, { step: 30, loss: 0.9, path: 'ckpt-30' }])]);
+
+    expect(item?.checkpoints).toEqual([
+      { step: 10, loss: 2.5, at: at(10), eventId: 'evt_done' },
+      { step: 20, loss: 1.5, at: at(60), eventId: 'evt_done' },
+      { step: 30, loss: 0.9, at: at(60), eventId: 'evt_done', path: 'ckpt-30' },
+    ]);
+    expect(item).toMatchObject({ state: 'completed', model: 'ft:my-model', step: 30, loss: 0.9 });
+  });
+
+  it('a list that repeats pushed checkpoints adds nothing to them but what they lacked', () => {
+    const pushed = replay([checkpoint(10), checkpoint(20)]);
+
+    const item = replay([completion([{ step: 10, loss: 1, path: 'ckpt-10' }, { step: 20 }])], pushed);
+
+    expect(item?.checkpoints?.map((entry) => [entry.step, entry.loss, entry.eventId, entry.path])).toEqual([
+      [10, 1, 'evt_step_10', 'ckpt-10'],
+      [20, 0.5, 'evt_step_20', undefined],
+    ]);
+  });
+
+  it('the same list delivered twice writes once', () => {
+    const once = replay([completion([{ step: 1, loss: 3 }, { step: 2, loss: 2 }])]);
+
+    expect(mergeJob(once, completion([{ step: 1, loss: 3 }, { step: 2, loss: 2 }]), NOW)).toBeUndefined();
+  });
+});

@@ -65,3 +65,12 @@ export interface RouteContext {
  * gets that route's event, its `data` typed; a step of every route (`RouteStep`) gets any event.
  */
 export type RouteStep<in R extends Route = Route> = (event: RouteEvent<R>, context: RouteContext) => Promise<void>;
+
+/**
+ * Completes an event from its provider's API before the route's steps run, for providers whose
+ * events carry only an object's id (OpenAI): the steps, the projection and the bus get the event it
+ * returns, `data` filled, never another route or key. Reads only: a retried attempt reads again.
+ * It throws to fail the attempt (retried, then the dead-letter queue), and returns the event as it
+ * came when the provider has nothing more to say.
+ */
+export type Enricher = <R extends Route>(event: RouteEvent<R>, context: RouteContext) => Promise<RouteEvent<R>>;

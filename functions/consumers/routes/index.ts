@@ -1,11 +1,11 @@
 import type { Route } from '../../core/routes';
 import { EXTENSIONS, type Extensions } from '../extensions';
 import { publishAlert } from './alerts';
-import type { RouteStep } from './context';
+import type { Enricher, RouteStep } from './context';
 import { projectJob } from './jobs';
 import { logEvent } from './log';
 
-export type { RouteContext, RouteStep } from './context';
+export type { Enricher, RouteContext, RouteStep } from './context';
 
 /**
  * What each route's consumer does, in order: the one table of route logic. Typed over every
@@ -34,6 +34,8 @@ export const BUILT_IN_STEPS: { readonly [R in Route]: readonly RouteStep<R>[] } 
 export interface OptionalSteps {
   /** After the projection of `batch.completed`: copy the batch's files to S3 (`batch-results.ts`). */
   readonly batchResults?: RouteStep<'batch.completed'>;
+  /** Before every step: the event's data completed from its provider's API (`enrich/`). */
+  readonly enrich?: Enricher;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { attributeValueBytes, DYNAMODB_ITEM_LIMIT_BYTES, itemBytes } from '../../core/item-size';
+import type { DataCheckpoint } from '../../core/data';
 import { JOB_STATES, JOBS_TABLE, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../../core/table';
 
 /** What one event says about its job: the merge's input (`JobUpdate` is this, keyed, without the event's id and time). */
@@ -12,6 +13,8 @@ export interface JobFact {
   readonly loss?: number;
   /** Where the checkpoint was stored, with `step`. */
   readonly path?: string;
+  /** More steps the event reports at once (a provider's API or log): each merges like `step`, at the event's time unless it says. */
+  readonly checkpoints?: readonly DataCheckpoint[];
   /** Set together with a terminal state. */
   readonly details: Partial<Pick<JobItem, 'model' | 'output' | 'error' | 'evalLoss' | 'checkpointPaths'>>;
   readonly eventId: string;
@@ -77,7 +80,7 @@ export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, n
   const moves = current?.rank === undefined || current.rank < rank;
   const state = moves ? fact.state : current?.state;
   const report = { at: fact.occurredAt, eventId: fact.eventId, ...defined(fact.details) };
-  const checkpoints = mergeCheckpoints(current?.checkpoints ?? [], checkpointOf(fact));
+  const checkpoints = checkpointsOf(fact).reduce(mergeCheckpoints, [...(current?.checkpoints ?? [])]);
   const top = checkpoints.at(-1);
   // An item written before histories existed may hold a higher step than any entry.
   const topStep = top !== undefined && (current?.step === undefined || top.step >= current.step) ? top : undefined;
@@ -137,15 +140,16 @@ function mergeReports<T extends { at: string; eventId: string }>(a: T, b: T): T 
   return { ...defined(later), ...defined(earlier) } as T;
 }
 
-function checkpointOf(fact: JobFact): JobCheckpoint | undefined {
-  if (fact.step === undefined) return undefined;
-  return {
-    step: fact.step,
-    ...(fact.loss === undefined ? {} : { loss: fact.loss }),
-    at: fact.occurredAt,
+/** The steps a fact reports: its listed checkpoints, then its own `step`. */
+function checkpointsOf(fact: JobFact): JobCheckpoint[] {
+  const own = fact.step === undefined ? [] : [{ step: fact.step, loss: fact.loss, path: fact.path }];
+  return [...(fact.checkpoints ?? []), ...own].map(({ step, loss, path, at }: DataCheckpoint) => ({
+    step,
+    ...(loss === undefined ? {} : { loss }),
+    at: at ?? fact.occurredAt,
     eventId: fact.eventId,
-    ...(fact.path === undefined ? {} : { path: fact.path }),
-  };
+    ...(path === undefined ? {} : { path }),
+  }));
 }
 
 /** Orders two reports of the same thing: by time, then by event id, so that any arrival order agrees. */
@@ -159,8 +163,7 @@ function compareTimes(a: string, b: string): number {
   return Date.parse(a) - Date.parse(b);
 }
 
-function mergeCheckpoints(current: readonly JobCheckpoint[], entry: JobCheckpoint | undefined): JobCheckpoint[] {
-  if (entry === undefined) return [...current];
+function mergeCheckpoints(current: readonly JobCheckpoint[], entry: JobCheckpoint): JobCheckpoint[] {
   const same = current.find((checkpoint) => checkpoint.step === entry.step);
   const reported = same === undefined ? entry : mergeReports(same, entry);
   if (same !== undefined && isDeepStrictEqual(reported, same)) return [...current];

@@ -29,7 +29,7 @@ const JOB_ROUTES: Partial<Record<Route, { kind: JobItem['kind']; state: JobState
 export function jobUpdateFor(event: NormalizedEvent): JobUpdate | undefined {
   const target = JOB_ROUTES[event.type];
   if (target === undefined || event.subject === undefined) return undefined;
-  const { details, step, loss, path } = jobFacts(event);
+  const { details, step, loss, path, checkpoints } = jobFacts(event);
   return {
     pk: `${event.provider}#${event.subject}`,
     provider: event.provider,
@@ -39,6 +39,7 @@ export function jobUpdateFor(event: NormalizedEvent): JobUpdate | undefined {
     ...(step === undefined ? {} : { step }),
     ...(loss === undefined ? {} : { loss }),
     ...(path === undefined ? {} : { path }),
+    ...(checkpoints === undefined || checkpoints.length === 0 ? {} : { checkpoints }),
     details: Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined)),
   };
 }
@@ -63,8 +64,11 @@ function completionPaths(providerData: unknown): string[] {
 }
 
 /** What an event's canonical data says about its job or batch, beyond its state. */
-function jobFacts(event: NormalizedEvent): Pick<JobUpdate, 'details' | 'step' | 'loss' | 'path'> {
+function jobFacts(event: NormalizedEvent): Pick<JobUpdate, 'details' | 'step' | 'loss' | 'path' | 'checkpoints'> {
   switch (event.type) {
+    case 'fine_tune.started':
+    case 'fine_tune.cancelled':
+      return { details: {}, checkpoints: event.data.checkpoints };
     case 'fine_tune.checkpoint': {
       const { step, loss, checkpointPath } = event.data;
       // A loss and a path are kept only with the step they belong to.
@@ -75,11 +79,13 @@ function jobFacts(event: NormalizedEvent): Pick<JobUpdate, 'details' | 'step' | 
       const paths = completionPaths(event.providerData);
       return {
         details: { model: event.data.modelName, evalLoss: event.data.evalLoss, ...(paths.length === 0 ? {} : { checkpointPaths: paths }) },
+        checkpoints: event.data.checkpoints,
       };
     }
     case 'batch.completed':
       return { details: { output: event.data.outputUrl ?? event.data.outputFileId } };
     case 'fine_tune.failed':
+      return { details: { error: errorSummary(event.data.errorMessage) }, checkpoints: event.data.checkpoints };
     case 'batch.failed':
       return { details: { error: errorSummary(event.data.errorMessage) } };
     default:
