@@ -1,24 +1,19 @@
 import { Command, CommanderError, Option } from 'commander';
-import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
-import { secretProblem, secretRule } from '../functions/core/verify';
-import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
-import { PROVIDERS } from '../functions/core/providers';
+import { PROVIDER_NAMES } from '../functions/core/event';
 import { DEFAULT_STACK_NAME } from '../functions/core/stack-outputs';
-import { sampleTypeFor, sampleTypes } from '../ops/deliveries';
 import { addDlqCommands } from './dlq-commands';
-import { CliError, EXIT, UsageError, connectionError, errorJson, receiverUnreachable, type ExitCode } from '../ops/errors';
+import { CliError, EXIT, UsageError, connectionError, errorJson, type ExitCode } from '../ops/errors';
 import { eventForJson, eventsInWindow, publishedForJson, readPublished, getEvent, listEvents, parseEventFilter, parseEventKey, type EventsDeps } from '../ops/events';
-import { formatBurst, formatEventDetail, formatEventList, formatPublished, formatStatus } from './format';
+import { formatEventDetail, formatEventList, formatPublished, formatStatus } from './format';
 import { addJobsCommands } from './jobs-commands';
 import { escapeControl, printJson, printText, startProgress, terminalJson, type Output } from './output';
 import { addRegisterTogether } from './register-command';
+import { addSendCommand } from './send-command';
 import { describeReplay, replayMany, type ReplayOutcome } from '../ops/replay';
-import { burstHint, sendBurst } from '../ops/send';
 import { collectStatus } from '../ops/status';
 import { createPollerStateStore } from '../functions/poller/state';
 import { localTarget, stackTarget, type Target } from '../ops/target';
 import { DEFAULT_SINCE, daysNewestFirst, parseSince, parseWholeNumber } from '../ops/time';
-import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -241,90 +236,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
 
   addDlqCommands(program, { output, clock, connect, jsonOption, stackOption, setCode, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
 
-  // send --------------------------------------------------------------------------------------
-  program
-    .command('send')
-    .description('send signed sample deliveries to the receiver, in bursts, and count the answers')
-    .argument('<provider>', PROVIDER_NAMES.join(' | '))
-    .argument('<type>', "one of the provider's sample types (see below), or a route one of them maps to")
-    .addOption(new Option('--count <n>', 'deliveries to send').default('1'))
-    .addOption(new Option('--duplicate-rate <r>', 'share of deliveries that resend an earlier event id, 0 to 0.99').default('0'))
-    .addOption(new Option('--concurrency <c>', 'deliveries in flight at once').default('8'))
-    .addOption(new Option('--url <url>', "receiver base URL; default http://127.0.0.1:$PORT (3000), or the stack's WebhookUrl<Provider>"))
-    .addOption(new Option('--secret <secret>', 'signing secret; default the first of {PROVIDER}_WEBHOOK_SECRET, else (locally) the development secret'))
-    .addOption(new Option('--scheme <name>', 'signature scheme (Together: timestamped | body); default {PROVIDER}_SIGNATURE_SCHEME'))
-    .addOption(jsonOption())
-    .addOption(stackOption())
-    .addHelpText('after', `\nSample types:\n${PROVIDER_NAMES.map((name) => `  ${name}: ${sampleTypes(name).join(', ')}`).join('\n')}`)
-    .action(
-      async (
-        providerName: string,
-        type: string,
-        options: TargetOptions & { count: string; duplicateRate: string; concurrency: string; url?: string; secret?: string; scheme?: string; json?: boolean },
-      ) => {
-        if (!(PROVIDER_NAMES as readonly string[]).includes(providerName)) {
-          throw new UsageError(`unknown provider "${providerName}"; known: ${PROVIDER_NAMES.join(', ')}`);
-        }
-        const provider = providerName as ProviderName;
-        if (sampleTypeFor(provider, type) === undefined) {
-          throw new UsageError(`${provider} has no sample of type "${type}"; known: ${sampleTypes(provider).join(', ')}`);
-        }
-        const scheme = options.scheme ?? env[signatureSchemeVariable(provider)]?.trim();
-        if (scheme !== undefined && scheme !== '' && PROVIDERS[provider].signatureSchemes[scheme] === undefined) {
-          throw new UsageError(`${provider} has no signature scheme "${scheme}"; known: ${Object.keys(PROVIDERS[provider].signatureSchemes).join(', ')}`);
-        }
-        const count = parseWholeNumber(options.count, '--count', 1, 1_000_000);
-        const concurrency = parseWholeNumber(options.concurrency, '--concurrency', 1, 256);
-        const duplicateRate = Number(options.duplicateRate);
-        if (!Number.isFinite(duplicateRate) || duplicateRate < 0 || duplicateRate >= 1) {
-          throw new UsageError(`--duplicate-rate must be a number from 0 to below 1 (e.g. 0.2); got "${options.duplicateRate}"`);
-        }
-        const secretEnv = PROVIDERS[provider].secretEnv;
-        const secret = options.secret ?? parseSecretList(env[secretEnv], secretEnv)[0];
-        if (secret !== undefined) {
-          const signing = PROVIDERS[provider].signatureSchemes[scheme || PROVIDERS[provider].defaultSignatureScheme]?.scheme ?? 'hmac-hex';
-          const problem = secretProblem(signing, secret);
-          if (problem !== undefined) {
-            throw new UsageError(`the ${provider} signing secret (${options.secret === undefined ? secretEnv : '--secret'}) ${problem}; ${secretRule(signing)}`);
-          }
-        }
-        let url = options.url;
-        if (options.stack !== undefined) {
-          if (secret === undefined) {
-            throw new UsageError(`set ${PROVIDERS[provider].secretEnv} or --secret to a secret the stack accepts (it is stored in its SecretArn output)`);
-          }
-          if (url === undefined) {
-            const target = await connect(options.stack);
-            url = target.webhookUrls[provider];
-            if (url === undefined) throw new CliError(`${target.description} has no WebhookUrl output for ${provider}: is the provider enabled there?`);
-          }
-        }
-        url ??= `http://127.0.0.1:${env.PORT?.trim() || LOCAL_DEFAULT_PORTS.PORT}`;
-        const progress = startProgress(output, 'send', count);
-        const summary = await sendBurst(
-          {
-            provider,
-            type,
-            url,
-            count,
-            duplicateRate,
-            concurrency,
-            ...(secret === undefined ? {} : { secret }),
-            ...(scheme === undefined || scheme === '' ? {} : { scheme }),
-            onResult: () => progress.increment(),
-          },
-          clock,
-        ).finally(() => progress.stop());
-        if (summary.other['0'] === summary.sent) {
-          const tried = new URL(`/webhooks/${provider}`, url).toString();
-          throw receiverUnreachable(tried, summary.examples['0'] ?? 'no answer', options.stack === undefined ? undefined : `check the stack's WebhookUrl${capitalized(provider)} output and your network`);
-        }
-        const hint = burstHint(summary, provider, { ...(options.stack === undefined ? {} : { stack: options.stack }), secretGiven: options.secret !== undefined });
-        if (options.json) printJson(output, { ...summary, ...(hint === undefined ? {} : { hint }) });
-        else print(`${formatBurst(summary)}${hint === undefined ? '' : `hint: ${hint}\n`}`);
-        setCode(summary.accepted + summary.duplicate === summary.sent ? EXIT.ok : EXIT.failure);
-      },
-    );
+  addSendCommand(program, { output, env, clock, connect, jsonOption, stackOption, setCode });
 
   // status ------------------------------------------------------------------------------------
   program
@@ -361,8 +273,4 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
   addRegisterTogether(register, { output, env, print, connect, jsonOption, stackOption, fetch: deps.fetch ?? fetch, ...(deps.readStdin ? { readStdin: deps.readStdin } : {}) });
 
   return program;
-}
-
-function capitalized(name: string): string {
-  return `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 }

@@ -69,8 +69,13 @@ export function buildDelivery(options: DeliveryOptions): Delivery {
   return { path: `/webhooks/${options.provider}`, headers, body, id };
 }
 
-/** POSTs a delivery; resolves with the status and the response body. */
-export async function postDelivery(baseUrl: string, delivery: Delivery): Promise<{ status: number; body: string }> {
-  const response = await fetch(new URL(delivery.path, baseUrl), { method: 'POST', headers: delivery.headers, body: delivery.body });
+/**
+ * POSTs a delivery to a receiver's base URL (`http://127.0.0.1:3000`: the provider's path is
+ * added) or to a full endpoint (a URL with `/webhooks/` in its path, sent to as it is); resolves
+ * with the status and the response body.
+ */
+export async function postDelivery(url: string, delivery: Delivery): Promise<{ status: number; body: string }> {
+  const endpoint = /\/webhooks\//.test(new URL(url).pathname) ? new URL(url) : new URL(delivery.path, url);
+  const response = await fetch(endpoint, { method: 'POST', headers: delivery.headers, body: delivery.body });
   return { status: response.status, body: await response.text() };
 }

@@ -77,7 +77,7 @@ export function describeConnectionError(error: unknown, where: string, hint?: st
 
 /**
  * The error when a delivery got no answer from the receiver: the URL tried, what happened, and
- * what to check. `webhooks send` and `npm run send` both say it.
+ * what to check. `webhooks send` (`npm run send --`) says it.
  */
 export function receiverUnreachable(url: string, problem: string, hint: string = RECEIVER_HINT): CliError {
   return new CliError(`could not reach the receiver at ${url} (${problem})`, { hint });

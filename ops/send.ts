@@ -28,6 +28,16 @@ export interface BurstOptions {
   readonly concurrency: number;
   readonly secret?: string;
   readonly scheme?: string;
+  /** The event id of a burst of one; random ids otherwise. */
+  readonly id?: string;
+  /** Sign as if sent this many seconds from now (negative: a stale delivery). */
+  readonly timestampOffsetSeconds?: number;
+  /** Sign and send this text instead of the sample body. */
+  readonly body?: string;
+  /** Pad the sample body with spaces to this many bytes. */
+  readonly bodyBytes?: number;
+  /** Change one byte of the body after signing: the receiver must answer 401. */
+  readonly tamper?: boolean;
   /** Called after each delivery, for progress. */
   readonly onResult?: (result: DeliveryResult) => void;
 }
@@ -38,6 +48,8 @@ export interface DeliveryResult {
   readonly status: number;
   /** `accepted` / `duplicate` from a 200's body, else the error's short text. */
   readonly outcome: string;
+  /** The answer's body (its first 4 KB); empty when there was none. */
+  readonly body: string;
 }
 
 export interface BurstSummary {
@@ -50,6 +62,8 @@ export interface BurstSummary {
   /** The first error text seen for each other status, to say what went wrong. */
   readonly examples: Readonly<Record<string, string>>;
   readonly elapsedMs: number;
+  /** A single delivery's answer, as it came. */
+  readonly answer?: Pick<DeliveryResult, 'status' | 'body'>;
 }
 
 /**
@@ -58,24 +72,18 @@ export interface BurstSummary {
  * racing its original into a 409. Each delivery is built and signed anew (fresh timestamp).
  */
 export async function sendBurst(options: BurstOptions, clock: () => number = Date.now): Promise<BurstSummary> {
-  const { unique, resent } = planBurst(options.count, options.duplicateRate);
+  const { unique, resent } = planBurst(options.count, options.duplicateRate, options.id === undefined ? undefined : () => options.id as string);
   const started = clock();
   const results: DeliveryResult[] = [];
   const deliver = async (id: string) => {
-    const delivery: Delivery = buildDelivery({
-      provider: options.provider,
-      type: options.type,
-      id,
-      ...(options.secret === undefined ? {} : { secret: options.secret }),
-      ...(options.scheme === undefined ? {} : { scheme: options.scheme }),
-    });
+    const delivery = deliveryOf(options, id, Math.floor(clock() / 1000) + (options.timestampOffsetSeconds ?? 0));
     let result: DeliveryResult;
     try {
       const response = await postDelivery(options.url, delivery);
-      result = { id, status: response.status, outcome: outcomeOf(response.status, response.body) };
+      result = { id, status: response.status, outcome: outcomeOf(response.status, response.body), body: response.body.slice(0, 4096) };
     } catch (error) {
       const cause = connectionProblem(error) ?? (error as { cause?: { code?: string } }).cause?.code;
-      result = { id, status: 0, outcome: cause ?? (error instanceof Error ? error.message : String(error)) };
+      result = { id, status: 0, outcome: cause ?? (error instanceof Error ? error.message : String(error)), body: '' };
     }
     results.push(result);
     options.onResult?.(result);
@@ -96,7 +104,40 @@ export async function sendBurst(options: BurstOptions, clock: () => number = Dat
       examples[status] ??= result.outcome;
     }
   }
-  return { url: options.url, sent: results.length, accepted, duplicate, other, examples, elapsedMs: clock() - started };
+  const [only] = results;
+  return {
+    url: options.url,
+    sent: results.length,
+    accepted,
+    duplicate,
+    other,
+    examples,
+    elapsedMs: clock() - started,
+    ...(results.length === 1 && only !== undefined ? { answer: { status: only.status, body: only.body } } : {}),
+  };
+}
+
+/** One delivery of a burst, signed at `nowSeconds`: the sample, or the body given, padded or tampered as asked. */
+function deliveryOf(options: BurstOptions, id: string, nowSeconds: number): Delivery {
+  const signing = {
+    provider: options.provider,
+    type: options.type,
+    id,
+    nowSeconds,
+    ...(options.secret === undefined ? {} : { secret: options.secret }),
+    ...(options.scheme === undefined ? {} : { scheme: options.scheme }),
+  };
+  let body = options.body;
+  if (options.bodyBytes !== undefined) {
+    const sample = buildDelivery(signing).body.toString();
+    body = sample.slice(0, -1) + ' '.repeat(Math.max(0, options.bodyBytes - sample.length)) + '}';
+  }
+  const delivery = buildDelivery({ ...signing, ...(body === undefined ? {} : { body }) });
+  if (options.tamper === true && delivery.body.length > 1) {
+    const at = delivery.body.length - 2;
+    delivery.body[at] = (delivery.body[at] ?? 0) ^ 0x01;
+  }
+  return delivery;
 }
 
 function outcomeOf(status: number, body: string): string {

@@ -107,12 +107,47 @@ describe('webhooks send', () => {
   });
 });
 
+describe('webhooks send: one delivery', () => {
+  it('[SEND] prints the answer as it came; the same --id again is a duplicate', async () => {
+    const first = await send(['together', 'fine_tune.completed', '--id', 'evt_send_once', '--url', runtime.url]);
+    const again = await send(['together', 'fine_tune.completed', '--id', 'evt_send_once', '--url', runtime.url]);
+
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^200 \{"status":"accepted","key":"together#evt_send_once"/);
+    expect(again.stdout).toMatch(/^200 \{"status":"duplicate","key":"together#evt_send_once"/);
+  });
+
+  it('[SEND] --tamper gets 401, --body-bytes over the cap 413, --body that is not JSON 400: each exits 1', async () => {
+    const results = await Promise.all([
+      send(['together', 'fine_tune.completed', '--tamper', '--url', runtime.url]),
+      send(['together', 'fine_tune.completed', '--body-bytes', '307200', '--url', runtime.url]),
+      send(['together', 'fine_tune.completed', '--body', 'not json', '--url', runtime.url]),
+    ]);
+
+    expect(results.map(({ code, stdout }) => [code, stdout.slice(0, 4)])).toEqual([
+      [1, '401 '],
+      [1, '413 '],
+      [1, '400 '],
+    ]);
+  });
+
+  it('[SEND] refuses the single-delivery options with a burst, and sends nothing', async () => {
+    const before = await queued('fine_tune.completed');
+
+    const { code, stderr } = await send(['together', 'fine_tune.completed', '--count', '3', '--id', 'evt_x', '--url', runtime.url]);
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('--id is for a single delivery; leave out --count (or set it to 1)');
+    expect(await queued('fine_tune.completed')).toBe(before);
+  });
+});
+
 describe('npm run send', () => {
-  const SEND = fileURLToPath(new URL('../../local/send.ts', import.meta.url));
-  /** Runs `npm run send -- …` as the script does: tsx on local/send.ts. */
+  const BIN = fileURLToPath(new URL('../../cli/webhooks.js', import.meta.url));
+  /** Runs `npm run send -- …` as the script does: `webhooks send`. */
   async function npmRunSend(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', SEND, ...argv], { timeout: 60_000 });
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, 'send', ...argv], { timeout: 60_000 });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const failed = error as { code: number; stdout: string; stderr: string };
@@ -120,7 +155,7 @@ describe('npm run send', () => {
     }
   }
 
-  it('against a receiver that is not running says connection refused, the URL tried and to run npm start, like webhooks send', async () => {
+  it('against a receiver that is not running says connection refused, the URL tried and to run npm start', async () => {
     const port = await closedPort();
 
     const { code, stderr } = await npmRunSend('together', 'fine_tune.completed', '--url', `http://127.0.0.1:${port}`);
@@ -146,7 +181,7 @@ describe('npm run send', () => {
   it('exits 2 on usage errors: an unknown option, an unknown provider, a missing argument', async () => {
     const results = await Promise.all([
       npmRunSend('together', 'fine_tune.completed', '--nope'),
-      npmRunSend('replicate', 'fine_tune.completed'),
+      npmRunSend('acme', 'fine_tune.completed'),
       npmRunSend('together'),
       npmRunSend('together', 'fine_tune.completed', '--timestamp-offset', 'soon'),
     ]);

@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../cli/program';
 import { webhooksCommands } from '../../local/webhooks';
 import { APP_CONTEXT_KEYS } from '../../infra/context';
-import { sendProgram } from '../../local/send';
 
 // Every command README.md and docs/ show is checked against the code that would run it: npm
 // scripts against package.json, `-c` keys against what infra reads, and `webhooks` and
@@ -183,8 +182,9 @@ async function problemOf(words: readonly string[], reference = false): Promise<s
     if (script === undefined || packageJson.scripts[script] === undefined) return `no script "${script ?? ''}" in package.json`;
     const dashes = after.indexOf('--');
     const scriptArgs = dashes === -1 ? [] : after.slice(dashes + 1);
-    if (verb === 'run' && script === 'send') return parseProblem(sendProgram(), scriptArgs, reference);
-    if (verb === 'run' && script === 'webhooks') return parseProblem(webhooksProgram(), scriptArgs, reference);
+    // A script that is the CLI (`webhooks`: the program; `send`: its `send` command) takes the CLI's arguments.
+    const cli = /^node cli\/webhooks\.js(.*)$/.exec(packageJson.scripts[script] ?? '');
+    if (verb === 'run' && cli !== null) return parseProblem(webhooksProgram(), [...(cli[1] ?? '').split(' ').filter(Boolean), ...scriptArgs], reference);
     return undefined;
   }
   if (tool === 'npx') {
@@ -264,8 +264,9 @@ describe('the checker of doc commands', () => {
     expect(await problemOf(['npx', 'webhooks', 'events'])).toMatch(/incomplete/);
   });
 
-  it('refuses an option npm run send does not have', async () => {
-    expect(await problemOf(['npm', 'run', 'send', '--', 'together', 'fine_tune.completed', '--count', '3'])).toMatch(/unknown option '--count'/);
+  it('reads npm run send as webhooks send, and refuses an option it does not have', async () => {
+    expect(await problemOf(['npm', 'run', 'send', '--', 'together', 'fine_tune.completed', '--count', '3'])).toBeUndefined();
+    expect(await problemOf(['npm', 'run', 'send', '--', 'together', 'fine_tune.completed', '--tampered'])).toMatch(/unknown option '--tampered'/);
     expect(await problemOf(['npm', 'run', 'send', '--', 'together', 'fine_tune.completed', '--timestamp-offset', '-400'])).toBeUndefined();
   });
 
