@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import * as z from '../zod';
+import { curveOf } from './curve';
 import { errorText, fieldsOf, number, text } from './fields';
 import { defineProvider, pickSubject, toSeconds, type DataReaders } from './types';
 
@@ -83,10 +84,13 @@ export const llmtune = defineProvider({
       modelName: (d) => text(d.artifact),
       evalLoss: (d) => number(fieldsOf(d.metrics).evalLoss),
       baseModel: (d) => text(d.baseModel),
+      // Not in LLMTune's published samples: a per-step history, where a payload carries one.
+      checkpoints: (d) => curveOf(fieldsOf(d.metrics).history),
     },
     'fine_tune.failed': {
       jobId: (d) => text(d.jobId),
       errorMessage: (d) => errorText(d.error) ?? errorText(d.errorMessage),
+      checkpoints: (d) => curveOf(fieldsOf(d.metrics).history),
     },
     'model.deployed': DEPLOYMENT,
     'deployment.changed': DEPLOYMENT,

@@ -1,4 +1,5 @@
 import * as z from '../zod';
+import { curveOf } from './curve';
 import { errorText, fieldsOf, number, text } from './fields';
 import { defineProvider, pickSubject, toSeconds } from './types';
 
@@ -45,8 +46,10 @@ export const mythicdot = defineProvider({
       jobId: (o) => text(o.id),
       modelName: (o) => text(o.fine_tuned_model),
       baseModel: (o) => text(o.model),
+      // Not in MythicDot's published sample: the job's checkpoints in OpenAI's checkpoint shape, where the object carries them.
+      checkpoints: (o) => curveOf(o.checkpoints),
     },
-    'fine_tune.failed': { jobId: (o) => text(o.id), errorMessage: (o) => errorText(o.error) },
+    'fine_tune.failed': { jobId: (o) => text(o.id), errorMessage: (o) => errorText(o.error), checkpoints: (o) => curveOf(o.checkpoints) },
     'batch.completed': {
       batchId: (o) => text(o.id),
       outputFileId: (o) => text(o.output_file_id),
