@@ -9,6 +9,7 @@ import { addJobsCommands } from './jobs-commands';
 import { escapeControl, printJson, printText, startProgress, terminalJson, type Output } from './output';
 import { addRegisterTogether } from './register-command';
 import { addSendCommand } from './send-command';
+import { addSimulateCommand } from './simulate-command';
 import { describeReplay, replayMany, type ReplayOutcome } from '../ops/replay';
 import { collectStatus } from '../ops/status';
 import { createPollerStateStore } from '../functions/poller/state';
@@ -237,6 +238,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
   addDlqCommands(program, { output, clock, connect, jsonOption, stackOption, setCode, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
 
   addSendCommand(program, { output, env, clock, connect, jsonOption, stackOption, setCode });
+  addSimulateCommand(program, { output, env, clock, connect, jsonOption, setCode, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
 
   // status ------------------------------------------------------------------------------------
   program

@@ -198,7 +198,9 @@ function jobEvents(item: JobItem, transitions: readonly JobTransition[], checkpo
     });
   }
   for (const transition of transitions) {
-    const checkpoint = byId.get(transition.eventId);
+    // A checkpoint event's row keeps its step; any other transition is its own row, even when its
+    // event also listed checkpoints (a completion that carries the curve).
+    const checkpoint = transition.state === 'running' ? byId.get(transition.eventId) : undefined;
     byId.set(transition.eventId, {
       ...(checkpoint ?? { at: transition.at, key: `${item.provider}#${transition.eventId}`, type: typeOf(transition.state) }),
       state: transition.state,

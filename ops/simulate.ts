@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import type { ProviderName } from '../functions/core/event';
+import type { JobState } from '../functions/core/table';
+import { buildDelivery, postDelivery } from './deliveries';
+import { CliError, connectionProblem, receiverUnreachable } from './errors';
+import { getJob, type JobDetail, type JobsDeps } from './jobs';
+import { llmtuneDeliveries, mythicdotDeliveries, togetherDeliveries, type JobScript, type ScriptedDelivery, type SimulatedOutcome } from './simulate-bodies';
+
+export { SIMULATED_OUTCOMES, type SimulatedOutcome } from './simulate-bodies';
+
+/** The providers `simulate fine-tune` drives, each as it really reports a job. */
+export const SIMULATED_PROVIDERS = ['openai', 'together', 'llmtune', 'mythicdot'] as const satisfies readonly ProviderName[];
+export type SimulatedProvider = (typeof SIMULATED_PROVIDERS)[number];
+
+/** How one provider's job is simulated: its deliveries, and what its API must know first. */
+interface Simulation {
+  readonly deliveries: (script: JobScript) => ScriptedDelivery[];
+  /** Job ids as the provider makes them. */
+  readonly jobId: (random: string) => string;
+  /** The points of the curve the job ends with. */
+  readonly points: (script: JobScript) => number;
+  /** The end state the jobs projection reaches for an outcome; undefined when the provider never reports that end. */
+  readonly endState: (outcome: SimulatedOutcome) => JobState | undefined;
+}
+
+const END_STATES: Record<SimulatedOutcome, JobState> = { completed: 'completed', failed: 'failed', cancelled: 'cancelled' };
+
+const SIMULATIONS: Partial<Record<SimulatedProvider, Simulation>> = {
+  together: { deliveries: togetherDeliveries, jobId: (random) => `ft-${random}`, points: (script) => script.steps, endState: (outcome) => (outcome === 'cancelled' ? 'running' : END_STATES[outcome]) },
+  llmtune: { deliveries: llmtuneDeliveries, jobId: (random) => `job-${random}`, points: (script) => script.steps, endState: (outcome) => END_STATES[outcome] },
+  mythicdot: { deliveries: mythicdotDeliveries, jobId: (random) => `ftjob-${random}`, points: (script) => (script.outcome === 'cancelled' ? 0 : script.steps), endState: (outcome) => (outcome === 'cancelled' ? 'started' : END_STATES[outcome]) },
+};
+
+export interface SimulateOptions {
+  readonly provider: SimulatedProvider;
+  /** Loss points, 3 to 500. */
+  readonly steps: number;
+  readonly outcome: SimulatedOutcome;
+  /** The receiver's base URL. */
+  readonly url: string;
+  /** Signing secret; the provider's development secret when undefined. */
+  readonly secret?: string;
+  /** Told of each delivery as it is answered. */
+  readonly onDelivery?: (delivery: { id: string; status: number; body: string }) => void;
+}
+
+export interface SimulateDeps {
+  readonly jobs: JobsDeps;
+  readonly clock: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** How long to wait for the job to reach its end state. */
+  readonly waitMs: number;
+}
+
+export interface SimulationResult {
+  /** `<provider>#<job id>`: the key of `jobs show`. */
+  readonly key: string;
+  readonly expectedState: JobState | undefined;
+  /** The job as the projection holds it when it reached the expected state, or when the wait ran out. */
+  readonly job: JobDetail | undefined;
+  readonly reached: boolean;
+}
+
+/**
+ * Drives one fine-tune of `provider` end to end against a running receiver: its webhooks, signed as
+ * that provider signs them, in order, each answered before the next; then waits until the jobs
+ * projection holds the job in the state its outcome ends in (the consumers run asynchronously).
+ */
+export async function simulateFineTune(options: SimulateOptions, deps: SimulateDeps): Promise<SimulationResult> {
+  const simulation = SIMULATIONS[options.provider];
+  if (simulation === undefined) throw new CliError(`simulating ${options.provider} needs its fake API, which this runtime does not serve`);
+  const jobId = simulation.jobId(randomBytes(6).toString('hex'));
+  const script: JobScript = { jobId, steps: options.steps, outcome: options.outcome, startSeconds: Math.floor(deps.clock() / 1000) - (options.steps + 2) * 60 };
+  for (const scripted of simulation.deliveries(script)) {
+    const delivery = buildDelivery({
+      provider: options.provider,
+      type: '',
+      id: scripted.id,
+      body: JSON.stringify(scripted.body),
+      ...(options.secret === undefined ? {} : { secret: options.secret }),
+    });
+    let answer: { status: number; body: string };
+    try {
+      answer = await postDelivery(options.url, delivery);
+    } catch (error) {
+      const problem = connectionProblem(error);
+      if (problem === undefined) throw error;
+      throw receiverUnreachable(new URL(delivery.path, options.url).toString(), problem);
+    }
+    options.onDelivery?.({ id: scripted.id, ...answer });
+    if (answer.status < 200 || answer.status >= 300) throw new CliError(`the receiver refused ${options.provider} delivery ${scripted.id}: ${answer.status} ${answer.body.slice(0, 200)}`);
+  }
+  const key = `${options.provider}#${jobId}`;
+  const expectedState = simulation.endState(options.outcome);
+  const deadline = deps.clock() + deps.waitMs;
+  for (;;) {
+    const job = await getJob(deps.jobs, key);
+    // Every point of the curve too: the checkpoints' consumers run beside the completion's.
+    const reached = job !== undefined && (expectedState === undefined || job.state === expectedState) && job.checkpoints.length >= simulation.points(script);
+    if (reached || deps.clock() >= deadline) return { key, expectedState, job, reached };
+    await deps.sleep(250);
+  }
+}

@@ -1,0 +1,58 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../cli/program';
+import type { JobDetail } from '../../ops/jobs';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { curve, modelNameOf } from '../../ops/simulate-bodies';
+import { captureOutput } from '../unit/cli-support';
+
+/**
+ * `webhooks simulate fine-tune` against the local runtime, consumers on: each provider's job, as
+ * it reports it, ends in the jobs table with its model name and the loss curve from its own metrics.
+ */
+
+let runtime: LocalRuntime;
+let cliEnv: Record<string, string>;
+
+beforeAll(async () => {
+  runtime = await startLocalRuntime({ env: {}, port: 0, dynamodbPort: 0, sqsPort: 0, logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }) });
+  const listeners = runtime.listeners();
+  cliEnv = { PORT: String(listeners.http.port), DYNAMODB_PORT: String(listeners.dynamodb.port), SQS_PORT: String(listeners.sqs.port) };
+}, 60_000);
+
+afterAll(async () => {
+  await runtime?.stop();
+});
+
+async function simulate(...argv: string[]) {
+  const captured = captureOutput();
+  const code = await run(['simulate', 'fine-tune', ...argv, '--json'], { output: captured.output, env: cliEnv });
+  return { code, result: JSON.parse(captured.stdout || '{}') as { key: string; reached: boolean; job?: JobDetail }, stderr: captured.stderr };
+}
+
+describe('[SIM] webhooks simulate fine-tune', () => {
+  it.each(['together', 'llmtune', 'mythicdot'] as const)('%s: completes with its model name and a loss curve of every point it reported', async (provider) => {
+    const { code, result, stderr } = await simulate('--provider', provider, '--steps', '6');
+
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const jobId = result.key.slice(provider.length + 1);
+    const expected = curve({ jobId, steps: 6, outcome: 'completed', startSeconds: 0 }).map(({ step, loss }) => [step, loss]);
+    expect(result.job).toMatchObject({ state: 'completed', model: modelNameOf(provider, jobId) });
+    expect(result.job?.checkpoints.map(({ step, loss }) => [step, loss])).toEqual(expected);
+  });
+
+  it.each(['together', 'llmtune', 'mythicdot'] as const)('%s: a failed job ends failed, its curve kept', async (provider) => {
+    const { code, result } = await simulate('--provider', provider, '--steps', '3', '--outcome', 'failed');
+
+    expect(code).toBe(0);
+    expect(result.job?.state).toBe('failed');
+    expect(result.job?.checkpoints).toHaveLength(3);
+  });
+
+  it('refuses a curve of fewer than 3 points, and an unknown provider, sending nothing', async () => {
+    const few = await simulate('--provider', 'together', '--steps', '2');
+    const unknown = await simulate('--provider', 'acme');
+
+    expect([few.code, unknown.code]).toEqual([2, 2]);
+  });
+});
