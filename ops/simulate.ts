@@ -27,7 +27,8 @@ const END_STATES: Record<SimulatedOutcome, JobState> = { completed: 'completed',
 
 const SIMULATIONS: Partial<Record<SimulatedProvider, Simulation>> = {
   together: { deliveries: togetherDeliveries, jobId: (random) => `ft-${random}`, points: (script) => script.steps, endState: (outcome) => (outcome === 'cancelled' ? 'running' : END_STATES[outcome]) },
-  llmtune: { deliveries: llmtuneDeliveries, jobId: (random) => `job-${random}`, points: (script) => script.steps, endState: (outcome) => END_STATES[outcome] },
+  // LLMTune sends a cancel as `training.failed` (seed 003), which the contract routes to `fine_tune.failed`.
+  llmtune: { deliveries: llmtuneDeliveries, jobId: (random) => `job-${random}`, points: (script) => script.steps, endState: (outcome) => (outcome === 'cancelled' ? 'failed' : END_STATES[outcome]) },
   mythicdot: { deliveries: mythicdotDeliveries, jobId: (random) => `ftjob-${random}`, points: (script) => (script.outcome === 'cancelled' ? 0 : script.steps), endState: (outcome) => (outcome === 'cancelled' ? 'started' : END_STATES[outcome]) },
 };
 

@@ -1,3 +1,4 @@
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program';
@@ -24,6 +25,11 @@ afterAll(async () => {
   await runtime?.stop();
 });
 
+async function depth(queueUrl: string): Promise<number> {
+  const { Attributes } = await runtime.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+  return Number(Attributes?.ApproximateNumberOfMessages) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible);
+}
+
 async function simulate(...argv: string[]) {
   const captured = captureOutput();
   const code = await run(['simulate', 'fine-tune', ...argv, '--json'], { output: captured.output, env: cliEnv });
@@ -47,6 +53,17 @@ describe('[SIM] webhooks simulate fine-tune', () => {
     expect(code).toBe(0);
     expect(result.job?.state).toBe('failed');
     expect(result.job?.checkpoints).toHaveLength(3);
+  });
+
+  it('llmtune: a cancel is sent as training.failed, which the contract routes to a failure, alerted', async () => {
+    const alerts = runtime.resources.alertsQueueUrl;
+    const before = await depth(alerts);
+
+    const { code, result } = await simulate('--provider', 'llmtune', '--steps', '3', '--outcome', 'cancelled');
+
+    expect(code).toBe(0);
+    expect(result.job?.state).toBe('failed');
+    expect(await depth(alerts)).toBe(before + 1);
   });
 
   it('refuses a curve of fewer than 3 points, and an unknown provider, sending nothing', async () => {
