@@ -146,7 +146,7 @@ describe('npm run send', () => {
   it('exits 2 on usage errors: an unknown option, an unknown provider, a missing argument', async () => {
     const results = await Promise.all([
       npmRunSend('together', 'fine_tune.completed', '--nope'),
-      npmRunSend('replicate', 'fine_tune.completed'),
+      npmRunSend('fireworks', 'fine_tune.completed'),
       npmRunSend('together'),
       npmRunSend('together', 'fine_tune.completed', '--timestamp-offset', 'soon'),
     ]);
