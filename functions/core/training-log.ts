@@ -16,7 +16,8 @@ const PROGRESS_COUNTER = /\|\s*(\d{1,9})\/\d{1,9}\s*\[/;
 /** The loss in a progress bar's postfix: ai-toolkit's `loss: 3.906e-01`, kohya's `avr_loss=0.0874`, tqdm's `loss=0.41`. */
 const PROGRESS_LOSS = new RegExp(String.raw`(?:\bavr_loss|\bloss)\s*[:=]\s*(${NUMBER})(?![\w.])`);
 /** A Python or JSON dict with a `loss` key: Hugging Face's Trainer (`{'loss': 1.23, 'learning_rate': …, 'epoch': 0.5}`). */
-const DICT_LOSS = new RegExp(String.raw`\{[^{}]*['"]loss['"]\s*:\s*(${NUMBER})[,}\s]`);
+const DICT = /\{[^{}]*\}/g;
+const DICT_LOSS = new RegExp(String.raw`['"]loss['"]\s*:\s*(${NUMBER})[,}\s]`);
 const DICT_STEP = /['"](?:step|global_step)['"]\s*:\s*(\d{1,9})[,}\s]/;
 /** A plain step line: `step 100/1000, loss: 0.39`, `Step: 100 | loss=0.39`, `step=100 loss 0.39`. */
 const LINE_STEP = /\bstep\b\s*[:=]?\s*(\d{1,9})\b/i;
@@ -35,13 +36,15 @@ const LINE_LOSS = new RegExp(String.raw`\bloss\b\s*[:=]?\s*(${NUMBER})(?![\w.])`
  * - a plain line naming both: `step 100/1000, loss: 0.39`, `Step: 100 | loss=0.39`.
  * Lines are split at `\n` and at `\r` (a progress bar redraws itself with `\r`). Anything else
  * (other lines, `eval_loss`/`train_loss`, a loss that is not a finite number) is ignored. Bounded:
- * only the last {@link MAX_TRAINING_LOG_CHARS} characters are read, lines over
+ * only the last {@link MAX_TRAINING_LOG_CHARS} characters are read (from the first whole line), lines over
  * {@link MAX_TRAINING_LOG_LINE_CHARS} are skipped, and at most {@link MAX_DATA_CHECKPOINTS}
  * steps are returned, the highest. A step printed twice keeps its last loss.
  */
 export function parseTrainingLog(log: unknown): DataCheckpoint[] {
   if (typeof log !== 'string' || log === '') return [];
-  const text = log.length > MAX_TRAINING_LOG_CHARS ? log.slice(log.length - MAX_TRAINING_LOG_CHARS) : log;
+  // The tail's first line is cut (its start is outside the cap), so it is not read: a cut
+  // `step 60123` would read as another step.
+  const text = log.length > MAX_TRAINING_LOG_CHARS ? log.slice(log.length - MAX_TRAINING_LOG_CHARS).replace(/^[^\r\n]*/, '') : log;
   const losses = new Map<number, number>();
   let lastCounter: number | undefined;
   for (const line of text.split(/\r\n|\r|\n/)) {
@@ -58,10 +61,11 @@ export function parseTrainingLog(log: unknown): DataCheckpoint[] {
 }
 
 function readLine(line: string, counter: number | undefined, lastCounter: number | undefined): { step: number; loss: number } | undefined {
-  const dict = DICT_LOSS.exec(line);
-  if (dict !== null) {
-    const own = DICT_STEP.exec(dict[0])?.[1];
-    return point(own === undefined ? lastCounter : Number(own), dict[1]);
+  for (const [dict] of line.matchAll(DICT)) {
+    const loss = DICT_LOSS.exec(dict)?.[1];
+    if (loss === undefined) continue;
+    const own = DICT_STEP.exec(dict)?.[1];
+    return point(own === undefined ? lastCounter : Number(own), loss);
   }
   if (counter !== undefined) return point(counter, PROGRESS_LOSS.exec(line)?.[1]);
   const step = LINE_STEP.exec(line)?.[1];
