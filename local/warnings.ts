@@ -73,10 +73,11 @@ export const KNOWN_VARIABLES: readonly string[] = [
 ];
 
 /**
- * Variables under a project prefix that other tools read (OpenAI's SDKs and CLI): set in many
- * shells, never a typo of ours, so never warned about, nor offered as a nearest name.
+ * Variables under a project prefix that other tools read (OpenAI's and Replicate's SDKs and
+ * CLIs): set in many shells, never a typo of ours, so never warned about, nor offered as a
+ * nearest name.
  */
-const OTHER_TOOLS_VARIABLES: ReadonlySet<string> = new Set(['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_PROJECT_ID']);
+const OTHER_TOOLS_VARIABLES: ReadonlySet<string> = new Set(['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_PROJECT_ID', 'REPLICATE_API_TOKEN']);
 
 /**
  * The prefixes of the project's own variables: one per provider, and the local runtime's. Other

@@ -132,3 +132,46 @@ export function mythicdotDeliveries(script: JobScript): ScriptedDelivery[] {
       return [started];
   }
 }
+
+/**
+ * Replicate: the training object itself at each webhook (start, a `logs` webhook per point with
+ * the trainer's log so far, completed), each with a `webhook-id` of its own. The log is ostris'
+ * ai-toolkit's tqdm bar, the loss in its postfix, as Replicate shows it.
+ */
+export function replicateDeliveries(script: JobScript): ScriptedDelivery[] {
+  const { jobId } = script;
+  const points = curve(script);
+  const total = points.at(-1)?.step ?? 0;
+  const api = 'https://api.replicate.com/v1';
+  const object = (fields: Record<string, unknown>) => ({
+    id: jobId,
+    model: 'ostris/flux-dev-lora-trainer',
+    version: '26dce37af90b9d997eeb970d92e47de3064d46c300504ae376c75bef6a9022d2',
+    destination: 'acme/llama-ft',
+    input: { steps: total, learning_rate: 0.0004 },
+    output: null,
+    logs: '',
+    error: null,
+    metrics: {},
+    created_at: iso(script.startSeconds - 20),
+    started_at: iso(script.startSeconds),
+    completed_at: null,
+    urls: { get: `${api}/trainings/${jobId}`, cancel: `${api}/trainings/${jobId}/cancel` },
+    ...fields,
+  });
+  const logUpTo = (count: number) =>
+    `Running ${total} steps\n${points
+      .slice(0, count)
+      .map(({ step, loss }) => `flux_train_replicate: ${Math.floor((100 * step) / total)}%| | ${step}/${total} [00:10<00:10, 1.11s/it, lr: 4.0e-04 loss: ${loss}]`)
+      .join('\r')}\n`;
+  const started = { id: `msg_${jobId}_start`, body: object({ status: 'starting' }) };
+  const logs = points.map((_, index) => ({ id: `msg_${jobId}_logs${index + 1}`, body: object({ status: 'processing', logs: logUpTo(index + 1) }) }));
+  const ended = { completed_at: iso(endOf(script)), logs: logUpTo(points.length) };
+  const end =
+    script.outcome === 'completed'
+      ? object({ ...ended, status: 'succeeded', output: { version: modelNameOf('replicate', jobId), weights: `https://replicate.delivery/${jobId}/trained_model.tar` }, metrics: { predict_time: 600 } })
+      : script.outcome === 'failed'
+        ? object({ ...ended, status: 'failed', error: `${FAILURE} ${total}` })
+        : object({ ...ended, status: 'canceled' });
+  return [started, ...logs, { id: `msg_${jobId}_completed`, body: end }];
+}

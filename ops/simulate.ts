@@ -4,12 +4,12 @@ import type { JobState } from '../functions/core/table';
 import { buildDelivery, postDelivery } from './deliveries';
 import { CliError, connectionProblem, receiverUnreachable } from './errors';
 import { getJob, type JobDetail, type JobsDeps } from './jobs';
-import { llmtuneDeliveries, mythicdotDeliveries, togetherDeliveries, type JobScript, type ScriptedDelivery, type SimulatedOutcome } from './simulate-bodies';
+import { llmtuneDeliveries, mythicdotDeliveries, replicateDeliveries, togetherDeliveries, type JobScript, type ScriptedDelivery, type SimulatedOutcome } from './simulate-bodies';
 
 export { SIMULATED_OUTCOMES, type SimulatedOutcome } from './simulate-bodies';
 
 /** The providers `simulate fine-tune` drives, each as it really reports a job. */
-export const SIMULATED_PROVIDERS = ['openai', 'together', 'llmtune', 'mythicdot'] as const satisfies readonly ProviderName[];
+export const SIMULATED_PROVIDERS = ['openai', 'together', 'replicate', 'llmtune', 'mythicdot'] as const satisfies readonly ProviderName[];
 export type SimulatedProvider = (typeof SIMULATED_PROVIDERS)[number];
 
 /** How one provider's job is simulated: its deliveries, and what its API must know first. */
@@ -29,6 +29,7 @@ const SIMULATIONS: Partial<Record<SimulatedProvider, Simulation>> = {
   together: { deliveries: togetherDeliveries, jobId: (random) => `ft-${random}`, points: (script) => script.steps, endState: (outcome) => (outcome === 'cancelled' ? 'running' : END_STATES[outcome]) },
   // LLMTune sends a cancel as `training.failed` (seed 003), which the contract routes to `fine_tune.failed`.
   llmtune: { deliveries: llmtuneDeliveries, jobId: (random) => `job-${random}`, points: (script) => script.steps, endState: (outcome) => (outcome === 'cancelled' ? 'failed' : END_STATES[outcome]) },
+  replicate: { deliveries: replicateDeliveries, jobId: (random) => `r${random}`, points: (script) => script.steps, endState: (outcome) => END_STATES[outcome] },
   mythicdot: { deliveries: mythicdotDeliveries, jobId: (random) => `ftjob-${random}`, points: (script) => (script.outcome === 'cancelled' ? 0 : script.steps), endState: (outcome) => (outcome === 'cancelled' ? 'started' : END_STATES[outcome]) },
 };
 

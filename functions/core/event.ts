@@ -2,7 +2,7 @@ import * as z from './zod';
 import { ROUTE_DATA_SCHEMAS } from './data';
 import { ROUTES, type Route } from './routes';
 
-export const PROVIDER_NAMES = ['together', 'llmtune', 'mythicdot', 'openai', 'standard'] as const;
+export const PROVIDER_NAMES = ['together', 'llmtune', 'mythicdot', 'openai', 'replicate', 'standard'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 /** Longest event id accepted: ids are keys in DynamoDB and SQS attributes, not documents. */

@@ -660,7 +660,7 @@ describe('props', () => {
   });
 
   it('refuses an unknown provider', () => {
-    expect(() => testStack({ receiver: { providers: ['replicate' as never] } })).toThrow(/unknown provider "replicate"/);
+    expect(() => testStack({ receiver: { providers: ['fireworks' as never] } })).toThrow(/unknown provider "fireworks"/);
   });
 
   it('refuses an alarm e-mail together with an existing alarm topic', () => {

@@ -178,10 +178,17 @@ describe('npm run send', () => {
     expect(stdout).toMatch(/^200 .*"status":"accepted".*"key":"openai#/);
   });
 
+  it('[P-REP] npm run send -- replicate training.processing sends a Replicate training logs webhook, accepted under its webhook-id', async () => {
+    const { code, stdout, stderr } = await npmRunSend('replicate', 'training.processing', '--id', 'msg_send_replicate', '--url', runtime.url);
+
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/^200 .*"status":"accepted".*"key":"replicate#msg_send_replicate"/);
+  });
+
   it('exits 2 on usage errors: an unknown option, an unknown provider, a missing argument', async () => {
     const results = await Promise.all([
       npmRunSend('together', 'fine_tune.completed', '--nope'),
-      npmRunSend('acme', 'fine_tune.completed'),
+      npmRunSend('fireworks', 'fine_tune.completed'),
       npmRunSend('together'),
       npmRunSend('together', 'fine_tune.completed', '--timestamp-offset', 'soon'),
     ]);

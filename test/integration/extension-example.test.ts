@@ -31,6 +31,7 @@ const MODEL_NAMES: Record<ProviderName, string | undefined> = {
   llmtune: 'ionet-finetune-model-id', // data.artifact
   mythicdot: 'ft:mythic-7b:acme:2026', // data.object.fine_tuned_model
   openai: undefined, // data.id only
+  replicate: 'acme/flux-support-style:b9a0c4e2f3d1a8c7e6b5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3', // output.version
   standard: undefined, // data.id only
 };
 

@@ -66,7 +66,7 @@ describe('local runtime', () => {
       const starting = startLocalRuntime({ env: { PROVIDERS: providers }, port: 0, dynamodbPort: 0, sqsPort: 0, consumers: false, logger: silent() });
 
       await expect(starting).rejects.toThrow(ConfigurationError);
-      await expect(starting).rejects.toThrow(/^PROVIDERS is set but names no provider: unset it to enable all \(together, llmtune, mythicdot, openai, standard\), or list some, e\.g\. PROVIDERS=together,standard$/);
+      await expect(starting).rejects.toThrow(/^PROVIDERS is set but names no provider: unset it to enable all \(together, llmtune, mythicdot, openai, replicate, standard\), or list some, e\.g\. PROVIDERS=together,standard$/);
     }
   });
 

@@ -37,7 +37,7 @@ async function simulate(...argv: string[]) {
 }
 
 describe('[SIM] webhooks simulate fine-tune', () => {
-  it.each(['together', 'llmtune', 'mythicdot'] as const)('%s: completes with its model name and a loss curve of every point it reported', async (provider) => {
+  it.each(['together', 'replicate', 'llmtune', 'mythicdot'] as const)('%s: completes with its model name and a loss curve of every point it reported', async (provider) => {
     const { code, result, stderr } = await simulate('--provider', provider, '--steps', '6');
 
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
@@ -47,7 +47,7 @@ describe('[SIM] webhooks simulate fine-tune', () => {
     expect(result.job?.checkpoints.map(({ step, loss }) => [step, loss])).toEqual(expected);
   });
 
-  it.each(['together', 'llmtune', 'mythicdot'] as const)('%s: a failed job ends failed, its curve kept', async (provider) => {
+  it.each(['together', 'replicate', 'llmtune', 'mythicdot'] as const)('%s: a failed job ends failed, its curve kept', async (provider) => {
     const { code, result } = await simulate('--provider', provider, '--steps', '3', '--outcome', 'failed');
 
     expect(code).toBe(0);
@@ -64,6 +64,17 @@ describe('[SIM] webhooks simulate fine-tune', () => {
     expect(code).toBe(0);
     expect(result.job?.state).toBe('failed');
     expect(await depth(alerts)).toBe(before + 1);
+  });
+
+  it('replicate: a canceled training ends cancelled, its curve kept, with no failure alert', async () => {
+    const before = await depth(runtime.resources.alertsQueueUrl);
+
+    const { code, result } = await simulate('--provider', 'replicate', '--steps', '4', '--outcome', 'cancelled');
+
+    expect(code).toBe(0);
+    expect(result.job).toMatchObject({ state: 'cancelled' });
+    expect(result.job?.checkpoints).toHaveLength(4);
+    expect(await depth(runtime.resources.alertsQueueUrl)).toBe(before);
   });
 
   it('refuses a curve of fewer than 3 points, and an unknown provider, sending nothing', async () => {

@@ -385,7 +385,7 @@ const hostileRows: Row[] = [
 
 // ---- routing and method --------------------------------------------------------------------------
 const routingRows: Row[] = [
-  row('unknown provider → 404', 404, () => ({ ...signed('together'), path: '/webhooks/replicate' })),
+  row('unknown provider → 404', 404, () => ({ ...signed('together'), path: '/webhooks/fireworks' })),
   row('provider known but not enabled in this deployment → 404', 404, () => signed('llmtune'), { PROVIDERS: 'together,standard' }),
   row('GET → 405', 405, () => ({ ...signed('together'), method: 'GET' })),
   row('PUT → 405', 405, () => ({ ...signed('mythicdot'), method: 'PUT' })),

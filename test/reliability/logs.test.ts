@@ -28,6 +28,7 @@ const SECRETS: Record<ProviderName, string> = {
   llmtune: `llmtune-secret-${randomUUID()}`,
   mythicdot: `whsec_mythicdot-${randomUUID()}`,
   openai: `whsec_${randomBytes(32).toString('base64')}`,
+  replicate: `whsec_${randomBytes(32).toString('base64')}`,
   standard: `whsec_${STANDARD_KEY.toString('base64')}`,
 };
 const secretOf = (target: Target) => SECRETS[TARGETS[target].provider];

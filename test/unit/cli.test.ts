@@ -71,7 +71,7 @@ describe('parseEventKey', () => {
   });
 
   it('rejects an unknown provider with the known ones and a quoting hint', () => {
-    expect(() => parseEventKey('replicate#evt_1')).toThrow(/together, llmtune, mythicdot, openai, standard.*'together#evt_123'/);
+    expect(() => parseEventKey('fireworks#evt_1')).toThrow(/together, llmtune, mythicdot, openai, replicate, standard.*'together#evt_123'/);
   });
 });
 
@@ -157,7 +157,7 @@ describe('exit codes and help', () => {
   });
 
   it('exits 2 for an option value outside its choices', async () => {
-    const { code } = await cli('events', 'list', '--provider', 'replicate');
+    const { code } = await cli('events', 'list', '--provider', 'fireworks');
 
     expect(code).toBe(2);
   });

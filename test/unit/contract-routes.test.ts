@@ -30,6 +30,8 @@ function normalize(provider: ProviderName, row: Row) {
     llmtune: { event: row.type, data: row.data, deliveredAt: '2026-11-01T16:45:12Z' },
     mythicdot: { id: 'evt_contract', type: row.type, created: NOW_S, data: row.data },
     openai: { id: 'evt_contract', object: 'event', created_at: NOW_S, type: row.type, data: row.data },
+    // Replicate's body is the object itself, with no type: the row's data is the whole body.
+    replicate: row.data,
     standard: { id: 'evt_contract', object: 'event', created_at: NOW_S, type: row.type, data: row.data },
   };
   return normalizeDelivery({

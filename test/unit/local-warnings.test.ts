@@ -96,6 +96,14 @@ describe('unknown variables with the project\'s prefixes at npm start', () => {
     expect(lines).toEqual([]);
   });
 
+  it("[P-REP] knows Replicate's variables: its secret, scheme and retention are silent, a misspelt one names the nearest, its SDK's token is left alone", () => {
+    const env = { REPLICATE_WEBHOOK_SECRET: 'whsec_a', REPLICATE_SIGNATURE_SCHEME: 'standard', RETENTION_DAYS_REPLICATE: '30', REPLICATE_API_TOKEN: 'r8_x', REPLICATE_WEBHOOK_SECRT: 'b' };
+
+    const lines = unknownVariableWarnings(env);
+
+    expect(lines).toEqual([expect.stringMatching(/^warning: REPLICATE_WEBHOOK_SECRT is set but is not a variable of this project; did you mean REPLICATE_WEBHOOK_SECRET\?/)]);
+  });
+
   it('measures edit distance as Levenshtein: insertions, deletions and substitutions count one each', () => {
     expect(editDistance('kitten', 'sitting')).toBe(3);
     expect(editDistance('flaw', 'lawn')).toBe(2);
