@@ -3,8 +3,11 @@ import type { RouteEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import { openAiEnricherFromEnv } from '../../functions/consumers/enrich/openai';
 import type { Enricher } from '../../functions/consumers/routes';
-import { startFakeOpenAi, type FakeOpenAi } from '../../local/fake-openai';
-import { consumerOn, drainAlerts, eventRecord, jobItem, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createFakeOpenAi, startFakeOpenAi, type FakeOpenAi } from '../../local/fake-openai';
+import { localConsumerFunctions } from '../../local/runtime';
+import { acceptedRecord, consumerOn, drainAlerts, silentLogger, eventRecord, jobItem, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 
 let env: Emulated;
@@ -204,5 +207,60 @@ describe('[P-OAI] when the OpenAI API fails', () => {
 
     expect(response.batchItemFailures).toEqual([]);
     expect(((await jobItem(env, `openai#${job.id}`))?.checkpoints ?? []).length).toBe(3);
+  });
+});
+
+describe('[P-OAI] OpenAI enrichment in the local runtime', () => {
+  it('[P-OAI] with OPENAI_API_KEY set, the local consumers complete OpenAI events from OPENAI_API_BASE_URL', async () => {
+    const { job } = fake.createJob({ outcome: 'succeeded', steps: 4 });
+    const event = openAiEvent('fine_tune.completed', 'fine_tuning.job.succeeded', job.id);
+    const consumers = localConsumerFunctions({ OPENAI_API_KEY: fake.apiKey, OPENAI_API_BASE_URL: fake.url }, env.resources, env.clients, silentLogger(), { eventBus: false });
+    await acceptedRecord(env, event);
+
+    const response = await consumers['fine_tune.completed'](sqsEvent(sqsRecord(event)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect((await jobItem(env, `openai#${job.id}`))?.model).toBe(job.fine_tuned_model);
+  });
+
+  it('[P-OAI] without OPENAI_API_KEY they handle OpenAI events with the id alone and call nothing', async () => {
+    const { job } = fake.createJob({ outcome: 'succeeded', steps: 4 });
+    const event = openAiEvent('fine_tune.completed', 'fine_tuning.job.succeeded', job.id);
+    const consumers = localConsumerFunctions({ OPENAI_API_BASE_URL: fake.url }, env.resources, env.clients, silentLogger(), { eventBus: false });
+    await acceptedRecord(env, event);
+
+    const response = await consumers['fine_tune.completed'](sqsEvent(sqsRecord(event)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.requestsTo(`/fine_tuning/jobs/${job.id}`)).toEqual([]);
+    expect((await jobItem(env, `openai#${job.id}`))?.model).toBeUndefined();
+  });
+});
+
+describe('[P-OAI] the fake OpenAI API', () => {
+  it('[P-OAI] answers under a path prefix of a server of fake providers, pages its lists, and refuses a wrong key as OpenAI does', async () => {
+    const mounted = createFakeOpenAi();
+    const { job } = mounted.createJob({ outcome: 'succeeded', steps: 30 });
+    const server = createServer((request, response) => {
+      const url = request.url ?? '/';
+      if (url.startsWith('/openai/')) return mounted.handle(request, response, url.slice('/openai'.length));
+      response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/openai/v1`;
+    try {
+      const auth = { authorization: `Bearer ${mounted.apiKey}` };
+      const first = (await (await fetch(`${base}/fine_tuning/jobs/${job.id}/events?limit=10`, { headers: auth })).json()) as { data: { id: string }[]; has_more: boolean };
+      const next = (await (await fetch(`${base}/fine_tuning/jobs/${job.id}/events?limit=10&after=${first.data.at(-1)?.id}`, { headers: auth })).json()) as { data: { id: string }[] };
+      const refused = await fetch(`${base}/batches/batch_x`, { headers: { authorization: 'Bearer sk-wrong' } });
+
+      expect(first.data).toHaveLength(10);
+      expect(first.has_more).toBe(true);
+      expect(next.data[0]?.id).not.toBe(first.data[0]?.id);
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { error: { code: string; type: string } }).error).toMatchObject({ code: 'invalid_api_key', type: 'invalid_request_error' });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
