@@ -94,6 +94,7 @@ describe('[P-OAI] OpenAI events completed from the OpenAI API in the consumer', 
       requestCounts: { total: 6, completed: 4, failed: 2 },
     });
     expect((await jobItem(env, `openai#${batch.id}`))?.output).toBe(`file-out-${batch.id}`);
+    expect((await eventRecord(env, `openai#${event.id}`))?.status).toBe('handled');
   });
 
   it('[P-OAI] another provider\'s event passes through without a request', async () => {
@@ -171,6 +172,7 @@ describe('[P-OAI] when the OpenAI API fails', () => {
 
     expect(response.batchItemFailures).toEqual([]);
     expect(fake.requestsTo(`/fine_tuning/jobs/${job.id}`).map((request) => request.status)).toEqual([429, 200]);
+    expect((await eventRecord(env, `openai#${event.id}`))?.status).toBe('handled');
     expect((await jobItem(env, `openai#${job.id}`))?.model).toBe(job.fine_tuned_model);
   });
 
@@ -206,6 +208,7 @@ describe('[P-OAI] when the OpenAI API fails', () => {
     const response = await deliver('fine_tune.completed', event, enricher());
 
     expect(response.batchItemFailures).toEqual([]);
+    expect((await eventRecord(env, `openai#${event.id}`))?.status).toBe('handled');
     expect(((await jobItem(env, `openai#${job.id}`))?.checkpoints ?? []).length).toBe(3);
   });
 });
