@@ -43,6 +43,7 @@ export function formatEventDetail(record: EventRecord, withPayload: boolean): st
     ['handled', record.handledAt],
     ['attempts', record.attempts ?? 0],
     ['last error', record.lastError],
+    ['note', record.note],
     ['replays', record.replayCount ?? 0],
     ['replayed', record.replayedAt],
     ['lease until', record.leaseExpiresAt === undefined ? undefined : new Date(record.leaseExpiresAt * 1000).toISOString()],

@@ -16,6 +16,7 @@ import { readConsumerConfig } from '../functions/consumers/config';
 import { batchResultsFromEnv, resultsS3Config } from '../functions/consumers/routes/batch-results';
 import { readPollerConfig, type PollerConfig } from '../functions/poller/config';
 import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
+import { openAiEnricherFromEnv } from '../functions/consumers/enrich/openai';
 import { receiverFromConfig } from '../functions/receiver/receive';
 import { localBus } from './bus';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
@@ -109,7 +110,8 @@ export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sq
  * Every route's consumer on the local resources, built from the same configuration reader and
  * factory as the Lambda handler (env ROUTE, TABLE_NAME, JOBS_TABLE_NAME, ALERTS_TOPIC_ARN), each
  * publishing its handled events to the stand-in bus (`local/bus.ts`), as with `eventBus` in AWS.
- * With `TOGETHER_API_KEY` set, batch results are on, into the local results bucket.
+ * With `TOGETHER_API_KEY` set, batch results are on, into the local results bucket; with
+ * `OPENAI_API_KEY` set, OpenAI's events are completed from its API (`OPENAI_API_BASE_URL`).
  */
 export function localConsumerFunctions(
   env: Env,
@@ -118,6 +120,8 @@ export function localConsumerFunctions(
   logger: Logger,
   options: { readonly eventBus?: boolean | undefined } = {},
 ): Record<Route, Consumer> {
+  // One for every route: it reads the API for openai events on the fine-tune and batch routes only.
+  const enrich = openAiKeySet(env) ? openAiEnricherFromEnv({ ...env, OPENAI_API_KEY_SECRET_ARN: undefined }) : undefined;
   return Object.fromEntries(
     ROUTES.map((route) => {
       const config = readConsumerConfig({
@@ -135,7 +139,14 @@ export function localConsumerFunctions(
           : batchResultsFromEnv({ ...env, RESULTS_BUCKET_NAME: config.resultsBucket, TOGETHER_API_KEY_SECRET_ARN: undefined }, { s3: clients.s3 });
       return [
         route,
-        consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger, ...bus, ...(batchResults === undefined ? {} : { batchResults }) }),
+        consumerFromConfig(config, {
+          documents: clients.documents,
+          sns: clients.sns,
+          logger,
+          ...bus,
+          ...(batchResults === undefined ? {} : { batchResults }),
+          ...(enrich === undefined ? {} : { enrich }),
+        }),
       ];
     }),
   ) as Record<Route, Consumer>;
@@ -267,6 +278,11 @@ async function localPollerConfig(
 /** Whether `TOGETHER_API_KEY` is set: locally it turns on the poller and batch results. */
 function togetherKeySet(env: Env): boolean {
   return env.TOGETHER_API_KEY !== undefined && env.TOGETHER_API_KEY.trim() !== '';
+}
+
+/** Whether `OPENAI_API_KEY` is set: locally it turns on the OpenAI enricher in the consumers. */
+function openAiKeySet(env: Env): boolean {
+  return env.OPENAI_API_KEY !== undefined && env.OPENAI_API_KEY.trim() !== '';
 }
 
 /** Fills each unset `{NAME}_WEBHOOK_SECRET` with the provider's documented development secret. */

@@ -66,8 +66,11 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'POLL_MAX_JOBS_PER_RUN',
   'POLL_TIME_BUDGET_SECONDS',
   'POLL_BACKFILL_HOURS',
+  'OPENAI_API_KEY',
+  'OPENAI_API_BASE_URL',
   // Read in AWS (the poller function, `cdk synth`) or by the `webhooks` command: known, so never a typo.
   'TOGETHER_API_KEY_SECRET_ARN',
+  'OPENAI_API_KEY_SECRET_ARN',
   'WEBHOOKS_DEBUG',
   'WEBHOOKS_BUNDLE_TRACING',
 ];
@@ -75,9 +78,9 @@ export const KNOWN_VARIABLES: readonly string[] = [
 /**
  * Variables under a project prefix that other tools read (OpenAI's and Replicate's SDKs and
  * CLIs): set in many shells, never a typo of ours, so never warned about, nor offered as a
- * nearest name.
+ * nearest name. (OpenAI's `OPENAI_API_KEY` is one of ours too: the consumers read OpenAI's API with it.)
  */
-const OTHER_TOOLS_VARIABLES: ReadonlySet<string> = new Set(['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_PROJECT_ID', 'REPLICATE_API_TOKEN']);
+const OTHER_TOOLS_VARIABLES: ReadonlySet<string> = new Set(['OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_PROJECT_ID', 'REPLICATE_API_TOKEN']);
 
 /**
  * The prefixes of the project's own variables: one per provider, and the local runtime's. Other

@@ -98,6 +98,7 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
 
     const { lease } = claim;
     const transitionKey = transitionKeyFor(event);
+    const notes: string[] = [];
     const context: RouteContext = {
       key: lease.key,
       transitionKey,
@@ -108,12 +109,13 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
       jobsTableName: deps.jobsTableName,
       alertsTopicArn: deps.alertsTopicArn,
       logger: deps.logger,
+      note: (text) => void notes.push(text),
       ...onceHelpers({ ledger, lease, transitionKey, jobsTableName: deps.jobsTableName, logger: deps.logger, sleep: deps.sleep ?? realSleep }),
     };
     try {
       const enriched = deps.enrich === undefined ? event : await deps.enrich(event, context);
       for (const step of deps.steps) await step(enriched, context);
-      await markHandled(ledger, lease);
+      await markHandled(ledger, lease, notes);
     } catch (error) {
       await markFailed(ledger, lease, error).catch((markError: unknown) =>
         // The lease expires on its own; the retry claims the event then.

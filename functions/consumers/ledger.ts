@@ -141,17 +141,21 @@ export async function completeStep(deps: LedgerDeps, lease: Lease, step: string)
 
 /**
  * Marks the event `handled`, conditioned on our lease. Clears the steps, so that a replay (status
- * back to `queued`) runs every step again. Throws like {@link completeStep}: the effects are done,
- * but without the mark a retry is the only way not to lose the event's outcome.
+ * back to `queued`) runs every step again. Sets `note` to the attempt's notes (see
+ * `RouteContext.note`), or removes an earlier attempt's when there are none. Throws like
+ * {@link completeStep}: the effects are done, but without the mark a retry is the only way not to
+ * lose the event's outcome.
  */
-export async function markHandled(deps: LedgerDeps, lease: Lease): Promise<void> {
+export async function markHandled(deps: LedgerDeps, lease: Lease, notes: readonly string[] = []): Promise<void> {
   const expiry = extendExpiry(Math.floor(deps.clock() / 1000), deps.retentionSeconds);
+  const note = notes.join('; ').slice(0, MAX_LAST_ERROR_LENGTH);
   await updateOwn(
     deps,
     lease,
-    `SET #status = :handled, handledAt = :at, ${expiry.set} REMOVE #leaseToken, #leaseExpiresAt, lastError, #steps`,
-    { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt', '#steps': 'steps', ...expiry.names },
-    { ':handled': 'handled', ':at': new Date(deps.clock()).toISOString(), ...expiry.values },
+    `SET #status = :handled, handledAt = :at, ${expiry.set}${note === '' ? '' : ', #note = :note'} ` +
+      `REMOVE #leaseToken, #leaseExpiresAt, lastError, #steps${note === '' ? ', #note' : ''}`,
+    { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt', '#steps': 'steps', '#note': 'note', ...expiry.names },
+    { ':handled': 'handled', ':at': new Date(deps.clock()).toISOString(), ...expiry.values, ...(note === '' ? {} : { ':note': note }) },
   );
 }
 

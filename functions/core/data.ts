@@ -34,6 +34,26 @@ const checkpoints = z.optional(
     .check(z.maxLength(MAX_DATA_CHECKPOINTS), z.describe('Checkpoints and metrics by step (`step`, `loss`, `path`, `at`), oldest first.')),
 );
 
+const baseModel = (verb: string) => text(`The model the job ${verb}.`);
+const trainedTokens = number('Tokens the job trained on (billable), as the provider counts them.');
+const resultFiles = z.optional(
+  z
+    .array(z.string().check(z.minLength(1), z.maxLength(MAX_DATA_TEXT_LENGTH)))
+    .check(z.maxLength(100), z.describe("The provider's ids of the files holding the job's results (e.g. its metrics).")),
+);
+const outputFileId = text("The provider's id of the file holding the results.");
+const errorFileId = text("The provider's id of the file holding the requests that failed: a completed batch can hold some.");
+const count = (what: string) => z.optional(z.int().check(z.nonnegative(), z.describe(what)));
+const requestCounts = z.optional(
+  z
+    .object({
+      total: count('Requests in the batch.'),
+      completed: count('Requests that completed.'),
+      failed: count('Requests that failed.'),
+    })
+    .check(z.describe("The batch's requests by outcome (`total`, `completed`, `failed`).")),
+);
+
 const deploymentData = z.object({
   deploymentId: text("The provider's deployment (endpoint) id."),
   modelId: text('The model the deployment serves.'),
@@ -48,7 +68,7 @@ const deploymentData = z.object({
 export const ROUTE_DATA_SCHEMAS = {
   'fine_tune.started': z.object({
     jobId,
-    baseModel: text('The model the job fine-tunes.'),
+    baseModel: baseModel('fine-tunes'),
     checkpoints,
   }),
   'fine_tune.checkpoint': z.object({
@@ -61,27 +81,33 @@ export const ROUTE_DATA_SCHEMAS = {
     jobId,
     modelName: text('The name of the fine-tuned model, as the provider serves it.'),
     evalLoss: number('The evaluation loss of the finished model.'),
-    baseModel: text('The model the job fine-tuned.'),
+    baseModel: baseModel('fine-tuned'),
+    trainedTokens,
+    resultFiles,
     checkpoints,
   }),
   'fine_tune.failed': z.object({
     jobId,
     errorMessage,
     step: number('The training step the job failed at.'),
+    baseModel: baseModel('fine-tuned'),
+    trainedTokens,
     checkpoints,
   }),
   // Cancelled and expired are ends the owner chose or allowed, not failures: nothing alerts.
-  'fine_tune.cancelled': z.object({ jobId, checkpoints }),
+  'fine_tune.cancelled': z.object({ jobId, baseModel: baseModel('fine-tuned'), trainedTokens, checkpoints }),
   'batch.completed': z.object({
     batchId,
-    outputFileId: text("The provider's id of the file holding the results."),
+    outputFileId,
     outputUrl: text('Where the results can be downloaded.'),
-    errorFileId: text("The provider's id of the file holding the requests that failed: a completed batch can hold some."),
+    errorFileId,
     totalTokens: number('Tokens the batch used.'),
+    requestCounts,
   }),
-  'batch.failed': z.object({ batchId, errorMessage }),
-  'batch.cancelled': z.object({ batchId }),
-  'batch.expired': z.object({ batchId }),
+  'batch.failed': z.object({ batchId, errorMessage, errorFileId, requestCounts }),
+  // A batch cancelled or expired part way keeps what it finished: its files and counts say how much.
+  'batch.cancelled': z.object({ batchId, outputFileId, errorFileId, requestCounts }),
+  'batch.expired': z.object({ batchId, outputFileId, errorFileId, requestCounts }),
   'model.deprecated': z.object({
     modelId: text('The deprecated model.'),
     replacementModel: text('The model the provider says to move to.'),

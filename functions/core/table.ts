@@ -66,6 +66,11 @@ export interface EventRecord {
   handledAt?: string;
   attempts?: number;
   lastError?: string;
+  /**
+   * A remark of the attempt that handled the event, e.g. that its provider's API did not know the
+   * object (`openai: GET /batches/batch_1 answered 404; handled with the payload's data`).
+   */
+  note?: string;
   /** When the last consumer attempt failed (ISO); kept after a replay, shown while `failed`. */
   failedAt?: string;
   /** How many times an operator replayed the event (`webhooks replay`). */

@@ -1,22 +1,19 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { acceptDepsFor, acceptEvent, type AcceptSettings } from '../core/accept';
-import { clientConfig } from '../core/aws';
+import { createApiKeyReaderOf, readApiBaseUrl, readApiKeySourceOf, type ApiKeySource, type ApiVariables } from '../core/api-config';
 import { integerEnv, readAcceptSettings, requireEnv } from '../core/config';
-import { credentialUrlProblem } from '../core/credential-url';
-import { ConfigurationError, DependencyError } from '../core/errors';
-import { SECRET_CACHE_SECONDS } from '../core/secrets';
+import type { ConfigurationError } from '../core/errors';
+import type { SECRET_CACHE_SECONDS } from '../core/secrets';
 import { DEFAULT_POLL_LIMITS, pollTogether, type PollLimits, type PollSummary } from './poll';
 import { createPollerStateStore } from './state';
 import { DEFAULT_RETRY_POLICY, DEFAULT_TOGETHER_API_BASE_URL, createTogetherApi, type RetryNotice, type RetryPolicy } from './together-api';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Where the API key comes from: a Secrets Manager secret in AWS, the variable itself locally. */
-export type ApiKeySource = { readonly secretArn: string } | { readonly value: string };
+export type { ApiKeySource } from '../core/api-config';
 
 /** The poller's whole configuration, read once at start-up. */
 export interface PollerConfig extends AcceptSettings {
@@ -53,60 +50,34 @@ export function readPollerConfig(env: Env = process.env): PollerConfig {
   };
 }
 
+/** Together's variables, for the readers every provider's API client shares. */
+export const TOGETHER_API_VARIABLES: ApiVariables = {
+  provider: 'Together',
+  baseUrlVariable: 'TOGETHER_API_BASE_URL',
+  defaultBaseUrl: DEFAULT_TOGETHER_API_BASE_URL,
+  keyVariable: 'TOGETHER_API_KEY',
+};
+
 /**
  * `TOGETHER_API_BASE_URL` without a trailing slash, or Together's public API when unset. The poller
  * and the batch copy both read it; it must be https (plain http only to loopback), since every
  * request carries the API key. Throws {@link ConfigurationError} naming the variable.
  */
 export function readBaseUrl(env: Env): string {
-  const raw = env.TOGETHER_API_BASE_URL?.trim();
-  if (raw === undefined || raw === '') return DEFAULT_TOGETHER_API_BASE_URL;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigurationError(`TOGETHER_API_BASE_URL must be an absolute URL such as ${DEFAULT_TOGETHER_API_BASE_URL}, got "${raw}"`);
-  }
-  const problem = credentialUrlProblem(url, 'TOGETHER_API_BASE_URL', raw);
-  if (problem !== undefined) {
-    throw new ConfigurationError(
-      `${problem}: every request to it carries the Together API key, which must not cross a network in clear text; ` +
-        `set it to ${DEFAULT_TOGETHER_API_BASE_URL} (or unset it), or to a stand-in on this machine`,
-    );
-  }
-  return raw.replace(/\/+$/, '');
+  return readApiBaseUrl(env, TOGETHER_API_VARIABLES);
 }
 
 /** Where the Together API key comes from: `TOGETHER_API_KEY_SECRET_ARN`, else (locally) `TOGETHER_API_KEY`. */
 export function readApiKeySource(env: Env): ApiKeySource {
-  const arn = env.TOGETHER_API_KEY_SECRET_ARN?.trim();
-  if (arn !== undefined && arn !== '') return { secretArn: arn };
-  const value = env.TOGETHER_API_KEY?.trim();
-  if (value !== undefined && value !== '') return { value };
-  throw new ConfigurationError(
-    'environment variable TOGETHER_API_KEY_SECRET_ARN is required but not set (in the local runtime, set TOGETHER_API_KEY instead)',
-  );
+  return readApiKeySourceOf(env, TOGETHER_API_VARIABLES);
 }
 
 /**
- * The API key, cached for {@link SECRET_CACHE_SECONDS} by Powertools Parameters when it lives in
- * Secrets Manager (a plain-string secret), so a rotated key takes effect within that time.
+ * The Together API key, cached for {@link SECRET_CACHE_SECONDS} by Powertools Parameters when it
+ * lives in Secrets Manager (a plain-string secret), so a rotated key takes effect within that time.
  */
 export function createApiKeyReader(source: ApiKeySource, secretsClient?: SecretsManagerClient): () => Promise<string> {
-  if ('value' in source) return async () => source.value;
-  const secrets = new SecretsProvider({ awsSdkV3Client: secretsClient ?? new SecretsManagerClient(clientConfig()) });
-  return async () => {
-    let value: unknown;
-    try {
-      value = await secrets.get(source.secretArn, { maxAge: SECRET_CACHE_SECONDS });
-    } catch (error) {
-      throw new DependencyError('could not read the Together API key from Secrets Manager', 'secrets_unavailable', { cause: error });
-    }
-    if (typeof value !== 'string' || value.trim() === '') {
-      throw new ConfigurationError('the secret TOGETHER_API_KEY_SECRET_ARN names is empty; store the Together API key in it as a plain string');
-    }
-    return value.trim();
-  };
+  return createApiKeyReaderOf(source, TOGETHER_API_VARIABLES, secretsClient);
 }
 
 export interface PollerClients {

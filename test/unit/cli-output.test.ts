@@ -66,6 +66,14 @@ describe('terminal escape injection', () => {
     expect(text).toContain('\\u009b31m');
   });
 
+  it("[P-OAI] events show prints the note a handling attempt left, and the reason a failed one gave", () => {
+    const handled = formatEventDetail(record({ status: 'handled', note: "openai: GET /fine_tuning/jobs/ftjob-1 answered 404; handled with the payload's data" }), false);
+    const failed = formatEventDetail(record({ lastError: 'OPENAI_API_KEY was rejected by the OpenAI API (HTTP 401 on GET /fine_tuning/jobs/ftjob-2)' }), false);
+
+    expect(handled).toMatch(/note:\s+openai: GET \/fine_tuning\/jobs\/ftjob-1 answered 404; handled with the payload's data\n/);
+    expect(failed).toMatch(/last error:\s+OPENAI_API_KEY was rejected by the OpenAI API \(HTTP 401 on GET \/fine_tuning\/jobs\/ftjob-2\)\n/);
+  });
+
   it('JSON output of events stays exact', async () => {
     const subject = `ft${HOSTILE}`;
     const captured = captureOutput();

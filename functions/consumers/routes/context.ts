@@ -36,6 +36,11 @@ export interface RouteContext {
   readonly alertsTopicArn: string;
   readonly logger: Logger;
   /**
+   * Keeps a remark on the event's record (`note`) when this attempt ends handled, e.g. what the
+   * provider's API could not fill: `webhooks events show` and the console's event view show it.
+   */
+  note(text: string): void;
+  /**
    * The idempotency key of step `name` in `scope`: `{transitionKey}#{name}` (or `{key}#{name}` for
    * scope `event` and for events without a transition). Stable across retries, redrives and
    * replays, and the same for a push and a poll of one transition: pass it to the API the step
