@@ -333,7 +333,8 @@ describe('Together poller feeding the consumers', () => {
       expect(response.batchItemFailures).toEqual([]);
     }
 
-    expect(await jobItem(env, 'together#ft-proj')).toMatchObject({ kind: 'fine_tune', state: 'completed', step: 200, model: 'acme/llama-proj' });
+    // Checkpoints at 100 and 200; the final model, read from the job's checkpoints, at 300.
+    expect(await jobItem(env, 'together#ft-proj')).toMatchObject({ kind: 'fine_tune', state: 'completed', step: 300, model: 'acme/llama-proj' });
     expect(await jobItem(env, 'together#ft-proj-oom')).toMatchObject({ kind: 'fine_tune', state: 'failed', error: 'CUDA out of memory at step 120' });
     expect(await jobItem(env, 'together#batch-proj')).toMatchObject({ kind: 'batch', state: 'completed', output: 'file-out-batch-proj' });
     expect(await jobItem(env, 'together#batch-proj-late')).toMatchObject({ kind: 'batch', state: 'expired' });
