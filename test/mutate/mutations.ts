@@ -110,7 +110,6 @@ export const MUTATIONS: readonly Mutation[] = [
   { name: 'jobs-transition-self', file: JOBS, find: "return `${update.pk}#${update.state}`;", replace: "return `${update.pk}#${update.state}#${event.id}`;", tests: ['test/integration/consumers-once.test.ts', ...jobsTests], why: 'the transition key includes the event id: a push and a poll of one failure both alert' },
 
   // poller
-  { name: 'observe-cancelled-as-failed', file: OBSERVE, find: "new Set(['error', 'user_error'])", replace: "new Set(['error', 'user_error', 'cancelled'])", tests: pollerTests, why: 'a cancelled job reports fine_tune.cancelled, never a failure' },
   { name: 'observe-cancelled-unannounced', file: OBSERVE, find: "} else if (status === 'cancelled') {", replace: "} else if (status === 'never') {", tests: pollerTests, why: 'a cancelled job reports its end' },
   { name: 'observe-expired-as-failed', file: OBSERVE, find: "status === 'EXPIRED'", replace: "status === 'NEVER'", tests: pollerTests, why: 'an expired batch is batch.expired, not a failure' },
   { name: 'observe-completed-not-ran', file: OBSERVE, find: "'uploading', 'completed'])", replace: "'uploading'])", tests: pollerTests, why: 'a short job seen only as completed reports no start' },
