@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../ops/errors';
 import { printJson, type Output } from './output';
-import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_WEBHOOK_EVENTS, checkSuppliedSecret, registerTogether, storeSecretInstructions, type SecretSource } from '../ops/register';
+import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_PUSH_UNDOCUMENTED, TOGETHER_WEBHOOK_EVENTS, checkSuppliedSecret, registerTogether, storeSecretInstructions, type SecretSource } from '../ops/register';
 import type { Target } from '../ops/target';
 
 /** What `register together` needs of the program around it. */
@@ -34,7 +34,7 @@ export function addRegisterTogether(register: Command, ctx: RegisterContext): vo
   register
     .command('together')
     .description(
-      `POST {TOGETHER_API_BASE_URL}/webhooks (default ${DEFAULT_TOGETHER_API_BASE_URL}) with TOGETHER_API_KEY and a fresh signing secret, then print the secret once with the commands that store it`,
+      `POST {TOGETHER_API_BASE_URL}/webhooks (default ${DEFAULT_TOGETHER_API_BASE_URL}), an endpoint Together does not document, with TOGETHER_API_KEY and a fresh signing secret, then print the secret once with the commands that store it; for Together's documented API use the poller instead`,
     )
     .addOption(new Option('--url <url>', "the receiver's Together URL (https://…/webhooks/together); default with --stack: its WebhookUrlTogether output"))
     .addOption(new Option('--events <names>', 'comma-separated event names').default(TOGETHER_WEBHOOK_EVENTS.join(',')))
@@ -44,7 +44,7 @@ export function addRegisterTogether(register: Command, ctx: RegisterContext): vo
     .addOption(new Option('--secret <secret>').hideHelp())
     .addOption(ctx.jsonOption())
     .addOption(ctx.stackOption())
-    .addHelpText('after', '\nThe API base URL and --url must be https:// (plain http only to 127.0.0.1, ::1 or localhost).')
+    .addHelpText('after', `\n${TOGETHER_PUSH_UNDOCUMENTED}\n\nThe API base URL and --url must be https:// (plain http only to 127.0.0.1, ::1 or localhost).`)
     .action(async (options: TogetherOptions) => {
       if (options.secret !== undefined) {
         throw new UsageError('--secret is not accepted: a secret on the command line stays in your shell history and shows in `ps`', {
@@ -85,6 +85,8 @@ export function addRegisterTogether(register: Command, ctx: RegisterContext): vo
             : `signing secret: the one from ${source.kind === 'file' ? source.path : 'stdin'} (not shown)`,
           '',
           storeSecretInstructions(shown ? { kind: 'shown' } : source, secretArn),
+          '',
+          TOGETHER_PUSH_UNDOCUMENTED,
           '',
         ].join('\n'),
       );

@@ -44,10 +44,29 @@ export interface ScriptedLifecycles {
   job(id: string): JobView | undefined;
   /** The events of a job, oldest first; `undefined` when there is no such job. */
   jobEvents(id: string): readonly Record<string, unknown>[] | undefined;
+  /** `GET /fine-tunes/{id}/checkpoints`: its saved checkpoints, newest first; `undefined` when there is no such job. */
+  jobCheckpoints(id: string): Record<string, unknown>[] | undefined;
+  /**
+   * `GET /fine-tunes/{id}/metrics`: a training row every {@link FAKE_METRICS_EVERY_STEPS} steps up
+   * to where the job has got, and an eval row at each checkpoint, oldest first; at most
+   * `resolution` training rows, sampled evenly. `undefined` when there is no such job.
+   */
+  jobMetrics(id: string, resolution?: number): Record<string, unknown>[] | undefined;
   /** The batches `GET /batches` lists: every one not hidden. */
   listedBatches(): BatchView[];
   /** `undefined` when there is no such batch. */
   batch(id: string): BatchView | undefined;
+}
+
+/** Steps between two training rows of a fake job's metrics. */
+export const FAKE_METRICS_EVERY_STEPS = 10;
+
+/**
+ * A fake job's training loss at `step` of `totalSteps`: 2.4 at the start, falling steadily towards
+ * 0.4, the same for every run. Exported so that tests can compute what they expect.
+ */
+export function fakeLoss(step: number, totalSteps: number): number {
+  return Math.round((0.4 + 2 * Math.exp((-3 * step) / Math.max(1, totalSteps))) * 10_000) / 10_000;
 }
 
 /**
@@ -112,6 +131,54 @@ export function scriptedLifecycles(clock: () => number, files: Map<string, FakeF
       completed_at: batch.completedAt,
       model_id: 'meta-llama/Llama-3.3-70B-Instruct-Turbo',
     };
+  };
+
+  // A run goes 100 steps past the last step its script names (a checkpoint, an error): the final
+  // checkpoint of a completed job is its own step, after the intermediate ones.
+  const totalSteps = (job: ScriptedJob) => Math.max(0, ...job.steps.flatMap((step) => (step.events ?? []).map((event) => event.step ?? 0))) + 100;
+  const savedCheckpoints = (job: ScriptedJob) => job.events.filter((event) => event.type === 'checkpoint_save' && typeof event.step === 'number');
+  // How far training has got: the whole run once completed, else the latest step an event names.
+  const reachedStep = (job: ScriptedJob) =>
+    (job.steps[job.index] as FakeJobStep).status === 'completed' ? totalSteps(job) : Math.max(0, ...job.events.map((event) => (typeof event.step === 'number' ? event.step : 0)));
+  // Together's metric timestamps are nanoseconds; one step a second from the job's creation.
+  const stepTimestamp = (job: ScriptedJob, step: number) => (Date.parse(job.createdAt) + step * 1000) * 1e6;
+
+  const checkpointsView = (job: ScriptedJob): Record<string, unknown>[] => {
+    const intermediate = savedCheckpoints(job).map((event) => ({
+      checkpoint_type: `Intermediate (step ${String(event.step)})`,
+      created_at: event.created_at,
+      path: event.checkpoint_path ?? event.model_path ?? `s3://together-checkpoints/${job.id}/checkpoint-${String(event.step)}`,
+      step: event.step,
+      checkpoint: 'adapter',
+    }));
+    const final =
+      (job.steps[job.index] as FakeJobStep).status === 'completed'
+        ? [{ checkpoint_type: 'Final', created_at: job.updatedAt, path: String(jobView(job).model_output_name), step: totalSteps(job), checkpoint: 'model' }]
+        : [];
+    return [...intermediate, ...final].reverse();
+  };
+
+  const metricsView = (job: ScriptedJob, resolution: number | undefined): Record<string, unknown>[] => {
+    const total = totalSteps(job);
+    const reached = reachedStep(job);
+    let trainSteps = Array.from({ length: Math.floor(reached / FAKE_METRICS_EVERY_STEPS) }, (_, index) => (index + 1) * FAKE_METRICS_EVERY_STEPS);
+    if (resolution !== undefined && resolution > 0 && trainSteps.length > resolution) {
+      const all = trainSteps;
+      trainSteps = Array.from({ length: resolution }, (_, k) => all[Math.round((k * (all.length - 1)) / Math.max(1, resolution - 1))] as number);
+    }
+    const train = trainSteps.map((step) => ({
+      timestamp: stepTimestamp(job, step),
+      'train/global_step': step,
+      'train/epoch': Math.round((step / total) * 1000) / 1000,
+      'train/loss': fakeLoss(step, total),
+      'train/learning_rate': 0.00001,
+      'train/grad_norm': 1.2,
+    }));
+    const evals = savedCheckpoints(job).map((event) => {
+      const step = event.step as number;
+      return { timestamp: stepTimestamp(job, step), 'eval/global_step': step, 'eval/loss': fakeLoss(step, total) + 0.05 };
+    });
+    return [...train, ...evals].sort((a, b) => a.timestamp - b.timestamp);
   };
 
   const moveJob = (job: ScriptedJob, to: number) => {
@@ -189,6 +256,14 @@ export function scriptedLifecycles(clock: () => number, files: Map<string, FakeF
       return job === undefined ? undefined : jobView(job);
     },
     jobEvents: (id) => jobs.get(id)?.events,
+    jobCheckpoints(id) {
+      const job = jobs.get(id);
+      return job === undefined ? undefined : checkpointsView(job);
+    },
+    jobMetrics(id, resolution) {
+      const job = jobs.get(id);
+      return job === undefined ? undefined : metricsView(job, resolution);
+    },
     listedBatches: () => [...batches.values()].filter((batch) => !hidden.has(batch.id)).map(batchView),
     batch(id) {
       const batch = batches.get(id);

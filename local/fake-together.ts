@@ -11,8 +11,9 @@ export { batchScript, failedFineTuneScript, successfulFineTuneScript, type FakeB
 
 /**
  * A stand-in for Together's REST API (the shapes in docs/providers.md, "together-poll") for tests
- * and the `npm run fake-together` demo: scripted fine-tune job and batch lifecycles, fault
- * injection, a request log, and webhook registration for the operator CLI. Never deployed.
+ * and the `npm run fake-together` demo: scripted fine-tune job and batch lifecycles with their
+ * checkpoints and a decreasing loss curve, fault injection, a request log, and webhook
+ * registration for the operator CLI. Never deployed.
  */
 
 /** A fault for the next matching requests. */
@@ -50,18 +51,35 @@ export interface RegisteredWebhook {
   readonly body: unknown;
 }
 
-export interface FakeTogetherOptions {
+export interface FakeTogetherOptions extends FakeTogetherHandlerOptions {
   /** 0 (default) picks a free port. */
   readonly port?: number;
+}
+
+/** The fake without a listener: see {@link createFakeTogetherHandler}. */
+export interface FakeTogetherHandlerOptions {
   /** The only key accepted; anything else is a 401. */
   readonly apiKey?: string;
   /** Epoch milliseconds, for `created_at` / `updated_at`. */
   readonly clock?: () => number;
 }
 
-export interface FakeTogether {
+export interface FakeTogether extends FakeTogetherControls {
   /** Base URL including `/v1`: what `TOGETHER_API_BASE_URL` is set to. */
   readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The fake's request handler, for a server that mounts it (paths with or without `/v1`), with the
+ * same controls as {@link FakeTogether}. It never rejects: an error becomes a 500.
+ */
+export interface FakeTogetherHandler extends FakeTogetherControls {
+  handle(request: IncomingMessage, response: ServerResponse): Promise<void>;
+}
+
+/** What a test or the demo does with the fake: script jobs, inject faults, read the request log. */
+export interface FakeTogetherControls {
   readonly apiKey: string;
   /** Every request received, oldest first. */
   readonly requests: FakeRequest[];
@@ -93,9 +111,8 @@ export interface FakeTogether {
   hide(id: string): void;
   inject(fault: FakeFault): void;
   clearFaults(): void;
-  /** Requests to a path (exact, after `/v1`) or matching a pattern. */
+  /** Requests to a path (exact, after `/v1`, without the query) or matching a pattern. */
   requestsTo(path: string | RegExp): FakeRequest[];
-  stop(): Promise<void>;
 }
 
 /** The key the fake accepts unless told otherwise. */
@@ -103,6 +120,31 @@ export const FAKE_TOGETHER_API_KEY = 'fake-together-key';
 
 /** Starts the fake on loopback. */
 export async function startFakeTogether(options: FakeTogetherOptions = {}): Promise<FakeTogether> {
+  const fake = createFakeTogetherHandler(options);
+  const server = createServer((request, response) => void fake.handle(request, response));
+  // Like the emulators, it answers programs on this machine, never a web page.
+  guardProgramOnly(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    ...fake,
+    url: `http://127.0.0.1:${port}/v1`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * The fake's state and routes without a listener: `GET /fine-tunes…` (a job, its events,
+ * checkpoints and metrics), `GET /batches…`, `GET /files/{id}` and its content, and webhook
+ * registration, behind the bearer key and the injected faults.
+ */
+export function createFakeTogetherHandler(options: FakeTogetherHandlerOptions = {}): FakeTogetherHandler {
   const apiKey = options.apiKey ?? FAKE_TOGETHER_API_KEY;
   const clock = options.clock ?? Date.now;
   const files = new Map<string, FakeFileContent>();
@@ -122,7 +164,7 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
     return found.fault;
   };
 
-  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+  const route = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const method = request.method ?? 'GET';
     const path = url.pathname.startsWith('/v1') ? url.pathname.slice(3) || '/' : url.pathname;
@@ -148,6 +190,14 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
     }
 
     if (method === 'GET' && path === '/fine-tunes') return send(200, { data: lifecycles.listedJobs() });
+    const curveMatch = /^\/fine-tunes\/([^/]+)\/(checkpoints|metrics)$/.exec(path);
+    if (method === 'GET' && curveMatch) {
+      const jobId = decodeURIComponent(curveMatch[1] as string);
+      const resolution = Number(url.searchParams.get('resolution') ?? '');
+      const found = curveMatch[2] === 'checkpoints' ? lifecycles.jobCheckpoints(jobId) : lifecycles.jobMetrics(jobId, Number.isSafeInteger(resolution) && resolution > 0 ? resolution : undefined);
+      if (found === undefined) return send(404, { error: { message: 'fine-tune job not found' } });
+      return send(200, curveMatch[2] === 'checkpoints' ? { data: found } : { metrics: found });
+    }
     const jobMatch = /^\/fine-tunes\/([^/]+)(\/events)?$/.exec(path);
     if (method === 'GET' && jobMatch) {
       const jobId = decodeURIComponent(jobMatch[1] as string);
@@ -203,22 +253,7 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
     return send(404, { error: { message: `no route for ${method} ${path}` } });
   };
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ error: { message: String(error) } }));
-    });
-  });
-  // Like the emulators, it answers programs on this machine, never a web page.
-  guardProgramOnly(server);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
   return {
-    url: `http://127.0.0.1:${port}/v1`,
     apiKey,
     requests,
     webhooks,
@@ -241,9 +276,13 @@ export async function startFakeTogether(options: FakeTogetherOptions = {}): Prom
     requestsTo(path) {
       return requests.filter((request) => (typeof path === 'string' ? request.path === path : path.test(request.path)));
     },
-    async stop() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+    async handle(request, response) {
+      try {
+        await route(request, response);
+      } catch (error) {
+        if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: { message: String(error) } }));
+      }
     },
   };
 }

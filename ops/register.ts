@@ -8,7 +8,10 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Together's API unless TOGETHER_API_BASE_URL says otherwise (the poller reads the same variable). */
 export const DEFAULT_TOGETHER_API_BASE_URL = 'https://api.together.xyz/v1';
 
-/** The event names Together documents for webhooks (docs/providers.md, seed 000). */
+/**
+ * The event names of the `together` push scheme (docs/contract.md, seed 000). Together's public API
+ * reference and SDK document no webhooks: see {@link TOGETHER_PUSH_UNDOCUMENTED}.
+ */
 export const TOGETHER_WEBHOOK_EVENTS = ['fine_tune.completed', 'fine_tune.failed', 'fine_tune.checkpoint', 'model.deprecated', 'batch.done'] as const;
 
 export interface RegisterOptions {
@@ -35,7 +38,17 @@ export function newWebhookSecret(): string {
 }
 
 /**
- * Registers the receiver's URL with Together: POST `{base}/webhooks` with a bearer key and
+ * What `register together` says of itself: the endpoint it calls is not in Together's public API,
+ * and the poller is the integration that works with the API Together documents.
+ */
+export const TOGETHER_PUSH_UNDOCUMENTED =
+  "Together's public API documents no webhooks: this targets an endpoint it does not document, for an account or stand-in " +
+  'that offers one. To follow Together through its documented API, turn on the poller instead: TOGETHER_API_KEY=<key> npm start ' +
+  'locally, or deploy with -c togetherPolling=true (docs/operations.md, "Polling Together").';
+
+/**
+ * Registers the receiver's URL with Together: POST `{base}/webhooks`, an endpoint Together's public
+ * API does not document ({@link TOGETHER_PUSH_UNDOCUMENTED}), with a bearer key and
  * `{ url, events, secret }`. Needs TOGETHER_API_KEY; the secret is fresh unless given. Both URLs
  * must be https (plain http only to loopback, for a local stand-in): the request carries the API
  * key and the signing secret. A refusal is reported by status and a short code, never by the
@@ -73,7 +86,7 @@ export async function registerTogether(options: RegisterOptions, env: Env, fetch
       response.status === 401 || response.status === 403
         ? 'Together refused TOGETHER_API_KEY; check the key'
         : response.status === 404
-          ? `${endpoint} does not exist; check TOGETHER_API_BASE_URL`
+          ? `${endpoint} does not exist: Together's public API documents no webhooks; poll it instead (TOGETHER_API_KEY=<key> npm start, or deploy with -c togetherPolling=true), or check TOGETHER_API_BASE_URL`
           : 'check --url and --events; the response body is not shown, since it may quote the key or the secret';
     throw new CliError(`Together answered ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${code === undefined ? '' : ` (${code})`} to POST ${endpoint}`, { hint });
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BadRequestError } from '../core/errors';
-import type { EventData } from '../core/data';
+import type { DataCheckpoint, EventData } from '../core/data';
 import { IncomingEventSchema, SCHEMA_VERSION, type NormalizedEvent } from '../core/event';
 import { errorText, number, text } from '../core/providers/fields';
 import { together } from '../core/providers/together';
@@ -9,7 +9,7 @@ import type { Batch, FineTuneEvent, FineTuneJob } from './together-api';
 
 /** Job statuses after which nothing more happens to a fine-tune job. */
 export const FINE_TUNE_TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'error', 'user_error', 'cancelled']);
-const FINE_TUNE_FAILED_STATUSES: ReadonlySet<string> = new Set(['error', 'user_error', 'cancelled']);
+const FINE_TUNE_FAILED_STATUSES: ReadonlySet<string> = new Set(['error', 'user_error']);
 /**
  * A job in any of these has run, even if the poll that saw it running was missed (a short job can
  * go from `pending` to `completed` between two polls).
@@ -20,18 +20,25 @@ const FINE_TUNE_START_EVENTS: ReadonlySet<string> = new Set(['job_start', 'train
 /** Batch statuses after which nothing more happens to a batch. */
 export const BATCH_TERMINAL_STATUSES: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'EXPIRED', 'CANCELLED']);
 
-/** One thing the poller saw, as the normalized event the accept path takes. */
-/** Every provider type the poller reports: a fine-tune job's start, checkpoints and end, and a batch's end. */
+/**
+ * Every provider type the poller reports: a fine-tune job's start, checkpoints and end, and a
+ * batch's end. A cancelled job and a cancelled or expired batch are ends the owner chose or
+ * allowed, not failures: they have their own routes, which alert nobody.
+ */
 export const POLLED_PROVIDER_TYPES = [
   'fine_tune.started',
   'fine_tune.checkpoint',
   'fine_tune.completed',
   'fine_tune.failed',
+  'fine_tune.cancelled',
   'batch.completed',
   'batch.failed',
+  'batch.cancelled',
+  'batch.expired',
 ] as const;
 type PolledProviderType = (typeof POLLED_PROVIDER_TYPES)[number];
 
+/** One thing the poller saw, as the normalized event the accept path takes. */
 export interface Observation {
   /** Unique within its job or batch; the poller remembers it once accepted. */
   readonly key: string;
@@ -49,10 +56,12 @@ export function isBatchTerminal(status: string): boolean {
 /**
  * The events a fine-tune job's current state and event list amount to (providers.md,
  * "together-poll"), oldest first: `fine_tune.started` once it has run, one `fine_tune.checkpoint`
- * per `checkpoint_save` event, then `fine_tune.completed` or `fine_tune.failed`. Ids depend only on
- * what was observed, so any number of polls of the same state give the same ids.
+ * per `checkpoint_save` event, then `fine_tune.completed`, `fine_tune.failed` or `fine_tune.cancelled`,
+ * which carries `curve` (the job's checkpoints and per-step loss, {@link jobCurve}) as `data.checkpoints`
+ * where one was read. Ids depend only on what was observed, so any number of polls of the same state
+ * give the same ids.
  */
-export function observeFineTune(job: FineTuneJob, events: readonly FineTuneEvent[], receivedAt: string): Observation[] {
+export function observeFineTune(job: FineTuneJob, events: readonly FineTuneEvent[], receivedAt: string, curve?: readonly DataCheckpoint[]): Observation[] {
   const status = job.status.toLowerCase();
   const ordered = sortByCreatedAt(events);
   const updatedAt = isoTime(job.updated_at) ?? receivedAt;
@@ -90,21 +99,31 @@ export function observeFineTune(job: FineTuneJob, events: readonly FineTuneEvent
   if (status === 'completed') {
     const done = findLast(ordered, (event) => event.type === 'job_complete');
     emit('completed', 'fine_tune.completed', isoTime(done?.created_at) ?? updatedAt, {
-      data: { jobId: job.id, modelName: text(job.model_output_name), baseModel: text(job.model) },
+      data: { jobId: job.id, modelName: text(job.model_output_name), baseModel: text(job.model), ...curveOf(curve) },
       providerData: { fine_tune_id: job.id, status, model_name: job.model_output_name ?? null },
+    });
+  } else if (status === 'cancelled') {
+    const cancelled = findLast(ordered, (event) => event.type === 'cancel_requested' || event.type === 'job_stopped');
+    emit('cancelled', 'fine_tune.cancelled', isoTime(cancelled?.created_at) ?? updatedAt, {
+      data: { jobId: job.id, ...curveOf(curve) },
+      providerData: { fine_tune_id: job.id, status },
     });
   } else if (FINE_TUNE_FAILED_STATUSES.has(status)) {
     const lastError = findLast(ordered, (event) => event.type === 'job_error');
-    const errorMessage = lastError?.message ?? (status === 'cancelled' ? 'job was cancelled' : `job ended with status ${status}`);
+    const errorMessage = lastError?.message ?? `job ended with status ${status}`;
     emit('failed', 'fine_tune.failed', isoTime(lastError?.created_at) ?? updatedAt, {
-      data: { jobId: job.id, errorMessage: errorText(errorMessage), step: number(lastError?.step) },
+      data: { jobId: job.id, errorMessage: errorText(errorMessage), step: number(lastError?.step), ...curveOf(curve) },
       providerData: { fine_tune_id: job.id, status, error_message: errorMessage, ...optional('step', lastError?.step) },
     });
   }
   return observations;
 }
 
-/** `batch.completed` or `batch.failed` once a batch is terminal; nothing before. */
+/**
+ * Once a batch is terminal, the event of its end: `batch.completed`, `batch.failed`, and for a batch
+ * its owner cancelled or that ran out of time, `batch.cancelled` or `batch.expired` (no failure
+ * alert; an expired batch's partial output stays named in `providerData`). Nothing before.
+ */
 export function observeBatch(batch: Batch, receivedAt: string): Observation[] {
   const status = batch.status.toUpperCase();
   if (!isBatchTerminal(status)) return [];
@@ -120,17 +139,27 @@ export function observeBatch(batch: Batch, receivedAt: string): Observation[] {
     ...optional('model_id', batch.model_id),
     ...optional('progress', batch.progress),
   };
+  const seen = { data: { batchId: batch.id }, providerData };
   const event =
     status === 'COMPLETED'
       ? toEvent(id, 'batch.completed', batch.id, occurredAt, receivedAt, {
           data: { batchId: batch.id, outputFileId: text(batch.output_file_id), errorFileId: text(batch.error_file_id) },
           providerData,
         })
-      : toEvent(id, 'batch.failed', batch.id, occurredAt, receivedAt, {
-          data: { batchId: batch.id, errorMessage: errorText(batch.error) },
-          providerData,
-        });
+      : status === 'CANCELLED'
+        ? toEvent(id, 'batch.cancelled', batch.id, occurredAt, receivedAt, seen)
+        : status === 'EXPIRED'
+          ? toEvent(id, 'batch.expired', batch.id, occurredAt, receivedAt, seen)
+          : toEvent(id, 'batch.failed', batch.id, occurredAt, receivedAt, {
+              data: { batchId: batch.id, errorMessage: errorText(batch.error) },
+              providerData,
+            });
   return [{ key: status, event }];
+}
+
+/** `{ checkpoints }` for a curve with points; nothing otherwise, so an absent curve stays absent. */
+function curveOf(curve: readonly DataCheckpoint[] | undefined): { checkpoints?: DataCheckpoint[] } {
+  return curve === undefined || curve.length === 0 ? {} : { checkpoints: [...curve] };
 }
 
 /** The event's own hash when Together sends one, else its step, else its time: stable across polls. */

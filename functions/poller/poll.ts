@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AcceptResult } from '../core/accept';
 import { BadRequestError, ConflictError, ReceiverError } from '../core/errors';
 import type { NormalizedEvent } from '../core/event';
+import { readJobCurve } from './curve';
 import { isBatchTerminal, isFineTuneTerminal, isoTime, observeBatch, observeFineTune, type Observation } from './observe';
 import { parseStateKey, stateKey, type PolledKind, type PollerState, type PollerStateStore } from './state';
 import { TogetherApiError, type Batch, type FineTuneJob, type TogetherApi } from './together-api';
@@ -44,6 +45,9 @@ export const FAILED_JOB_RETRY = { baseSeconds: 60, maxSeconds: 3_600 } as const;
 /** The metric the handler publishes {@link PollSummary.failing} as, and the stack alarms on. */
 export const FAILING_JOBS_METRIC = 'FailingJobs';
 
+/** The observation keys of a fine-tune's end, which carries its curve. */
+const END_KEYS = ['completed', 'failed', 'cancelled'] as const;
+
 /** Longest `lastError` kept on a job: enough to read the cause. */
 const MAX_LAST_ERROR_LENGTH = 300;
 
@@ -73,6 +77,8 @@ export interface PollSummary {
   failed: number;
   /** Jobs in that state after this run, those waiting for their retry included (the `FailingJobs` metric). */
   failing: number;
+  /** Finished jobs whose checkpoints or metrics could not be read: their end went out without that part of the curve. */
+  curvesMissing: number;
 }
 
 interface WorkItem {
@@ -122,6 +128,7 @@ export async function pollTogether(deps: PollerDeps, limits: PollLimits = DEFAUL
     gone: 0,
     failed: 0,
     failing: 0,
+    curvesMissing: 0,
   };
 
   const [jobs, batches] = await Promise.all([deps.api.listFineTunes(), deps.api.listBatches()]);
@@ -242,7 +249,13 @@ async function pollItem(run: Run, item: WorkItem): Promise<void> {
       updatedAt = fineTune.updated_at;
       const events = await deps.api.listFineTuneEvents(item.id);
       lastEventAt = events.map((event) => isoTime(event.created_at)).reduce<string | undefined>((latest, at) => (at !== undefined && (latest === undefined || at > latest) ? at : latest), undefined);
-      observations = observeFineTune(fineTune, events, receivedAt);
+      // The curve is read once, for the job's end: two more requests per job, not per poll.
+      const curve = isFineTuneTerminal(status) && !END_KEYS.some((key) => item.previous?.emitted.has(key)) ? await readJobCurve(deps.api, item.id) : undefined;
+      for (const { what, error } of curve?.unreadable ?? []) {
+        deps.logger?.warn(`could not read a finished job's ${what} from Together; its end goes out without them`, { subject: item.id, reason: error.reason, detail: error.message });
+      }
+      if ((curve?.unreadable.length ?? 0) > 0) summary.curvesMissing += 1;
+      observations = observeFineTune(fineTune, events, receivedAt, curve?.curve);
     } else {
       const known = batch as Batch;
       status = known.status;

@@ -1,3 +1,4 @@
+import type { FineTuningListCheckpointsResponse, FineTuningListMetricsResponse } from 'together-ai/resources/fine-tuning';
 import * as z from '../core/zod';
 import { createJsonGet, type ApiIdentity, type JsonGetOptions } from '../core/api-get';
 import { ConfigurationError, DependencyError } from '../core/errors';
@@ -93,6 +94,41 @@ export const TogetherFileSchema = z.looseObject({
 });
 export type TogetherFile = z.infer<typeof TogetherFileSchema>;
 
+/**
+ * One of a job's saved checkpoints (`GET /fine-tunes/{id}/checkpoints`, `fineTuning.listCheckpoints`
+ * in the SDK): the step it was taken at, where it is stored, and when.
+ */
+// z.object rather than looseObject: the SDK's interface has no index signature; other fields are still accepted (and dropped).
+export const FineTuneCheckpointSchema = z.object({
+  step: z.number(),
+  path: OptionalText,
+  created_at: Time,
+  checkpoint_type: OptionalText,
+});
+export type FineTuneCheckpoint = z.infer<typeof FineTuneCheckpointSchema>;
+
+/**
+ * One row of a job's recorded metrics (`GET /fine-tunes/{id}/metrics`, `fineTuning.listMetrics`): a
+ * flat map of scalars such as `train/global_step`, `train/loss`, `eval/loss` and `timestamp`. Read
+ * as unknown values, so that one field Together adds in another type costs that field, not the row.
+ */
+export const FineTuneMetricSchema = z.record(z.string(), z.unknown());
+export type FineTuneMetric = z.infer<typeof FineTuneMetricSchema>;
+
+const FineTuneCheckpointList = z.pipe(z.object({ data: z.nullish(z.array(FineTuneCheckpointSchema)) }), z.transform((body) => body.data ?? []));
+const FineTuneMetricList = z.pipe(z.object({ metrics: z.nullish(z.array(FineTuneMetricSchema)) }), z.transform((body) => body.metrics ?? []));
+
+/** Holds only if every body the SDK's types describe is one the schema takes. */
+type Takes<Schema extends z.ZodMiniType, Body> = Body extends z.input<Schema> ? true : false;
+// Compile-time: the schemas accept what Together's official SDK says these endpoints answer.
+export const SDK_SHAPES_ACCEPTED: [Takes<typeof FineTuneCheckpointList, FineTuningListCheckpointsResponse>, Takes<typeof FineTuneMetricList, FineTuningListMetricsResponse>] = [
+  true,
+  true,
+];
+
+/** Most metric rows asked for (`resolution`, sampled uniformly by Together): the curve keeps 500 points. */
+export const METRICS_RESOLUTION = 500;
+
 const FineTuneList = z.pipe(z.object({ data: z.nullish(z.array(FineTuneJobSchema)) }), z.transform((body) => body.data ?? []));
 const FineTuneEventList = z.pipe(z.object({ data: z.nullish(z.array(FineTuneEventSchema)) }), z.transform((body) => body.data ?? []));
 // Documented as a bare array; a `{ data }` wrapper like the other lists is accepted too.
@@ -107,6 +143,13 @@ export interface TogetherApi {
   getFineTune(jobId: string): Promise<FineTuneJob | undefined>;
   /** `GET /batches/{id}`: a batch the list no longer shows; undefined when the API answers 404. */
   getBatch(batchId: string): Promise<Batch | undefined>;
+  /** `GET /fine-tunes/{id}/checkpoints`, oldest first as listed; undefined when the API answers 404. */
+  listFineTuneCheckpoints(jobId: string): Promise<FineTuneCheckpoint[] | undefined>;
+  /**
+   * `GET /fine-tunes/{id}/metrics?resolution=500`: per-step metrics in the order recorded;
+   * undefined when the API answers 404 (an account or API without them).
+   */
+  listFineTuneMetrics(jobId: string): Promise<FineTuneMetric[] | undefined>;
 }
 
 /** The Files API reads the batch-results copy needs besides {@link TogetherApi}. */
@@ -147,6 +190,8 @@ export function createTogetherApi(options: TogetherApiOptions): TogetherApi & To
     listBatches: () => get('/batches', BatchList),
     getFineTune: (jobId) => getUnlessMissing(`/fine-tunes/${encodeURIComponent(jobId)}`, FineTuneJobSchema),
     getBatch: (batchId) => getUnlessMissing(`/batches/${encodeURIComponent(batchId)}`, BatchSchema),
+    listFineTuneCheckpoints: (jobId) => getUnlessMissing(`/fine-tunes/${encodeURIComponent(jobId)}/checkpoints`, FineTuneCheckpointList),
+    listFineTuneMetrics: (jobId) => getUnlessMissing(`/fine-tunes/${encodeURIComponent(jobId)}/metrics?resolution=${METRICS_RESOLUTION}`, FineTuneMetricList),
     getFile: (fileId) => getUnlessMissing(`/files/${encodeURIComponent(fileId)}`, TogetherFileSchema),
   };
 }

@@ -163,7 +163,7 @@ describe('poller permissions', () => {
     expect(JSON.stringify(pollerStatements())).not.toContain(logicalId(stack.webhooks.queues[route]));
   });
 
-  it('emits to the six fine-tune and batch routes: every route its observations can carry, and no other', () => {
+  it('[P-TOG] emits to the nine fine-tune and batch routes: every route its observations can carry, and no other', () => {
     const at = '2026-01-01T00:00:00.000Z';
     const eventTypes = ['job_start', 'training_start', 'checkpoint_save', 'job_error', 'job_complete', 'model_upload_complete'];
     const events = eventTypes.map((type, index) => ({ type, created_at: at, step: index, hash: `h${index}` }));
@@ -176,7 +176,17 @@ describe('poller permissions', () => {
     ];
 
     expect(new Set(observed.map((observation) => observation.event.type))).toEqual(new Set(POLLED_ROUTES));
-    expect([...POLLED_ROUTES].sort()).toEqual(['batch.completed', 'batch.failed', 'fine_tune.checkpoint', 'fine_tune.completed', 'fine_tune.failed', 'fine_tune.started']);
+    expect([...POLLED_ROUTES].sort()).toEqual([
+      'batch.cancelled',
+      'batch.completed',
+      'batch.expired',
+      'batch.failed',
+      'fine_tune.cancelled',
+      'fine_tune.checkpoint',
+      'fine_tune.completed',
+      'fine_tune.failed',
+      'fine_tune.started',
+    ]);
     expect(POLLED_ROUTES.every((route) => (ROUTES as readonly string[]).includes(route))).toBe(true);
   });
 });

@@ -110,7 +110,8 @@ export const MUTATIONS: readonly Mutation[] = [
   { name: 'jobs-transition-self', file: JOBS, find: "return `${update.pk}#${update.state}`;", replace: "return `${update.pk}#${update.state}#${event.id}`;", tests: ['test/integration/consumers-once.test.ts', ...jobsTests], why: 'the transition key includes the event id: a push and a poll of one failure both alert' },
 
   // poller
-  { name: 'observe-cancelled-not-failed', file: OBSERVE, find: "new Set(['error', 'user_error', 'cancelled'])", replace: "new Set(['error', 'user_error'])", tests: pollerTests, why: 'a cancelled job never reports fine_tune.failed' },
+  { name: 'observe-cancelled-unannounced', file: OBSERVE, find: "} else if (status === 'cancelled') {", replace: "} else if (status === 'never') {", tests: pollerTests, why: 'a cancelled job reports its end' },
+  { name: 'observe-expired-as-failed', file: OBSERVE, find: "status === 'EXPIRED'", replace: "status === 'NEVER'", tests: pollerTests, why: 'an expired batch is batch.expired, not a failure' },
   { name: 'observe-completed-not-ran', file: OBSERVE, find: "'uploading', 'completed'])", replace: "'uploading'])", tests: pollerTests, why: 'a short job seen only as completed reports no start' },
   { name: 'observe-expired-completed', file: OBSERVE, find: "status === 'COMPLETED'", replace: "status !== 'FAILED'", tests: pollerTests, why: 'an expired or cancelled batch reads as completed' },
   { name: 'observe-ids-per-poll', file: OBSERVE, find: '`poll:ft:${job.id}:${key}`', replace: '`poll:ft:${job.id}:${key}:${receivedAt}`', tests: pollerTests, why: 'every poll gives new ids: duplicates downstream' },

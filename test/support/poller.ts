@@ -1,15 +1,24 @@
 import type { AcceptResult } from '../../functions/core/accept';
 import type { NormalizedEvent } from '../../functions/core/event';
 import type { PollerState, PollerStateStore } from '../../functions/poller/state';
-import { TogetherApiError, type Batch, type FineTuneEvent, type FineTuneJob, type TogetherApi } from '../../functions/poller/together-api';
+import { TogetherApiError, type Batch, type FineTuneCheckpoint, type FineTuneEvent, type FineTuneJob, type FineTuneMetric, type TogetherApi } from '../../functions/poller/together-api';
+
+/** What `GET /fine-tunes/{id}/checkpoints` and `…/metrics` answer for a job; absent is a 404. */
+export interface FakeCurve {
+  readonly checkpoints?: FineTuneCheckpoint[];
+  readonly metrics?: FineTuneMetric[];
+}
 
 /**
  * An in-memory Together account: jobs, their events and batches, and a log of event reads and
  * lookups by id. Ids in `hidden` are left out of the lists but still found by id, as Together
- * does with jobs that fall off its list.
+ * does with jobs that fall off its list. A job's checkpoints and metrics come from `curves` (a 404
+ * where absent); ids in `curveFailing` answer them with a 503 after retries.
  */
-export function account(jobs: FineTuneJob[], events: Record<string, FineTuneEvent[]> = {}, batches: Batch[] = []) {
+export function account(jobs: FineTuneJob[], events: Record<string, FineTuneEvent[]> = {}, batches: Batch[] = [], curves: Record<string, FakeCurve> = {}) {
   const eventReads: string[] = [];
+  const curveReads: string[] = [];
+  const curveFailing = new Set<string>();
   const lookups: string[] = [];
   const failing = new Set<string>();
   const hidden = new Set<string>();
@@ -29,8 +38,18 @@ export function account(jobs: FineTuneJob[], events: Record<string, FineTuneEven
       if (failing.has(id)) throw new TogetherApiError('down', 'together_unavailable', `/fine-tunes/${id}/events`, 4, 503);
       return events[id] ?? [];
     },
+    listFineTuneCheckpoints: async (id) => {
+      curveReads.push(`${id}/checkpoints`);
+      if (curveFailing.has(id)) throw new TogetherApiError('down', 'together_unavailable', `/fine-tunes/${id}/checkpoints`, 4, 503);
+      return curves[id]?.checkpoints;
+    },
+    listFineTuneMetrics: async (id) => {
+      curveReads.push(`${id}/metrics`);
+      if (curveFailing.has(id)) throw new TogetherApiError('down', 'together_unavailable', `/fine-tunes/${id}/metrics`, 4, 503);
+      return curves[id]?.metrics;
+    },
   };
-  return { api, eventReads, lookups, failing, hidden };
+  return { api, eventReads, curveReads, lookups, failing, curveFailing, hidden };
 }
 
 /** The DynamoDB store's semantics in memory: merged key sets, terminal items never reopened. */

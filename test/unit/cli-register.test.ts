@@ -122,6 +122,35 @@ describe('webhooks register together', () => {
     expect(stderr).toContain('Together answered 401');
     expect(stderr).toContain('check the key');
   });
+
+  it('[P-TOG] says in its help that Together documents no webhooks, and that the poller is the way to its documented API', async () => {
+    const { stdout, stderr } = await register({}, ['--help']);
+
+    const help = (stdout + stderr).replace(/\s+/g, ' ');
+    expect(help).toContain('an endpoint Together does not document');
+    expect(help).toContain("Together's public API documents no webhooks");
+    expect(help).toContain('-c togetherPolling=true');
+  });
+
+  it('[P-TOG] says after registering that the endpoint is not one Together documents, and how to poll instead', async () => {
+    const api = await fakeTogether({ status: 201, body: { id: 'wh_1' } });
+
+    const { code, stdout } = await register({ TOGETHER_API_KEY: 'tk', TOGETHER_API_BASE_URL: api.base }, ['--url', 'https://h/webhooks/together']);
+
+    expect(code).toBe(0);
+    expect(stdout).toContain("Together's public API documents no webhooks");
+    expect(stdout).toContain('TOGETHER_API_KEY=<key> npm start');
+  });
+
+  it('[P-TOG] answers a 404 from Together by saying it documents no webhooks and how to poll instead', async () => {
+    const api = await fakeTogether({ status: 404, body: { error: 'not found' } });
+
+    const { code, stderr } = await register({ TOGETHER_API_KEY: 'tk', TOGETHER_API_BASE_URL: api.base }, ['--url', 'https://h/webhooks/together']);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain("Together's public API documents no webhooks; poll it instead");
+    expect(stderr).toContain('-c togetherPolling=true');
+  });
 });
 
 describe('secret handling in webhooks register', () => {

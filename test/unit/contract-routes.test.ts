@@ -55,6 +55,10 @@ const TOGETHER: readonly Row[] = [
     subject: 'meta-llama/Llama-2-70b-chat-hf',
   },
   { type: 'batch.done', route: 'batch.completed', data: { batch_id: 'batch-42', output_url: 'https://api.together.xyz/v1/files/file-out', total_tokens: 1843200 }, subject: 'batch-42' },
+  // The ends the poller names after Together's `cancelled`, `CANCELLED` and `EXPIRED`: never failures.
+  { type: 'fine_tune.cancelled', route: 'fine_tune.cancelled', data: { fine_tune_id: 'ft-stop' }, subject: 'ft-stop' },
+  { type: 'batch.cancelled', route: 'batch.cancelled', data: { batch_id: 'batch-stop' }, subject: 'batch-stop' },
+  { type: 'batch.expired', route: 'batch.expired', data: { batch_id: 'batch-late' }, subject: 'batch-late' },
   { type: 'resource.created', route: 'other', data: { resource_id: 'res-42' }, subject: undefined },
   { type: 'fine_tune.renamed', route: 'other', data: { fine_tune_id: 'ft-jkl' }, subject: 'ft-jkl' },
 ];

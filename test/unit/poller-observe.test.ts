@@ -125,12 +125,32 @@ describe('fine-tune observations', () => {
     });
   });
 
-  it.each(['user_error', 'cancelled'])('sees fine_tune.failed for a job that ends %s, without a start it never had', (status) => {
-    const observations = observeFineTune(job(status), [], RECEIVED_AT);
+  it('sees fine_tune.failed for a job that ends user_error, without a start it never had', () => {
+    const observations = observeFineTune(job('user_error'), [], RECEIVED_AT);
 
     expect(observations.map((o) => o.event.type)).toEqual(['fine_tune.failed']);
     const failed = observations[0]?.event;
-    expect(failed?.type === 'fine_tune.failed' ? failed.data.errorMessage : undefined).toMatch(status === 'cancelled' ? /cancelled/ : /user_error/);
+    expect(failed?.type === 'fine_tune.failed' ? failed.data.errorMessage : undefined).toMatch(/user_error/);
+  });
+
+  it('[P-TOG] sees fine_tune.cancelled, not fine_tune.failed, for a job Together reports cancelled', () => {
+    const observations = observeFineTune(job('cancelled'), [event('job_start', 1), event('cancel_requested', 5)], RECEIVED_AT);
+
+    expect(observations.map((o) => [o.key, o.event.type, o.event.providerType])).toEqual([
+      ['started', 'fine_tune.started', 'fine_tune.started'],
+      ['cancelled', 'fine_tune.cancelled', 'fine_tune.cancelled'],
+    ]);
+    expect(observations[1]?.event).toMatchObject({ id: 'poll:ft:ft-7:cancelled', occurredAt: '2026-11-01T10:05:00.000Z', data: { jobId: 'ft-7' } });
+  });
+
+  it('[P-TOG] puts the curve it is given on the end of the job as data.checkpoints, and none on a job still running', () => {
+    const curve = [{ step: 10, loss: 2.1 }, { step: 20, loss: 1.7, path: 's3://ckpt/ft-7/20' }];
+
+    const [, completed] = observeFineTune(job('completed'), [event('job_start', 1)], RECEIVED_AT, curve);
+    const running = observeFineTune(job('running'), [event('job_start', 1)], RECEIVED_AT, curve);
+
+    expect(completed?.event.data).toMatchObject({ modelName: 'acme/llama-support-v3', checkpoints: curve });
+    expect(running.map((o) => o.event.data)).toEqual([{ jobId: 'ft-7', baseModel: 'meta-llama/Meta-Llama-3.1-8B-Instruct-Reference' }]);
   });
 
   it('routes every provider type through the together provider table', () => {
@@ -171,14 +191,30 @@ describe('batch observations', () => {
     });
   });
 
-  it.each(['FAILED', 'EXPIRED', 'CANCELLED'])('sees batch.failed for a %s batch, keyed by that status', (status) => {
-    const [failed] = observeBatch(batch(status, { error: 'why' }), RECEIVED_AT);
+  it('sees batch.failed for a FAILED batch, with its error', () => {
+    const [failed] = observeBatch(batch('FAILED', { error: 'why' }), RECEIVED_AT);
 
     expect(failed?.event).toMatchObject({
-      id: `poll:batch:batch-9:${status}`,
+      id: 'poll:batch:batch-9:FAILED',
       type: 'batch.failed',
       data: { batchId: 'batch-9', errorMessage: 'why' },
-      providerData: { status, error: 'why' },
+      providerData: { status: 'FAILED', error: 'why' },
+    });
+  });
+
+  it.each([
+    ['EXPIRED', 'batch.expired'],
+    ['CANCELLED', 'batch.cancelled'],
+    ['cancelled', 'batch.cancelled'],
+  ])('[P-TOG] sees a %s batch as %s, not a failure, with its files kept in providerData', (status, route) => {
+    const [ended] = observeBatch(batch(status, { error: 'why' }), RECEIVED_AT);
+
+    expect(ended?.event).toMatchObject({
+      id: `poll:batch:batch-9:${status.toUpperCase()}`,
+      type: route,
+      providerType: route,
+      data: { batchId: 'batch-9' },
+      providerData: { status: status.toUpperCase(), output_file_id: 'file-out', error_file_id: 'file-err', error: 'why' },
     });
   });
 });

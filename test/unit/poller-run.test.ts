@@ -151,6 +151,8 @@ describe('a poll run', () => {
       listFineTuneEvents: async () => [],
       getFineTune: async () => undefined,
       getBatch: async () => undefined,
+      listFineTuneCheckpoints: async () => undefined,
+      listFineTuneMetrics: async () => undefined,
     };
 
     await expect(pollTogether({ api, accept: recorder().accept, state: memoryStore(), clock: () => NOW_MS }, LIMITS)).rejects.toThrow(

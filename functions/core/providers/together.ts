@@ -28,10 +28,15 @@ export const together = defineProvider({
     'fine_tune.checkpoint': 'fine_tune.checkpoint',
     'fine_tune.completed': 'fine_tune.completed',
     'fine_tune.failed': 'fine_tune.failed',
+    // Not in the seeds: the names the poller gives a cancelled job or a cancelled or expired batch
+    // (Together's `cancelled`, `CANCELLED`, `EXPIRED`), ends the owner chose or allowed, never failures.
+    'fine_tune.cancelled': 'fine_tune.cancelled',
     'model.deprecated': 'model.deprecated',
     'batch.done': 'batch.completed',
     'batch.completed': 'batch.completed',
     'batch.failed': 'batch.failed',
+    'batch.cancelled': 'batch.cancelled',
+    'batch.expired': 'batch.expired',
   },
   envelope: Envelope,
   toFacts: (envelope) => {
@@ -65,6 +70,7 @@ export const together = defineProvider({
       errorMessage: (d) => errorText(d.error_message),
       step: (d) => number(d.step),
     },
+    'fine_tune.cancelled': { jobId: (d) => text(d.fine_tune_id) },
     'model.deprecated': {
       modelId: (d) => text(d.model_id),
       replacementModel: (d) => text(d.replacement_model),
@@ -81,6 +87,8 @@ export const together = defineProvider({
       batchId: (d) => text(d.batch_id),
       errorMessage: (d) => errorText(d.error_message) ?? errorText(d.error),
     },
+    'batch.cancelled': { batchId: (d) => text(d.batch_id) },
+    'batch.expired': { batchId: (d) => text(d.batch_id) },
   },
   // Each sample id is its own job or batch (`ft-{id}`), so different samples never collide in the
   // jobs projection, and a resend of one id is the same event about the same job.
