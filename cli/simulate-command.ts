@@ -31,17 +31,14 @@ export function addSimulateCommand(program: Command, deps: SimulateCommandDeps):
     .addOption(new Option('--steps <n>', 'points of the loss curve, 3 to 500').default('12'))
     .addOption(new Option('--outcome <outcome>', 'how the job ends').choices(SIMULATED_OUTCOMES).default('completed'))
     .addOption(new Option('--url <url>', `receiver base URL; default http://127.0.0.1:$PORT (${LOCAL_DEFAULT_PORTS.PORT})`))
+    .addOption(new Option('--fake-url <url>', `the fake provider APIs, for OpenAI's job; default http://127.0.0.1:$FAKE_PROVIDERS_PORT (${LOCAL_DEFAULT_PORTS.FAKE_PROVIDERS_PORT})`))
     .addOption(new Option('--wait <seconds>', 'how long to wait for the job to reach its end state').default('60'))
     .addOption(deps.jsonOption())
-    .action(async (options: { provider: SimulatedProvider; steps: string; outcome: SimulatedOutcome; url?: string; wait: string; json?: boolean }) => {
+    .action(async (options: { provider: SimulatedProvider; steps: string; outcome: SimulatedOutcome; url?: string; fakeUrl?: string; wait: string; json?: boolean }) => {
       const steps = parseWholeNumber(options.steps, '--steps', 3, 500);
       const waitMs = parseWholeNumber(options.wait, '--wait', 1, 3_600) * 1000;
-      const url = options.url ?? `http://127.0.0.1:${env.PORT?.trim() || LOCAL_DEFAULT_PORTS.PORT}`;
-      try {
-        new URL(url);
-      } catch {
-        throw new UsageError(`--url must be a URL such as http://127.0.0.1:3000; got "${url}"`);
-      }
+      const url = urlOption(options.url ?? `http://127.0.0.1:${env.PORT?.trim() || LOCAL_DEFAULT_PORTS.PORT}`, '--url');
+      const fakeUrl = urlOption(options.fakeUrl ?? `http://127.0.0.1:${env.FAKE_PROVIDERS_PORT?.trim() || LOCAL_DEFAULT_PORTS.FAKE_PROVIDERS_PORT}`, '--fake-url');
       const { secretEnv } = PROVIDERS[options.provider];
       const secret = parseSecretList(env[secretEnv], secretEnv)[0];
       const target = await connect(undefined);
@@ -51,6 +48,7 @@ export function addSimulateCommand(program: Command, deps: SimulateCommandDeps):
           steps,
           outcome: options.outcome,
           url,
+          fakeUrl,
           ...(secret === undefined ? {} : { secret }),
           onDelivery: (delivery) => {
             if (!options.json) printText(output, `--> ${delivery.status} ${options.provider}#${printable(delivery.id)}\n`);
@@ -71,4 +69,13 @@ export function addSimulateCommand(program: Command, deps: SimulateCommandDeps):
       }
       setCode(result.reached ? EXIT.ok : EXIT.failure);
     });
+}
+
+function urlOption(value: string, option: string): string {
+  try {
+    new URL(value);
+  } catch {
+    throw new UsageError(`${option} must be a URL such as http://127.0.0.1:3000; got "${value}"`);
+  }
+  return value;
 }

@@ -9,6 +9,8 @@ import { clientConfig, effectClientConfig } from '../functions/core/aws';
 import { integerEnv, readReceiverConfig, type ReceiverConfig } from '../functions/core/config';
 import type { ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
+import { FAKE_OPENAI_API_KEY } from './fake-openai';
+import { startFakeProviders, type FakeProviders } from './fake-providers';
 import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { createSecretsReader } from '../functions/core/secrets';
@@ -54,6 +56,11 @@ export interface LocalRuntimeOptions {
    * it off to measure the consumers as a deployment without `eventBus` runs them.
    */
   readonly eventBus?: boolean;
+  /**
+   * Serve the fake provider APIs (`local/fake-providers.ts`) on this port (0: a free one), and
+   * complete OpenAI's events from its fake unless `OPENAI_API_KEY` names the real API; default off.
+   */
+  readonly fakeProviders?: { readonly port: number };
 }
 
 export interface LocalClients {
@@ -78,6 +85,8 @@ export interface LocalRuntime {
   readonly developmentSecrets: readonly ProviderName[];
   /** What the Together poller polls, when it runs (it does when TOGETHER_API_KEY is set). */
   readonly polling?: { readonly baseUrl: string; readonly intervalSeconds: number };
+  /** The fake provider APIs, when the runtime serves them; `openai`: whether OpenAI's events are completed from its fake. */
+  readonly fakeProviders?: { readonly url: string; readonly openai: boolean };
   /** The last refused deliveries, newest first (see local/rejections.ts). */
   readonly rejections: RejectionLog;
   /** Whether the HTTP server listens on loopback only: the console is served only then. */
@@ -160,7 +169,14 @@ export function localConsumerFunctions(
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const logger = options.logger ?? new Logger({ serviceName: 'webhook-receiver' });
   const emulators = await startEmulators({ dynamodbPort: options.dynamodbPort, sqsPort: options.sqsPort });
+  let fakes: FakeProviders | undefined;
   try {
+    fakes =
+      options.fakeProviders === undefined
+        ? undefined
+        : await startFakeProviders({ port: options.fakeProviders.port, replicateSecret: options.env.REPLICATE_WEBHOOK_SECRET?.split(',')[0]?.trim() || PROVIDERS.replicate.developmentSecret });
+    const fakeOpenAi = fakes !== undefined && !openAiKeySet(options.env);
+    const consumerEnv = fakeOpenAi ? { ...options.env, OPENAI_API_KEY: FAKE_OPENAI_API_KEY, OPENAI_API_BASE_URL: fakes?.baseUrls.openai } : options.env;
     const clients = localClients(emulators);
     const resources = await createLocalResources(clients);
     const config = readReceiverConfig({
@@ -172,7 +188,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       options.visibilityTimeoutSeconds ??
       integerEnv(options.env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', QUEUE_SETTINGS.visibilityTimeoutSeconds, 0, 43_200);
     const consumerFunctions =
-      options.consumers === false ? undefined : localConsumerFunctions(options.env, resources, clients, logger, { eventBus: options.eventBus });
+      options.consumers === false ? undefined : localConsumerFunctions(consumerEnv, resources, clients, logger, { eventBus: options.eventBus });
     const { env, developmentSecrets } = withDevelopmentSecrets(options.env, [...config.providers.keys()]);
     const rejections = createRejectionLog();
     // Bounded: a parse error can quote the start of the body, and a sender picks the path.
@@ -237,15 +253,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         pages = handler;
       },
       ...(polling === undefined ? {} : { polling: { baseUrl: polling.config.baseUrl, intervalSeconds: polling.intervalSeconds } }),
+      ...(fakes === undefined ? {} : { fakeProviders: { url: fakes.url, openai: fakeOpenAi } }),
       async stop() {
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
         await poller?.stop();
         await consumers?.stop();
+        await fakes?.stop();
         await emulators.stop();
       },
     };
   } catch (error) {
+    await fakes?.stop();
     await emulators.stop();
     throw error;
   }
@@ -254,7 +273,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 /**
  * The configuration of the stack's scheduled Together poller, run here on a timer, when
  * `TOGETHER_API_KEY` is set (with its state table created): it calls Together's API
- * (`TOGETHER_API_BASE_URL`, e.g. the fake of `npm run fake-together`) every
+ * (`TOGETHER_API_BASE_URL`, e.g. the fake of `npm run fake-providers`) every
  * `TOGETHER_POLL_INTERVAL_SECONDS` and accepts what it observes through the same write path.
  */
 async function localPollerConfig(

@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     port: integerEnv(env, 'PORT', LOCAL_DEFAULT_PORTS.PORT, 0, 65_535),
     dynamodbPort: integerEnv(env, 'DYNAMODB_PORT', LOCAL_DEFAULT_PORTS.DYNAMODB_PORT, 0, 65_535),
     sqsPort: integerEnv(env, 'SQS_PORT', LOCAL_DEFAULT_PORTS.SQS_PORT, 0, 65_535),
+    ...(fakeProvidersOff(env) ? {} : { fakeProviders: { port: integerEnv(env, 'FAKE_PROVIDERS_PORT', LOCAL_DEFAULT_PORTS.FAKE_PROVIDERS_PORT, 0, 65_535) } }),
   });
   const warning = exposureWarning(host);
   if (warning !== undefined) console.warn(warning);
@@ -34,6 +35,12 @@ async function main(): Promise<void> {
   console.log(`DynamoDB (dynalite) at ${runtime.emulators.dynamodbEndpoint}, SQS (fauxqs) at ${runtime.emulators.sqsEndpoint}`);
   for (const name of runtime.config.providers.keys()) {
     console.log(`  POST ${runtime.url}/webhooks/${name}`);
+  }
+  if (runtime.fakeProviders !== undefined) {
+    console.log(
+      `fake provider APIs at ${runtime.fakeProviders.url} (for \`npx webhooks simulate fine-tune --provider openai|together|replicate|llmtune|mythicdot\`)` +
+        (runtime.fakeProviders.openai ? "; OpenAI's events are completed from its fake (set OPENAI_API_KEY for OpenAI's own API)" : ''),
+    );
   }
   console.log("EventBridge: a local stand-in records what each consumer would publish; see it with `npx webhooks events show '<key>'`");
   if (runtime.polling !== undefined) {
@@ -62,11 +69,19 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
+/** `LOCAL_FAKE_PROVIDERS=off` (or `0`, `false`): no fake provider APIs. */
+function fakeProvidersOff(env: NodeJS.ProcessEnv): boolean {
+  const value = env.LOCAL_FAKE_PROVIDERS?.trim().toLowerCase();
+  if (value === undefined || value === '' || value === 'on' || value === '1' || value === 'true') return false;
+  if (value === 'off' || value === '0' || value === 'false') return true;
+  throw new ConfigurationError(`LOCAL_FAKE_PROVIDERS must be on or off, got "${env.LOCAL_FAKE_PROVIDERS}"`);
+}
+
 main().catch((error: unknown) => {
   if (error instanceof ConfigurationError) {
     console.error(`configuration error: ${error.message}`);
   } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-    console.error(`a port is already in use (${(error as Error).message}); set PORT, DYNAMODB_PORT or SQS_PORT`);
+    console.error(`a port is already in use (${(error as Error).message}); set PORT, DYNAMODB_PORT, SQS_PORT or FAKE_PROVIDERS_PORT (or LOCAL_FAKE_PROVIDERS=off)`);
   } else {
     console.error(error);
   }

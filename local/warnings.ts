@@ -57,6 +57,8 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'RETENTION_DAYS',
   'LEASE_SECONDS',
   'LOCAL_VISIBILITY_TIMEOUT_SECONDS',
+  'LOCAL_FAKE_PROVIDERS',
+  'FAKE_PROVIDERS_PORT',
   ...PROVIDER_NAMES.flatMap((name) => [PROVIDERS[name].secretEnv, signatureSchemeVariable(name), retentionVariable(name)]),
   'TOGETHER_API_KEY',
   'TOGETHER_API_BASE_URL',

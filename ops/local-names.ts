@@ -6,7 +6,7 @@ import { routeSlug, type Route } from '../functions/core/routes';
  */
 
 /** The ports `npm start` uses unless PORT, DYNAMODB_PORT or SQS_PORT say otherwise. */
-export const LOCAL_DEFAULT_PORTS = { PORT: 3000, DYNAMODB_PORT: 8000, SQS_PORT: 4566 } as const;
+export const LOCAL_DEFAULT_PORTS = { PORT: 3000, DYNAMODB_PORT: 8000, SQS_PORT: 4566, FAKE_PROVIDERS_PORT: 4010 } as const;
 
 /** Local resource names. In AWS, CloudFormation names them. */
 export const LOCAL_NAMES = {

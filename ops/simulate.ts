@@ -12,8 +12,27 @@ export { SIMULATED_OUTCOMES, type SimulatedOutcome } from './simulate-bodies';
 export const SIMULATED_PROVIDERS = ['openai', 'together', 'replicate', 'llmtune', 'mythicdot'] as const satisfies readonly ProviderName[];
 export type SimulatedProvider = (typeof SIMULATED_PROVIDERS)[number];
 
+/** Where `simulate` asks the local fake OpenAI API for a job (`local/fake-providers.ts`). */
+export const FAKE_SIMULATE_PATH = '/simulate/openai/fine-tunes';
+
+/** The body of a request to {@link FAKE_SIMULATE_PATH}. */
+export interface SimulatedJobRequest {
+  readonly id: string;
+  readonly steps: number;
+  readonly outcome: SimulatedOutcome;
+}
+
+/** The fake's answer: the job it made, its model, and the curve its metrics events give. */
+export interface SimulatedJobResponse {
+  readonly id: string;
+  readonly model?: string;
+  readonly curve: readonly { step: number; loss: number }[];
+}
+
 /** How one provider's job is simulated: its deliveries, and what its API must know first. */
 interface Simulation {
+  /** Makes the job in the provider's fake API first, where its webhooks carry only an id; the points its API reports. */
+  readonly prepare?: (script: JobScript, fakeUrl: string) => Promise<number>;
   readonly deliveries: (script: JobScript) => ScriptedDelivery[];
   /** Job ids as the provider makes them. */
   readonly jobId: (random: string) => string;
@@ -25,7 +44,24 @@ interface Simulation {
 
 const END_STATES: Record<SimulatedOutcome, JobState> = { completed: 'completed', failed: 'failed', cancelled: 'cancelled' };
 
-const SIMULATIONS: Partial<Record<SimulatedProvider, Simulation>> = {
+const OPENAI_TYPES: Record<SimulatedOutcome, string> = { completed: 'fine_tuning.job.succeeded', failed: 'fine_tuning.job.failed', cancelled: 'fine_tuning.job.cancelled' };
+
+const SIMULATIONS: Record<SimulatedProvider, Simulation> = {
+  // OpenAI's webhook names the job only: the job, its checkpoints and metrics are in its (fake) API.
+  openai: {
+    prepare: async (script, fakeUrl) => {
+      const request: SimulatedJobRequest = { id: script.jobId, steps: script.steps, outcome: script.outcome };
+      const made = (await postJson(new URL(FAKE_SIMULATE_PATH, fakeUrl), request)) as SimulatedJobResponse;
+      return made.curve.length;
+    },
+    deliveries: (script) => {
+      const id = `evt_${script.jobId}_${script.outcome}`;
+      return [{ id, body: { id, object: 'event', created_at: script.startSeconds + (script.steps + 1) * 60, type: OPENAI_TYPES[script.outcome], data: { id: script.jobId } } }];
+    },
+    jobId: (random) => `ftjob-${random}`,
+    points: (script) => script.steps,
+    endState: (outcome) => END_STATES[outcome],
+  },
   together: { deliveries: togetherDeliveries, jobId: (random) => `ft-${random}`, points: (script) => script.steps, endState: (outcome) => (outcome === 'cancelled' ? 'running' : END_STATES[outcome]) },
   // LLMTune sends a cancel as `training.failed` (seed 003), which the contract routes to `fine_tune.failed`.
   llmtune: { deliveries: llmtuneDeliveries, jobId: (random) => `job-${random}`, points: (script) => script.steps, endState: (outcome) => (outcome === 'cancelled' ? 'failed' : END_STATES[outcome]) },
@@ -40,6 +76,8 @@ export interface SimulateOptions {
   readonly outcome: SimulatedOutcome;
   /** The receiver's base URL. */
   readonly url: string;
+  /** The local fake provider APIs (`local/fake-providers.ts`), for providers whose webhooks carry only an id. */
+  readonly fakeUrl: string;
   /** Signing secret; the provider's development secret when undefined. */
   readonly secret?: string;
   /** Told of each delivery as it is answered. */
@@ -70,9 +108,9 @@ export interface SimulationResult {
  */
 export async function simulateFineTune(options: SimulateOptions, deps: SimulateDeps): Promise<SimulationResult> {
   const simulation = SIMULATIONS[options.provider];
-  if (simulation === undefined) throw new CliError(`simulating ${options.provider} needs its fake API, which this runtime does not serve`);
   const jobId = simulation.jobId(randomBytes(6).toString('hex'));
   const script: JobScript = { jobId, steps: options.steps, outcome: options.outcome, startSeconds: Math.floor(deps.clock() / 1000) - (options.steps + 2) * 60 };
+  const points = simulation.prepare === undefined ? simulation.points(script) : await simulation.prepare(script, options.fakeUrl);
   for (const scripted of simulation.deliveries(script)) {
     const delivery = buildDelivery({
       provider: options.provider,
@@ -98,8 +136,24 @@ export async function simulateFineTune(options: SimulateOptions, deps: SimulateD
   for (;;) {
     const job = await getJob(deps.jobs, key);
     // Every point of the curve too: the checkpoints' consumers run beside the completion's.
-    const reached = job !== undefined && (expectedState === undefined || job.state === expectedState) && job.checkpoints.length >= simulation.points(script);
+    const reached = job !== undefined && (expectedState === undefined || job.state === expectedState) && job.checkpoints.length >= points;
     if (reached || deps.clock() >= deadline) return { key, expectedState, job, reached };
     await deps.sleep(250);
   }
+}
+
+async function postJson(url: URL, body: unknown): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  } catch (error) {
+    const problem = connectionProblem(error);
+    if (problem === undefined) throw error;
+    throw new CliError(`could not reach the fake provider APIs at ${url.origin} (${problem})`, {
+      hint: '`npm start` serves them unless LOCAL_FAKE_PROVIDERS=off; or run `npm run fake-providers`, or pass --fake-url',
+    });
+  }
+  const text = await response.text();
+  if (!response.ok) throw new CliError(`the fake provider APIs at ${url.origin} answered ${response.status}: ${text.slice(0, 200)}`);
+  return JSON.parse(text) as unknown;
 }

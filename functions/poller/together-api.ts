@@ -3,7 +3,7 @@ import * as z from '../core/zod';
 import { createJsonGet, type ApiIdentity, type JsonGetOptions } from '../core/api-get';
 import { ConfigurationError, DependencyError } from '../core/errors';
 
-/** Together's public REST API. Tests and the local demo point at `local/fake-together.ts` instead. */
+/** Together's public REST API. Tests and the local demo point at the fake of `local/fake-together.ts` instead. */
 export const DEFAULT_TOGETHER_API_BASE_URL = 'https://api.together.xyz/v1';
 
 export { DEFAULT_RETRY_POLICY, backoffDelayMs, parseRetryAfterMs, realSleep, type RetryNotice, type RetryPolicy } from '../core/api-get';

@@ -5,6 +5,7 @@ import { run } from '../../cli/program';
 import type { JobDetail } from '../../ops/jobs';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { curve, modelNameOf } from '../../ops/simulate-bodies';
+import { fakeLoss } from '../../local/fake-openai';
 import { captureOutput } from '../unit/cli-support';
 
 /**
@@ -16,9 +17,21 @@ let runtime: LocalRuntime;
 let cliEnv: Record<string, string>;
 
 beforeAll(async () => {
-  runtime = await startLocalRuntime({ env: {}, port: 0, dynamodbPort: 0, sqsPort: 0, logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }) });
+  runtime = await startLocalRuntime({
+    env: {},
+    port: 0,
+    dynamodbPort: 0,
+    sqsPort: 0,
+    fakeProviders: { port: 0 },
+    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+  });
   const listeners = runtime.listeners();
-  cliEnv = { PORT: String(listeners.http.port), DYNAMODB_PORT: String(listeners.dynamodb.port), SQS_PORT: String(listeners.sqs.port) };
+  cliEnv = {
+    PORT: String(listeners.http.port),
+    DYNAMODB_PORT: String(listeners.dynamodb.port),
+    SQS_PORT: String(listeners.sqs.port),
+    FAKE_PROVIDERS_PORT: new URL(runtime.fakeProviders?.url ?? 'http://x:1').port,
+  };
 }, 60_000);
 
 afterAll(async () => {
@@ -37,6 +50,26 @@ async function simulate(...argv: string[]) {
 }
 
 describe('[SIM] webhooks simulate fine-tune', () => {
+  it('openai: its thin webhook is completed from the fake API: the model name and the loss curve of its metrics', async () => {
+    const { code, result, stderr } = await simulate('--provider', 'openai', '--steps', '8');
+
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const jobId = result.key.slice('openai#'.length);
+    expect(result.job).toMatchObject({ state: 'completed', model: `ft:gpt-4o-mini-2024-07-18:acme::${jobId.replace(/^ftjob-/, '')}` });
+    expect(result.job?.checkpoints.map(({ step, loss }) => [step, loss])).toEqual(Array.from({ length: 8 }, (_, index) => [index + 1, fakeLoss(index + 1)]));
+  });
+
+  it.each(['failed', 'cancelled'] as const)('openai: a %s job ends so, with its curve; only a failure alerts', async (outcome) => {
+    const before = await depth(runtime.resources.alertsQueueUrl);
+
+    const { code, result } = await simulate('--provider', 'openai', '--steps', '4', '--outcome', outcome);
+
+    expect(code).toBe(0);
+    expect(result.job?.state).toBe(outcome);
+    expect(result.job?.checkpoints.length).toBeGreaterThanOrEqual(3);
+    expect(await depth(runtime.resources.alertsQueueUrl)).toBe(before + (outcome === 'failed' ? 1 : 0));
+  });
+
   it.each(['together', 'replicate', 'llmtune', 'mythicdot'] as const)('%s: completes with its model name and a loss curve of every point it reported', async (provider) => {
     const { code, result, stderr } = await simulate('--provider', provider, '--steps', '6');
 
