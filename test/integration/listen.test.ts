@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program';
@@ -233,6 +233,35 @@ describe('webhooks listen, locally', () => {
     expect(waits.slice(0, 3)).toEqual([1000, 2000, 4000]);
     expect(lines.filter((line) => line.kind === 'queue_lost')).toHaveLength(1);
     expect(lines.filter((line) => line.kind === 'queue_back')).toHaveLength(1);
+    target.server.close();
+  });
+
+  it('[LISTEN] deletes without forwarding the events of other routes than --route', async () => {
+    const target = await endpoint();
+    const [key] = await sendEvents(1);
+
+    const result = await listenUntil(['--forward-to', target.url, '--route', 'batch.completed'], async () => (await depth(runtime.resources.listenerQueue.url)) === 0);
+
+    expect(target.received).toEqual([]);
+    expect(result.stdout).toContain(`--- fine_tune.completed ${key} skipped (not in --route/--provider), deleted`);
+    target.server.close();
+  });
+
+  it('[LISTEN] forwards the stored event when the bus entry carries only its key (an event over 256 KB)', async () => {
+    const target = await endpoint();
+    const [key] = await sendEvents(1) as [string];
+    const stored = JSON.parse((await getEvent({ documents: runtime.clients.documents, tableName: runtime.resources.eventsTable }, key))?.event ?? '{}') as Record<string, unknown>;
+    const { data: _data, ...envelope } = stored;
+    await runtime.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: runtime.resources.listenerQueue.url,
+        MessageBody: JSON.stringify({ 'detail-type': stored.type, source: 'ai-webhooks.together', detail: { ...envelope, truncated: true, key } }),
+      }),
+    );
+
+    await listenUntil(['--forward-to', target.url], async () => target.received.length === 2 && (await depth(runtime.resources.listenerQueue.url)) === 0);
+
+    expect(target.received.map((request) => JSON.parse(request.body) as unknown)).toEqual([stored, stored]);
     target.server.close();
   });
 
