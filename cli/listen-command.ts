@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { LISTENER_QUEUE_SETTINGS } from '../functions/core/listeners';
 import { ROUTES, isRoute, type Route } from '../functions/core/routes';
@@ -38,6 +38,13 @@ interface ListenOptions {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+function collectProvider(value: string, previous: string[]): string[] {
+  if (!(PROVIDER_NAMES as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`${value} is not a provider; known: ${PROVIDER_NAMES.join(', ')}`);
+  }
+  return [...previous, value];
+}
+
 /** Adds `webhooks listen` to the program. */
 export function addListenCommand(program: Command, deps: ListenCommandDeps): void {
   const { output, clock, connect } = deps;
@@ -51,10 +58,12 @@ export function addListenCommand(program: Command, deps: ListenCommandDeps): voi
     )
     .addOption(new Option('--forward-to <url>', 'your endpoint, e.g. http://localhost:8080/hooks'))
     .addOption(new Option('--listener <name>', "the stack's listener (its -c listeners= name); default: the only one (locally: local)"))
-    .addOption(new Option('--route <route>', `only this canonical route (repeat for more): ${ROUTES.join(', ')}`).argParser(collect).default([]))
-    .addOption(new Option('--provider <provider>', 'only this provider (repeat for more)').choices(PROVIDER_NAMES).argParser(collect).default([]))
+    .addOption(new Option('--route <route>', `only this canonical route (repeat for more): ${ROUTES.join(', ')}`).argParser(collect).default([], 'every route'))
+    .addOption(
+      new Option('--provider <provider>', `only this provider (repeat for more): ${PROVIDER_NAMES.join(', ')}`).argParser(collectProvider).default([], 'every provider'),
+    )
     .option('--print-secret', "print the listener's signing secret (whsec_…), for your handler's Standard Webhooks verifier")
-    .addOption(new Option('--replay <key>', "put a stored event (<provider>#<eventId>) on this listener's queue only: no route consumer runs again (repeatable)").argParser(collect).default([]))
+    .addOption(new Option('--replay <key>', "put a stored event (<provider>#<eventId>) on this listener's queue only: no route consumer runs again (repeatable)").argParser(collect).default([], 'none'))
     .addOption(deps.jsonOption())
     .addOption(deps.stackOption())
     .action(async (options: ListenOptions) => {

@@ -71,6 +71,9 @@ const STANDARD_SPEC = (() => {
   return spec;
 })();
 
+/** Errors of the receive that no retry mends. */
+const DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'KMS.AccessDeniedException']);
+
 const defaultRetryDelay = (attempt: number) => Math.min(5 * 2 ** (attempt - 1), 300);
 const defaultReconnectDelay = (failures: number) => Math.min(1000 * 2 ** (failures - 1), 30_000);
 
@@ -97,6 +100,13 @@ export async function listen(deps: ListenDeps): Promise<void> {
       messages = received.Messages ?? [];
     } catch (error) {
       if (stopped()) return;
+      // Refused for good: retrying would only say the same thing forever.
+      if (DENIED.has((error as { name?: string }).name ?? '')) {
+        throw new CliError(`listener queue ${deps.queueUrl} refused the receive: ${describe(error)}`, {
+          cause: error,
+          hint: 'your identity needs sqs:ReceiveMessage, DeleteMessage and ChangeMessageVisibility on the listener queue',
+        });
+      }
       failures += 1;
       if (failures === 1) {
         lostAt = clock();
