@@ -6,6 +6,7 @@ import { CliError, EXIT, UsageError, connectionError, errorJson, type ExitCode }
 import { eventForJson, eventsInWindow, publishedForJson, readPublished, getEvent, listEvents, parseEventFilter, parseEventKey, type EventsDeps } from '../ops/events';
 import { formatEventDetail, formatEventList, formatPublished, formatStatus } from './format';
 import { addJobsCommands } from './jobs-commands';
+import { addListenCommand, type ListenCommandDeps } from './listen-command';
 import { escapeControl, printJson, printText, startProgress, terminalJson, type Output } from './output';
 import { addRegisterTogether } from './register-command';
 import { addSendCommand } from './send-command';
@@ -31,6 +32,10 @@ export interface CliDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** All of stdin, for `--secret-stdin`; default the process's. */
   readonly readStdin?: () => Promise<string>;
+  /** Stops `webhooks listen`; default on SIGINT or SIGTERM. */
+  readonly listenUntil?: AbortSignal;
+  /** `webhooks listen`'s long poll and backoff (tests shorten them). */
+  readonly listenTuning?: ListenCommandDeps['listenTuning'];
   /** Commands the entry point adds: `webhooks console`, which the console face defines (local/webhooks.ts). */
   readonly commands?: readonly AddCommand[];
 }
@@ -236,6 +241,18 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     );
 
   addDlqCommands(program, { output, clock, connect, jsonOption, stackOption, setCode, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
+  addListenCommand(program, {
+    output,
+    clock,
+    connect,
+    jsonOption,
+    stackOption,
+    setCode,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.listenUntil ? { listenUntil: deps.listenUntil } : {}),
+    ...(deps.listenTuning ? { listenTuning: deps.listenTuning } : {}),
+  });
 
   addSendCommand(program, { output, env, clock, connect, jsonOption, stackOption, setCode });
   addSimulateCommand(program, { output, env, clock, connect, jsonOption, setCode, ...(deps.sleep ? { sleep: deps.sleep } : {}) });

@@ -20,6 +20,7 @@ export const RECEIVER_CONTEXT_KEYS: readonly string[] = [
   'togetherPollMinutes',
   'eventBus',
   'eventArchiveRetentionDays',
+  'listeners',
   'tracing',
   'batchResults',
   'batchResultsExpirationDays',

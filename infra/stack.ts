@@ -65,6 +65,11 @@ export class WebhookReceiverStack extends Stack {
       output(STACK_OUTPUTS.eventBusArn, webhooks.events.eventBus.eventBusArn, 'Event bus every handled event is published to (source ai-webhooks.<provider>)');
       output(STACK_OUTPUTS.eventArchiveName, webhooks.events.archive.archiveName, 'Archive of the bus, for EventBridge replays');
     }
+    for (const listener of webhooks.listeners?.listeners.values() ?? []) {
+      output(STACK_OUTPUTS.listenerQueueUrl(listener.name), listener.queue.queueUrl, `Queue of listener ${listener.name} (webhooks listen --listener ${listener.name})`);
+      output(STACK_OUTPUTS.listenerDeadLetterQueueUrl(listener.name), listener.deadLetterQueue.queueUrl, `Dead-letter queue of listener ${listener.name}`);
+      output(STACK_OUTPUTS.listenerSecretArn(listener.name), listener.secret.secretArn, `Signing key of listener ${listener.name} (whsec_ + the value)`);
+    }
     for (const route of ROUTES) {
       const queue = webhooks.queues[route];
       const deadLetterQueue = webhooks.deadLetterQueues[route];
@@ -84,7 +89,7 @@ export class WebhookReceiverStack extends Stack {
  * `removalPolicy` (`retain` | `destroy`), `alarmEmail`, `throttlingRateLimit`, `throttlingBurstLimit`,
  * `togetherPolling` (`true` | `false`, default false), `togetherPollMinutes` (whole minutes
  * between polls, default 1), `eventBus` (`true` | `false`, default false),
- * `eventArchiveRetentionDays` (whole days, default 29, at most as long as event records are kept), `tracing` (`true` |
+ * `listeners` (comma list of listener names, needs `eventBus`), `eventArchiveRetentionDays` (whole days, default 29, at most as long as event records are kept), `tracing` (`true` |
  * `false`, default true), `batchResults` (`true` | `false`, default false),
  * `batchResultsExpirationDays`, `endpoint` (`httpApi` | `functionUrl`), `functionUrlConcurrency`
  * and `logLevel` (`DEBUG` | `INFO` | `WARN` | `ERROR`): the keys of {@link RECEIVER_CONTEXT_KEYS}, and no
@@ -142,6 +147,7 @@ export function receiverPropsFromContext(readContext: ContextReader): WebhookRec
     throttlingRateLimit: number('throttlingRateLimit'),
     throttlingBurstLimit: number('throttlingBurstLimit'),
     eventBus: flag('eventBus'),
+    listeners: listenersFromContext(text('listeners')),
     ...(archiveDays === undefined ? {} : { eventArchiveRetention: Duration.days(archiveDays) }),
     tracing: flag('tracing'),
     endpoint: text('endpoint') as WebhookReceiverProps['endpoint'],
@@ -190,4 +196,10 @@ function togetherPollingFromContext(
     enabled: enabled === 'true',
     ...(minutes === undefined ? {} : { schedule: Schedule.rate(Duration.minutes(minutes)) }),
   };
+}
+
+/** `alice,bob` → `['alice', 'bob']`; each name is checked by the construct. */
+function listenersFromContext(value: string | undefined): string[] | undefined {
+  const names = value?.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  return names === undefined || names.length === 0 ? undefined : names;
 }

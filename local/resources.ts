@@ -2,6 +2,7 @@ import { CreateTableCommand, ResourceInUseException, type CreateTableCommandInpu
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { LISTENER_QUEUE_SETTINGS, LOCAL_LISTENER } from '../functions/core/listeners';
 import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { EVENTS_TABLE, JOBS_TABLE } from '../functions/core/table';
@@ -31,13 +32,16 @@ export interface LocalResources {
   readonly alertsQueueUrl: string;
   /** Where batch results are copied (`together/batches/{batchId}/…`), when they are on. */
   readonly resultsBucket: string;
+  /** The listener queue of `webhooks listen`: the stand-in bus sends it every event it records. */
+  readonly listenerQueue: { readonly url: string; readonly deadLetterUrl: string };
 }
 
 /**
  * Creates, on the emulators, what the CDK stack creates in AWS: the events table with its time
  * index, one queue plus dead-letter queue per route with the same redrive settings, the jobs
  * table, the alerts topic (here with a queue subscribed to it) and the batch results bucket; and,
- * for the EventBridge bus (no emulator serves it), the table its stand-in records entries in.
+ * for the EventBridge bus (no emulator serves it), the table its stand-in records entries in, and
+ * the listener queue it feeds (`webhooks listen`), as a stack's `listeners` are fed by the bus.
  * Safe to call again on resources that already exist.
  */
 export async function createLocalResources(clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient; s3: S3Client }): Promise<LocalResources> {
@@ -47,6 +51,7 @@ export async function createLocalResources(clients: { dynamodb: DynamoDBClient; 
   await createKeyedTable(clients.dynamodb, LOCAL_NAMES.busTable, 'pk');
   const entries = await Promise.all(ROUTES.map(async (route) => [route, await createRouteQueues(clients.sqs, route)] as const));
   const alerts = await createAlerts(clients.sns, clients.sqs);
+  const listenerQueue = await createListenerQueues(clients.sqs, LOCAL_LISTENER);
   return {
     eventsTable: LOCAL_NAMES.eventsTable,
     queues: Object.fromEntries(entries) as Record<Route, RouteQueues>,
@@ -55,6 +60,7 @@ export async function createLocalResources(clients: { dynamodb: DynamoDBClient; 
     alertsQueueUrl: alerts.queueUrl,
     busTable: LOCAL_NAMES.busTable,
     resultsBucket: LOCAL_NAMES.resultsBucket,
+    listenerQueue,
   };
 }
 
@@ -166,6 +172,18 @@ async function createRouteQueues(sqs: SQSClient, route: Route): Promise<RouteQue
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetter.arn, maxReceiveCount: QUEUE_SETTINGS.maxReceiveCount }),
   });
   return { url: queue.url, arn: queue.arn, deadLetterUrl: deadLetter.url, deadLetterArn: deadLetter.arn };
+}
+
+async function createListenerQueues(sqs: SQSClient, name: string): Promise<{ url: string; deadLetterUrl: string }> {
+  const deadLetter = await createQueue(sqs, LOCAL_NAMES.listenerDeadLetterQueue(name), {
+    MessageRetentionPeriod: String(LISTENER_QUEUE_SETTINGS.deadLetterRetentionSeconds),
+  });
+  const queue = await createQueue(sqs, LOCAL_NAMES.listenerQueue(name), {
+    VisibilityTimeout: String(LISTENER_QUEUE_SETTINGS.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(LISTENER_QUEUE_SETTINGS.retentionSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetter.arn, maxReceiveCount: LISTENER_QUEUE_SETTINGS.maxReceiveCount }),
+  });
+  return { url: queue.url, deadLetterUrl: deadLetter.url };
 }
 
 async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>) {

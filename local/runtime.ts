@@ -141,7 +141,17 @@ export function localConsumerFunctions(
         ALERTS_TOPIC_ARN: resources.alertsTopicArn,
         RESULTS_BUCKET_NAME: route === 'batch.completed' && togetherKeySet(env) ? resources.resultsBucket : undefined,
       });
-      const bus = options.eventBus === false ? {} : { bus: localBus({ documents: clients.documents, tableName: resources.busTable, logger }) };
+      const bus =
+        options.eventBus === false
+          ? {}
+          : {
+              bus: localBus({
+                documents: clients.documents,
+                tableName: resources.busTable,
+                logger,
+                listener: { sqs: clients.sqs, queueUrl: resources.listenerQueue.url },
+              }),
+            };
       const batchResults =
         config.resultsBucket === undefined
           ? undefined

@@ -21,4 +21,7 @@ export const LOCAL_NAMES = {
   resultsBucket: 'webhook-batch-results',
   queue: (route: Route) => `webhooks-${routeSlug(route)}`,
   deadLetterQueue: (route: Route) => `webhooks-${routeSlug(route)}-dlq`,
+  /** The listener queue `webhooks listen` reads (fed by the stand-in bus), and its dead-letter queue. */
+  listenerQueue: (name: string) => `webhooks-listener-${name}`,
+  listenerDeadLetterQueue: (name: string) => `webhooks-listener-${name}-dlq`,
 } as const;

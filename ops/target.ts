@@ -1,10 +1,12 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueUrlCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig } from '../functions/core/aws';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { ROUTES, type Route } from '../functions/core/routes';
+import { LISTENER_QUEUE_SETTINGS, LOCAL_LISTENER, LOCAL_LISTENER_SECRET, listenerSigningSecret } from '../functions/core/listeners';
 import { STACK_OUTPUTS } from '../functions/core/stack-outputs';
 import { LOCAL_DEFAULT_PORTS, LOCAL_NAMES } from './local-names';
 import { CliError, UsageError, connectionError } from './errors';
@@ -17,6 +19,17 @@ export interface RouteQueueRefs {
   readonly deadLetterUrl: string;
   readonly arn?: string;
   readonly deadLetterArn?: string;
+}
+
+/** A listener of `webhooks listen`: its queue, its dead-letter queue and its signing secret. */
+export interface ListenerRefs {
+  readonly name: string;
+  readonly queueUrl: string;
+  readonly deadLetterUrl: string;
+  /** A client whose request timeout outlasts a 20 s long poll (the target's own gives up after a few seconds). */
+  readonly sqs: SQSClient;
+  /** The Standard Webhooks secret, `whsec_…`; read on first use (in AWS, from Secrets Manager). */
+  secret(): Promise<string>;
 }
 
 /** What the operations work against: the local runtime's emulators or a deployed stack. */
@@ -39,6 +52,8 @@ export interface Target {
   readonly webhookUrls: Readonly<Partial<Record<ProviderName, string>>>;
   /** The stack's signing-secret ARN per provider (none locally: secrets come from the environment). */
   readonly secretArns: Readonly<Partial<Record<ProviderName, string>>>;
+  /** A listener queue by name (`--listener`); without a name, the only one there is. */
+  listener?(name: string | undefined): Promise<ListenerRefs>;
 }
 
 /** Default ports of `npm start`, the same variables it reads. */
@@ -73,23 +88,41 @@ export function localTarget(env: Env): Target {
     queues: () => (queues ??= resolveLocalQueues(sqs, sqsEndpoint)),
     webhookUrls: {},
     secretArns: {},
+    listener: async (name) => {
+      if (name !== undefined && name !== LOCAL_LISTENER) {
+        throw new UsageError(`the local runtime has one listener, ${LOCAL_LISTENER}, not "${name}": drop --listener, or pass --stack for a deployed stack's listeners`);
+      }
+      const [queueUrl, deadLetterUrl] = await Promise.all([
+        localQueueUrl(sqs, sqsEndpoint, LOCAL_NAMES.listenerQueue(LOCAL_LISTENER)),
+        localQueueUrl(sqs, sqsEndpoint, LOCAL_NAMES.listenerDeadLetterQueue(LOCAL_LISTENER)),
+      ]);
+      const listenSqs = new SQSClient(longPollConfig(clientConfig({ endpoint: sqsEndpoint })));
+      return { name: LOCAL_LISTENER, queueUrl, deadLetterUrl, sqs: listenSqs, secret: async () => LOCAL_LISTENER_SECRET };
+    },
   };
 }
 
-async function resolveLocalQueues(sqs: SQSClient, sqsEndpoint: string): Promise<Record<Route, RouteQueueRefs>> {
-  const urlOf = async (name: string): Promise<string> => {
-    try {
-      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
-      if (QueueUrl === undefined) throw new CliError(`SQS returned no URL for queue ${name}`);
-      return QueueUrl;
-    } catch (error) {
-      if (error instanceof QueueDoesNotExist) {
-        throw new CliError(`queue ${name} does not exist on ${sqsEndpoint}: is the local runtime (\`npm start\`) running there?`);
-      }
-      if (error instanceof CliError) throw error;
-      throw connectionError(error, `SQS at ${sqsEndpoint}`) ?? new CliError(`could not look up queue ${name}: ${String(error)}`, { cause: error });
+/** `config` with a request timeout that outlasts a listener's long poll. */
+function longPollConfig<T extends ReturnType<typeof clientConfig>>(config: T): T {
+  return { ...config, requestHandler: { ...config.requestHandler, requestTimeout: (LISTENER_QUEUE_SETTINGS.waitTimeSeconds + 10) * 1000 } };
+}
+
+async function localQueueUrl(sqs: SQSClient, sqsEndpoint: string, name: string): Promise<string> {
+  try {
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    if (QueueUrl === undefined) throw new CliError(`SQS returned no URL for queue ${name}`);
+    return QueueUrl;
+  } catch (error) {
+    if (error instanceof QueueDoesNotExist) {
+      throw new CliError(`queue ${name} does not exist on ${sqsEndpoint}: is the local runtime (\`npm start\`) running there?`);
     }
-  };
+    if (error instanceof CliError) throw error;
+    throw connectionError(error, `SQS at ${sqsEndpoint}`) ?? new CliError(`could not look up queue ${name}: ${String(error)}`, { cause: error });
+  }
+}
+
+async function resolveLocalQueues(sqs: SQSClient, sqsEndpoint: string): Promise<Record<Route, RouteQueueRefs>> {
+  const urlOf = (name: string) => localQueueUrl(sqs, sqsEndpoint, name);
   const entries = await Promise.all(
     ROUTES.map(async (route) => {
       const [url, deadLetterUrl] = await Promise.all([urlOf(LOCAL_NAMES.queue(route)), urlOf(LOCAL_NAMES.deadLetterQueue(route))]);
@@ -111,7 +144,46 @@ export async function stackTarget(stackName: string, env: Env, cloudFormation?: 
   const parsed = targetFromOutputs(stackName, outputs);
   const documents = DynamoDBDocumentClient.from(new DynamoDBClient(config));
   const sqs = new SQSClient(config);
-  return { ...parsed, documents, sqs, queues: async () => parsed.queueRefs };
+  return { ...parsed, documents, sqs, queues: async () => parsed.queueRefs, listener: async (name) => stackListener(stackName, outputs, name, config) };
+}
+
+/** A stack's listener from its outputs (`ListenerQueueUrl<Name>`…), its secret read from Secrets Manager. */
+export function stackListener(
+  stackName: string,
+  outputs: Readonly<Record<string, string>>,
+  name: string | undefined,
+  config: ReturnType<typeof clientConfig> = clientConfig(),
+): ListenerRefs {
+  const prefix = STACK_OUTPUTS.listenerQueueUrl('');
+  const names = Object.keys(outputs)
+    .filter((key) => key.startsWith(prefix) && key.length > prefix.length)
+    .map((key) => key.slice(prefix.length).toLowerCase());
+  const chosen = name ?? (names.length === 1 ? names[0] : undefined);
+  if (chosen === undefined || !names.includes(chosen)) {
+    const have = names.length === 0 ? 'none: deploy with -c eventBus=true -c listeners=<your name>' : names.join(', ');
+    throw new UsageError(
+      `${name === undefined ? 'pass --listener <name>' : `stack ${stackName} has no listener "${name}"`}; its listeners: ${have}`,
+    );
+  }
+  const secretArn = outputs[STACK_OUTPUTS.listenerSecretArn(chosen)] ?? '';
+  return {
+    name: chosen,
+    queueUrl: outputs[STACK_OUTPUTS.listenerQueueUrl(chosen)] ?? '',
+    deadLetterUrl: outputs[STACK_OUTPUTS.listenerDeadLetterQueueUrl(chosen)] ?? '',
+    sqs: new SQSClient(longPollConfig(config)),
+    async secret() {
+      try {
+        const { SecretString } = await new SecretsManagerClient(config).send(new GetSecretValueCommand({ SecretId: secretArn }));
+        if (SecretString === undefined || SecretString.trim() === '') throw new CliError(`listener secret ${secretArn} is empty`);
+        return listenerSigningSecret(SecretString);
+      } catch (error) {
+        if (error instanceof CliError) throw error;
+        throw new CliError(`could not read listener secret ${secretArn}: ${error instanceof Error ? error.message : String(error)} (your identity needs secretsmanager:GetSecretValue on it)`, {
+          cause: error,
+        });
+      }
+    },
+  };
 }
 
 /** The outputs of a stack as a name → value map. */

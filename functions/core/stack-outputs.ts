@@ -1,4 +1,5 @@
 import type { ProviderName } from './event';
+import { listenerPascal } from './listeners';
 import { routePascal, type Route } from './routes';
 
 /** The stack name `cdk deploy` uses unless the `stackName` context value says otherwise. */
@@ -42,4 +43,10 @@ export const STACK_OUTPUTS = {
   eventArchiveName: 'EventArchiveName',
   /** With batch results only: the bucket completed Together batches' files are copied to. */
   batchResultsBucketName: 'BatchResultsBucketName',
+  /** Per listener (`listeners`): the queue `webhooks listen` reads. */
+  listenerQueueUrl: (name: string) => `ListenerQueueUrl${listenerPascal(name)}`,
+  /** Per listener: where an event goes after the listener failed to forward it a few times. */
+  listenerDeadLetterQueueUrl: (name: string) => `ListenerDeadLetterQueueUrl${listenerPascal(name)}`,
+  /** Per listener: the secret holding its Standard Webhooks signing key. */
+  listenerSecretArn: (name: string) => `ListenerSecretArn${listenerPascal(name)}`,
 } as const;

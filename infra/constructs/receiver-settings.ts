@@ -135,6 +135,13 @@ export interface WebhookReceiverProps {
    */
   readonly eventArchiveRetention?: Duration;
   /**
+   * Listener queues for `webhooks listen`, one per name (1 to 20 lowercase letters and digits):
+   * each gets every event put on the bus, kept 4 days, and a generated signing secret. Needs
+   * `eventBus`. Idle, a listening developer costs about US$0.05 a month of SQS requests.
+   * @default - none
+   */
+  readonly listeners?: readonly string[];
+  /**
    * X-Ray tracing of every function: active tracing and Powertools' Tracer, one trace per delivery
    * from the receiver through SQS to the consumer (and on to EventBridge). `false` leaves the
    * functions on PassThrough with the Tracer off.

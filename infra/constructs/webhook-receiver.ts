@@ -20,6 +20,7 @@ import { BATCH_RESULTS_CONSUMER, BATCH_RESULTS_CONSUMER_ENTRY, BatchResults } fr
 import { BundledFunction } from './bundled-function';
 import { addEnvironment, addSecret, routeList } from './consumer-settings';
 import { DEFAULT_EVENT_ARCHIVE_RETENTION, recordLifetime, WebhookEventBus, type OnEventOptions } from './event-bus';
+import { WebhookListeners } from './listeners';
 import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
 import { RoutePipeline } from './route-pipeline';
 import { RECEIVER_TIMEOUT } from './receiver-budget';
@@ -92,6 +93,8 @@ export class WebhookReceiver extends Construct {
   public readonly poller?: TogetherPoller;
   /** The bus, its archive and the `onEvent` rules, when `eventBus` is set. */
   public readonly events?: WebhookEventBus;
+  /** The listener queues of `webhooks listen`, when `listeners` names any. */
+  public readonly listeners?: WebhookListeners;
   /** The results bucket and its grants, when `batchResults` is on. */
   public readonly batchResults?: BatchResults;
 
@@ -156,6 +159,10 @@ export class WebhookReceiver extends Construct {
       this.events.connectConsumers(ROUTES.map((route) => routes[route].consumer.handler));
     } else if (props.eventArchiveRetention !== undefined) {
       throw new Error('eventArchiveRetention needs eventBus: set eventBus: true (or pass a bus) to get a bus and its archive');
+    }
+    if (props.listeners !== undefined && props.listeners.length > 0) {
+      if (this.events === undefined) throw new Error('listeners needs eventBus: the listener queues are fed by the bus; set eventBus: true (-c eventBus=true)');
+      this.listeners = new WebhookListeners(this, 'Listeners', { eventBus: this.events.eventBus, names: props.listeners, removalPolicy });
     }
 
     // ── Receiver ─────────────────────────────────────────────────────────────────────────

@@ -20,6 +20,7 @@ const SYNTH_TIMEOUT_MS = 120_000;
 /** Every option that adds resources, and the leaner endpoint and tracing choices. */
 const EVERY_OPTION: WebhookReceiverProps = {
   eventBus: true,
+  listeners: ['alice'],
   togetherPolling: { enabled: true },
   batchResults: true,
   endpoint: 'functionUrl',

@@ -20,9 +20,9 @@ let stack: WebhookReceiverStack;
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'webhooks-nag-'));
   // As infra/app.ts does: the AWS Solutions pack over the whole app. With Together polling and the
-  // event bus on, so that the optional resources are checked too (they only add to the default stack).
+  // event bus and a listener on, so that the optional resources are checked too (they only add to the default stack).
   app = testApp({ outdir });
-  stack = testStack({ receiver: { togetherPolling: { enabled: true }, eventBus: true } }, app);
+  stack = testStack({ receiver: { togetherPolling: { enabled: true }, eventBus: true, listeners: ['alice'] } }, app);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 });
 
