@@ -44,6 +44,8 @@ export interface Provider {
    * provider sent, renamed; `{}` for a route it maps nothing into.
    */
   canonicalData<R extends Route>(route: R, providerData: unknown): EventData<R>;
+  /** The canonical fields of each route this provider's webhook body can fill (see `sources.ts` for those read from an API). */
+  readonly payloadFields: { readonly [R in Route]?: readonly string[] };
   readonly samples: Readonly<Record<string, SampleBuilder>>;
 }
 
@@ -56,7 +58,7 @@ export type DataReaders<R extends Route> = { readonly [K in keyof EventData<R>]?
 /** How one provider's data becomes each route's canonical data; a route with no entry gets `{}`. */
 export type DataMapping = { readonly [R in Route]?: DataReaders<R> };
 
-export interface ProviderDefinition<E> extends Omit<Provider, 'parse' | 'canonicalData'> {
+export interface ProviderDefinition<E> extends Omit<Provider, 'parse' | 'canonicalData' | 'payloadFields'> {
   readonly envelope: z.ZodMiniType<E>;
   toFacts(envelope: E, verified: Verified): EnvelopeFacts;
   readonly data: DataMapping;
@@ -69,6 +71,7 @@ export function defineProvider<E>(definition: ProviderDefinition<E>): Provider {
   const { envelope, toFacts, data, dataFields = fieldsOf, ...rest } = definition;
   return {
     ...rest,
+    payloadFields: Object.fromEntries(Object.entries(data).map(([route, readers]) => [route, Object.keys(readers ?? {})])),
     canonicalData<R extends Route>(route: R, providerData: unknown): EventData<R> {
       const readers = (data[route] ?? {}) as Readonly<Record<string, (fields: Fields) => unknown>>;
       const fields = dataFields(providerData);
