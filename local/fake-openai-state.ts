@@ -22,6 +22,8 @@ export interface FakeJobInput {
   readonly checkpointEvery?: number;
   /** Default `gpt-4o-mini-2024-07-18`. */
   readonly model?: string;
+  /** Unix seconds the job was created at; default the fake's clock. Each step takes 10 s after it. */
+  readonly createdAt?: number;
 }
 
 export interface FakeBatchInput {
@@ -62,7 +64,7 @@ export class FakeOpenAiState {
     const steps = input.steps ?? 10;
     const every = input.checkpointEvery ?? 3;
     const model = input.model ?? 'gpt-4o-mini-2024-07-18';
-    const start = Math.floor(this.createdAt() / 1000);
+    const start = input.createdAt ?? Math.floor(this.createdAt() / 1000);
     const at = (step: number) => start + step * 10;
     const fineTunedModel = `ft:${model}:acme::${id.replace(/^ftjob-/, '')}`;
     const succeeded = input.outcome === 'succeeded';

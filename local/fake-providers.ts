@@ -77,7 +77,13 @@ async function simulate(request: IncomingMessage, response: ServerResponse, rest
   if (typeof input.id !== 'string' || !Number.isInteger(input.steps) || !['completed', 'failed', 'cancelled'].includes(input.outcome)) {
     return json(response, 400, { error: 'expected { "id": string, "steps": integer, "outcome": "completed" | "failed" | "cancelled" }' });
   }
-  const made = openai.createJob({ id: input.id, steps: input.steps, outcome: input.outcome === 'completed' ? 'succeeded' : input.outcome, checkpointEvery: Math.max(1, Math.floor(input.steps / 4)) });
+  const made = openai.createJob({
+    id: input.id,
+    steps: input.steps,
+    outcome: input.outcome === 'completed' ? 'succeeded' : input.outcome,
+    checkpointEvery: Math.max(1, Math.floor(input.steps / 4)),
+    ...(Number.isInteger(input.startSeconds) ? { createdAt: input.startSeconds } : {}),
+  });
   const curve = made.events.flatMap((event) => (event.type === 'metrics' && event.data !== undefined ? [event.data as { step: number; train_loss: number }] : []));
   const answer: SimulatedJobResponse = { id: made.job.id, ...(made.job.fine_tuned_model ? { model: made.job.fine_tuned_model } : {}), curve: curve.map(({ step, train_loss }) => ({ step, loss: train_loss })) };
   json(response, 200, answer);

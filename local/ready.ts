@@ -11,6 +11,8 @@ export interface ReadyFacts {
   readonly providers: readonly ProviderName[];
   /** The web console's login URL, when it is served (loopback only): opening it logs the browser in. */
   readonly consoleUrl?: string;
+  /** The fake provider APIs' base URL, when they are served: `simulate fine-tune` then works. */
+  readonly fakeProvidersUrl?: string;
 }
 
 /**
@@ -31,6 +33,12 @@ export function readyLines(facts: ReadyFacts): string[] {
   const nextSteps = [
     ...(provider === undefined || sample === undefined ? [] : [`  npm run send -- ${provider} ${sample}${urlFlag}`]),
     `  ${emulatorEnv}npx webhooks events list`,
+    ...(facts.fakeProvidersUrl === undefined || !facts.providers.includes('openai')
+      ? []
+      : [
+          'or run a whole fine-tune, then see its model and loss curve (`npx webhooks jobs show <key>`, or the console):',
+          `  ${emulatorEnv}${port(facts.fakeProvidersUrl) === String(LOCAL_DEFAULT_PORTS.FAKE_PROVIDERS_PORT) ? '' : `FAKE_PROVIDERS_PORT=${port(facts.fakeProvidersUrl)} `}npx webhooks simulate fine-tune --provider openai${urlFlag}`,
+        ]),
     ...(facts.consoleUrl === undefined ? [] : [`or open the web console: ${facts.consoleUrl}`]),
   ];
   return [`ready: ${facts.url}/health  (Ctrl-C to stop)`, 'next, in a second terminal: send a signed sample delivery, then see its event', ...nextSteps];

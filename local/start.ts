@@ -54,6 +54,7 @@ async function main(): Promise<void> {
       sqsEndpoint: runtime.emulators.sqsEndpoint,
       providers: [...runtime.config.providers.keys()],
       ...(consoleUrl === undefined ? {} : { consoleUrl }),
+      ...(runtime.fakeProviders === undefined ? {} : { fakeProvidersUrl: runtime.fakeProviders.url }),
     }).join('\n'),
   );
 

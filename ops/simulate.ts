@@ -20,6 +20,8 @@ export interface SimulatedJobRequest {
   readonly id: string;
   readonly steps: number;
   readonly outcome: SimulatedOutcome;
+  /** Unix seconds the job started at. */
+  readonly startSeconds?: number;
 }
 
 /** The fake's answer: the job it made, its model, and the curve its metrics events give. */
@@ -50,13 +52,14 @@ const SIMULATIONS: Record<SimulatedProvider, Simulation> = {
   // OpenAI's webhook names the job only: the job, its checkpoints and metrics are in its (fake) API.
   openai: {
     prepare: async (script, fakeUrl) => {
-      const request: SimulatedJobRequest = { id: script.jobId, steps: script.steps, outcome: script.outcome };
+      const request: SimulatedJobRequest = { id: script.jobId, steps: script.steps, outcome: script.outcome, startSeconds: script.startSeconds };
       const made = (await postJson(new URL(FAKE_SIMULATE_PATH, fakeUrl), request)) as SimulatedJobResponse;
       return made.curve.length;
     },
     deliveries: (script) => {
       const id = `evt_${script.jobId}_${script.outcome}`;
-      return [{ id, body: { id, object: 'event', created_at: script.startSeconds + (script.steps + 1) * 60, type: OPENAI_TYPES[script.outcome], data: { id: script.jobId } } }];
+      // The fake's job takes 10 s a step; its webhook comes once it has finished.
+      return [{ id, body: { id, object: 'event', created_at: script.startSeconds + script.steps * 10 + 2, type: OPENAI_TYPES[script.outcome], data: { id: script.jobId } } }];
     },
     jobId: (random) => `ftjob-${random}`,
     points: (script) => script.steps,

@@ -24,6 +24,16 @@ describe('npm start ready message', () => {
     expect(text).toContain('  DYNAMODB_PORT=8100 SQS_PORT=4600 npx webhooks events list');
   });
 
+  it('[SIM] offers a whole simulated fine-tune when the fake provider APIs are served and OpenAI is on', () => {
+    const served = readyLines({ ...defaults, providers: ['together', 'openai'], fakeProvidersUrl: 'http://127.0.0.1:4010' }).join('\n');
+    const elsewhere = readyLines({ ...defaults, url: 'http://127.0.0.1:3100', providers: ['openai'], fakeProvidersUrl: 'http://127.0.0.1:4100' }).join('\n');
+    const off = readyLines({ ...defaults, providers: ['together', 'openai'] }).join('\n');
+
+    expect(served.endsWith('\n  npx webhooks simulate fine-tune --provider openai')).toBe(true);
+    expect(elsewhere).toContain('\n  FAKE_PROVIDERS_PORT=4100 npx webhooks simulate fine-tune --provider openai --url http://127.0.0.1:3100');
+    expect(off).not.toContain('simulate');
+  });
+
   it('ends with the web console address when the console is served', () => {
     const text = readyLines({ ...defaults, providers: ['together'], consoleUrl: 'http://127.0.0.1:3000/' }).join('\n');
 
