@@ -1,8 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Batch } from 'openai/resources/batches';
 import { FakeOpenAiState, cursorPage, type FakeBatchInput, type FakeJob, type FakeJobInput } from './fake-openai-state';
-import { programOnlyRefusal, sendRefusal } from './loopback';
+import { programOnlyRefusal, sendRefusal, serveOnLoopback } from './loopback';
 
 export { fakeLoss, type FakeBatchInput, type FakeBatchOutcome, type FakeJob, type FakeJobInput, type FakeJobOutcome } from './fake-openai-state';
 
@@ -164,18 +163,6 @@ export function createFakeOpenAi(options: FakeOpenAiOptions = {}): FakeOpenAiApi
 /** Starts the fake on loopback, on `port` (0: a free one). */
 export async function startFakeOpenAi(options: FakeOpenAiOptions & { port?: number } = {}): Promise<FakeOpenAi> {
   const api = createFakeOpenAi(options);
-  const server = createServer((request, response) => api.handle(request, response));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    ...api,
-    url: `http://127.0.0.1:${port}/v1`,
-    async stop() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  const server = await serveOnLoopback((request, response) => api.handle(request, response), options.port);
+  return { ...api, url: `${server.origin}/v1`, stop: server.stop };
 }

@@ -1,15 +1,14 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FAKE_SIMULATE_PATH, type SimulatedJobRequest, type SimulatedJobResponse } from '../ops/simulate';
 import { createFakeOpenAi, type FakeOpenAiApi } from './fake-openai';
 import { createFakeTogetherHandler, type FakeTogetherHandler } from './fake-together';
-import { programOnlyRefusal, sendRefusal } from './loopback';
+import { serveOnLoopback } from './loopback';
 
 /**
  * One local server of fake provider APIs (`npm run fake-providers`, and `npm start` unless told
  * otherwise): OpenAI's under `/openai/v1`, Together's under `/together/v1` and Replicate's under
  * `/replicate/v1`, deterministic, plus `POST /simulate/{provider}/fine-tunes`, which makes a job
- * there for `webhooks simulate`. Loopback only, refused to web pages, like every local server.
+ * there for `webhooks simulate`. Loopback only, refused to web pages and other Hosts, like every local server.
  */
 export interface FakeProviders {
   /** `http://127.0.0.1:{port}`; each API is under its prefix. */
@@ -27,14 +26,7 @@ export const FAKE_REPLICATE_API_TOKEN = 'r8_fake-replicate-token';
 export async function startFakeProviders(options: { port?: number; replicateSecret: string }): Promise<FakeProviders> {
   const openai = createFakeOpenAi();
   const together = createFakeTogetherHandler();
-  const server: Server = createServer((request, response) => {
-    void route(request, response).catch((error: unknown) => {
-      if (!response.headersSent) json(response, 500, { error: { message: String(error) } });
-    });
-  });
   const route = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const refused = programOnlyRefusal(request);
-    if (refused !== undefined) return sendRefusal(response, refused);
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const [, prefix = '', ...rest] = path.split('/');
     const below = `/${rest.join('/')}${new URL(request.url ?? '/', 'http://localhost').search}`;
@@ -47,21 +39,18 @@ export async function startFakeProviders(options: { port?: number; replicateSecr
     if (prefix === 'simulate' && request.method === 'POST') return simulate(request, response, rest, openai);
     json(response, 404, { error: `no fake API at ${path}: try /openai/v1, /together/v1, /replicate/v1` });
   };
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await serveOnLoopback((request, response) => {
+    void route(request, response).catch((error: unknown) => {
+      if (!response.headersSent) json(response, 500, { error: { message: String(error) } });
+    });
+  }, options.port);
+  const url = server.origin;
   return {
     url,
     baseUrls: { openai: `${url}/openai/v1`, together: `${url}/together/v1`, replicate: `${url}/replicate/v1` },
     openai,
     together,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: server.stop,
   };
 }
 

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileObject, sendFile, type FakeFileContent, type ServedFile } from './fake-together-files';
 import type { FakeBatchStep, FakeJobStep } from './fake-together-scripts';
 import { scriptedLifecycles } from './fake-together-state';
-import { guardProgramOnly } from './loopback';
+import { serveOnLoopback } from './loopback';
 
 export type { FakeFileContent, GeneratedFile, ServedFile } from './fake-together-files';
 export { batchScript, failedFineTuneScript, successfulFineTuneScript, type FakeBatchStep, type FakeEventInput, type FakeJobStep } from './fake-together-scripts';
@@ -121,22 +120,9 @@ export const FAKE_TOGETHER_API_KEY = 'fake-together-key';
 /** Starts the fake on loopback. */
 export async function startFakeTogether(options: FakeTogetherOptions = {}): Promise<FakeTogether> {
   const fake = createFakeTogetherHandler(options);
-  const server = createServer((request, response) => void fake.handle(request, response));
   // Like the emulators, it answers programs on this machine, never a web page.
-  guardProgramOnly(server);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    ...fake,
-    url: `http://127.0.0.1:${port}/v1`,
-    async stop() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  const server = await serveOnLoopback((request, response) => void fake.handle(request, response), options.port);
+  return { ...fake, url: `${server.origin}/v1`, stop: server.stop };
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostRefusal } from '../ops/loopback';
 
 /**
@@ -43,4 +44,28 @@ export function guardProgramOnly(server: Server): void {
     }
     for (const listener of listeners) listener.call(server, request, response);
   });
+}
+
+/** A fake API listening on 127.0.0.1, refusing web pages and other Hosts before `listener` sees the request. */
+export interface LoopbackServer {
+  /** `http://127.0.0.1:{port}` */
+  readonly origin: string;
+  stop(): Promise<void>;
+}
+
+/** Serves `listener` on 127.0.0.1:`port` (0: a free one) behind {@link guardProgramOnly}. */
+export async function serveOnLoopback(listener: RequestListener, port = 0): Promise<LoopbackServer> {
+  const server = createServer(listener);
+  guardProgramOnly(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }

@@ -8,7 +8,7 @@ import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 let runtime: LocalRuntime;
 
 beforeAll(async () => {
-  runtime = await startLocalRuntime({ env: {}, port: 0, dynamodbPort: 0, sqsPort: 0, consumers: false, logger: new Logger({ logLevel: 'SILENT' }) });
+  runtime = await startLocalRuntime({ env: {}, port: 0, dynamodbPort: 0, sqsPort: 0, consumers: false, fakeProviders: { port: 0 }, logger: new Logger({ logLevel: 'SILENT' }) });
 });
 
 afterAll(async () => {
@@ -55,6 +55,21 @@ const probes = {
     path: '/',
     headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AmazonSQS.ListQueues', ...SIGNED },
     body: '{}',
+  }),
+  // The fake provider APIs: one that would make a job, and one that hands out a signing secret.
+  'fake-providers simulate': () => ({
+    port: Number(new URL(runtime.fakeProviders?.url ?? 'http://x:1').port),
+    method: 'POST',
+    path: '/simulate/openai/fine-tunes',
+    headers: { 'content-type': 'application/json' },
+    body: '{"id":"ftjob-page","steps":3,"outcome":"completed"}',
+  }),
+  'fake-providers replicate': () => ({
+    port: Number(new URL(runtime.fakeProviders?.url ?? 'http://x:1').port),
+    method: 'GET',
+    path: '/replicate/v1/webhooks/default/secret',
+    headers: { authorization: 'Bearer r8_fake-replicate-token' },
+    body: '',
   }),
 } as const;
 
