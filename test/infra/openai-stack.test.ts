@@ -35,7 +35,7 @@ function rolesAllowed(template: Template, action: string, resource: unknown): st
 }
 
 /** The routes OpenAI's event types are routed to, from the provider's own table. */
-const ENRICHED: readonly Route[] = ROUTES.filter((route) => Object.values(ID_ONLY_ROUTES).includes(route));
+const ENRICHED: readonly Route[] = ROUTES.filter((route) => (Object.values(ID_ONLY_ROUTES) as readonly string[]).includes(route));
 
 let served: ReturnType<typeof synth>;
 beforeAll(() => {
