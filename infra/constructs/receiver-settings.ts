@@ -146,7 +146,9 @@ export interface WebhookReceiverProps {
    * Copy each completed Together batch's output and error files into an S3 bucket
    * (`together/batches/{batchId}/output.jsonl`, `errors.jsonl`) and record where on its job
    * item; see {@link BatchResults}. Uses the poller's Together API key secret, or creates one
-   * when polling is off. `true` for the defaults.
+   * when polling is off. Serving `openai`, OpenAI's completed batches, and its expired ones with
+   * partial output, are copied too (`openai/batches/{batchId}/…`), with the OpenAI API key
+   * secret. `true` for the defaults.
    * @default false
    */
   readonly batchResults?: boolean | BatchResultsOptions;
