@@ -24,6 +24,7 @@ export const RECEIVER_CONTEXT_KEYS: readonly string[] = [
   'tracing',
   'batchResults',
   'batchResultsExpirationDays',
+  'openAiApiBaseUrl',
   'endpoint',
   'functionUrlConcurrency',
   'logLevel',

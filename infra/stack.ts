@@ -55,8 +55,21 @@ export class WebhookReceiverStack extends Stack {
         'Secret to store the Together API key in (a plain string); polling and batch results fail until it is set',
       );
     }
+    if (webhooks.openAiApiKeySecret !== undefined) {
+      output(
+        STACK_OUTPUTS.openAiApiKeySecretArn,
+        webhooks.openAiApiKeySecret.secretArn,
+        'Secret to store the OpenAI API key in (a plain string); OpenAI events fail into the dead-letter queue until it is set',
+      );
+    }
     if (webhooks.batchResults !== undefined) {
-      output(STACK_OUTPUTS.batchResultsBucketName, webhooks.batchResults.bucket.bucketName, 'Bucket completed Together batches are copied to (together/batches/{batchId}/)');
+      output(
+        STACK_OUTPUTS.batchResultsBucketName,
+        webhooks.batchResults.bucket.bucketName,
+        webhooks.openAiApiKeySecret === undefined
+          ? 'Bucket completed Together batches are copied to (together/batches/{batchId}/)'
+          : 'Bucket ended batches are copied to (together/batches/{batchId}/, openai/batches/{batchId}/)',
+      );
     }
     if (webhooks.poller !== undefined) {
       output(STACK_OUTPUTS.pollerTableName, webhooks.poller.table.tableName, 'Poller state table (what the Together poller last saw of each job and batch)');
@@ -91,7 +104,7 @@ export class WebhookReceiverStack extends Stack {
  * between polls, default 1), `eventBus` (`true` | `false`, default false),
  * `listeners` (comma list of listener names, needs `eventBus`), `eventArchiveRetentionDays` (whole days, default 29, at most as long as event records are kept), `tracing` (`true` |
  * `false`, default true), `batchResults` (`true` | `false`, default false),
- * `batchResultsExpirationDays`, `endpoint` (`httpApi` | `functionUrl`), `functionUrlConcurrency`
+ * `batchResultsExpirationDays`, `openAiApiBaseUrl`, `endpoint` (`httpApi` | `functionUrl`), `functionUrlConcurrency`
  * and `logLevel` (`DEBUG` | `INFO` | `WARN` | `ERROR`): the keys of {@link RECEIVER_CONTEXT_KEYS}, and no
  * other. Values are checked by {@link WebhookReceiver}.
  */
@@ -133,6 +146,7 @@ export function receiverPropsFromContext(readContext: ContextReader): WebhookRec
     providers: providers as ProviderName[] | undefined,
     togetherPolling: togetherPollingFromContext(text, number),
     batchResults: batchResultsFromContext(text, number),
+    openAiApiBaseUrl: text('openAiApiBaseUrl'),
     togetherSignatureScheme: text('togetherSignatureScheme'),
     maxBodyBytes: number('maxBodyBytes'),
     retentionDays: number('retentionDays'),

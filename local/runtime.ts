@@ -155,7 +155,11 @@ export function localConsumerFunctions(
       const batchResults =
         config.resultsBucket === undefined
           ? undefined
-          : batchResultsFromEnv({ ...env, RESULTS_BUCKET_NAME: config.resultsBucket, TOGETHER_API_KEY_SECRET_ARN: undefined }, { s3: clients.s3 });
+          : batchResultsFromEnv(
+              // Together's batches only, as before: OpenAI's variables are the enricher's here.
+              { ...env, RESULTS_BUCKET_NAME: config.resultsBucket, TOGETHER_API_KEY_SECRET_ARN: undefined, OPENAI_API_KEY: undefined, OPENAI_API_KEY_SECRET_ARN: undefined },
+              { s3: clients.s3 },
+            );
       return [
         route,
         consumerFromConfig(config, {

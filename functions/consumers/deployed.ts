@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -9,8 +10,21 @@ import { clientConfig, effectClientConfig } from '../core/aws';
 import { createTracer, currentTraceHeader, traced, tracedHandler, type FunctionTracer } from '../core/tracing';
 import { CONSUMER_METRICS_SERVICE, type ConsumerConfig } from './config';
 import { consumerFromConfig } from './consume';
+import { openAiEnricherFromEnv } from './enrich/openai';
 import { eventBridgePublisher } from './publish';
-import type { OptionalSteps } from './routes';
+import type { Enricher, OptionalSteps } from './routes';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The enricher as the stack turns it on: only where `OPENAI_API_KEY_SECRET_ARN` is set (the
+ * consumers of OpenAI's routes, when the deployment serves `openai`), its key read through a traced
+ * Secrets Manager client. Elsewhere undefined: no OpenAI request is ever made.
+ */
+export function deployedEnricher(env: Env, tracer: FunctionTracer): Enricher | undefined {
+  if (env.OPENAI_API_KEY_SECRET_ARN === undefined || env.OPENAI_API_KEY_SECRET_ARN.trim() === '') return undefined;
+  return openAiEnricherFromEnv(env, { secrets: tracer.captureAWSv3Client(new SecretsManagerClient(clientConfig())) });
+}
 
 /**
  * A consumer's Lambda handler as deployed: the clients (traced), the logger, metrics and, with

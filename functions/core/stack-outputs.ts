@@ -35,13 +35,15 @@ export const STACK_OUTPUTS = {
   dashboardName: 'DashboardName',
   /** With Together polling or batch results: the secret to store the Together API key in, as a plain string. */
   togetherApiKeySecretArn: 'TogetherApiKeySecretArn',
+  /** When the deployment serves `openai`: the secret to store the OpenAI API key in, as a plain string. */
+  openAiApiKeySecretArn: 'OpenAiApiKeySecretArn',
   /** With Together polling only: what the poller last saw of each job and batch. */
   pollerTableName: 'PollerTableName',
   /** With an event bus only: the bus the consumers publish handled events to. */
   eventBusArn: 'EventBusArn',
   /** With an event bus only: its archive, for EventBridge replays. */
   eventArchiveName: 'EventArchiveName',
-  /** With batch results only: the bucket completed Together batches' files are copied to. */
+  /** With batch results only: the bucket ended batches' files are copied to (`together/batches/`, `openai/batches/`). */
   batchResultsBucketName: 'BatchResultsBucketName',
   /** Per listener (`listeners`): the queue `webhooks listen` reads. */
   listenerQueueUrl: (name: string) => `ListenerQueueUrl${listenerPascal(name)}`,

@@ -4,13 +4,13 @@ import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { TOGETHER_RESULTS_PREFIX } from '../../functions/consumers/routes/batch-results';
+import { RESULTS_PROVIDERS, type ResultsProvider } from '../../functions/consumers/routes/batch-results';
 import type { BundledFunction } from './bundled-function';
 import { acknowledgeGuardRule } from './guard';
 import type { ConsumerSettings } from './route-pipeline';
-import { createTogetherApiKeySecret } from './together-api-key';
+import { createProviderApiKeySecret, TOGETHER_API_KEY } from './provider-api-key';
 
-/** The `batch.completed` consumer's entry with batch results on: the shared one plus the copy step. */
+/** The entry of the consumers that copy batch files (`batch.completed`, and `batch.expired` for OpenAI): the shared one plus the copy step. */
 export const BATCH_RESULTS_CONSUMER_ENTRY = fileURLToPath(new URL('../../functions/consumers/batch-results-handler.ts', import.meta.url));
 
 /** How long stored results are kept unless `expirationDays` says otherwise. */
@@ -42,8 +42,15 @@ export interface BatchResultsOptions {
 
 /** Properties of {@link BatchResults}. */
 export interface BatchResultsProps extends BatchResultsOptions {
-  /** The `batch.completed` consumer: the only writer. */
+  /** The `batch.completed` consumer: a writer, of every provider's completed batches. */
   readonly consumer: BundledFunction;
+  /**
+   * When the deployment serves `openai`: the `batch.expired` consumer, which copies the partial
+   * output of OpenAI's expired batches. Its key, and the `batch.completed` consumer's OpenAI key,
+   * are the OpenAI API key secret's (see `openai-api-key.ts`).
+   * @default - OpenAI's batches are not copied
+   */
+  readonly openAiExpiredConsumer?: BundledFunction;
   /** The Together API key secret to read (the poller's, when polling is on); one is created otherwise. */
   readonly apiKeySecret?: ISecret;
   /** Applied to the bucket and to a secret created here. */
@@ -51,12 +58,13 @@ export interface BatchResultsProps extends BatchResultsOptions {
 }
 
 /**
- * Where completed Together batches' output and error files are copied, and the grants that let the
- * `batch.completed` consumer, and nothing else, copy them there: a KMS-encrypted, TLS-only,
- * private bucket whose objects expire after `expirationDays`.
+ * Where ended batches' output and error files are copied (Together's completed batches; OpenAI's
+ * completed and expired ones when the deployment serves `openai`), and the grants that let the
+ * consumers of those routes, and nothing else, copy them there, each under its providers' prefixes
+ * only: a KMS-encrypted, TLS-only, private bucket whose objects expire after `expirationDays`.
  */
 export class BatchResults extends Construct {
-  /** `together/batches/{batchId}/output.jsonl` and `errors.jsonl`. */
+  /** `together/batches/{batchId}/output.jsonl` and `errors.jsonl`; likewise under `openai/batches/`. */
   public readonly bucket: Bucket;
   /** The Together API key secret the consumer reads: the one given, or one created here. */
   public readonly apiKeySecret: ISecret;
@@ -94,7 +102,7 @@ export class BatchResults extends Construct {
     });
     if (props.accessLogsBucket === undefined) {
       const reason =
-        'Only the batch.completed consumer writes here, through its own role; reads are by the operator. Access logs would need a second bucket of their own; pass batchResults.accessLogsBucket to write them to an existing log bucket, or enable CloudTrail S3 data events for this bucket.';
+        'Only the batch consumers (batch.completed, and batch.expired for OpenAI) write here, through their own roles; reads are by the operator. Access logs would need a second bucket of their own; pass batchResults.accessLogsBucket to write them to an existing log bucket, or enable CloudTrail S3 data events for this bucket.';
       Validations.of(this.bucket).acknowledge({ id: 'AwsSolutions-S1', reason });
       acknowledgeGuardRule(this.bucket, 's3_bucket_logging_enabled_check', reason);
     }
@@ -103,22 +111,33 @@ export class BatchResults extends Construct {
     acknowledgeGuardRule(this.bucket, 's3_event_notifications_enabled_check', 'Nothing reacts to a new object: the consumer records each file it stored on the batch\'s job item, which is where readers look.');
 
     this.ownsApiKeySecret = props.apiKeySecret === undefined;
-    this.apiKeySecret = props.apiKeySecret ?? createTogetherApiKeySecret(this, 'ApiKey', props.removalPolicy);
+    this.apiKeySecret = props.apiKeySecret ?? createProviderApiKeySecret(this, 'ApiKey', TOGETHER_API_KEY, props.removalPolicy);
 
+    const writers: [BundledFunction, readonly ResultsProvider[]][] = [
+      [props.consumer, props.openAiExpiredConsumer === undefined ? ['together'] : ['together', 'openai']],
+      ...(props.openAiExpiredConsumer === undefined ? [] : [[props.openAiExpiredConsumer, ['openai']] as [BundledFunction, readonly ResultsProvider[]]]),
+    ];
+    const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnBucket);
+    for (const [writer, providers] of writers) {
+      const prefixes = providers.map((provider) => RESULTS_PROVIDERS[provider].prefix);
+      // PutObject covers the multipart calls (create, upload part, complete); abort is its own
+      // action. Nothing reads, lists or deletes: the consumer writes its providers' folders and
+      // records where.
+      Grant.addToPrincipal({
+        grantee: writer.handler,
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resourceArns: prefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
+      });
+      for (const prefix of prefixes) {
+        Validations.of(writer).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}*]`,
+          reason: `Batch ids are known only when a batch ends, so the consumer may write any key under ${prefix}, and only under its providers' prefixes (PutObject and AbortMultipartUpload, no read, list or delete).`,
+        });
+      }
+      writer.handler.addEnvironment('RESULTS_BUCKET_NAME', this.bucket.bucketName);
+    }
     const handler = props.consumer.handler;
-    // PutObject covers the multipart calls (create, upload part, complete); abort is its own action.
-    // Nothing reads, lists or deletes: the consumer writes one folder and records where.
-    Grant.addToPrincipal({
-      grantee: handler,
-      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
-      resourceArns: [this.bucket.arnForObjects(`${TOGETHER_RESULTS_PREFIX}*`)],
-    });
-    Validations.of(props.consumer).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnBucket)}.Arn>/${TOGETHER_RESULTS_PREFIX}*]`,
-      reason: `Batch ids are known only when a batch completes, so the consumer may write any key under ${TOGETHER_RESULTS_PREFIX}, and only there (PutObject and AbortMultipartUpload, no read, list or delete).`,
-    });
     this.apiKeySecret.grantRead(handler);
-    handler.addEnvironment('RESULTS_BUCKET_NAME', this.bucket.bucketName);
     handler.addEnvironment('TOGETHER_API_KEY_SECRET_ARN', this.apiKeySecret.secretArn);
   }
 }

@@ -3,6 +3,7 @@ import type { IEventBus, Schedule } from 'aws-cdk-lib/aws-events';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS } from '../../functions/core/config';
+import { credentialUrlProblem } from '../../functions/core/credential-url';
 import { PROVIDER_NAMES, type ProviderName } from '../../functions/core/event';
 import { PROVIDERS } from '../../functions/core/providers';
 import type { BatchResultsOptions } from './batch-results';
@@ -152,10 +153,19 @@ export interface WebhookReceiverProps {
    * Copy each completed Together batch's output and error files into an S3 bucket
    * (`together/batches/{batchId}/output.jsonl`, `errors.jsonl`) and record where on its job
    * item; see {@link BatchResults}. Uses the poller's Together API key secret, or creates one
-   * when polling is off. `true` for the defaults.
+   * when polling is off. Serving `openai`, OpenAI's completed batches, and its expired ones with
+   * partial output, are copied too (`openai/batches/{batchId}/…`), with the OpenAI API key
+   * secret. `true` for the defaults.
    * @default false
    */
   readonly batchResults?: boolean | BatchResultsOptions;
+  /**
+   * The OpenAI API the consumers complete OpenAI's events from (`OPENAI_API_BASE_URL`), for a
+   * proxy or a stand-in: https, or plain http to loopback only, since every request carries the
+   * key. Only when the deployment serves `openai`.
+   * @default 'https://api.openai.com/v1'
+   */
+  readonly openAiApiBaseUrl?: string;
   /**
    * Level of every function's own log lines. At INFO the receiver writes one line per delivery and
    * the consumer none per handled event (the event record is the event log); WARN keeps only what
@@ -193,6 +203,8 @@ export interface ReceiverSettings {
   readonly logLevel: FunctionLogLevel;
   readonly endpoint: 'httpApi' | 'functionUrl';
   readonly functionUrlConcurrency: number;
+  /** Set only when given. */
+  readonly openAiApiBaseUrl?: string;
 }
 
 /**
@@ -229,6 +241,7 @@ export function resolveSettings(props: WebhookReceiverProps): ReceiverSettings {
     retentionDaysByProvider[provider as ProviderName] = wholeNumber(`retentionDaysByProvider.${provider}`, days, MIN_RETENTION_DAYS, MIN_RETENTION_DAYS, MAX_RETENTION_DAYS);
   }
   const oldestMessageAgeThreshold = props.oldestMessageAgeThreshold ?? Duration.minutes(10);
+  const openAiApiBaseUrl = openAiApiBaseUrlOf(props.openAiApiBaseUrl, providers);
   return {
     providers,
     togetherSignatureScheme,
@@ -245,7 +258,29 @@ export function resolveSettings(props: WebhookReceiverProps): ReceiverSettings {
     logLevel: logLevelOf(props.logLevel),
     endpoint: endpointOf(props),
     functionUrlConcurrency: wholeNumber('functionUrlConcurrency', props.functionUrlConcurrency, DEFAULT_FUNCTION_URL_CONCURRENCY, 1, 1_000),
+    ...(openAiApiBaseUrl === undefined ? {} : { openAiApiBaseUrl }),
   };
+}
+
+/**
+ * The base URL without a trailing slash, held to the rule the consumers apply at start
+ * (functions/core/credential-url.ts), so that a URL they would refuse fails `cdk synth` instead.
+ */
+function openAiApiBaseUrlOf(raw: string | undefined, providers: readonly ProviderName[]): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!providers.includes('openai')) {
+    throw new Error(`openAiApiBaseUrl is set but the deployment does not serve openai (providers: ${providers.join(', ')}); add openai or leave it unset`);
+  }
+  if (Token.isUnresolved(raw)) return raw;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new Error(`openAiApiBaseUrl must be an absolute URL such as https://api.openai.com/v1, got "${raw}"`);
+  }
+  const problem = credentialUrlProblem(url, 'openAiApiBaseUrl', raw);
+  if (problem !== undefined) throw new Error(`${problem}: every request to it carries the OpenAI API key`);
+  return raw.trim().replace(/\/+$/, '');
 }
 
 function endpointOf(props: WebhookReceiverProps): 'httpApi' | 'functionUrl' {

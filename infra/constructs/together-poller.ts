@@ -16,7 +16,7 @@ import { POLLER_TABLE } from '../../functions/poller/state';
 import { DEFAULT_RETRY_POLICY } from '../../functions/poller/together-api';
 import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { grantItemAccess, POLLER_STATE_ACTIONS, RECEIVER_TABLE_ACTIONS } from './grants';
-import { createTogetherApiKeySecret } from './together-api-key';
+import { createProviderApiKeySecret, TOGETHER_API_KEY } from './provider-api-key';
 
 /** The poller's entry: one scheduled function. */
 export const POLLER_ENTRY = fileURLToPath(new URL('../../functions/poller/handler.ts', import.meta.url));
@@ -109,7 +109,7 @@ export class TogetherPoller extends Construct {
       removalPolicy: props.removalPolicy,
     });
 
-    this.apiKeySecret = createTogetherApiKeySecret(this, 'ApiKey', props.removalPolicy);
+    this.apiKeySecret = createProviderApiKeySecret(this, 'ApiKey', TOGETHER_API_KEY, props.removalPolicy);
 
     this.function = new BundledFunction(this, 'Function', {
       entry: POLLER_ENTRY,

@@ -22,6 +22,7 @@ import { addEnvironment, addSecret, routeList } from './consumer-settings';
 import { DEFAULT_EVENT_ARCHIVE_RETENTION, recordLifetime, WebhookEventBus, type OnEventOptions } from './event-bus';
 import { WebhookListeners } from './listeners';
 import { grantItemAccess, RECEIVER_TABLE_ACTIONS } from './grants';
+import { createOpenAiApiKey } from './openai-api-key';
 import { RoutePipeline } from './route-pipeline';
 import { RECEIVER_TIMEOUT } from './receiver-budget';
 import { createEndpoint } from './receiver-endpoint';
@@ -97,6 +98,12 @@ export class WebhookReceiver extends Construct {
   public readonly listeners?: WebhookListeners;
   /** The results bucket and its grants, when `batchResults` is on. */
   public readonly batchResults?: BatchResults;
+  /**
+   * When the deployment serves `openai`: the secret to store the OpenAI API key in, which the
+   * consumers of OpenAI's routes complete its events with (created blank; until the key is stored,
+   * OpenAI events fail into the dead-letter queue).
+   */
+  public readonly openAiApiKeySecret?: Secret;
 
   constructor(scope: Construct, id: string, props: WebhookReceiverProps = {}) {
     super(scope, id);
@@ -125,11 +132,16 @@ export class WebhookReceiver extends Construct {
 
     // ── Routes ───────────────────────────────────────────────────────────────────────────
     const batchResults = props.batchResults === true ? {} : props.batchResults === false ? undefined : props.batchResults;
+    const servesOpenAi = settings.providers.includes('openai');
+    // The routes whose consumer copies batch files: Together's completed batches, and OpenAI's
+    // completed or expired ones (an expired batch keeps the output of the requests it finished).
+    const copiesResults = (route: Route) =>
+      batchResults !== undefined && (route === 'batch.completed' || (route === 'batch.expired' && servesOpenAi));
     const routes = {} as Record<Route, RoutePipeline>;
     for (const route of ROUTES) {
       routes[route] = new RoutePipeline(this, `Route${routePascal(route)}`, {
         route,
-        consumerEntry: route === 'batch.completed' && batchResults !== undefined ? BATCH_RESULTS_CONSUMER_ENTRY : CONSUMER_ENTRY,
+        consumerEntry: copiesResults(route) ? BATCH_RESULTS_CONSUMER_ENTRY : CONSUMER_ENTRY,
         eventsTable: this.table,
         jobsTable: this.jobsTable,
         alertsTopic: this.alertsTopic,
@@ -141,7 +153,7 @@ export class WebhookReceiver extends Construct {
         alarmAction,
         oldestMessageAgeThreshold: settings.oldestMessageAgeThreshold,
         tracing: settings.tracing,
-        ...(route === 'batch.completed' && batchResults !== undefined ? { consumerSettings: BATCH_RESULTS_CONSUMER } : {}),
+        ...(copiesResults(route) ? { consumerSettings: BATCH_RESULTS_CONSUMER } : {}),
         logLevel: settings.logLevel,
       });
     }
@@ -149,6 +161,13 @@ export class WebhookReceiver extends Construct {
     this.queues = mapRoutes((route) => routes[route].queue);
     this.deadLetterQueues = mapRoutes((route) => routes[route].deadLetterQueue);
     this.consumers = mapRoutes((route) => routes[route].consumer);
+    if (servesOpenAi) {
+      this.openAiApiKeySecret = createOpenAiApiKey(this, 'OpenAiApiKey', {
+        consumers: this.consumers,
+        ...(settings.openAiApiBaseUrl === undefined ? {} : { baseUrl: settings.openAiApiBaseUrl }),
+        removalPolicy,
+      });
+    }
     if (props.eventBus !== undefined && props.eventBus !== false) {
       this.events = new WebhookEventBus(this, 'Events', {
         eventBus: props.eventBus,
@@ -218,6 +237,7 @@ export class WebhookReceiver extends Construct {
       this.batchResults = new BatchResults(this, 'BatchResults', {
         ...batchResults,
         consumer: routes['batch.completed'].consumer,
+        ...(servesOpenAi ? { openAiExpiredConsumer: routes['batch.expired'].consumer } : {}),
         ...(this.poller === undefined ? {} : { apiKeySecret: this.poller.apiKeySecret }),
         removalPolicy,
       });

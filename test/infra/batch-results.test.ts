@@ -6,6 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROVIDER_NAMES } from '../../functions/core/event';
 import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { ROUTES } from '../../functions/core/routes';
 import { BATCH_RESULTS_CONSUMER, DEFAULT_RESULTS_EXPIRATION_DAYS } from '../../infra/constructs/batch-results';
@@ -33,7 +34,9 @@ const actions = (statement: Statement) => [statement.Action].flat();
 
 let on: ReturnType<typeof synth>;
 beforeAll(() => {
-  on = synth({ receiver: { batchResults: true } });
+  // Together's batch results as they are without OpenAI; openai-stack.test.ts covers what serving
+  // OpenAI adds (its prefix, the batch.expired consumer).
+  on = synth({ receiver: { batchResults: true, providers: PROVIDER_NAMES.filter((provider) => provider !== 'openai') } });
 });
 
 describe('batch results: the bucket', () => {

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,6 +18,7 @@ import type { PollSummary } from '../../functions/poller/poll';
 import { toSqsRecord } from '../../local/consumers';
 import { buildDelivery } from '../../ops/deliveries';
 import { startEmulators, type Emulators } from '../../local/emulators';
+import { startFakeOpenAi } from '../../local/fake-openai';
 import { batchScript, startFakeTogether } from '../../local/fake-together';
 import { createLocalResources, createPollerTable, queueUrlMap, type LocalResources } from '../../local/resources';
 import { localClients, type LocalClients } from '../../local/runtime';
@@ -53,6 +54,11 @@ let untracedFunctions: TemplateFunction[];
 let emulators: Emulators;
 let clients: LocalClients;
 let resources: LocalResources;
+/** A stand-in of Secrets Manager's GetSecretValue: no emulator here serves it. */
+let secretsManager: Server;
+/** What the stand-in answers for {@link OPENAI_SECRET_ARN}; each test that reads it sets it. */
+let openAiKey = ' ';
+const OPENAI_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:openai-api-key-AbCdEf';
 
 /** `cdk synth` as an operator runs it, with cdk.json, infra/app.ts, cdk-nag and local esbuild bundling; the template's functions. */
 async function synth(context: readonly string[]): Promise<{ outdir: string; functions: TemplateFunction[] }> {
@@ -81,9 +87,25 @@ beforeAll(async () => {
   clients = localClients(emulators);
   resources = await createLocalResources(clients);
   await createPollerTable(clients.dynamodb, POLLER_TABLE_NAME);
+  secretsManager = createServer(async (incoming, answer) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of incoming) chunks.push(chunk as Buffer);
+    const { SecretId } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { SecretId?: string };
+    const known = incoming.headers['x-amz-target'] === 'secretsmanager.GetSecretValue' && SecretId === OPENAI_SECRET_ARN;
+    answer.writeHead(known ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
+    answer.end(
+      JSON.stringify(
+        known
+          ? { ARN: OPENAI_SECRET_ARN, Name: 'openai-api-key', SecretString: openAiKey, VersionId: 'v1', VersionStages: ['AWSCURRENT'] }
+          : { __type: 'ResourceNotFoundException', message: 'Secrets Manager cannot find the specified secret.' },
+      ),
+    );
+  });
+  await new Promise<void>((resolve) => secretsManager.listen(0, '127.0.0.1', resolve));
 }, 180_000);
 
 afterAll(async () => {
+  await new Promise((resolve) => secretsManager?.close(resolve));
   await emulators?.stop();
   for (const root of [outdir, untracedOutdir]) if (root !== undefined) rmSync(root, { recursive: true, force: true });
 });
@@ -122,6 +144,8 @@ function localEnvironment(fn: TemplateFunction): Record<string, string> {
     RESULTS_BUCKET_NAME: resources.resultsBucket,
     // Likewise the poller takes its key from TOGETHER_API_KEY when this is unset.
     TOGETHER_API_KEY_SECRET_ARN: undefined,
+    // The enricher turns on with this alone; its key comes from the Secrets Manager stand-in.
+    OPENAI_API_KEY_SECRET_ARN: OPENAI_SECRET_ARN,
   };
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(fn.Properties.Environment.Variables)) {
@@ -183,6 +207,7 @@ async function invokeBundle<T>(fn: TemplateFunction, event: unknown, extraEnv: R
     AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
     AWS_ENDPOINT_URL_SNS: emulators.sqsEndpoint,
     AWS_ENDPOINT_URL_S3: emulators.sqsEndpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${(secretsManager.address() as AddressInfo).port}`,
     AWS_LAMBDA_FUNCTION_NAME: `bundle-smoke-${randomUUID().slice(0, 8)}`,
   };
   const child = spawn(
@@ -294,13 +319,14 @@ describe('bundles from cdk synth', () => {
     }
   });
 
-  it('builds one consumer bundle that every route shares, and one of its own for the batch results consumer', () => {
+  it('builds one consumer bundle that every route shares, and one of its own for the batch results consumers (batch.completed, and batch.expired serving OpenAI)', () => {
     const asset = (route: Route) => consumerFunction(route).Metadata['aws:asset:path'];
-    const consumerAssets = new Set(ROUTES.filter((route) => route !== 'batch.completed').map(asset));
+    const consumerAssets = new Set(ROUTES.filter((route) => route !== 'batch.completed' && route !== 'batch.expired').map(asset));
 
     expect(consumerAssets.size).toBe(1);
     expect(consumerAssets.has(receiverFunction().Metadata['aws:asset:path'])).toBe(false);
     expect(consumerAssets.has(asset('batch.completed'))).toBe(false);
+    expect(asset('batch.expired')).toBe(asset('batch.completed'));
     // The shared bundle carries no S3 client: only the function that copies results pays for it.
     expect(readFileSync(bundlePath(consumerFunction('fine_tune.failed')), 'utf8')).not.toContain('CreateMultipartUpload');
     expect(readFileSync(bundlePath(consumerFunction('batch.completed')), 'utf8')).toContain('CreateMultipartUpload');
@@ -446,6 +472,29 @@ describe('bundles from cdk synth', () => {
       expect(createHash('sha256').update(await stored.Body!.transformToString()).digest('hex')).toBe(together.served.find((file) => file.fileId === `file-err-${batchId}`)?.sha256);
     } finally {
       await together.stop();
+    }
+  });
+
+  it('[P-OAI2] consumer with the enricher on (OPENAI_API_KEY_SECRET_ARN, as the stack sets it) completes an OpenAI event from a stand-in of the API: the model name is filled', async () => {
+    const openai = await startFakeOpenAi();
+    openAiKey = openai.apiKey;
+    try {
+      const route = 'fine_tune.completed';
+      const fn = consumerFunction(route);
+      expect(fn.Properties.Environment.Variables.OPENAI_API_KEY_SECRET_ARN).toEqual({ Ref: expect.any(String) });
+      const { job } = openai.createJob({ outcome: 'succeeded', steps: 4, checkpointEvery: 2 });
+      const event = normalizedEvent({ type: route, provider: 'openai', providerType: 'fine_tuning.job.succeeded', subject: job.id, data: { jobId: job.id }, providerData: { id: job.id } } as never);
+      await acceptedRecord({ clients, resources }, event);
+
+      const result = await invokeBundle<SQSBatchResponse>(fn, { Records: [sqsRecord(event)] }, { OPENAI_API_BASE_URL: openai.url });
+
+      expect(result).toEqual({ batchItemFailures: [] });
+      const { Item } = await clients.documents.send(new GetCommand({ TableName: resources.jobsTable, Key: { pk: `openai#${job.id}` }, ConsistentRead: true }));
+      expect(Item?.model).toBe(job.fine_tuned_model);
+      expect(openai.requestsTo(`/fine_tuning/jobs/${job.id}`).map((request) => request.authorized)).toEqual([true]);
+    } finally {
+      openAiKey = ' ';
+      await openai.stop();
     }
   });
 

@@ -9,6 +9,7 @@ import type { NormalizedEvent } from '../../functions/core/event';
 import { stepsFor } from '../../functions/consumers/routes';
 import { DEFAULT_TRANSFER_POLICY } from '../../functions/consumers/routes/batch-files';
 import { BATCH_RESULTS_STEP, resultKeys, storeBatchResults } from '../../functions/consumers/routes/batch-results';
+import { TOGETHER_API_VARIABLES } from '../../functions/poller/config';
 import { createTogetherApi } from '../../functions/poller/together-api';
 import { startFakeTogether, type FakeTogether } from '../../local/fake-together';
 import { consumerOn, jobItem, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
@@ -85,14 +86,18 @@ async function rawFiles(
   };
 }
 
+/** Together's files API and batch lookup at `baseUrl`, with the fake's key. */
+function togetherFiles(baseUrl: string) {
+  const api = createTogetherApi({ baseUrl, apiKey: async () => fake.apiKey, sleep: noWait });
+  return { variables: TOGETHER_API_VARIABLES, baseUrl, apiKey: async () => fake.apiKey, getFile: api.getFile, getBatch: api.getBatch };
+}
+
 function resultsConsumer(options: { maxAttempts?: number; idleTimeoutMs?: number; sleep?: (ms: number) => Promise<void>; baseUrl?: string } = {}) {
   const baseUrl = options.baseUrl ?? fake.url;
   const step = storeBatchResults({
     s3: env.clients.s3,
     bucket: env.resources.resultsBucket,
-    baseUrl,
-    apiKey: async () => fake.apiKey,
-    together: createTogetherApi({ baseUrl, apiKey: async () => fake.apiKey, sleep: noWait }),
+    sources: { together: togetherFiles(baseUrl) },
     policy: {
       ...DEFAULT_TRANSFER_POLICY,
       maxAttempts: options.maxAttempts ?? DEFAULT_TRANSFER_POLICY.maxAttempts,

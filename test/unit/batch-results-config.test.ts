@@ -25,4 +25,15 @@ describe('batch results configuration', () => {
     expect(secure).not.toThrow();
     expect(loopback).not.toThrow();
   });
+
+  it('[P-OAI2] serves OpenAI alone from OPENAI_API_KEY, refusing a plain http OPENAI_API_BASE_URL off loopback', () => {
+    const openAiOnly = { RESULTS_BUCKET_NAME: 'results', OPENAI_API_KEY: 'sk-local' };
+
+    expect(() => batchResultsFromEnv(openAiOnly, { s3 })).not.toThrow();
+    expect(() => batchResultsFromEnv({ ...openAiOnly, OPENAI_API_BASE_URL: 'http://example.com/v1' }, { s3 })).toThrow(/OPENAI_API_BASE_URL must be https:\/\//);
+  });
+
+  it('[P-OAI2] names both providers’ key variables when neither is set', () => {
+    expect(() => batchResultsFromEnv({ RESULTS_BUCKET_NAME: 'results' }, { s3 })).toThrow(/TOGETHER_API_KEY_SECRET_ARN or OPENAI_API_KEY_SECRET_ARN/);
+  });
 });

@@ -4,8 +4,9 @@ import https from 'node:https';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import type { ApiVariables } from '../../core/api-config';
+import { backoffDelayMs, parseRetryAfterMs } from '../../core/api-get';
 import type { BatchResultFile } from '../../core/table';
-import { backoffDelayMs, parseRetryAfterMs, type TogetherFilesApi } from '../../poller/together-api';
 import { ConsumerDependencyError } from '../errors';
 
 /** How a file is copied: retries, stall detection and the multipart upload's shape. */
@@ -42,15 +43,25 @@ export const DEFAULT_TRANSFER_POLICY: TransferPolicy = {
   queueSize: 1,
 };
 
-/** What a transfer needs besides the file: clients, the key, and how to wait. */
+/**
+ * A provider's files API as the copy reads it: Together's and OpenAI's have the same two paths,
+ * `GET /files/{id}` (the file object, with its size in `bytes`) and `GET /files/{id}/content`.
+ */
+export interface FilesApi {
+  /** The provider's variables: messages name them (`TOGETHER_API_KEY_SECRET_ARN`, …). */
+  readonly variables: ApiVariables;
+  /** The API's base URL, e.g. `https://api.together.xyz/v1`. */
+  readonly baseUrl: string;
+  readonly apiKey: () => Promise<string>;
+  /** The file object, `undefined` on a 404: where each file's size comes from, which the copy must match. */
+  readonly getFile: (fileId: string) => Promise<{ readonly bytes: number } | undefined>;
+}
+
+/** What a transfer needs besides the file: clients, the provider's files API, and how to wait. */
 export interface TransferDeps {
   readonly s3: S3Client;
   readonly bucket: string;
-  /** Together's API base URL, e.g. `https://api.together.xyz/v1`. */
-  readonly baseUrl: string;
-  readonly apiKey: () => Promise<string>;
-  /** Where each file's size comes from: the copy must be exactly that long. */
-  readonly together: TogetherFilesApi;
+  readonly files: FilesApi;
   readonly policy: TransferPolicy;
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
@@ -99,7 +110,7 @@ export async function transferFile(deps: TransferDeps, fileId: string, key: stri
       if (error.retryAfterMs !== undefined) {
         if (error.retryAfterMs > deps.policy.maxRetryAfterMs) {
           throw new ConsumerDependencyError(
-            `GET ${path}: Together asked to wait ${Math.ceil(error.retryAfterMs / 1000)} s (Retry-After), longer than the ${deps.policy.maxRetryAfterMs / 1000} s a copy waits; the event is retried`,
+            `GET ${path}: ${deps.files.variables.provider} asked to wait ${Math.ceil(error.retryAfterMs / 1000)} s (Retry-After), longer than the ${deps.policy.maxRetryAfterMs / 1000} s a copy waits; the event is retried`,
           );
         }
         delayMs = error.retryAfterMs;
@@ -110,38 +121,40 @@ export async function transferFile(deps: TransferDeps, fileId: string, key: stri
   }
 }
 
-/** The file's size from Together's Files API, which the copy must match byte for byte. */
+/** The file's size from the provider's files API, which the copy must match byte for byte. */
 async function fileSize(deps: TransferDeps, fileId: string): Promise<number> {
+  const provider = deps.files.variables.provider;
   let file;
   try {
-    file = await deps.together.getFile(fileId);
+    file = await deps.files.getFile(fileId);
   } catch (error) {
     throw new ConsumerDependencyError(
-      `could not read the size of file ${fileId} from Together, without which its copy cannot be checked (${error instanceof Error ? error.message : String(error)}); the event is retried`,
+      `could not read the size of file ${fileId} from ${provider}, without which its copy cannot be checked (${error instanceof Error ? error.message : String(error)}); the event is retried`,
       { cause: error },
     );
   }
   if (file === undefined) {
-    throw new ConsumerDependencyError(`Together has no file ${fileId} (HTTP 404 on GET /files/${fileId}); check the API key belongs to the account that ran the batch`);
+    throw new ConsumerDependencyError(`${provider} has no file ${fileId} (HTTP 404 on GET /files/${fileId}); check the API key belongs to the account that ran the batch`);
   }
   return file.bytes;
 }
 
 async function transferOnce(deps: TransferDeps, fileId: string, path: string, key: string, expectedBytes: number): Promise<BatchResultFile> {
-  const apiKey = await deps.apiKey();
+  const { variables } = deps.files;
+  const apiKey = await deps.files.apiKey();
   let response: IncomingMessage;
   try {
-    response = await httpGet(new URL(`${deps.baseUrl}${path}`), { authorization: `Bearer ${apiKey}` }, deps.policy.idleTimeoutMs);
+    response = await httpGet(new URL(`${deps.files.baseUrl}${path}`), { authorization: `Bearer ${apiKey}` }, deps.policy.idleTimeoutMs);
   } catch (error) {
     throw retryable(`GET ${path}`, error);
   }
-  checkStatus(response, path, deps.clock());
+  checkStatus(response, path, deps.clock(), variables);
 
   const length = response.headers['content-length'];
   if (length !== undefined && Number(length) !== expectedBytes) {
     response.destroy();
     throw new ConsumerDependencyError(
-      `GET ${path} sent Content-Length ${length}, but Together's file object gives ${expectedBytes} bytes; refused (check TOGETHER_API_BASE_URL points at Together's API)`,
+      `GET ${path} sent Content-Length ${length}, but ${variables.provider}'s file object gives ${expectedBytes} bytes; refused (check ${variables.baseUrlVariable} points at ${variables.provider}'s API)`,
     );
   }
   const meter = new FileMeter(expectedBytes);
@@ -150,7 +163,7 @@ async function transferOnce(deps: TransferDeps, fileId: string, path: string, ke
   const source = pipeline(response, meter, () => undefined);
   const upload = new Upload({
     client: deps.s3,
-    params: { Bucket: deps.bucket, Key: key, Body: source, ContentType: 'application/jsonl', Metadata: { 'together-file-id': fileId } },
+    params: { Bucket: deps.bucket, Key: key, Body: source, ContentType: 'application/jsonl', Metadata: { [`${variables.provider.toLowerCase()}-file-id`]: fileId } },
     partSize: deps.policy.partSizeBytes,
     queueSize: deps.policy.queueSize,
     leavePartsOnError: false,
@@ -198,7 +211,7 @@ function httpGet(url: URL, headers: Record<string, string>, idleTimeoutMs: numbe
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-function checkStatus(response: IncomingMessage, path: string, nowMs: number): void {
+function checkStatus(response: IncomingMessage, path: string, nowMs: number, variables: ApiVariables): void {
   const status = response.statusCode ?? 0;
   if (status >= 200 && status < 300) return;
   response.resume();
@@ -207,10 +220,10 @@ function checkStatus(response: IncomingMessage, path: string, nowMs: number): vo
   }
   const hint =
     status === 401 || status === 403
-      ? 'store a valid Together API key in the secret TOGETHER_API_KEY_SECRET_ARN names (TOGETHER_API_KEY locally)'
+      ? `store a valid ${variables.provider} API key in the secret ${variables.keyVariable}_SECRET_ARN names (${variables.keyVariable} locally)`
       : status === 404
-        ? 'the batch names a file Together does not have (check the API key belongs to the account that ran the batch)'
-        : 'check TOGETHER_API_BASE_URL';
+        ? `the batch names a file ${variables.provider} does not have (check the API key belongs to the account that ran the batch)`
+        : `check ${variables.baseUrlVariable}`;
   throw new ConsumerDependencyError(`GET ${path} answered HTTP ${status}; ${hint}`);
 }
 

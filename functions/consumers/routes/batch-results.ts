@@ -1,14 +1,18 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { createApiKeyReaderOf, findApiKeySource, readApiBaseUrl, type ApiVariables } from '../../core/api-config';
 import { clientConfig } from '../../core/aws';
 import { ConfigurationError } from '../../core/errors';
 import type { NormalizedEvent } from '../../core/event';
+import type { Route } from '../../core/routes';
 import { JOBS_TABLE, type BatchResultFile, type BatchResults } from '../../core/table';
-import { createApiKeyReader, readApiKeySource, readBaseUrl } from '../../poller/config';
-import { createTogetherApi, realSleep, type TogetherApi, type TogetherFilesApi } from '../../poller/together-api';
+import { TOGETHER_API_VARIABLES } from '../../poller/config';
+import { createTogetherApi, realSleep, type TogetherApi } from '../../poller/together-api';
+import { createOpenAiApi } from '../enrich/openai-api';
+import { OPENAI_API_VARIABLES } from '../enrich/openai';
 import { ConsumerDependencyError } from '../errors';
-import { DEFAULT_TRANSFER_POLICY, transferFile, type TransferDeps } from './batch-files';
+import { DEFAULT_TRANSFER_POLICY, transferFile, type FilesApi, type TransferDeps } from './batch-files';
 import type { RouteContext, RouteStep } from './context';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -16,23 +20,50 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** The once-step name: its record says the batch's files are stored and on the job item. */
 export const BATCH_RESULTS_STEP = 'batch-results';
 
-/** Where a Together batch's files go in the results bucket; the consumer may write nowhere else. */
-export const TOGETHER_RESULTS_PREFIX = 'together/batches/';
+/** The providers whose batch files are copied. */
+export type ResultsProvider = 'together' | 'openai';
 
-/** The keys of a batch's two files. */
-export function resultKeys(batchId: string): { output: string; errors: string } {
-  return { output: `${TOGETHER_RESULTS_PREFIX}${batchId}/output.jsonl`, errors: `${TOGETHER_RESULTS_PREFIX}${batchId}/errors.jsonl` };
+/** How one provider's batch files are copied: under which prefix, on which routes, with which variables. */
+export interface ResultsProviderSettings {
+  /** Where its batches' files go in the results bucket; the consumer may write nowhere else. */
+  readonly prefix: string;
+  /** The routes whose events have files to copy. */
+  readonly routes: readonly Route[];
+  readonly variables: ApiVariables;
 }
 
 /**
- * Batch ids that make a plain key segment. Together's are UUID-like; anything with a slash, a
- * leading dot or other characters would write outside the batch's folder or confuse a sync tool.
+ * The one table of providers batch results serve. Together: completed batches. OpenAI: completed
+ * batches, and expired ones, which keep the output of the requests that finished in time.
+ */
+export const RESULTS_PROVIDERS: { readonly [P in ResultsProvider]: ResultsProviderSettings } = {
+  together: { prefix: 'together/batches/', routes: ['batch.completed'], variables: TOGETHER_API_VARIABLES },
+  openai: { prefix: 'openai/batches/', routes: ['batch.completed', 'batch.expired'], variables: OPENAI_API_VARIABLES },
+};
+
+/** Where a Together batch's files go in the results bucket. */
+export const TOGETHER_RESULTS_PREFIX = RESULTS_PROVIDERS.together.prefix;
+
+/** The keys of a batch's two files. */
+export function resultKeys(batchId: string, provider: ResultsProvider = 'together'): { output: string; errors: string } {
+  const prefix = RESULTS_PROVIDERS[provider].prefix;
+  return { output: `${prefix}${batchId}/output.jsonl`, errors: `${prefix}${batchId}/errors.jsonl` };
+}
+
+/**
+ * Batch ids that make a plain key segment. Together's are UUID-like, OpenAI's `batch_…`; anything
+ * with a slash, a leading dot or other characters would write outside the batch's folder or
+ * confuse a sync tool.
  */
 const SAFE_BATCH_ID = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,199}$/;
 
-/** What the step needs: the copy's dependencies, and Together's batch lookup for events that name no file. */
-export interface BatchResultsDeps extends TransferDeps {
-  readonly together: Pick<TogetherApi, 'getBatch'> & TogetherFilesApi;
+/** Together's files API, and its batch lookup for events that name no file. */
+export type TogetherFilesSource = FilesApi & { readonly getBatch: TogetherApi['getBatch'] };
+
+/** What the step needs: the copy's dependencies, and the files API of each provider served. */
+export interface BatchResultsDeps extends Omit<TransferDeps, 'files'> {
+  /** A provider without one is not served: its events pass through the step untouched. */
+  readonly sources: { readonly together?: TogetherFilesSource; readonly openai?: FilesApi };
 }
 
 /**
@@ -50,21 +81,34 @@ export function resultsS3Config(endpoint?: string) {
 }
 
 /**
- * The step as deployed, from `RESULTS_BUCKET_NAME`, `TOGETHER_API_KEY_SECRET_ARN` (locally
- * `TOGETHER_API_KEY`) and the optional `TOGETHER_API_BASE_URL`, the variables the poller reads.
- * Throws a `ConfigurationError` naming a missing variable.
+ * The step as deployed, from `RESULTS_BUCKET_NAME` and each provider's variables: Together's when
+ * `TOGETHER_API_KEY_SECRET_ARN` (locally `TOGETHER_API_KEY`) is set, with the optional
+ * `TOGETHER_API_BASE_URL` the poller reads too; OpenAI's when `OPENAI_API_KEY_SECRET_ARN` (locally
+ * `OPENAI_API_KEY`) is set, with the optional `OPENAI_API_BASE_URL` the enricher reads too. Throws a
+ * `ConfigurationError` naming a missing variable, or a base URL that may not carry the key.
  */
 export function batchResultsFromEnv(env: Env, clients: { s3?: S3Client } = {}): RouteStep {
   const bucket = env.RESULTS_BUCKET_NAME?.trim();
   if (bucket === undefined || bucket === '') throw new ConfigurationError('environment variable RESULTS_BUCKET_NAME is required for batch results but not set');
-  const baseUrl = readBaseUrl(env);
-  const apiKey = createApiKeyReader(readApiKeySource(env));
+  const source = (variables: ApiVariables) => {
+    const key = findApiKeySource(env, variables);
+    return key === undefined ? undefined : { variables, baseUrl: readApiBaseUrl(env, variables), apiKey: createApiKeyReaderOf(key, variables) };
+  };
+  const together = source(TOGETHER_API_VARIABLES);
+  const openai = source(OPENAI_API_VARIABLES);
+  if (together === undefined && openai === undefined) {
+    throw new ConfigurationError(
+      'batch results need TOGETHER_API_KEY_SECRET_ARN or OPENAI_API_KEY_SECRET_ARN (in the local runtime, TOGETHER_API_KEY or OPENAI_API_KEY) but neither is set',
+    );
+  }
+  const togetherApi = together === undefined ? undefined : createTogetherApi({ baseUrl: together.baseUrl, apiKey: together.apiKey });
   return storeBatchResults({
     s3: clients.s3 ?? new S3Client(resultsS3Config()),
     bucket,
-    baseUrl,
-    apiKey,
-    together: createTogetherApi({ baseUrl, apiKey }),
+    sources: {
+      ...(together === undefined || togetherApi === undefined ? {} : { together: { ...together, getBatch: togetherApi.getBatch, getFile: togetherApi.getFile } }),
+      ...(openai === undefined ? {} : { openai: { ...openai, getFile: createOpenAiApi({ baseUrl: openai.baseUrl, apiKey: openai.apiKey }).getFile } }),
+    },
     policy: DEFAULT_TRANSFER_POLICY,
     sleep: realSleep,
     random: Math.random,
@@ -73,37 +117,42 @@ export function batchResultsFromEnv(env: Env, clients: { s3?: S3Client } = {}): 
 }
 
 /**
- * On a Together `batch.completed`, copies the batch's output and error files into the results
- * bucket (`together/batches/{batchId}/output.jsonl` and `errors.jsonl`), then records their URIs,
- * sizes, line counts and hashes on the job item in one conditional write. Runs after the
- * projection (the item exists) and once per batch completion (`once`, per transition), so a push
- * and a poll of the same completion copy it once between them. A failure leaves no record: the
- * step runs again on the retry and, after the queue's receives, the event waits in the
- * dead-letter queue. The files come from the event's `outputFileId` and `errorFileId`; an event
- * that names neither (a push carrying only `outputUrl`) asks Together for the batch.
+ * On a batch that has ended with files (the routes of {@link RESULTS_PROVIDERS}), copies its
+ * output and error files into the results bucket (`{prefix}{batchId}/output.jsonl` and
+ * `errors.jsonl`), then records their URIs, sizes, line counts and hashes on the job item in one
+ * conditional write. Runs after the projection (the item exists) and once per transition (`once`),
+ * so a push and a poll of the same completion copy it once between them. A failure leaves no
+ * record: the step runs again on the retry and, after the queue's receives, the event waits in the
+ * dead-letter queue. The files come from the event's `outputFileId` and `errorFileId` (for OpenAI,
+ * as the enricher read them from the batch); a Together event that names neither (a push carrying
+ * only `outputUrl`) asks Together for the batch.
  */
 export function storeBatchResults(deps: BatchResultsDeps): RouteStep {
   return async (event, context) => {
-    if (event.provider !== 'together' || event.type !== 'batch.completed') return;
+    const provider = event.provider === 'together' || event.provider === 'openai' ? event.provider : undefined;
+    if (provider === undefined || !RESULTS_PROVIDERS[provider].routes.includes(event.type)) return;
+    const files = deps.sources[provider];
+    if (files === undefined) return;
     const batchId = event.subject;
     if (batchId === undefined || !SAFE_BATCH_ID.test(batchId)) {
       context.logger.error('batch id cannot name a results folder; results not stored', { key: context.key, batchIdLength: batchId?.length });
       return;
     }
     await context.once(BATCH_RESULTS_STEP, async () => {
-      const files = await filesOf(event, batchId, deps);
-      if (files.output === undefined && files.errors === undefined) {
-        context.logger.info('completed batch has no output or error file; nothing to store', { key: context.key, batchId });
+      const ids = await filesOf(event, batchId, provider === 'together' ? deps.sources.together : undefined);
+      if (ids.output === undefined && ids.errors === undefined) {
+        context.logger.info('batch has no output or error file; nothing to store', { key: context.key, batchId });
         return;
       }
-      const keys = resultKeys(batchId);
+      const keys = resultKeys(batchId, provider);
       const copy: TransferDeps = {
         ...deps,
+        files,
         onRetry: (notice) => context.logger.warn('copying a batch file failed; trying it again', { key: context.key, batchId, ...notice }),
       };
       // One file after the other: memory stays at one upload's buffers.
-      const output = files.output === undefined ? undefined : await transferFile(copy, files.output, keys.output);
-      const errors = files.errors === undefined ? undefined : await transferFile(copy, files.errors, keys.errors);
+      const output = ids.output === undefined ? undefined : await transferFile(copy, ids.output, keys.output);
+      const errors = ids.errors === undefined ? undefined : await transferFile(copy, ids.errors, keys.errors);
       await recordResults(context, `${event.provider}#${batchId}`, {
         ...(output === undefined ? {} : { output }),
         ...(errors === undefined ? {} : { errors }),
@@ -120,13 +169,16 @@ function canonicalText(data: unknown, name: 'outputFileId' | 'errorFileId'): str
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-async function filesOf(event: NormalizedEvent, batchId: string, deps: BatchResultsDeps): Promise<{ output?: string; errors?: string }> {
+/** The event's file ids; with neither, Together's batch when `together` is given (OpenAI's events were read from the API already). */
+async function filesOf(event: NormalizedEvent, batchId: string, together: TogetherFilesSource | undefined): Promise<{ output?: string; errors?: string }> {
   const output = canonicalText(event.data, 'outputFileId');
   const errors = canonicalText(event.data, 'errorFileId');
-  if (output !== undefined || errors !== undefined) return { ...(output === undefined ? {} : { output }), ...(errors === undefined ? {} : { errors }) };
+  if (output !== undefined || errors !== undefined || together === undefined) {
+    return { ...(output === undefined ? {} : { output }), ...(errors === undefined ? {} : { errors }) };
+  }
   let batch;
   try {
-    batch = await deps.together.getBatch(batchId);
+    batch = await together.getBatch(batchId);
   } catch (error) {
     throw new ConsumerDependencyError(`could not read batch ${batchId} from Together to find its files`, { cause: error });
   }

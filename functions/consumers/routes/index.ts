@@ -32,8 +32,11 @@ export const BUILT_IN_STEPS: { readonly [R in Route]: readonly RouteStep<R>[] } 
 
 /** Built-in steps that run only where the deployment turns them on. */
 export interface OptionalSteps {
-  /** After the projection of `batch.completed`: copy the batch's files to S3 (`batch-results.ts`). */
-  readonly batchResults?: RouteStep<'batch.completed'>;
+  /**
+   * After the projection of `batch.completed` and `batch.expired` (OpenAI's partial output): copy
+   * the batch's files to S3 (`batch-results.ts`).
+   */
+  readonly batchResults?: RouteStep<'batch.completed' | 'batch.expired'>;
   /** Before every step: the event's data completed from its provider's API (`enrich/`). */
   readonly enrich?: Enricher;
 }
@@ -44,7 +47,8 @@ export interface OptionalSteps {
  * of another route.
  */
 export function stepsFor<R extends Route>(route: R, extensions: Extensions = EXTENSIONS, optional: OptionalSteps = {}): readonly RouteStep<R>[] {
-  // The only optional step is batch.completed's, so on that route it is a step of R.
-  const turnedOn = route === 'batch.completed' && optional.batchResults !== undefined ? [optional.batchResults as unknown as RouteStep<R>] : [];
+  // The only optional step is the batch routes', so on those routes it is a step of R.
+  const turnedOn =
+    (route === 'batch.completed' || route === 'batch.expired') && optional.batchResults !== undefined ? [optional.batchResults as unknown as RouteStep<R>] : [];
   return [...BUILT_IN_STEPS[route], ...turnedOn, ...(extensions[route] ?? [])];
 }
