@@ -108,8 +108,14 @@ export function formatStatus(report: StatusReport): string {
     );
   }
   const polling = formatPollerFailures(report.pollerFailures);
+  const reasons =
+    report.failureReasons.length === 0
+      ? ''
+      : `failed, by reason (retried by their queue; \`webhooks events show '<key>'\` for one):\n${report.failureReasons
+          .map((reason) => `  ${reason.count} × ${escapeControl(reason.reason)}    # e.g. ${escapeControl(reason.example)}\n`)
+          .join('')}`;
   const verdict = verdicts.length === 0 ? (polling === '' ? 'healthy: every dead-letter queue is empty\n' : '') : `${verdicts.join('\n')}\n`;
-  return `${report.target}\n\n${queues}\nevents since ${report.since}: ${events}\n${polling}${verdict}`;
+  return `${report.target}\n\n${queues}\nevents since ${report.since}: ${events}\n${reasons}${polling}${verdict}`;
 }
 
 function formatPollerFailures(failures: readonly PollerFailure[]): string {

@@ -34,6 +34,11 @@ export interface StatusReport {
   readonly events: Readonly<Record<EventStatus, number>>;
   /** `queued` far longer than their queue's oldest message: replay them. */
   readonly undeliverable: readonly UndeliverableRecord[];
+  /**
+   * Why the window's `failed` events failed, most frequent first (at most {@link MAX_REASONS}): a
+   * missing or refused API key, a provider that is down, a bug in a step, each named once.
+   */
+  readonly failureReasons: readonly FailureReason[];
   /** Jobs whose events the Together poller cannot accept (none without a poller). */
   readonly pollerFailures: readonly PollerFailure[];
   /**
@@ -42,6 +47,16 @@ export interface StatusReport {
    */
   readonly healthy: boolean;
 }
+
+/** One reason `failed` events give (`lastError`, its first line cut to 200 characters), how many, and one of them. */
+export interface FailureReason {
+  readonly reason: string;
+  readonly count: number;
+  readonly example: string;
+}
+
+/** Failure reasons a status lists. */
+export const MAX_REASONS = 5;
 
 /** A job or batch the poller retries with backoff because its events were refused. */
 export interface PollerFailure {
@@ -64,7 +79,7 @@ export async function collectStatus(
   deps: QueueDeps & { readonly events: EventsDeps; readonly target: string; readonly poller?: Pick<PollerStateStore, 'openKeys' | 'load'> },
   window: EventWindow,
 ): Promise<StatusReport> {
-  const [routes, { events, queued }, pollerFailures] = await Promise.all([
+  const [routes, { events, queued, failureReasons }, pollerFailures] = await Promise.all([
     Promise.all(
       ROUTES.map(async (route) => {
         const refs = deps.queues[route];
@@ -92,6 +107,7 @@ export async function collectStatus(
     since: new Date(window.sinceMs).toISOString(),
     routes: routes.map(({ route, queue: { visible, inFlight }, deadLetters, noRecord }) => ({ route, queue: { visible, inFlight }, deadLetters, noRecord })),
     events,
+    failureReasons,
     undeliverable,
     pollerFailures,
     healthy: routes.every((route) => waiting(route.deadLetters) === 0) && undeliverable.length === 0 && pollerFailures.length === 0,
@@ -127,11 +143,21 @@ async function deadLettersWithoutRecord(deps: QueueDeps & { readonly events: Eve
 async function readEvents(deps: EventsDeps, window: EventWindow) {
   const events = Object.fromEntries(EVENT_STATUSES.map((status) => [status, 0])) as Record<EventStatus, number>;
   const queued: EventSummary[] = [];
+  const reasons = new Map<string, { count: number; example: string }>();
   for await (const event of eventsInWindow(deps, window)) {
     if (event.status in events) events[event.status] += 1;
     if (event.status === 'queued') queued.push(event);
+    if (event.status === 'failed') {
+      const reason = (event.lastError ?? 'no reason recorded').split('\n')[0]?.slice(0, 200) ?? '';
+      const seen = reasons.get(reason);
+      reasons.set(reason, { count: (seen?.count ?? 0) + 1, example: seen?.example ?? event.pk });
+    }
   }
-  return { events, queued };
+  const failureReasons = [...reasons.entries()]
+    .map(([reason, { count, example }]) => ({ reason, count, example }))
+    .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
+    .slice(0, MAX_REASONS);
+  return { events, queued, failureReasons };
 }
 
 /** A route queue's depth and how long it keeps a message (a stack deployed earlier may keep them less long). */

@@ -441,6 +441,20 @@ describe('webhooks status', () => {
     expect(after.events.failed).toBe((before.events.failed ?? 0) + 1);
     expect(after.events.queued).toBe((before.events.queued ?? 0) + 1);
   });
+
+  it('[P-OAI] says why the window\'s failed events failed, most frequent reason first, with one key to look at', async () => {
+    const before = JSON.parse((await cli('status', '--json')).stdout) as { failureReasons: { reason: string; count: number }[] };
+    const had = before.failureReasons.find((entry) => entry.reason === 'jobs table unavailable')?.count ?? 0;
+    const key = await failed();
+    await failed();
+
+    const text = await cli('status');
+    const json = JSON.parse((await cli('status', '--json')).stdout) as { failureReasons: { reason: string; count: number; example: string }[] };
+
+    expect(json.failureReasons[0]).toMatchObject({ reason: 'jobs table unavailable', count: had + 2 });
+    expect(text.stdout).toContain(`failed, by reason (retried by their queue; \`webhooks events show '<key>'\` for one):\n  ${had + 2} × jobs table unavailable    # e.g. `);
+    expect(json.failureReasons.some((entry) => entry.example === key) || had > 0).toBe(true);
+  });
 });
 
 describe('webhooks status and the Together poller', () => {

@@ -106,6 +106,7 @@ describe('captures in the docs match what the code prints', () => {
         since: since?.[1] ?? '',
         routes: ROUTES.map((route) => ({ route, queue: { visible: 0, inFlight: 0 }, deadLetters: { visible: dlqByRoute.get(route) ?? -1, inFlight: 0 }, noRecord: 0 })),
         events: Object.fromEntries(EVENT_STATUSES.map((status) => [status, counts[status] ?? -1])) as Record<EventStatus, number>,
+        failureReasons: [],
         undeliverable: [],
         pollerFailures: [],
         healthy: ROUTES.every((route) => dlqByRoute.get(route) === 0),
