@@ -2,7 +2,9 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 
 /**
  * AWS list prices, us-east-1, as published on 2026-11-25 (on-demand, no free tier, no savings
- * plans). Change them here; every figure of the cost tables is derived from these.
+ * plans), from each service's pricing page (aws.amazon.com/<service>/pricing: api-gateway, lambda,
+ * dynamodb, sqs, secrets-manager, cloudwatch, xray). Change them here; every figure of the cost
+ * tables is derived from these.
  */
 export const PRICES_USD = {
   asOf: '2026-11-25, us-east-1 list prices',
