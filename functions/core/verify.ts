@@ -86,18 +86,19 @@ export function verifySignature(input: VerifyInput): Verified {
  */
 export function readSignatureClaim(input: Omit<VerifyInput, 'body' | 'secrets'>): SignatureClaim {
   const { spec, headers } = input;
-  const { names, signatureValue } = headerSet(spec, headers);
+  const { names, values } = headerSet(spec, headers);
+  const signatureValue = values.signature;
   if (signatureValue === undefined || signatureValue.trim() === '') {
     throw new UnauthorizedError(`missing ${names.signatureHeader} header`, 'missing_signature');
   }
 
   let signedAtSeconds: number | undefined;
   if (names.timestampHeader !== undefined) {
-    signedAtSeconds = readTimestamp(headers, names.timestampHeader, input.nowSeconds);
+    signedAtSeconds = readTimestamp(values.timestamp, names.timestampHeader, input.nowSeconds);
   }
   let headerId: string | undefined;
   if (names.idHeader !== undefined) {
-    headerId = singleValue(headers, names.idHeader);
+    headerId = values.id === undefined ? undefined : collapseRepeats(values.id, names.idHeader);
     if (headerId === undefined || headerId === '') {
       throw new UnauthorizedError(`missing ${names.idHeader} header`, 'missing_id');
     }
@@ -136,26 +137,48 @@ export function matchSignature(claim: SignatureClaim, body: Uint8Array, secrets:
   throw new UnauthorizedError('signature does not match any active secret', 'signature_mismatch');
 }
 
-/**
- * The spec's own headers, unless none of them is present and some of the alternate brand's are;
- * with the signature header's value, read once (it is the one header every delivery has).
- */
-function headerSet(spec: SignatureSpec, headers: VerifyInput['headers']): { names: SignatureHeaders; signatureValue: string | undefined } {
-  const signatureValue = headerValue(headers, spec.signatureHeader);
-  const alternate = spec.alternateHeaders;
-  if (signatureValue !== undefined || alternate === undefined || anyPresent(spec, headers) || !anyPresent(alternate, headers)) {
-    return { names: spec, signatureValue };
-  }
-  return { names: alternate, signatureValue: headerValue(headers, alternate.signatureHeader) };
+/** The values of a set of headers, each whatever the case of its name. */
+interface HeaderValues {
+  readonly signature: string | undefined;
+  readonly timestamp: string | undefined;
+  readonly id: string | undefined;
 }
 
-/** Whether any header of a set is present. Runs on every delivery: no arrays, no closures. */
-function anyPresent(set: SignatureHeaders, headers: VerifyInput['headers']): boolean {
-  return (
-    headerValue(headers, set.signatureHeader) !== undefined ||
-    (set.timestampHeader !== undefined && headerValue(headers, set.timestampHeader) !== undefined) ||
-    (set.idHeader !== undefined && headerValue(headers, set.idHeader) !== undefined)
-  );
+/** The spec's own headers, unless none of them is present and some of the alternate brand's are. */
+function headerSet(spec: SignatureSpec, headers: VerifyInput['headers']): { names: SignatureHeaders; values: HeaderValues } {
+  const own = readHeaders(headers, spec);
+  const alternate = spec.alternateHeaders;
+  if (alternate === undefined || own.signature !== undefined || own.timestamp !== undefined || own.id !== undefined) {
+    return { names: spec, values: own };
+  }
+  const other = readHeaders(headers, alternate);
+  if (other.signature === undefined && other.timestamp === undefined && other.id === undefined) return { names: spec, values: own };
+  return { names: alternate, values: other };
+}
+
+/**
+ * A set's headers in one pass over the request's, whatever the case of their names. API Gateway
+ * hands names in lower case, so the exact key is taken first; other spellings of the same name are
+ * joined after it as API Gateway joins a repeated header, so that they count as a repeat. Runs on
+ * every delivery: one loop for all three names, no arrays, no closures.
+ */
+function readHeaders(headers: VerifyInput['headers'], set: SignatureHeaders): HeaderValues {
+  const { signatureHeader, timestampHeader, idHeader } = set;
+  let signature = headers[signatureHeader];
+  let timestamp = timestampHeader === undefined ? undefined : headers[timestampHeader];
+  let id = idHeader === undefined ? undefined : headers[idHeader];
+  for (const key in headers) {
+    if (key === signatureHeader || key === timestampHeader || key === idHeader) continue;
+    const length = key.length;
+    if (length !== signatureHeader.length && length !== timestampHeader?.length && length !== idHeader?.length) continue;
+    const other = headers[key];
+    if (other === undefined) continue;
+    const lower = key.toLowerCase();
+    if (lower === signatureHeader) signature = signature === undefined ? other : `${signature},${other}`;
+    else if (lower === timestampHeader) timestamp = timestamp === undefined ? other : `${timestamp},${other}`;
+    else if (lower === idHeader) id = id === undefined ? other : `${id},${other}`;
+  }
+  return { signature, timestamp, id };
 }
 
 /**
@@ -251,31 +274,11 @@ export function hmac(key: Buffer | string | KeyObject, prefix: string, body: Uin
 }
 
 /**
- * A header's value whatever the case of its name. API Gateway hands names in lower case, so the
- * exact key is tried first; other spellings of the same name are joined as API Gateway joins a
- * repeated header, so that they count as a repeat.
+ * A comma-joined value whose copies are all the same, as that one value; differing copies are a
+ * 401. API Gateway joins a repeated header's values with commas, and none of the single-valued
+ * headers of the contract contains a comma, so a comma means a repeat: identical repeats are
+ * harmless, and differing ones are rejected rather than guessing which one was signed.
  */
-function headerValue(headers: VerifyInput['headers'], name: string): string | undefined {
-  let value = headers[name];
-  for (const key in headers) {
-    if (key === name || key.length !== name.length || key.toLowerCase() !== name) continue;
-    const other = headers[key];
-    if (other !== undefined) value = value === undefined ? other : `${value},${other}`;
-  }
-  return value;
-}
-
-/**
- * API Gateway joins a repeated header's values with commas. None of the single-valued headers of
- * the contract contains a comma, so a comma means a repeat: identical repeats are harmless, and
- * differing ones are rejected rather than guessing which one was signed.
- */
-function singleValue(headers: VerifyInput['headers'], name: string): string | undefined {
-  const value = headerValue(headers, name);
-  return value === undefined ? undefined : collapseRepeats(value, name);
-}
-
-/** A comma-joined value whose copies are all the same, as that one value; differing copies are a 401. */
 function collapseRepeats(value: string, name: string): string {
   if (!value.includes(',')) return value;
   const parts = value.split(',').map((part) => part.trim());
@@ -286,8 +289,8 @@ function collapseRepeats(value: string, name: string): string {
   return first;
 }
 
-function readTimestamp(headers: VerifyInput['headers'], name: string, nowSeconds: number): number {
-  const value = singleValue(headers, name);
+function readTimestamp(received: string | undefined, name: string, nowSeconds: number): number {
+  const value = received === undefined ? undefined : collapseRepeats(received, name);
   if (value === undefined || value === '') {
     throw new UnauthorizedError(`missing ${name} header`, 'missing_timestamp');
   }

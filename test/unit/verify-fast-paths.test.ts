@@ -77,6 +77,21 @@ describe('signature formats read without regular expressions', () => {
     expect(standardCandidates(urlSafe)).toEqual([]);
   });
 
+  it('[LEAN] one header sent under two spellings of its name is a repeat: equal copies pass, differing ones are refused', () => {
+    const read = (headers: Record<string, string>) => {
+      try {
+        return readSignatureClaim({ spec: HEX_SPEC, headers, nowSeconds: NOW }).signedAtSeconds;
+      } catch (error) {
+        return error instanceof UnauthorizedError ? error.reason : error;
+      }
+    };
+    const signature = 'ab'.repeat(32);
+
+    expect(read({ 'x-together-signature': signature, 'x-together-timestamp': String(NOW), 'X-Together-Timestamp': String(NOW) })).toBe(NOW);
+    expect(read({ 'x-together-signature': signature, 'x-together-timestamp': String(NOW), 'X-Together-Timestamp': String(NOW - 1) })).toBe('repeated_header');
+    expect(read({ 'X-TOGETHER-SIGNATURE': signature, 'x-together-signature': 'cd'.repeat(32), 'x-together-timestamp': String(NOW) })).toBe('repeated_header');
+  });
+
   it('[LEAN] svix-branded headers are still read when none of the webhook-* headers is present', () => {
     const claim = readSignatureClaim({
       spec: STANDARD_SPEC,
