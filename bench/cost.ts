@@ -1,9 +1,10 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { round } from './stats';
 
 /**
  * AWS list prices, us-east-1, as published on 2026-11-25 (on-demand, no free tier, no savings
- * plans). Change them here; every figure of the cost tables is derived from these.
+ * plans), from each service's pricing page (aws.amazon.com/<service>/pricing: api-gateway, lambda,
+ * dynamodb, sqs, secrets-manager, cloudwatch, xray). Change them here; every figure of the cost
+ * tables is derived from these.
  */
 export const PRICES_USD = {
   asOf: '2026-11-25, us-east-1 list prices',
@@ -25,6 +26,18 @@ export const PRICES_USD = {
   logsPerGbIngested: 0.5,
   /** X-Ray traces recorded (retrieving and scanning them, billed when someone looks, is left out). */
   xrayPerMillionTracesRecorded: 5.0,
+  /** DynamoDB Standard table class storage, after the first 25 GB (aws.amazon.com/dynamodb/pricing/on-demand). */
+  dynamodbStoragePerGbMonth: 0.25,
+  /** Point-in-time recovery (continuous backups), on each table's size (same page). */
+  dynamodbPitrPerGbMonth: 0.2,
+  /** Provisioned capacity, per unit-hour (aws.amazon.com/dynamodb/pricing/provisioned). */
+  dynamodbProvisionedPerWcuHour: 0.00065,
+  dynamodbProvisionedPerRcuHour: 0.00013,
+  /** Reserved capacity, 1 year, per 100 units: upfront plus hourly (same page, "Reserved capacity"). */
+  dynamodbReserved100WcuUpfront: 150,
+  dynamodbReserved100WcuHourly: 0.0128,
+  dynamodbReserved100RcuUpfront: 30,
+  dynamodbReserved100RcuHourly: 0.0025,
 } as const;
 
 /**
@@ -55,23 +68,28 @@ export const ASSUMPTIONS = {
   secretCacheSeconds: 300,
   /** START, END and REPORT lines Lambda writes per invocation at its INFO system level, bytes. */
   platformLogBytesPerInvocation: 320,
-  /** Lease, queuedAt, handledAt, attempts and the consumer's lease: bytes the record gains over its life. */
-  recordGrowthBytes: 120,
-  /** The jobs projection item of a fine-tune job, written once per event (small: 1 write unit). */
-  jobsWriteUnitsPerEvent: 1,
-  /** The time index item: keys and two short attributes, 1 write unit, written by the put only. */
-  indexWriteUnitsPerEvent: 1,
-  /** The consumer's consistent read of the job's projection item before it updates it (under 4 KB: 1 read unit). */
-  jobsReadUnitsPerEvent: 1,
   /** Consumer writes per event after its claim: the jobs projection, then the handled mark. */
   consumerSequentialWrites: 3,
   /**
-   * X-Ray's default sampling rule, which active tracing in Lambda applies: the first request each
-   * second, then 5 % of the rest. A sampled delivery is one trace, its consumer's segments included
-   * (they join it through the message's trace header).
+   * X-Ray's default sampling rule, which active tracing in Lambda applies to each function on its
+   * own: the first request each second, then 5 % of the rest. The receiver's sampled deliveries are
+   * one trace each; the consumer's batches (started by the event source) are traces of their own.
    */
   xrayReservoirPerSecond: 1,
   xrayRate: 0.05,
+  /**
+   * Days a record is stored: kept 29 days after its last transition (the handled mark, moments
+   * after receipt; `RETENTION_DAYS` 7 is raised to the 29-day floor), plus TTL's own delay, which
+   * AWS gives as "typically within a few days": 2 days stated.
+   */
+  recordRetentionDays: 29,
+  ttlDeletionLagDays: 2,
+  /** DynamoDB adds 100 bytes of overhead to each item and index item it stores. */
+  storageOverheadBytesPerItem: 100,
+  /** Events of one fine-tune job: started, 10 checkpoints, completed (every event assumed to be one). */
+  checkpointsPerJob: 10,
+  /** Provisioned capacity is paid whether used or not: the share of it the traffic uses (auto scaling's target). */
+  provisionedUtilisation: 0.7,
 } as const;
 
 /** DynamoDB's item size: attribute names plus values (numbers: 1 byte per 2 significant digits + 1). */
@@ -118,6 +136,27 @@ export function accessLogLineBytes(fields: Readonly<Record<string, string>>): nu
   return Buffer.byteLength(JSON.stringify(line)) + 1;
 }
 
+/** The event record's size after each of its writes, and its time index item, bytes (bench/record-sizes.ts). */
+export interface RecordBytes {
+  readonly inProgress: number;
+  readonly queued: number;
+  readonly handling: number;
+  readonly handled: number;
+  readonly index: number;
+}
+
+/** One job's life on the jobs table (bench/record-sizes.ts `jobGrowth`). */
+export interface JobMeasure {
+  readonly events: number;
+  /** Write units of all its events' projection writes (each on the larger of the item before and after). */
+  readonly writeUnits: number;
+  /** Read units of the consistent read before each write. */
+  readonly readUnits: number;
+  /** The item as its last event leaves it, and its index item, bytes. */
+  readonly finalBytes: number;
+  readonly indexBytes: number;
+}
+
 /** What the benchmark measured that the model needs. */
 export interface CostMeasurements {
   readonly receiverMemoryMb: number;
@@ -128,17 +167,24 @@ export interface CostMeasurements {
   readonly consumerCpuMsPerEvent: number;
   /** Module load of the deployed receiver bundle (section 4), ms. */
   readonly receiverInitMs: number;
-  /** Stored record and queue message bytes at each payload size. */
-  readonly atPayload: ReadonlyMap<number, { readonly itemBytes: number; readonly messageBytes: number }>;
+  /** The record of a realistic delivery of each payload size, and its queue message bytes. */
+  readonly atPayload: ReadonlyMap<number, { readonly record: RecordBytes; readonly messageBytes: number; readonly sample: string }>;
+  /** A fine-tune job's reads and writes of the jobs table over its life. */
+  readonly job: JobMeasure;
   /** Receiver log bytes per accepted delivery (its INFO line and its metric line, with the Lambda context). */
   readonly receiverLogBytes: number;
   /** Consumer log bytes per event, as written now. */
   readonly consumerLogBytesPerEvent: number;
+  /** The deployed consumer's metric line per event (`Handled`, embedded metric format). */
+  readonly consumerMetricLineBytes: number;
   /** The consumer's `event handled` line, which was INFO before. */
   readonly consumerHandledLineBytes: number;
   /** One API Gateway access log line. */
   readonly accessLogBytes: number;
 }
+
+/** How DynamoDB's requests are paid for. */
+export type Capacity = 'onDemand' | 'provisioned' | 'reserved';
 
 /** One configuration the model prices. */
 export interface CostScenario {
@@ -151,6 +197,8 @@ export interface CostScenario {
   readonly handledLine: 'DEBUG' | 'INFO';
   /** X-Ray active tracing (the `tracing` prop, on by default). */
   readonly tracing: boolean;
+  /** On-demand (as deployed) unless said. */
+  readonly capacity?: Capacity;
 }
 
 export interface CostLine {
@@ -163,14 +211,16 @@ export interface CostTable {
   readonly scenario: CostScenario;
   readonly name: string;
   readonly batchFill: number;
+  /** The record as stored (handled), bytes. */
   readonly itemBytes: number;
-  readonly writeUnitsPerWrite: number;
+  /** Write units of the put, the queued mark, the claim and the handled mark. */
+  readonly writeUnits: readonly number[];
   readonly lines: CostLine[];
   readonly totalUsdPerMillion: number;
 }
 
 const M = 1_000_000;
-const GB = 1024 ** 3;
+const HOURS_PER_YEAR = 8_760;
 
 /** Events per consumer batch: a batch opens with its first message and gathers for the window. */
 export function batchFill(deliveriesPerMonth: number): number {
@@ -179,128 +229,35 @@ export function batchFill(deliveriesPerMonth: number): number {
   return Math.min(A.batchSize, 1 + perRouteRate * A.batchingWindowSeconds);
 }
 
-/** The share of deliveries X-Ray's default rule samples at an even arrival rate. */
-export function tracedShare(deliveriesPerMonth: number): number {
+/** The share of a function's invocations X-Ray's default rule samples at an even rate of `perSecond`. */
+export function sampledShare(perSecond: number): number {
   const A = ASSUMPTIONS;
-  const perSecond = deliveriesPerMonth / A.secondsPerMonth;
   const sampled = Math.min(perSecond, A.xrayReservoirPerSecond) + A.xrayRate * Math.max(0, perSecond - A.xrayReservoirPerSecond);
   return sampled / perSecond;
 }
 
-/** List-price cost of one million accepted deliveries in one configuration, every line with its arithmetic. */
-export function costTable(name: string, scenario: CostScenario, measured: CostMeasurements): CostTable {
-  const P = PRICES_USD;
-  const A = ASSUMPTIONS;
-  const R = AWS_ROUND_TRIPS_MS;
-  const lines: CostLine[] = [];
-  const add = (item: string, arithmetic: string, usdPerMillion: number) => lines.push({ item, arithmetic, usdPerMillion: round(usdPerMillion, 4) });
-  const payload = measured.atPayload.get(scenario.payloadBytes);
-  if (payload === undefined) throw new Error(`no stored record measured at ${scenario.payloadBytes} B`);
-  const fill = batchFill(scenario.deliveriesPerMonth);
-  const fillText = fill.toFixed(2);
-  const millions = scenario.deliveriesPerMonth / M;
-
-  if (scenario.endpoint === 'httpApi') {
-    add('API Gateway HTTP API', `1 request (≤ 512 KB) × $${P.httpApiPerMillionRequests}/M`, P.httpApiPerMillionRequests);
-  } else {
-    add('Lambda function URL', 'no charge of its own', P.functionUrlPerMillionRequests);
-  }
-
-  const receiverGb = measured.receiverMemoryMb / 1024;
-  const receiverMs = Math.ceil(measured.receiverCpuMs + 2 * R.dynamodbWrite + R.sqsSend);
-  add(
-    'Receiver duration',
-    `1M × ${receiverMs} ms (${measured.receiverCpuMs.toFixed(2)} ms CPU measured + put ${R.dynamodbWrite} + send ${R.sqsSend} + mark ${R.dynamodbWrite} ms stated, billed per ms) × ${receiverGb} GB × $${P.lambdaArmPerGbSecond}/GB-s`,
-    ((M * receiverMs) / 1000) * receiverGb * P.lambdaArmPerGbSecond,
-  );
-  const concurrency = (scenario.deliveriesPerMonth / A.secondsPerMonth) * (receiverMs / 1000);
-  const environments = Math.ceil(concurrency) + 1;
-  const coldStartsPerMillion = (environments * ((A.secondsPerMonth / 3600) / A.environmentLifetimeHours)) / millions;
-  const initMs = Math.ceil(measured.receiverInitMs);
-  add(
-    'Receiver init',
-    `${coldStartsPerMillion.toFixed(1)} cold starts/M (${environments} environments × one every ${A.environmentLifetimeHours} h ÷ ${millions} M) × ${initMs} ms × ${receiverGb} GB × $${P.lambdaArmPerGbSecond}/GB-s`,
-    ((coldStartsPerMillion * initMs) / 1000) * receiverGb * P.lambdaArmPerGbSecond,
-  );
-  add(
-    'Lambda requests',
-    `(1 receiver + 1/${fillText} consumer batch) × $${P.lambdaPerMillionRequests}/M`,
-    (1 + 1 / fill) * P.lambdaPerMillionRequests,
-  );
-  const consumerGb = measured.consumerMemoryMb / 1024;
-  // Records of a batch run in parallel, so the writes of a batch overlap; the CPU adds up.
-  const batchMs = Math.ceil(A.consumerSequentialWrites * R.dynamodbWrite + fill * measured.consumerCpuMsPerEvent);
-  add(
-    'Consumer duration',
-    `1M/${fillText} batches × ${batchMs} ms (${A.consumerSequentialWrites} writes × ${R.dynamodbWrite} ms stated, records in parallel, + ${fillText} × ${measured.consumerCpuMsPerEvent.toFixed(2)} ms CPU measured) × ${consumerGb} GB × $${P.lambdaArmPerGbSecond}/GB-s`,
-    (((M / fill) * batchMs) / 1000) * consumerGb * P.lambdaArmPerGbSecond,
-  );
-
-  const itemBytes = payload.itemBytes + A.recordGrowthBytes;
-  const wru = Math.ceil(itemBytes / 1024);
-  const eventWrites = 4;
-  add(
-    'DynamoDB events table',
-    `(${eventWrites} writes (put, mark queued, claim, mark handled) × ${wru} WRU (${itemBytes} B item at ${scenario.payloadBytes} B payload) + ${A.indexWriteUnitsPerEvent} time-index WRU) × $${P.dynamodbPerMillionWriteUnits}/M`,
-    (eventWrites * wru + A.indexWriteUnitsPerEvent) * P.dynamodbPerMillionWriteUnits,
-  );
-  add(
-    'DynamoDB jobs table',
-    `${A.jobsWriteUnitsPerEvent} WRU × $${P.dynamodbPerMillionWriteUnits}/M + ${A.jobsReadUnitsPerEvent} consistent read × $${P.dynamodbPerMillionReadUnits}/M`,
-    A.jobsWriteUnitsPerEvent * P.dynamodbPerMillionWriteUnits + A.jobsReadUnitsPerEvent * P.dynamodbPerMillionReadUnits,
-  );
-
-  const chunks = Math.max(1, Math.ceil(payload.messageBytes / 65_536));
-  add(
-    'SQS',
-    `(${chunks} send (${payload.messageBytes} B) + 2/${fillText} (receive and delete per batch)) × $${P.sqsPerMillionRequests}/M`,
-    (chunks + 2 / fill) * P.sqsPerMillionRequests,
-  );
-
-  const refreshesPerEnvironment = A.secondsPerMonth / A.secretCacheSeconds;
-  const secretCalls = (environments * refreshesPerEnvironment * A.providersSending) / millions + coldStartsPerMillion * A.providersReadAtInit;
-  add(
-    'Secrets Manager',
-    `(${environments} environments × ${refreshesPerEnvironment} refreshes × ${A.providersSending} provider ÷ ${millions} M + ${coldStartsPerMillion.toFixed(1)} cold starts × ${A.providersReadAtInit}) = ${Math.round(secretCalls)} calls/M × $${P.secretsManagerPer10kCalls}/10k`,
-    (secretCalls / 10_000) * P.secretsManagerPer10kCalls,
-  );
-
-  const platform = scenario.platformLines === 'INFO' ? A.platformLogBytesPerInvocation * (1 + 1 / fill) : 0;
-  const handled = scenario.handledLine === 'INFO' ? measured.consumerHandledLineBytes : 0;
-  const access = scenario.endpoint === 'httpApi' ? measured.accessLogBytes : 0;
-  const logBytes = measured.receiverLogBytes + measured.consumerLogBytesPerEvent + handled + platform + access;
-  add(
-    'CloudWatch Logs',
-    `1M × ${Math.round(logBytes)} B (receiver ${measured.receiverLogBytes} + consumer ${measured.consumerLogBytesPerEvent + handled} measured + platform ${Math.round(platform)} + access log ${access}) × $${P.logsPerGbIngested}/GB`,
-    ((M * logBytes) / GB) * P.logsPerGbIngested,
-  );
-
-  if (scenario.tracing) {
-    const share = tracedShare(scenario.deliveriesPerMonth);
-    const perSecond = scenario.deliveriesPerMonth / A.secondsPerMonth;
-    add(
-      'X-Ray',
-      `${(share * 100).toFixed(1)} % of deliveries traced (${A.xrayReservoirPerSecond}/s + ${A.xrayRate * 100} % of the rest at ${perSecond.toFixed(2)}/s) × 1 trace × $${P.xrayPerMillionTracesRecorded}/M recorded`,
-      share * P.xrayPerMillionTracesRecorded,
-    );
-  } else {
-    add('X-Ray', 'tracing: false, no traces', 0);
-  }
-
-  const total = lines.reduce((sum, line) => sum + line.usdPerMillion, 0);
-  return { scenario, name, batchFill: round(fill, 2), itemBytes, writeUnitsPerWrite: wru, lines, totalUsdPerMillion: round(total, 3) };
+/** The share of deliveries X-Ray's default rule samples at the receiver. */
+export function tracedShare(deliveriesPerMonth: number): number {
+  return sampledShare(deliveriesPerMonth / ASSUMPTIONS.secondsPerMonth);
 }
 
-/** Monthly costs that do not scale with deliveries, for the record. */
-export const FIXED_MONTHLY = [
-  'Secrets Manager storage: $0.40 per secret per month (one per provider: 4 × $0.40)',
-  'SQS: Lambda event source mappings long-poll each route queue while idle (about 5 pollers × 3 empty receives a minute ≈ 0.65 M requests ≈ $0.26 per queue per month)',
-  'DynamoDB storage ($0.25/GB-month) and point-in-time recovery ($0.20/GB-month) for the retained records and the time index',
-] as const;
-
-export function describeCost(table: CostTable): string[] {
-  return [
-    ...table.lines.map((line) => `  ${line.item.padEnd(24)} ${`$${line.usdPerMillion.toFixed(4)}`.padStart(9)}  ${line.arithmetic}`),
-    `  ${'total per million'.padEnd(24)} ${`$${table.totalUsdPerMillion.toFixed(3)}`.padStart(9)}`,
-  ];
+/** USD per million write and read units, with how each was reached. */
+export function unitPrices(capacity: Capacity): { write: number; read: number; text: string } {
+  const P = PRICES_USD;
+  const u = ASSUMPTIONS.provisionedUtilisation;
+  // A unit-hour serves 3,600 units at full use; at utilisation u, 3,600 × u.
+  const perMillion = (hourly: number) => (M / (3_600 * u)) * hourly;
+  if (capacity === 'onDemand') {
+    return { write: P.dynamodbPerMillionWriteUnits, read: P.dynamodbPerMillionReadUnits, text: `on-demand $${P.dynamodbPerMillionWriteUnits}/M WRU, $${P.dynamodbPerMillionReadUnits}/M RRU` };
+  }
+  if (capacity === 'provisioned') {
+    const write = perMillion(P.dynamodbProvisionedPerWcuHour);
+    const read = perMillion(P.dynamodbProvisionedPerRcuHour);
+    return { write, read, text: `provisioned at ${u * 100} % use: $${P.dynamodbProvisionedPerWcuHour}/WCU-h ÷ (3600 × ${u}) = $${write.toFixed(4)}/M WRU, $${read.toFixed(4)}/M RRU` };
+  }
+  const wcuHour = (P.dynamodbReserved100WcuUpfront / HOURS_PER_YEAR + P.dynamodbReserved100WcuHourly) / 100;
+  const rcuHour = (P.dynamodbReserved100RcuUpfront / HOURS_PER_YEAR + P.dynamodbReserved100RcuHourly) / 100;
+  const write = perMillion(wcuHour);
+  const read = perMillion(rcuHour);
+  return { write, read, text: `reserved 1 year at ${u * 100} % use: ($${P.dynamodbReserved100WcuUpfront} ÷ ${HOURS_PER_YEAR} h + $${P.dynamodbReserved100WcuHourly}) ÷ 100 = $${wcuHour.toFixed(6)}/WCU-h → $${write.toFixed(4)}/M WRU, $${read.toFixed(4)}/M RRU` };
 }

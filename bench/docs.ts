@@ -40,7 +40,13 @@ export interface BenchResults {
   readonly machine: { readonly nproc: number; readonly model: string; readonly node: string; readonly loadAverageAtStart: number[] };
   readonly elapsedSeconds: number;
   readonly checks: NamedCheck[];
-  readonly verification: { scheme: string; bodyBytes: number; projectOpsPerSecond: number; bareOpsPerSecond: number }[];
+  readonly verification: {
+    scheme: string;
+    bodyBytes: number;
+    projectOpsPerSecond: number;
+    bareOpsPerSecond: number;
+    peers?: { name: string; opsPerSecond: number; ratio: number }[];
+  }[];
   readonly receiver: { receiver: { samples: number; p50Ms: number; p99Ms: number }; floor: { p50Ms: number; p99Ms: number } };
   readonly coldStart: {
     loads: { name: string; runtime: string; bundleBytes: number; gzipBytes: number; loadMs: number; firstInvokeMs: number }[];
@@ -54,6 +60,12 @@ export interface BenchResults {
     tables: { name: string; batchFill: number; itemBytes: number; lines: CostLine[]; totalUsdPerMillion: number }[];
     savings: { change: string; beforeUsd: number; afterUsd: number; taken: boolean }[];
     fixedMonthly: string[];
+    /** Written by `npx tsx bench/cost-report.ts` when it priced the run's measurements again. */
+    pricedAt?: string;
+    duplicates?: { name: string; lines: CostLine[]; totalUsdPerMillion: number }[];
+    capacity?: { name: string; onDemandUsd: number; provisionedUsd: number; reservedUsd: number }[];
+    records?: { provider: string; type: string; payloadBytes: number; inProgress: number; queued: number; handling: number; handled: number; writeUnits: number[] }[];
+    lateCheckpoint?: { itemBytes: number; writeUnits: number; readUnits: number; usdPerMillion: number };
   };
 }
 
@@ -80,6 +92,19 @@ export function renderFigures(results: BenchResults): string {
   for (const row of results.verification) {
     out.push(`| ${row.scheme} | ${row.bodyBytes / 1024} KiB | ${row.projectOpsPerSecond.toLocaleString('en-US')}/s | ${row.bareOpsPerSecond.toLocaleString('en-US')}/s |`);
   }
+  const peered = results.verification.filter((row) => (row.peers ?? []).length > 0);
+  const peerNames = [...new Set(peered.flatMap((row) => (row.peers ?? []).map((peer) => peer.name)))];
+  if (peerNames.length > 0) {
+    out.push('', '### Signature verification against the libraries', '', `The same deliveries in the same rounds; ours ÷ theirs in brackets.`, '');
+    out.push(`| scheme | body | project | ${peerNames.join(' | ')} |`, `|---|---:|---:|${peerNames.map(() => '---:|').join('')}`);
+    for (const row of peered) {
+      const cells = peerNames.map((name) => {
+        const peer = row.peers?.find((candidate) => candidate.name === name);
+        return peer === undefined ? '' : `${peer.opsPerSecond.toLocaleString('en-US')}/s (${fixed(peer.ratio)}×)`;
+      });
+      out.push(`| ${row.scheme} | ${row.bodyBytes / 1024} KiB | ${row.projectOpsPerSecond.toLocaleString('en-US')}/s | ${cells.join(' | ')} |`);
+    }
+  }
   const r = results.receiver;
   out.push(
     '',
@@ -102,11 +127,31 @@ export function renderFigures(results: BenchResults): string {
     '',
     '### Cost per million accepted deliveries',
     '',
-    `${c.prices.asOf}. Lambda duration is billed on stated in-region round trips (DynamoDB write ${c.roundTripsMs.dynamodbWrite} ms, SQS send ${c.roundTripsMs.sqsSend} ms) plus the CPU measured here, not on emulator latency; log bytes are the lines the functions write with their Lambda context, measured; consumer batches fill from the arrival rate over a ${c.assumptions.batchingWindowSeconds} s batching window.`,
+    `${c.prices.asOf}. Lambda duration is billed on stated in-region round trips (DynamoDB write ${c.roundTripsMs.dynamodbWrite} ms, SQS send ${c.roundTripsMs.sqsSend} ms) plus the CPU measured here, not on emulator latency; log bytes are the lines the functions write with their Lambda context, measured; consumer batches fill from the arrival rate over a ${c.assumptions.batchingWindowSeconds} s batching window. Records are sized with \`functions/core/item-size.ts\` on the providers' sample deliveries (1 KB: Replicate's \`prediction.succeeded\`, 4 KB: its \`training.processing\`), each write billed on the larger item before or after it; the jobs table on a fine-tune's 12 events merged by the projection itself.`,
   );
   for (const table of c.tables) {
     out.push('', `**${table.name}** (batches of ${fixed(table.batchFill)}, record ${table.itemBytes} B): **$${fixed(table.totalUsdPerMillion, 3)}**`, '', '| line | USD/M | arithmetic |', '|---|---:|---|');
     out.push(...costRows(table.lines));
+  }
+  if (c.pricedAt !== undefined) out.push('', `Priced again on ${c.pricedAt.slice(0, 10)} with this run's measurements (\`npx tsx bench/cost-report.ts\`).`);
+  for (const table of c.duplicates ?? []) {
+    out.push('', `**${table.name}**, per million duplicates: **$${fixed(table.totalUsdPerMillion, 3)}**`, '', '| line | USD/M | arithmetic |', '|---|---:|---|');
+    out.push(...costRows(table.lines));
+  }
+  if (c.capacity !== undefined) {
+    out.push('', 'DynamoDB on provisioned or reserved capacity (every other line as above):', '', '| configuration | on-demand | provisioned | reserved, 1 year |', '|---|---:|---:|---:|');
+    for (const row of c.capacity) out.push(`| ${row.name} | $${fixed(row.onDemandUsd, 3)} | $${fixed(row.provisionedUsd, 3)} | $${fixed(row.reservedUsd, 3)} |`);
+  }
+  if (c.records !== undefined) {
+    out.push('', 'The record of each provider\'s sample delivery after each write, bytes (write units):', '', '| delivery | payload | put | queued | claim | handled |', '|---|---:|---:|---:|---:|---:|');
+    for (const row of c.records) {
+      const [put, queued, claim, handled] = row.writeUnits;
+      out.push(`| ${row.provider} ${row.type} | ${row.payloadBytes} | ${row.inProgress} (${put}) | ${row.queued} (${queued}) | ${row.handling} (${claim}) | ${row.handled} (${handled}) |`);
+    }
+  }
+  if (c.lateCheckpoint !== undefined) {
+    const late = c.lateCheckpoint;
+    out.push('', `A late checkpoint on a job holding 500: its item is ${late.itemBytes} B, so its read is ${late.readUnits} RRU and its write ${late.writeUnits} WRU: $${fixed(late.usdPerMillion, 3)} per million such events.`);
   }
   out.push('', 'Savings at 100 M a month and 1 KB, each on top of the line above:', '', '| change | before | after |', '|---|---:|---:|');
   for (const saving of c.savings) out.push(`| ${saving.change} | $${fixed(saving.beforeUsd, 3)} | $${fixed(saving.afterUsd, 3)} |`);

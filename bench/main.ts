@@ -9,7 +9,9 @@ import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { benchColdStart, type ColdStartResult } from './coldstart';
 import { ACCESS_LOG_FIELDS } from '../infra/constructs/receiver-endpoint';
-import { accessLogLineBytes, ASSUMPTIONS, AWS_ROUND_TRIPS_MS, costTable, describeCost, dynamoItemBytes, FIXED_MONTHLY, PRICES_USD, type CostMeasurements, type CostTable } from './cost';
+import { accessLogLineBytes, ASSUMPTIONS, AWS_ROUND_TRIPS_MS, PRICES_USD, type CostTable } from './cost';
+import { costMeasurements, costSection, LEAN_NAME } from './cost-report';
+import { describeCost } from './cost-table';
 import { benchEndToEnd } from './e2e';
 import { forkWorker } from './fork';
 import type { ReceiverWorkerOptions, ReceiverWorkerResult } from './receiver-worker';
@@ -25,10 +27,6 @@ const LATENCY_TARGET = 1.1;
 /** USD per million deliveries at 100 M a month, 1 KB events, at most. */
 const DEFAULT_COST_TARGET = 4.0;
 const LEAN_COST_TARGET = 3.0;
-/** The lean option the cost target names: the props it sets. */
-const LEAN_NAME = "lean (endpoint: 'functionUrl', tracing: false)";
-/** Payload sizes of the cost model's rows, bytes. */
-const PAYLOAD_SIZES = [1024, 4096] as const;
 
 /** A target of the run, named so that the docs can cite it. */
 export interface NamedCheck extends Check {
@@ -70,13 +68,14 @@ async function main(): Promise<void> {
   section('1. Signature verification: verifySignature vs bare node:crypto HMAC + timingSafeEqual (median of 9 interleaved rounds)');
   for (const row of verification) {
     console.log(
-      `  ${row.scheme.padEnd(16)} ${String(row.bodyBytes / 1024).padStart(4)} KiB  project ${row.projectOpsPerSecond.toLocaleString('en-US').padStart(9)}/s  bare ${row.bareOpsPerSecond.toLocaleString('en-US').padStart(9)}/s  ratio ${describeCheck(row.ratio)}`,
+      `  ${row.scheme.padEnd(16)} ${String(row.bodyBytes / 1024).padStart(4)} KiB  project ${row.projectOpsPerSecond.toLocaleString('en-US').padStart(9)}/s  bare ${row.bareOpsPerSecond.toLocaleString('en-US').padStart(9)}/s  ratio ${describeCheck(row.ratio)}` +
+        row.peers.map((peer) => `  ${peer.name} ${peer.opsPerSecond.toLocaleString('en-US')}/s (ours ${peer.ratio.toFixed(2)}×)`).join(''),
     );
   }
 
   // 2 and 3. Receiver in-process against its I/O floor; calls per delivery.
   const worker = forkWorker<ReceiverWorkerResult>('./receiver-worker.ts');
-  const receiverOptions: ReceiverWorkerOptions = { rounds: 100, batch: 50, warmup: 100, callSamples: 20, consumerBatches: 20, payloadBytes: PAYLOAD_SIZES };
+  const receiverOptions: ReceiverWorkerOptions = { rounds: 100, batch: 50, warmup: 100, callSamples: 20, consumerBatches: 20 };
   worker.send(receiverOptions);
   const receiver = await worker.next();
   await worker.exited();
@@ -147,53 +146,20 @@ async function main(): Promise<void> {
   // 6. Cost.
   const synthesized = coldStart.synthesized.measured ? coldStart.synthesized : undefined;
   const lambdaRuntimeInit = coldStart.initRatios[coldStart.initRatios.length - 1];
-  const measured: CostMeasurements = {
+  const measured = costMeasurements({
     receiverMemoryMb: synthesized?.receiver.memoryMb ?? 512,
     consumerMemoryMb: synthesized?.consumer?.memoryMb ?? 256,
     receiverCpuMs: Math.max(0, receiver.receiver.meanMs - receiver.floor.meanMs),
     // An upper bound: the batch's measured time (emulator calls included) per record.
     consumerCpuMsPerEvent: receiver.consumer.batchMs.meanMs / receiver.consumer.batchSize,
     receiverInitMs: lambdaRuntimeInit?.receiverLoadMs ?? 0,
-    atPayload: new Map(
-      receiver.storedAtPayload.map(({ payloadBytes, record }, index) => [
-        PAYLOAD_SIZES[index] as number,
-        // The message: the stored event, escaped for SQS, with its three attributes (about 120 B).
-        { itemBytes: dynamoItemBytes(record), messageBytes: Buffer.byteLength(record.event?.S ?? '') + 120, payloadBytes },
-      ]),
-    ),
     receiverLogBytes: receiver.logBytesPerAccepted,
     consumerLogBytesPerEvent: receiver.consumer.logBytesPerEvent,
     consumerHandledLineBytes: receiver.consumer.handledLineBytes,
     accessLogBytes: accessLogLineBytes(ACCESS_LOG_FIELDS),
-  };
-  const deployed = { endpoint: 'httpApi', platformLines: 'WARN', handledLine: 'DEBUG', tracing: true } as const;
-  const lean = { ...deployed, endpoint: 'functionUrl', tracing: false } as const;
-  const tables: CostTable[] = [
-    costTable('default (HTTP API), 1 M a month, 1 KB', { ...deployed, deliveriesPerMonth: 1_000_000, payloadBytes: 1024 }, measured),
-    costTable('default (HTTP API), 100 M a month, 1 KB', { ...deployed, deliveriesPerMonth: 100_000_000, payloadBytes: 1024 }, measured),
-    costTable('default (HTTP API), 100 M a month, 4 KB', { ...deployed, deliveriesPerMonth: 100_000_000, payloadBytes: 4096 }, measured),
-    costTable(`${LEAN_NAME}, 100 M a month, 1 KB`, { ...lean, deliveriesPerMonth: 100_000_000, payloadBytes: 1024 }, measured),
-    costTable(`${LEAN_NAME}, 1 M a month, 1 KB`, { ...lean, deliveriesPerMonth: 1_000_000, payloadBytes: 1024 }, measured),
-  ];
-  const at100M = { deliveriesPerMonth: 100_000_000, payloadBytes: 1024 } as const;
-  const before = costTable('before', { ...at100M, ...deployed, platformLines: 'INFO', handledLine: 'INFO' }, measured);
-  const platformWarn = costTable('platform lines at WARN', { ...at100M, ...deployed, handledLine: 'INFO' }, measured);
-  const handledDebug = costTable('one INFO line per event', { ...at100M, ...deployed }, measured);
-  const functionUrl = costTable('function URL', { ...at100M, ...deployed, endpoint: 'functionUrl' }, measured);
-  const untraced = costTable('lean', { ...at100M, ...lean }, measured);
-  const markUsd = (handledDebug.writeUnitsPerWrite * PRICES_USD.dynamodbPerMillionWriteUnits);
-  const savings = [
-    { change: 'Lambda platform lines (START, END, REPORT) at WARN', beforeUsd: before.totalUsdPerMillion, afterUsd: platformWarn.totalUsdPerMillion, taken: true },
-    { change: "the consumer's `event handled` line at DEBUG (one INFO line per event)", beforeUsd: platformWarn.totalUsdPerMillion, afterUsd: handledDebug.totalUsdPerMillion, taken: true },
-    { change: "endpoint: 'functionUrl' instead of the HTTP API (no gateway request, no access log line)", beforeUsd: handledDebug.totalUsdPerMillion, afterUsd: functionUrl.totalUsdPerMillion, taken: true },
-    { change: 'tracing: false (no X-Ray traces; the bundles leave the Tracer out)', beforeUsd: functionUrl.totalUsdPerMillion, afterUsd: untraced.totalUsdPerMillion, taken: true },
-    {
-      change: "no receiver mark-queued write (not taken: the reliability suite asserts the `queued` state)",
-      beforeUsd: handledDebug.totalUsdPerMillion,
-      afterUsd: round(handledDebug.totalUsdPerMillion - markUsd, 3),
-      taken: false,
-    },
-  ];
+  });
+  const cost = costSection(measured);
+  const { tables, savings } = cost;
   const costDefault = check((tables[1] as CostTable).totalUsdPerMillion, DEFAULT_COST_TARGET, 'max');
   const costLean = check((tables[3] as CostTable).totalUsdPerMillion, LEAN_COST_TARGET, 'max');
   section(`6. Cost per million accepted deliveries in AWS (${PRICES_USD.asOf}); round trips stated: DynamoDB write ${AWS_ROUND_TRIPS_MS.dynamodbWrite} ms, SQS send ${AWS_ROUND_TRIPS_MS.sqsSend} ms; batching window ${ASSUMPTIONS.batchingWindowSeconds} s`);
@@ -204,7 +170,9 @@ async function main(): Promise<void> {
   console.log('  savings at 100 M a month, 1 KB, each on top of the one above:');
   for (const saving of savings) console.log(`    ${saving.change}: $${saving.beforeUsd.toFixed(3)} → $${saving.afterUsd.toFixed(3)}${saving.taken ? '' : ' (not taken)'}`);
   console.log(`  default 100 M 1 KB ${describeCheck(costDefault)} USD; lean 100 M 1 KB ${describeCheck(costLean)} USD`);
-  for (const fixed of FIXED_MONTHLY) console.log(`  fixed, not per delivery: ${fixed}`);
+  for (const table of cost.duplicates) console.log(`  ${table.name}: $${table.totalUsdPerMillion.toFixed(3)} per million duplicates`);
+  for (const row of cost.capacity) console.log(`  ${row.name}: on-demand $${row.onDemandUsd.toFixed(3)}, provisioned $${row.provisionedUsd.toFixed(3)}, reserved $${row.reservedUsd.toFixed(3)}`);
+  for (const fixed of cost.fixedMonthly) console.log(`  fixed, not per delivery: ${fixed}`);
 
   const checks: NamedCheck[] = [
     ...verification.map((row) => ({ id: `verification.${row.scheme.replace(/ /g, '-')}.${row.bodyBytes / 1024}KiB`, label: `verification ${row.scheme} ${row.bodyBytes / 1024} KiB vs raw HMAC`, ...row.ratio })),
@@ -237,15 +205,7 @@ async function main(): Promise<void> {
         calls: { perDelivery: receiver.calls, rejectedTotal: rejectedCalls, consumer: receiver.consumer },
         coldStart,
         endToEnd: e2e,
-        cost: {
-          prices: PRICES_USD,
-          roundTripsMs: AWS_ROUND_TRIPS_MS,
-          assumptions: ASSUMPTIONS,
-          measured: { ...measured, atPayload: Object.fromEntries(measured.atPayload) },
-          tables,
-          savings,
-          fixedMonthly: FIXED_MONTHLY,
-        },
+        cost,
       },
       null,
       2,

@@ -36,8 +36,6 @@ export interface ReceiverWorkerOptions {
   readonly callSamples: number;
   /** Batches of 10 events run through the consumer. */
   readonly consumerBatches: number;
-  /** Payload sizes, bytes, whose stored records the cost model needs. */
-  readonly payloadBytes: readonly number[];
 }
 
 export interface CallCount {
@@ -61,8 +59,6 @@ export interface ReceiverWorkerResult {
   readonly storedRecord: Record<string, AttributeValue>;
   /** The SQS message body of that event, in bytes. */
   readonly messageBodyBytes: number;
-  /** Records as stored for deliveries padded to each payload size of the cost model. */
-  readonly storedAtPayload: { readonly payloadBytes: number; readonly record: Record<string, AttributeValue> }[];
   /** Log and metric bytes the receiver writes per accepted delivery (CloudWatch Logs ingestion). */
   readonly logBytesPerAccepted: number;
   /** The route consumer on batches of accepted events, as Lambda's event source would call it. */
@@ -218,22 +214,6 @@ async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResul
 
     const consumer = await measureConsumer(makeHandler(clients), env, resources, config.queueUrls['fine_tune.completed'], emulators, options.consumerBatches);
 
-    const storedAtPayload: ReceiverWorkerResult['storedAtPayload'] = [];
-    for (const payloadBytes of options.payloadBytes) {
-      const sample = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
-      const parsed = JSON.parse(sample.body.toString('utf8')) as { data: Record<string, unknown> };
-      parsed.data.notes = '';
-      const padding = Math.max(0, payloadBytes - Buffer.byteLength(JSON.stringify(parsed)));
-      parsed.data.notes = 'x'.repeat(padding);
-      const padded = buildDelivery({ provider: 'together', type: 'fine_tune.completed', id: sample.id, body: JSON.stringify(parsed) });
-      const answer = await handler(deliveryEvent(padded));
-      const paddedKey = (JSON.parse(answer.body ?? '{}') as { key?: string }).key as string;
-      const read = await clients.dynamodb.send(
-        new GetItemCommand({ TableName: config.tableName, Key: { [EVENTS_TABLE.partitionKey]: { S: paddedKey } }, ConsistentRead: true }),
-      );
-      storedAtPayload.push({ payloadBytes: padded.body.length, record: read.Item ?? {} });
-    }
-
     const stored = buildDelivery({ provider: 'together', type: 'fine_tune.completed' });
     const storedResponse = await handler(deliveryEvent(stored));
     const key = (JSON.parse(storedResponse.body ?? '{}') as { key?: string }).key as string;
@@ -255,7 +235,6 @@ async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResul
       calls,
       storedRecord: Item ?? {},
       messageBodyBytes: Buffer.byteLength(Item?.event?.S ?? ''),
-      storedAtPayload,
       logBytesPerAccepted: Math.round(logBytesPerAccepted),
       consumer,
     };

@@ -1,5 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { Webhook as SvixWebhook } from 'svix';
 import { PROVIDERS } from '../functions/core/providers';
 import { signDelivery } from '../functions/core/sign';
 import { secretKey, verifySignature, type SignatureSpec } from '../functions/core/verify';
@@ -15,6 +18,23 @@ export interface VerificationCase {
   readonly bareOpsPerSecond: number;
   /** Median of the per-round ratios project / bare (each round measures both back to back). */
   readonly ratio: Check;
+  /**
+   * The libraries a user would otherwise verify with, on the same deliveries in the same rounds:
+   * median rate, and the median of the per-round ratios project / library (≥ 1: ours is faster).
+   */
+  readonly peers: readonly PeerRate[];
+}
+
+export interface PeerRate {
+  readonly name: string;
+  readonly opsPerSecond: number;
+  readonly ratio: number;
+}
+
+/** A peer library's verifier, built once per secret as its documentation shows. */
+interface Peer {
+  readonly name: string;
+  readonly verify: (headers: Record<string, string>, body: Buffer) => void;
 }
 
 export interface VerificationOptions {
@@ -29,6 +49,7 @@ interface Fixture {
   readonly secret: string;
   /** What a hand-written verifier does: one HMAC, one constant-time compare, nothing else. */
   readonly bare: (headers: Record<string, string>, body: Buffer, nowSeconds: number) => boolean;
+  readonly peers: readonly Peer[];
 }
 
 function fixtures(): Fixture[] {
@@ -51,6 +72,8 @@ function fixtures(): Fixture[] {
         const expected = createHmac('sha256', togetherKey).update(`${timestamp}.`).update(body).digest();
         return given.length === expected.length && timingSafeEqual(given, expected);
       },
+      // No library for Together's scheme: the raw HMAC is what a user would write.
+      peers: [],
     },
     {
       name: 'standard',
@@ -66,7 +89,22 @@ function fixtures(): Fixture[] {
           .digest();
         return given.length === expected.length && timingSafeEqual(given, expected);
       },
+      peers: standardPeers(standard.developmentSecret),
     },
+  ];
+}
+
+/**
+ * The official `standardwebhooks` package and `svix`, each verifier constructed once (the secret
+ * decoded once). Neither parses the body here (`jsonParse: false`, as svix always does), so all
+ * three do the same work: the checks and the MAC. Both read the clock themselves (`Date.now()`).
+ */
+function standardPeers(secret: string): Peer[] {
+  const standardWebhooks = new StandardWebhook(secret);
+  const svix = new SvixWebhook(secret);
+  return [
+    { name: 'standardwebhooks', verify: (headers, body) => void standardWebhooks.verify(body, headers, { jsonParse: false }) },
+    { name: 'svix', verify: (headers, body) => svix.verify(body, headers) },
   ];
 }
 
@@ -111,35 +149,52 @@ export function benchVerification(options: VerificationOptions): VerificationCas
         return true;
       };
       const bare = () => fixture.bare(headers, body, nowSeconds);
-      // Warm both paths so the first round does not measure the JIT.
-      opsPerSecond(project, options.sliceMs / 2);
-      opsPerSecond(bare, options.sliceMs / 2);
+      const peers = fixture.peers.map((peer) => () => {
+        peer.verify(headers, body);
+        return true;
+      });
+      // Every side of a round, in an order that rotates from round to round.
+      const sides = [project, bare, ...peers];
+      // Warm every path so the first round does not measure the JIT.
+      for (const side of sides) opsPerSecond(side, options.sliceMs / 2);
 
-      const projectRates: number[] = [];
-      const bareRates: number[] = [];
+      const rates: number[][] = sides.map(() => []);
       const ratios: number[] = [];
+      const peerRatios: number[][] = peers.map(() => []);
       for (let round = 0; round < options.rounds; round++) {
-        let projectRate: number;
-        let bareRate: number;
-        if (round % 2 === 0) {
-          projectRate = opsPerSecond(project, options.sliceMs);
-          bareRate = opsPerSecond(bare, options.sliceMs);
-        } else {
-          bareRate = opsPerSecond(bare, options.sliceMs);
-          projectRate = opsPerSecond(project, options.sliceMs);
+        const rate: number[] = new Array<number>(sides.length).fill(0);
+        for (let i = 0; i < sides.length; i++) {
+          const index = (i + round) % sides.length;
+          rate[index] = opsPerSecond(sides[index] as () => boolean, options.sliceMs);
         }
-        projectRates.push(projectRate);
-        bareRates.push(bareRate);
-        ratios.push(projectRate / bareRate);
+        rate.forEach((value, index) => rates[index]?.push(value));
+        const projectRate = rate[0] as number;
+        ratios.push(projectRate / (rate[1] as number));
+        peerRatios.forEach((list, index) => list.push(projectRate / (rate[index + 2] as number)));
       }
       cases.push({
         scheme: fixture.name,
         bodyBytes,
-        projectOpsPerSecond: round(median(projectRates), 0),
-        bareOpsPerSecond: round(median(bareRates), 0),
+        projectOpsPerSecond: round(median(rates[0] as number[]), 0),
+        bareOpsPerSecond: round(median(rates[1] as number[]), 0),
         ratio: check(median(ratios), 0.9, 'min'),
+        peers: fixture.peers.map((peer, index) => ({
+          name: peer.name,
+          opsPerSecond: round(median(rates[index + 2] as number[]), 0),
+          ratio: round(median(peerRatios[index] as number[]), 2),
+        })),
       });
     }
   }
   return cases;
+}
+
+/** `npx tsx bench/verification.ts`: this section alone, without the rest of `npm run bench`. */
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const row of benchVerification({ rounds: 9, sliceMs: 120 })) {
+    const peers = row.peers.map((peer) => `  ${peer.name} ${peer.opsPerSecond.toLocaleString('en-US')}/s (ours ${peer.ratio.toFixed(2)}×)`).join('');
+    console.log(
+      `${row.scheme.padEnd(16)} ${String(row.bodyBytes / 1024).padStart(4)} KiB  project ${row.projectOpsPerSecond.toLocaleString('en-US')}/s  raw HMAC ${row.bareOpsPerSecond.toLocaleString('en-US')}/s (${row.ratio.value.toFixed(2)})${peers}`,
+    );
+  }
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ASSUMPTIONS, batchFill, costTable, dynamoItemBytes, PRICES_USD, type CostMeasurements, type CostScenario, type CostTable } from '../../bench/cost';
+import { ASSUMPTIONS, batchFill, dynamoItemBytes, PRICES_USD, unitPrices, type CostMeasurements, type CostScenario, type CostTable } from '../../bench/cost';
+import { costTable, duplicateTable } from '../../bench/cost-table';
+import { jobGrowth, readUnits, recordStates, writeUnits } from '../../bench/record-sizes';
 import { check, median, quantile } from '../../bench/stats';
 
 describe('bench statistics', () => {
@@ -34,34 +36,94 @@ describe('bench cost model', () => {
     consumerCpuMsPerEvent: 0.5,
     receiverInitMs: 100,
     atPayload: new Map([
-      [1024, { itemBytes: 1_500, messageBytes: 1_300 }],
-      [4096, { itemBytes: 4_600, messageBytes: 4_400 }],
+      // put 1,500 B → 2 WRU; queued 1,000 B: the larger, 1,500 → 2; claim 1,100 → 2 (queued 1,000 before);
+      // handled 900 B after 1,100 → 2. The index item, 120 B → 1.
+      [1024, { record: { inProgress: 1_500, queued: 1_000, handling: 1_100, handled: 900, index: 120 }, messageBytes: 1_300, sample: 'hand-made' }],
+      [4096, { record: { inProgress: 4_600, queued: 4_500, handling: 4_700, handled: 4_600, index: 120 }, messageBytes: 4_400, sample: 'hand-made' }],
     ]),
+    // 4 events, 10 write units and 4 read units over the job's life, an 80 B index item (1 WRU).
+    job: { events: 4, writeUnits: 10, readUnits: 4, finalBytes: 2_000, indexBytes: 80 },
     receiverLogBytes: 900,
     consumerLogBytesPerEvent: 30,
+    consumerMetricLineBytes: 270,
     consumerHandledLineBytes: 400,
     accessLogBytes: 450,
   };
   const scenario: CostScenario = { deliveriesPerMonth: 100_000_000, payloadBytes: 1024, endpoint: 'httpApi', platformLines: 'WARN', handledLine: 'DEBUG', tracing: true };
   const line = (table: CostTable, item: string) => table.lines.find((entry) => entry.item === item)?.usdPerMillion;
+  const WRU = PRICES_USD.dynamodbPerMillionWriteUnits;
+  const RRU = PRICES_USD.dynamodbPerMillionReadUnits;
+  const GB = 1024 ** 3;
+
+  it('[LEAN] bills each write of the record on the larger of its size before and after, and the index item on the put', () => {
+    const table = costTable('default', scenario, measured);
+
+    expect(table.writeUnits).toEqual([2, 2, 2, 2]);
+    // 2 + 2 + 2 + 2 + 1 = 9 WRU × $0.625/M = $5.625.
+    expect(line(table, 'DynamoDB events table')).toBeCloseTo(5.625, 4);
+    expect(line(costTable('4 KB', { ...scenario, payloadBytes: 4096 }, measured), 'DynamoDB events table')).toBeCloseTo((5 + 5 + 5 + 5 + 1) * WRU, 4);
+  });
+
+  it('[LEAN] spreads the jobs item growth, its index write for a new job and its reads over the job’s events', () => {
+    const table = costTable('default', scenario, measured);
+
+    // (10 + 1 index) WRU ÷ 4 events = 2.75 WRU × 0.625 = 1.71875; 4 RRU ÷ 4 = 1 × 0.125.
+    expect(line(table, 'DynamoDB jobs table')).toBeCloseTo(1.71875 + 0.125, 3);
+  });
+
+  it('[LEAN] stores each record and its index item for 29 days after its last write plus TTL delay, with point-in-time recovery', () => {
+    const table = costTable('default', scenario, measured);
+
+    // (900 + 120 + 2 × 100) B × 1 M = 1.2200e9 B = 1.13621 GB × 31/30 month × ($0.25 + $0.20).
+    expect(line(table, 'DynamoDB storage + PITR, events')).toBeCloseTo(((1_220 * 1e6) / GB) * (31 / 30) * 0.45, 4);
+    // (2,000 + 80 + 200) B ÷ 4 events = 570 B × 1 M, one month.
+    expect(line(table, 'DynamoDB storage + PITR, jobs')).toBeCloseTo(((570 * 1e6) / GB) * 0.45, 4);
+  });
+
+  it('[LEAN] counts the consumer metric line in the logs and traces each function by its own sampling', () => {
+    const table = costTable('default', scenario, measured);
+
+    // Receiver 900 + consumer 30 + metric line 270 + access log 450 = 1,650 B.
+    expect(line(table, 'CloudWatch Logs')).toBeCloseTo((1e6 * 1_650 * PRICES_USD.logsPerGbIngested) / GB, 4);
+    // 38.58 deliveries/s: 1 + 5 % of the rest traced; 3.858 batches/s of 10: 1 + 5 % of 2.858, per batch of 10 events.
+    const perSecond = 100_000_000 / (30 * 86_400);
+    const receiver = (1 + 0.05 * (perSecond - 1)) / perSecond;
+    const consumer = (1 + 0.05 * (perSecond / 10 - 1)) / (perSecond / 10) / 10;
+    expect(line(table, 'X-Ray')).toBeCloseTo((receiver + consumer) * PRICES_USD.xrayPerMillionTracesRecorded, 4);
+    expect(line(costTable('untraced', { ...scenario, tracing: false }, measured), 'X-Ray')).toBe(0);
+  });
+
+  it('[LEAN] prices a duplicate delivery on its refused put, billed on the stored item, without a send or a consumer', () => {
+    const duplicate = duplicateTable('duplicate', scenario, measured);
+
+    // max(900 stored, 1,500 offered) = 2 WRU; 0.4 CPU + 5 ms put → 6 ms.
+    expect(line(duplicate, 'DynamoDB refused put')).toBeCloseTo(2 * WRU, 4);
+    expect(line(duplicate, 'Receiver duration')).toBeCloseTo(1e6 * 0.006 * 0.5 * PRICES_USD.lambdaArmPerGbSecond, 4);
+    expect(duplicate.lines.map((entry) => entry.item)).not.toContain('SQS');
+    expect(duplicate.totalUsdPerMillion).toBeCloseTo(duplicate.lines.reduce((sum, entry) => sum + entry.usdPerMillion, 0), 3);
+  });
+
+  it('[LEAN] prices provisioned capacity per unit-hour at 70 % use, and reserved capacity with its upfront spread over the year', () => {
+    // $0.00065 a WCU-hour serves 3,600 × 0.7 = 2,520 writes: $0.2579 per million.
+    expect(unitPrices('provisioned').write).toBeCloseTo((1e6 / 2_520) * 0.00065, 6);
+    // ($150 ÷ 8,760 + $0.0128) ÷ 100 = $0.00029923 a WCU-hour.
+    expect(unitPrices('reserved').write).toBeCloseTo((1e6 / 2_520) * ((150 / 8_760 + 0.0128) / 100), 6);
+    const provisioned = costTable('provisioned', { ...scenario, capacity: 'provisioned' }, measured);
+    expect(line(provisioned, 'DynamoDB events table')).toBeCloseTo(9 * (1e6 / 2_520) * 0.00065, 4);
+    expect(line(provisioned, 'API Gateway HTTP API')).toBe(line(costTable('on demand', scenario, measured), 'API Gateway HTTP API'));
+  });
 
   it('prices a million deliveries line by line from stated round trips, measured bytes and list prices', () => {
     const table = costTable('default', scenario, measured);
 
     // 0.4 ms CPU + put 5 + send 10 + mark 5 → 21 ms billed × 0.5 GB × 1 M invocations.
     expect(line(table, 'Receiver duration')).toBeCloseTo(1e6 * 0.021 * 0.5 * PRICES_USD.lambdaArmPerGbSecond, 4);
-    // 1,500 B + growth is two write units; 4 writes of the item, and the put writes the index too.
-    expect(table.writeUnitsPerWrite).toBe(2);
-    expect(line(table, 'DynamoDB events table')).toBeCloseTo(9 * PRICES_USD.dynamodbPerMillionWriteUnits, 4);
-    // The job's projection: one write, and the consistent read before it.
-    expect(line(table, 'DynamoDB jobs table')).toBeCloseTo(PRICES_USD.dynamodbPerMillionWriteUnits + PRICES_USD.dynamodbPerMillionReadUnits, 4);
     // 38.6 deliveries a second fill every batch of 10.
     expect(table.batchFill).toBe(10);
     expect(line(table, 'SQS')).toBeCloseTo(1.2 * PRICES_USD.sqsPerMillionRequests, 4);
     expect(line(table, 'API Gateway HTTP API')).toBe(PRICES_USD.httpApiPerMillionRequests);
-    // Receiver 900 + consumer 30 + access log 450 B, no platform lines.
-    expect(line(table, 'CloudWatch Logs')).toBeCloseTo((1e6 * 1380 * PRICES_USD.logsPerGbIngested) / 1024 ** 3, 4);
     expect(table.totalUsdPerMillion).toBeCloseTo(table.lines.reduce((sum, entry) => sum + entry.usdPerMillion, 0), 2);
+    expect(RRU).toBe(0.125);
   });
 
   it('fills batches from the arrival rate and the batching window: a quiet month pays a batch per event', () => {
@@ -74,16 +136,39 @@ describe('bench cost model', () => {
     const before = costTable('before', { ...scenario, platformLines: 'INFO', handledLine: 'INFO' }, measured);
 
     expect(line(lean, 'Lambda function URL')).toBe(0);
-    expect(line(lean, 'CloudWatch Logs')).toBeCloseTo((1e6 * 930 * PRICES_USD.logsPerGbIngested) / 1024 ** 3, 4);
-    expect(line(before, 'CloudWatch Logs')).toBeCloseTo((1e6 * (1380 + 400 + ASSUMPTIONS.platformLogBytesPerInvocation * 1.1) * PRICES_USD.logsPerGbIngested) / 1024 ** 3, 4);
+    expect(line(lean, 'CloudWatch Logs')).toBeCloseTo((1e6 * 1_200 * PRICES_USD.logsPerGbIngested) / GB, 4);
+    expect(line(before, 'CloudWatch Logs')).toBeCloseTo((1e6 * (1_650 + 400 + ASSUMPTIONS.platformLogBytesPerInvocation * 1.1) * PRICES_USD.logsPerGbIngested) / GB, 4);
+  });
+});
+
+describe('record and job sizes the cost model bills', () => {
+  it('[LEAN] bills a write on the larger item, at least one unit; a consistent read per 4 KB, at least one', () => {
+    expect(writeUnits(1_024)).toBe(1);
+    expect(writeUnits(1_025, 10)).toBe(2);
+    expect(writeUnits(0)).toBe(1);
+    expect(readUnits(0)).toBe(1);
+    expect(readUnits(4_097)).toBe(2);
   });
 
-  it('prices X-Ray at its default sampling: every delivery in a quiet month, 1/s plus 5 % of the rest when busy, nothing untraced', () => {
-    // 1 M a month is 0.39 a second: the reservoir of 1 a second traces all of them.
-    expect(line(costTable('quiet', { ...scenario, deliveriesPerMonth: 1_000_000 }, measured), 'X-Ray')).toBeCloseTo(PRICES_USD.xrayPerMillionTracesRecorded, 4);
-    // 100 M a month is 38.58 a second: 1 + 5 % of 37.58 = 2.879 traced a second.
-    const perSecond = 100_000_000 / (30 * 86_400);
-    expect(line(costTable('busy', scenario, measured), 'X-Ray')).toBeCloseTo(((1 + 0.05 * (perSecond - 1)) / perSecond) * PRICES_USD.xrayPerMillionTracesRecorded, 4);
-    expect(line(costTable('untraced', { ...scenario, tracing: false }, measured), 'X-Ray')).toBe(0);
+  it('[LEAN] measures a record in each state: the lease on the put and the claim, queuedAt and handledAt after them', () => {
+    const states = recordStates('openai', 'fine_tuning.job.succeeded');
+
+    // The lease (leaseToken 10 + 36, leaseExpiresAt 14 + 6) is on the put and the claim only;
+    // queued adds queuedAt (8 + 24), and its status is 5 bytes shorter than in_progress.
+    expect(states.inProgress - states.queued).toBe(10 + 36 + 14 + 6 - (8 + 24) + ('in_progress'.length - 'queued'.length));
+    expect(states.handling).toBeGreaterThan(states.queued);
+    expect(states.handled).toBeLessThan(states.handling);
+    expect(states.writeUnits).toEqual([1, 1, 1, 1]);
+    expect(states.eventBytes).toBeGreaterThan(states.payloadBytes);
+  });
+
+  it('[LEAN] grows the jobs item with every checkpoint the projection keeps', () => {
+    const short = jobGrowth(2);
+    const long = jobGrowth(20);
+
+    expect(short.events).toBe(4);
+    expect(long.finalBytes).toBeGreaterThan(short.finalBytes + 18 * 100);
+    expect(long.writeUnits / long.events).toBeGreaterThan(short.writeUnits / short.events);
+    expect(long.sizes.every(({ before, after }) => after >= before)).toBe(true);
   });
 });

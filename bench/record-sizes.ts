@@ -1,0 +1,212 @@
+/**
+ * What the cost model bills DynamoDB on: the event record in each state it is written in, and a
+ * job item as its history grows, each measured with `functions/core/item-size.ts` on the sample
+ * deliveries the providers' public references describe (no padding). Pure: no emulator.
+ */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { recordFields } from '../functions/core/accept';
+import { itemBytes } from '../functions/core/item-size';
+import { normalizeDelivery } from '../functions/core/normalize';
+import { PROVIDERS } from '../functions/core/providers';
+import type { ProviderName } from '../functions/core/event';
+import { EVENTS_TABLE, JOBS_TABLE, recordRetentionSeconds, type EventRecord, type JobItem } from '../functions/core/table';
+import { verifySignature, type SignatureSpec } from '../functions/core/verify';
+import { mergeJob, type JobFact } from '../functions/consumers/routes/job-history';
+import { buildDelivery } from '../ops/deliveries';
+
+/** One write unit covers 1 KB of item; one strongly consistent read unit 4 KB. */
+export const WRITE_UNIT_BYTES = 1024;
+export const READ_UNIT_BYTES = 4096;
+
+/** Write units of a write: an update or a refused put is billed on the larger of the item before and after. */
+export function writeUnits(...itemSizes: readonly number[]): number {
+  return Math.max(1, Math.ceil(Math.max(...itemSizes) / WRITE_UNIT_BYTES));
+}
+
+/** Read units of a strongly consistent GetItem: at least one, found or not. */
+export function readUnits(itemSize: number): number {
+  return Math.max(1, Math.ceil(itemSize / READ_UNIT_BYTES));
+}
+
+/** The event record of one delivery, in bytes, after each of its writes. */
+export interface RecordStates {
+  readonly provider: ProviderName;
+  readonly type: string;
+  readonly payloadBytes: number;
+  /** The SQS message body: the normalized event as stored. */
+  readonly eventBytes: number;
+  /** After the receiver's put (`in_progress`, with its lease). */
+  readonly inProgress: number;
+  /** After the receiver's mark (`queued`, `queuedAt`, lease removed). */
+  readonly queued: number;
+  /** After the consumer's claim (`handling`, its lease, `attempts`, `steps`). */
+  readonly handling: number;
+  /** After the handled mark (`handled`, `handledAt`, lease and steps removed): what is stored until TTL. */
+  readonly handled: number;
+  /** The time index item the put writes (keys, `provider`, `route`). */
+  readonly index: number;
+  /** Write units of the put, the queued mark, the claim and the handled mark, in that order. */
+  readonly writeUnits: readonly [number, number, number, number];
+}
+
+const LEASE_TOKEN = '3f2b8c1e-7d4a-4e9b-a6c5-0d1e2f3a4b5c';
+const ISO = '2026-12-01T12:00:00.123Z';
+
+/** The record of one sample delivery, built as the receiver and the consumer's ledger write it. */
+export function recordStates(provider: ProviderName, type: string, nowSeconds = 1_764_590_400): RecordStates {
+  const definition = PROVIDERS[provider];
+  const spec = definition.signatureSchemes[definition.defaultSignatureScheme] as SignatureSpec;
+  const delivery = buildDelivery({ provider, type, nowSeconds, id: `evt_${'7'.repeat(24)}` });
+  const verified = verifySignature({ spec, headers: delivery.headers, body: delivery.body, secrets: [definition.developmentSecret], nowSeconds });
+  const retentionSeconds = recordRetentionSeconds(7 * 86_400);
+  const event = normalizeDelivery({ provider: definition, spec, body: delivery.body, verified, receivedAtMs: nowSeconds * 1000, retentionSeconds });
+  const body = JSON.stringify(event);
+  const fields = recordFields(event, body, nowSeconds + retentionSeconds, retentionSeconds);
+  const base: EventRecord = { pk: `${event.provider}#${event.id}`, status: 'in_progress', ...fields };
+  const lease = { leaseToken: LEASE_TOKEN, leaseExpiresAt: nowSeconds + 30 };
+  const inProgress = itemBytes({ ...base, ...lease });
+  const queued = itemBytes({ ...base, status: 'queued', queuedAt: ISO });
+  const handling = itemBytes({ ...base, status: 'handling', queuedAt: ISO, ...lease, attempts: 1, steps: {} });
+  const handled = itemBytes({ ...base, status: 'handled', queuedAt: ISO, attempts: 1, handledAt: ISO });
+  const { byTimeIndex } = EVENTS_TABLE;
+  const index = itemBytes({
+    [EVENTS_TABLE.partitionKey]: base.pk,
+    [byTimeIndex.partitionKey]: base.receivedDay,
+    [byTimeIndex.sortKey]: base.receivedAt,
+    provider: base.provider,
+    route: base.route,
+  });
+  return {
+    provider,
+    type,
+    payloadBytes: delivery.body.length,
+    eventBytes: Buffer.byteLength(body),
+    inProgress,
+    queued,
+    handling,
+    handled,
+    index,
+    writeUnits: [writeUnits(inProgress), writeUnits(inProgress, queued), writeUnits(queued, handling), writeUnits(handling, handled)],
+  };
+}
+
+/** One realistic delivery per provider: a job's or prediction's completion, as each sends it. */
+export const SAMPLE_DELIVERIES: readonly { readonly provider: ProviderName; readonly type: string }[] = [
+  { provider: 'openai', type: 'fine_tuning.job.succeeded' },
+  { provider: 'standard', type: 'fine_tuning.job.succeeded' },
+  { provider: 'together', type: 'fine_tune.completed' },
+  { provider: 'llmtune', type: 'training.completed' },
+  { provider: 'mythicdot', type: 'fine_tuning.job.succeeded' },
+  { provider: 'replicate', type: 'prediction.succeeded' },
+  { provider: 'replicate', type: 'training.processing' },
+];
+
+/**
+ * The deliveries the cost tables price at "1 KB" and "4 KB": Replicate's webhooks carry the whole
+ * prediction or training (input, output, logs), the others a few hundred bytes.
+ */
+export const COST_SAMPLES = {
+  1024: { provider: 'replicate', type: 'prediction.succeeded' },
+  4096: { provider: 'replicate', type: 'training.processing' },
+} as const satisfies Record<number, { provider: ProviderName; type: string }>;
+
+/** The jobs table over one job's life: what each event's read and write are billed on. */
+export interface JobGrowth {
+  readonly events: number;
+  /** Item size before and after each event's write. */
+  readonly sizes: readonly { readonly before: number; readonly after: number }[];
+  readonly writeUnits: number;
+  readonly readUnits: number;
+  /** The item as the last event leaves it: what is stored. */
+  readonly finalBytes: number;
+  /** The index item (`byActiveDay`) the job's first write puts. */
+  readonly indexBytes: number;
+}
+
+/**
+ * A fine-tune as Together reports it: started, `checkpoints` checkpoints (step, loss, path), then
+ * completed, each merged by the projection's own `mergeJob`, in order.
+ */
+export function jobGrowth(checkpoints: number, start = Date.UTC(2026, 11, 1, 12)): JobGrowth {
+  const subject = 'ft-8f0d6c3a-2b1e-4c7d-9a5f-3e2d1c0b9a87';
+  const base = { provider: 'together', subject, kind: 'fine_tune' as const, details: {} };
+  const facts: JobFact[] = [{ ...base, state: 'started', eventId: 'evt_started', occurredAt: new Date(start).toISOString() }];
+  for (let i = 1; i <= checkpoints; i++) {
+    facts.push({
+      ...base,
+      state: 'running',
+      step: i * 100,
+      loss: Math.round((2.5 / (1 + i / 4)) * 1e4) / 1e4,
+      path: `s3://together-ft-checkpoints/${subject}/checkpoint-${i * 100}`,
+      eventId: `evt_checkpoint_${i}`,
+      occurredAt: new Date(start + i * 60_000).toISOString(),
+    });
+  }
+  facts.push({
+    ...base,
+    state: 'completed',
+    details: { model: 'acme/Meta-Llama-3.1-8B-Instruct-support-v2-8f0d6c3a', evalLoss: 0.412 },
+    eventId: 'evt_completed',
+    occurredAt: new Date(start + (checkpoints + 1) * 60_000).toISOString(),
+  });
+  return replay(facts, start);
+}
+
+/**
+ * A checkpoint that arrives late, on a job item that already holds `JOBS_TABLE.maxCheckpoints`
+ * (a poll catching up, a redelivery): the read and the write are billed on the whole item.
+ */
+export function lateCheckpoint(start = Date.UTC(2026, 11, 1, 12)): { readonly itemBytes: number; readonly writeUnits: number; readonly readUnits: number } {
+  const full = jobGrowth(JOBS_TABLE.maxCheckpoints, start);
+  return { itemBytes: full.finalBytes, writeUnits: writeUnits(full.finalBytes), readUnits: readUnits(full.finalBytes) };
+}
+
+function replay(facts: readonly JobFact[], start: number): JobGrowth {
+  let item: Partial<JobItem> | undefined;
+  const sizes: { before: number; after: number }[] = [];
+  let units = 0;
+  let reads = 0;
+  facts.forEach((fact, index) => {
+    const before = item === undefined ? 0 : itemBytes(item);
+    const write = mergeJob(item, fact, new Date(start + index * 60_000 + 1_000));
+    if (write === undefined) return;
+    const next: Partial<JobItem> = { pk: `${fact.provider}#${fact.subject}`, ...item, ...write.set };
+    for (const name of write.remove) delete next[name as keyof JobItem];
+    item = next;
+    const after = itemBytes(item);
+    sizes.push({ before, after });
+    units += writeUnits(before, after);
+    reads += readUnits(before);
+  });
+  const finalBytes = item === undefined ? 0 : itemBytes(item);
+  const indexBytes = itemBytes({ pk: item?.pk, activeDay: item?.activeDay, kind: item?.kind });
+  return { events: facts.length, sizes, writeUnits: units, readUnits: reads, finalBytes, indexBytes };
+}
+
+/**
+ * Bytes of the one metric line (CloudWatch embedded metric format) a deployed consumer writes per
+ * event: `Handled`, with its route and provider dimensions, as Powertools Metrics prints it.
+ */
+export function consumerMetricLineBytes(): number {
+  const metrics = new Metrics({ namespace: 'WebhookReceiver', serviceName: 'webhook-consumer' });
+  let bytes = 0;
+  const write = process.stdout.write.bind(process.stdout);
+  const log = console.log;
+  const count = (chunk: unknown) => {
+    bytes += Buffer.byteLength(typeof chunk === 'string' ? chunk : String(chunk));
+  };
+  process.stdout.write = ((chunk: unknown) => {
+    count(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  console.log = (...parts: unknown[]) => count(`${parts.map(String).join(' ')}\n`);
+  try {
+    const metric = metrics.singleMetric();
+    metric.addDimensions({ route: 'fine_tune.completed', provider: 'replicate' });
+    metric.addMetric('Handled', MetricUnit.Count, 1);
+  } finally {
+    process.stdout.write = write;
+    console.log = log;
+  }
+  return bytes;
+}
