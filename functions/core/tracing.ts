@@ -51,6 +51,59 @@ export async function createTracer(): Promise<FunctionTracer> {
   return UNTRACED;
 }
 
+/** A client whose calls a tracer can record: every AWS SDK v3 client. */
+export interface TraceableClient {
+  readonly middlewareStack: { use(plugin: never): void };
+}
+
+/** The tracer of a function traced without the X-Ray SDK (the receiver's): its SDK calls, recorded. */
+export interface SdkCallTracer {
+  isTracingEnabled(): boolean;
+  captureAWSv3Client<T extends TraceableClient>(client: T): T;
+}
+
+/** The first line of every document sent to the X-Ray daemon. */
+const DAEMON_HEADER = '{"format":"json","version":1}\n';
+
+/**
+ * The receiver's tracer: Lambda's active tracing makes the function's segment, and this records
+ * each AWS SDK call under it and passes the trace on with the call (functions/core/sdk-tracing.ts),
+ * without the X-Ray SDK and its 125 KB. On under the same conditions as {@link createTracer}: in
+ * Lambda, `POWERTOOLS_TRACE_ENABLED` not `false`, and the bundle not built with TRACING_OFF_DEFINE
+ * (which leaves this code out of it).
+ */
+export async function createSdkCallTracer(env: NodeJS.ProcessEnv = process.env): Promise<SdkCallTracer> {
+  if (process.env.WEBHOOKS_BUNDLE_TRACING !== 'false') {
+    const inLambda = env.AWS_EXECUTION_ENV?.startsWith('AWS_Lambda_') === true && env.AWS_SAM_LOCAL !== 'true';
+    if (inLambda && env.POWERTOOLS_TRACE_ENABLED !== 'false') {
+      const [{ daemonAddress, sdkCallTracing }, { createSocket }] = await Promise.all([import('./sdk-tracing'), import('node:dgram')]);
+      const { host, port } = daemonAddress(env.AWS_XRAY_DAEMON_ADDRESS);
+      const socket = createSocket('udp4');
+      // A lost subsegment must never fail a delivery, nor keep the process alive.
+      socket.on('error', () => undefined);
+      socket.unref();
+      const plugin = sdkCallTracing({
+        traceHeader: () => env._X_AMZN_TRACE_ID,
+        emit: (subsegment) => {
+          try {
+            socket.send(DAEMON_HEADER + JSON.stringify(subsegment), port, host, () => undefined);
+          } catch {
+            // As above: the trace loses a subsegment, the delivery goes on.
+          }
+        },
+      });
+      return {
+        isTracingEnabled: () => true,
+        captureAWSv3Client: (client) => {
+          client.middlewareStack.use(plugin as never);
+          return client;
+        },
+      };
+    }
+  }
+  return UNTRACED;
+}
+
 /** Whether a tracer traces (the Untraced one never does). */
 function tracing(tracer: FunctionTracer): tracer is Tracer {
   return tracer.isTracingEnabled();
