@@ -1,6 +1,7 @@
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
 import type { Subsegment } from 'aws-xray-sdk-core';
+import type { Socket } from 'node:dgram';
 
 /*
  * X-Ray tracing of the functions, through Powertools' Tracer. It is on when the function runs in
@@ -76,20 +77,25 @@ export async function createSdkCallTracer(env: NodeJS.ProcessEnv = process.env):
   if (process.env.WEBHOOKS_BUNDLE_TRACING !== 'false') {
     const inLambda = env.AWS_EXECUTION_ENV?.startsWith('AWS_Lambda_') === true && env.AWS_SAM_LOCAL !== 'true';
     if (inLambda && env.POWERTOOLS_TRACE_ENABLED !== 'false') {
-      const [{ daemonAddress, sdkCallTracing }, { createSocket }] = await Promise.all([import('./sdk-tracing'), import('node:dgram')]);
+      const { daemonAddress, sdkCallTracing } = await import('./sdk-tracing');
       const { host, port } = daemonAddress(env.AWS_XRAY_DAEMON_ADDRESS);
-      const socket = createSocket('udp4');
-      // A lost subsegment must never fail a delivery, nor keep the process alive.
-      socket.on('error', () => undefined);
-      socket.unref();
+      // The socket is made when the first sampled call ends, not at init: an environment whose
+      // invocations are not sampled never loads node:dgram.
+      let socket: Promise<Socket> | undefined;
+      const openSocket = async () => {
+        const created = (await import('node:dgram')).createSocket('udp4');
+        // A lost subsegment must never fail a delivery, nor keep the process alive.
+        created.on('error', () => undefined);
+        created.unref();
+        return created;
+      };
       const plugin = sdkCallTracing({
         traceHeader: () => env._X_AMZN_TRACE_ID,
         emit: (subsegment) => {
-          try {
-            socket.send(DAEMON_HEADER + JSON.stringify(subsegment), port, host, () => undefined);
-          } catch {
-            // As above: the trace loses a subsegment, the delivery goes on.
-          }
+          socket ??= openSocket();
+          const message = DAEMON_HEADER + JSON.stringify(subsegment);
+          // As above: on any failure the trace loses a subsegment, the delivery goes on.
+          socket.then((open) => open.send(message, port, host, () => undefined)).catch(() => undefined);
         },
       });
       return {
