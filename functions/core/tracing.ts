@@ -4,20 +4,21 @@ import type { Subsegment } from 'aws-xray-sdk-core';
 import type { Socket } from 'node:dgram';
 
 /*
- * X-Ray tracing of the functions, through Powertools' Tracer. It is on when the function runs in
- * Lambda and `POWERTOOLS_TRACE_ENABLED` is not `false` (the construct's `tracing: false` sets it);
- * off, nothing is patched and every helper here only calls through. Outside Lambda (`npm start`,
- * tests) the Tracer switches itself off.
+ * X-Ray tracing of the functions. The consumers and the poller trace through Powertools' Tracer; the
+ * receiver through a plugin on its SDK clients (createSdkCallTracer, functions/core/sdk-tracing.ts),
+ * without the X-Ray SDK. Either is on when the function runs in Lambda and `POWERTOOLS_TRACE_ENABLED`
+ * is not `false` (the construct's `tracing: false` sets it); off, nothing is patched and every helper
+ * here only calls through. Outside Lambda (`npm start`, tests) both switch themselves off.
  *
- * One delivery is one trace from the API to the consumer: the receiver's SQS client is captured,
- * so its SendMessage carries the `X-Amzn-Trace-Id` header, which SQS keeps with the message as its
+ * One delivery is one trace from the API to the consumer: the receiver's SendMessage carries the
+ * trace header of its own subsegment, as the `X-Amzn-Trace-Id` header and the message's
  * `AWSTraceHeader` attribute; Lambda links the consumer's trace to the traces of the messages in
  * its batch. The consumers pass the trace on to EventBridge (the entry's `TraceHeader`).
  *
  * The Tracer and the X-Ray SDK are about 125 KB of a bundle and 11 to 27 ms of its cold start, so they
  * are loaded only when tracing can be on. A function deployed with `tracing: false` is bundled with
  * `process.env.WEBHOOKS_BUNDLE_TRACING` defined as "false" (TRACING_OFF_DEFINE): esbuild drops the
- * import below, and the bundle holds no Tracer at all.
+ * imports below, and the bundle holds no tracing code at all.
  */
 
 /** What the bundling of a `tracing: false` function defines, so that the Tracer is left out of its bundle. */
@@ -69,9 +70,9 @@ const DAEMON_HEADER = '{"format":"json","version":1}\n';
 /**
  * The receiver's tracer: Lambda's active tracing makes the function's segment, and this records
  * each AWS SDK call under it and passes the trace on with the call (functions/core/sdk-tracing.ts),
- * without the X-Ray SDK and its 125 KB. On under the same conditions as {@link createTracer}: in
- * Lambda, `POWERTOOLS_TRACE_ENABLED` not `false`, and the bundle not built with TRACING_OFF_DEFINE
- * (which leaves this code out of it).
+ * without the X-Ray SDK and its 125 KB. On under the conditions the Tracer has: in Lambda,
+ * `POWERTOOLS_TRACE_ENABLED` not `false`, and the bundle not built with TRACING_OFF_DEFINE (which
+ * leaves this code out of it).
  */
 export async function createSdkCallTracer(env: NodeJS.ProcessEnv = process.env): Promise<SdkCallTracer> {
   if (process.env.WEBHOOKS_BUNDLE_TRACING !== 'false') {

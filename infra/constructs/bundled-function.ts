@@ -72,8 +72,9 @@ export interface BundledFunctionProps {
   /** Applied to the log group. */
   readonly removalPolicy: RemovalPolicy;
   /**
-   * X-Ray: active tracing and Powertools' Tracer (`POWERTOOLS_TRACE_ENABLED`); false leaves the
-   * function on PassThrough, and its bundle without the Tracer (nothing patched, nothing loaded).
+   * X-Ray: active tracing and the function's tracer (`POWERTOOLS_TRACE_ENABLED`: Powertools' Tracer,
+   * or the receiver's SDK-call tracing); false leaves the function on PassThrough, and its bundle
+   * without the tracing code (nothing patched, nothing loaded).
    * @default true
    */
   readonly tracing?: boolean;
@@ -154,7 +155,7 @@ export class BundledFunction extends Construct {
         // esbuild comes from node_modules; bundling never needs Docker.
         forceDockerBundling: false,
         esbuildArgs: { '--alias': Object.entries({ ...BUNDLE_ALIASES, ...props.bundleAliases }).map(([from, to]) => `${from}=${to}`) },
-        // Untraced, the bundle leaves the Tracer and the X-Ray SDK out (functions/core/tracing.ts).
+        // Untraced, the bundle leaves the tracing code out (functions/core/tracing.ts).
         ...(tracing ? {} : { define: { ...TRACING_OFF_DEFINE } }),
       },
     });
