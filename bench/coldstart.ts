@@ -139,15 +139,8 @@ export async function benchColdStart(options: { readonly rounds: number; readonl
     const variants: Variant[] = [];
     const sizes = new Map<string, { bundleBytes: number; gzipBytes: number; sourceMapBytes?: number }>();
     // `aliases`: the function's own, on top of every bundle's (the receiver's, as the construct passes them).
-    const bundle = async (
-      name: string,
-      entry: URL,
-      folder: string,
-      external: string[],
-      runtimesOf?: readonly string[],
-      define: Record<string, string> = {},
-      aliases: Readonly<Record<string, string>> = {},
-    ) => {
+    type Aliases = Readonly<Record<string, string>>;
+    const bundle = async (name: string, entry: URL, folder: string, external: string[], runtimesOf?: readonly string[], define: Record<string, string> = {}, aliases: Aliases = {}) => {
       const file = join(work, folder, 'index.mjs');
       await build({ ...ESBUILD_OPTIONS, entryPoints: [entry.pathname], outfile: file, external, define, mainFields: [...ESBUILD_OPTIONS.mainFields], alias: { ...ESBUILD_OPTIONS.alias, ...aliases } });
       sizes.set(name, await sizeOf(file));
@@ -179,8 +172,7 @@ export async function benchColdStart(options: { readonly rounds: number; readonl
       QUEUE_URLS: JSON.stringify(queueUrlMap(resources)),
       POWERTOOLS_SERVICE_NAME: 'webhook-receiver',
       POWERTOOLS_METRICS_NAMESPACE: 'WebhookReceiver',
-      // As Lambda runs a traced function (one sampled invocation), so that the traced receiver loads
-      // and runs its tracing as it does there; its subsegments go to a port nobody listens on.
+      // As Lambda runs a sampled invocation: the traced receiver loads its tracing as it does there.
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
       AWS_LAMBDA_FUNCTION_NAME: 'receiver',
       _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
