@@ -1,22 +1,24 @@
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
 import type { Subsegment } from 'aws-xray-sdk-core';
+import type { Socket } from 'node:dgram';
 
 /*
- * X-Ray tracing of the functions, through Powertools' Tracer. It is on when the function runs in
- * Lambda and `POWERTOOLS_TRACE_ENABLED` is not `false` (the construct's `tracing: false` sets it);
- * off, nothing is patched and every helper here only calls through. Outside Lambda (`npm start`,
- * tests) the Tracer switches itself off.
+ * X-Ray tracing of the functions. The consumers and the poller trace through Powertools' Tracer; the
+ * receiver through a plugin on its SDK clients (createSdkCallTracer, functions/core/sdk-tracing.ts),
+ * without the X-Ray SDK. Either is on when the function runs in Lambda and `POWERTOOLS_TRACE_ENABLED`
+ * is not `false` (the construct's `tracing: false` sets it); off, nothing is patched and every helper
+ * here only calls through. Outside Lambda (`npm start`, tests) both switch themselves off.
  *
- * One delivery is one trace from the API to the consumer: the receiver's SQS client is captured,
- * so its SendMessage carries the `X-Amzn-Trace-Id` header, which SQS keeps with the message as its
+ * One delivery is one trace from the API to the consumer: the receiver's SendMessage carries the
+ * trace header of its own subsegment, as the `X-Amzn-Trace-Id` header and the message's
  * `AWSTraceHeader` attribute; Lambda links the consumer's trace to the traces of the messages in
  * its batch. The consumers pass the trace on to EventBridge (the entry's `TraceHeader`).
  *
  * The Tracer and the X-Ray SDK are about 125 KB of a bundle and 11 to 27 ms of its cold start, so they
  * are loaded only when tracing can be on. A function deployed with `tracing: false` is bundled with
  * `process.env.WEBHOOKS_BUNDLE_TRACING` defined as "false" (TRACING_OFF_DEFINE): esbuild drops the
- * import below, and the bundle holds no Tracer at all.
+ * imports below, and the bundle holds no tracing code at all.
  */
 
 /** What the bundling of a `tracing: false` function defines, so that the Tracer is left out of its bundle. */
@@ -46,6 +48,64 @@ export async function createTracer(): Promise<FunctionTracer> {
       // Responses are not kept as trace metadata: a consumer's or receiver's answer is not useful
       // there, and the rule of this code base is that no payload leaves the function.
       return new Tracer({ captureHTTPsRequests: true });
+    }
+  }
+  return UNTRACED;
+}
+
+/** A client whose calls a tracer can record: every AWS SDK v3 client. */
+export interface TraceableClient {
+  readonly middlewareStack: { use(plugin: never): void };
+}
+
+/** The tracer of a function traced without the X-Ray SDK (the receiver's): its SDK calls, recorded. */
+export interface SdkCallTracer {
+  isTracingEnabled(): boolean;
+  captureAWSv3Client<T extends TraceableClient>(client: T): T;
+}
+
+/** The first line of every document sent to the X-Ray daemon. */
+const DAEMON_HEADER = '{"format":"json","version":1}\n';
+
+/**
+ * The receiver's tracer: Lambda's active tracing makes the function's segment, and this records
+ * each AWS SDK call under it and passes the trace on with the call (functions/core/sdk-tracing.ts),
+ * without the X-Ray SDK and its 125 KB. On under the conditions the Tracer has: in Lambda,
+ * `POWERTOOLS_TRACE_ENABLED` not `false`, and the bundle not built with TRACING_OFF_DEFINE (which
+ * leaves this code out of it).
+ */
+export async function createSdkCallTracer(env: NodeJS.ProcessEnv = process.env): Promise<SdkCallTracer> {
+  if (process.env.WEBHOOKS_BUNDLE_TRACING !== 'false') {
+    const inLambda = env.AWS_EXECUTION_ENV?.startsWith('AWS_Lambda_') === true && env.AWS_SAM_LOCAL !== 'true';
+    if (inLambda && env.POWERTOOLS_TRACE_ENABLED !== 'false') {
+      const { daemonAddress, sdkCallTracing } = await import('./sdk-tracing');
+      const { host, port } = daemonAddress(env.AWS_XRAY_DAEMON_ADDRESS);
+      // The socket is made when the first sampled call ends, not at init: an environment whose
+      // invocations are not sampled never loads node:dgram.
+      let socket: Promise<Socket> | undefined;
+      const openSocket = async () => {
+        const created = (await import('node:dgram')).createSocket('udp4');
+        // A lost subsegment must never fail a delivery, nor keep the process alive.
+        created.on('error', () => undefined);
+        created.unref();
+        return created;
+      };
+      const plugin = sdkCallTracing({
+        traceHeader: () => env._X_AMZN_TRACE_ID,
+        emit: (subsegment) => {
+          socket ??= openSocket();
+          const message = DAEMON_HEADER + JSON.stringify(subsegment);
+          // As above: on any failure the trace loses a subsegment, the delivery goes on.
+          socket.then((open) => open.send(message, port, host, () => undefined)).catch(() => undefined);
+        },
+      });
+      return {
+        isTracingEnabled: () => true,
+        captureAWSv3Client: (client) => {
+          client.middlewareStack.use(plugin as never);
+          return client;
+        },
+      };
     }
   }
   return UNTRACED;

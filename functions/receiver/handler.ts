@@ -7,13 +7,14 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { clientConfig } from '../core/aws';
 import { readReceiverConfig } from '../core/config';
 import { createSecretsReader } from '../core/secrets';
-import { createTracer, tracedHandler } from '../core/tracing';
+import { createSdkCallTracer } from '../core/tracing';
 import { receiverFromConfig } from './receive';
 
 // Created once per execution environment and reused across invocations.
 const logger = new Logger({ serviceName: 'webhook-receiver' });
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver', serviceName: 'receiver' });
-const tracer = await createTracer();
+// Lambda's active tracing makes the function's segment; this records the SDK calls under it.
+const tracer = await createSdkCallTracer();
 const config = readReceiverConfig();
 const getSecrets = createSecretsReader(process.env, config.providers, { logger });
 
@@ -22,22 +23,19 @@ await Promise.all([...config.providers.keys()].map((name) => getSecrets(name).ca
 
 const receiver = receiverFromConfig(config, {
   documents: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient(clientConfig()))),
-  // Captured, the client sends the trace header with SendMessage: SQS keeps it with the message
-  // (AWSTraceHeader) and the consumer's trace is linked to this one.
+  // Captured, SendMessage carries the trace header (HTTP header and AWSTraceHeader attribute): SQS
+  // keeps it with the message and Lambda links the consumer's trace to this one.
   sqs: tracer.captureAWSv3Client(new SQSClient(clientConfig())),
   getSecrets,
   logger,
   metrics,
 });
 
-export const handler = tracedHandler(
-  tracer,
-  async (request: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
-    logger.addContext(context);
-    try {
-      return await receiver(request);
-    } finally {
-      metrics.publishStoredMetrics();
-    }
-  },
-);
+export const handler = async (request: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+  logger.addContext(context);
+  try {
+    return await receiver(request);
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

@@ -26,6 +26,20 @@ export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-node': fileURLToPath(new URL('../../functions/core/env-credentials.ts', import.meta.url)),
 };
 
+const stub = (name: string) => fileURLToPath(new URL(`../../functions/core/bundle-stubs/${name}.ts`, import.meta.url));
+
+/**
+ * esbuild aliases of the receiver's bundle, on top of {@link BUNDLE_ALIASES}: SDK code that its
+ * DynamoDB, SQS and Secrets Manager clients carry but never run there (event streams, the
+ * pure-JavaScript hashes, DynamoDB endpoint discovery), each replaced by a stub that says why
+ * (functions/core/bundle-stubs/). About 30 KB of its bundle.
+ */
+export const RECEIVER_BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  '@smithy/core/event-streams': stub('event-streams'),
+  '@smithy/core/checksum': stub('checksum'),
+  '@aws-sdk/middleware-endpoint-discovery': stub('endpoint-discovery'),
+};
+
 /** The level of the functions' own log lines (Powertools Logger and Lambda's application log level alike). */
 export type FunctionLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
@@ -58,11 +72,18 @@ export interface BundledFunctionProps {
   /** Applied to the log group. */
   readonly removalPolicy: RemovalPolicy;
   /**
-   * X-Ray: active tracing and Powertools' Tracer (`POWERTOOLS_TRACE_ENABLED`); false leaves the
-   * function on PassThrough, and its bundle without the Tracer (nothing patched, nothing loaded).
+   * X-Ray: active tracing and the function's tracer (`POWERTOOLS_TRACE_ENABLED`: Powertools' Tracer,
+   * or the receiver's SDK-call tracing); false leaves the function on PassThrough, and its bundle
+   * without the tracing code (nothing patched, nothing loaded).
    * @default true
    */
   readonly tracing?: boolean;
+  /**
+   * esbuild aliases added to {@link BUNDLE_ALIASES} for this function's bundle alone (e.g.
+   * {@link RECEIVER_BUNDLE_ALIASES}).
+   * @default none
+   */
+  readonly bundleAliases?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -133,8 +154,8 @@ export class BundledFunction extends Construct {
         bundleAwsSDK: true,
         // esbuild comes from node_modules; bundling never needs Docker.
         forceDockerBundling: false,
-        esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
-        // Untraced, the bundle leaves the Tracer and the X-Ray SDK out (functions/core/tracing.ts).
+        esbuildArgs: { '--alias': Object.entries({ ...BUNDLE_ALIASES, ...props.bundleAliases }).map(([from, to]) => `${from}=${to}`) },
+        // Untraced, the bundle leaves the tracing code out (functions/core/tracing.ts).
         ...(tracing ? {} : { define: { ...TRACING_OFF_DEFINE } }),
       },
     });

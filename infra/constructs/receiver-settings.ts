@@ -143,9 +143,10 @@ export interface WebhookReceiverProps {
    */
   readonly listeners?: readonly string[];
   /**
-   * X-Ray tracing of every function: active tracing and Powertools' Tracer, one trace per delivery
-   * from the receiver through SQS to the consumer (and on to EventBridge). `false` leaves the
-   * functions on PassThrough with the Tracer off.
+   * X-Ray tracing of every function: active tracing, Powertools' Tracer in the consumers and the
+   * poller, a subsegment per AWS call in the receiver; one trace per delivery from the receiver
+   * through SQS to the consumer (and on to EventBridge). `false` leaves the functions on
+   * PassThrough with their tracing code left out of their bundles.
    * @default true
    */
   readonly tracing?: boolean;

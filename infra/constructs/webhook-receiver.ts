@@ -17,7 +17,7 @@ import { retentionVariable } from '../../functions/core/config';
 import type { ProviderName } from '../../functions/core/event';
 import { ROUTES, routePascal, type Route } from '../../functions/core/routes';
 import { BATCH_RESULTS_CONSUMER, BATCH_RESULTS_CONSUMER_ENTRY, BatchResults } from './batch-results';
-import { BundledFunction } from './bundled-function';
+import { BundledFunction, RECEIVER_BUNDLE_ALIASES } from './bundled-function';
 import { addEnvironment, addSecret, routeList } from './consumer-settings';
 import { DEFAULT_EVENT_ARCHIVE_RETENTION, recordLifetime, WebhookEventBus, type OnEventOptions } from './event-bus';
 import { WebhookListeners } from './listeners';
@@ -210,6 +210,7 @@ export class WebhookReceiver extends Construct {
       removalPolicy,
       tracing: settings.tracing,
       logLevel: settings.logLevel,
+      bundleAliases: RECEIVER_BUNDLE_ALIASES,
     });
     grantItemAccess(this.table, this.receiver.handler, RECEIVER_TABLE_ACTIONS);
     for (const route of ROUTES) routes[route].queue.grantSendMessages(this.receiver.handler);

@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash, randomUUID } from 'node:crypto';
@@ -11,7 +12,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, SQSBatchResponse } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PROVIDERS } from '../../functions/core/providers';
 import { ROUTES, type Route } from '../../functions/core/routes';
 import type { PollSummary } from '../../functions/poller/poll';
@@ -23,6 +24,7 @@ import { batchScript, startFakeTogether } from '../../local/fake-together';
 import { createLocalResources, createPollerTable, queueUrlMap, type LocalResources } from '../../local/resources';
 import { localClients, type LocalClients } from '../../local/runtime';
 import { ESM_REQUIRE_BANNER } from '../../infra/constructs/bundled-function';
+import { BUNDLE_TARGET_KB } from '../../bench/coldstart';
 import { DEFAULT_STACK_NAME } from '../../functions/core/stack-outputs';
 import { acceptedRecord, normalizedEvent, sqsRecord } from '../support/consumers';
 import { deliveryEvent } from '../support/gateway';
@@ -241,13 +243,24 @@ const TRACE_PARENT = '53995c3f42cd8ad8';
  * header into AWSTraceHeader), and returns the headers of its SendMessage calls.
  */
 async function sendMessageHeaders(extraEnv: Record<string, string>, receiver: TemplateFunction = receiverFunction()): Promise<IncomingHttpHeaders[]> {
-  const seen: IncomingHttpHeaders[] = [];
+  return (await sendMessageCalls(extraEnv, receiver)).map((call) => call.headers);
+}
+
+/** One SendMessage call the receiver made: its HTTP headers and its JSON body. */
+interface SendMessageCall {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: { MessageSystemAttributes?: Record<string, { DataType: string; StringValue: string }> };
+}
+
+/** As {@link sendMessageHeaders}, with each SendMessage's body beside its headers. */
+async function sendMessageCalls(extraEnv: Record<string, string>, receiver: TemplateFunction = receiverFunction()): Promise<SendMessageCall[]> {
+  const seen: SendMessageCall[] = [];
   const sqs = new URL(emulators.sqsEndpoint);
   let proxyPort = '';
   const proxy = createServer(async (incoming, answer) => {
-    seen.push(incoming.headers);
     const chunks: Buffer[] = [];
     for await (const chunk of incoming) chunks.push(chunk as Buffer);
+    seen.push({ headers: incoming.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') });
     // The emulator knows its queues by their URLs, with its own port.
     const body = Buffer.from(Buffer.concat(chunks).toString('utf8').replaceAll(`:${proxyPort}/`, `:${sqs.port}/`));
     const headers = { ...incoming.headers, 'content-length': String(body.length) };
@@ -274,7 +287,7 @@ async function sendMessageHeaders(extraEnv: Record<string, string>, receiver: Te
       ...extraEnv,
     });
     if (response.statusCode !== 200) throw new Error(`the receiver answered ${response.statusCode}: ${response.body ?? ''}`);
-    return seen.filter((headers) => String(headers['x-amz-target'] ?? '').endsWith('.SendMessage'));
+    return seen.filter((call) => String(call.headers['x-amz-target'] ?? '').endsWith('.SendMessage'));
   } finally {
     await new Promise((resolve) => proxy.close(resolve));
     const queueUrl = resources.queues['fine_tune.completed'].url;
@@ -354,22 +367,73 @@ describe('bundles from cdk synth', () => {
     expect(header).not.toContain(`Parent=${TRACE_PARENT}`);
   });
 
-  it('receiver with tracing off patches nothing: the SDK passes on Lambda’s own trace header unchanged', async () => {
-    const sends = await sendMessageHeaders({ POWERTOOLS_TRACE_ENABLED: 'false' });
+  it('[LEAN-B] receiver’s SendMessage carries the invocation’s trace as its AWSTraceHeader attribute, the same header as the call’s, when _X_AMZN_TRACE_ID is set', async () => {
+    const sends = await sendMessageCalls({});
 
     expect(sends).toHaveLength(1);
-    expect(sends[0]?.['x-amzn-trace-id']).toBe(`Root=${TRACE_ROOT};Parent=${TRACE_PARENT};Sampled=1`);
+    const attribute = sends[0]?.body.MessageSystemAttributes?.AWSTraceHeader;
+    expect(attribute?.DataType).toBe('String');
+    expect(attribute?.StringValue).toMatch(new RegExp(`^Root=${TRACE_ROOT};Parent=[0-9a-f]{16};Sampled=1$`));
+    expect(attribute?.StringValue).toBe(sends[0]?.headers['x-amzn-trace-id']);
   });
 
-  it('untraced (-c tracing=false), every bundle leaves the Tracer and the X-Ray SDK out; traced, every one carries them', () => {
+  it('[LEAN-B] traced receiver sends the X-Ray daemon a subsegment for each SDK call, its SendMessage’s under Lambda’s function segment', async () => {
+    const daemon = createSocket('udp4');
+    const documents: Record<string, unknown>[] = [];
+    daemon.on('message', (message) => documents.push(JSON.parse(message.toString('utf8').split('\n')[1] ?? '{}')));
+    await new Promise<void>((resolve) => daemon.bind(0, '127.0.0.1', resolve));
+    try {
+      const sends = await sendMessageCalls({ AWS_XRAY_DAEMON_ADDRESS: `udp:127.0.0.1:${daemon.address().port} tcp:127.0.0.1:9` });
+      // The datagrams left the child before it exited; the socket reads them on its next turns.
+      await vi.waitFor(() => expect(documents.map((document) => document.name).sort()).toEqual(['DynamoDB', 'DynamoDB', 'SQS']), { timeout: 5_000 });
+
+      const parent = /Parent=([0-9a-f]{16})/.exec(String(sends[0]?.headers['x-amzn-trace-id']))?.[1];
+      expect(documents.find((document) => document.name === 'SQS')).toMatchObject({
+        type: 'subsegment',
+        id: parent,
+        trace_id: TRACE_ROOT,
+        parent_id: TRACE_PARENT,
+        namespace: 'aws',
+        aws: { operation: 'SendMessage' },
+        http: { response: { status: 200 } },
+      });
+      expect(documents.filter((document) => document.name === 'DynamoDB').map((document) => (document.aws as { operation: string }).operation)).toEqual(['PutItem', 'UpdateItem']);
+    } finally {
+      daemon.close();
+    }
+  });
+
+  it('receiver with tracing off patches nothing: the SDK passes on Lambda’s own trace header unchanged', async () => {
+    const sends = await sendMessageCalls({ POWERTOOLS_TRACE_ENABLED: 'false' });
+
+    expect(sends).toHaveLength(1);
+    expect(sends[0]?.headers['x-amzn-trace-id']).toBe(`Root=${TRACE_ROOT};Parent=${TRACE_PARENT};Sampled=1`);
+    expect(sends[0]?.body.MessageSystemAttributes).toBeUndefined();
+  });
+
+  it('untraced (-c tracing=false), every bundle leaves the Tracer and the X-Ray SDK out; traced, every one but the receiver’s carries them', () => {
     // A variable only the X-Ray SDK reads: a witness of its code in a bundle.
     const witness = 'AWS_XRAY_CONTEXT_MISSING';
-    for (const fn of functions) expect(readFileSync(bundlePath(fn), 'utf8').includes(witness), `${bundlePath(fn)} has the X-Ray SDK`).toBe(true);
+    const receiverAsset = receiverFunction().Metadata['aws:asset:path'];
+    for (const fn of functions) {
+      const traced = fn.Metadata['aws:asset:path'] !== receiverAsset;
+      expect(readFileSync(bundlePath(fn), 'utf8').includes(witness), `${bundlePath(fn)} has the X-Ray SDK`).toBe(traced);
+    }
     for (const fn of untracedFunctions) {
       expect(fn.Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED).toBe('false');
       expect(readFileSync(bundlePath(fn), 'utf8').includes(witness), `${bundlePath(fn)} has the X-Ray SDK`).toBe(false);
     }
-    expect(readFileSync(bundlePath(receiverFunction(untracedFunctions))).length).toBeLessThan(readFileSync(bundlePath(receiverFunction())).length - 100_000);
+  });
+
+  it('[LEAN-B] receiver bundle is at most 350 KB, traced and untraced, with the SDK code it never runs left out', () => {
+    for (const receiver of [receiverFunction(), receiverFunction(untracedFunctions)]) {
+      const bundle = readFileSync(bundlePath(receiver), 'utf8');
+
+      expect(Buffer.byteLength(bundle), bundlePath(receiver)).toBeLessThanOrEqual(BUNDLE_TARGET_KB * 1000);
+      // Witnesses of the stubbed modules: the event-stream header, SHA-256's and MD5's first words
+      // (0x6a09e667, 0x67452301) in the JavaScript hashes, endpoint discovery's variable.
+      for (const witness of [':message-type', '1779033703', '1732584193', 'AWS_ENABLE_ENDPOINT_DISCOVERY']) expect(bundle.includes(witness), `${bundlePath(receiver)} has ${witness}`).toBe(false);
+    }
   });
 
   it('untraced receiver bundle accepts a signed delivery and passes on Lambda’s own trace header unchanged', async () => {
