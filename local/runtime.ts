@@ -16,6 +16,7 @@ import { readConsumerConfig } from '../functions/consumers/config';
 import { batchResultsFromEnv, resultsS3Config } from '../functions/consumers/routes/batch-results';
 import { readPollerConfig, type PollerConfig } from '../functions/poller/config';
 import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
+import type { Extensions } from '../functions/consumers/steps';
 import { receiverFromConfig } from '../functions/receiver/receive';
 import { localBus } from './bus';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
@@ -53,6 +54,8 @@ export interface LocalRuntimeOptions {
    * it off to measure the consumers as a deployment without `eventBus` runs them.
    */
   readonly eventBus?: boolean;
+  /** Your own steps (`webhooks dev --steps`), run after each route's built-in ones as the deployed consumers run them. */
+  readonly steps?: Extensions;
 }
 
 export interface LocalClients {
@@ -116,7 +119,7 @@ export function localConsumerFunctions(
   resources: LocalResources,
   clients: LocalClients,
   logger: Logger,
-  options: { readonly eventBus?: boolean | undefined } = {},
+  options: { readonly eventBus?: boolean | undefined; readonly steps?: Extensions | undefined } = {},
 ): Record<Route, Consumer> {
   return Object.fromEntries(
     ROUTES.map((route) => {
@@ -135,7 +138,14 @@ export function localConsumerFunctions(
           : batchResultsFromEnv({ ...env, RESULTS_BUCKET_NAME: config.resultsBucket, TOGETHER_API_KEY_SECRET_ARN: undefined }, { s3: clients.s3 });
       return [
         route,
-        consumerFromConfig(config, { documents: clients.documents, sns: clients.sns, logger, ...bus, ...(batchResults === undefined ? {} : { batchResults }) }),
+        consumerFromConfig(config, {
+          documents: clients.documents,
+          sns: clients.sns,
+          logger,
+          ...bus,
+          ...(batchResults === undefined ? {} : { batchResults }),
+          ...(options.steps === undefined ? {} : { extensions: options.steps }),
+        }),
       ];
     }),
   ) as Record<Route, Consumer>;
@@ -161,7 +171,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       options.visibilityTimeoutSeconds ??
       integerEnv(options.env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', QUEUE_SETTINGS.visibilityTimeoutSeconds, 0, 43_200);
     const consumerFunctions =
-      options.consumers === false ? undefined : localConsumerFunctions(options.env, resources, clients, logger, { eventBus: options.eventBus });
+      options.consumers === false ? undefined : localConsumerFunctions(options.env, resources, clients, logger, { eventBus: options.eventBus, steps: options.steps });
     const { env, developmentSecrets } = withDevelopmentSecrets(options.env, [...config.providers.keys()]);
     const rejections = createRejectionLog();
     // Bounded: a parse error can quote the start of the body, and a sender picks the path.

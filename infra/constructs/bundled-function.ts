@@ -4,7 +4,7 @@ import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLev
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../../functions/core/package-root';
 import { TRACING_OFF_DEFINE } from '../../functions/core/tracing';
 import { acknowledgeGuardRule, GUARD_REASONS } from './guard';
 
@@ -23,7 +23,7 @@ export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const
  * environment-only provider, which is all Lambda needs (functions/core/env-credentials.ts).
  */
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
-  '@aws-sdk/credential-provider-node': fileURLToPath(new URL('../../functions/core/env-credentials.ts', import.meta.url)),
+  '@aws-sdk/credential-provider-node': packageFile('functions/core/env-credentials.ts'),
 };
 
 /** The level of the functions' own log lines (Powertools Logger and Lambda's application log level alike). */
@@ -63,6 +63,12 @@ export interface BundledFunctionProps {
    * @default true
    */
   readonly tracing?: boolean;
+  /**
+   * esbuild aliases added to {@link BUNDLE_ALIASES}: a consumer's `#steps` is pointed at the
+   * construct's `steps` module this way.
+   * @default - none
+   */
+  readonly aliases?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -133,7 +139,7 @@ export class BundledFunction extends Construct {
         bundleAwsSDK: true,
         // esbuild comes from node_modules; bundling never needs Docker.
         forceDockerBundling: false,
-        esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
+        esbuildArgs: { '--alias': Object.entries({ ...BUNDLE_ALIASES, ...props.aliases }).map(([from, to]) => `${from}=${to}`) },
         // Untraced, the bundle leaves the Tracer and the X-Ray SDK out (functions/core/tracing.ts).
         ...(tracing ? {} : { define: { ...TRACING_OFF_DEFINE } }),
       },
