@@ -34,7 +34,11 @@ export function addDevCommand(program: Command, deps: DevCommandDeps): void {
               });
         await serveLocal(
           { ...deps.env },
-          loaded === undefined ? {} : { steps: loaded.steps, banner: `your steps: ${loaded.path} (reloaded when it changes)` },
+          {
+            // Where the package is installed there is no `npm run send`: the bin sends.
+            sendCommand: 'npx webhooks send',
+            ...(loaded === undefined ? {} : { steps: loaded.steps, banner: `your steps: ${loaded.path} (reloaded when it changes)` }),
+          },
         );
       } catch (error) {
         if (error instanceof ConfigurationError) throw new CliError(error.message);

@@ -11,6 +11,8 @@ export interface ReadyFacts {
   readonly providers: readonly ProviderName[];
   /** The web console's login URL, when it is served (loopback only): opening it logs the browser in. */
   readonly consoleUrl?: string;
+  /** How the printed sample is sent: `npm run send --` in this repository (default), `npx webhooks send` where the package is installed. */
+  readonly sendCommand?: string;
 }
 
 /**
@@ -29,7 +31,7 @@ export function readyLines(facts: ReadyFacts): string[] {
   ].join('');
   // Every next step goes in this list.
   const nextSteps = [
-    ...(provider === undefined || sample === undefined ? [] : [`  npm run send -- ${provider} ${sample}${urlFlag}`]),
+    ...(provider === undefined || sample === undefined ? [] : [`  ${facts.sendCommand ?? 'npm run send --'} ${provider} ${sample}${urlFlag}`]),
     `  ${emulatorEnv}npx webhooks events list`,
     ...(facts.consoleUrl === undefined ? [] : [`or open the web console: ${facts.consoleUrl}`]),
   ];

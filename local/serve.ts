@@ -14,6 +14,8 @@ export interface ServeLocalOptions {
   readonly steps?: Extensions;
   /** A line printed with the others once everything is up (which steps are loaded). */
   readonly banner?: string;
+  /** The command the ready lines show for sending a sample (see `readyLines`). */
+  readonly sendCommand?: string;
 }
 
 /**
@@ -60,6 +62,7 @@ export async function serveLocal(env: NodeJS.ProcessEnv, options: ServeLocalOpti
       sqsEndpoint: runtime.emulators.sqsEndpoint,
       providers: [...runtime.config.providers.keys()],
       ...(consoleUrl === undefined ? {} : { consoleUrl }),
+      ...(options.sendCommand === undefined ? {} : { sendCommand: options.sendCommand }),
     }).join('\n'),
   );
 

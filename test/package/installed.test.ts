@@ -95,6 +95,7 @@ describe('the installed package', () => {
       const url = /ready: (http:\/\/127\.0\.0\.1:\d+)\/health/.exec(output)?.[1];
       const dynamodb = /DynamoDB \(dynalite\) at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
       expect(output).toContain('your steps:');
+      expect(output).toContain('npx webhooks send together fine_tune.completed');
 
       for (let sent = 0; sent < 2; sent += 1) {
         await run('npx', ['--no-install', 'webhooks', 'send', 'together', 'fine_tune.completed', '--id', 'evt_pkg_once', '--url', url ?? 'missing'], { cwd: project, env: userEnv });

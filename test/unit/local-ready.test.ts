@@ -24,6 +24,13 @@ describe('npm start ready message', () => {
     expect(text).toContain('  DYNAMODB_PORT=8100 SQS_PORT=4600 npx webhooks events list');
   });
 
+  it('[PKG] under `webhooks dev`, where the package is installed, sends the sample with the bin', () => {
+    const text = readyLines({ ...defaults, providers: ['together'], sendCommand: 'npx webhooks send' }).join('\n');
+
+    expect(text).toContain('  npx webhooks send together fine_tune.completed\n');
+    expect(text).not.toContain('npm run send');
+  });
+
   it('ends with the web console address when the console is served', () => {
     const text = readyLines({ ...defaults, providers: ['together'], consoleUrl: 'http://127.0.0.1:3000/' }).join('\n');
 
