@@ -1,6 +1,18 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
 export default defineConfig({
+  // The package's own names resolve to its sources here, as in tsconfig.json `paths`: `npm test`
+  // runs from sources; the test of the installed package builds and packs it (test/infra/package.test.ts).
+  resolve: {
+    alias: [
+      { find: /^ai-webhook-receiver$/, replacement: source('./infra/index.ts') },
+      { find: /^ai-webhook-receiver\/events$/, replacement: source('./functions/core/index.ts') },
+      { find: /^ai-webhook-receiver\/steps$/, replacement: source('./functions/consumers/steps.ts') },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',

@@ -1,6 +1,5 @@
 import { type Command, Option } from 'commander';
 import { ROUTES, isRoute, type Route } from '../functions/core/routes';
-import { listDeadLetters, redriveWaiting } from '../ops/dlq';
 import { EXIT, UsageError, type ExitCode } from '../ops/errors';
 import { formatTable, printJson, printText, startProgress, type Output } from './output';
 import type { Target } from '../ops/target';
@@ -41,6 +40,8 @@ export function addDlqCommands(program: Command, deps: DlqCommandDeps): void {
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(async (route: string | undefined, options: { stack?: string } & { peek: string; allRoutes?: boolean; json?: boolean }) => {
+      // Loaded by the commands that use it, so that `webhooks --help` loads no SDK client.
+      const { listDeadLetters } = await import('../ops/dlq');
       const routes = route === undefined ? ROUTES : [parseRoute(route)];
       const peek = parseWholeNumber(options.peek, '--peek', 0, 10);
       const target = await connect(options.stack);
@@ -76,6 +77,7 @@ export function addDlqCommands(program: Command, deps: DlqCommandDeps): void {
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(async (route: string | undefined, options: { stack?: string } & { all?: boolean; wait: boolean; json?: boolean }) => {
+      const { redriveWaiting } = await import('../ops/dlq');
       if ((route === undefined) === (options.all !== true)) {
         throw new UsageError('name one route (e.g. `webhooks dlq redrive fine_tune.completed`) or pass --all, not both or neither');
       }

@@ -1,5 +1,5 @@
 import type { EventRecord, EventSummary } from '../functions/core/table';
-import { eventForJson, publishedForJson } from '../ops/events';
+import { eventForJson, publishedForJson } from '../ops/event-json';
 import type { PublishedEvent } from '../ops/published';
 import type { BurstSummary } from '../ops/send';
 import type { PollerFailure, StatusReport } from '../ops/status';

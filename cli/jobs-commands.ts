@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { CliError } from '../ops/errors';
-import { DEFAULT_JOBS_SINCE, JOB_KINDS, JOB_STATE_NAMES, getJob, listJobs, parseJobFilter, parseJobKey, type JobsDeps } from '../ops/jobs';
+import { DEFAULT_JOBS_SINCE, JOB_KINDS, JOB_STATE_NAMES } from '../ops/job-names';
+import type { JobsDeps } from '../ops/jobs';
 import { SHOWN_ROWS, formatJobDetail, formatJobList, printable } from './jobs-format';
 import { printJson, startProgress, type Output } from './output';
 import type { Target } from '../ops/target';
@@ -34,6 +35,8 @@ export function addJobsCommands(program: Command, deps: JobsCommandDeps): void {
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(async (options: { stack?: string; kind?: string; state?: string; since: string; limit: string; json?: boolean }) => {
+      // Loaded by the commands that read jobs, so that `webhooks --help` loads no SDK client.
+      const { listJobs, parseJobFilter } = await import('../ops/jobs');
       const nowMs = clock();
       const filter = parseJobFilter(options);
       const sinceMs = parseSince(options.since, nowMs);
@@ -53,6 +56,7 @@ export function addJobsCommands(program: Command, deps: JobsCommandDeps): void {
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(async (key: string, options: { stack?: string; json?: boolean; all?: boolean }) => {
+      const { getJob, parseJobKey } = await import('../ops/jobs');
       parseJobKey(key);
       const target = await connect(options.stack);
       const job = await getJob(jobsDeps(target), key);

@@ -3,8 +3,7 @@ import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { LISTENER_QUEUE_SETTINGS } from '../functions/core/listeners';
 import { ROUTES, isRoute, type Route } from '../functions/core/routes';
 import { CliError, EXIT, UsageError, type ExitCode } from '../ops/errors';
-import { parseEventKey } from '../ops/events';
-import { listen, readStoredEvent, replayToListener, type ListenDeps, type ListenLine } from '../ops/listen';
+import type { ListenDeps, ListenLine } from '../ops/listen';
 import type { Target } from '../ops/target';
 import { printText, terminalJson, type Output } from './output';
 
@@ -72,6 +71,8 @@ export function addListenCommand(program: Command, deps: ListenCommandDeps): voi
         return route;
       });
       const forwardTo = options.forwardTo === undefined ? undefined : endpointUrl(options.forwardTo);
+      // Loaded here: the SQS and DynamoDB clients they bring cost every other command its start-up.
+      const [{ parseEventKey }, { listen, readStoredEvent, replayToListener }] = await Promise.all([import('../ops/events'), import('../ops/listen')]);
       const replayKeys = options.replay.map((key) => parseEventKey(key).key);
       if (forwardTo === undefined && replayKeys.length === 0 && options.printSecret !== true) {
         throw new UsageError('give --forward-to <url> (or --replay <key>, or --print-secret)');

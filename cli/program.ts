@@ -3,18 +3,15 @@ import { PROVIDER_NAMES } from '../functions/core/event';
 import { DEFAULT_STACK_NAME } from '../functions/core/stack-outputs';
 import { addDlqCommands } from './dlq-commands';
 import { CliError, EXIT, UsageError, connectionError, errorJson, type ExitCode } from '../ops/errors';
-import { eventForJson, eventsInWindow, publishedForJson, readPublished, getEvent, listEvents, parseEventFilter, parseEventKey, type EventsDeps } from '../ops/events';
-import { formatEventDetail, formatEventList, formatPublished, formatStatus } from './format';
+import type { EventsDeps } from '../ops/events';
 import { addJobsCommands } from './jobs-commands';
 import { addListenCommand, type ListenCommandDeps } from './listen-command';
 import { escapeControl, printJson, printText, startProgress, terminalJson, type Output } from './output';
 import { addRegisterTogether } from './register-command';
 import { addSendCommand } from './send-command';
 import { addSimulateCommand } from './simulate-command';
-import { describeReplay, replayMany, type ReplayOutcome } from '../ops/replay';
-import { collectStatus } from '../ops/status';
-import { createPollerStateStore } from '../functions/poller/state';
-import { localTarget, stackTarget, type Target } from '../ops/target';
+import type { ReplayOutcome } from '../ops/replay';
+import type { Target } from '../ops/target';
 import { DEFAULT_SINCE, daysNewestFirst, parseSince, parseWholeNumber } from '../ops/time';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -103,7 +100,16 @@ function wantsJson(argv: readonly string[]): boolean {
 export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, options: { json?: boolean } = {}): Command {
   const { output, env } = deps;
   const clock = deps.clock ?? Date.now;
-  const connect = deps.connect ?? ((stack: string | undefined) => (stack === undefined ? Promise.resolve(localTarget(env)) : stackTarget(stack, env)));
+  // The AWS SDK, the reads and the formatting are loaded by the commands that use them (here and
+  // in the other command files), so that `webhooks --help` starts without them.
+  const connect =
+    deps.connect ??
+    (async (stack: string | undefined) => {
+      const { localTarget, stackTarget } = await import('../ops/target');
+      return stack === undefined ? localTarget(env) : stackTarget(stack, env);
+    });
+  const events = () => import('../ops/events');
+  const format = () => import('./format');
   const print = (text: string) => printText(output, text);
 
   const program = new Command('webhooks')
@@ -130,9 +136,9 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
   const eventsDeps = (target: Target): EventsDeps => ({ documents: target.documents, tableName: target.eventsTable, where: target.description });
 
   // events ------------------------------------------------------------------------------------
-  const events = program.command('events').description('list and inspect event records');
+  const eventsCommand = program.command('events').description('list and inspect event records');
 
-  events
+  eventsCommand
     .command('list')
     .description('events received in a time window, newest first (one index query per day, never a scan)')
     .addOption(new Option('--provider <provider>', 'only this provider').choices(PROVIDER_NAMES))
@@ -143,6 +149,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(async (options: TargetOptions & { provider?: string; type?: string; status?: string; since: string; limit: string; json?: boolean }) => {
+      const [{ listEvents, parseEventFilter }, { formatEventList }] = await Promise.all([events(), format()]);
       const nowMs = clock();
       const filter = parseEventFilter(options);
       const window = { sinceMs: parseSince(options.since, nowMs), nowMs };
@@ -154,7 +161,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
       else print(formatEventList(found));
     });
 
-  events
+  eventsCommand
     .command('show')
     .description('one event record: status, times, attempts, last error, replays')
     .argument('<key>', "the event key, <provider>#<eventId> (quote it: 'together#evt_123')")
@@ -162,6 +169,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(async (key: string, options: TargetOptions & { json?: boolean; payload?: boolean }) => {
+      const [{ eventForJson, getEvent, parseEventKey, publishedForJson, readPublished }, { formatEventDetail, formatPublished }] = await Promise.all([events(), format()]);
       parseEventKey(key);
       const target = await connect(options.stack);
       const record = await getEvent(eventsDeps(target), key);
@@ -201,6 +209,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
         if ((keys.length > 0) === (options.status !== undefined)) {
           throw new UsageError('give event keys or --status <status> (e.g. `webhooks replay --status failed --since 7d`), not both or neither');
         }
+        const [{ eventsInWindow, parseEventFilter, parseEventKey }, { describeReplay, replayMany }] = await Promise.all([events(), import('../ops/replay')]);
         keys.forEach(parseEventKey);
         const target = await connect(options.stack);
         let selected = keys;
@@ -265,6 +274,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(async (options: TargetOptions & { since: string; json?: boolean }) => {
+      const [{ collectStatus }, { createPollerStateStore }, { formatStatus }] = await Promise.all([import('../ops/status'), import('../functions/poller/state'), format()]);
       const nowMs = clock();
       const window = { sinceMs: parseSince(options.since, nowMs), nowMs };
       const target = await connect(options.stack);

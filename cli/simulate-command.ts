@@ -3,7 +3,7 @@ import { parseSecretList } from '../functions/core/config';
 import { PROVIDERS } from '../functions/core/providers';
 import { EXIT, UsageError, type ExitCode } from '../ops/errors';
 import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
-import { SIMULATED_OUTCOMES, SIMULATED_PROVIDERS, simulateFineTune, type SimulatedOutcome, type SimulatedProvider } from '../ops/simulate';
+import { SIMULATED_OUTCOMES, SIMULATED_PROVIDERS, type SimulatedOutcome, type SimulatedProvider } from '../ops/simulate-bodies';
 import type { Target } from '../ops/target';
 import { parseWholeNumber } from '../ops/time';
 import { formatJobDetail, printable } from './jobs-format';
@@ -42,6 +42,8 @@ export function addSimulateCommand(program: Command, deps: SimulateCommandDeps):
       const { secretEnv } = PROVIDERS[options.provider];
       const secret = parseSecretList(env[secretEnv], secretEnv)[0];
       const target = await connect(undefined);
+      // Loaded here: the DynamoDB client it reads the job with costs every other command its start-up.
+      const { simulateFineTune } = await import('../ops/simulate');
       const result = await simulateFineTune(
         {
           provider: options.provider,

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The `webhooks` bin. The CLI is TypeScript run from source, like `npm start`: register tsx's
-// loader, then load it. The command is put together above the CLI and console faces, in
-// local/webhooks.ts (it adds `webhooks console`). npm links this file for `npx webhooks`.
+// `npm run webhooks` and `npm run send` in this repository: the `webhooks` command run from its
+// TypeScript sources, like `npm start`, through tsx's loader. The installed bin is the compiled one
+// (package.json `bin` → dist/bin/webhooks.js, from local/bin.ts by `npm run build`). The command is
+// put together above the CLI and console faces, in local/webhooks.ts.
 import { register } from 'tsx/esm/api';
 
 register();

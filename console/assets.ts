@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageFile } from '../functions/core/package-root';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
@@ -9,7 +10,8 @@ export interface Asset {
   readonly body: Buffer;
 }
 
-const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+// From the package root, so that the same path serves the sources and the build (`dist/`).
+const here = (path: string) => packageFile(join('console', path));
 
 let bundled: Promise<Record<string, Asset>> | undefined;
 

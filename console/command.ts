@@ -3,7 +3,6 @@ import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import type { Target } from '../ops/target';
 import { parseWholeNumber } from '../ops/time';
 import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
-import { startConsoleServer } from './server';
 
 /** The default port of `webhooks console`: beside `npm start`'s 3000, which serves the console itself. */
 export const CONSOLE_DEFAULT_PORT = 3100;
@@ -43,6 +42,8 @@ export function addConsoleCommand(program: Command, deps: ConsoleCommandDeps): v
     .addOption(deps.stackOption())
     .action(async (options: { stack?: string; port: string }) => {
       const port = parseWholeNumber(options.port, '--port', 0, 65_535);
+      // The server (and the SDK under it) is loaded by this command only, not by `webhooks --help`.
+      const { startConsoleServer } = await import('./server');
       const target = await deps.connect(options.stack);
       const local = target.kind === 'local';
       const providers = local ? [...PROVIDER_NAMES] : (Object.keys(target.webhookUrls) as ProviderName[]);

@@ -28,6 +28,7 @@ export const RECEIVER_CONTEXT_KEYS: readonly string[] = [
   'endpoint',
   'functionUrlConcurrency',
   'logLevel',
+  'steps',
 ];
 
 /** Every context key the app reads: the stack name and the receiver's settings. */

@@ -17,3 +17,4 @@ export { TogetherPoller } from './constructs/together-poller';
 export { WebhookReceiverStack, type WebhookReceiverStackProps } from './stack';
 export { STACK_OUTPUTS } from '../functions/core/stack-outputs';
 export * from '../functions/core/index';
+export { defineSteps, type Extensions, type OnceOptions, type OnceScope, type RouteContext, type RouteStep } from '../functions/consumers/steps';

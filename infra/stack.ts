@@ -104,8 +104,8 @@ export class WebhookReceiverStack extends Stack {
  * between polls, default 1), `eventBus` (`true` | `false`, default false),
  * `listeners` (comma list of listener names, needs `eventBus`), `eventArchiveRetentionDays` (whole days, default 29, at most as long as event records are kept), `tracing` (`true` |
  * `false`, default true), `batchResults` (`true` | `false`, default false),
- * `batchResultsExpirationDays`, `openAiApiBaseUrl`, `endpoint` (`httpApi` | `functionUrl`), `functionUrlConcurrency`
- * and `logLevel` (`DEBUG` | `INFO` | `WARN` | `ERROR`): the keys of {@link RECEIVER_CONTEXT_KEYS}, and no
+ * `batchResultsExpirationDays`, `openAiApiBaseUrl`, `endpoint` (`httpApi` | `functionUrl`), `functionUrlConcurrency`,
+ * `logLevel` (`DEBUG` | `INFO` | `WARN` | `ERROR`) and `steps` (the path of your steps module): the keys of {@link RECEIVER_CONTEXT_KEYS}, and no
  * other. Values are checked by {@link WebhookReceiver}.
  */
 export function receiverPropsFromContext(readContext: ContextReader): WebhookReceiverProps {
@@ -167,6 +167,7 @@ export function receiverPropsFromContext(readContext: ContextReader): WebhookRec
     endpoint: text('endpoint') as WebhookReceiverProps['endpoint'],
     functionUrlConcurrency: number('functionUrlConcurrency'),
     logLevel: text('logLevel')?.toUpperCase() as WebhookReceiverProps['logLevel'],
+    steps: text('steps'),
   };
 }
 

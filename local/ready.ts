@@ -13,6 +13,8 @@ export interface ReadyFacts {
   readonly consoleUrl?: string;
   /** The fake provider APIs' base URL, when they are served: `simulate fine-tune` then works. */
   readonly fakeProvidersUrl?: string;
+  /** How the printed sample is sent: `npm run send --` in this repository (default), `npx webhooks send` where the package is installed. */
+  readonly sendCommand?: string;
 }
 
 /**
@@ -31,7 +33,7 @@ export function readyLines(facts: ReadyFacts): string[] {
   ].join('');
   // Every next step goes in this list.
   const nextSteps = [
-    ...(provider === undefined || sample === undefined ? [] : [`  npm run send -- ${provider} ${sample}${urlFlag}`]),
+    ...(provider === undefined || sample === undefined ? [] : [`  ${facts.sendCommand ?? 'npm run send --'} ${provider} ${sample}${urlFlag}`]),
     `  ${emulatorEnv}npx webhooks events list`,
     ...(facts.fakeProvidersUrl === undefined || !facts.providers.includes('openai')
       ? []

@@ -19,6 +19,7 @@ import { batchResultsFromEnv, resultsS3Config } from '../functions/consumers/rou
 import { readPollerConfig, type PollerConfig } from '../functions/poller/config';
 import { consumerFromConfig, type Consumer } from '../functions/consumers/consume';
 import { openAiEnricherFromEnv } from '../functions/consumers/enrich/openai';
+import type { Extensions } from '../functions/consumers/steps';
 import { receiverFromConfig } from '../functions/receiver/receive';
 import { localBus } from './bus';
 import { startLocalConsumers, type LocalConsumers } from './consumers';
@@ -61,6 +62,8 @@ export interface LocalRuntimeOptions {
    * complete OpenAI's events from its fake unless `OPENAI_API_KEY` names the real API; default off.
    */
   readonly fakeProviders?: { readonly port: number };
+  /** Your own steps (`webhooks dev --steps`), run after each route's built-in ones as the deployed consumers run them. */
+  readonly steps?: Extensions;
 }
 
 export interface LocalClients {
@@ -127,7 +130,7 @@ export function localConsumerFunctions(
   resources: LocalResources,
   clients: LocalClients,
   logger: Logger,
-  options: { readonly eventBus?: boolean | undefined } = {},
+  options: { readonly eventBus?: boolean | undefined; readonly steps?: Extensions | undefined } = {},
 ): Record<Route, Consumer> {
   // One for every route: it reads the API for openai events on the fine-tune and batch routes only.
   const enrich = openAiKeySet(env) ? openAiEnricherFromEnv({ ...env, OPENAI_API_KEY_SECRET_ARN: undefined }) : undefined;
@@ -169,6 +172,7 @@ export function localConsumerFunctions(
           ...bus,
           ...(batchResults === undefined ? {} : { batchResults }),
           ...(enrich === undefined ? {} : { enrich }),
+          ...(options.steps === undefined ? {} : { extensions: options.steps }),
         }),
       ];
     }),
@@ -202,7 +206,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       options.visibilityTimeoutSeconds ??
       integerEnv(options.env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', QUEUE_SETTINGS.visibilityTimeoutSeconds, 0, 43_200);
     const consumerFunctions =
-      options.consumers === false ? undefined : localConsumerFunctions(consumerEnv, resources, clients, logger, { eventBus: options.eventBus });
+      options.consumers === false ? undefined : localConsumerFunctions(consumerEnv, resources, clients, logger, { eventBus: options.eventBus, steps: options.steps });
     const { env, developmentSecrets } = withDevelopmentSecrets(options.env, [...config.providers.keys()]);
     const rejections = createRejectionLog();
     // Bounded: a parse error can quote the start of the body, and a sender picks the path.

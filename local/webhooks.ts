@@ -1,10 +1,12 @@
 import { run, type AddCommand, type CliDeps } from '../cli/program';
 import { addConsoleCommand, type ConsoleCommandDeps } from '../console/command';
 import type { ExitCode } from '../ops/errors';
+import { addDevCommand } from './dev-command';
 import { quietSdkNodeWarning } from './warnings';
 
 /*
- * The `webhooks` command: the CLI face with the console face's `webhooks console` added. Both faces
+ * The `webhooks` command: the CLI face with the console face's `webhooks console` and the local
+ * runtime's `webhooks dev` added. Both faces
  * stand on ops/ and neither imports the other, so the command is put together here, above both,
  * as `npm start` (start.ts) puts the runtime and the console together. The bin (cli/webhooks.js)
  * runs `main`.
@@ -24,9 +26,12 @@ export function runWebhooks(argv: readonly string[], deps: WebhooksDeps): Promis
   return run(argv, { ...cli, commands: webhooksCommands(serveConsole) });
 }
 
-/** The commands the `webhooks` command adds to the CLI's own: `console`. */
+/** The commands the `webhooks` command adds to the CLI's own: `console`, and `dev` (the local runtime with your steps). */
 export function webhooksCommands(serveConsole?: ConsoleCommandDeps['serve']): readonly AddCommand[] {
-  return [(program, context) => addConsoleCommand(program, { ...context, ...(serveConsole === undefined ? {} : { serve: serveConsole }) })];
+  return [
+    (program, context) => addConsoleCommand(program, { ...context, ...(serveConsole === undefined ? {} : { serve: serveConsole }) }),
+    (program, context) => addDevCommand(program, { env: context.env }),
+  ];
 }
 
 /** The bin: runs the process's arguments, then exits with the command's code. */

@@ -212,18 +212,6 @@ export async function send<T>(deps: EventsDeps, call: () => Promise<T>): Promise
   }
 }
 
-/** The `--json` form of one event: the record with its payload parsed (`event`) only when asked. */
-export function eventForJson(record: EventRecord, withPayload: boolean): Record<string, unknown> {
-  const { event, leaseToken: _leaseToken, ...rest } = record;
-  if (!withPayload) return rest;
-  let parsed: unknown = event;
-  try {
-    parsed = JSON.parse(event);
-  } catch {
-    // Shown as stored.
-  }
-  return { ...rest, event: parsed };
-}
 
 /**
  * What the stand-in bus of `npm start` published for an event; undefined when nothing was, or
@@ -238,26 +226,5 @@ export async function readPublished(deps: EventsDeps, busTable: string, key: str
   }
 }
 
-/**
- * What the stand-in bus of `npm start` published for an event, as `events show` prints it: source,
- * detail-type, when, whether it went by reference; the detail itself only with `--payload`.
- */
-export function publishedForJson(published: PublishedEvent, withPayload: boolean): Record<string, unknown> {
-  const { Source, DetailType, Detail, publishedAt } = published.entry;
-  let detail: unknown = Detail;
-  try {
-    detail = JSON.parse(Detail);
-  } catch {
-    // Shown as recorded.
-  }
-  const truncated = typeof detail === 'object' && detail !== null && (detail as { truncated?: unknown }).truncated === true;
-  return {
-    source: Source,
-    detailType: DetailType,
-    publishedAt,
-    times: published.times,
-    truncated,
-    detailBytes: Buffer.byteLength(Detail),
-    ...(withPayload ? { detail } : {}),
-  };
-}
+// The JSON views of a record, kept apart from the reads so that formatting loads no SDK client.
+export { eventForJson, publishedForJson } from './event-json';

@@ -1,6 +1,6 @@
 import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
-import { JOB_STATES, JOBS_TABLE, type BatchResults, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../functions/core/table';
+import { JOBS_TABLE, type BatchResults, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../functions/core/table';
 import { UsageError } from './errors';
 import { itemsByKey, send, type EventsDeps } from './events';
 import { daysNewestFirst } from './time';
@@ -8,11 +8,9 @@ import { daysNewestFirst } from './time';
 /** What the job reads need of the jobs table: the same shape as the events table's. */
 export type JobsDeps = EventsDeps;
 
-export const JOB_KINDS = ['fine_tune', 'batch'] as const satisfies readonly JobItem['kind'][];
-export const JOB_STATE_NAMES = Object.keys(JOB_STATES) as JobState[];
-
-/** Default window of `jobs list`: jobs run for hours or days, so a week rather than a day. */
-export const DEFAULT_JOBS_SINCE = '7d';
+// The names the commands offer as choices, apart from the reads so that `--help` loads no SDK client.
+import { JOB_KINDS, JOB_STATE_NAMES } from './job-names';
+export { DEFAULT_JOBS_SINCE, JOB_KINDS, JOB_STATE_NAMES } from './job-names';
 
 /** One job or batch as lists show it: its latest state, never its history. */
 export type JobSummary = Pick<

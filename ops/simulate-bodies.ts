@@ -4,6 +4,12 @@
  * Pure: the same input gives the same bodies, so a test can say what the job must end as.
  */
 
+import type { ProviderName } from '../functions/core/event';
+
+/** The providers `simulate fine-tune` drives, each as it really reports a job. */
+export const SIMULATED_PROVIDERS = ['openai', 'together', 'replicate', 'llmtune', 'mythicdot'] as const satisfies readonly ProviderName[];
+export type SimulatedProvider = (typeof SIMULATED_PROVIDERS)[number];
+
 export const SIMULATED_OUTCOMES = ['completed', 'failed', 'cancelled'] as const;
 export type SimulatedOutcome = (typeof SIMULATED_OUTCOMES)[number];
 

@@ -1,16 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import type { ProviderName } from '../functions/core/event';
 import type { JobState } from '../functions/core/table';
 import { buildDelivery, postDelivery } from './deliveries';
 import { CliError, connectionProblem, receiverUnreachable } from './errors';
 import { getJob, type JobDetail, type JobsDeps } from './jobs';
-import { llmtuneDeliveries, mythicdotDeliveries, replicateDeliveries, togetherDeliveries, type JobScript, type ScriptedDelivery, type SimulatedOutcome } from './simulate-bodies';
+import {
+  llmtuneDeliveries,
+  mythicdotDeliveries,
+  replicateDeliveries,
+  togetherDeliveries,
+  type JobScript,
+  type ScriptedDelivery,
+  type SimulatedOutcome,
+  type SimulatedProvider,
+} from './simulate-bodies';
 
-export { SIMULATED_OUTCOMES, type SimulatedOutcome } from './simulate-bodies';
+export { SIMULATED_OUTCOMES, SIMULATED_PROVIDERS, type SimulatedOutcome, type SimulatedProvider } from './simulate-bodies';
 
-/** The providers `simulate fine-tune` drives, each as it really reports a job. */
-export const SIMULATED_PROVIDERS = ['openai', 'together', 'replicate', 'llmtune', 'mythicdot'] as const satisfies readonly ProviderName[];
-export type SimulatedProvider = (typeof SIMULATED_PROVIDERS)[number];
 
 /** Where `simulate` asks the local fake OpenAI API for a job (`local/fake-providers.ts`). */
 export const FAKE_SIMULATE_PATH = '/simulate/openai/fine-tunes';

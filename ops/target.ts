@@ -1,4 +1,4 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueUrlCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
@@ -139,7 +139,8 @@ async function resolveLocalQueues(sqs: SQSClient, sqsEndpoint: string): Promise<
 export async function stackTarget(stackName: string, env: Env, cloudFormation?: CloudFormationClient): Promise<Target> {
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   const config = { ...clientConfig(), ...(region === undefined ? {} : { region }) };
-  const cfn = cloudFormation ?? new CloudFormationClient(config);
+  // Loaded here, by a command given --stack: a command against the local runtime never needs it.
+  const cfn = cloudFormation ?? new (await import('@aws-sdk/client-cloudformation')).CloudFormationClient(config);
   const outputs = await readStackOutputs(cfn, stackName);
   const parsed = targetFromOutputs(stackName, outputs);
   const documents = DynamoDBDocumentClient.from(new DynamoDBClient(config));
@@ -188,6 +189,7 @@ export function stackListener(
 
 /** The outputs of a stack as a name → value map. */
 export async function readStackOutputs(cfn: CloudFormationClient, stackName: string): Promise<Record<string, string>> {
+  const { DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
   let stacks;
   try {
     ({ Stacks: stacks } = await cfn.send(new DescribeStacksCommand({ StackName: stackName })));

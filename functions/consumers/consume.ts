@@ -12,6 +12,7 @@ import { claimEvent, markFailed, markHandled, type LedgerDeps } from './ledger';
 import { parseMessage } from './message';
 import { onceHelpers } from './once';
 import { publishToBus, type BusPublisher } from './publish';
+import type { Extensions } from './steps';
 import { stepsFor, type Enricher, type OptionalSteps, type RouteContext, type RouteStep } from './routes';
 import { transitionKeyFor } from './routes/jobs';
 
@@ -156,10 +157,12 @@ export function consumerFromConfig(
   config: ConsumerConfig,
   clients: Pick<ConsumerDeps, 'documents' | 'sns' | 'logger' | 'metrics' | 'clock' | 'traceRecord'> & {
     steps?: readonly RouteStep[];
+    /** The user's steps (the construct's `steps` module), run after the built-in ones; ignored with `steps`. */
+    extensions?: Extensions;
     bus?: BusPublisher;
   } & OptionalSteps,
 ): Consumer {
-  const builtIn = clients.steps ?? stepsFor(config.route, undefined, clients.batchResults === undefined ? {} : { batchResults: clients.batchResults });
+  const builtIn = clients.steps ?? stepsFor(config.route, clients.extensions, clients.batchResults === undefined ? {} : { batchResults: clients.batchResults });
   return createConsumer({
     route: config.route,
     steps: [...builtIn, ...(clients.bus === undefined ? [] : [publishToBus(clients.bus)])],

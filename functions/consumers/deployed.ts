@@ -6,6 +6,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+// The deployment's own steps: `extensions.ts` (none), or the construct's `steps` module, which the
+// bundling puts in its place (package.json `imports`; infra/constructs/bundled-function.ts).
+import { steps } from '#steps';
 import { clientConfig, effectClientConfig } from '../core/aws';
 import { createTracer, currentTraceHeader, traced, tracedHandler, type FunctionTracer } from '../core/tracing';
 import { CONSUMER_METRICS_SERVICE, type ConsumerConfig } from './config';
@@ -13,6 +16,7 @@ import { consumerFromConfig } from './consume';
 import { openAiEnricherFromEnv } from './enrich/openai';
 import { eventBridgePublisher } from './publish';
 import type { Enricher, OptionalSteps } from './routes';
+import { checkSteps } from './steps';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -43,6 +47,7 @@ export async function deployedConsumer(
   });
   const tracer = await createTracer();
   const consume = consumerFromConfig(config, {
+    extensions: checkSteps(steps, 'the steps module'),
     documents: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient(clientConfig()))),
     // Publish and PutEvents take no idempotency key: one attempt each, never repeated by the SDK.
     sns: tracer.captureAWSv3Client(new SNSClient(effectClientConfig())),

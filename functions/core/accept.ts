@@ -6,21 +6,14 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocu
 import { AWS_CALL_WORST_CASE_MS } from './aws';
 import { ConflictError, DependencyError, PayloadTooLargeError } from './errors';
 import { eventKey, type NormalizedEvent } from './event';
-import { encodeMessageBody, MESSAGE_ESCAPE_GROWTH, stringifyWithin } from './json';
-import { QUEUE_SETTINGS } from './queues';
+import { MAX_STORED_EVENT_BYTES } from './event-size';
+import { encodeMessageBody, stringifyWithin } from './json';
 import type { Route } from './routes';
 import { EVENTS_TABLE, extendExpiry, recordRetentionSeconds, type EventRecord, type EventStatus } from './table';
 
-/** Bytes the three attributes of a message can take: names, types, and an id of at most 256 characters. */
-const MAX_ATTRIBUTE_BYTES = 2_048;
 
-/**
- * The largest stored event: escaped for SQS (at most MESSAGE_ESCAPE_GROWTH times longer) and with
- * its attributes, its message still fits the route queues (QUEUE_SETTINGS.maxMessageBytes); well
- * under DynamoDB's 400 KB item limit too. The body cap's limit is derived from this
- * (MAX_BODY_BYTES_LIMIT), so that every body within the cap fits.
- */
-export const MAX_STORED_EVENT_BYTES = Math.floor((QUEUE_SETTINGS.maxMessageBytes - MAX_ATTRIBUTE_BYTES) / MESSAGE_ESCAPE_GROWTH);
+// Defined apart from the write path, so that reading the configuration loads no SDK client.
+export { MAX_STORED_EVENT_BYTES } from './event-size';
 
 /**
  * The longest an accept spends in AWS calls before it answers: the conditional put, the send, and

@@ -1,4 +1,5 @@
-import { MAX_STORED_EVENT_BYTES, type AcceptSettings } from './accept';
+import type { AcceptSettings } from './accept';
+import { MAX_STORED_EVENT_BYTES } from './event-size';
 import { ConfigurationError } from './errors';
 import { PROVIDER_NAMES, type ProviderName } from './event';
 import { PROVIDERS, type Provider } from './providers';

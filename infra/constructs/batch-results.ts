@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../../functions/core/package-root';
 import { Duration, Stack, Token, Validations, type RemovalPolicy } from 'aws-cdk-lib';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket, type IBucket } from 'aws-cdk-lib/aws-s3';
@@ -11,7 +11,7 @@ import type { ConsumerSettings } from './route-pipeline';
 import { createProviderApiKeySecret, TOGETHER_API_KEY } from './provider-api-key';
 
 /** The entry of the consumers that copy batch files (`batch.completed`, and `batch.expired` for OpenAI): the shared one plus the copy step. */
-export const BATCH_RESULTS_CONSUMER_ENTRY = fileURLToPath(new URL('../../functions/consumers/batch-results-handler.ts', import.meta.url));
+export const BATCH_RESULTS_CONSUMER_ENTRY = packageFile('functions/consumers/batch-results-handler.ts');
 
 /** How long stored results are kept unless `expirationDays` says otherwise. */
 export const DEFAULT_RESULTS_EXPIRATION_DAYS = 90;

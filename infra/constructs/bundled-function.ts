@@ -4,7 +4,7 @@ import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLev
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../../functions/core/package-root';
 import { TRACING_OFF_DEFINE } from '../../functions/core/tracing';
 import { acknowledgeGuardRule, GUARD_REASONS } from './guard';
 
@@ -23,10 +23,10 @@ export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const
  * environment-only provider, which is all Lambda needs (functions/core/env-credentials.ts).
  */
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
-  '@aws-sdk/credential-provider-node': fileURLToPath(new URL('../../functions/core/env-credentials.ts', import.meta.url)),
+  '@aws-sdk/credential-provider-node': packageFile('functions/core/env-credentials.ts'),
 };
 
-const stub = (name: string) => fileURLToPath(new URL(`../../functions/core/bundle-stubs/${name}.ts`, import.meta.url));
+const stub = (name: string) => packageFile(`functions/core/bundle-stubs/${name}.ts`);
 
 /**
  * esbuild aliases of the receiver's bundle, on top of {@link BUNDLE_ALIASES}: SDK code that its
@@ -79,11 +79,12 @@ export interface BundledFunctionProps {
    */
   readonly tracing?: boolean;
   /**
-   * esbuild aliases added to {@link BUNDLE_ALIASES} for this function's bundle alone (e.g.
-   * {@link RECEIVER_BUNDLE_ALIASES}).
-   * @default none
+   * esbuild aliases added to {@link BUNDLE_ALIASES} for this function's bundle alone: a
+   * consumer's `#steps` is pointed at the construct's `steps` module this way, and the receiver
+   * leaves out SDK code it never runs ({@link RECEIVER_BUNDLE_ALIASES}).
+   * @default - none
    */
-  readonly bundleAliases?: Readonly<Record<string, string>>;
+  readonly aliases?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -154,7 +155,7 @@ export class BundledFunction extends Construct {
         bundleAwsSDK: true,
         // esbuild comes from node_modules; bundling never needs Docker.
         forceDockerBundling: false,
-        esbuildArgs: { '--alias': Object.entries({ ...BUNDLE_ALIASES, ...props.bundleAliases }).map(([from, to]) => `${from}=${to}`) },
+        esbuildArgs: { '--alias': Object.entries({ ...BUNDLE_ALIASES, ...props.aliases }).map(([from, to]) => `${from}=${to}`) },
         // Untraced, the bundle leaves the tracing code out (functions/core/tracing.ts).
         ...(tracing ? {} : { define: { ...TRACING_OFF_DEFINE } }),
       },

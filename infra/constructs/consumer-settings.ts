@@ -3,7 +3,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { isRoute, ROUTES, type Route } from '../../functions/core/routes';
 
 /*
- * Settings for the user's own consumer steps (`functions/consumers/extensions.ts`): variables,
+ * Settings for the user's own consumer steps (the construct's `steps` module): variables,
  * secrets and grants on the consumers of chosen routes. `WebhookReceiver` exposes them as methods.
  */
 

@@ -1,3 +1,5 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type { IEventBus, Schedule } from 'aws-cdk-lib/aws-events';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -174,6 +176,15 @@ export interface WebhookReceiverProps {
    * @default 'INFO'
    */
   readonly logLevel?: FunctionLogLevel;
+  /**
+   * Your own steps: the path of a module (TypeScript or JavaScript; relative to the working
+   * directory of `cdk synth`) that exports `steps`, an object of route → list of steps
+   * (`defineSteps` and the types are in `ai-webhook-receiver/steps`). It is bundled into every
+   * route's consumer, whose steps run after the built-in ones inside the same claim on the event;
+   * give them permissions with {@link WebhookReceiver.grantToConsumers}. See docs/extending.md.
+   * @default - no steps of your own
+   */
+  readonly steps?: string;
 }
 
 /** Settings of Together polling; see {@link WebhookReceiverProps.togetherPolling}. */
@@ -206,6 +217,8 @@ export interface ReceiverSettings {
   readonly functionUrlConcurrency: number;
   /** Set only when given. */
   readonly openAiApiBaseUrl?: string;
+  /** The absolute path of the steps module, when there is one. */
+  readonly steps: string | undefined;
 }
 
 /**
@@ -258,6 +271,7 @@ export function resolveSettings(props: WebhookReceiverProps): ReceiverSettings {
     tracing: props.tracing ?? true,
     logLevel: logLevelOf(props.logLevel),
     endpoint: endpointOf(props),
+    steps: stepsModule(props.steps),
     functionUrlConcurrency: wholeNumber('functionUrlConcurrency', props.functionUrlConcurrency, DEFAULT_FUNCTION_URL_CONCURRENCY, 1, 1_000),
     ...(openAiApiBaseUrl === undefined ? {} : { openAiApiBaseUrl }),
   };
@@ -294,6 +308,17 @@ function endpointOf(props: WebhookReceiverProps): 'httpApi' | 'functionUrl' {
     throw new Error("functionUrlConcurrency applies to endpoint: 'functionUrl' only");
   }
   return endpoint;
+}
+
+/** The steps module as an absolute path, refused at synth when it is not a file. */
+function stepsModule(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  const absolute = resolve(path);
+  if (!/\.(ts|mts|js|mjs)$/.test(absolute)) throw new Error(`steps must be a .ts, .mts, .js or .mjs module that exports \`steps\`; got "${path}"`);
+  if (!existsSync(absolute) || !statSync(absolute).isFile()) {
+    throw new Error(`steps names ${absolute}, which is not a file: give the path of your steps module, relative to where \`cdk synth\` runs (e.g. 'src/steps.ts')`);
+  }
+  return absolute;
 }
 
 function logLevelOf(level: string | undefined): FunctionLogLevel {

@@ -14,6 +14,9 @@ import { BundledFunction, type FunctionLogLevel } from './bundled-function';
 import { grantItemAccess, CONSUMER_TABLE_ACTIONS } from './grants';
 import { acknowledgeGuardRule } from './guard';
 
+/** The name the consumers import their steps by (package.json `imports`; `functions/consumers/deployed.ts`). */
+export const STEPS_IMPORT = '#steps';
+
 /**
  * How long the consumer's trigger may wait to fill a batch. Events are few and someone may be
  * waiting on them (a pipeline reacting to a finished fine-tune), so the wait is kept short.
@@ -81,6 +84,8 @@ export interface RoutePipelineProps {
   readonly consumerSettings?: ConsumerSettings;
   /** The consumer's log level (see `BundledFunctionProps.logLevel`). @default 'INFO' */
   readonly logLevel?: FunctionLogLevel;
+  /** The user's steps module, bundled into the consumer as its `#steps` (see `WebhookReceiverProps.steps`). @default - none */
+  readonly steps?: string;
 }
 
 /** A consumer's timeout, memory and batch size; see {@link RoutePipelineProps.consumerSettings}. */
@@ -164,6 +169,7 @@ export class RoutePipeline extends Construct {
       removalPolicy: props.removalPolicy,
       ...(props.tracing === undefined ? {} : { tracing: props.tracing }),
       ...(props.logLevel === undefined ? {} : { logLevel: props.logLevel }),
+      ...(props.steps === undefined ? {} : { aliases: { [STEPS_IMPORT]: props.steps } }),
     });
 
     // No filter criteria: Lambda deletes messages that do not match a filter, so routing is done

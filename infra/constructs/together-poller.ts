@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../../functions/core/package-root';
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -19,7 +19,7 @@ import { grantItemAccess, POLLER_STATE_ACTIONS, RECEIVER_TABLE_ACTIONS } from '.
 import { createProviderApiKeySecret, TOGETHER_API_KEY } from './provider-api-key';
 
 /** The poller's entry: one scheduled function. */
-export const POLLER_ENTRY = fileURLToPath(new URL('../../functions/poller/handler.ts', import.meta.url));
+export const POLLER_ENTRY = packageFile('functions/poller/handler.ts');
 
 /**
  * The poller's timeout. A run stops starting work after `POLL_TIME_BUDGET_SECONDS` (default 50)

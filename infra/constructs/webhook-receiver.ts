@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { Stack } from 'aws-cdk-lib';
 import type { HttpApi, HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { Dashboard, IAlarm } from 'aws-cdk-lib/aws-cloudwatch';
@@ -13,6 +12,7 @@ import type { ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { packageFile } from '../../functions/core/package-root';
 import { retentionVariable } from '../../functions/core/config';
 import type { ProviderName } from '../../functions/core/event';
 import { ROUTES, routePascal, type Route } from '../../functions/core/routes';
@@ -36,9 +36,9 @@ import { DEFAULT_POLL_SCHEDULE, TogetherPoller } from './together-poller';
 export type { TogetherPollingProps, WebhookReceiverProps } from './receiver-settings';
 
 /** The receiver's entry: the one Lambda behind the API. */
-export const RECEIVER_ENTRY = fileURLToPath(new URL('../../functions/receiver/handler.ts', import.meta.url));
+export const RECEIVER_ENTRY = packageFile('functions/receiver/handler.ts');
 /** The consumers' entry: one file, deployed once per route with `ROUTE` set. */
-export const CONSUMER_ENTRY = fileURLToPath(new URL('../../functions/consumers/handler.ts', import.meta.url));
+export const CONSUMER_ENTRY = packageFile('functions/consumers/handler.ts');
 
 /** The AWS managed key of SNS, which encrypts the alerts topic. */
 const SNS_MANAGED_KEY_ALIAS = 'alias/aws/sns';
@@ -155,6 +155,7 @@ export class WebhookReceiver extends Construct {
         tracing: settings.tracing,
         ...(copiesResults(route) ? { consumerSettings: BATCH_RESULTS_CONSUMER } : {}),
         logLevel: settings.logLevel,
+        ...(settings.steps === undefined ? {} : { steps: settings.steps }),
       });
     }
     this.routes = routes;
@@ -210,7 +211,7 @@ export class WebhookReceiver extends Construct {
       removalPolicy,
       tracing: settings.tracing,
       logLevel: settings.logLevel,
-      bundleAliases: RECEIVER_BUNDLE_ALIASES,
+      aliases: RECEIVER_BUNDLE_ALIASES,
     });
     grantItemAccess(this.table, this.receiver.handler, RECEIVER_TABLE_ACTIONS);
     for (const route of ROUTES) routes[route].queue.grantSendMessages(this.receiver.handler);
@@ -291,7 +292,7 @@ export class WebhookReceiver extends Construct {
 
   /**
    * Calls `grant` with the consumer function of each route, for the permissions your own steps
-   * (`functions/consumers/extensions.ts`) need: `grant((consumer) => bucket.grantPut(consumer, 'evaluations/*'))`.
+   * (the `steps` module) need: `grant((consumer) => bucket.grantPut(consumer, 'evaluations/*'))`.
    */
   public grantToConsumers(routes: Route | readonly Route[], grant: (consumer: NodejsFunction, route: Route) => void): void {
     for (const route of routeList(routes, 'grantToConsumers')) grant(this.consumers[route].handler, route);

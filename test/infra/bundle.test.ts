@@ -80,8 +80,8 @@ async function synth(context: readonly string[]): Promise<{ outdir: string; func
 
 beforeAll(async () => {
   // With Together polling and batch results on, so that the poller and the results step are bundled
-  // too; and once more untraced, whose bundles leave the Tracer out.
-  const everything = ['togetherPolling=true', 'batchResults=true'];
+  // too, and a steps module of the user's; and once more untraced, whose bundles leave the Tracer out.
+  const everything = ['togetherPolling=true', 'batchResults=true', `steps=${fileURLToPath(new URL('../support/bundle-steps.ts', import.meta.url))}`];
   const [traced, untraced] = await Promise.all([synth(everything), synth([...everything, 'tracing=false'])]);
   ({ outdir, functions } = traced);
   ({ outdir: untracedOutdir, functions: untracedFunctions } = untraced);
@@ -477,6 +477,18 @@ describe('bundles from cdk synth', () => {
     expect(Item?.status).toBe('handled');
     const alerts = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: resources.alertsQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     expect(alerts.Messages?.map((message) => message.Body)).toEqual([expect.stringContaining('failed')]);
+  });
+
+  it('[PKG] consumer runs the step of the steps module given to the synth (-c steps=…) after its built-in ones', async () => {
+    const route = 'model.deployed';
+    const event = normalizedEvent({ type: route, providerType: 'model.deployed', data: { modelId: 'acme/deployed-model' } } as never);
+    await acceptedRecord({ clients, resources }, event);
+    const marks = join(outdir, 'step-marks.txt');
+
+    const result = await invokeBundle<SQSBatchResponse>(consumerFunction(route), { Records: [sqsRecord(event)] }, { STEP_MARK_FILE: marks });
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(readFileSync(marks, 'utf8')).toBe(`${event.provider}#${event.id} acme/deployed-model\n`);
   });
 
   it('consumer with EVENT_BUS_NAME puts the handled event on the bus with PutEvents', async () => {

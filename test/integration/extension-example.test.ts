@@ -9,7 +9,7 @@ import { consumerOn, eventRecord, sqsEvent } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { deliveryEvent } from '../support/gateway';
 import { startEvaluation } from '../support/my-evaluations';
-import { EXTENSIONS } from '../support/readme-extension';
+import { steps } from '../support/readme-extension';
 
 vi.mock('../support/my-evaluations', () => ({ startEvaluation: vi.fn(async () => undefined) }));
 
@@ -59,7 +59,7 @@ describe("the extension example of docs/extending.md", () => {
       const [message, ...others] = await env.drain('fine_tune.completed');
       expect(others).toEqual([]);
 
-      const consume = consumerOn(env, 'fine_tune.completed', { steps: stepsFor('fine_tune.completed', EXTENSIONS) });
+      const consume = consumerOn(env, 'fine_tune.completed', { steps: stepsFor('fine_tune.completed', steps) });
       const response = await consume(sqsEvent(toSqsRecord(message ?? {}, 'arn:aws:sqs:us-east-1:000000000000:fine-tune-completed')));
 
       expect(response.batchItemFailures).toEqual([]);

@@ -1,9 +1,9 @@
 // The "Add your own logic to a route" example of docs/extending.md, verbatim below the next line: type-checked
 // here, and run against every provider's sample by test/integration/extension-example.test.ts.
-import type { Extensions } from '../../functions/consumers/extensions';
+import { defineSteps } from 'ai-webhook-receiver/steps';
 import { startEvaluation } from './my-evaluations';
 
-export const EXTENSIONS: Extensions = {
+export const steps = defineSteps({
   'fine_tune.completed': [
     async (event, context) => {
       // Typed for this route: string | undefined. Absent when the provider does not name the
@@ -16,4 +16,4 @@ export const EXTENSIONS: Extensions = {
       await context.once('evaluation', (key) => startEvaluation({ model: modelName, idempotencyKey: key }));
     },
   ],
-};
+});

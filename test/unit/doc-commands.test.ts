@@ -115,7 +115,7 @@ function shellWords(line: string): string[][] {
 
 const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 /** npm's own commands the docs use; anything else after `npm` must be a script. */
-const NPM_BUILTINS = new Set(['install', 'i', 'ci', 'exec']);
+const NPM_BUILTINS = new Set(['install', 'i', 'ci', 'exec', 'pack']);
 /** Tools `npx` runs in the docs, besides `cdk` and `webhooks`, whose arguments are files. */
 const NPX_FILE_TOOLS = new Set(['vitest', 'tsx', 'tsc']);
 

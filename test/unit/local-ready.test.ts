@@ -34,6 +34,13 @@ describe('npm start ready message', () => {
     expect(off).not.toContain('simulate');
   });
 
+  it('[PKG] under `webhooks dev`, where the package is installed, sends the sample with the bin', () => {
+    const text = readyLines({ ...defaults, providers: ['together'], sendCommand: 'npx webhooks send' }).join('\n');
+
+    expect(text).toContain('  npx webhooks send together fine_tune.completed\n');
+    expect(text).not.toContain('npm run send');
+  });
+
   it('ends with the web console address when the console is served', () => {
     const text = readyLines({ ...defaults, providers: ['together'], consoleUrl: 'http://127.0.0.1:3000/' }).join('\n');
 

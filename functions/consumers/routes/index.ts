@@ -1,5 +1,5 @@
 import type { Route } from '../../core/routes';
-import { EXTENSIONS, type Extensions } from '../extensions';
+import type { Extensions } from '../steps';
 import { publishAlert } from './alerts';
 import type { Enricher, RouteStep } from './context';
 import { projectJob } from './jobs';
@@ -43,10 +43,10 @@ export interface OptionalSteps {
 
 /**
  * The steps a route's consumer runs: the built-in ones, the optional ones turned on, then the
- * user's (see `extensions.ts`). They take that route's events only: the consumer refuses a message
+ * user's (`extensions`, from the construct's `steps` module; see `../steps.ts`). They take that route's events only: the consumer refuses a message
  * of another route.
  */
-export function stepsFor<R extends Route>(route: R, extensions: Extensions = EXTENSIONS, optional: OptionalSteps = {}): readonly RouteStep<R>[] {
+export function stepsFor<R extends Route>(route: R, extensions: Extensions = {}, optional: OptionalSteps = {}): readonly RouteStep<R>[] {
   // The only optional step is the batch routes', so on those routes it is a step of R.
   const turnedOn =
     (route === 'batch.completed' || route === 'batch.expired') && optional.batchResults !== undefined ? [optional.batchResults as unknown as RouteStep<R>] : [];

@@ -1,6 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { OwnAppStack } from './stack';
+import { OwnAppStack } from './stack.js';
 
 // `npx cdk synth` in this folder. cdk-nag's AWS Solutions rules run over the whole app, the
 // receiver included: a finding fails the synth.

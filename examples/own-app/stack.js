@@ -1,27 +1,36 @@
+// @ts-check
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { LambdaFunction, SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { BlockPublicAccess, Bucket, BucketEncryption, type CfnBucket } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Choice, Condition, DefinitionBody, LogLevel, Pass, StateMachine, Succeed } from 'aws-cdk-lib/aws-stepfunctions';
-import type { Construct } from 'constructs';
-// The construct, imported by the package's name as from npm (here: this repository's own package.json).
+// The construct, from the installed package (package.json: the tarball of `npm pack`, or the registry).
 import { BundledFunction, WebhookReceiver } from 'ai-webhook-receiver';
 
 /**
  * Your own app with the webhook receiver in it: a Lambda function for every completed fine-tune, a
- * state machine for every completed batch, and settings for the receiver's own consumers.
+ * state machine for every completed batch, and your own step inside the receiver's consumers
+ * (steps.js) with its settings.
  */
 export class OwnAppStack extends Stack {
-  readonly receiver: WebhookReceiver;
-
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  /**
+   * @param {import('constructs').Construct} scope
+   * @param {string} id
+   * @param {import('aws-cdk-lib').StackProps} [props]
+   */
+  constructor(scope, id, props) {
     super(scope, id, props);
-    this.receiver = new WebhookReceiver(this, 'Webhooks', { eventBus: true, removalPolicy: RemovalPolicy.DESTROY });
+    /** The receiver, with your steps (steps.js) bundled into each route's consumer. */
+    this.receiver = new WebhookReceiver(this, 'Webhooks', {
+      eventBus: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+      steps: fileURLToPath(new URL('./steps.js', import.meta.url)),
+    });
 
     // ── fine_tune.completed → a Lambda function ──────────────────────────────────────────
     const evaluations = new Table(this, 'Evaluations', {
@@ -32,7 +41,7 @@ export class OwnAppStack extends Stack {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const onFineTune = new BundledFunction(this, 'OnFineTuneCompleted', {
-      entry: fileURLToPath(new URL('./handlers/fine-tune-completed.ts', import.meta.url)),
+      entry: fileURLToPath(new URL('./handlers/fine-tune-completed.js', import.meta.url)),
       description: 'Queues an evaluation of each fine-tuned model',
       timeout: Duration.seconds(10),
       environment: { EVALUATIONS_TABLE: evaluations.tableName },
@@ -72,7 +81,7 @@ export class OwnAppStack extends Stack {
     });
     this.receiver.onEvent('batch.completed', new SfnStateMachine(batches, { deadLetterQueue: undelivered, retryAttempts: 4 }));
 
-    // ── settings for your own consumer steps (functions/consumers/extensions.ts) ─────────
+    // ── settings for your own consumer steps (steps.js) ──────────────────────────────────
     const bucketSettings = { encryption: BucketEncryption.S3_MANAGED, blockPublicAccess: BlockPublicAccess.BLOCK_ALL, enforceSSL: true, removalPolicy: RemovalPolicy.DESTROY };
     const accessLogs = new Bucket(this, 'ReportsAccessLogs', bucketSettings);
     Validations.of(accessLogs).acknowledge({
@@ -88,7 +97,7 @@ export class OwnAppStack extends Stack {
     this.receiver.grantToConsumers('fine_tune.completed', (consumer) =>
       consumer.addToRolePolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [reports.arnForObjects('reports/*')] })),
     );
-    const reportsArn = `<${this.getLogicalId(reports.node.defaultChild as CfnBucket)}.Arn>`;
+    const reportsArn = `<${this.getLogicalId(/** @type {import('aws-cdk-lib/aws-s3').CfnBucket} */ (reports.node.defaultChild))}.Arn>`;
     Validations.of(this.receiver.consumers['fine_tune.completed']).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${reportsArn}/reports/*]`,
       reason: 'The consumer writes one report per job under reports/ in this bucket; the object names are known only at run time.',

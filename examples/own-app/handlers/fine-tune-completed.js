@@ -1,6 +1,6 @@
+// @ts-check
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { WebhookBusEvent } from 'ai-webhook-receiver/events';
 
 const tableName = process.env.EVALUATIONS_TABLE;
 if (tableName === undefined) throw new Error('environment variable EVALUATIONS_TABLE is required but not set');
@@ -9,8 +9,11 @@ const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 /**
  * A fine-tune finished, at any provider: queue an evaluation of the new model. EventBridge
  * delivers at least once, so the request is written once per event, keyed by the event's key.
+ *
+ * @param {import('ai-webhook-receiver/events').WebhookBusEvent<'fine_tune.completed'>} event
+ * @returns {Promise<void>}
  */
-export const handler = async (event: WebhookBusEvent<'fine_tune.completed'>): Promise<void> => {
+export const handler = async (event) => {
   const { detail } = event;
   if (detail.truncated) {
     // Over EventBridge's 256 KB: only a reference came. The whole event is in the receiver's events

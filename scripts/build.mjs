@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// `npm run build`: the package as it is installed, in dist/.
+//
+// JavaScript: esbuild bundles each entry point (the construct, the event types, the step types)
+// into ES modules with source maps, every npm package left external (aws-cdk-lib, constructs, the
+// AWS SDK, zod… resolve from the user's node_modules, one copy each), and the `webhooks` bin on its
+// own, with the packages it loads inside it but for a few (BIN_EXTERNAL). Bundling
+// rather than emitting with tsc because the sources use extensionless relative imports
+// (`moduleResolution: bundler`), which Node's ESM loader cannot run as tsc would emit them; code
+// splitting keeps each `import()` a chunk of its own, so the bin loads the SDK only in the commands
+// that use it.
+//
+// Types: `tsc --emitDeclarationOnly` (tsconfig.build.json) writes a .d.ts and a declaration map
+// per source file under dist/types/; their relative imports are then given the `.js` that Node's
+// resolution (`module: node16`/`nodenext` in a user's tsconfig) needs in an ES module.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// BUILD_OUTDIR: another folder than dist/ (the build's own test builds beside the packing one).
+const dist = process.env.BUILD_OUTDIR === undefined ? join(root, 'dist') : resolve(process.env.BUILD_OUTDIR);
+
+/** The library's entry points, by their path under dist/ without `.js`. */
+export const ENTRIES = {
+  index: 'infra/index.ts',
+  events: 'functions/core/index.ts',
+  steps: 'functions/consumers/steps.ts',
+};
+
+/**
+ * The packages the bin loads from node_modules rather than carrying inside it: esbuild (a native
+ * binary per platform) and the emulators of `webhooks dev` (dynalite, fauxqs, with their native
+ * and data files). Everything else is bundled into the bin's files, split into chunks that load
+ * only with the commands that use them: one file read instead of hundreds (zod is ~60 modules,
+ * an AWS SDK client ~300) is most of what starting a command costs.
+ */
+const BIN_EXTERNAL = new Set(['esbuild', 'dynalite', 'fauxqs']);
+
+rmSync(dist, { recursive: true, force: true });
+
+const common = { absWorkingDir: root, bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning' };
+
+// The library: every package external, so that your app, your handlers and the construct share
+// one copy of each (zod schemas, aws-cdk-lib classes).
+await build({ ...common, entryPoints: ENTRIES, outdir: dist, packages: 'external', chunkNames: 'chunks/[name]-[hash]' });
+
+await build({
+  ...common,
+  entryPoints: { webhooks: 'local/bin.ts' },
+  outdir: join(dist, 'bin'),
+  // The ES module builds of the packages that have them (the AWS SDK's), which esbuild tree-shakes,
+  // minified: less to compile at each start. The source maps keep the stack traces readable.
+  mainFields: ['module', 'main'],
+  minify: true,
+  // The inlined CommonJS packages require() Node built-ins: esbuild needs a real `require` in module
+  // scope for that (as in the Lambda bundles, infra/constructs/bundled-function.ts).
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  chunkNames: 'chunks/[name]-[hash]',
+  plugins: [
+    {
+      name: 'external-but-inline',
+      setup(on) {
+        on.onResolve({ filter: /^[^./#]/ }, (args) => {
+          const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : (args.path.split('/')[0] ?? args.path);
+          return BIN_EXTERNAL.has(name) ? { path: args.path, external: true } : undefined;
+        });
+      },
+    },
+  ],
+});
+
+const bin = join(dist, 'bin', 'webhooks.js');
+writeFileSync(bin, `#!/usr/bin/env node\n${readFileSync(bin, 'utf8')}`);
+chmodSync(bin, 0o755);
+
+try {
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(dist, 'types')], { stdio: 'inherit' });
+} catch {
+  // tsc printed its errors.
+  process.exit(1);
+}
+addJsExtensions(join(dist, 'types'));
+
+/** Rewrites `from './x'` in every .d.ts under `dir` to `./x.js` (or `./x/index.js` for a folder). */
+function addJsExtensions(dir) {
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) {
+      addJsExtensions(path);
+    } else if (entry.endsWith('.d.ts')) {
+      const text = readFileSync(path, 'utf8').replace(/((?:from|import)\s*\(?\s*')(\.{1,2}\/[^']*)(')/g, (whole, before, specifier, after) => {
+        if (/\.(js|json)$/.test(specifier)) return whole;
+        const target = join(dirname(path), specifier);
+        if (existsSync(`${target}.d.ts`)) return `${before}${specifier}.js${after}`;
+        if (existsSync(join(target, 'index.d.ts'))) return `${before}${specifier}/index.js${after}`;
+        throw new Error(`${path}: cannot resolve '${specifier}' to a declaration file`);
+      });
+      writeFileSync(path, text);
+    }
+  }
+}
