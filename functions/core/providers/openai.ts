@@ -20,7 +20,7 @@ const Envelope = z.looseObject({
  * - `video.*`: a video generation, which no route models;
  * - `safety.*`: notices about the organization's use, for people rather than pipelines.
  * They are accepted, recorded and logged like any event, and a user's own step can take them on
- * `other` (see `extensions.ts`).
+ * `other` (docs/extending.md, "Add your own logic to a route").
  */
 export const OPENAI_EVENT_ROUTES = {
   'fine_tuning.job.succeeded': 'fine_tune.completed',
