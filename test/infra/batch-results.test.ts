@@ -199,7 +199,7 @@ describe('batch results: cdk-nag', () => {
     ['without polling', { batchResults: true }],
     ['with polling', { batchResults: true, togetherPolling: { enabled: true } }],
   ] as const)('leave no unacknowledged finding %s', (name, receiver) => {
-    const app = testApp({ outdir: join(outdir, name.replace(/ /g, '-')) });
+    const app = testApp({ outdir: join(outdir, name.replace(/ /g, '-')), validate: true });
     testStack({ receiver }, app);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 
