@@ -37,10 +37,14 @@ afterAll(() => {
   rmSync(outdir, { recursive: true, force: true });
 });
 
-/** An app with the `cdk.json` context, checked by the bundled AWS Control Tower proactive controls. */
-function guardedApp(name: string): App {
+/**
+ * An app with the `cdk.json` context, checked by the bundled AWS Control Tower proactive controls,
+ * and by CDK's CloudFormation validation unless `cfnValidation` is false.
+ */
+function guardedApp(name: string, cfnValidation = true): App {
   return new App({
     outdir: join(outdir, name),
+    builtinCloudFormationValidation: cfnValidation,
     context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] },
     policyValidationBeta1: [new CfnGuardValidator()],
   });
@@ -121,7 +125,7 @@ describe('AWS Control Tower proactive controls (cfn-guard)', () => {
   });
 
   it('fail the synth of a stack with a finding (the check is live)', () => {
-    const app = guardedApp('bare');
+    const app = guardedApp('bare', false);
     new Queue(new Stack(app, 'Bare'), 'Plain');
 
     expect(() => app.synth()).toThrow(/CT\.SQS\.PR\.1.*\n.*Bare\/Plain/);
