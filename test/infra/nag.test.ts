@@ -112,3 +112,21 @@ describe('cdk-nag AWS Solutions checks', () => {
     }
   });
 });
+
+describe('cdk-nag AWS Solutions checks with batch results', () => {
+  it.each([
+    ['without polling', { batchResults: true }],
+    ['with polling', { batchResults: true, togetherPolling: { enabled: true } }],
+  ] as const)('leave no unacknowledged finding %s', (name, receiver) => {
+    const app = testApp({ outdir: join(outdir, `results-${name.replace(/ /g, '-')}`), validate: true });
+    testStack({ receiver }, app);
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+    const assembly = app.synth();
+
+    const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8')) as {
+      pluginReports: { violations: { ruleName: string }[] }[];
+    };
+    expect(report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName))).toEqual([]);
+  });
+});
