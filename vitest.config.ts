@@ -5,7 +5,7 @@ const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 export default defineConfig({
   // The package's own names resolve to its sources here, as in tsconfig.json `paths`: `npm test`
-  // runs from sources; the test of the installed package builds and packs it (test/infra/package.test.ts).
+  // runs from sources; the test of the installed package builds and packs it (test/package/installed.test.ts).
   resolve: {
     alias: [
       { find: /^ai-webhook-receiver$/, replacement: source('./infra/index.ts') },

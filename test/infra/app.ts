@@ -12,10 +12,17 @@ export function cdkJsonContext(): Record<string, unknown> {
 /**
  * An app with the `cdk.json` context. Without `bundle`, NodejsFunction skips esbuild (the
  * templates are the same; only the asset contents differ), which keeps template tests fast.
+ *
+ * Without `validate`, synthesis leaves out CDK's built-in CloudFormation validation (a linter that
+ * `@aws-cdk/core:validateAgainstDefaultRules` in cdk.json turns into errors): it costs about 4 s
+ * of CPU per synthesis and checks nothing a template assertion reads. The tests that read the
+ * validation report (cdk-nag, Control Tower, the bundle smoke test's `cdk synth`, the installed
+ * package) keep it, for the default stack and for every option on.
  */
-export function testApp(options: { bundle?: boolean; outdir?: string } = {}): App {
+export function testApp(options: { bundle?: boolean; outdir?: string; validate?: boolean } = {}): App {
   return new App({
     ...(options.outdir === undefined ? {} : { outdir: options.outdir }),
+    builtinCloudFormationValidation: options.validate ?? false,
     context: { ...cdkJsonContext(), ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
   });
 }

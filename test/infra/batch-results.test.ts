@@ -1,11 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CfnWaitConditionHandle, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnWaitConditionHandle, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
-import { AwsSolutionsChecks } from 'cdk-nag';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PROVIDER_NAMES } from '../../functions/core/event';
 import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { ROUTES } from '../../functions/core/routes';
@@ -185,29 +181,5 @@ describe('batch results: grants and the consumer', () => {
     expect(receiverPropsFromContext(context({ batchResults: 'false' })).batchResults).toBeUndefined();
     expect(() => receiverPropsFromContext(context({ batchResults: 'yes' }))).toThrow(/batchResults must be true or false/);
     expect(() => receiverPropsFromContext(context({ batchResultsExpirationDays: '30' }))).toThrow(/add -c batchResults=true/);
-  });
-});
-
-describe('batch results: cdk-nag', () => {
-  let outdir: string;
-  beforeAll(() => {
-    outdir = mkdtempSync(join(tmpdir(), 'webhooks-nag-results-'));
-  });
-  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
-
-  it.each([
-    ['without polling', { batchResults: true }],
-    ['with polling', { batchResults: true, togetherPolling: { enabled: true } }],
-  ] as const)('leave no unacknowledged finding %s', (name, receiver) => {
-    const app = testApp({ outdir: join(outdir, name.replace(/ /g, '-')) });
-    testStack({ receiver }, app);
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-
-    const assembly = app.synth();
-
-    const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8')) as {
-      pluginReports: { violations: { ruleName: string }[] }[];
-    };
-    expect(report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName))).toEqual([]);
   });
 });

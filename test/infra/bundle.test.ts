@@ -62,13 +62,17 @@ let secretsManager: Server;
 let openAiKey = ' ';
 const OPENAI_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:openai-api-key-AbCdEf';
 
-/** `cdk synth` as an operator runs it, with cdk.json, infra/app.ts, cdk-nag and local esbuild bundling; the template's functions. */
-async function synth(context: readonly string[]): Promise<{ outdir: string; functions: TemplateFunction[] }> {
+/**
+ * `cdk synth` as an operator runs it, with cdk.json, infra/app.ts, cdk-nag and local esbuild
+ * bundling; the template's functions. `validate: false` leaves CDK's CloudFormation validation out
+ * (its own switch, CDK_VALIDATION), for a variant whose templates other tests validate.
+ */
+async function synth(context: readonly string[], validate = true): Promise<{ outdir: string; functions: TemplateFunction[] }> {
   const root = mkdtempSync(join(tmpdir(), 'webhooks-synth-'));
   const contextArgs = context.flatMap((entry) => ['--context', entry]);
   await run(process.execPath, [cdkCli, 'synth', '--quiet', '--no-notices', ...contextArgs, '--output', root], {
     cwd: repoRoot,
-    env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+    env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', ...(validate ? {} : { CDK_VALIDATION: 'false' }) },
     maxBuffer: 16 * 1024 * 1024,
   });
   const template = JSON.parse(readFileSync(join(root, `${DEFAULT_STACK_NAME}.template.json`), 'utf8')) as {
@@ -80,9 +84,10 @@ async function synth(context: readonly string[]): Promise<{ outdir: string; func
 
 beforeAll(async () => {
   // With Together polling and batch results on, so that the poller and the results step are bundled
-  // too, and a steps module of the user's; and once more untraced, whose bundles leave the Tracer out.
+  // too, and a steps module of the user's; and once more untraced, whose bundles leave the Tracer out
+  // (the traced synth beside it and test/infra/control-tower.test.ts, untraced, validate its resources).
   const everything = ['togetherPolling=true', 'batchResults=true', `steps=${fileURLToPath(new URL('../support/bundle-steps.ts', import.meta.url))}`];
-  const [traced, untraced] = await Promise.all([synth(everything), synth([...everything, 'tracing=false'])]);
+  const [traced, untraced] = await Promise.all([synth(everything), synth([...everything, 'tracing=false'], false)]);
   ({ outdir, functions } = traced);
   ({ outdir: untracedOutdir, functions: untracedFunctions } = untraced);
   emulators = await startEmulators({ dynamodbPort: 0, sqsPort: 0 });

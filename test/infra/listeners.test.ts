@@ -7,7 +7,15 @@ import type { WebhookListener } from '../../infra/constructs/listeners';
 import { receiverPropsFromContext } from '../../infra/stack';
 import { arnOf, logicalId, ref, testStack } from './app';
 
+/** The stack with these listeners, synthesized once per set for the tests that only read it. */
+const synthesized = new Map<string, ReturnType<typeof synthesize>>();
 function listenerStack(listeners: readonly string[] = ['alice', 'bob']) {
+  const key = listeners.join(',');
+  const found = synthesized.get(key) ?? synthesize(listeners);
+  synthesized.set(key, found);
+  return found;
+}
+function synthesize(listeners: readonly string[]) {
   const stack = testStack({ receiver: { eventBus: true, listeners } });
   const template = Template.fromStack(stack);
   const listener = (name: string) => stack.webhooks.listeners?.listeners.get(name) as WebhookListener;

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { App, CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -21,7 +21,7 @@ beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'webhooks-nag-'));
   // As infra/app.ts does: the AWS Solutions pack over the whole app. With Together polling and the
   // event bus and a listener on, so that the optional resources are checked too (they only add to the default stack).
-  app = testApp({ outdir });
+  app = testApp({ outdir, validate: true });
   stack = testStack({ receiver: { togetherPolling: { enabled: true }, eventBus: true, listeners: ['alice'] } }, app);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 });
@@ -56,8 +56,19 @@ describe('cdk-nag AWS Solutions checks', () => {
     expect(report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName))).toEqual([]);
   });
 
+  it('[CPU] fail the synth of a template CloudFormation rejects, as a deploy does; the apps of template-only tests leave that check out', () => {
+    const synthOf = (validate: boolean) => {
+      const bare = testApp({ outdir: join(outdir, `schema-${validate}`), validate });
+      new CfnResource(new Stack(bare, 'Bare'), 'Plain', { type: 'AWS::SQS::Queue', properties: { MessageRetentionPeriod: 'forever' } });
+      return () => bare.synth();
+    };
+
+    expect(synthOf(true)).toThrow(/MessageRetentionPeriod: 'forever' is not of type 'integer' \(CloudFormation Validate\)/);
+    expect(synthOf(false)).not.toThrow();
+  });
+
   it("leave no unacknowledged finding with endpoint: 'functionUrl', and acknowledge nothing more for it", () => {
-    const leanApp = testApp({ outdir: join(outdir, 'lean') });
+    const leanApp = testApp({ outdir: join(outdir, 'lean'), validate: true });
     const lean = testStack({ receiver: { endpoint: 'functionUrl' } }, leanApp);
     Validations.of(leanApp).addPlugins(new AwsSolutionsChecks(leanApp));
 
@@ -99,5 +110,23 @@ describe('cdk-nag AWS Solutions checks', () => {
       expect(acknowledgements(fn.tracingPolicy).has('AwsSolutions-IAM5[Resource::*]')).toBe(true);
       expect(acknowledgements(fn.role).has('AwsSolutions-IAM5[Resource::*]')).toBe(false);
     }
+  });
+});
+
+describe('cdk-nag AWS Solutions checks with batch results', () => {
+  it.each([
+    ['without polling', { batchResults: true }],
+    ['with polling', { batchResults: true, togetherPolling: { enabled: true } }],
+  ] as const)('leave no unacknowledged finding %s', (name, receiver) => {
+    const app = testApp({ outdir: join(outdir, `results-${name.replace(/ /g, '-')}`), validate: true });
+    testStack({ receiver }, app);
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+    const assembly = app.synth();
+
+    const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8')) as {
+      pluginReports: { violations: { ruleName: string }[] }[];
+    };
+    expect(report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName))).toEqual([]);
   });
 });

@@ -8,11 +8,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_NAMES } from '../../ops/local-names';
+import { describeBuild } from './build-checks';
 
 /**
  * The package as a user gets it: `npm pack` (which builds it), the tarball installed into a fresh
  * project with aws-cdk-lib, constructs and cdk-nag beside it and nothing else (no TypeScript, no
  * tsx), and examples/own-app, a plain JavaScript CDK app with a steps module, copied into it.
+ * The build that packing made is checked here too (./build-checks.ts): one build per run.
  */
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -113,6 +115,8 @@ describe('the installed package', () => {
     }
   }, 120_000);
 });
+
+describeBuild(() => join(project, 'node_modules', 'ai-webhook-receiver'));
 
 /** Everything the process printed until its ready line; fails if it exits first, or is not ready in 60 s. */
 function readyOutput(child: ChildProcess): Promise<string> {

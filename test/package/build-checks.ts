@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * `npm run build`: what an installed copy of the package runs, JavaScript with its declarations
+ * and source maps in dist/, and a bin that plain `node` runs.
+ */
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const run = promisify(execFile);
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, string | { types: string; default: string }>;
+  bin: Record<string, string>;
+  types: string;
+};
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]));
+}
+
+/** The files a module loads before it runs: itself, its static imports and theirs, never its `import()`s. */
+function staticFiles(file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  for (const match of readFileSync(file, 'utf8').matchAll(/(?:^|[;}\n])\s*(?:import|export)\s*(?:[^;"'()]*?\sfrom\s*)?["'](\.{1,2}\/[^"']+)["']/g)) {
+    staticFiles(resolve(dirname(file), match[1] as string), seen);
+  }
+  return seen;
+}
+
+/** Strings only the code of the DynamoDB client, the SQS client, the console server and esbuild's API hold. */
+const HEAVY = ['DynamoDB_20120810', 'AmazonSQS', 'console-token', 'esbuild'];
+
+/**
+ * `npm run build`'s output, checked where a user gets it: `packageDir` is the installed package
+ * (test/package/installed.test.ts packs it, which builds it, and installs the tarball), so one
+ * build serves both, and the imports of its files resolve from the user's node_modules.
+ */
+export function describeBuild(packageDir: () => string): void {
+  /** A path of package.json (`./dist/…`) in the build under test. */
+  const built = (path: string) => join(packageDir(), path);
+  const out = () => join(packageDir(), 'dist');
+
+  describe('npm run build', () => {
+    it('[PKG] emits the JavaScript, its source map and the declarations of every export, bin and types', () => {
+      const targets = Object.values(manifest.exports).flatMap((target) => (typeof target === 'string' ? [] : [target.default, target.types]));
+      const files = [...targets, ...Object.values(manifest.bin), manifest.types];
+
+      const missing = files.filter((file) => !existsSync(built(file)));
+      const withoutMap = files.filter((file) => file.endsWith('.js') && !existsSync(`${built(file)}.map`));
+
+      expect(targets.length).toBeGreaterThanOrEqual(6);
+      expect({ missing, withoutMap }).toEqual({ missing: [], withoutMap: [] });
+    });
+
+    it('[PKG] gives every relative import of the declarations the .js extension Node resolution needs', () => {
+      const declarations = filesUnder(join(out(), 'types')).filter((file) => file.endsWith('.d.ts'));
+
+      const extensionless = declarations.flatMap((file) =>
+        [...readFileSync(file, 'utf8').matchAll(/(?:from|import\()\s*'(\.{1,2}\/[^']*)'/g)].map((match) => match[1] as string).filter((specifier) => !specifier.endsWith('.js')).map((specifier) => `${file}: ${specifier}`),
+      );
+
+      expect(declarations.length).toBeGreaterThan(20);
+      expect(extensionless).toEqual([]);
+    });
+
+    it('[PKG] has a bin that plain node runs, printing the help of every command', async () => {
+      const { stdout } = await run(process.execPath, [built(manifest.bin.webhooks as string), '--help'], { env: { PATH: process.env.PATH ?? '' } });
+
+      expect(stdout).toContain('Usage: webhooks [options] [command]');
+      expect(stdout).toMatch(/^ {2}console \[options\] +serve the web console/m);
+      expect(stdout).toMatch(/^ {2}dev \[options\] +/m);
+    });
+
+    it('[PKG] loads no AWS SDK client, console server or esbuild before a command runs, only in the commands that use them', () => {
+      const bin = built(manifest.bin.webhooks as string);
+      const loaded = staticFiles(bin);
+      const all = filesUnder(dirname(bin)).filter((file) => file.endsWith('.js'));
+      const holding = (files: Iterable<string>) => HEAVY.filter((marker) => [...files].some((file) => readFileSync(file, 'utf8').includes(marker)));
+
+      expect(loaded.size).toBeGreaterThan(1);
+      expect(holding(loaded)).toEqual([]);
+      // They are in the bin's files all the same, loaded by `import()` when a command runs.
+      expect(holding(all)).toEqual(HEAVY);
+    });
+
+    it('[PKG] has a construct entry that plain node imports, finding the function sources from dist/', async () => {
+      const script = "const m = await import(process.argv[1]); console.log(typeof m.WebhookReceiver, typeof m.defineSteps, m.ROUTES.length > 0);";
+
+      const { stdout } = await run(process.execPath, ['--input-type=module', '--eval', script, built(manifest.exports['.'] === undefined || typeof manifest.exports['.'] === 'string' ? 'missing' : manifest.exports['.'].default)]);
+
+      expect(stdout.trim()).toBe('function function true');
+    });
+  });
+}
