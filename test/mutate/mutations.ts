@@ -1,5 +1,5 @@
 /**
- * The mutations `npm run mutate` applies, one at a time. Each is a single realistic mistake (an
+ * The mutations `npm run mutate:smoke` applies, one at a time. Each is a single realistic mistake (an
  * operator, a constant, a map entry) that the named test files must catch. Snippets are kept
  * short so that they survive refactoring around them; when one no longer matches exactly once,
  * the run reports it as not applicable and it needs refreshing here. Mutations must stay valid

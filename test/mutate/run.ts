@@ -1,15 +1,15 @@
 /**
- * `npm run mutate`: a mutation check of the core modules. Each mutation of {@link MUTATIONS} is
+ * `npm run mutate:smoke`: a mutation check of the core modules. Each mutation of {@link MUTATIONS} is
  * one realistic single change (an operator, a constant, a map entry); it is applied to a copy of
  * the project in a temporary directory, never to the working tree, and the test files named with
  * it run one after another until one fails (killed) or all pass (survived). A mutation whose
  * snippet is not found exactly once in its file is "not applicable": the code moved on and the
  * snippet needs refreshing. It is reported and counted apart, never as killed.
  *
- *   npm run mutate                    every mutation, after a baseline run of the files they use
- *   npm run mutate -- --list          names, files and whether each snippet still applies
- *   npm run mutate -- --only a,b      just these (repeatable)
- *   npm run mutate -- --no-baseline   skip the unmutated run of the test files
+ *   npm run mutate:smoke                    every mutation, after a baseline run of the files they use
+ *   npm run mutate:smoke -- --list          names, files and whether each snippet still applies
+ *   npm run mutate:smoke -- --only a,b      just these (repeatable)
+ *   npm run mutate:smoke -- --no-baseline   skip the unmutated run of the test files
  *
  * Exits 1 when the score (killed / (killed + survived)) is below {@link MIN_SCORE_PERCENT}, or
  * when the unmutated tests fail; 2 on a usage error.
@@ -160,11 +160,11 @@ async function main(): Promise<number> {
       },
     }));
   } catch (error) {
-    console.error(`${(error as Error).message}\nusage: npm run mutate [-- --list] [--only name[,name]] [--no-baseline]`);
+    console.error(`${(error as Error).message}\nusage: npm run mutate:smoke [-- --list] [--only name[,name]] [--no-baseline]`);
     return 2;
   }
   if (values.help) {
-    console.log('usage: npm run mutate [-- --list] [--only name[,name]] [--no-baseline]');
+    console.log('usage: npm run mutate:smoke [-- --list] [--only name[,name]] [--no-baseline]');
     return 0;
   }
   const names = new Set(MUTATIONS.map((mutation) => mutation.name));
