@@ -1,6 +1,6 @@
 import * as z from '../zod';
 import { text } from './fields';
-import { defineProvider, pickSubject, toSeconds } from './types';
+import { defineProvider, pickSubject, toSeconds, STANDARD_WEBHOOKS_SPEC } from './types';
 
 const Envelope = z.looseObject({
   id: z.string(),
@@ -95,9 +95,7 @@ export const ID_ONLY_DATA = {
 
 export const openai = defineProvider({
   name: 'openai',
-  signatureSchemes: {
-    standard: { scheme: 'standard', signatureHeader: 'webhook-signature', timestampHeader: 'webhook-timestamp', idHeader: 'webhook-id' },
-  },
+  signatureSchemes: { standard: STANDARD_WEBHOOKS_SPEC },
   defaultSignatureScheme: 'standard',
   secretEnv: 'OPENAI_WEBHOOK_SECRET',
   developmentSecret: 'whsec_ZGV2LW9wZW5haS13ZWJob29rLXNlY3JldC0zMmIh',

@@ -3,7 +3,7 @@ import type { DataCheckpoint } from '../data';
 import { parseTrainingLog } from '../training-log';
 import { errorText, fieldsOf, text, type Fields } from './fields';
 import { REPLICATE_SAMPLES } from './replicate-samples';
-import { defineProvider, pickSubject, toSeconds } from './types';
+import { defineProvider, pickSubject, toSeconds, STANDARD_WEBHOOKS_SPEC } from './types';
 
 const time = z.optional(z.nullable(z.union([z.number(), z.string()])));
 
@@ -92,9 +92,7 @@ function checkpoints(training: Fields): DataCheckpoint[] | undefined {
  */
 export const replicate = defineProvider({
   name: 'replicate',
-  signatureSchemes: {
-    standard: { scheme: 'standard', signatureHeader: 'webhook-signature', timestampHeader: 'webhook-timestamp', idHeader: 'webhook-id' },
-  },
+  signatureSchemes: { standard: STANDARD_WEBHOOKS_SPEC },
   defaultSignatureScheme: 'standard',
   secretEnv: 'REPLICATE_WEBHOOK_SECRET',
   developmentSecret: 'whsec_ZGV2LXJlcGxpY2F0ZS13ZWJob29rLXNlY3JldC0zMiE=',

@@ -1,6 +1,6 @@
 import * as z from '../zod';
 import { ID_ONLY_DATA, ID_ONLY_ROUTES, idOnlySamples } from './openai';
-import { defineProvider, pickSubject, toSeconds } from './types';
+import { defineProvider, pickSubject, STANDARD_WEBHOOKS_SPEC, toSeconds } from './types';
 
 const Envelope = z.looseObject({
   type: z.string(),
@@ -16,10 +16,7 @@ export const standard = defineProvider({
   name: 'standard',
   signatureSchemes: {
     standard: {
-      scheme: 'standard',
-      signatureHeader: 'webhook-signature',
-      timestampHeader: 'webhook-timestamp',
-      idHeader: 'webhook-id',
+      ...STANDARD_WEBHOOKS_SPEC,
       // Svix, where the scheme comes from, still sends its own brand of the same headers.
       alternateHeaders: { signatureHeader: 'svix-signature', timestampHeader: 'svix-timestamp', idHeader: 'svix-id' },
     },

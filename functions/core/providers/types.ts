@@ -22,6 +22,14 @@ export interface EnvelopeFacts {
   readonly providerData: unknown;
 }
 
+/** Standard Webhooks' headers, as OpenAI and Replicate send them (`standard` also reads Svix's brand of them). */
+export const STANDARD_WEBHOOKS_SPEC: SignatureSpec = {
+  scheme: 'standard',
+  signatureHeader: 'webhook-signature',
+  timestampHeader: 'webhook-timestamp',
+  idHeader: 'webhook-id',
+};
+
 /** A sample delivery body of one provider type, for the sample sender, tests and benchmarks. */
 export type SampleBuilder = (input: { id: string; nowSeconds: number }) => Record<string, unknown>;
 
