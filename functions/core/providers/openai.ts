@@ -110,18 +110,9 @@ export const openai = defineProvider({
     providerData: envelope.data,
   }),
   data: ID_ONLY_DATA,
+  // One sample per routed type, and one of each kind that goes to `other`.
   samples: idOnlySamples(
-    [
-      'fine_tuning.job.succeeded',
-      'fine_tuning.job.failed',
-      'fine_tuning.job.cancelled',
-      'batch.completed',
-      'batch.failed',
-      'batch.cancelled',
-      'batch.expired',
-      'eval.run.succeeded',
-      'response.completed',
-    ],
+    [...Object.keys(ID_ONLY_ROUTES), 'eval.run.succeeded', 'response.completed'],
     (id) => id,
   ),
 });

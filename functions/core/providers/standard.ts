@@ -39,16 +39,5 @@ export const standard = defineProvider({
   },
   // Shaped like OpenAI's events: only the object's id, nothing else mapped or guessed.
   data: ID_ONLY_DATA,
-  samples: idOnlySamples(
-    [
-      'fine_tuning.job.succeeded',
-      'fine_tuning.job.failed',
-      'fine_tuning.job.cancelled',
-      'batch.completed',
-      'batch.failed',
-      'batch.expired',
-      'batch.cancelled',
-    ],
-    (id) => `evt_${id}`,
-  ),
+  samples: idOnlySamples(Object.keys(ID_ONLY_ROUTES), (id) => `evt_${id}`),
 });
