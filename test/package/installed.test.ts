@@ -12,8 +12,9 @@ import { describeBuild } from './build-checks';
 
 /**
  * The package as a user gets it: `npm pack` (which builds it), the tarball installed into a fresh
- * project with aws-cdk-lib, constructs and cdk-nag beside it and nothing else (no TypeScript, no
- * tsx), and examples/own-app, a plain JavaScript CDK app with a steps module, copied into it.
+ * project with aws-cdk-lib and constructs beside it and nothing else (no TypeScript, no tsx), and
+ * examples/own-app, a plain JavaScript CDK app with a steps module, copied into it. The example's
+ * own app.js runs cdk-nag, which its package.json lists: that test installs cdk-nag first.
  * The build that packing made is checked here too (./build-checks.ts): one build per run.
  */
 
@@ -37,7 +38,7 @@ beforeAll(async () => {
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'own-app', private: true, type: 'module' }));
   await run(
     npm,
-    ['install', '--prefer-offline', '--no-audit', '--no-fund', join(workdir, packed?.filename ?? 'missing.tgz'), `aws-cdk-lib@${version('aws-cdk-lib')}`, `constructs@${version('constructs')}`, `cdk-nag@${version('cdk-nag')}`],
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', join(workdir, packed?.filename ?? 'missing.tgz'), `aws-cdk-lib@${version('aws-cdk-lib')}`, `constructs@${version('constructs')}`],
     { cwd: project, maxBuffer: 64 * 1024 * 1024 },
   );
   const example = join(repoRoot, 'examples', 'own-app');
@@ -57,18 +58,22 @@ describe('the installed package', () => {
     expect(['typescript', 'tsx', 'ts-node'].filter((name) => existsSync(join(project, 'node_modules', name)))).toEqual([]);
   });
 
-  it('[PKG] synthesizes the JavaScript app with its step bundled into the consumers and no cdk-nag finding', async () => {
-    const outdir = join(workdir, 'cdk.out');
+  it('[PKG] synthesizes a plain JavaScript app with only aws-cdk-lib and constructs beside the package, its step bundled into the consumer of its route', async () => {
+    const { dependencies } = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(dependencies).sort()).toEqual(['ai-webhook-receiver', 'aws-cdk-lib', 'constructs']);
+    const outdir = join(workdir, 'cdk.out.plain');
+    writeFileSync(
+      join(project, 'plain-app.js'),
+      "import { App } from 'aws-cdk-lib';\nimport { OwnAppStack } from './stack.js';\nconst app = new App();\nnew OwnAppStack(app, 'OwnApp');\n",
+    );
 
     // As `cdk synth` runs the app: its output directory, and asset paths in the template's metadata.
-    await run(process.execPath, ['app.js'], {
+    await run(process.execPath, ['plain-app.js'], {
       cwd: project,
       env: { ...userEnv, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-asset-metadata': true }) },
       maxBuffer: 64 * 1024 * 1024,
     });
 
-    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: { violations: { ruleName: string }[] }[] };
-    expect(report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName))).toEqual([]);
     const template = JSON.parse(readFileSync(join(outdir, 'OwnApp.template.json'), 'utf8')) as {
       Resources: Record<string, { Type: string; Properties: { Environment?: { Variables?: Record<string, unknown> } }; Metadata?: Record<string, string> }>;
     };
@@ -76,6 +81,22 @@ describe('the installed package', () => {
     const bundle = readFileSync(join(outdir, consumer?.Metadata?.['aws:asset:path'] ?? 'missing', 'index.mjs'), 'utf8');
     // The step of steps.js, inside the consumer of its route.
     expect(bundle).toContain('evaluationRequests');
+  }, 300_000);
+
+  it('[PKG] synthesizes examples/own-app, cdk-nag installed as its package.json lists it, with no cdk-nag finding', async () => {
+    await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', `cdk-nag@${version('cdk-nag')}`], { cwd: project, maxBuffer: 64 * 1024 * 1024 });
+    const outdir = join(workdir, 'cdk.out.nag');
+
+    // The rules read the construct tree, not the bundles: bundling is left out of this synth.
+    await run(process.execPath, ['app.js'], {
+      cwd: project,
+      env: { ...userEnv, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [] }) },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: { violations: { ruleName: string }[] }[] };
+    expect(report.pluginReports.length).toBeGreaterThan(0);
+    expect(report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName))).toEqual([]);
   }, 300_000);
 
   it('[PKG] runs `npx webhooks --help` with plain node', async () => {
