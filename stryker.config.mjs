@@ -11,7 +11,7 @@
 export default {
   testRunner: 'vitest',
   // MUTATE_TESTS=unit: the unit tests only, a quick first pass (integration tests take about 20 s a mutant here).
-  vitest: { configFile: process.env.MUTATE_TESTS === 'unit' ? 'test/mutate/vitest.unit.config.ts' : 'vitest.config.ts', related: true },
+  vitest: { configFile: process.env.MUTATE_TESTS === 'unit' ? 'test/mutate/vitest.unit.config.ts' : 'test/mutate/vitest.all.config.ts', related: true },
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },

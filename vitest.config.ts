@@ -1,7 +1,18 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+/**
+ * Test files share their module graph within each worker (`isolate: false`): the AWS SDK,
+ * aws-cdk-lib, zod and the emulators load once per worker instead of once per file, which halves
+ * the suite's CPU time. Each file still starts and stops its own emulators, servers and stacks.
+ * Isolated: the installed package's test, which runs its own processes, and these, which replace a
+ * module (`vi.mock`), keep module-level state of the one they test, or spawn commands against
+ * ports they expect free.
+ */
+const SHARED = ['test/**/*.test.ts'];
+const ISOLATED = ['test/package/**/*.test.ts', 'test/unit/verify-constant-time.test.ts', 'test/unit/sdk-tracing.test.ts', 'test/unit/readme-captures.test.ts'];
 
 export default defineConfig({
   // The package's own names resolve to its sources here, as in tsconfig.json `paths`: `npm test`
@@ -14,7 +25,6 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     environment: 'node',
     // Integration tests start real emulators; give them room on a 2-core machine.
     testTimeout: 30_000,
@@ -24,5 +34,9 @@ export default defineConfig({
     // "Node >= 22 from 2027" notice once in each: about 30 copies per run. This is the SDK's own
     // switch for it; README's quick start says which Node versions are supported and why.
     env: { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      { extends: true, test: { name: 'shared', include: SHARED, exclude: [...configDefaults.exclude, ...ISOLATED], isolate: false } },
+      { extends: true, test: { name: 'isolated', include: ISOLATED } },
+    ],
   },
 });
