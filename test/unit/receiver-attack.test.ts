@@ -89,10 +89,7 @@ describe('the receiver refuses hostile deliveries and accepts nothing', () => {
     expect(accepted).toEqual([]);
   });
 
-  it.each([
-    ['together', 'x-together-timestamp'],
-    ['openai', 'webhook-timestamp'],
-  ] as const)('[ATTACK] a %s delivery signed more than the tolerance ago (a captured one replayed late) is refused with 401 and nothing is accepted', async (provider) => {
+  it.each(['together', 'openai'] as const)('[ATTACK] a %s delivery signed more than the tolerance ago (a captured one replayed late) is refused with 401 and nothing is accepted', async (provider) => {
     const { receiver, accepted } = receiverUnderAttack();
 
     const answer = await receiver(arriving(signed(provider, { nowSeconds: NOW_SECONDS - TIMESTAMP_TOLERANCE_SECONDS - 1 })));
