@@ -150,3 +150,49 @@ describe('redrive by copy', () => {
     expect(deleted(calls)).toEqual(['receipt-0', 'receipt-1', 'receipt-2']);
   });
 });
+
+describe('jobs list window', () => {
+  const HOUR_MS = 3_600_000;
+  const at = (ms: number) => new Date(NOW_MS - ms).toISOString();
+  const today = at(0).slice(0, 10);
+  const yesterday = at(24 * HOUR_MS).slice(0, 10);
+  /** Each job with the days its index lists it on (a job updated on two days is listed on both). */
+  const jobs = [
+    { pk: 'together#ft-both', updatedAt: at(HOUR_MS / 2), days: [today, yesterday] },
+    { pk: 'together#ft-in', updatedAt: at(HOUR_MS), days: [today] },
+    { pk: 'together#ft-early-today', updatedAt: at(3 * HOUR_MS), days: [today] },
+    { pk: 'together#ft-yesterday', updatedAt: at(26 * HOUR_MS), days: [yesterday] },
+  ].map((job) => ({ ...job, provider: 'together', kind: 'fine_tune', state: 'running', firstSeenAt: job.updatedAt, stateAt: job.updatedAt }));
+
+  function jobsTarget(): Target {
+    const documents = {
+      send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+        if (command.constructor.name === 'QueryCommand') {
+          const day = (command.input.ExpressionAttributeValues as Record<string, string>)[':day'];
+          return { Items: jobs.filter((job) => job.days.includes(day ?? '')).map(({ pk }) => ({ pk })) };
+        }
+        if (command.constructor.name === 'BatchGetCommand') {
+          const [table, request] = Object.entries(command.input.RequestItems as Record<string, { Keys: { pk: string }[] }>)[0] ?? ['', { Keys: [] }];
+          return { Responses: { [table]: request.Keys.map(({ pk }) => jobs.find((job) => job.pk === pk)).map((job) => job && { ...job, days: undefined }) } };
+        }
+        return {};
+      },
+    };
+    return { ...leasedTarget(), documents: documents as unknown as Target['documents'] };
+  }
+
+  const listed = async (since: string) => {
+    const captured = captureOutput();
+    const code = await run(['jobs', 'list', '--since', since, '--json'], { output: captured.output, env: {}, clock: () => NOW_MS, connect: async () => jobsTarget() });
+    expect(code).toBe(0);
+    return (JSON.parse(captured.stdout) as { pk: string }[]).map((job) => job.pk);
+  };
+
+  it('[ATTACK] `jobs list --since 2h` lists only jobs updated in the last two hours, not one updated earlier the same day', async () => {
+    expect(await listed('2h')).toEqual(['together#ft-both', 'together#ft-in']);
+  });
+
+  it('[ATTACK] `jobs list --since 2d` lists a job its index holds on two days once, and every other job of the window once', async () => {
+    expect(await listed('2d')).toEqual(['together#ft-both', 'together#ft-in', 'together#ft-early-today', 'together#ft-yesterday']);
+  });
+});
