@@ -132,6 +132,30 @@ describe('the local receiver server (npm start, /webhooks and /health)', () => {
     expect(reached).toEqual([]);
   });
 
+  it('[ATTACK] with HOST beyond loopback (any Host served), a delivery posted by a web page is still refused with 403 and never reaches the receiver', async () => {
+    const exposed = createLocalServer(
+      async (event) => {
+        reached.push(event);
+        return { statusCode: 200, body: '{}' };
+      },
+      undefined,
+      {},
+      { anyHost: true },
+    );
+    await new Promise<void>((resolve) => exposed.listen(0, '127.0.0.1', resolve));
+    const exposedBase = `http://127.0.0.1:${(exposed.address() as AddressInfo).port}`;
+    try {
+      const fromSender = await send(exposedBase, 'POST', '/webhooks/together', { ...program(), host: 'dev-box.example:3000' }, [DELIVERY]);
+      const fromPage = await send(exposedBase, 'POST', '/webhooks/together', { ...program(), host: 'dev-box.example:3000', origin: 'http://evil.example' }, [DELIVERY]);
+
+      expect([fromSender.status, fromPage.status]).toEqual([200, 403]);
+      expect(reached).toHaveLength(1);
+    } finally {
+      exposed.closeAllConnections();
+      await new Promise((resolve) => exposed.close(resolve));
+    }
+  });
+
   it('[ATTACK] a path that is not /webhooks/{provider} is refused with 404 and never reaches the receiver', async () => {
     const answer = await send(base, 'POST', '/webhooks', program(), [DELIVERY]);
     const nested = await send(base, 'POST', '/webhooks/together/extra', program(), [DELIVERY]);
