@@ -48,13 +48,13 @@ const envFor = ({ provider, scheme }: { provider: ProviderName; scheme?: string 
   scheme === undefined ? {} : { [signatureSchemeVariable(provider)]: scheme };
 const optionsFor = ({ scheme }: { scheme?: string }) => (scheme === undefined ? {} : { scheme });
 
-const SCHEMES: readonly { provider: ProviderName; scheme?: string; signatureHeader: string }[] = [
-  { provider: 'together', scheme: 'timestamped', signatureHeader: 'x-together-signature' },
-  { provider: 'together', scheme: 'body', signatureHeader: 'x-together-signature' },
-  { provider: 'llmtune', signatureHeader: 'x-llmtune-signature' },
-  { provider: 'openai', signatureHeader: 'webhook-signature' },
-  { provider: 'replicate', signatureHeader: 'webhook-signature' },
-  { provider: 'standard', signatureHeader: 'webhook-signature' },
+const SCHEMES: readonly { label: string; provider: ProviderName; scheme?: string; signatureHeader: string }[] = [
+  { label: 'Together (timestamped scheme)', provider: 'together', scheme: 'timestamped', signatureHeader: 'x-together-signature' },
+  { label: 'Together (body scheme)', provider: 'together', scheme: 'body', signatureHeader: 'x-together-signature' },
+  { label: 'LLMTune', provider: 'llmtune', signatureHeader: 'x-llmtune-signature' },
+  { label: 'OpenAI', provider: 'openai', signatureHeader: 'webhook-signature' },
+  { label: 'Replicate', provider: 'replicate', signatureHeader: 'webhook-signature' },
+  { label: 'Standard Webhooks', provider: 'standard', signatureHeader: 'webhook-signature' },
 ];
 
 describe('the receiver refuses hostile deliveries and accepts nothing', () => {
@@ -70,7 +70,7 @@ describe('the receiver refuses hostile deliveries and accepts nothing', () => {
     expect(answers).toEqual(SCHEMES.map(() => [200, 1]));
   });
 
-  it.each(SCHEMES)('[ATTACK] an unsigned delivery to $provider ($signatureHeader removed, scheme $scheme) is refused with 401 and nothing is accepted', async ({ provider, scheme, signatureHeader }) => {
+  it.each(SCHEMES)('[ATTACK] an unsigned delivery to $label ($signatureHeader removed) is refused with 401 and nothing is accepted', async ({ provider, scheme, signatureHeader }) => {
     const { receiver, accepted } = receiverUnderAttack(envFor({ provider, scheme }));
 
     const answer = await receiver(arriving(signed(provider, scheme === undefined ? {} : { scheme }), { [signatureHeader]: undefined }));
@@ -79,7 +79,7 @@ describe('the receiver refuses hostile deliveries and accepts nothing', () => {
     expect(accepted).toEqual([]);
   });
 
-  it.each(SCHEMES)('[ATTACK] a delivery to $provider (scheme $scheme) signed with a secret of the attacker is refused with 401 and nothing is accepted', async ({ provider, scheme }) => {
+  it.each(SCHEMES)('[ATTACK] a delivery to $label signed with a secret of the attacker is refused with 401 and nothing is accepted', async ({ provider, scheme }) => {
     const { receiver, accepted } = receiverUnderAttack(envFor({ provider, scheme }));
     const attackerSecret = provider === 'together' || provider === 'llmtune' ? 'attacker-secret' : `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 
@@ -108,7 +108,7 @@ describe('the receiver refuses hostile deliveries and accepts nothing', () => {
     expect(accepted).toEqual([]);
   });
 
-  it.each(SCHEMES)('[ATTACK] the headers of a genuine $provider delivery (scheme $scheme) replayed with another body are refused with 401 and nothing is accepted', async ({ provider, scheme }) => {
+  it.each(SCHEMES)('[ATTACK] the headers of a genuine $label delivery replayed with another body are refused with 401 and nothing is accepted', async ({ provider, scheme }) => {
     const { receiver, accepted } = receiverUnderAttack(envFor({ provider, scheme }));
     const genuine = signed(provider, scheme === undefined ? {} : { scheme });
     const forged = signed(provider, scheme === undefined ? {} : { scheme }).body;
