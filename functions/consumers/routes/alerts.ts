@@ -76,8 +76,9 @@ export function alertFor(event: NormalizedEvent): Alert | undefined {
   const alert = compose(event);
   if (alert === undefined) return undefined;
   return {
-    // SNS rejects subjects with control characters or over 100 characters.
-    subject: truncate(alert.subject.replace(/[\u0000-\u001f\u007f]/g, ' '), 100),
+    // SNS rejects subjects with line breaks, control characters or over 100 characters: C0, DEL
+    // and C1 controls (NEL, U+0085, included) and the Unicode line and paragraph separators go.
+    subject: truncate(alert.subject.replace(/[\p{Cc}\u2028\u2029]/gu, ' '), 100),
     message: `${alert.message}\n\nEvent ${event.provider}#${event.id} (${event.providerType}) at ${event.occurredAt}.`,
   };
 }
@@ -112,6 +113,13 @@ export const publishAlert: RouteStep = async (event, context) => {
   });
 };
 
+/** At most `max` UTF-16 units, whichever way they are counted, cut between code points: never half an emoji. */
 function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  if (text.length <= max) return text;
+  let kept = '';
+  for (const character of text) {
+    if (kept.length + character.length > max - 1) break;
+    kept += character;
+  }
+  return `${kept}…`;
 }
