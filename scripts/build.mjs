@@ -15,6 +15,7 @@
 // resolution (`module: node16`/`nodenext` in a user's tsconfig) needs in an ES module.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -60,6 +61,19 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   chunkNames: 'chunks/[name]-[hash]',
   plugins: [
+    {
+      // Node's built-ins through `require` rather than `import`: importing one as an ES module
+      // builds its namespace, reading every export, and on Node 24 `node:http`'s lazy exports
+      // (WebSocket…) load undici with it, which no command uses.
+      name: 'builtins-by-require',
+      setup(on) {
+        on.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) =>
+          args.namespace !== 'builtin' && isBuiltin(args.path) ? { path: args.path.replace(/^node:/, ''), namespace: 'builtin' } : undefined,
+        );
+        on.onResolve({ filter: /.*/, namespace: 'builtin' }, (args) => ({ path: args.path, external: true }));
+        on.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+      },
+    },
     {
       name: 'external-but-inline',
       setup(on) {
