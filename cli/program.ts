@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { PROVIDER_NAMES } from '../functions/core/event';
+import { PROVIDER_NAMES } from '../functions/core/provider-names';
 import { DEFAULT_STACK_NAME } from '../functions/core/stack-outputs';
 import { addDlqCommands } from './dlq-commands';
 import { CliError, EXIT, UsageError, connectionError, errorJson, type ExitCode } from '../ops/errors';
@@ -8,7 +8,7 @@ import { addJobsCommands } from './jobs-commands';
 import { addListenCommand, type ListenCommandDeps } from './listen-command';
 import { escapeControl, printJson, printText, startProgress, terminalJson, type Output } from './output';
 import { addRegisterTogether } from './register-command';
-import { addSendCommand } from './send-command';
+import { addSendCommand, loadSendHelp } from './send-command';
 import { addSimulateCommand } from './simulate-command';
 import type { ReplayOutcome } from '../ops/replay';
 import type { Target } from '../ops/target';
@@ -64,6 +64,7 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<ExitC
   // Known before parsing, so that a parse error is JSON too.
   const json = wantsJson(argv);
   const program = buildProgram(deps, (next) => (code = next), { json });
+  if ((argv[0] === 'help' ? argv[1] : argv[0]) === 'send') await loadSendHelp();
   const fail = (exit: ExitCode, error: { reason: string; hint?: string | undefined }, text: string) => {
     deps.output.stderr.write(json ? `${terminalJson(errorJson(error))}\n` : `error: ${escapeControl(text, { keepNewlines: true })}\n`);
     return exit;
