@@ -15,6 +15,8 @@ export interface SendCommandDeps {
   readonly jsonOption: () => Option;
   readonly stackOption: () => Option;
   readonly setCode: (code: ExitCode) => void;
+  /** What `loadSampleTypesHelp` gives, for the help; left out of it when not loaded. */
+  readonly sampleTypesHelp?: string;
 }
 
 /** `send`'s options as commander parses them. */
@@ -60,18 +62,16 @@ export function addSendCommand(program: Command, deps: SendCommandDeps): void {
     .addOption(deps.stackOption())
     .addHelpText(
       'after',
-      () => `${sampleTypesText === undefined ? '' : `\nSample types:\n${sampleTypesText}\n`}\nOne delivery prints the answer's status and body; a burst (--count > 1) prints the counts. Exit code 0 when every answer is 2xx.`,
+      () => `${deps.sampleTypesHelp === undefined ? '' : `\nSample types:\n${deps.sampleTypesHelp}\n`}\nOne delivery prints the answer's status and body; a burst (--count > 1) prints the counts. Exit code 0 when every answer is 2xx.`,
     )
     .action(async (providerName: string, type: string, options: SendOptions) => (await import('./send-action')).sendAction(providerName, type, options, deps));
 }
 
-let sampleTypesText: string | undefined;
-
 /**
- * Loads the sample types that `send`'s help lists. They come from the providers' definitions (with
- * their zod schemas), which the other commands and `webhooks --help` do without: `run` loads them
- * when the command line names `send` (`webhooks send …`, `webhooks help send`).
+ * The sample types that `send`'s help lists. They come from the providers' definitions (with their
+ * zod schemas), which the other commands and `webhooks --help` do without: `run` loads them when
+ * the command line names `send` (`webhooks send …`, `webhooks help send`).
  */
-export async function loadSendHelp(): Promise<void> {
-  sampleTypesText ??= (await import('./send-action')).sampleTypesHelp();
+export async function loadSampleTypesHelp(): Promise<string> {
+  return (await import('./send-action')).sampleTypesHelp();
 }
