@@ -15,7 +15,6 @@
 // resolution (`module: node16`/`nodenext` in a user's tsconfig) needs in an ES module.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -62,14 +61,14 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   plugins: [
     {
-      // Node's built-ins through `require` rather than `import`: importing one as an ES module
-      // builds its namespace, reading every export, and on Node 24 `node:http`'s lazy exports
-      // (WebSocket…) load undici with it, which no command uses.
-      name: 'builtins-by-require',
+      // node:http and node:https through `require` rather than `import`: importing one as an ES
+      // module builds its namespace, reading every export, and on Node 24 `node:http`'s lazy
+      // exports (WebSocket…) load undici with it, which no command uses. Only these two: each
+      // built-in taken this way is a module of its own, and a chunk of its own for every set of
+      // commands that share it, and each file costs its load at start.
+      name: 'http-by-require',
       setup(on) {
-        on.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) =>
-          args.namespace !== 'builtin' && isBuiltin(args.path) ? { path: args.path.replace(/^node:/, ''), namespace: 'builtin' } : undefined,
-        );
+        on.onResolve({ filter: /^(node:)?https?$/ }, (args) => (args.namespace === 'builtin' ? undefined : { path: args.path.replace(/^node:/, ''), namespace: 'builtin' }));
         on.onResolve({ filter: /.*/, namespace: 'builtin' }, (args) => ({ path: args.path, external: true }));
         on.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
       },
