@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
+import { PROVIDER_NAMES, type ProviderName } from '../functions/core/provider-names';
 import { LISTENER_QUEUE_SETTINGS } from '../functions/core/listeners';
 import { ROUTES, isRoute, type Route } from '../functions/core/routes';
 import { CliError, EXIT, UsageError, type ExitCode } from '../ops/errors';

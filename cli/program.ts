@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { PROVIDER_NAMES } from '../functions/core/event';
+import { PROVIDER_NAMES } from '../functions/core/provider-names';
 import { DEFAULT_STACK_NAME } from '../functions/core/stack-outputs';
 import { addDlqCommands } from './dlq-commands';
 import { CliError, EXIT, UsageError, connectionError, errorJson, type ExitCode } from '../ops/errors';
@@ -8,7 +8,7 @@ import { addJobsCommands } from './jobs-commands';
 import { addListenCommand, type ListenCommandDeps } from './listen-command';
 import { escapeControl, printJson, printText, startProgress, terminalJson, type Output } from './output';
 import { addRegisterTogether } from './register-command';
-import { addSendCommand } from './send-command';
+import { addSendCommand, loadSampleTypesHelp } from './send-command';
 import { addSimulateCommand } from './simulate-command';
 import type { ReplayOutcome } from '../ops/replay';
 import type { Target } from '../ops/target';
@@ -63,7 +63,8 @@ export async function run(argv: readonly string[], deps: CliDeps): Promise<ExitC
   let code: ExitCode = EXIT.ok;
   // Known before parsing, so that a parse error is JSON too.
   const json = wantsJson(argv);
-  const program = buildProgram(deps, (next) => (code = next), { json });
+  const sampleTypesHelp = (argv[0] === 'help' ? argv[1] : argv[0]) === 'send' ? await loadSampleTypesHelp() : undefined;
+  const program = buildProgram(deps, (next) => (code = next), { json, ...(sampleTypesHelp === undefined ? {} : { sampleTypesHelp }) });
   const fail = (exit: ExitCode, error: { reason: string; hint?: string | undefined }, text: string) => {
     deps.output.stderr.write(json ? `${terminalJson(errorJson(error))}\n` : `error: ${escapeControl(text, { keepNewlines: true })}\n`);
     return exit;
@@ -96,8 +97,11 @@ function wantsJson(argv: readonly string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }
 
-/** The commander program; `setCode` receives each command's exit code; `json`: errors are printed by run() as JSON. */
-export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, options: { json?: boolean } = {}): Command {
+/**
+ * The commander program; `setCode` receives each command's exit code; `json`: errors are printed by
+ * run() as JSON; `sampleTypesHelp`: the sample types `send`'s help lists (see `loadSampleTypesHelp`).
+ */
+export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, options: { json?: boolean; sampleTypesHelp?: string } = {}): Command {
   const { output, env } = deps;
   const clock = deps.clock ?? Date.now;
   // The AWS SDK, the reads and the formatting are loaded by the commands that use them (here and
@@ -263,7 +267,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     ...(deps.listenTuning ? { listenTuning: deps.listenTuning } : {}),
   });
 
-  addSendCommand(program, { output, env, clock, connect, jsonOption, stackOption, setCode });
+  addSendCommand(program, { output, env, clock, connect, jsonOption, stackOption, setCode, ...(options.sampleTypesHelp === undefined ? {} : { sampleTypesHelp: options.sampleTypesHelp }) });
   addSimulateCommand(program, { output, env, clock, connect, jsonOption, setCode, ...(deps.sleep ? { sleep: deps.sleep } : {}) });
 
   // status ------------------------------------------------------------------------------------

@@ -1,6 +1,4 @@
 import { type Command, Option } from 'commander';
-import { parseSecretList } from '../functions/core/config';
-import { PROVIDERS } from '../functions/core/providers';
 import { EXIT, UsageError, type ExitCode } from '../ops/errors';
 import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';
 import { SIMULATED_OUTCOMES, SIMULATED_PROVIDERS, type SimulatedOutcome, type SimulatedProvider } from '../ops/simulate-bodies';
@@ -39,11 +37,16 @@ export function addSimulateCommand(program: Command, deps: SimulateCommandDeps):
       const waitMs = parseWholeNumber(options.wait, '--wait', 1, 3_600) * 1000;
       const url = urlOption(options.url ?? `http://127.0.0.1:${env.PORT?.trim() || LOCAL_DEFAULT_PORTS.PORT}`, '--url');
       const fakeUrl = urlOption(options.fakeUrl ?? `http://127.0.0.1:${env.FAKE_PROVIDERS_PORT?.trim() || LOCAL_DEFAULT_PORTS.FAKE_PROVIDERS_PORT}`, '--fake-url');
+      // Loaded here: the providers' definitions (zod schemas) and the DynamoDB client it reads the
+      // job with cost every other command its start-up.
+      const [{ parseSecretList }, { PROVIDERS }, { simulateFineTune }] = await Promise.all([
+        import('../functions/core/config'),
+        import('../functions/core/providers'),
+        import('../ops/simulate'),
+      ]);
       const { secretEnv } = PROVIDERS[options.provider];
       const secret = parseSecretList(env[secretEnv], secretEnv)[0];
       const target = await connect(undefined);
-      // Loaded here: the DynamoDB client it reads the job with costs every other command its start-up.
-      const { simulateFineTune } = await import('../ops/simulate');
       const result = await simulateFineTune(
         {
           provider: options.provider,

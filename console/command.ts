@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
+import { PROVIDER_NAMES, type ProviderName } from '../functions/core/provider-names';
 import type { Target } from '../ops/target';
 import { parseWholeNumber } from '../ops/time';
 import { LOCAL_DEFAULT_PORTS } from '../ops/local-names';

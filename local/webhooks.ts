@@ -2,7 +2,7 @@ import { run, type AddCommand, type CliDeps } from '../cli/program';
 import { addConsoleCommand, type ConsoleCommandDeps } from '../console/command';
 import type { ExitCode } from '../ops/errors';
 import { addDevCommand } from './dev-command';
-import { quietSdkNodeWarning } from './warnings';
+import { quietSdkNodeWarning } from './sdk-warning';
 
 /*
  * The `webhooks` command: the CLI face with the console face's `webhooks console` and the local

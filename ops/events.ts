@@ -1,5 +1,5 @@
 import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
+import { PROVIDER_NAMES, type ProviderName } from '../functions/core/provider-names';
 import { publishedFor, type PublishedEvent } from './published';
 import { EVENTS_TABLE, EVENT_STATUSES, type EventRecord, type EventStatus, type EventSummary } from '../functions/core/table';
 import { isRoute, ROUTES } from '../functions/core/routes';

@@ -1,5 +1,5 @@
 import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
+import { PROVIDER_NAMES, type ProviderName } from '../functions/core/provider-names';
 import { JOBS_TABLE, type BatchResults, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../functions/core/table';
 import { UsageError } from './errors';
 import { itemsByKey, send, type EventsDeps } from './events';

@@ -1,10 +1,9 @@
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetQueueUrlCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig } from '../functions/core/aws';
-import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
+import { PROVIDER_NAMES, type ProviderName } from '../functions/core/provider-names';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { LISTENER_QUEUE_SETTINGS, LOCAL_LISTENER, LOCAL_LISTENER_SECRET, listenerSigningSecret } from '../functions/core/listeners';
 import { STACK_OUTPUTS } from '../functions/core/stack-outputs';
@@ -27,7 +26,7 @@ export interface ListenerRefs {
   readonly queueUrl: string;
   readonly deadLetterUrl: string;
   /** A client whose request timeout outlasts a 20 s long poll (the target's own gives up after a few seconds). */
-  readonly sqs: SQSClient;
+  readonly sqs: Pick<SQSClient, 'send'>;
   /** The Standard Webhooks secret, `whsec_…`; read on first use (in AWS, from Secrets Manager). */
   secret(): Promise<string>;
 }
@@ -38,7 +37,8 @@ export interface Target {
   /** For messages: `local runtime (DynamoDB …, SQS …)` or `stack NAME`. */
   readonly description: string;
   readonly documents: DynamoDBDocumentClient;
-  readonly sqs: SQSClient;
+  /** Made on first use (see {@link lazySqsClient}). */
+  readonly sqs: Pick<SQSClient, 'send'>;
   readonly eventsTable: string;
   /** The Together poller's state table, where the stack or runtime has one (polling on). */
   readonly pollerTable?: string;
@@ -73,7 +73,7 @@ export function localTarget(env: Env): Target {
   const dynamodbEndpoint = `http://127.0.0.1:${portFromEnv(env, 'DYNAMODB_PORT')}`;
   const sqsEndpoint = `http://127.0.0.1:${portFromEnv(env, 'SQS_PORT')}`;
   const documents = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: dynamodbEndpoint })));
-  const sqs = new SQSClient(clientConfig({ endpoint: sqsEndpoint }));
+  const sqs = lazySqsClient(clientConfig({ endpoint: sqsEndpoint }));
   let queues: Promise<Record<Route, RouteQueueRefs>> | undefined;
   return {
     kind: 'local',
@@ -96,7 +96,7 @@ export function localTarget(env: Env): Target {
         localQueueUrl(sqs, sqsEndpoint, LOCAL_NAMES.listenerQueue(LOCAL_LISTENER)),
         localQueueUrl(sqs, sqsEndpoint, LOCAL_NAMES.listenerDeadLetterQueue(LOCAL_LISTENER)),
       ]);
-      const listenSqs = new SQSClient(longPollConfig(clientConfig({ endpoint: sqsEndpoint })));
+      const listenSqs = lazySqsClient(longPollConfig(clientConfig({ endpoint: sqsEndpoint })));
       return { name: LOCAL_LISTENER, queueUrl, deadLetterUrl, sqs: listenSqs, secret: async () => LOCAL_LISTENER_SECRET };
     },
   };
@@ -107,7 +107,21 @@ function longPollConfig<T extends ReturnType<typeof clientConfig>>(config: T): T
   return { ...config, requestHandler: { ...config.requestHandler, requestTimeout: (LISTENER_QUEUE_SETTINGS.waitTimeSeconds + 10) * 1000 } };
 }
 
-async function localQueueUrl(sqs: SQSClient, sqsEndpoint: string, name: string): Promise<string> {
+/**
+ * An SQS client made, and the SQS part of the SDK loaded, on its first call: the commands that
+ * read only DynamoDB (`events list`, `jobs`…) start without it.
+ */
+export function lazySqsClient(config: SQSClientConfig): Pick<SQSClient, 'send'> {
+  let client: Promise<SQSClient> | undefined;
+  const made = () => (client ??= import('@aws-sdk/client-sqs').then(({ SQSClient }) => new SQSClient(config)));
+  // The one form the operations call: send(command) or send(command, options), resolving with the output.
+  type Send = SQSClient['send'];
+  const send = async (command: Parameters<Send>[0], options?: Parameters<Send>[1]) => (await made()).send(command, options);
+  return { send } as Pick<SQSClient, 'send'>;
+}
+
+async function localQueueUrl(sqs: Pick<SQSClient, 'send'>, sqsEndpoint: string, name: string): Promise<string> {
+  const { GetQueueUrlCommand, QueueDoesNotExist } = await import('@aws-sdk/client-sqs');
   try {
     const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
     if (QueueUrl === undefined) throw new CliError(`SQS returned no URL for queue ${name}`);
@@ -121,7 +135,7 @@ async function localQueueUrl(sqs: SQSClient, sqsEndpoint: string, name: string):
   }
 }
 
-async function resolveLocalQueues(sqs: SQSClient, sqsEndpoint: string): Promise<Record<Route, RouteQueueRefs>> {
+async function resolveLocalQueues(sqs: Pick<SQSClient, 'send'>, sqsEndpoint: string): Promise<Record<Route, RouteQueueRefs>> {
   const urlOf = (name: string) => localQueueUrl(sqs, sqsEndpoint, name);
   const entries = await Promise.all(
     ROUTES.map(async (route) => {
@@ -144,7 +158,7 @@ export async function stackTarget(stackName: string, env: Env, cloudFormation?: 
   const outputs = await readStackOutputs(cfn, stackName);
   const parsed = targetFromOutputs(stackName, outputs);
   const documents = DynamoDBDocumentClient.from(new DynamoDBClient(config));
-  const sqs = new SQSClient(config);
+  const sqs = lazySqsClient(config);
   return { ...parsed, documents, sqs, queues: async () => parsed.queueRefs, listener: async (name) => stackListener(stackName, outputs, name, config) };
 }
 
@@ -171,9 +185,11 @@ export function stackListener(
     name: chosen,
     queueUrl: outputs[STACK_OUTPUTS.listenerQueueUrl(chosen)] ?? '',
     deadLetterUrl: outputs[STACK_OUTPUTS.listenerDeadLetterQueueUrl(chosen)] ?? '',
-    sqs: new SQSClient(longPollConfig(config)),
+    sqs: lazySqsClient(longPollConfig(config)),
     async secret() {
       try {
+        // Loaded here: only `webhooks listen --stack` reads a secret.
+        const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
         const { SecretString } = await new SecretsManagerClient(config).send(new GetSecretValueCommand({ SecretId: secretArn }));
         if (SecretString === undefined || SecretString.trim() === '') throw new CliError(`listener secret ${secretArn} is empty`);
         return listenerSigningSecret(SecretString);

@@ -61,6 +61,19 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   plugins: [
     {
+      // node:http and node:https through `require` rather than `import`: importing one as an ES
+      // module builds its namespace, reading every export, and on Node 24 `node:http`'s lazy
+      // exports (WebSocket…) load undici with it, which no command uses. Only these two: each
+      // built-in taken this way is a module of its own, and a chunk of its own for every set of
+      // commands that share it, and each file costs its load at start.
+      name: 'http-by-require',
+      setup(on) {
+        on.onResolve({ filter: /^(node:)?https?$/ }, (args) => (args.namespace === 'builtin' ? undefined : { path: args.path.replace(/^node:/, ''), namespace: 'builtin' }));
+        on.onResolve({ filter: /.*/, namespace: 'builtin' }, (args) => ({ path: args.path, external: true }));
+        on.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+      },
+    },
+    {
       name: 'external-but-inline',
       setup(on) {
         on.onResolve({ filter: /^[^./#]/ }, (args) => {

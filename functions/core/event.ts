@@ -1,9 +1,9 @@
 import * as z from './zod';
 import { ROUTE_DATA_SCHEMAS } from './data';
+import { PROVIDER_NAMES } from './provider-names';
 import { ROUTES, type Route } from './routes';
 
-export const PROVIDER_NAMES = ['together', 'llmtune', 'mythicdot', 'openai', 'replicate', 'standard'] as const;
-export type ProviderName = (typeof PROVIDER_NAMES)[number];
+export { PROVIDER_NAMES, type ProviderName } from './provider-names';
 
 /** Longest event id accepted: ids are keys in DynamoDB and SQS attributes, not documents. */
 export const MAX_EVENT_ID_LENGTH = 256;

@@ -1,4 +1,4 @@
-import type { ProviderName } from './event';
+import type { ProviderName } from './provider-names';
 import { listenerPascal } from './listeners';
 import { routePascal, type Route } from './routes';
 

@@ -33,8 +33,18 @@ function staticFiles(file: string, seen = new Set<string>()): Set<string> {
   return seen;
 }
 
-/** Strings only the code of the DynamoDB client, the SQS client, the console server and esbuild's API hold. */
-const HEAVY = ['DynamoDB_20120810', 'AmazonSQS', 'console-token', 'esbuild'];
+/**
+ * The files the bin loads before a command runs: the entry, its static imports, and the module of
+ * the command line it imports (after turning on Node's compile cache), with its static imports.
+ */
+function filesBeforeCommand(bin: string): Set<string> {
+  const loaded = staticFiles(bin);
+  for (const match of readFileSync(bin, 'utf8').matchAll(/\bimport\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g)) staticFiles(resolve(dirname(bin), match[1] as string), loaded);
+  return loaded;
+}
+
+/** Strings only the code of the DynamoDB client, the SQS client, the console server, esbuild's API and zod's schemas hold. */
+const HEAVY = ['DynamoDB_20120810', 'AmazonSQS', 'console-token', 'esbuild', '$ZodType"'];
 
 /**
  * `npm run build`'s output, checked where a user gets it: `packageDir` is the installed package
@@ -77,16 +87,26 @@ export function describeBuild(packageDir: () => string): void {
       expect(stdout).toMatch(/^ {2}dev \[options\] +/m);
     });
 
-    it('[PKG] loads no AWS SDK client, console server or esbuild before a command runs, only in the commands that use them', () => {
+    it('[PKG] [CLI] loads no AWS SDK client, console server, esbuild or zod schema before a command runs, only in the commands that use them', () => {
       const bin = built(manifest.bin.webhooks as string);
-      const loaded = staticFiles(bin);
+      const loaded = filesBeforeCommand(bin);
       const all = filesUnder(dirname(bin)).filter((file) => file.endsWith('.js'));
       const holding = (files: Iterable<string>) => HEAVY.filter((marker) => [...files].some((file) => readFileSync(file, 'utf8').includes(marker)));
 
-      expect(loaded.size).toBeGreaterThan(1);
+      expect(loaded.size).toBeGreaterThan(2);
       expect(holding(loaded)).toEqual([]);
       // They are in the bin's files all the same, loaded by `import()` when a command runs.
       expect(holding(all)).toEqual(HEAVY);
+    });
+
+    it('[CLI] turns on the compile cache where Node has one before it imports the command line', () => {
+      const entry = readFileSync(built(manifest.bin.webhooks as string), 'utf8');
+
+      const enabled = entry.indexOf('enableCompileCache');
+      const imported = entry.search(/\bimport\(\s*["']\.\/chunks\//);
+
+      expect(enabled).toBeGreaterThan(0);
+      expect(imported).toBeGreaterThan(enabled);
     });
 
     it('[PKG] has a construct entry that plain node imports, finding the function sources from dist/', async () => {

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program';
 import { ROUTES, type Route } from '../../functions/core/routes';
 import { STACK_OUTPUTS } from '../../functions/core/stack-outputs';
+import { lazySqsClient } from '../../ops/target';
 import { captureOutput } from './cli-support';
 
 // No emulator serves CloudFormation or StartMessageMoveTask: the AWS path is checked against
@@ -182,5 +183,29 @@ describe('webhooks --stack targets', () => {
     expect(captured.stdout).toContain(
       `printf '["%s"]' "$TOGETHER_WEBHOOK_SECRET" | aws secretsmanager put-secret-value --secret-id arn:aws:secretsmanager:eu-west-1:123456789012:secret:together-xyz --secret-string file:///dev/stdin`,
     );
+  });
+});
+
+describe('the SQS client of a target', () => {
+  it('[CLI] is made on its first call, then hands each command and its options to the SQS client', async () => {
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '3' } });
+    const client = lazySqsClient({ region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const callsBefore = sqs.calls().length;
+
+    const first = await client.send(new GetQueueAttributesCommand({ QueueUrl: url('fine_tune.completed'), AttributeNames: ['ApproximateNumberOfMessages'] }));
+    await client.send(new GetQueueAttributesCommand({ QueueUrl: url('fine_tune.failed', true) }), { requestTimeout: 1_234 });
+
+    expect(callsBefore).toBe(0);
+    expect(first.Attributes).toEqual({ ApproximateNumberOfMessages: '3' });
+    const calls = sqs.commandCalls(GetQueueAttributesCommand);
+    expect(calls.map((call) => call.args[0].input.QueueUrl)).toEqual([url('fine_tune.completed'), url('fine_tune.failed', true)]);
+    expect((calls[1]?.args as readonly unknown[] | undefined)?.[1]).toEqual({ requestTimeout: 1_234 });
+  });
+
+  it('[CLI] passes the SQS error of a call on as it came', async () => {
+    sqs.on(GetQueueAttributesCommand).rejects(Object.assign(new Error('The specified queue does not exist.'), { name: 'QueueDoesNotExist' }));
+    const client = lazySqsClient({ region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+
+    await expect(client.send(new GetQueueAttributesCommand({ QueueUrl: url('batch.completed') }))).rejects.toMatchObject({ name: 'QueueDoesNotExist' });
   });
 });

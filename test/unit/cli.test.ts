@@ -9,7 +9,9 @@ import { registerTogether } from '../../ops/register';
 import { planBurst } from '../../ops/send';
 import { targetFromOutputs } from '../../ops/target';
 import { daysNewestFirst, parseSince } from '../../ops/time';
+import { PROVIDER_NAMES } from '../../functions/core/event';
 import { ROUTES } from '../../functions/core/routes';
+import { sampleTypes } from '../../ops/deliveries';
 import { STACK_OUTPUTS } from '../../functions/core/stack-outputs';
 import { captureOutput } from './cli-support';
 
@@ -140,6 +142,18 @@ describe('exit codes and help', () => {
     const { stdout } = await cli('dlq', 'list', '--help');
 
     expect(stdout.replace(/\s+/g, ' ')).toContain("each peek is an SQS receive, so it raises the peeked message's receive count");
+  });
+
+  it("[CLI] lists every provider's sample types in send's help, as `send --help` and as `help send`", async () => {
+    const expected = PROVIDER_NAMES.map((name) => `  ${name}: ${sampleTypes(name).join(', ')}`);
+
+    const asOption = await cli('send', '--help');
+    const asCommand = await cli('help', 'send');
+
+    for (const { code, stdout } of [asOption, asCommand]) {
+      expect(code).toBe(0);
+      expect(stdout).toContain(`Sample types:\n${expected.join('\n')}\n`);
+    }
   });
 
   it('exits 2 for an unknown command', async () => {
