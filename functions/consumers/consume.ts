@@ -26,6 +26,7 @@ export interface ConsumerDeps<R extends Route = Route> {
   readonly sns: SNSClient;
   readonly tableName: string;
   readonly jobsTableName: string;
+  readonly jobHistoryTableName: string;
   readonly alertsTopicArn: string;
   readonly leaseSeconds: number;
   readonly retentionSeconds: number;
@@ -108,6 +109,7 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
       documents: deps.documents,
       sns: deps.sns,
       jobsTableName: deps.jobsTableName,
+      jobHistoryTableName: deps.jobHistoryTableName,
       alertsTopicArn: deps.alertsTopicArn,
       logger: deps.logger,
       note: (text) => void notes.push(text),
@@ -171,6 +173,7 @@ export function consumerFromConfig(
     sns: clients.sns,
     tableName: config.tableName,
     jobsTableName: config.jobsTableName,
+    jobHistoryTableName: config.jobHistoryTableName,
     alertsTopicArn: config.alertsTopicArn,
     leaseSeconds: config.leaseSeconds,
     retentionSeconds: config.retentionSeconds,

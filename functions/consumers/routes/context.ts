@@ -33,6 +33,12 @@ export interface RouteContext {
   readonly documents: DynamoDBDocumentClient;
   readonly sns: SNSClient;
   readonly jobsTableName: string;
+  /**
+   * The job-history table: a job's checkpoints and states, one item each under the job's key (see
+   * `JOB_HISTORY_TABLE`). `readJobHistory` (functions/consumers/routes/job-store.ts) reads a job's
+   * history as `webhooks jobs show` shows it.
+   */
+  readonly jobHistoryTableName: string;
   readonly alertsTopicArn: string;
   readonly logger: Logger;
   /**
