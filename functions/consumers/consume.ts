@@ -15,6 +15,7 @@ import { publishToBus, type BusPublisher } from './publish';
 import type { Extensions } from './steps';
 import { stepsFor, type Enricher, type OptionalSteps, type RouteContext, type RouteStep } from './routes';
 import { transitionKeyFor } from './routes/jobs';
+import { readJobAndHistory } from './routes/job-store';
 
 /** A consumer's dependencies; `steps` are those of its `route`, and get that route's events only. */
 export interface ConsumerDeps<R extends Route = Route> {
@@ -110,6 +111,10 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
       sns: deps.sns,
       jobsTableName: deps.jobsTableName,
       jobHistoryTableName: deps.jobHistoryTableName,
+      jobHistory: async (key) => {
+        const pk = key ?? (event.subject === undefined ? undefined : `${event.provider}#${event.subject}`);
+        return pk === undefined ? undefined : readJobAndHistory({ documents: deps.documents, tableName: deps.jobHistoryTableName }, deps.jobsTableName, pk);
+      },
       alertsTopicArn: deps.alertsTopicArn,
       logger: deps.logger,
       note: (text) => void notes.push(text),

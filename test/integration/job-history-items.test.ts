@@ -6,9 +6,12 @@ import type { NormalizedEvent } from '../../functions/core/event';
 import type { RouteContext } from '../../functions/consumers/routes/context';
 import { mergeJob, type JobFact } from '../../functions/consumers/routes/job-history';
 import { projectJob } from '../../functions/consumers/routes/jobs';
+import { readJobAndHistory } from '../../functions/consumers/routes/job-store';
+import { stepsFor } from '../../functions/consumers/routes';
+import type { JobHistory } from '../../functions/consumers/routes/job-plan';
 import { getJob, jobDetail } from '../../ops/jobs';
 import { startEmulated, type Emulated } from '../support/emulated';
-import { normalizedEvent, silentLogger } from '../support/consumers';
+import { consumerOn, normalizedEvent, silentLogger, sqsEvent, sqsRecord } from '../support/consumers';
 
 let env: Emulated;
 beforeAll(async () => {
@@ -65,6 +68,7 @@ function contextWith(documents: DynamoDBDocumentClient): RouteContext {
     jobHistoryTableName: env.resources.jobHistoryTable,
     alertsTopicArn: env.resources.alertsTopicArn,
     logger: silentLogger(),
+    jobHistory: async (key) => readJobAndHistory({ documents, tableName: env.resources.jobHistoryTable }, env.resources.jobsTable, key ?? ''),
     note: () => undefined,
     idempotencyKey: (name) => name,
     once: async (name, effect) => effect(name),
@@ -159,5 +163,22 @@ describe('job history items on the emulators', () => {
     expect(after?.transitions).toEqual(old.transitions);
     expect(Item?.checkpoints).toEqual(old.checkpoints);
     expect(Item).toMatchObject({ step: 30 });
+  });
+
+  it('[HIST] a step reads its job\'s history from its context, the same as `jobs show`', async () => {
+    const subject = 'ft-step-sees';
+    const seen: (JobHistory | undefined)[] = [];
+    const consume = consumerOn(env, 'fine_tune.checkpoint', {
+      steps: [...stepsFor('fine_tune.checkpoint'), async (_event, context) => void seen.push(await context.jobHistory())],
+    });
+
+    const first = await consume(sqsEvent(sqsRecord(checkpointEvent(subject, 10, 10))));
+    const response = await consume(sqsEvent(sqsRecord(checkpointEvent(subject, 20, 20))));
+    const shown = await getJob({ documents: env.clients.documents, tableName: env.resources.jobsTable, historyTableName: env.resources.jobHistoryTable }, `together#${subject}`);
+
+    expect([...first.batchItemFailures, ...response.batchItemFailures]).toEqual([]);
+    expect(seen).toHaveLength(2);
+    expect(seen.at(-1)).toEqual({ checkpoints: shown?.checkpoints, transitions: shown?.transitions });
+    expect(shown?.checkpoints.map((checkpoint) => checkpoint.step)).toEqual([10, 20]);
   });
 });

@@ -74,6 +74,10 @@ export interface JobWrite {
  * - reports of one transition (the state's details) or of one step (`loss`, `path`) merge field by
  *   field ({@link mergeReports}): a push and a poll of the same thing lose nothing of each other.
  * The item as written stays within {@link MAX_JOB_ITEM_BYTES} ({@link fitItem}).
+ *
+ * The projection applies it to the job item's latest state (`planJob` in `job-plan.ts`), the
+ * history going to items of its own; over an item that holds its history inline, as here, it is
+ * the reference those history items are tested against.
  */
 export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, now: Date): JobWrite | undefined {
   const rank = JOB_STATES[fact.state];

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
   checkpointSortKey,
   JOB_HISTORY_TABLE,
@@ -22,9 +22,10 @@ const TRANSITION_FIELDS = ['state', 'at', 'eventId'] as const satisfies readonly
 
 /**
  * The history items a merge of a job's report reads: the checkpoints of `steps` (one query over
- * their range of sort keys) and every state's item (a job has at most six).
+ * their range of sort keys) and, with `states`, every state's item (a job has at most six): a
+ * report of the state the job is in needs none, its report is on the job item.
  */
-export async function readHeldHistory(store: JobHistoryStore, pk: string, steps: readonly number[]): Promise<HeldHistory> {
+export async function readHeldHistory(store: JobHistoryStore, pk: string, steps: readonly number[], states: boolean): Promise<HeldHistory> {
   const wanted = new Set(steps);
   const checkpoints =
     steps.length === 0
@@ -32,7 +33,7 @@ export async function readHeldHistory(store: JobHistoryStore, pk: string, steps:
       : (await queryAll(store, pk, { between: [checkpointSortKey(Math.min(...steps)), checkpointSortKey(Math.max(...steps))] }))
           .map(checkpointOf)
           .filter((checkpoint) => wanted.has(checkpoint.step));
-  const transitions = (await queryAll(store, pk, { prefix: JOB_HISTORY_TABLE.transitionPrefix })).map(transitionOf);
+  const transitions = states ? (await queryAll(store, pk, { prefix: JOB_HISTORY_TABLE.transitionPrefix })).map(transitionOf) : [];
   return { checkpoints, transitions };
 }
 
@@ -84,6 +85,12 @@ export async function readJobHistory(store: JobHistoryStore, item: Partial<JobIt
   const checkpoints = (await queryAll(store, item.pk, { prefix: JOB_HISTORY_TABLE.checkpointPrefix, highestFirst: true, limit: JOBS_TABLE.maxCheckpoints })).map(checkpointOf);
   const transitions = (await queryAll(store, item.pk, { prefix: JOB_HISTORY_TABLE.transitionPrefix })).map(transitionOf);
   return jobHistory(item, { checkpoints, transitions });
+}
+
+/** A job's item by key (consistent) and its whole history ({@link readJobHistory}); undefined when there is no such job. */
+export async function readJobAndHistory(store: JobHistoryStore, jobsTableName: string, pk: string): Promise<JobHistory | undefined> {
+  const { Item } = await store.documents.send(new GetCommand({ TableName: jobsTableName, Key: { [JOBS_TABLE.partitionKey]: pk }, ConsistentRead: true }));
+  return Item === undefined ? undefined : readJobHistory(store, Item as JobItem);
 }
 
 interface HistoryQuery {

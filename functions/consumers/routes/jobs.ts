@@ -122,7 +122,9 @@ export const projectJob: RouteStep = async (event, context) => {
   const steps = checkpointsOf(fact).map((checkpoint) => checkpoint.step);
   for (let attempt = 1; attempt <= MAX_MERGE_ATTEMPTS; attempt += 1) {
     const current = await readJob(context, update.pk);
-    const held = await dependency(`could not read the job history of ${update.pk}`, () => readHeldHistory(store, update.pk, steps));
+    // A report of the state the job is in (most reports) merges into the job item: no state item to read.
+    const states = current !== undefined && current.state !== fact.state;
+    const held = await dependency(`could not read the job history of ${update.pk}`, () => readHeldHistory(store, update.pk, steps, states));
     const plan = planJob(current, fact, held, context.now);
     if (await applyPlan(context, store, update.pk, plan)) return;
   }
