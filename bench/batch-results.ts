@@ -113,6 +113,7 @@ async function main(): Promise<void> {
       ROUTE: 'batch.completed',
       TABLE_NAME: resources.eventsTable,
       JOBS_TABLE_NAME: resources.jobsTable,
+      JOB_HISTORY_TABLE_NAME: resources.jobHistoryTable,
       ALERTS_TOPIC_ARN: resources.alertsTopicArn,
       RESULTS_BUCKET_NAME: resources.resultsBucket,
       CONSUMER_TIMEOUT_SECONDS: '900',

@@ -93,7 +93,7 @@ export function costTable(name: string, scenario: CostScenario, measured: CostMe
   const jobReads = job.readUnits / job.events;
   add(
     'DynamoDB jobs table',
-    `(${job.writeUnits} WRU as the item grows to ${job.finalBytes} B + ${wru(job.indexBytes)} index WRU for the new job) ÷ ${job.events} events = ${jobWrites.toFixed(2)} WRU × $${units.write.toFixed(4)}/M + ${jobReads.toFixed(2)} consistent RRU × $${units.read.toFixed(4)}/M`,
+    `(${job.writeUnits} WRU: one history item per checkpoint and state left, the ${job.itemBytes} B job item when its latest state changes + ${wru(job.indexBytes)} index WRU for the new job) ÷ ${job.events} events = ${jobWrites.toFixed(2)} WRU × $${units.write.toFixed(4)}/M + ${jobReads.toFixed(2)} consistent RRU × $${units.read.toFixed(4)}/M`,
     jobWrites * units.write + jobReads * units.read,
   );
   const overhead = A.storageOverheadBytesPerItem;
@@ -106,11 +106,12 @@ export function costTable(name: string, scenario: CostScenario, measured: CostMe
     `1M × ${storedBytes} B (record ${record.handled} + index ${record.index} + 2 × ${overhead} overhead) × ${lifetimeDays}/30 month (${A.recordRetentionDays} days after the handled mark + ${A.ttlDeletionLagDays} of TTL delay) = ${gbMonths.toFixed(3)} GB-month × ($${P.dynamodbStoragePerGbMonth} + $${P.dynamodbPitrPerGbMonth} PITR)/GB-month`,
     gbMonths * perGbMonth,
   );
-  const jobBytes = (job.finalBytes + overhead + job.indexBytes + overhead) / job.events;
+  const jobItems = 2 + job.historyItems;
+  const jobBytes = (job.finalBytes + job.indexBytes + jobItems * overhead) / job.events;
   const jobGbMonths = (M * jobBytes) / GB;
   add(
     'DynamoDB storage + PITR, jobs',
-    `1M × ${jobBytes.toFixed(0)} B ((${job.finalBytes} item + ${job.indexBytes} index + 2 × ${overhead}) ÷ ${job.events} events) × 1 month = ${jobGbMonths.toFixed(3)} GB-month × $${perGbMonth.toFixed(2)}/GB-month (no TTL: again every month the item is kept)`,
+    `1M × ${jobBytes.toFixed(0)} B ((${job.itemBytes} item + ${job.finalBytes - job.itemBytes} in ${job.historyItems} history items + ${job.indexBytes} index + ${jobItems} × ${overhead}) ÷ ${job.events} events) × 1 month = ${jobGbMonths.toFixed(3)} GB-month × $${perGbMonth.toFixed(2)}/GB-month (no TTL: again every month the items are kept)`,
     jobGbMonths * perGbMonth,
   );
 

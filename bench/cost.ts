@@ -68,7 +68,7 @@ export const ASSUMPTIONS = {
   secretCacheSeconds: 300,
   /** START, END and REPORT lines Lambda writes per invocation at its INFO system level, bytes. */
   platformLogBytesPerInvocation: 320,
-  /** Consumer writes per event after its claim: the jobs projection, then the handled mark. */
+  /** Consumer writes per event after its claim: the jobs projection (its history item, its job item), then the handled mark. */
   consumerSequentialWrites: 3,
   /**
    * X-Ray's default sampling rule, which active tracing in Lambda applies to each function on its
@@ -145,16 +145,19 @@ export interface RecordBytes {
   readonly index: number;
 }
 
-/** One job's life on the jobs table (bench/record-sizes.ts `jobGrowth`). */
+/** One job's life on the jobs and job-history tables (bench/record-sizes.ts `jobGrowth`). */
 export interface JobMeasure {
   readonly events: number;
-  /** Write units of all its events' projection writes (each on the larger of the item before and after). */
+  /** Write units of all its events' projection writes: its history items and its job item, each on the larger of the item before and after. */
   readonly writeUnits: number;
-  /** Read units of the consistent read before each write. */
+  /** Read units of the consistent reads before each merge (the job item, its history items by query). */
   readonly readUnits: number;
-  /** The item as its last event leaves it, and its index item, bytes. */
+  /** What its last event leaves stored (job item and history items), the job item alone, and its index item, bytes. */
   readonly finalBytes: number;
+  readonly itemBytes: number;
   readonly indexBytes: number;
+  /** History items stored: one per checkpoint and per state the job left. */
+  readonly historyItems: number;
 }
 
 /** What the benchmark measured that the model needs. */

@@ -151,7 +151,7 @@ export function renderFigures(results: BenchResults): string {
   }
   if (c.lateCheckpoint !== undefined) {
     const late = c.lateCheckpoint;
-    out.push('', `A late checkpoint on a job holding 500: its item is ${late.itemBytes} B, so its read is ${late.readUnits} RRU and its write ${late.writeUnits} WRU: $${fixed(late.usdPerMillion, 3)} per million such events.`);
+    out.push('', `A late checkpoint on a job holding 500: the job item is ${late.itemBytes} B; the checkpoint's reads cost ${late.readUnits} RRU and its writes ${late.writeUnits} WRU: $${fixed(late.usdPerMillion, 3)} per million such events.`);
   }
   out.push('', 'Savings at 100 M a month and 1 KB, each on top of the line above:', '', '| change | before | after |', '|---|---:|---:|');
   for (const saving of c.savings) out.push(`| ${saving.change} | $${fixed(saving.beforeUsd, 3)} | $${fixed(saving.afterUsd, 3)} |`);

@@ -9,9 +9,10 @@ import { itemBytes } from '../functions/core/item-size';
 import { normalizeDelivery } from '../functions/core/normalize';
 import { PROVIDERS } from '../functions/core/providers';
 import type { ProviderName } from '../functions/core/event';
-import { EVENTS_TABLE, JOBS_TABLE, recordRetentionSeconds, type EventRecord, type JobItem } from '../functions/core/table';
+import { checkpointSortKey, EVENTS_TABLE, JOBS_TABLE, recordRetentionSeconds, transitionSortKey, type EventRecord, type JobCheckpoint, type JobItem, type JobTransition } from '../functions/core/table';
 import { verifySignature, type SignatureSpec } from '../functions/core/verify';
-import { mergeJob, type JobFact } from '../functions/consumers/routes/job-history';
+import { checkpointsOf, type JobFact } from '../functions/consumers/routes/job-history';
+import { planJob, type HistoryWrite } from '../functions/consumers/routes/job-plan';
 import { buildDelivery } from '../ops/deliveries';
 
 /** One write unit covers 1 KB of item; one strongly consistent read unit 4 KB. */
@@ -110,38 +111,46 @@ export const COST_SAMPLES = {
   4096: { provider: 'replicate', type: 'training.processing' },
 } as const satisfies Record<number, { provider: ProviderName; type: string }>;
 
-/** The jobs table over one job's life: what each event's read and write are billed on. */
+/** The jobs and job-history tables over one job's life: what each event's reads and writes are billed on. */
 export interface JobGrowth {
   readonly events: number;
-  /** Item size before and after each event's write. */
+  /** Bytes the job stores (its item and its history items) before and after each event's writes. */
   readonly sizes: readonly { readonly before: number; readonly after: number }[];
+  /** Every write of every event: each history item and job item write on the larger of that item before and after. */
   readonly writeUnits: number;
+  /** The consistent reads before each merge: the job item, its step's history items, its state items. */
   readonly readUnits: number;
-  /** The item as the last event leaves it: what is stored. */
+  /** What the last event leaves stored: the job item plus its history items. */
   readonly finalBytes: number;
+  /** The job item alone, as the last event leaves it: its latest state. */
+  readonly itemBytes: number;
+  /** History items stored (one per checkpoint and per state the job left). */
+  readonly historyItems: number;
   /** The index item (`byActiveDay`) the job's first write puts. */
   readonly indexBytes: number;
+  /** The last event's own write units and read units. */
+  readonly last: { readonly writeUnits: number; readonly readUnits: number };
 }
 
 /**
  * A fine-tune as Together reports it: started, `checkpoints` checkpoints (step, loss, path), then
- * completed, each merged by the projection's own `mergeJob`, in order.
+ * completed, each merged by the projection's own {@link planJob}, in order; `late`, a checkpoint
+ * of a step below all others that arrives after them (a poll catching up, a redelivery).
  */
-export function jobGrowth(checkpoints: number, start = Date.UTC(2026, 11, 1, 12)): JobGrowth {
+export function jobGrowth(checkpoints: number, start = Date.UTC(2026, 11, 1, 12), options: { late?: boolean } = {}): JobGrowth {
   const subject = 'ft-8f0d6c3a-2b1e-4c7d-9a5f-3e2d1c0b9a87';
   const base = { provider: 'together', subject, kind: 'fine_tune' as const, details: {} };
+  const checkpoint = (step: number, minutes: number): JobFact => ({
+    ...base,
+    state: 'running',
+    step,
+    loss: Math.round((2.5 / (1 + step / 400)) * 1e4) / 1e4,
+    path: `s3://together-ft-checkpoints/${subject}/checkpoint-${step}`,
+    eventId: `evt_checkpoint_${step}`,
+    occurredAt: new Date(start + minutes * 60_000).toISOString(),
+  });
   const facts: JobFact[] = [{ ...base, state: 'started', eventId: 'evt_started', occurredAt: new Date(start).toISOString() }];
-  for (let i = 1; i <= checkpoints; i++) {
-    facts.push({
-      ...base,
-      state: 'running',
-      step: i * 100,
-      loss: Math.round((2.5 / (1 + i / 4)) * 1e4) / 1e4,
-      path: `s3://together-ft-checkpoints/${subject}/checkpoint-${i * 100}`,
-      eventId: `evt_checkpoint_${i}`,
-      occurredAt: new Date(start + i * 60_000).toISOString(),
-    });
-  }
+  for (let i = 1; i <= checkpoints; i++) facts.push(checkpoint(i * 100, i));
   facts.push({
     ...base,
     state: 'completed',
@@ -149,38 +158,80 @@ export function jobGrowth(checkpoints: number, start = Date.UTC(2026, 11, 1, 12)
     eventId: 'evt_completed',
     occurredAt: new Date(start + (checkpoints + 1) * 60_000).toISOString(),
   });
+  if (options.late === true) facts.push(checkpoint(50, 0.5));
   return replay(facts, start);
 }
 
 /**
- * A checkpoint that arrives late, on a job item that already holds `JOBS_TABLE.maxCheckpoints`
- * (a poll catching up, a redelivery): the read and the write are billed on the whole item.
+ * A checkpoint that arrives late, on a completed job that already holds
+ * `JOBS_TABLE.maxCheckpoints` checkpoints: it writes its own history item, and the job item only
+ * when it changes the latest state (here it does not).
  */
 export function lateCheckpoint(start = Date.UTC(2026, 11, 1, 12)): { readonly itemBytes: number; readonly writeUnits: number; readonly readUnits: number } {
-  const full = jobGrowth(JOBS_TABLE.maxCheckpoints, start);
-  return { itemBytes: full.finalBytes, writeUnits: writeUnits(full.finalBytes), readUnits: readUnits(full.finalBytes) };
+  const full = jobGrowth(JOBS_TABLE.maxCheckpoints, start, { late: true });
+  return { itemBytes: full.itemBytes, writeUnits: full.last.writeUnits, readUnits: full.last.readUnits };
+}
+
+/** Read units of a consistent query: the items it returns, in 4 KB units, at least one. */
+function queryUnits(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / READ_UNIT_BYTES));
 }
 
 function replay(facts: readonly JobFact[], start: number): JobGrowth {
   let item: Partial<JobItem> | undefined;
+  const history = new Map<string, Record<string, unknown>>();
+  const stored = () => (item === undefined ? 0 : itemBytes(item)) + [...history.values()].reduce((sum, entry) => sum + itemBytes(entry), 0);
   const sizes: { before: number; after: number }[] = [];
   let units = 0;
   let reads = 0;
+  let last = { writeUnits: 0, readUnits: 0 };
   facts.forEach((fact, index) => {
-    const before = item === undefined ? 0 : itemBytes(item);
-    const write = mergeJob(item, fact, new Date(start + index * 60_000 + 1_000));
-    if (write === undefined) return;
-    const next: Partial<JobItem> = { pk: `${fact.provider}#${fact.subject}`, ...item, ...write.set };
-    for (const name of write.remove) delete next[name as keyof JobItem];
-    item = next;
-    const after = itemBytes(item);
-    sizes.push({ before, after });
-    units += writeUnits(before, after);
-    reads += readUnits(before);
+    const before = stored();
+    const pk = `${fact.provider}#${fact.subject}`;
+    const steps = new Set(checkpointsOf(fact).map((checkpoint) => checkpoint.step));
+    const entries = [...history.values()];
+    // As the projection reads: state items only for a report of another state than the job's.
+    const states = item !== undefined && item.state !== fact.state;
+    const held = {
+      checkpoints: entries.filter((entry) => steps.has(entry.step as number)) as unknown as JobCheckpoint[],
+      transitions: (states ? entries.filter((entry) => entry.state !== undefined) : []) as unknown as JobTransition[],
+    };
+    let eventReads = readUnits(item === undefined ? 0 : itemBytes(item));
+    if (states) eventReads += queryUnits(held.transitions.reduce((sum, entry) => sum + itemBytes(entry as never), 0));
+    if (steps.size > 0) eventReads += queryUnits(held.checkpoints.reduce((sum, entry) => sum + itemBytes(entry as never), 0));
+    const plan = planJob(item, fact, held, new Date(start + index * 60_000 + 1_000));
+    let eventUnits = 0;
+    const put = (write: HistoryWrite<JobCheckpoint> | HistoryWrite<JobTransition>) => {
+      const sk = 'step' in write.entry ? checkpointSortKey(write.entry.step) : transitionSortKey(write.entry.state);
+      const next = { pk, sk, ...write.entry };
+      eventUnits += writeUnits(itemBytes(history.get(sk) ?? {}), itemBytes(next));
+      history.set(sk, next);
+    };
+    plan.before.forEach(put);
+    if (plan.job !== undefined) {
+      const next: Partial<JobItem> = { pk, ...item, ...plan.job.set };
+      for (const name of plan.job.remove) delete next[name as keyof JobItem];
+      eventUnits += writeUnits(item === undefined ? 0 : itemBytes(item), itemBytes(next));
+      item = next;
+    }
+    [...plan.checkpoints, ...plan.transitions].forEach(put);
+    sizes.push({ before, after: stored() });
+    units += eventUnits;
+    reads += eventReads;
+    last = { writeUnits: eventUnits, readUnits: eventReads };
   });
-  const finalBytes = item === undefined ? 0 : itemBytes(item);
   const indexBytes = itemBytes({ pk: item?.pk, activeDay: item?.activeDay, kind: item?.kind });
-  return { events: facts.length, sizes, writeUnits: units, readUnits: reads, finalBytes, indexBytes };
+  return {
+    events: facts.length,
+    sizes,
+    writeUnits: units,
+    readUnits: reads,
+    finalBytes: stored(),
+    itemBytes: item === undefined ? 0 : itemBytes(item),
+    historyItems: history.size,
+    indexBytes,
+    last,
+  };
 }
 
 /**

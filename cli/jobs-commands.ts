@@ -22,7 +22,12 @@ export interface JobsCommandDeps {
 export function addJobsCommands(program: Command, deps: JobsCommandDeps): void {
   const { output, clock, connect, jsonOption, stackOption } = deps;
   const print = (text: string) => output.stdout.write(text);
-  const jobsDeps = (target: Target): JobsDeps => ({ documents: target.documents, tableName: target.jobsTable, where: target.description });
+  const jobsDeps = (target: Target): JobsDeps => ({
+    documents: target.documents,
+    tableName: target.jobsTable,
+    ...(target.jobHistoryTable === undefined ? {} : { historyTableName: target.jobHistoryTable }),
+    where: target.description,
+  });
   const jobs = program.command('jobs').description('fine-tune jobs and batches: state, checkpoints and loss, model or output');
 
   jobs

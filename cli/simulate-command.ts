@@ -60,7 +60,12 @@ export function addSimulateCommand(program: Command, deps: SimulateCommandDeps):
           },
         },
         {
-          jobs: { documents: target.documents, tableName: target.jobsTable, where: target.description },
+          jobs: {
+            documents: target.documents,
+            tableName: target.jobsTable,
+            ...(target.jobHistoryTable === undefined ? {} : { historyTableName: target.jobHistoryTable }),
+            where: target.description,
+          },
           clock,
           sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
           waitMs,

@@ -78,7 +78,12 @@ function shellQuote(word: string): string {
 export function consoleApi(deps: ConsoleDeps) {
   const { target, clock } = deps;
   const events: EventsDeps = { documents: target.documents, tableName: target.eventsTable, where: target.description };
-  const jobs: JobsDeps = { documents: target.documents, tableName: target.jobsTable, where: target.description };
+  const jobs: JobsDeps = {
+    documents: target.documents,
+    tableName: target.jobsTable,
+    ...(target.jobHistoryTable === undefined ? {} : { historyTableName: target.jobHistoryTable }),
+    where: target.description,
+  };
   const stackFlag = deps.stackName === undefined ? '' : ` --stack ${shellQuote(deps.stackName)}`;
   const optional = (query: URLSearchParams, name: string) => {
     const value = query.get(name)?.trim();

@@ -43,6 +43,7 @@ export class WebhookReceiverStack extends Stack {
     }
     output(STACK_OUTPUTS.eventsTableName, webhooks.table.tableName, 'Events table (idempotency record and event log)');
     output(STACK_OUTPUTS.jobsTableName, webhooks.jobsTable.tableName, 'Jobs table (latest state of each job and batch)');
+    output(STACK_OUTPUTS.jobHistoryTableName, webhooks.jobHistoryTable.tableName, 'Job-history table (each job\'s checkpoints and states)');
     output(STACK_OUTPUTS.alertsTopicArn, webhooks.alertsTopic.topicArn, 'Topic the consumers publish alerts to; subscribe to it');
     output(STACK_OUTPUTS.alarmTopicArn, webhooks.alarmTopic.topicArn, 'Topic every alarm notifies');
     output(STACK_OUTPUTS.apiEndpoint, webhooks.endpointUrl, 'Base URL of the webhook endpoint');

@@ -5,7 +5,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@
 import { LISTENER_QUEUE_SETTINGS, LOCAL_LISTENER } from '../functions/core/listeners';
 import { QUEUE_SETTINGS } from '../functions/core/queues';
 import { ROUTES, type Route } from '../functions/core/routes';
-import { EVENTS_TABLE, JOBS_TABLE } from '../functions/core/table';
+import { EVENTS_TABLE, JOB_HISTORY_TABLE, JOBS_TABLE } from '../functions/core/table';
 import { POLLER_TABLE } from '../functions/poller/state';
 import { LOCAL_NAMES } from '../ops/local-names';
 
@@ -21,6 +21,8 @@ export interface LocalResources {
   readonly queues: Readonly<Record<Route, RouteQueues>>;
   /** The jobs projection the consumers write. */
   readonly jobsTable: string;
+  /** Each job's checkpoints and states, one item each, beside the jobs table. */
+  readonly jobHistoryTable: string;
   /** The topic the consumers publish alerts to. */
   readonly alertsTopicArn: string;
   /** What the consumers would have put on the EventBridge bus (`local/bus.ts`). */
@@ -39,7 +41,7 @@ export interface LocalResources {
 /**
  * Creates, on the emulators, what the CDK stack creates in AWS: the events table with its time
  * index, one queue plus dead-letter queue per route with the same redrive settings, the jobs
- * table, the alerts topic (here with a queue subscribed to it) and the batch results bucket; and,
+ * and job-history tables, the alerts topic (here with a queue subscribed to it) and the batch results bucket; and,
  * for the EventBridge bus (no emulator serves it), the table its stand-in records entries in, and
  * the listener queue it feeds (`webhooks listen`), as a stack's `listeners` are fed by the bus.
  * Safe to call again on resources that already exist.
@@ -48,6 +50,7 @@ export async function createLocalResources(clients: { dynamodb: DynamoDBClient; 
   await createEventsTable(clients.dynamodb, LOCAL_NAMES.eventsTable);
   await createBucketOnce(clients.s3, LOCAL_NAMES.resultsBucket);
   await createJobsTable(clients.dynamodb, LOCAL_NAMES.jobsTable);
+  await createJobHistoryTable(clients.dynamodb, LOCAL_NAMES.jobHistoryTable);
   await createKeyedTable(clients.dynamodb, LOCAL_NAMES.busTable, 'pk');
   const entries = await Promise.all(ROUTES.map(async (route) => [route, await createRouteQueues(clients.sqs, route)] as const));
   const alerts = await createAlerts(clients.sns, clients.sqs);
@@ -56,6 +59,7 @@ export async function createLocalResources(clients: { dynamodb: DynamoDBClient; 
     eventsTable: LOCAL_NAMES.eventsTable,
     queues: Object.fromEntries(entries) as Record<Route, RouteQueues>,
     jobsTable: LOCAL_NAMES.jobsTable,
+    jobHistoryTable: LOCAL_NAMES.jobHistoryTable,
     alertsTopicArn: alerts.topicArn,
     alertsQueueUrl: alerts.queueUrl,
     busTable: LOCAL_NAMES.busTable,
@@ -133,6 +137,20 @@ function createJobsTable(dynamodb: DynamoDBClient, tableName: string): Promise<v
         KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }],
         Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projectedAttributes] },
       },
+    ],
+  });
+}
+
+function createJobHistoryTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  return createTableOnce(dynamodb, {
+    TableName: tableName,
+    AttributeDefinitions: [
+      { AttributeName: JOB_HISTORY_TABLE.partitionKey, AttributeType: 'S' },
+      { AttributeName: JOB_HISTORY_TABLE.sortKey, AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: JOB_HISTORY_TABLE.partitionKey, KeyType: 'HASH' },
+      { AttributeName: JOB_HISTORY_TABLE.sortKey, KeyType: 'RANGE' },
     ],
   });
 }

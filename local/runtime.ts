@@ -120,7 +120,7 @@ export function localClients(emulators: Pick<Emulators, 'dynamodbEndpoint' | 'sq
 
 /**
  * Every route's consumer on the local resources, built from the same configuration reader and
- * factory as the Lambda handler (env ROUTE, TABLE_NAME, JOBS_TABLE_NAME, ALERTS_TOPIC_ARN), each
+ * factory as the Lambda handler (env ROUTE, TABLE_NAME, JOBS_TABLE_NAME, JOB_HISTORY_TABLE_NAME, ALERTS_TOPIC_ARN), each
  * publishing its handled events to the stand-in bus (`local/bus.ts`), as with `eventBus` in AWS.
  * With `TOGETHER_API_KEY` set, batch results are on, into the local results bucket; with
  * `OPENAI_API_KEY` set, OpenAI's events are completed from its API (`OPENAI_API_BASE_URL`).
@@ -141,6 +141,7 @@ export function localConsumerFunctions(
         ROUTE: route,
         TABLE_NAME: resources.eventsTable,
         JOBS_TABLE_NAME: resources.jobsTable,
+        JOB_HISTORY_TABLE_NAME: resources.jobHistoryTable,
         ALERTS_TOPIC_ARN: resources.alertsTopicArn,
         RESULTS_BUCKET_NAME: route === 'batch.completed' && togetherKeySet(env) ? resources.resultsBucket : undefined,
       });

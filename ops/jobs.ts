@@ -1,12 +1,20 @@
 import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { jobHistory, type JobHistory } from '../functions/consumers/routes/job-plan';
+import { readJobHistory } from '../functions/consumers/routes/job-store';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/provider-names';
 import { JOBS_TABLE, type BatchResults, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../functions/core/table';
 import { UsageError } from './errors';
 import { itemsByKey, send, type EventsDeps } from './events';
 import { daysNewestFirst } from './time';
 
-/** What the job reads need of the jobs table: the same shape as the events table's. */
-export type JobsDeps = EventsDeps;
+/** What the job reads need: the jobs table (the same shape as the events table's), and the job-history table. */
+export interface JobsDeps extends EventsDeps {
+  /**
+   * Each job's checkpoints and states, one item each. A stack deployed before it has none: its
+   * job items hold their history themselves, and only that is read.
+   */
+  readonly historyTableName?: string;
+}
 
 // The names the commands offer as choices, apart from the reads so that `--help` loads no SDK client.
 import { JOB_KINDS, JOB_STATE_NAMES } from './job-names';
@@ -158,19 +166,31 @@ async function keysActiveOn(deps: JobsDeps, day: string, kind: JobItem['kind'] |
   return keys;
 }
 
-/** One job by its key (`<provider>#<job>`, consistent read), or undefined when the projection has none. */
+/**
+ * One job by its key (`<provider>#<job>`, consistent read), or undefined when the projection has
+ * none: its item, then its history items (a query by its key: the highest
+ * `JOBS_TABLE.maxCheckpoints` checkpoints, and its states), merged with any history the item
+ * itself holds from before the history table.
+ */
 export async function getJob(deps: JobsDeps, key: string): Promise<JobDetail | undefined> {
   const { Item } = await send(deps, () =>
     deps.documents.send(new GetCommand({ TableName: deps.tableName, Key: { [JOBS_TABLE.partitionKey]: key }, ConsistentRead: true })),
   );
-  return Item === undefined ? undefined : jobDetail(Item as JobItem);
+  if (Item === undefined) return undefined;
+  const item = Item as JobItem;
+  const { historyTableName } = deps;
+  if (historyTableName === undefined) return jobDetail(item);
+  const historyDeps = { ...deps, tableName: historyTableName };
+  return jobDetail(item, await send(historyDeps, () => readJobHistory({ documents: deps.documents, tableName: historyTableName }, item)));
 }
 
-/** The plain-data view of a stored job item. */
-export function jobDetail(item: JobItem): JobDetail {
+/**
+ * The plain-data view of a stored job item and its history (by default, the history the item
+ * itself holds, and its current state's report).
+ */
+export function jobDetail(item: JobItem, history: JobHistory = jobHistory(item, { checkpoints: [], transitions: [] })): JobDetail {
   const summary = Object.fromEntries(SUMMARY_ATTRIBUTES.flatMap((name) => (item[name] === undefined ? [] : [[name, item[name]]]))) as JobSummary;
-  const checkpoints = item.checkpoints ?? [];
-  const transitions = item.transitions ?? [];
+  const { checkpoints, transitions } = history;
   const paths = [...(item.checkpointPaths ?? []), ...checkpoints.flatMap((checkpoint) => (checkpoint.path === undefined ? [] : [checkpoint.path]))];
   return {
     ...summary,

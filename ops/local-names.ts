@@ -12,6 +12,7 @@ export const LOCAL_DEFAULT_PORTS = { PORT: 3000, DYNAMODB_PORT: 8000, SQS_PORT: 
 export const LOCAL_NAMES = {
   eventsTable: 'webhook-events',
   jobsTable: 'webhook-jobs',
+  jobHistoryTable: 'webhook-job-history',
   /** The Together poller's state table, created when `npm start` polls. */
   pollerTable: 'together-poller',
   /** The stand-in EventBridge bus: the entries the consumers published, by event key. */

@@ -44,6 +44,8 @@ export interface Target {
   readonly pollerTable?: string;
   /** The jobs projection: one item per job or batch. */
   readonly jobsTable: string;
+  /** Each job's checkpoints and states; a stack deployed before it has none (its job items hold their history). */
+  readonly jobHistoryTable?: string;
   /** Locally, the stand-in EventBridge bus (`local/bus.ts`). A stack has none: EventBridge keeps nothing to read back. */
   readonly busTable?: string;
   /** Resolved on first use: only the commands that touch queues pay for it. */
@@ -84,6 +86,7 @@ export function localTarget(env: Env): Target {
     // Created only while `npm start` polls; `status` skips it when it is not there.
     pollerTable: LOCAL_NAMES.pollerTable,
     jobsTable: LOCAL_NAMES.jobsTable,
+    jobHistoryTable: LOCAL_NAMES.jobHistoryTable,
     busTable: LOCAL_NAMES.busTable,
     queues: () => (queues ??= resolveLocalQueues(sqs, sqsEndpoint)),
     webhookUrls: {},
@@ -230,7 +233,7 @@ export async function readStackOutputs(cfn: CloudFormationClient, stackName: str
 export function targetFromOutputs(
   stackName: string,
   outputs: Readonly<Record<string, string>>,
-): Pick<Target, 'kind' | 'description' | 'eventsTable' | 'jobsTable' | 'pollerTable' | 'webhookUrls' | 'secretArns'> & { queueRefs: Record<Route, RouteQueueRefs> } {
+): Pick<Target, 'kind' | 'description' | 'eventsTable' | 'jobsTable' | 'jobHistoryTable' | 'pollerTable' | 'webhookUrls' | 'secretArns'> & { queueRefs: Record<Route, RouteQueueRefs> } {
   const missing: string[] = [];
   const need = (name: string): string => {
     const value = outputs[name];
@@ -261,6 +264,7 @@ export function targetFromOutputs(
     eventsTable,
     ...(outputs[STACK_OUTPUTS.pollerTableName] ? { pollerTable: outputs[STACK_OUTPUTS.pollerTableName] } : {}),
     jobsTable,
+    ...(outputs[STACK_OUTPUTS.jobHistoryTableName] ? { jobHistoryTable: outputs[STACK_OUTPUTS.jobHistoryTableName] } : {}),
     queueRefs,
     webhookUrls: optional(STACK_OUTPUTS.webhookUrl),
     secretArns: optional(STACK_OUTPUTS.secretArn),

@@ -67,7 +67,7 @@ const HEIGHT = 260;
 const PAD = { left: 56, right: 16, top: 16, bottom: 36 };
 
 /**
- * Loss over steps, drawn from the checkpoints the job item keeps, as SVG (no chart library needed
+ * Loss over steps, drawn from the job's checkpoints (the highest 500), as SVG (no chart library needed
  * for one line); nothing without a point, as for a batch.
  */
 export function LossCurve({ points }: { points: { step: number; loss: number }[] }) {

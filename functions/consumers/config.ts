@@ -28,6 +28,8 @@ export interface ConsumerConfig {
   readonly tableName: string;
   /** The jobs projection table. */
   readonly jobsTableName: string;
+  /** The job-history table: each job's checkpoints and states, one item each. */
+  readonly jobHistoryTableName: string;
   /** The SNS topic alerts are published to. */
   readonly alertsTopicArn: string;
   /** Retention of an event record the consumer has to create (the receiver's one expired or never existed). */
@@ -44,7 +46,7 @@ const MAX_CONSUMER_TIMEOUT_SECONDS = 900;
 
 /**
  * The consumer's whole configuration, read once at start-up: `ROUTE`, `TABLE_NAME`,
- * `JOBS_TABLE_NAME`, `ALERTS_TOPIC_ARN` (all required, for every route, so that every consumer
+ * `JOBS_TABLE_NAME`, `JOB_HISTORY_TABLE_NAME`, `ALERTS_TOPIC_ARN` (all required, for every route, so that every consumer
  * is deployed the same way), `RETENTION_DAYS` (optional, as for the receiver), `EVENT_BUS_NAME`
  * (optional: the bus to publish handled events to), `CONSUMER_TIMEOUT_SECONDS` (optional, the
  * function's timeout when longer than the default; the lease is twice it) and
@@ -60,6 +62,7 @@ export function readConsumerConfig(env: Env = process.env): ConsumerConfig {
     route,
     tableName: requireEnv(env, 'TABLE_NAME'),
     jobsTableName: requireEnv(env, 'JOBS_TABLE_NAME'),
+    jobHistoryTableName: requireEnv(env, 'JOB_HISTORY_TABLE_NAME'),
     alertsTopicArn: requireEnv(env, 'ALERTS_TOPIC_ARN'),
     retentionSeconds: readRetentionSeconds(env),
     // A consumer given a longer timeout (batch results copy large files) holds its lease as long.

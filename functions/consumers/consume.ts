@@ -15,6 +15,7 @@ import { publishToBus, type BusPublisher } from './publish';
 import type { Extensions } from './steps';
 import { stepsFor, type Enricher, type OptionalSteps, type RouteContext, type RouteStep } from './routes';
 import { transitionKeyFor } from './routes/jobs';
+import { readJobAndHistory } from './routes/job-store';
 
 /** A consumer's dependencies; `steps` are those of its `route`, and get that route's events only. */
 export interface ConsumerDeps<R extends Route = Route> {
@@ -26,6 +27,7 @@ export interface ConsumerDeps<R extends Route = Route> {
   readonly sns: SNSClient;
   readonly tableName: string;
   readonly jobsTableName: string;
+  readonly jobHistoryTableName: string;
   readonly alertsTopicArn: string;
   readonly leaseSeconds: number;
   readonly retentionSeconds: number;
@@ -108,6 +110,11 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
       documents: deps.documents,
       sns: deps.sns,
       jobsTableName: deps.jobsTableName,
+      jobHistoryTableName: deps.jobHistoryTableName,
+      jobHistory: async (key) => {
+        const pk = key ?? (event.subject === undefined ? undefined : `${event.provider}#${event.subject}`);
+        return pk === undefined ? undefined : readJobAndHistory({ documents: deps.documents, tableName: deps.jobHistoryTableName }, deps.jobsTableName, pk);
+      },
       alertsTopicArn: deps.alertsTopicArn,
       logger: deps.logger,
       note: (text) => void notes.push(text),
@@ -171,6 +178,7 @@ export function consumerFromConfig(
     sns: clients.sns,
     tableName: config.tableName,
     jobsTableName: config.jobsTableName,
+    jobHistoryTableName: config.jobHistoryTableName,
     alertsTopicArn: config.alertsTopicArn,
     leaseSeconds: config.leaseSeconds,
     retentionSeconds: config.retentionSeconds,

@@ -21,6 +21,7 @@ import type { RouteStep } from './routes/context';
  * ```
  */
 export type { OnceOptions, OnceScope, RouteContext, RouteStep } from './routes/context';
+export type { JobHistory } from './routes/job-plan';
 export type { NormalizedEvent, ProviderName, RouteEvent } from '../core/event';
 export type { Route } from '../core/routes';
 

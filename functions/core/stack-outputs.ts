@@ -29,6 +29,8 @@ export const STACK_OUTPUTS = {
   deadLetterQueueArn: (route: Route) => `DeadLetterQueueArn${routePascal(route)}`,
   eventsTableName: 'EventsTableName',
   jobsTableName: 'JobsTableName',
+  /** Each job's checkpoints and states; a stack deployed before it has none, and readers show the history its job items hold. */
+  jobHistoryTableName: 'JobHistoryTableName',
   alertsTopicArn: 'AlertsTopicArn',
   alarmTopicArn: 'AlarmTopicArn',
   apiEndpoint: 'ApiEndpoint',

@@ -138,9 +138,39 @@ export const JOBS_TABLE = {
     partitionKey: 'activeDay',
     projectedAttributes: ['kind'],
   },
-  /** Checkpoints a job item keeps, the highest steps; a lower one is dropped first. */
+  /** Checkpoints a job's history shows, the highest steps; a lower one is dropped first. */
   maxCheckpoints: 500,
 } as const;
+
+/**
+ * A job's history, one small item per checkpoint and per state, under the job's key: a report
+ * writes its own item (one write unit) instead of rewriting the job item with its whole history.
+ * `sk` is `c#{step, zero-padded}` for a checkpoint, so that a query reads them in step order, the
+ * highest first when asked; `t#{state}` for a state. Readers take the highest
+ * `JOBS_TABLE.maxCheckpoints` checkpoints.
+ */
+export const JOB_HISTORY_TABLE = {
+  /** `{provider}#{subject}`: the job item's key. */
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  checkpointPrefix: 'c#',
+  transitionPrefix: 't#',
+  /** Digits of a checkpoint's step in its sort key: any safe integer. */
+  stepDigits: 16,
+} as const;
+
+/** The sort key of a job's checkpoint at `step` (a non-negative integer). */
+export function checkpointSortKey(step: number): string {
+  return `${JOB_HISTORY_TABLE.checkpointPrefix}${String(step).padStart(JOB_HISTORY_TABLE.stepDigits, '0')}`;
+}
+
+/** The sort key of a job's state. */
+export function transitionSortKey(state: JobState): string {
+  return `${JOB_HISTORY_TABLE.transitionPrefix}${state}`;
+}
+
+/** An item of the job-history table: one checkpoint or one state of a job. */
+export type JobHistoryItem = { pk: string; sk: string } & (JobCheckpoint | JobTransition);
 
 /** What a job or batch is known to be doing, in order: a job only ever moves to a higher rank. */
 export const JOB_STATES = { started: 1, running: 2, completed: 3, failed: 3, cancelled: 3, expired: 3 } as const;
@@ -186,13 +216,12 @@ export interface JobItem {
    */
   results?: BatchResults;
   /**
-   * The highest `JOBS_TABLE.maxCheckpoints` checkpoints, in step order, one per step: reports of
-   * one step merge (the earliest's time, event id and values, the others' values where it has
-   * none). Fewer when the item would otherwise pass 400,000 bytes as DynamoDB counts them: the
-   * oldest go first, down to the newest.
+   * Written only before the job-history table existed ({@link JOB_HISTORY_TABLE}), never since:
+   * the checkpoints the item held then, in step order, one per step. Readers merge them with the
+   * history items, as reports of the same steps.
    */
   checkpoints?: JobCheckpoint[];
-  /** Each state the job was reported in, once, at its earliest report, in time order. */
+  /** Written only before the job-history table existed: the states the item held then. */
   transitions?: JobTransition[];
   /** When the projection first heard of the job (consumer clock). */
   firstSeenAt?: string;

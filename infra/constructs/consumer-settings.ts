@@ -8,7 +8,7 @@ import { isRoute, ROUTES, type Route } from '../../functions/core/routes';
  */
 
 /** Variables the consumers set themselves: an extension may read them, never replace them. */
-export const CONSUMER_VARIABLES = ['ROUTE', 'TABLE_NAME', 'JOBS_TABLE_NAME', 'ALERTS_TOPIC_ARN', 'RETENTION_DAYS', 'EVENT_BUS_NAME'] as const;
+export const CONSUMER_VARIABLES = ['ROUTE', 'TABLE_NAME', 'JOBS_TABLE_NAME', 'JOB_HISTORY_TABLE_NAME', 'ALERTS_TOPIC_ARN', 'RETENTION_DAYS', 'EVENT_BUS_NAME'] as const;
 
 /** Prefixes Lambda or Powertools own (`AWS_REGION`, `_HANDLER`, `POWERTOOLS_SERVICE_NAME`, …). */
 const RESERVED_PREFIXES = ['AWS_', 'LAMBDA_', '_', 'POWERTOOLS_'] as const;

@@ -16,6 +16,12 @@ export const RECEIVER_TABLE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:GetItem', '
 export const CONSUMER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
 
 /**
+ * What the consumer code sends to the job-history table: `Query` (a job's history items, by its
+ * key) and conditional `PutItem` (one checkpoint or state, written whole). No update or delete.
+ */
+export const CONSUMER_HISTORY_ACTIONS = ['dynamodb:Query', 'dynamodb:PutItem'] as const;
+
+/**
  * Grants item actions on the table itself and nothing else. `Table.grant*` also grants every
  * index of the table (`…/index/*`); the functions that write by key never read an index, and
  * the wildcard would be a standing exception to explain.

@@ -11,7 +11,7 @@ import { CONSUMER_METRICS_SERVICE, NO_RECORD_METRIC } from '../../functions/cons
 import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { routeSlug, type Route } from '../../functions/core/routes';
 import { BundledFunction, type FunctionLogLevel } from './bundled-function';
-import { grantItemAccess, CONSUMER_TABLE_ACTIONS } from './grants';
+import { grantItemAccess, CONSUMER_HISTORY_ACTIONS, CONSUMER_TABLE_ACTIONS } from './grants';
 import { acknowledgeGuardRule } from './guard';
 
 /** The name the consumers import their steps by (package.json `imports`; `functions/consumers/deployed.ts`). */
@@ -61,6 +61,8 @@ export interface RoutePipelineProps {
   readonly consumerEntry: string;
   readonly eventsTable: ITable;
   readonly jobsTable: ITable;
+  /** Each job's checkpoints and states, one item each. */
+  readonly jobHistoryTable: ITable;
   readonly alertsTopic: ITopic;
   /** The alias of the key the alerts topic is encrypted with, when it is known only by alias. */
   readonly alertsTopicKeyAlias?: string;
@@ -159,6 +161,7 @@ export class RoutePipeline extends Construct {
         ROUTE: props.route,
         TABLE_NAME: props.eventsTable.tableName,
         JOBS_TABLE_NAME: props.jobsTable.tableName,
+        JOB_HISTORY_TABLE_NAME: props.jobHistoryTable.tableName,
         ALERTS_TOPIC_ARN: props.alertsTopic.topicArn,
         RETENTION_DAYS: String(props.retentionDays),
         ...(settings === undefined ? {} : { CONSUMER_TIMEOUT_SECONDS: String(timeoutSeconds) }),
@@ -184,6 +187,7 @@ export class RoutePipeline extends Construct {
     );
     grantItemAccess(props.eventsTable, this.consumer.handler, CONSUMER_TABLE_ACTIONS);
     grantItemAccess(props.jobsTable, this.consumer.handler, CONSUMER_TABLE_ACTIONS);
+    grantItemAccess(props.jobHistoryTable, this.consumer.handler, CONSUMER_HISTORY_ACTIONS);
     props.alertsTopic.grantPublish(this.consumer.handler);
     if (props.alertsTopicKeyAlias !== undefined) {
       // Publishing to an encrypted topic uses its key; CDK grants that on key/* narrowed by a

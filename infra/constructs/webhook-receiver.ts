@@ -68,6 +68,8 @@ export class WebhookReceiver extends Construct {
   public readonly table: Table;
   /** The jobs projection written by the consumers. */
   public readonly jobsTable: Table;
+  /** Each job's checkpoints and states, one item each under the job's key, written by the consumers. */
+  public readonly jobHistoryTable: Table;
   /** Consumers publish operator alerts here (a fine-tune failed, a model is deprecated, …). */
   public readonly alertsTopic: Topic;
   /** Every alarm notifies this topic. */
@@ -115,6 +117,7 @@ export class WebhookReceiver extends Construct {
     const tables = createTables(this, removalPolicy);
     this.table = tables.events;
     this.jobsTable = tables.jobs;
+    this.jobHistoryTable = tables.jobHistory;
 
     // ── Topics ───────────────────────────────────────────────────────────────────────────
     this.alertsTopic = new Topic(this, 'AlertsTopic', {
@@ -144,6 +147,7 @@ export class WebhookReceiver extends Construct {
         consumerEntry: copiesResults(route) ? BATCH_RESULTS_CONSUMER_ENTRY : CONSUMER_ENTRY,
         eventsTable: this.table,
         jobsTable: this.jobsTable,
+        jobHistoryTable: this.jobHistoryTable,
         alertsTopic: this.alertsTopic,
         alertsTopicKeyAlias: SNS_MANAGED_KEY_ALIAS,
         retentionDays: settings.retentionDays,

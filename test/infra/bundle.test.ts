@@ -142,6 +142,7 @@ function localEnvironment(fn: TemplateFunction): Record<string, string> {
   const local: Record<string, string | undefined> = {
     TABLE_NAME: resources.eventsTable,
     JOBS_TABLE_NAME: resources.jobsTable,
+    JOB_HISTORY_TABLE_NAME: resources.jobHistoryTable,
     ALERTS_TOPIC_ARN: resources.alertsTopicArn,
     QUEUE_URLS: JSON.stringify(queueUrlMap(resources)),
     // Without SECRET_ARNS the receiver reads each provider's secrets from {NAME}_WEBHOOK_SECRET:

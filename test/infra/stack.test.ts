@@ -6,7 +6,7 @@ import { DEFAULT_LEASE_SECONDS, MAX_BODY_BYTES_LIMIT } from '../../functions/cor
 import { PROVIDER_NAMES } from '../../functions/core/event';
 import { QUEUE_SETTINGS } from '../../functions/core/queues';
 import { ROUTES, routeSlug } from '../../functions/core/routes';
-import { EVENTS_TABLE, JOBS_TABLE } from '../../functions/core/table';
+import { EVENTS_TABLE, JOB_HISTORY_TABLE, JOBS_TABLE } from '../../functions/core/table';
 import { CONSUMER_BATCHING_WINDOW, OPERATOR_TAG } from '../../infra/constructs/route-pipeline';
 import { ACCEPT_WORST_CASE_SECONDS } from '../../infra/constructs/receiver-budget';
 import { DEFAULT_THROTTLING_BURST_LIMIT, DEFAULT_THROTTLING_RATE_LIMIT } from '../../infra/constructs/receiver-settings';
@@ -183,6 +183,7 @@ describe('consumers', () => {
           ROUTE: route,
           TABLE_NAME: ref(stack.webhooks.table),
           JOBS_TABLE_NAME: ref(stack.webhooks.jobsTable),
+          JOB_HISTORY_TABLE_NAME: ref(stack.webhooks.jobHistoryTable),
           ALERTS_TOPIC_ARN: ref(stack.webhooks.alertsTopic),
           RETENTION_DAYS: '7',
           POWERTOOLS_SERVICE_NAME: `consumer-${routeSlug(route)}`,
@@ -224,7 +225,7 @@ describe('consumers', () => {
     expect(JSON.stringify(statements)).not.toContain(logicalId(stack.webhooks.queues['fine_tune.completed']));
   });
 
-  it('[H3-14] may only read and update items by key on both tables, as the consumer code does', () => {
+  it('[H3-14] may only read and update items by key on both tables, and query and put job-history items, as the consumer code does', () => {
     const role = stack.webhooks.consumers.other.role;
 
     const statements = JSON.stringify(statementsOf(logicalId(role)));
@@ -237,10 +238,14 @@ describe('consumers', () => {
             Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
             Resource: [arnOf(stack.webhooks.table), arnOf(stack.webhooks.jobsTable)],
           }),
+          Match.objectLike({
+            Action: ['dynamodb:PutItem', 'dynamodb:Query'],
+            Resource: arnOf(stack.webhooks.jobHistoryTable),
+          }),
         ]),
       },
     });
-    expect(statements.match(/dynamodb:\w+/g)?.sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(statements.match(/dynamodb:\w+/g)?.sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
   });
 });
 
@@ -343,8 +348,8 @@ describe('tables', () => {
     });
   });
 
-  it('makes both tables on-demand, point-in-time recoverable, encrypted and retained', () => {
-    for (const table of [stack.webhooks.table, stack.webhooks.jobsTable]) {
+  it('makes the three tables on-demand, point-in-time recoverable, encrypted and retained', () => {
+    for (const table of [stack.webhooks.table, stack.webhooks.jobsTable, stack.webhooks.jobHistoryTable]) {
       const resource = template.toJSON().Resources[logicalId(table)];
       expect(resource).toMatchObject({
         DeletionPolicy: 'Retain',
@@ -591,6 +596,32 @@ describe('alarms and dashboard', () => {
 
   it('has a dashboard', () => {
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardBody: Match.anyValue() });
+  });
+});
+
+describe('job-history table', () => {
+  it('[HIST] keys a job\'s history items by the job\'s key and a sort key, beside the jobs table, whose key schema stays its partition key alone', () => {
+    const resources = template.toJSON().Resources;
+
+    expect(resources[logicalId(stack.webhooks.jobHistoryTable)].Properties).toMatchObject({
+      KeySchema: [
+        { AttributeName: JOB_HISTORY_TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: JOB_HISTORY_TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: JOB_HISTORY_TABLE.partitionKey, AttributeType: 'S' },
+        { AttributeName: JOB_HISTORY_TABLE.sortKey, AttributeType: 'S' },
+      ],
+    });
+    expect(resources[logicalId(stack.webhooks.jobsTable)].Properties.KeySchema).toEqual([{ AttributeName: JOBS_TABLE.partitionKey, KeyType: 'HASH' }]);
+  });
+
+  it('[HIST] gives its name to every consumer and as a stack output', () => {
+    template.hasOutput(STACK_OUTPUTS.jobHistoryTableName, { Value: ref(stack.webhooks.jobHistoryTable) });
+    for (const route of ROUTES) {
+      const fn = template.toJSON().Resources[logicalId(stack.webhooks.consumers[route].handler)];
+      expect(fn.Properties.Environment.Variables.JOB_HISTORY_TABLE_NAME).toEqual(ref(stack.webhooks.jobHistoryTable));
+    }
   });
 });
 

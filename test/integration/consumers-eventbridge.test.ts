@@ -39,6 +39,7 @@ function consumerWithBus(route: Route, documents: DynamoDBDocumentClient = env.c
     ROUTE: route,
     TABLE_NAME: env.resources.eventsTable,
     JOBS_TABLE_NAME: env.resources.jobsTable,
+    JOB_HISTORY_TABLE_NAME: env.resources.jobHistoryTable,
     ALERTS_TOPIC_ARN: env.resources.alertsTopicArn,
     EVENT_BUS_NAME: BUS,
   });

@@ -98,6 +98,7 @@ async function deployedOn(route: Route, vars: Record<string, string> = {}) {
     ROUTE: route,
     TABLE_NAME: env.resources.eventsTable,
     JOBS_TABLE_NAME: env.resources.jobsTable,
+    JOB_HISTORY_TABLE_NAME: env.resources.jobHistoryTable,
     ALERTS_TOPIC_ARN: env.resources.alertsTopicArn,
     ...vars,
   });

@@ -6,6 +6,7 @@ import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, Receive
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { readJobHistory } from '../../functions/consumers/routes/job-store';
 import { recordFields } from '../../functions/core/accept';
 import { clientConfig } from '../../functions/core/aws';
 import { SCHEMA_VERSION, eventKey, type NormalizedEvent, type RouteEvent } from '../../functions/core/event';
@@ -85,6 +86,7 @@ export function consumerOn<R extends Route>(env: Emulated, route: R, overrides: 
     sns: env.clients.sns,
     tableName: env.resources.eventsTable,
     jobsTableName: env.resources.jobsTable,
+    jobHistoryTableName: env.resources.jobHistoryTable,
     alertsTopicArn: env.resources.alertsTopicArn,
     leaseSeconds: CONSUMER_LEASE_SECONDS,
     retentionSeconds: 7 * 86_400,
@@ -152,11 +154,14 @@ export async function eventRecord(env: Emulated, key: string): Promise<Partial<E
   return Item as Partial<EventRecord> | undefined;
 }
 
+/** A job's item with its history (read from the job-history table) as `checkpoints` and `transitions`, as readers show it. */
 export async function jobItem(env: Emulated, pk: string): Promise<Partial<JobItem> | undefined> {
   const { Item } = await env.clients.documents.send(
     new GetCommand({ TableName: env.resources.jobsTable, Key: { pk }, ConsistentRead: true }),
   );
-  return Item as Partial<JobItem> | undefined;
+  if (Item === undefined) return undefined;
+  const { checkpoints, transitions } = await readJobHistory({ documents: env.clients.documents, tableName: env.resources.jobHistoryTable }, Item as JobItem);
+  return { ...(Item as Partial<JobItem>), ...(checkpoints.length === 0 ? {} : { checkpoints: [...checkpoints] }), ...(transitions.length === 0 ? {} : { transitions: [...transitions] }) };
 }
 
 /** Removes and returns the bodies of every alert on the local alerts queue. */

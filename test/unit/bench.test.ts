@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ASSUMPTIONS, batchFill, dynamoItemBytes, PRICES_USD, unitPrices, type CostMeasurements, type CostScenario, type CostTable } from '../../bench/cost';
 import { costTable, duplicateTable } from '../../bench/cost-table';
-import { jobGrowth, readUnits, recordStates, writeUnits } from '../../bench/record-sizes';
+import { jobGrowth, lateCheckpoint, readUnits, recordStates, writeUnits } from '../../bench/record-sizes';
 import { check, median, quantile } from '../../bench/stats';
 
 describe('bench statistics', () => {
@@ -42,7 +42,7 @@ describe('bench cost model', () => {
       [4096, { record: { inProgress: 4_600, queued: 4_500, handling: 4_700, handled: 4_600, index: 120 }, messageBytes: 4_400, sample: 'hand-made' }],
     ]),
     // 4 events, 10 write units and 4 read units over the job's life, an 80 B index item (1 WRU).
-    job: { events: 4, writeUnits: 10, readUnits: 4, finalBytes: 2_000, indexBytes: 80 },
+    job: { events: 4, writeUnits: 10, readUnits: 4, finalBytes: 2_000, itemBytes: 2_000, historyItems: 0, indexBytes: 80 },
     receiverLogBytes: 900,
     consumerLogBytesPerEvent: 30,
     consumerMetricLineBytes: 270,
@@ -69,6 +69,13 @@ describe('bench cost model', () => {
 
     // (10 + 1 index) WRU ÷ 4 events = 2.75 WRU × 0.625 = 1.71875; 4 RRU ÷ 4 = 1 × 0.125.
     expect(line(table, 'DynamoDB jobs table')).toBeCloseTo(1.71875 + 0.125, 3);
+  });
+
+  it('[HIST] stores a job\'s history items with their own per-item overhead', () => {
+    const split = costTable('default', scenario, { ...measured, job: { ...measured.job, itemBytes: 400, historyItems: 4 } });
+
+    // (2,000 + 80 + (2 + 4) × 100) B ÷ 4 events = 670 B × 1 M, one month.
+    expect(line(split, 'DynamoDB storage + PITR, jobs')).toBeCloseTo(((670 * 1e6) / GB) * 0.45, 4);
   });
 
   it('[LEAN] stores each record and its index item for 29 days after its last write plus TTL delay, with point-in-time recovery', () => {
@@ -162,13 +169,25 @@ describe('record and job sizes the cost model bills', () => {
     expect(states.eventBytes).toBeGreaterThan(states.payloadBytes);
   });
 
-  it('[LEAN] grows the jobs item with every checkpoint the projection keeps', () => {
+  it('[HIST] a late checkpoint on a job holding 500 costs at most 2 write units, and the job item holds only its latest state', () => {
+    const late = lateCheckpoint();
+    const full = jobGrowth(500);
+
+    expect(late.writeUnits).toBeLessThanOrEqual(2);
+    expect(late.itemBytes).toBeLessThan(1024);
+    // 500 checkpoints, and the two states the job left (started, running).
+    expect(full.historyItems).toBe(502);
+    expect(full.finalBytes - full.itemBytes).toBeGreaterThan(500 * 100);
+  });
+
+  it('[LEAN] grows what a job stores with every checkpoint the projection keeps, never what each event writes', () => {
     const short = jobGrowth(2);
     const long = jobGrowth(20);
 
     expect(short.events).toBe(4);
     expect(long.finalBytes).toBeGreaterThan(short.finalBytes + 18 * 100);
-    expect(long.writeUnits / long.events).toBeGreaterThan(short.writeUnits / short.events);
+    // [HIST] Each checkpoint writes its own item and the job item's latest state: 2 units however long the job.
+    expect(long.writeUnits / long.events).toBeLessThanOrEqual(2);
     expect(long.sizes.every(({ before, after }) => after >= before)).toBe(true);
   });
 });

@@ -14,7 +14,7 @@ import { alertFor, publishAlert } from '../../functions/consumers/routes/alerts'
 import { jobUpdateFor } from '../../functions/consumers/routes/jobs';
 import { normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
 
-const CONSUMER_ENV = { ROUTE: 'fine_tune.failed', TABLE_NAME: 'events', JOBS_TABLE_NAME: 'jobs', ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:1:alerts' };
+const CONSUMER_ENV = { ROUTE: 'fine_tune.failed', TABLE_NAME: 'events', JOBS_TABLE_NAME: 'jobs', JOB_HISTORY_TABLE_NAME: 'job-history', ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:1:alerts' };
 
 describe('readConsumerConfig', () => {
   it('reads the route and the resources of a consumer', () => {
@@ -23,7 +23,7 @@ describe('readConsumerConfig', () => {
     expect(config).toMatchObject({ route: 'fine_tune.failed', tableName: 'events', jobsTableName: 'jobs', alertsTopicArn: CONSUMER_ENV.ALERTS_TOPIC_ARN });
   });
 
-  it.each(['ROUTE', 'TABLE_NAME', 'JOBS_TABLE_NAME', 'ALERTS_TOPIC_ARN'])('fails at start naming %s when it is missing', (name) => {
+  it.each(['ROUTE', 'TABLE_NAME', 'JOBS_TABLE_NAME', 'JOB_HISTORY_TABLE_NAME', 'ALERTS_TOPIC_ARN'])('fails at start naming %s when it is missing', (name) => {
     const env: Record<string, string | undefined> = { ...CONSUMER_ENV, [name]: undefined };
 
     expect(() => readConsumerConfig(env)).toThrow(new ConfigurationError(`environment variable ${name} is required but not set`));
@@ -231,6 +231,7 @@ describe('poison messages in the consumer', () => {
       sns: unreachable as unknown as SNSClient,
       tableName: 'events',
       jobsTableName: 'jobs',
+      jobHistoryTableName: 'job-history',
       alertsTopicArn: 'arn',
       leaseSeconds: 60,
       retentionSeconds: 604_800,

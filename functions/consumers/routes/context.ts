@@ -3,6 +3,7 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RouteEvent } from '../../core/event';
 import type { Route } from '../../core/routes';
+import type { JobHistory } from './job-plan';
 
 /**
  * Whose once-record a step's `once` keeps: `transition` (the default) once for the job transition
@@ -33,6 +34,15 @@ export interface RouteContext {
   readonly documents: DynamoDBDocumentClient;
   readonly sns: SNSClient;
   readonly jobsTableName: string;
+  /** The job-history table: a job's checkpoints and states, one item each under the job's key (see `JOB_HISTORY_TABLE`). */
+  readonly jobHistoryTableName: string;
+  /**
+   * A job's history as `webhooks jobs show` shows it: its checkpoints (step order, the highest
+   * 500) and its states (time order), from its history items and what an item written before them
+   * holds itself. `key` is `{provider}#{job or batch id}`, by default the event's job; undefined
+   * when the projection has no such job. Reads, consistent: the built-in projection runs first.
+   */
+  jobHistory(key?: string): Promise<JobHistory | undefined>;
   readonly alertsTopicArn: string;
   readonly logger: Logger;
   /**

@@ -74,6 +74,10 @@ export interface JobWrite {
  * - reports of one transition (the state's details) or of one step (`loss`, `path`) merge field by
  *   field ({@link mergeReports}): a push and a poll of the same thing lose nothing of each other.
  * The item as written stays within {@link MAX_JOB_ITEM_BYTES} ({@link fitItem}).
+ *
+ * The projection applies it to the job item's latest state (`planJob` in `job-plan.ts`), the
+ * history going to items of its own; over an item that holds its history inline, as here, it is
+ * the reference those history items are tested against.
  */
 export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, now: Date): JobWrite | undefined {
   const rank = JOB_STATES[fact.state];
@@ -135,13 +139,13 @@ function stateReport(current: Partial<JobItem>, report: StateReport): Partial<Jo
  * time, event id and values, and the later one's values where the earlier has none. With two
  * reports, or more that agree where they overlap, any order of merging gives the same result.
  */
-function mergeReports<T extends { at: string; eventId: string }>(a: T, b: T): T {
+export function mergeReports<T extends { at: string; eventId: string }>(a: T, b: T): T {
   const [earlier, later] = isLater(a, b) ? [b, a] : [a, b];
   return { ...defined(later), ...defined(earlier) } as T;
 }
 
 /** The steps a fact reports: its listed checkpoints, then its own `step`. */
-function checkpointsOf(fact: JobFact): JobCheckpoint[] {
+export function checkpointsOf(fact: JobFact): JobCheckpoint[] {
   const own = fact.step === undefined ? [] : [{ step: fact.step, loss: fact.loss, path: fact.path }];
   return [...(fact.checkpoints ?? []), ...own].map(({ step, loss, path, at }: DataCheckpoint) => ({
     step,
@@ -163,7 +167,7 @@ function compareTimes(a: string, b: string): number {
   return Date.parse(a) - Date.parse(b);
 }
 
-function mergeCheckpoints(current: readonly JobCheckpoint[], entry: JobCheckpoint): JobCheckpoint[] {
+export function mergeCheckpoints(current: readonly JobCheckpoint[], entry: JobCheckpoint): JobCheckpoint[] {
   const same = current.find((checkpoint) => checkpoint.step === entry.step);
   const reported = same === undefined ? entry : mergeReports(same, entry);
   if (same !== undefined && isDeepStrictEqual(reported, same)) return [...current];
@@ -196,7 +200,7 @@ function fitItem(next: Partial<JobItem>, written: Readonly<Record<string, unknow
 
 const TERMINAL: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled', 'expired']);
 
-function mergeTransitions(current: readonly JobTransition[], entry: JobTransition, finalState: JobState | undefined): JobTransition[] {
+export function mergeTransitions(current: readonly JobTransition[], entry: JobTransition, finalState: JobState | undefined): JobTransition[] {
   // The first terminal state is final: the other one never happened as far as the job is concerned.
   if (TERMINAL.has(entry.state) && finalState !== undefined && TERMINAL.has(finalState) && entry.state !== finalState) return [...current];
   const same = current.find((transition) => transition.state === entry.state);

@@ -2,10 +2,12 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { NormalizedEvent } from '../../core/event';
 import type { Route } from '../../core/routes';
-import { JOBS_TABLE, type JobItem, type JobState } from '../../core/table';
+import { JOBS_TABLE, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../../core/table';
 import { ConsumerDependencyError } from '../errors';
 import type { RouteContext, RouteStep } from './context';
-import { mergeJob, type JobFact, type JobWrite } from './job-history';
+import { checkpointsOf, type JobFact, type JobWrite } from './job-history';
+import { planJob, type HistoryWrite, type JobPlan } from './job-plan';
+import { putHistoryItem, readHeldHistory, type JobHistoryStore } from './job-store';
 import { errorSummary } from './fields';
 
 /** What one event says about its job or batch. */
@@ -97,14 +99,17 @@ function jobFacts(event: NormalizedEvent): Pick<JobUpdate, 'details' | 'step' | 
 const MAX_MERGE_ATTEMPTS = 16;
 
 /**
- * Applies an event to the jobs projection with one conditional write: read the item, merge the
- * event into it ({@link mergeJob}: state by rank, the bounded checkpoint list, the transitions),
- * and write the changed attributes on condition that `version` is still the one read; if another
- * consumer wrote in between, read and merge again. A merge that changes nothing (a duplicate, an
- * older fact) writes nothing. Read-merge-write rather than one self-contained update expression,
- * because DynamoDB can neither take the larger of two numbers (`step`) nor trim a list or map by
- * count (the 500-checkpoint bound) within one expression; the version condition makes it as
- * safe, and the merge, being pure, is tested for order and repeats without DynamoDB.
+ * Applies an event to the jobs projection: read the job item (its latest state) and the history
+ * items of the event's steps and of the job's states, merge the event into them ({@link planJob}:
+ * state by rank, one entry per step and per state), then write what changed, each write
+ * conditional on what was read: the state the job leaves (its history item), the job item (on
+ * `version`), then the history items of the event's steps and state. If another consumer wrote
+ * in between, read and merge again. A report that changes nothing (a duplicate, an older fact)
+ * writes nothing; a late checkpoint writes its own small item, and the job item only when it
+ * changes the latest state, instead of rewriting the job's whole history. Read-merge-write rather
+ * than self-contained update expressions, because DynamoDB can neither take the larger of two
+ * numbers (`step`) nor compare two reports' times within one expression; the conditions make it
+ * as safe, and the merge, being pure, is tested for order and repeats without DynamoDB.
  */
 export const projectJob: RouteStep = async (event, context) => {
   const update = jobUpdateFor(event);
@@ -113,12 +118,40 @@ export const projectJob: RouteStep = async (event, context) => {
     return;
   }
   const fact = { ...update, eventId: event.id, occurredAt: event.occurredAt };
+  const store = { documents: context.documents, tableName: context.jobHistoryTableName };
+  const steps = checkpointsOf(fact).map((checkpoint) => checkpoint.step);
   for (let attempt = 1; attempt <= MAX_MERGE_ATTEMPTS; attempt += 1) {
-    const write = mergeJob(await readJob(context, update.pk), fact, context.now);
-    if (write === undefined || (await writeJob(context, update.pk, write))) return;
+    const current = await readJob(context, update.pk);
+    // A report of the state the job is in (most reports) merges into the job item: no state item to read.
+    const states = current !== undefined && current.state !== fact.state;
+    const held = await dependency(`could not read the job history of ${update.pk}`, () => readHeldHistory(store, update.pk, steps, states));
+    const plan = planJob(current, fact, held, context.now);
+    if (await applyPlan(context, store, update.pk, plan)) return;
   }
   throw new ConsumerDependencyError(`the jobs projection for ${update.pk} changed under ${MAX_MERGE_ATTEMPTS} merges in a row; retry later`);
 };
+
+/** Writes a plan in its order; false as soon as one write finds its item changed since it was read (merge again). */
+async function applyPlan(context: RouteContext, store: JobHistoryStore, pk: string, plan: JobPlan): Promise<boolean> {
+  const writeHistory = async (writes: readonly (HistoryWrite<JobCheckpoint> | HistoryWrite<JobTransition>)[]) => {
+    for (const write of writes) {
+      if (!(await dependency(`could not write the job history of ${pk}`, () => putHistoryItem(store, pk, write)))) return false;
+    }
+    return true;
+  };
+  if (!(await writeHistory(plan.before))) return false;
+  if (plan.job !== undefined && !(await writeJob(context, pk, plan.job))) return false;
+  return writeHistory([...plan.checkpoints, ...plan.transitions]);
+}
+
+/** A read or write of the job history; a failure is the dependency's, retried with the event. */
+async function dependency<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw new ConsumerDependencyError(what, { cause: error });
+  }
+}
 
 /**
  * The transition an event reports: `{provider}#{subject}#{state}` (`…#completed`, `…#failed`,
