@@ -1,6 +1,6 @@
 import * as z from './zod';
 import { routeDataSchema } from './data';
-import { ROUTES, type Route } from './routes';
+import { isRoute, ROUTES, type Route } from './routes';
 
 export const PROVIDER_NAMES = ['together', 'llmtune', 'mythicdot', 'openai', 'replicate', 'standard'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
@@ -130,9 +130,11 @@ const incomingRouteEvents = new Map<Route, z.ZodMiniType<NormalizedEvent>>();
 
 /**
  * {@link incomingEventSchema} for an event whose `type` is `route`, built alone: for such an event
- * the union checks exactly this member, so the outcome (and its issues) are the same.
+ * the union checks exactly this member, so the outcome (and its issues) are the same. A `type` that
+ * is no route (a provider's map can be handed anything) gets the union itself, which refuses it.
  */
-export function incomingRouteEventSchema(route: Route): z.ZodMiniType<NormalizedEvent> {
+export function incomingRouteEventSchema(route: unknown): z.ZodMiniType<NormalizedEvent> {
+  if (typeof route !== 'string' || !isRoute(route)) return incomingEventSchema();
   let schema = incomingRouteEvents.get(route);
   if (schema === undefined) {
     schema = (routeEventSchema(route) as z.ZodMiniType<NormalizedEvent>).check(noBidiControls());

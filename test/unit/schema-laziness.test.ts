@@ -56,6 +56,15 @@ describe('schemas built on first use', () => {
     }
   });
 
+  it('[LOAD] a type that is no route gets the union’s answer from the per-route schema, never a TypeError', () => {
+    for (const type of ['nope', 'constructor', '__proto__', 'toString', Object, 7]) {
+      const event = candidate('other', { type });
+      const result = incomingRouteEventSchema(type).safeParse(event);
+      expect(result.success).toBe(false);
+      expect(outcome(result)).toEqual(outcome(incomingEventSchema().safeParse(event)));
+    }
+  });
+
   it('[LOAD] loading the receiver’s modules and normalizing a delivery build no union of every route’s events', async () => {
     vi.resetModules();
     const event = await import('../../functions/core/event');
