@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as z from '../functions/core/zod';
-import { EventEnvelopeSchema, NormalizedEventSchema, SCHEMA_VERSION } from '../functions/core/event';
+import { eventEnvelopeSchema, normalizedEventSchema, SCHEMA_VERSION } from '../functions/core/event';
 import { PROVIDER_NAMES } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
 import { ROUTES, type Route } from '../functions/core/routes';
@@ -42,10 +42,10 @@ export function jsonSchemaFiles(): Map<string, string> {
     ENVELOPE_SCHEMA_FILE,
     'Normalized event',
     "The body of every message on a route's queue, whatever its route; `data` has the fields of the route's own schema.",
-    EventEnvelopeSchema,
+    eventEnvelopeSchema(),
   );
   for (const route of ROUTES) {
-    const schema = NormalizedEventSchema.def.options.find((option) => (option.shape.type.def.values as readonly string[]).includes(route));
+    const schema = normalizedEventSchema().def.options.find((option) => (option.shape.type.def.values as readonly string[]).includes(route));
     if (schema === undefined) throw new Error(`no event schema for route ${route}`);
     write(
       routeSchemaFile(route),

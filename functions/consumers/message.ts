@@ -1,6 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import type * as z from '../core/zod';
-import { EventEnvelopeSchema, NormalizedEventSchema, PROVIDER_NAMES, SCHEMA_VERSION, type RouteEvent } from '../core/event';
+import { eventEnvelopeSchema, normalizedEventSchema, PROVIDER_NAMES, SCHEMA_VERSION, type RouteEvent } from '../core/event';
 import { PROVIDERS } from '../core/providers';
 import { isRoute, type Route } from '../core/routes';
 import { PoisonMessageError } from './errors';
@@ -34,9 +34,9 @@ export function parseMessage<R extends Route>(record: Pick<SQSRecord, 'body'>, r
   }
   const candidate = version === undefined ? fromVersion1(json) : json;
   // The envelope first: a union that cannot tell the route of a broken message would name only `type`.
-  const envelope = EventEnvelopeSchema.safeParse(candidate);
+  const envelope = eventEnvelopeSchema().safeParse(candidate);
   if (!envelope.success) throw notAnEvent(envelope.error);
-  const result = NormalizedEventSchema.safeParse(candidate);
+  const result = normalizedEventSchema().safeParse(candidate);
   if (!result.success) throw notAnEvent(result.error);
   if (result.data.type !== route) {
     throw new PoisonMessageError(`message of route ${result.data.type} is on the ${route} queue`, ['type']);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BadRequestError } from '../core/errors';
 import type { DataCheckpoint, EventData } from '../core/data';
-import { IncomingEventSchema, SCHEMA_VERSION, type NormalizedEvent } from '../core/event';
+import { incomingEventSchema, SCHEMA_VERSION, type NormalizedEvent } from '../core/event';
 import { errorText, number, text } from '../core/providers/fields';
 import { together } from '../core/providers/together';
 import { FALLBACK_ROUTE } from '../core/routes';
@@ -186,7 +186,7 @@ function toEvent<T extends PolledProviderType>(
   receivedAt: string,
   seen: Seen<T>,
 ): NormalizedEvent {
-  const result = IncomingEventSchema.safeParse({
+  const result = incomingEventSchema().safeParse({
     id,
     provider: together.name,
     type: together.routes[providerType] ?? FALLBACK_ROUTE,

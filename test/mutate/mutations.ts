@@ -47,7 +47,7 @@ export const MUTATIONS: readonly Mutation[] = [
   { name: 'verify-tolerance-600', file: VERIFY, find: 'TIMESTAMP_TOLERANCE_SECONDS = 300', replace: 'TIMESTAMP_TOLERANCE_SECONDS = 600', tests: verifyTests, why: 'a ten-minute replay window' },
   { name: 'verify-short-hex', file: VERIFY, find: '[0-9a-fA-F]{64}', replace: '[0-9a-fA-F]{2,64}', tests: verifyTests, why: 'a short signature reaches timingSafeEqual and throws (500)' },
   { name: 'verify-any-version', file: VERIFY, find: "if (comma - start === 2 && value.startsWith('v1', start))", replace: 'if (true)', tests: verifyTests, why: 'a v2 entry is checked as a v1 MAC' },
-  { name: 'verify-first-secret-only', file: VERIFY, find: 'const keys = secrets.map(', replace: 'const keys = secrets.slice(0, 1).map(', tests: verifyTests, why: 'rotation: only the first active secret is tried' },
+  { name: 'verify-first-secret-only', file: VERIFY, find: 'for (const secret of secrets) {', replace: 'for (const secret of secrets.slice(0, 1)) {', tests: verifyTests, why: 'rotation: only the first active secret is tried' },
   { name: 'verify-unsigned-timestamp', file: VERIFY, find: '? `${signedAtSeconds}.`', replace: "? ''", tests: verifyTests, why: 'the Together timestamp is not signed, so any timestamp can be replayed' },
   { name: 'verify-standard-no-id', file: VERIFY, find: '`${headerId}.${signedAtSeconds}.`', replace: '`${signedAtSeconds}.`', tests: verifyTests, why: 'the Standard Webhooks id is not signed' },
   { name: 'verify-repeat-allowed', file: VERIFY, find: 'parts.some((part) => part !== first)', replace: 'false', tests: verifyTests, why: 'a header repeated with different values is read as its first value' },

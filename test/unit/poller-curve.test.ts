@@ -1,6 +1,6 @@
 import type { FineTuningListCheckpointsResponse, FineTuningListMetricsResponse } from 'together-ai/resources/fine-tuning';
 import { describe, expect, it } from 'vitest';
-import { MAX_DATA_CHECKPOINTS, ROUTE_DATA_SCHEMAS } from '../../functions/core/data';
+import { MAX_DATA_CHECKPOINTS, routeDataSchema } from '../../functions/core/data';
 import { jobCurve, readJobCurve } from '../../functions/poller/curve';
 import { createTogetherApi, TogetherApiError, TogetherAuthError } from '../../functions/poller/together-api';
 import { account } from '../support/poller';
@@ -75,7 +75,7 @@ describe('[P-TOG] checkpoints and metrics from the Together API', () => {
       { step: 20, loss: 1.9, path: 's3://ckpt/ft-7/20', at: '2026-11-01T10:40:00.000Z' },
       { step: 30, loss: 1.51, path: 'acme/llama-ft-7', at: '2026-11-01T11:00:00.000Z' },
     ]);
-    expect(ROUTE_DATA_SCHEMAS['fine_tune.completed'].safeParse({ checkpoints: curve }).success).toBe(true);
+    expect(routeDataSchema('fine_tune.completed').safeParse({ checkpoints: curve }).success).toBe(true);
   });
 
   it('[P-TOG] keeps at most 500 points: every checkpoint, the first and last step, and steps spread between', () => {

@@ -104,6 +104,27 @@ describe('signature formats read without regular expressions', () => {
   });
 });
 
+describe('timestamps read without a regular expression', () => {
+  const UNIX_SECONDS = /^\d{1,12}$/;
+  const readable = (timestamp: string) => {
+    try {
+      readSignatureClaim({ spec: HEX_SPEC, headers: { 'x-together-signature': 'a'.repeat(64), 'x-together-timestamp': timestamp }, nowSeconds: NOW });
+      return true;
+    } catch (error) {
+      if (!(error instanceof UnauthorizedError)) throw error;
+      // Read, then refused by the window (too old, in the future) or for another header: still read.
+      return error.reason !== 'malformed_timestamp';
+    }
+  };
+
+  it('[LOAD] a timestamp is read exactly when it is 1 to 12 ASCII digits, whatever character is changed', () => {
+    const candidates = [...mutations(String(NOW)), '0', '9'.repeat(12), '1'.repeat(13), ' 1764000000', '1764000000 ', '+1764000000', '1.764e9', '\uff11\uff17', '١٧٦٤'];
+    for (const timestamp of candidates.filter((candidate) => candidate !== '' && !candidate.includes(','))) {
+      expect(readable(timestamp), JSON.stringify(timestamp)).toBe(UNIX_SECONDS.test(timestamp));
+    }
+  });
+});
+
 describe('keys decoded once per secret', () => {
   const standardSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
   const signed = (secret: string, id: string) => {

@@ -1,7 +1,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createApiKeyReaderOf, findApiKeySource, readApiBaseUrl, type ApiVariables } from '../../core/api-config';
 import { DEFAULT_RETRY_POLICY, type RetryNotice, type RetryPolicy } from '../../core/api-get';
-import { ROUTE_DATA_SCHEMAS } from '../../core/data';
+import { routeDataSchema } from '../../core/data';
 import { ConfigurationError } from '../../core/errors';
 import type { RouteEvent } from '../../core/event';
 import { QUEUE_SETTINGS } from '../../core/queues';
@@ -72,7 +72,7 @@ export function openAiEnricher(deps: OpenAiEnricherDeps): Enricher {
       return event;
     }
     const data = { ...read.found, ...definedOnly(payload) };
-    const checked = ROUTE_DATA_SCHEMAS[event.type].safeParse(data);
+    const checked = routeDataSchema(event.type).safeParse(data);
     if (!checked.success) {
       const where = checked.error.issues[0]?.path.join('.') || 'data';
       context.note(`openai: the API's ${where} does not fit the canonical data; handled with the payload's data`);

@@ -5,11 +5,12 @@ import { curveOf } from './curve';
 import { errorText, fieldsOf, number, text } from './fields';
 import { defineProvider, pickSubject, toSeconds, type DataReaders } from './types';
 
-const Envelope = z.looseObject({
-  event: z.string(),
-  data: z.record(z.string(), z.unknown()),
-  deliveredAt: z.optional(z.string()),
-});
+const Envelope = () =>
+  z.looseObject({
+    event: z.string(),
+    data: z.record(z.string(), z.unknown()),
+    deliveredAt: z.optional(z.string()),
+  });
 
 /**
  * LLMTune sends no event id. The id is derived from the type and the data (RFC 8785 canonical

@@ -3,12 +3,13 @@ import { curveOf } from './curve';
 import { errorText, fieldsOf, number, text } from './fields';
 import { defineProvider, pickSubject, toSeconds } from './types';
 
-const Envelope = z.looseObject({
-  id: z.string(),
-  type: z.string(),
-  created: z.optional(z.union([z.number(), z.string()])),
-  data: z.looseObject({ object: z.optional(z.looseObject({ id: z.optional(z.string()) })) }),
-});
+const Envelope = () =>
+  z.looseObject({
+    id: z.string(),
+    type: z.string(),
+    created: z.optional(z.union([z.number(), z.string()])),
+    data: z.looseObject({ object: z.optional(z.looseObject({ id: z.optional(z.string()) })) }),
+  });
 
 /** MythicDot (seed 004): hex HMAC of the raw body with the `whsec_…` string as key bytes. */
 export const mythicdot = defineProvider({

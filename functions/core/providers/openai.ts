@@ -2,12 +2,13 @@ import * as z from '../zod';
 import { text } from './fields';
 import { defineProvider, pickSubject, toSeconds, STANDARD_WEBHOOKS_SPEC } from './types';
 
-const Envelope = z.looseObject({
-  id: z.string(),
-  type: z.string(),
-  created_at: z.union([z.number(), z.string()]),
-  data: z.optional(z.looseObject({ id: z.optional(z.string()) })),
-});
+const Envelope = () =>
+  z.looseObject({
+    id: z.string(),
+    type: z.string(),
+    created_at: z.union([z.number(), z.string()]),
+    data: z.optional(z.looseObject({ id: z.optional(z.string()) })),
+  });
 
 /**
  * The types OpenAI documents (its SDKs' `UnwrapWebhookEvent`, and the types a webhook endpoint can

@@ -5,19 +5,20 @@ import { errorText, fieldsOf, text, type Fields } from './fields';
 import { REPLICATE_SAMPLES } from './replicate-samples';
 import { defineProvider, pickSubject, toSeconds, STANDARD_WEBHOOKS_SPEC } from './types';
 
-const time = z.optional(z.nullable(z.union([z.number(), z.string()])));
+const time = () => z.optional(z.nullable(z.union([z.number(), z.string()])));
 
 /** Replicate's webhook body: the prediction or training object itself, with no event type. */
-const Envelope = z.looseObject({
-  id: z.string(),
-  // Replicate's statuses are lower-case words (`starting`, `processing`, `succeeded`, …); an
-  // unknown one still routes (to `other`), but it must be a word: it becomes the event's type.
-  status: z.string().check(z.regex(/^[a-z_]{1,32}$/, 'must be a lower-case word such as "succeeded"')),
-  created_at: time,
-  started_at: time,
-  completed_at: time,
-  urls: z.optional(z.nullable(z.looseObject({ get: z.optional(z.nullable(z.string())), cancel: z.optional(z.nullable(z.string())) }))),
-});
+const Envelope = () =>
+  z.looseObject({
+    id: z.string(),
+    // Replicate's statuses are lower-case words (`starting`, `processing`, `succeeded`, …); an
+    // unknown one still routes (to `other`), but it must be a word: it becomes the event's type.
+    status: z.string().check(z.regex(/^[a-z_]{1,32}$/, 'must be a lower-case word such as "succeeded"')),
+    created_at: time(),
+    started_at: time(),
+    completed_at: time(),
+    urls: z.optional(z.nullable(z.looseObject({ get: z.optional(z.nullable(z.string())), cancel: z.optional(z.nullable(z.string())) }))),
+  });
 
 /** What Replicate's object is: a training (a fine-tune job) or a prediction (one model run). */
 export type ReplicateKind = 'training' | 'prediction';

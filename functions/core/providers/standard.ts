@@ -2,11 +2,12 @@ import * as z from '../zod';
 import { ID_ONLY_DATA, ID_ONLY_ROUTES, idOnlySamples } from './openai';
 import { defineProvider, pickSubject, STANDARD_WEBHOOKS_SPEC, toSeconds } from './types';
 
-const Envelope = z.looseObject({
-  type: z.string(),
-  created_at: z.optional(z.union([z.number(), z.string()])),
-  data: z.optional(z.looseObject({ id: z.optional(z.string()) })),
-});
+const Envelope = () =>
+  z.looseObject({
+    type: z.string(),
+    created_at: z.optional(z.union([z.number(), z.string()])),
+    data: z.optional(z.looseObject({ id: z.optional(z.string()) })),
+  });
 
 /**
  * Any Standard Webhooks sender (OpenAI has its own provider, `openai.ts`; this one reads the same

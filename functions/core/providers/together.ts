@@ -2,12 +2,13 @@ import * as z from '../zod';
 import { errorText, number, text } from './fields';
 import { defineProvider, pickSubject, toSeconds } from './types';
 
-const Envelope = z.looseObject({
-  id: z.string(),
-  type: z.string(),
-  data: z.optional(z.unknown()),
-  created: z.optional(z.union([z.number(), z.string()])),
-});
+const Envelope = () =>
+  z.looseObject({
+    id: z.string(),
+    type: z.string(),
+    data: z.optional(z.unknown()),
+    created: z.optional(z.union([z.number(), z.string()])),
+  });
 
 /** Together AI (seeds 000–002). Timestamped signatures by default; body-only on request. */
 export const together = defineProvider({

@@ -1,4 +1,4 @@
-import type * as z from '../zod';
+import { builtOnce, type ZodMiniType } from '../zod';
 import type { EventData } from '../data';
 import { BadRequestError } from '../errors';
 import type { ProviderName } from '../event';
@@ -67,7 +67,8 @@ export type DataReaders<R extends Route> = { readonly [K in keyof EventData<R>]?
 export type DataMapping = { readonly [R in Route]?: DataReaders<R> };
 
 export interface ProviderDefinition<E> extends Omit<Provider, 'parse' | 'canonicalData' | 'payloadFields'> {
-  readonly envelope: z.ZodMiniType<E>;
+  /** Builds the envelope's schema: called once, on the first delivery parsed (not when the module loads). */
+  readonly envelope: () => ZodMiniType<E>;
   toFacts(envelope: E, verified: Verified): EnvelopeFacts;
   readonly data: DataMapping;
   /** Where the readers of {@link data} look: the provider's data itself unless said otherwise. */
@@ -76,7 +77,8 @@ export interface ProviderDefinition<E> extends Omit<Provider, 'parse' | 'canonic
 
 /** Turns a typed definition into a {@link Provider}: the envelope schema is checked before `toFacts`. */
 export function defineProvider<E>(definition: ProviderDefinition<E>): Provider {
-  const { envelope, toFacts, data, dataFields = fieldsOf, ...rest } = definition;
+  const { envelope: buildEnvelope, toFacts, data, dataFields = fieldsOf, ...rest } = definition;
+  const envelope = builtOnce(buildEnvelope);
   return {
     ...rest,
     payloadFields: Object.fromEntries(Object.entries(data).map(([route, readers]) => [route, Object.keys(readers ?? {})])),
@@ -92,7 +94,7 @@ export function defineProvider<E>(definition: ProviderDefinition<E>): Provider {
       return canonical as EventData<R>;
     },
     parse(body, verified) {
-      const result = envelope.safeParse(body);
+      const result = envelope().safeParse(body);
       if (!result.success) {
         const issue = result.error.issues[0];
         const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'body';

@@ -10,7 +10,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { acceptEvent } from '../../../functions/core/accept';
 import { clientConfig } from '../../../functions/core/aws';
 import { requireEnv } from '../../../functions/core/config';
-import { NormalizedEventSchema } from '../../../functions/core/event';
+import { normalizedEventSchema } from '../../../functions/core/event';
 
 const env = process.env;
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: requireEnv(env, 'DYNAMODB_ENDPOINT') })));
@@ -25,6 +25,6 @@ const result = await acceptEvent(
     leaseSeconds: Number(requireEnv(env, 'LEASE_SECONDS')),
     retentionSeconds: Number(requireEnv(env, 'RETENTION_SECONDS')),
   },
-  NormalizedEventSchema.parse(JSON.parse(requireEnv(env, 'EVENT'))),
+  normalizedEventSchema().parse(JSON.parse(requireEnv(env, 'EVENT'))),
 ).catch((error: unknown) => ({ status: 'error', error: String(error) }));
 process.stdout.write(`${JSON.stringify(result)}\n`);
