@@ -6,7 +6,7 @@ import { errorSummary } from './fields';
 
 /** One human-readable alert. */
 export interface Alert {
-  /** SNS subject (e-mail subject line): at most 100 printable characters. */
+  /** SNS subject (e-mail subject line): fewer than 100 printable characters, as SNS requires. */
   readonly subject: string;
   readonly message: string;
 }
@@ -76,9 +76,9 @@ export function alertFor(event: NormalizedEvent): Alert | undefined {
   const alert = compose(event);
   if (alert === undefined) return undefined;
   return {
-    // SNS rejects subjects with line breaks, control characters or over 100 characters: C0, DEL
+    // SNS rejects subjects with line breaks, control characters or 100 characters or more: C0, DEL
     // and C1 controls (NEL, U+0085, included) and the Unicode line and paragraph separators go.
-    subject: truncate(alert.subject.replace(/[\p{Cc}\u2028\u2029]/gu, ' '), 100),
+    subject: truncate(alert.subject.replace(/[\p{Cc}\u2028\u2029]/gu, ' '), 99),
     message: `${alert.message}\n\nEvent ${event.provider}#${event.id} (${event.providerType}) at ${event.occurredAt}.`,
   };
 }
