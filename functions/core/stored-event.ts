@@ -42,24 +42,27 @@ export function packPayload(event: NormalizedEvent): Uint8Array {
 }
 
 /**
- * The largest state a record reaches besides its envelope and payload: a consumer's claim of a
- * retry (status `handling`, its lease, `attempts`, the steps done so far) after a failed attempt
- * (`lastError` at its longest, `failedAt`). The other states hold less: the put only a lease;
- * `queued` no lease; `handled` no lease and a `note` no longer than the error it replaces;
- * `failed` no lease and no steps. The steps are the built-in once-guarded effects; each step a
- * custom steps module guards adds 26 bytes and its name. An operator's replay adds `replayCount`
- * and `replayedAt` (48 bytes), which may take a record that was close to the budget past it.
+ * What the record's largest ordinary state holds besides its envelope and payload: a consumer's
+ * claim of a retry (status `handling`, its lease, `attempts`, two steps done) after a failed
+ * attempt (`lastError`, `failedAt`). The other states hold less: the put only a lease; `queued`
+ * no lease; `handled` no lease and no error; `failed` no lease and no steps.
+ *
+ * The error is reserved at {@link ERROR_RESERVE_BYTES}, a dependency's answer named, not at its
+ * 300-byte cap: a longer error, a replay's `replayCount` and `replayedAt` (48 bytes) or more steps
+ * may take a record past one write unit for the few writes of that failure or replay. That costs
+ * a write unit on a rare path; keeping every payload that could reach it apart would cost one on
+ * every event.
  */
+export const ERROR_RESERVE_BYTES = 120;
 const ISO = '2026-01-01T00:00:00.000Z';
 const LARGEST_STATE = {
   status: 'handling',
   leaseToken: '00000000-0000-4000-8000-000000000000',
   leaseExpiresAt: 9_999_999_999,
   queuedAt: ISO,
-  attempts: 99_999,
-  steps: { alert: ISO, eventbridge: ISO, 'batch-results': ISO },
-  // MAX_LAST_ERROR_LENGTH (functions/consumers/ledger.ts), in UTF-8 bytes.
-  lastError: 'e'.repeat(300),
+  attempts: 99,
+  steps: { alert: ISO, eventbridge: ISO },
+  lastError: 'e'.repeat(ERROR_RESERVE_BYTES),
   failedAt: ISO,
 } as const;
 
