@@ -9,6 +9,7 @@ import { eventKey, type NormalizedEvent } from './event';
 import { MAX_STORED_EVENT_BYTES } from './event-size';
 import { encodeMessageBody, stringifyWithin } from './json';
 import type { Route } from './routes';
+import { publishedByReference } from './bus';
 import { payloadItemOf, writePayloadItem } from './payload-item';
 import { storedPayload } from './stored-event';
 import { EVENTS_TABLE, extendExpiry, recordRetentionSeconds, type EventRecord, type EventStatus } from './table';
@@ -162,13 +163,15 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent, opti
   const retentionSeconds = recordRetentionSeconds(options.retentionSeconds ?? deps.retentionSeconds) + ahead;
 
   const fields = envelopeFields(event, nowSeconds + retentionSeconds, retentionSeconds);
-  const stored = storedPayload(event, { pk: key, ...fields });
-  const payloadItem = stored.inline ? undefined : payloadItemOf(key, stored.bytes, nowSeconds + retentionSeconds);
+  // An event over EventBridge's limit is published by its key, and targets read it from the
+  // record's `event` JSON (docs/extending.md): it keeps that form, however large.
+  const stored = publishedByReference(event, body) ? undefined : storedPayload(event, { pk: key, ...fields });
+  const payloadItem = stored === undefined || stored.inline ? undefined : payloadItemOf(key, stored.bytes, nowSeconds + retentionSeconds);
   const record: EventRecord = {
     pk: key,
     status: 'in_progress',
     ...fields,
-    ...(payloadItem === undefined ? { payload: stored.bytes } : { payloadItem: payloadItem.hash }),
+    ...(stored === undefined ? { event: body } : payloadItem === undefined ? { payload: stored.bytes } : { payloadItem: payloadItem.hash }),
     leaseToken,
     leaseExpiresAt: nowSeconds + deps.leaseSeconds,
   };

@@ -9,7 +9,7 @@ import { PROVIDERS } from '../../functions/core/providers';
 import { verifySignature, type SignatureSpec } from '../../functions/core/verify';
 import { buildDelivery } from '../../ops/deliveries';
 import { replayEvent } from '../../ops/replay';
-import { queuedRecord, storedRecord } from '../support/consumers';
+import { normalizedEvent, queuedRecord, storedRecord } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
 import { captureOutput } from '../unit/cli-support';
 
@@ -99,6 +99,19 @@ describe('[REC] replay and events show read every form of a record', () => {
     expect(typeof (await storedRecord(env, eventKey(event)))?.event).toBe('string');
     expect((await show(eventKey(event))).event).toEqual(event);
     expect(await replayed(event)).toEqual(event);
+  });
+
+  it('[REC] an event over EventBridge\'s 256 KB, published by its key, keeps its whole event as JSON in the record, where targets read it', async () => {
+    const event = normalizedEvent({ id: 'evt_rec_by_reference', providerData: { logs: 'step 1 of 1000\n'.repeat(20_000) } });
+    await accept(event);
+    const [queued] = await env.drain(event.type);
+
+    const record = await storedRecord(env, eventKey(event));
+
+    expect(record).not.toHaveProperty('payload');
+    expect(record).not.toHaveProperty('payloadItem');
+    expect(JSON.parse(String(record?.event))).toEqual(event);
+    expect(JSON.parse(queued?.Body ?? 'null')).toEqual(event);
   });
 
   it('[REC] a record whose payload item is gone: replay sends nothing and says so, events show says why there is no event', async () => {
