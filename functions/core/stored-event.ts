@@ -24,7 +24,7 @@ export const RECORD_BUDGET_BYTES = 1024;
 export interface StoredPayload {
   /** Dictionary id + raw deflate of the event's occurredAt, providerData and, where needed, data. */
   readonly bytes: Uint8Array;
-  /** Whether the record stays within {@link RECORD_BUDGET_BYTES} in every state with the bytes inline. */
+  /** Whether the record stays within {@link RECORD_BUDGET_BYTES} in its ordinary states with the bytes inline. */
   readonly inline: boolean;
 }
 
