@@ -82,10 +82,12 @@ export function costTable(name: string, scenario: CostScenario, measured: CostMe
 
   const writes = [wru(record.inProgress), wru(record.inProgress, record.queued), wru(record.queued, record.handling), wru(record.handling, record.handled)];
   const indexUnits = wru(record.index);
-  const eventUnits = writes.reduce((sum, value) => sum + value, 0) + indexUnits;
+  const payloadItem = record.payloadItem ?? 0;
+  const payloadUnits = payloadItem > 0 ? wru(payloadItem) : 0;
+  const eventUnits = writes.reduce((sum, value) => sum + value, 0) + indexUnits + payloadUnits;
   add(
     'DynamoDB events table',
-    `(put ${writes[0]} (${record.inProgress} B) + queued ${writes[1]} (${record.queued} B) + claim ${writes[2]} (${record.handling} B) + handled ${writes[3]} (${record.handled} B) + time index ${indexUnits} (${record.index} B)) = ${eventUnits} WRU × $${units.write.toFixed(4)}/M`,
+    `(${payloadUnits > 0 ? `payload item ${payloadUnits} (${payloadItem} B) + ` : ''}put ${writes[0]} (${record.inProgress} B) + queued ${writes[1]} (${record.queued} B) + claim ${writes[2]} (${record.handling} B) + handled ${writes[3]} (${record.handled} B) + time index ${indexUnits} (${record.index} B)) = ${eventUnits} WRU × $${units.write.toFixed(4)}/M`,
     eventUnits * units.write,
   );
   const job = measured.job;
@@ -98,12 +100,12 @@ export function costTable(name: string, scenario: CostScenario, measured: CostMe
   );
   const overhead = A.storageOverheadBytesPerItem;
   const lifetimeDays = A.recordRetentionDays + A.ttlDeletionLagDays;
-  const storedBytes = record.handled + overhead + record.index + overhead;
+  const storedBytes = record.handled + overhead + record.index + overhead + (payloadItem > 0 ? payloadItem + overhead : 0);
   const gbMonths = ((M * storedBytes) / GB) * (lifetimeDays / 30);
   const perGbMonth = P.dynamodbStoragePerGbMonth + P.dynamodbPitrPerGbMonth;
   add(
     'DynamoDB storage + PITR, events',
-    `1M × ${storedBytes} B (record ${record.handled} + index ${record.index} + 2 × ${overhead} overhead) × ${lifetimeDays}/30 month (${A.recordRetentionDays} days after the handled mark + ${A.ttlDeletionLagDays} of TTL delay) = ${gbMonths.toFixed(3)} GB-month × ($${P.dynamodbStoragePerGbMonth} + $${P.dynamodbPitrPerGbMonth} PITR)/GB-month`,
+    `1M × ${storedBytes} B (record ${record.handled} + index ${record.index}${payloadItem > 0 ? ` + payload item ${payloadItem}` : ''} + ${payloadItem > 0 ? 3 : 2} × ${overhead} overhead) × ${lifetimeDays}/30 month (${A.recordRetentionDays} days after the handled mark + ${A.ttlDeletionLagDays} of TTL delay) = ${gbMonths.toFixed(3)} GB-month × ($${P.dynamodbStoragePerGbMonth} + $${P.dynamodbPitrPerGbMonth} PITR)/GB-month`,
     gbMonths * perGbMonth,
   );
   const jobItems = 2 + job.historyItems;
@@ -151,7 +153,7 @@ export function costTable(name: string, scenario: CostScenario, measured: CostMe
     add('X-Ray', 'tracing: false, no traces', 0);
   }
 
-  return { scenario, name, batchFill: round(fill, 2), itemBytes: record.handled, writeUnits: writes, lines, totalUsdPerMillion: total() };
+  return { scenario, name, batchFill: round(fill, 2), itemBytes: record.handled, writeUnits: payloadUnits > 0 ? [payloadUnits, ...writes] : writes, lines, totalUsdPerMillion: total() };
 }
 
 /**
@@ -173,12 +175,16 @@ export function duplicateTable(name: string, scenario: CostScenario, measured: C
   add('Lambda requests', `1 receiver × $${P.lambdaPerMillionRequests}/M`, P.lambdaPerMillionRequests);
   const refused = wru(record.handled, record.inProgress);
   add('DynamoDB refused put', `${refused} WRU (stored ${record.handled} B, offered ${record.inProgress} B) × $${units.write.toFixed(4)}/M`, refused * units.write);
+  // A payload kept apart is put beside the record's put, before the refusal is known.
+  const payloadItem = record.payloadItem ?? 0;
+  const payloadUnits = payloadItem > 0 ? wru(payloadItem) : 0;
+  if (payloadUnits > 0) add('DynamoDB payload item put', `${payloadUnits} WRU (${payloadItem} B, the same bytes again) × $${units.write.toFixed(4)}/M`, payloadUnits * units.write);
   const access = scenario.endpoint === 'httpApi' ? measured.accessLogBytes : 0;
   const logBytes = measured.receiverLogBytes + access;
   add('CloudWatch Logs', `1M × ${logBytes} B (receiver ${measured.receiverLogBytes} + access log ${access}) × $${P.logsPerGbIngested}/GB`, ((M * logBytes) / GB) * P.logsPerGbIngested);
   const share = scenario.tracing ? sampledShare(scenario.deliveriesPerMonth / A.secondsPerMonth) : 0;
   add('X-Ray', scenario.tracing ? `${(share * 100).toFixed(1)} % traced × $${P.xrayPerMillionTracesRecorded}/M` : 'tracing: false, no traces', share * P.xrayPerMillionTracesRecorded);
-  return { scenario, name, batchFill: 0, itemBytes: record.handled, writeUnits: [refused], lines, totalUsdPerMillion: total() };
+  return { scenario, name, batchFill: 0, itemBytes: record.handled, writeUnits: payloadUnits > 0 ? [payloadUnits, refused] : [refused], lines, totalUsdPerMillion: total() };
 }
 
 /** Monthly costs that do not scale with deliveries, for the record. */

@@ -143,6 +143,11 @@ export interface RecordBytes {
   readonly handling: number;
   readonly handled: number;
   readonly index: number;
+  /**
+   * The payload item, bytes, when the payload does not stay inline: written once beside the put,
+   * and again by each refused duplicate (absent or 0: inline).
+   */
+  readonly payloadItem?: number;
 }
 
 /** One job's life on the jobs and job-history tables (bench/record-sizes.ts `jobGrowth`). */

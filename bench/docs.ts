@@ -64,7 +64,20 @@ export interface BenchResults {
     pricedAt?: string;
     duplicates?: { name: string; lines: CostLine[]; totalUsdPerMillion: number }[];
     capacity?: { name: string; onDemandUsd: number; provisionedUsd: number; reservedUsd: number }[];
-    records?: { provider: string; type: string; payloadBytes: number; inProgress: number; queued: number; handling: number; handled: number; writeUnits: number[] }[];
+    records?: {
+      provider: string;
+      type: string;
+      payloadBytes: number;
+      inProgress: number;
+      queued: number;
+      handling: number;
+      handled: number;
+      writeUnits: number[];
+      /** Measured since records keep the payload packed (absent in older results). */
+      failed?: number;
+      payloadItem?: number;
+      duplicateWriteUnits?: number;
+    }[];
     lateCheckpoint?: { itemBytes: number; writeUnits: number; readUnits: number; usdPerMillion: number };
   };
 }
@@ -143,10 +156,18 @@ export function renderFigures(results: BenchResults): string {
     for (const row of c.capacity) out.push(`| ${row.name} | $${fixed(row.onDemandUsd, 3)} | $${fixed(row.provisionedUsd, 3)} | $${fixed(row.reservedUsd, 3)} |`);
   }
   if (c.records !== undefined) {
-    out.push('', 'The record of each provider\'s sample delivery after each write, bytes (write units):', '', '| delivery | payload | put | queued | claim | handled |', '|---|---:|---:|---:|---:|---:|');
+    const packed = c.records.some((row) => row.failed !== undefined);
+    out.push(
+      '',
+      'The record of each provider\'s sample delivery after each write, bytes (write units):',
+      '',
+      `| delivery | payload | put | queued | claim | handled |${packed ? ' failed | payload item | duplicate |' : ''}`,
+      `|---|---:|---:|---:|---:|---:|${packed ? '---:|---:|---:|' : ''}`,
+    );
     for (const row of c.records) {
       const [put, queued, claim, handled] = row.writeUnits;
-      out.push(`| ${row.provider} ${row.type} | ${row.payloadBytes} | ${row.inProgress} (${put}) | ${row.queued} (${queued}) | ${row.handling} (${claim}) | ${row.handled} (${handled}) |`);
+      const more = packed ? ` ${row.failed ?? '-'} | ${row.payloadItem ? `${row.payloadItem} B` : 'inline'} | ${row.duplicateWriteUnits ?? '-'} WRU |` : '';
+      out.push(`| ${row.provider} ${row.type} | ${row.payloadBytes} | ${row.inProgress} (${put}) | ${row.queued} (${queued}) | ${row.handling} (${claim}) | ${row.handled} (${handled}) |${more}`);
     }
   }
   if (c.lateCheckpoint !== undefined) {

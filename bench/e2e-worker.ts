@@ -13,6 +13,8 @@ import { SCHEMA_VERSION, type NormalizedEvent } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
 import { FALLBACK_ROUTE, ROUTES, type Route } from '../functions/core/routes';
 import { localClients, startLocalRuntime, type LocalClients, type LocalRuntime } from '../local/runtime';
+import { PAYLOAD_ITEM_PREFIX } from '../functions/core/payload-item';
+import { EVENTS_TABLE } from '../functions/core/table';
 import { floorCommands } from './floor';
 
 export type E2eRequest = { readonly command: 'drain'; readonly timeoutMs: number } | { readonly command: 'stop' };
@@ -125,7 +127,10 @@ async function drain(runtime: LocalRuntime, timeoutMs: number): Promise<Extract<
       new ScanCommand({
         TableName: runtime.resources.eventsTable,
         ProjectionExpression: '#s',
-        ExpressionAttributeNames: { '#s': 'status' },
+        // Records only: a payload item (kept apart from its record) has no status.
+        FilterExpression: 'NOT begins_with(#pk, :payloadItem)',
+        ExpressionAttributeNames: { '#s': 'status', '#pk': EVENTS_TABLE.partitionKey },
+        ExpressionAttributeValues: { ':payloadItem': { S: PAYLOAD_ITEM_PREFIX } },
         ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
       }),
     );

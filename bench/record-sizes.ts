@@ -4,9 +4,11 @@
  * deliveries the providers' public references describe (no padding). Pure: no emulator.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { recordFields } from '../functions/core/accept';
+import { envelopeFields } from '../functions/core/accept';
 import { itemBytes } from '../functions/core/item-size';
 import { normalizeDelivery } from '../functions/core/normalize';
+import { payloadItemOf } from '../functions/core/payload-item';
+import { storedPayload } from '../functions/core/stored-event';
 import { PROVIDERS } from '../functions/core/providers';
 import type { ProviderName } from '../functions/core/event';
 import { checkpointSortKey, EVENTS_TABLE, JOBS_TABLE, recordRetentionSeconds, transitionSortKey, type EventRecord, type JobCheckpoint, type JobItem, type JobTransition } from '../functions/core/table';
@@ -34,8 +36,14 @@ export interface RecordStates {
   readonly provider: ProviderName;
   readonly type: string;
   readonly payloadBytes: number;
-  /** The SQS message body: the normalized event as stored. */
+  /** The SQS message body: the normalized event as the receiver sends it. */
   readonly eventBytes: number;
+  /** The provider's payload and occurredAt as the record keeps them (dictionary id + raw deflate). */
+  readonly packedBytes: number;
+  /** Whether they stay in the record (`payload`) or go to a payload item. */
+  readonly inline: boolean;
+  /** The payload item, when not inline; 0 when inline. */
+  readonly payloadItem: number;
   /** After the receiver's put (`in_progress`, with its lease). */
   readonly inProgress: number;
   /** After the receiver's mark (`queued`, `queuedAt`, lease removed). */
@@ -44,14 +52,24 @@ export interface RecordStates {
   readonly handling: number;
   /** After the handled mark (`handled`, `handledAt`, lease and steps removed): what is stored until TTL. */
   readonly handled: number;
+  /** After a failed attempt (`failed`, `lastError`, `failedAt`, lease removed). */
+  readonly failed: number;
+  /** After the claim of the retry that follows it (`handling` again, its lease, the error kept). */
+  readonly retrying: number;
   /** The time index item the put writes (keys, `provider`, `route`). */
   readonly index: number;
   /** Write units of the put, the queued mark, the claim and the handled mark, in that order. */
   readonly writeUnits: readonly [number, number, number, number];
+  /** Write units of the payload item's put (0 when inline): once per event, and again per refused duplicate. */
+  readonly payloadItemWriteUnits: number;
+  /** Write units a refused duplicate costs: its payload item's put, and the refused put, billed on the stored record. */
+  readonly duplicateWriteUnits: number;
 }
 
 const LEASE_TOKEN = '3f2b8c1e-7d4a-4e9b-a6c5-0d1e2f3a4b5c';
 const ISO = '2026-12-01T12:00:00.123Z';
+/** A consumer's error as it is recorded: a dependency's answer, named. */
+export const SAMPLE_ERROR = 'openai: GET /fine_tuning/jobs/ftjob-abc123 answered 503 Service Unavailable; retrying from the queue';
 
 /** The record of one sample delivery, built as the receiver and the consumer's ledger write it. */
 export function recordStates(provider: ProviderName, type: string, nowSeconds = 1_764_590_400): RecordStates {
@@ -62,13 +80,19 @@ export function recordStates(provider: ProviderName, type: string, nowSeconds = 
   const retentionSeconds = recordRetentionSeconds(7 * 86_400);
   const event = normalizeDelivery({ provider: definition, spec, body: delivery.body, verified, receivedAtMs: nowSeconds * 1000, retentionSeconds });
   const body = JSON.stringify(event);
-  const fields = recordFields(event, body, nowSeconds + retentionSeconds, retentionSeconds);
-  const base: EventRecord = { pk: `${event.provider}#${event.id}`, status: 'in_progress', ...fields };
+  const pk = `${event.provider}#${event.id}`;
+  const fields = envelopeFields(event, nowSeconds + retentionSeconds, retentionSeconds);
+  const stored = storedPayload(event, { pk, ...fields });
+  const item = stored.inline ? undefined : payloadItemOf(pk, stored.bytes, nowSeconds + retentionSeconds);
+  const base: EventRecord = { pk, status: 'in_progress', ...fields, ...(item === undefined ? { payload: stored.bytes } : { payloadItem: item.hash }) };
   const lease = { leaseToken: LEASE_TOKEN, leaseExpiresAt: nowSeconds + 30 };
   const inProgress = itemBytes({ ...base, ...lease });
   const queued = itemBytes({ ...base, status: 'queued', queuedAt: ISO });
   const handling = itemBytes({ ...base, status: 'handling', queuedAt: ISO, ...lease, attempts: 1, steps: {} });
   const handled = itemBytes({ ...base, status: 'handled', queuedAt: ISO, attempts: 1, handledAt: ISO });
+  const failure = { queuedAt: ISO, attempts: 1, lastError: SAMPLE_ERROR, failedAt: ISO };
+  const failed = itemBytes({ ...base, status: 'failed', ...failure });
+  const retrying = itemBytes({ ...base, status: 'handling', ...failure, ...lease, attempts: 2, steps: {} });
   const { byTimeIndex } = EVENTS_TABLE;
   const index = itemBytes({
     [EVENTS_TABLE.partitionKey]: base.pk,
@@ -77,17 +101,27 @@ export function recordStates(provider: ProviderName, type: string, nowSeconds = 
     provider: base.provider,
     route: base.route,
   });
+  const payloadItem = item === undefined ? 0 : itemBytes({ ...item.item });
+  const payloadItemWriteUnits = item === undefined ? 0 : writeUnits(payloadItem);
   return {
     provider,
     type,
     payloadBytes: delivery.body.length,
     eventBytes: Buffer.byteLength(body),
+    packedBytes: stored.bytes.length,
+    inline: stored.inline,
+    payloadItem,
     inProgress,
     queued,
     handling,
     handled,
+    failed,
+    retrying,
     index,
     writeUnits: [writeUnits(inProgress), writeUnits(inProgress, queued), writeUnits(queued, handling), writeUnits(handling, handled)],
+    payloadItemWriteUnits,
+    // Refused on the stored record (handled, say), the larger of it and the offered put.
+    duplicateWriteUnits: payloadItemWriteUnits + writeUnits(handled, inProgress),
   };
 }
 

@@ -29,7 +29,7 @@ export function formatEventList(events: readonly EventSummary[]): string {
 }
 
 /** The text of `events show`. */
-export function formatEventDetail(record: EventRecord, withPayload: boolean): string {
+export function formatEventDetail(record: EventRecord & { eventProblem?: string }, withPayload: boolean): string {
   const lines: [string, string | number | undefined][] = [
     ['key', record.pk],
     ['provider', record.provider],
@@ -56,7 +56,12 @@ export function formatEventDetail(record: EventRecord, withPayload: boolean): st
     .map(([label, value]) => `${`${label}:`.padEnd(width + 2)}${escapeControl(String(value))}`)
     .join('\n');
   // JSON.stringify escapes C0 controls but leaves C1 and bidi characters raw.
-  const payload = withPayload ? `event:\n${escapeControl(JSON.stringify(eventForJson(record, true).event, null, 2), { keepNewlines: true })}\n` : '';
+  const shown = eventForJson(record, true);
+  const payload = !withPayload
+    ? ''
+    : shown.event === undefined
+      ? `event:  (not readable: ${escapeControl(String(shown.eventProblem ?? 'the record holds none'))})\n`
+      : `event:\n${escapeControl(JSON.stringify(shown.event, null, 2), { keepNewlines: true })}\n`;
   return `${text}\n${payload}`;
 }
 

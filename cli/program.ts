@@ -173,12 +173,14 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(async (key: string, options: TargetOptions & { json?: boolean; payload?: boolean }) => {
-      const [{ eventForJson, getEvent, parseEventKey, publishedForJson, readPublished }, { formatEventDetail, formatPublished }] = await Promise.all([events(), format()]);
+      const [{ eventForJson, getEvent, parseEventKey, publishedForJson, readPublished, withRecordEvent }, { formatEventDetail, formatPublished }] = await Promise.all([events(), format()]);
       parseEventKey(key);
       const target = await connect(options.stack);
-      const record = await getEvent(eventsDeps(target), key);
-      if (record === undefined) throw new CliError(`no event ${key} in ${target.description} (expired, or a wrong key? see \`webhooks events list\`)`);
+      const stored = await getEvent(eventsDeps(target), key);
+      if (stored === undefined) throw new CliError(`no event ${key} in ${target.description} (expired, or a wrong key? see \`webhooks events list\`)`);
       const withPayload = options.payload === true;
+      // The payload is read (and unpacked) only when it is shown.
+      const record = withPayload ? await withRecordEvent(eventsDeps(target), stored) : stored;
       // Locally, what the stand-in bus published for the event.
       const published = target.busTable === undefined ? undefined : { found: await readPublished(eventsDeps(target), target.busTable, key) };
       if (options.json) {

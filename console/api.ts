@@ -5,7 +5,7 @@ import { ROUTES, isRoute, type Route } from '../functions/core/routes';
 import { EVENT_STATUSES, type EventRecord, type EventStatus, type EventSummary } from '../functions/core/table';
 import { listDeadLetters, MAX_PEEK, redriveWaiting } from '../ops/dlq';
 import { CliError, UsageError } from '../ops/errors';
-import { eventForJson, eventsInWindow, getEvent, listEvents, parseEventFilter, parseEventKey, readPublished, publishedForJson, type EventsDeps } from '../ops/events';
+import { eventForJson, eventsInWindow, getEvent, listEvents, parseEventFilter, parseEventKey, readPublished, publishedForJson, send, withRecordEvent, type EventsDeps } from '../ops/events';
 import { DEFAULT_JOBS_SINCE, getJob, listJobs, parseJobFilter, parseJobKey, type JobsDeps } from '../ops/jobs';
 import { describeReplay, replayMany } from '../ops/replay';
 import { sendBurst, type DeliveryResult } from '../ops/send';
@@ -61,7 +61,7 @@ function decodeCursor(raw: string | null): Cursor | undefined {
 
 /** A record as lists show it: no payload, no lease token. */
 function summaryOf(record: EventRecord): EventSummary {
-  const { event: _event, steps: _steps, leaseToken: _token, expiresAt: _expires, receivedDay: _day, ...summary } = record;
+  const { event: _event, payload: _payload, payloadItem: _payloadItem, steps: _steps, leaseToken: _token, expiresAt: _expires, receivedDay: _day, ...summary } = record;
   return summary;
 }
 
@@ -150,8 +150,9 @@ export function consoleApi(deps: ConsoleDeps) {
 
     async event(key: string) {
       parseEventKey(key);
-      const record = await getEvent(events, key);
-      if (record === undefined) return undefined;
+      const stored = await getEvent(events, key);
+      if (stored === undefined) return undefined;
+      const record = await send(events, () => withRecordEvent(events, stored));
       const published = target.busTable === undefined ? undefined : await readPublished(events, target.busTable, key);
       return {
         record: eventForJson(record, true),

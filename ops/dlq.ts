@@ -13,7 +13,8 @@ import {
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Route } from '../functions/core/routes';
-import { EVENTS_TABLE, MIN_RECORD_RETENTION_SECONDS, extendExpiry } from '../functions/core/table';
+import { keepPayloadItem } from '../functions/core/payload-item';
+import { EVENTS_TABLE, MIN_RECORD_RETENTION_SECONDS, extendExpiry, type EventRecord } from '../functions/core/table';
 import { CliError } from './errors';
 import type { RouteQueueRefs } from './target';
 
@@ -272,9 +273,10 @@ async function keepRecord(records: RedriveRecords, message: Message): Promise<vo
   const provider = message.MessageAttributes?.provider?.StringValue;
   const eventId = message.MessageAttributes?.eventId?.StringValue;
   if (provider === undefined || eventId === undefined) return;
-  const expiry = extendExpiry(Math.floor(records.clock() / 1000), MIN_RECORD_RETENTION_SECONDS);
+  const nowSeconds = Math.floor(records.clock() / 1000);
+  const expiry = extendExpiry(nowSeconds, MIN_RECORD_RETENTION_SECONDS);
   try {
-    await records.documents.send(
+    const { Attributes } = await records.documents.send(
       new UpdateCommand({
         TableName: records.tableName,
         Key: { [EVENTS_TABLE.partitionKey]: `${provider}#${eventId}` },
@@ -282,8 +284,14 @@ async function keepRecord(records: RedriveRecords, message: Message): Promise<vo
         ConditionExpression: 'attribute_exists(#pk)',
         ExpressionAttributeNames: { ...expiry.names, '#pk': EVENTS_TABLE.partitionKey },
         ExpressionAttributeValues: expiry.values,
+        ReturnValues: 'ALL_NEW',
       }),
     );
+    // A payload item outlives its record by a message's lifetime: the copy's transitions move the record on.
+    const record = Attributes as Pick<EventRecord, 'pk' | 'payloadItem' | 'retentionSeconds'> | undefined;
+    if (record?.payloadItem !== undefined) {
+      await keepPayloadItem(records.documents, records.tableName, record, nowSeconds + (record.retentionSeconds ?? MIN_RECORD_RETENTION_SECONDS) + MIN_RECORD_RETENTION_SECONDS);
+    }
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) {
       throw new CliError(`could not keep the record of ${provider}#${eventId} for its redriven copy (its batch stays on the dead-letter queue): ${String(error)}`, { cause: error });

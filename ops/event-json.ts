@@ -1,10 +1,14 @@
 import type { EventRecord } from '../functions/core/table';
 import type { PublishedEvent } from './published';
 
-/** The `--json` form of one event: the record with its payload parsed (`event`) only when asked. */
-export function eventForJson(record: EventRecord, withPayload: boolean): Record<string, unknown> {
-  const { event, leaseToken: _leaseToken, ...rest } = record;
+/**
+ * The `--json` form of one event: the record with its event parsed (`event`) only when asked, from
+ * a record whose event was read (`withRecordEvent`); the packed payload is never shown as bytes.
+ */
+export function eventForJson(record: EventRecord & { eventProblem?: string }, withPayload: boolean): Record<string, unknown> {
+  const { event, leaseToken: _leaseToken, payload: _payload, payloadItem: _payloadItem, eventProblem, ...rest } = record;
   if (!withPayload) return rest;
+  if (event === undefined) return { ...rest, ...(eventProblem === undefined ? {} : { eventProblem }) };
   let parsed: unknown = event;
   try {
     parsed = JSON.parse(event);

@@ -228,3 +228,4 @@ export async function readPublished(deps: EventsDeps, busTable: string, key: str
 
 // The JSON views of a record, kept apart from the reads so that formatting loads no SDK client.
 export { eventForJson, publishedForJson } from './event-json';
+export { readRecordEvent, withRecordEvent } from './stored-events';

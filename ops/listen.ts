@@ -7,7 +7,7 @@ import { PROVIDERS } from '../functions/core/providers';
 import { signDelivery } from '../functions/core/sign';
 import type { Route } from '../functions/core/routes';
 import { CliError, connectionProblem } from './errors';
-import { getEvent, type EventsDeps } from './events';
+import { getEvent, readRecordEvent, send, type EventsDeps } from './events';
 
 /*
  * `webhooks listen`: forwards the events of a listener queue (every event the consumers put on the
@@ -257,10 +257,16 @@ function describe(error: unknown): string {
   return connectionProblem(error) ?? (error instanceof Error ? error.message : String(error));
 }
 
-/** A stored event's normalized form, or undefined when there is no record (or it holds no event). */
+/**
+ * A stored event's normalized form (either stored form), or undefined when there is no record;
+ * throws {@link CliError} when the record's event cannot be read.
+ */
 export async function readStoredEvent(deps: EventsDeps, key: string): Promise<NormalizedEvent | undefined> {
   const record = await getEvent(deps, key);
-  return record?.event === undefined ? undefined : (JSON.parse(record.event) as NormalizedEvent);
+  if (record === undefined) return undefined;
+  const read = await send(deps, () => readRecordEvent(deps, record));
+  if (!read.ok) throw new CliError(`${read.problem}; nothing to replay`);
+  return read.event;
 }
 
 /**

@@ -2,11 +2,11 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { eventMessage } from '../functions/core/accept';
-import type { NormalizedEvent } from '../functions/core/event';
-import { parseMessage } from '../functions/consumers/message';
-import { isRoute, type Route } from '../functions/core/routes';
+import { keepPayloadItem } from '../functions/core/payload-item';
+import type { Route } from '../functions/core/routes';
 import { EVENTS_TABLE, MIN_RECORD_RETENTION_SECONDS, extendExpiry, type EventRecord, type EventStatus } from '../functions/core/table';
 import { getEvent, type EventsDeps } from './events';
+import { readRecordEvent, type StoredEventRead } from './stored-events';
 import type { RouteQueueRefs } from './target';
 
 export interface ReplayDeps extends EventsDeps {
@@ -117,12 +117,20 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
     };
   }
 
-  const event = storedEvent(before);
-  if (event === undefined) {
-    return { key, result: 'error', message: `the stored event of ${key} is not a valid normalized event; it was not sent` };
-  }
+  let read: StoredEventRead;
   try {
-    await deps.sqs.send(new SendMessageCommand(eventMessage(event, before.event, deps.queues[event.type].url)));
+    read = await readRecordEvent(deps, before);
+    // The payload item lives as long as the record it belongs to, which the update just kept longer.
+    if (read.ok) await keepPayloadItem(deps.documents, deps.tableName, before, nowSeconds + (before.retentionSeconds ?? MIN_RECORD_RETENTION_SECONDS) + MIN_RECORD_RETENTION_SECONDS);
+  } catch (error) {
+    return { key, result: 'error', message: `${key} is marked queued but its payload could not be read (${error instanceof Error ? error.message : String(error)}); run the replay again` };
+  }
+  if (!read.ok) {
+    return { key, result: 'error', message: `${read.problem}; it was not sent` };
+  }
+  const { event, body } = read;
+  try {
+    await deps.sqs.send(new SendMessageCommand(eventMessage(event, body, deps.queues[event.type].url)));
   } catch (error) {
     return {
       key,
@@ -131,16 +139,6 @@ export async function replayEvent(deps: ReplayDeps, key: string): Promise<Replay
     };
   }
   return { key, result: 'replayed', route: event.type, replayCount: (before.replayCount ?? 0) + 1, previousStatus: before.status };
-}
-
-/** The record's event as its consumer will read it (an event stored by an earlier release included). */
-function storedEvent(record: EventRecord): NormalizedEvent | undefined {
-  if (record.event === undefined || !isRoute(record.route)) return undefined;
-  try {
-    return parseMessage({ body: record.event }, record.route);
-  } catch {
-    return undefined;
-  }
 }
 
 /** One line per outcome, for the terminal. */

@@ -148,7 +148,7 @@ export async function completeStep(deps: LedgerDeps, lease: Lease, step: string)
  */
 export async function markHandled(deps: LedgerDeps, lease: Lease, notes: readonly string[] = []): Promise<void> {
   const expiry = extendExpiry(Math.floor(deps.clock() / 1000), deps.retentionSeconds);
-  const note = notes.join('; ').slice(0, MAX_LAST_ERROR_LENGTH);
+  const note = withinBytes(notes.join('; '), MAX_LAST_ERROR_LENGTH);
   await updateOwn(
     deps,
     lease,
@@ -159,8 +159,22 @@ export async function markHandled(deps: LedgerDeps, lease: Lease, notes: readonl
   );
 }
 
-/** Longest `lastError` kept: enough to read the cause, never a payload dump. */
+/**
+ * Longest `lastError` (and `note`) kept, in UTF-8 bytes as DynamoDB counts them: enough to read
+ * the cause, never a payload dump, and within what the record's size budget leaves it
+ * (`functions/core/stored-event.ts`).
+ */
 export const MAX_LAST_ERROR_LENGTH = 300;
+
+/** The longest start of `text` within `maxBytes` UTF-8 bytes, never half a character. */
+export function withinBytes(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let end = Math.min(text.length, maxBytes);
+  while (end > 0 && Buffer.byteLength(text.slice(0, end)) > maxBytes) end -= 1;
+  // A cut between the halves of a surrogate pair keeps neither.
+  const last = text.charCodeAt(end - 1);
+  return last >= 0xd800 && last <= 0xdbff ? text.slice(0, end - 1) : text.slice(0, end);
+}
 
 /**
  * Marks the attempt `failed` with the error's message and its time, and releases the lease, so
@@ -174,7 +188,7 @@ export async function markFailed(deps: LedgerDeps, lease: Lease, error: unknown)
     lease,
     `SET #status = :failed, lastError = :error, failedAt = :at, ${expiry.set} REMOVE #leaseToken, #leaseExpiresAt`,
     { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt', ...expiry.names },
-    { ':failed': 'failed', ':error': message.slice(0, MAX_LAST_ERROR_LENGTH), ':at': new Date(deps.clock()).toISOString(), ...expiry.values },
+    { ':failed': 'failed', ':error': withinBytes(message, MAX_LAST_ERROR_LENGTH), ':at': new Date(deps.clock()).toISOString(), ...expiry.values },
   );
 }
 

@@ -9,6 +9,9 @@ import { eventKey, type NormalizedEvent } from './event';
 import { MAX_STORED_EVENT_BYTES } from './event-size';
 import { encodeMessageBody, stringifyWithin } from './json';
 import type { Route } from './routes';
+import { publishedByReference } from './bus';
+import { payloadItemOf, writePayloadItem } from './payload-item';
+import { storedPayload } from './stored-event';
 import { EVENTS_TABLE, extendExpiry, recordRetentionSeconds, type EventRecord, type EventStatus } from './table';
 
 
@@ -90,12 +93,11 @@ export function eventMessage(event: NormalizedEvent, body: string, queueUrl: str
 }
 
 /**
- * The attributes an event record takes from its event: written by the receiver's put, and by a
- * consumer that has to rebuild a record that expired or never existed.
+ * The attributes an event record takes from its event's envelope, without its payload: written by
+ * the receiver's put beside the packed payload (`stored-event.ts`).
  */
-export function recordFields(
+export function envelopeFields(
   event: NormalizedEvent,
-  body: string,
   expiresAt: number,
   retentionSeconds: number,
 ): Omit<EventRecord, 'pk' | 'status'> {
@@ -107,15 +109,33 @@ export function recordFields(
     ...(event.subject === undefined ? {} : { subject: event.subject }),
     receivedAt: event.receivedAt,
     receivedDay: event.receivedAt.slice(0, 10),
-    event: body,
     expiresAt,
     retentionSeconds,
   };
 }
 
 /**
+ * The attributes of a record in the form written before the packed payload: the envelope and the
+ * whole event as JSON (`event`). Readers still read it; tests write it to stand for such records.
+ */
+export function recordFields(
+  event: NormalizedEvent,
+  body: string,
+  expiresAt: number,
+  retentionSeconds: number,
+): Omit<EventRecord, 'pk' | 'status'> {
+  return { ...envelopeFields(event, expiresAt, retentionSeconds), event: body };
+}
+
+/**
  * The one write path for an event, shared by the receiver, the poller and replay:
- * 1. conditional put of the record as `in_progress` with a lease. Free are: no record; a lease
+ * 1. conditional put of the record as `in_progress` with a lease, its payload packed inline; or,
+ *    when the record would pass one write unit in some state with it, beside it (in parallel, so
+ *    that the accept's worst case stays three calls) the put of its payload item, named by its
+ *    content (`payload#{hash}#{key}`), so that a duplicate's rewrite of it changes nothing.
+ *    Nothing is sent before both succeeded: a crash between them leaves at most an `in_progress`
+ *    record under its lease, for which nothing was sent and which the sender's retry takes over.
+ *    Free are: no record; a lease
  *    abandoned by a process that died between put and send; and, past `expiresAt`, a `handled` or
  *    `failed` record or a consumer's abandoned lease. A `queued` record or a live lease is never
  *    free, however old: someone is working on it. A put that fails on our own lease was applied
@@ -142,53 +162,29 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent, opti
   const ahead = Math.max(0, (options.signedAtSeconds ?? nowSeconds) - nowSeconds);
   const retentionSeconds = recordRetentionSeconds(options.retentionSeconds ?? deps.retentionSeconds) + ahead;
 
+  const fields = envelopeFields(event, nowSeconds + retentionSeconds, retentionSeconds);
+  // An event over EventBridge's limit is published by its key, and targets read it from the
+  // record's `event` JSON (docs/extending.md): it keeps that form, however large.
+  const stored = publishedByReference(event, body) ? undefined : storedPayload(event, { pk: key, ...fields });
+  const payloadItem = stored === undefined || stored.inline ? undefined : payloadItemOf(key, stored.bytes, nowSeconds + retentionSeconds);
   const record: EventRecord = {
     pk: key,
     status: 'in_progress',
-    ...recordFields(event, body, nowSeconds + retentionSeconds, retentionSeconds),
+    ...fields,
+    ...(stored === undefined ? { event: body } : payloadItem === undefined ? { payload: stored.bytes } : { payloadItem: payloadItem.hash }),
     leaseToken,
     leaseExpiresAt: nowSeconds + deps.leaseSeconds,
   };
 
-  try {
-    await deps.documents.send(
-      new PutCommand({
-        TableName: deps.tableName,
-        Item: record,
-        ConditionExpression:
-          'attribute_not_exists(#pk) OR (#status = :inProgress AND #leaseExpiresAt < :now) OR ' +
-          '(#expiresAt < :now AND (#status IN (:handled, :failed) OR (#status = :handling AND #leaseExpiresAt < :now)))',
-        ExpressionAttributeNames: {
-          '#pk': EVENTS_TABLE.partitionKey,
-          '#expiresAt': EVENTS_TABLE.ttlAttribute,
-          '#status': 'status',
-          '#leaseExpiresAt': 'leaseExpiresAt',
-        },
-        ExpressionAttributeValues: {
-          ':now': nowSeconds,
-          ':inProgress': 'in_progress',
-          ':handling': 'handling',
-          ':handled': 'handled',
-          ':failed': 'failed',
-        },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) {
-      throw new DependencyError('could not write the event record', 'dynamodb_unavailable', { cause: error });
-    }
-    const holder =
-      error.Item === undefined
-        ? await currentHolder(deps, key)
-        : { status: error.Item.status?.S as EventStatus | undefined, leaseToken: error.Item.leaseToken?.S };
-    if (holder.leaseToken !== leaseToken) {
-      // No record any more means its holder released it a moment ago: the retry will win.
-      if (holder.status === undefined || holder.status === 'in_progress') {
-        throw new ConflictError(`${key} is being accepted by another request; retry`, 'in_progress');
-      }
-      return { status: 'duplicate', key, state: holder.status };
-    }
+  const [put, payloadPut] = await Promise.allSettled([
+    putRecord(deps, record, nowSeconds),
+    payloadItem === undefined ? Promise.resolve() : writePayloadItem(deps.documents, deps.tableName, payloadItem.item),
+  ]);
+  if (put.status === 'rejected') throw put.reason;
+  if (put.value !== undefined) return { status: 'duplicate', key, state: put.value };
+  if (payloadPut.status === 'rejected') {
+    await release(deps, key, leaseToken);
+    throw new DependencyError('could not write the event payload', 'dynamodb_unavailable', { cause: payloadPut.reason });
   }
 
   try {
@@ -224,6 +220,55 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent, opti
     }
   }
   return { status: 'accepted', key };
+}
+
+/**
+ * The receiver's conditional put of a record (see {@link acceptEvent}): undefined when the record
+ * is ours now, else the status of the record that refused it (a duplicate). Throws
+ * {@link ConflictError} while another request holds a live lease and {@link DependencyError}.
+ */
+async function putRecord(deps: AcceptDeps, record: EventRecord, nowSeconds: number): Promise<EventStatus | undefined> {
+  try {
+    await deps.documents.send(
+      new PutCommand({
+        TableName: deps.tableName,
+        Item: record,
+        ConditionExpression:
+          'attribute_not_exists(#pk) OR (#status = :inProgress AND #leaseExpiresAt < :now) OR ' +
+          '(#expiresAt < :now AND (#status IN (:handled, :failed) OR (#status = :handling AND #leaseExpiresAt < :now)))',
+        ExpressionAttributeNames: {
+          '#pk': EVENTS_TABLE.partitionKey,
+          '#expiresAt': EVENTS_TABLE.ttlAttribute,
+          '#status': 'status',
+          '#leaseExpiresAt': 'leaseExpiresAt',
+        },
+        ExpressionAttributeValues: {
+          ':now': nowSeconds,
+          ':inProgress': 'in_progress',
+          ':handling': 'handling',
+          ':handled': 'handled',
+          ':failed': 'failed',
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) {
+      throw new DependencyError('could not write the event record', 'dynamodb_unavailable', { cause: error });
+    }
+    const holder =
+      error.Item === undefined
+        ? await currentHolder(deps, record.pk)
+        : { status: error.Item.status?.S as EventStatus | undefined, leaseToken: error.Item.leaseToken?.S };
+    if (holder.leaseToken !== record.leaseToken) {
+      // No record any more means its holder released it a moment ago: the retry will win.
+      if (holder.status === undefined || holder.status === 'in_progress') {
+        throw new ConflictError(`${record.pk} is being accepted by another request; retry`, 'in_progress');
+      }
+      return holder.status;
+    }
+  }
+  return undefined;
 }
 
 /**

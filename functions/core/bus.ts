@@ -122,6 +122,16 @@ export function busEntryFor(event: NormalizedEvent): BusEntry {
   return { ...whole, Detail: busDetailJson(busReferenceFor(event)) };
 }
 
+/**
+ * Whether an event is published by reference ({@link busEntryFor}); `json` is its JSON when the
+ * caller has it, so that an event far under the limit costs nothing more.
+ */
+export function publishedByReference(event: NormalizedEvent, json?: string): boolean {
+  // The detail is never shorter than the event's JSON (only integers past int64 grow, to strings).
+  if (json !== undefined && Buffer.byteLength(json) < MAX_BUS_ENTRY_BYTES / 2) return false;
+  return busEntryFor(event).Detail.length < busDetailJson(event).length;
+}
+
 /** The reference an oversized event is published as: its envelope and its key, never its data. */
 export function busReferenceFor(event: NormalizedEvent): BusReference {
   // The provider's data (where the event has it beside `data`) is what made the entry too large.

@@ -50,8 +50,22 @@ export interface EventRecord {
   subject?: string;
   receivedAt: string;
   receivedDay: string;
-  /** The normalized event, as sent to the queue: what replay puts back. */
-  event: string;
+  /**
+   * The normalized event as JSON, as records written before the packed form kept it. Such records
+   * are still read (until their TTL deletes them); new records keep `payload` or `payloadItem`.
+   */
+  event?: string;
+  /**
+   * The provider's payload and `occurredAt`, packed (`stored-event.ts`): with the attributes above
+   * it makes the normalized event again, the one sent to the queue and what replay puts back.
+   */
+  payload?: Uint8Array;
+  /**
+   * Set instead of `payload` when the record would pass one write unit in some state with it:
+   * the payload is then in an item of its own, `payload#{payloadItem}#{pk}` (`payload-item.ts`),
+   * written once, beside the record's first put; no transition touches it.
+   */
+  payloadItem?: string;
   /** When TTL may delete the record, epoch seconds: now + `retentionSeconds` at every transition. */
   expiresAt: number;
   /**
@@ -86,7 +100,7 @@ export interface EventRecord {
 }
 
 /** An event record without its payload: what lists and status lines show. */
-export type EventSummary = Omit<EventRecord, 'event' | 'steps' | 'leaseToken' | 'expiresAt' | 'receivedDay'>;
+export type EventSummary = Omit<EventRecord, 'event' | 'payload' | 'payloadItem' | 'steps' | 'leaseToken' | 'expiresAt' | 'receivedDay'>;
 
 /**
  * Kept on top of the message lifetime: the seconds between a record's write and the send it

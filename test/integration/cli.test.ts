@@ -7,6 +7,7 @@ import { acceptEvent } from '../../functions/core/accept';
 import { SCHEMA_VERSION, type NormalizedEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import type { EventRecord } from '../../functions/core/table';
+import { withRecordEvent } from '../../ops/events';
 import { claimEvent, markFailed } from '../../functions/consumers/ledger';
 import { startEmulators, type Emulators } from '../../local/emulators';
 import { createLocalResources, createPollerTable, queueUrlMap, type LocalResources } from '../../local/resources';
@@ -255,7 +256,7 @@ describe('webhooks replay', () => {
     expect(after.replayCount).toBe(1);
     expect(after.replayedAt).toBeDefined();
     expect(messages).toHaveLength(1);
-    expect(messages[0]?.Body).toBe(after.event);
+    expect(messages[0]?.Body).toBe((await withRecordEvent({ documents: clients.documents, tableName: resources.eventsTable }, after)).event);
     expect(messages[0]?.MessageAttributes?.eventId?.StringValue).toBe(after.eventId);
     expect(messages[0]?.MessageAttributes?.provider?.StringValue).toBe('together');
     expect(messages[0]?.MessageAttributes?.type?.StringValue).toBe('fine_tune.failed');

@@ -8,7 +8,8 @@ import { run } from '../../cli/program';
 import { clientConfig } from '../../functions/core/aws';
 import { LISTENER_QUEUE_SETTINGS, LOCAL_LISTENER_SECRET } from '../../functions/core/listeners';
 import { buildDelivery, postDelivery } from '../../ops/deliveries';
-import { getEvent } from '../../ops/events';
+import type { EventRecord } from '../../functions/core/table';
+import { getEvent, withRecordEvent } from '../../ops/events';
 import { listen, type ListenLine } from '../../ops/listen';
 import { publishedFor } from '../../ops/published';
 import { localTarget } from '../../ops/target';
@@ -250,7 +251,8 @@ describe('webhooks listen, locally', () => {
   it('[LISTEN] forwards the stored event when the bus entry carries only its key (an event over 256 KB)', async () => {
     const target = await endpoint();
     const [key] = await sendEvents(1) as [string];
-    const stored = JSON.parse((await getEvent({ documents: runtime.clients.documents, tableName: runtime.resources.eventsTable }, key))?.event ?? '{}') as Record<string, unknown>;
+    const events = { documents: runtime.clients.documents, tableName: runtime.resources.eventsTable };
+    const stored = JSON.parse((await withRecordEvent(events, (await getEvent(events, key)) as EventRecord)).event ?? '{}') as Record<string, unknown>;
     const { data: _data, ...envelope } = stored;
     await runtime.clients.sqs.send(
       new SendMessageCommand({

@@ -12,6 +12,8 @@ import { PROVIDERS } from '../../functions/core/providers';
 import { buildDelivery, type Delivery } from '../../ops/deliveries';
 import { deliveryEvent, gatewayEvent } from '../support/gateway';
 import { startEmulated, type Emulated } from '../support/emulated';
+import type { EventRecord } from '../../functions/core/table';
+import { readRecordEvent } from '../../ops/stored-events';
 import { closedPort, waitFor } from '../support/net';
 
 let env: Emulated;
@@ -60,7 +62,8 @@ describe('receiver on the emulators', () => {
 
     const { Item } = await env.clients.documents.send(new GetCommand({ TableName: env.resources.eventsTable, Key: { pk: 'together#evt_record' } }));
     expect(Item).toMatchObject({ status: 'queued', route: 'fine_tune.completed', subject: 'ft-evt_record' });
-    expect(JSON.parse(Item?.event as string)).toMatchObject({ id: 'evt_record', type: 'fine_tune.completed' });
+    const read = await readRecordEvent({ documents: env.clients.documents, tableName: env.resources.eventsTable }, Item as EventRecord);
+    expect(read.ok && read.event).toMatchObject({ id: 'evt_record', type: 'fine_tune.completed' });
     expect(Item?.expiresAt).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) + 7 * 86_400 - 5);
     expect(Item?.leaseToken).toBeUndefined();
   });

@@ -84,11 +84,11 @@ export const MUTATIONS: readonly Mutation[] = [
   // accept: the one write path
   { name: 'accept-no-expired-takeover', file: ACCEPT, find: "'(#expiresAt < :now AND (", replace: "'(#expiresAt < :now AND #pk = :inProgress AND (", tests: acceptTests, why: 'a record past expiresAt (not yet deleted by TTL) answers duplicate forever' },
   { name: 'accept-live-lease-takeover', file: ACCEPT, find: '(#status = :inProgress AND #leaseExpiresAt < :now)', replace: '(#status = :inProgress AND attribute_exists(#leaseExpiresAt))', tests: acceptTests, why: 'a request in progress is overtaken: two sends of one event' },
-  { name: 'accept-no-release', file: ACCEPT, find: 'await release(deps, key, leaseToken);', replace: '', tests: acceptTests, why: 'a failed send blocks the retry for the whole lease' },
+  { name: 'accept-no-release', file: ACCEPT, find: "await release(deps, key, leaseToken);\n    throw new DependencyError('could not send", replace: "throw new DependencyError('could not send", tests: acceptTests, why: 'a failed send blocks the retry for the whole lease' },
   { name: 'accept-mark-any-holder', file: ACCEPT, find: "'#status = :inProgress AND leaseToken = :token'", replace: "'#status = :inProgress AND (leaseToken = :token OR attribute_exists(leaseToken))'", tests: acceptTests, why: 'a stale lease holder marks a record another request holds' },
   { name: 'accept-in-progress-is-duplicate', file: ACCEPT, find: "holder.status === undefined || holder.status === 'in_progress'", replace: 'holder.status === undefined', tests: acceptTests, why: 'a concurrent retry is told duplicate (200) while the first may still fail' },
   { name: 'accept-lease-short', file: ACCEPT, find: 'leaseExpiresAt: nowSeconds + deps.leaseSeconds', replace: 'leaseExpiresAt: nowSeconds + deps.leaseSeconds - 2', tests: acceptTests, why: 'the lease is shorter than LEASE_SECONDS' },
-  { name: 'accept-retention-as-lease', file: ACCEPT, find: 'body, nowSeconds + retentionSeconds, retentionSeconds)', replace: 'body, nowSeconds + deps.leaseSeconds, retentionSeconds)', tests: acceptTests, why: 'records expire after seconds instead of the retention' },
+  { name: 'accept-retention-as-lease', file: ACCEPT, find: 'envelopeFields(event, nowSeconds + retentionSeconds, retentionSeconds)', replace: 'envelopeFields(event, nowSeconds + deps.leaseSeconds, retentionSeconds)', tests: acceptTests, why: 'records expire after seconds instead of the retention' },
 
   // ledger and consume: exactly-once effects
   { name: 'ledger-live-lease-takeover', file: LEDGER, find: '#leaseExpiresAt < :now)', replace: '#leaseExpiresAt > :now)', tests: ledgerTests, why: 'a live consumer lease is overtaken and a dead one never' },

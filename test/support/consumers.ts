@@ -17,6 +17,7 @@ import { createConsumer, type Consumer, type ConsumerDeps } from '../../function
 import { parseMessage } from '../../functions/consumers/message';
 import { stepsFor } from '../../functions/consumers/routes';
 import { resultsS3Config } from '../../functions/consumers/routes/batch-results';
+import { withRecordEvent } from '../../ops/stored-events';
 import type { Emulators } from '../../local/emulators';
 import type { LocalClients } from '../../local/runtime';
 import type { Emulated } from './emulated';
@@ -147,11 +148,22 @@ export async function queuedRecord(
   );
 }
 
+/**
+ * An event record as its readers see it (`events show --payload`): its event as JSON in `event`,
+ * whichever form it is stored in (packed inline, in its payload item, or as JSON).
+ */
 export async function eventRecord(env: Emulated, key: string): Promise<Partial<EventRecord> | undefined> {
+  const Item = await storedRecord(env, key);
+  if (Item === undefined) return undefined;
+  return withRecordEvent({ documents: env.clients.documents, tableName: env.resources.eventsTable }, Item as unknown as EventRecord);
+}
+
+/** An event record's item as stored. */
+export async function storedRecord(env: Pick<Emulated, 'clients' | 'resources'>, key: string): Promise<Record<string, unknown> | undefined> {
   const { Item } = await env.clients.documents.send(
     new GetCommand({ TableName: env.resources.eventsTable, Key: { pk: key }, ConsistentRead: true }),
   );
-  return Item as Partial<EventRecord> | undefined;
+  return Item;
 }
 
 /** A job's item with its history (read from the job-history table) as `checkpoints` and `transitions`, as readers show it. */

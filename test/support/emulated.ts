@@ -3,6 +3,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { readReceiverConfig, type ReceiverConfig } from '../../functions/core/config';
 import type { ProviderName } from '../../functions/core/event';
+import { isPayloadItemKey } from '../../functions/core/payload-item';
 import { PROVIDERS } from '../../functions/core/providers';
 import { ROUTES, type Route } from '../../functions/core/routes';
 import { receiverFromConfig, type Receiver, type ReceiverClients } from '../../functions/receiver/receive';
@@ -79,7 +80,8 @@ export async function startEmulated(): Promise<Emulated> {
     },
     async records() {
       const { Items = [] } = await clients.documents.send(new ScanCommand({ TableName: resources.eventsTable, ConsistentRead: true }));
-      return Items;
+      // The event records, not the payload items some of them keep beside them.
+      return Items.filter((item) => !isPayloadItemKey(String(item.pk)));
     },
     stop: () => emulators.stop(),
   };

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Webhook } from 'standardwebhooks';
+import { PAYLOAD_ITEM_PREFIX } from '../../../functions/core/payload-item';
 import { ROUTES } from '../../../functions/core/routes';
 import type { LocalResources } from '../../../local/resources';
 export { closedPort, waitFor } from '../../support/net';
@@ -56,7 +57,16 @@ async function countRecords(documents: DynamoDBDocumentClient, tableName: string
   let start: Record<string, unknown> | undefined;
   do {
     const page = await documents.send(
-      new ScanCommand({ TableName: tableName, Select: 'COUNT', ConsistentRead: true, ExclusiveStartKey: start }),
+      // Event records only: a payload item belongs to the record beside it.
+      new ScanCommand({
+        TableName: tableName,
+        Select: 'COUNT',
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+        FilterExpression: 'NOT begins_with(#pk, :payloadItem)',
+        ExpressionAttributeNames: { '#pk': 'pk' },
+        ExpressionAttributeValues: { ':payloadItem': PAYLOAD_ITEM_PREFIX },
+      }),
     );
     count += page.Count ?? 0;
     start = page.LastEvaluatedKey;

@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { recordStates, SAMPLE_DELIVERIES } from '../../bench/record-sizes';
+import { envelopeFields } from '../../functions/core/accept';
+import { PROVIDER_NAMES, SCHEMA_VERSION, type NormalizedEvent, type ProviderName } from '../../functions/core/event';
+import { itemBytes } from '../../functions/core/item-size';
+import { normalizeDelivery } from '../../functions/core/normalize';
+import { CURRENT_DICTIONARY, PAYLOAD_DICTIONARIES } from '../../functions/core/payload-dictionaries';
+import { isPayloadItemKey, payloadItemKey } from '../../functions/core/payload-item';
+import { PROVIDERS } from '../../functions/core/providers';
+import { eventFromStored, packPayload, RECORD_BUDGET_BYTES, storedPayload, StoredEventError, unpackPayload } from '../../functions/core/stored-event';
+import { withinBytes } from '../../functions/consumers/ledger';
+import { verifySignature, type SignatureSpec } from '../../functions/core/verify';
+import { buildDelivery } from '../../ops/deliveries';
+
+const NOW_SECONDS = 1_764_590_400;
+const RETENTION_SECONDS = 15 * 86_400;
+
+/** A sample delivery of the provider, normalized as the receiver does. */
+function sampleEvent(provider: ProviderName, type: string, id = 'evt_9b1c2d3e4f5a6b7c8d9e0f1a'): NormalizedEvent {
+  const definition = PROVIDERS[provider];
+  const spec = definition.signatureSchemes[definition.defaultSignatureScheme] as SignatureSpec;
+  const delivery = buildDelivery({ provider, type, nowSeconds: NOW_SECONDS, id });
+  const verified = verifySignature({ spec, headers: delivery.headers, body: delivery.body, secrets: [definition.developmentSecret], nowSeconds: NOW_SECONDS });
+  return normalizeDelivery({ provider: definition, spec, body: delivery.body, verified, receivedAtMs: NOW_SECONDS * 1000, retentionSeconds: RETENTION_SECONDS });
+}
+
+const everySample = PROVIDER_NAMES.flatMap((provider) => Object.keys(PROVIDERS[provider].samples).map((type) => [provider, type] as const));
+
+describe('[REC] the event record in one write unit', () => {
+  it.each(SAMPLE_DELIVERIES.map((sample) => [sample.provider, sample.type] as const))(
+    '[REC] %s %s: the record is at most 1,024 B after its put, queued mark, claim, handled mark and a failed attempt with its error',
+    (provider, type) => {
+      const states = recordStates(provider, type);
+
+      const sizes = [states.inProgress, states.queued, states.handling, states.handled, states.failed, states.retrying];
+
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(RECORD_BUDGET_BYTES);
+      expect(states.writeUnits).toEqual([1, 1, 1, 1]);
+    },
+  );
+
+  it('[REC] a 1 KB Replicate prediction stays inline, packed to under a third of its size', () => {
+    const states = recordStates('replicate', 'prediction.succeeded');
+
+    expect(states.payloadBytes).toBeGreaterThan(1_000);
+    expect(states.inline).toBe(true);
+    expect(states.packedBytes).toBeLessThan(states.payloadBytes / 3);
+    expect(states.duplicateWriteUnits).toBe(1);
+  });
+
+  it('[REC] a 4 KB Replicate training goes to a payload item of one write unit, and every state of its record stays within 1,024 B', () => {
+    const states = recordStates('replicate', 'training.processing');
+
+    expect(states.payloadBytes).toBeGreaterThan(4_000);
+    expect(states.inline).toBe(false);
+    expect(states.payloadItemWriteUnits).toBe(1);
+    expect(Math.max(states.inProgress, states.queued, states.handling, states.handled, states.failed, states.retrying)).toBeLessThanOrEqual(RECORD_BUDGET_BYTES);
+    // A refused duplicate puts the payload item again, then is refused on the stored record.
+    expect(states.duplicateWriteUnits).toBe(2);
+  });
+
+  it('[REC] a payload that would take the record past 1,024 B in its largest state is kept apart', () => {
+    const event = sampleEvent('replicate', 'prediction.succeeded');
+    const fields = envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS);
+    const padded = { pk: 'replicate#x', ...fields, subject: 's'.repeat(150) };
+
+    const stored = storedPayload(event, padded);
+
+    expect(itemBytes({ ...padded, payload: stored.bytes })).toBeLessThan(RECORD_BUDGET_BYTES);
+    expect(stored.inline).toBe(false);
+  });
+});
+
+describe('[REC] the packed payload', () => {
+  it.each(everySample)('[REC] %s %s: the record’s attributes and its packed payload give back the very event', (provider, type) => {
+    const event = sampleEvent(provider, type);
+    const fields = envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS);
+
+    const back = eventFromStored(fields, packPayload(event));
+
+    expect(JSON.stringify(back)).toBe(JSON.stringify(event));
+  });
+
+  it('[REC] keeps the canonical data of an event whose data does not come from its payload (the poller’s, read from the API)', () => {
+    const pushed = sampleEvent('together', 'fine_tune.completed');
+    const event = { ...pushed, data: { ...pushed.data, modelName: 'acme/from-the-api' } } as NormalizedEvent;
+    const fields = envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS);
+
+    const bytes = packPayload(event);
+
+    expect(unpackPayload(bytes).d).toEqual(event.data);
+    expect(eventFromStored(fields, bytes)).toEqual(event);
+  });
+
+  it('[REC] an event without provider data comes back without it', () => {
+    const { providerData: _dropped, ...event } = sampleEvent('openai', 'batch.completed');
+    const fields = envelopeFields(event as NormalizedEvent, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS);
+
+    const back = eventFromStored(fields, packPayload(event as NormalizedEvent));
+
+    expect(back).not.toHaveProperty('providerData');
+    expect(back.schemaVersion).toBe(SCHEMA_VERSION);
+  });
+
+  it('[REC] bytes name their dictionary: a record packed with one this release lacks is refused with its id', () => {
+    const bytes = packPayload(sampleEvent('together', 'fine_tune.completed'));
+    const unknown = Uint8Array.from([250, ...bytes.subarray(1)]);
+
+    expect(() => unpackPayload(unknown)).toThrow(/dictionary 250, which this release does not have/);
+  });
+
+  it('[REC] bytes packed without a dictionary (id 0) are read', () => {
+    const content = Buffer.from(JSON.stringify({ o: '2026-12-01T12:00:00.000Z', p: { id: 'batch_1' } }));
+
+    const read = unpackPayload(Uint8Array.from([0, ...deflateRawSync(content)]));
+
+    expect(read).toEqual({ o: '2026-12-01T12:00:00.000Z', p: { id: 'batch_1' } });
+  });
+
+  it('[REC] corrupt bytes are a StoredEventError that names the dictionary, never the content', () => {
+    const bytes = packPayload(sampleEvent('replicate', 'prediction.succeeded'));
+    const corrupt = Uint8Array.from([bytes[0] ?? 0, 0xff, 0xff, 0xff]);
+
+    expect(() => unpackPayload(corrupt)).toThrow(StoredEventError);
+    expect(() => unpackPayload(corrupt)).toThrow(/dictionary 5\) does not inflate/);
+  });
+
+  it('[REC] dictionaries are never edited: each one stored bytes may name keeps its hash', () => {
+    const hashes = Object.fromEntries(Object.entries(PAYLOAD_DICTIONARIES).map(([id, text]) => [id, createHash('sha256').update(text).digest('hex').slice(0, 16)]));
+
+    expect(hashes).toEqual(PINNED_DICTIONARY_HASHES);
+    for (const id of Object.values(CURRENT_DICTIONARY)) expect(PAYLOAD_DICTIONARIES[id]).toBeDefined();
+  });
+
+  it('[REC] dictionaries stay small: at most 1,200 bytes each, 3,000 in all', () => {
+    const sizes = Object.values(PAYLOAD_DICTIONARIES).map((text) => Buffer.byteLength(text));
+
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(1_200);
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBeLessThanOrEqual(3_000);
+  });
+
+  it('[REC] a payload item’s key can never be a record’s, whatever the event id holds', () => {
+    const key = payloadItemKey('together#evt_1', 'AbC-12_xyz09');
+
+    expect(isPayloadItemKey(key)).toBe(true);
+    for (const provider of PROVIDER_NAMES) expect(isPayloadItemKey(`${provider}#payload#AbC#together#evt_1`)).toBe(false);
+  });
+});
+
+describe('[REC] lastError and note in UTF-8 bytes', () => {
+  it('[REC] cuts a text at 300 UTF-8 bytes, never inside a character', () => {
+    // 147 × 2 + 4 = 298 bytes; the next emoji would end at 302, and half of it is no character.
+    const text = `${'é'.repeat(147)}😀😀`;
+
+    const cut = withinBytes(text, 300);
+
+    expect(cut).toBe(`${'é'.repeat(147)}😀`);
+  });
+
+  it('[REC] leaves a text within the bound as it is', () => {
+    expect(withinBytes('openai: GET /batches/batch_1 answered 503', 300)).toBe('openai: GET /batches/batch_1 answered 503');
+  });
+});
+
+/** The hash of each dictionary as first shipped: a changed dictionary must take a new id. */
+const PINNED_DICTIONARY_HASHES: Record<string, string> = {
+  '1': 'fd04b78491ee814e',
+  '2': '0200fc34784eb60a',
+  '3': 'f1bc89876adfb87e',
+  '4': 'c10897baba0db8b3',
+  '5': '53f5261f67a917df',
+  '6': '27ec328a2d543019',
+};
