@@ -7,12 +7,24 @@ const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
  * Test files share their module graph within each worker (`isolate: false`): the AWS SDK,
  * aws-cdk-lib, zod and the emulators load once per worker instead of once per file, which halves
  * the suite's CPU time. Each file still starts and stops its own emulators, servers and stacks.
- * Isolated: the installed package's test, which runs its own processes, and these, which replace a
- * module (`vi.mock`), keep module-level state of the one they test, or spawn commands against
- * ports they expect free.
+ * Isolated: the installed package's test, which runs its own processes, and the files that replace
+ * a module (`vi.mock`), a class's method or the environment for the rest of their worker, keep
+ * module-level state of the one they test, or spawn commands against ports they expect free. A
+ * new file that stubs anything global belongs in ISOLATED.
  */
 const SHARED = ['test/**/*.test.ts'];
-const ISOLATED = ['test/package/**/*.test.ts', 'test/unit/verify-constant-time.test.ts', 'test/unit/sdk-tracing.test.ts', 'test/unit/readme-captures.test.ts'];
+const ISOLATED = [
+  'test/package/**/*.test.ts',
+  'test/unit/verify-constant-time.test.ts',
+  'test/unit/sdk-tracing.test.ts',
+  'test/unit/readme-captures.test.ts',
+  // Stubs the environment and the SQS client's prototype for a handler imported once.
+  'test/integration/poller-handler.test.ts',
+  // Replaces a module the steps import.
+  'test/integration/extension-example.test.ts',
+  // Replaces the console's and the process streams' writers.
+  'test/reliability/logs.test.ts',
+];
 
 export default defineConfig({
   // The package's own names resolve to its sources here, as in tsconfig.json `paths`: `npm test`
