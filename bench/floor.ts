@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
 import { PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { eventKey, type NormalizedEvent } from '../functions/core/event';
@@ -27,7 +28,9 @@ export function floorCommands(tableName: string, queueUrl: string, event: Normal
     ...(event.subject === undefined ? {} : { subject: { S: event.subject } }),
     receivedAt: { S: event.receivedAt },
     receivedDay: { S: event.receivedAt.slice(0, 10) },
-    event: { S: body },
+    // The record keeps the payload deflated (functions/core/stored-event.ts): an attribute of the
+    // same kind and about its size, without the dictionary.
+    payload: { B: deflateRawSync(body) },
     expiresAt: { N: String(nowSeconds + retentionSeconds) },
     retentionSeconds: { N: String(retentionSeconds) },
     leaseToken: { S: leaseToken },
