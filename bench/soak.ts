@@ -31,6 +31,7 @@ import { clientConfig } from '../functions/core/aws';
 import { DEFAULT_LEASE_SECONDS, parseSecretList } from '../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
+import { PROVIDER_SAMPLES } from '../functions/core/providers/samples';
 import { ROUTES, type Route } from '../functions/core/routes';
 import { BUILT_IN_STEPS } from '../functions/consumers/routes';
 import { publishAlert } from '../functions/consumers/routes/alerts';
@@ -113,7 +114,7 @@ export interface SoakReport {
 function alertingSamples(): { provider: ProviderName; type: string }[] {
   const alerting = new Set(ROUTES.filter((route) => BUILT_IN_STEPS[route].includes(publishAlert)));
   return PROVIDER_NAMES.flatMap((provider) =>
-    Object.keys(PROVIDERS[provider].samples)
+    Object.keys(PROVIDER_SAMPLES[provider])
       .filter((type) => alerting.has(PROVIDERS[provider].routes[type] ?? 'other'))
       .map((type) => ({ provider, type })),
   );
@@ -174,7 +175,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       // Providers whose id is in the body or a header, so that "never stored" can be checked by key.
       const sample = (['together', 'mythicdot', 'standard'] as const)[index % 3] as ProviderName;
       const id = `soak-${run}-forged-${index}`;
-      const type = Object.keys(PROVIDERS[sample].samples)[0] as string;
+      const type = Object.keys(PROVIDER_SAMPLES[sample])[0] as string;
       forgedKeys.push(`${sample}#${id}`);
       // A wrong secret of the right form: a Standard Webhooks key must be base64 of 24–64 bytes to sign at all.
       const wrong = sample === 'standard' ? `whsec_${Buffer.from(`not-the-secret-${run}`.padEnd(32, '!')).toString('base64')}` : `not-the-secret-${run}`;
@@ -182,7 +183,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
     for (let index = 0; index < extra(0.02); index += 1) {
       const provider = PROVIDER_NAMES[index % PROVIDER_NAMES.length] as ProviderName;
-      const type = Object.keys(PROVIDERS[provider].samples)[0] as string;
+      const type = Object.keys(PROVIDER_SAMPLES[provider])[0] as string;
       work.push({
         build: () => buildDelivery({ provider, type, id: `soak-${run}-malformed-${index}`, secret: options.secrets[provider], body: `{"not json`, ...schemeOf(options, provider) }),
         expect: 400,

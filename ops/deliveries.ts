@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
+import { PROVIDER_SAMPLES } from '../functions/core/providers/samples';
 import { signDelivery } from '../functions/core/sign';
 
 export interface DeliveryOptions {
@@ -27,7 +28,7 @@ export interface Delivery {
 }
 
 export function sampleTypes(provider: ProviderName): string[] {
-  return Object.keys(PROVIDERS[provider].samples);
+  return Object.keys(PROVIDER_SAMPLES[provider]);
 }
 
 /**
@@ -36,7 +37,8 @@ export function sampleTypes(provider: ProviderName): string[] {
  * `fine_tuning.job.succeeded`). Undefined when neither.
  */
 export function sampleTypeFor(provider: ProviderName, type: string): string | undefined {
-  const { samples, routes } = PROVIDERS[provider];
+  const samples = PROVIDER_SAMPLES[provider];
+  const { routes } = PROVIDERS[provider];
   if (samples[type] !== undefined) return type;
   return Object.keys(samples).find((sample) => routes[sample] === type);
 }
@@ -45,7 +47,7 @@ export function sampleTypeFor(provider: ProviderName, type: string): string | un
 export function buildDelivery(options: DeliveryOptions): Delivery {
   const provider = PROVIDERS[options.provider];
   const sampleType = sampleTypeFor(options.provider, options.type);
-  const sample = sampleType === undefined ? undefined : provider.samples[sampleType];
+  const sample = sampleType === undefined ? undefined : PROVIDER_SAMPLES[options.provider][sampleType];
   if (sample === undefined && options.body === undefined) {
     throw new Error(`no sample of type "${options.type}" for ${options.provider}; known: ${sampleTypes(options.provider).join(', ')}`);
   }

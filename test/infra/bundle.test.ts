@@ -442,6 +442,25 @@ describe('bundles from cdk synth', () => {
     }
   });
 
+  it('[SLIM] receiver bundle leaves out the providers’ sample deliveries, which the sample sender still sends', () => {
+    // One string of each provider's samples (OpenAI's and Standard's share theirs), found in what
+    // `webhooks send` signs and sends, so a witness that left the samples cannot pass unnoticed.
+    const witnesses = [
+      { provider: 'together', type: 'fine_tune.completed', witness: 'acme/llama-3-8b-support-v2' },
+      { provider: 'llmtune', type: 'training.completed', witness: 'ionet-finetune-model-id' },
+      { provider: 'mythicdot', type: 'fine_tuning.job.failed', witness: 'training data has 3 invalid rows' },
+      { provider: 'openai', type: 'eval.run.succeeded', witness: 'evalrun' },
+      { provider: 'replicate', type: 'training.succeeded', witness: 'acme/flux-support-style' },
+    ] as const;
+    const sent = witnesses.map(({ provider, type }) => buildDelivery({ provider, type }).body.toString('utf8'));
+
+    witnesses.forEach(({ witness }, index) => expect(sent[index], witness).toContain(witness));
+    for (const receiver of [receiverFunction(), receiverFunction(untracedFunctions)]) {
+      const bundle = readFileSync(bundlePath(receiver), 'utf8');
+      for (const { witness } of witnesses) expect(bundle.includes(witness), `${bundlePath(receiver)} has ${witness}`).toBe(false);
+    }
+  });
+
   it('untraced receiver bundle accepts a signed delivery and passes on Lambda’s own trace header unchanged', async () => {
     const sends = await sendMessageHeaders({}, receiverFunction(untracedFunctions));
 

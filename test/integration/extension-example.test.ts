@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { eventKey, PROVIDER_NAMES, type NormalizedEvent, type ProviderName } from '../../functions/core/event';
 import { PROVIDERS } from '../../functions/core/providers';
+import { PROVIDER_SAMPLES } from '../../functions/core/providers/samples';
 import { stepsFor } from '../../functions/consumers/routes';
 import { toSqsRecord } from '../../local/consumers';
 import { buildDelivery } from '../../ops/deliveries';
@@ -36,7 +37,7 @@ const MODEL_NAMES: Record<ProviderName, string | undefined> = {
 };
 
 const completedSampleOf = (provider: ProviderName): string => {
-  const type = Object.keys(PROVIDERS[provider].samples).find((name) => PROVIDERS[provider].routes[name] === 'fine_tune.completed');
+  const type = Object.keys(PROVIDER_SAMPLES[provider]).find((name) => PROVIDERS[provider].routes[name] === 'fine_tune.completed');
   if (type === undefined) throw new Error(`${provider} has no fine_tune.completed sample`);
   return type;
 };

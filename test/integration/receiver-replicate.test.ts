@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Route } from '../../functions/core/routes';
 import { PROVIDERS } from '../../functions/core/providers';
+import { PROVIDER_SAMPLES } from '../../functions/core/providers/samples';
 import { toSqsRecord } from '../../local/consumers';
 import type { Delivery } from '../../ops/deliveries';
 import { consumerOn, jobItem, sqsEvent } from '../support/consumers';
@@ -37,7 +38,7 @@ function signed(body: unknown, options: { secret?: string; webhookId?: string } 
 }
 
 const sample = (type: string, id: string) => {
-  const build = PROVIDERS.replicate.samples[type];
+  const build = PROVIDER_SAMPLES.replicate[type];
   if (build === undefined) throw new Error(`no replicate sample ${type}`);
   return build({ id, nowSeconds: Math.floor(Date.now() / 1000) });
 };
@@ -57,7 +58,7 @@ const SHAPES: readonly (readonly [string, Route])[] = [
 
 describe('Replicate deliveries at the receiver', () => {
   it('[P-REP] has a sample of every documented webhook shape: start, output, logs and completed, of a prediction and of a training', () => {
-    expect(Object.keys(PROVIDERS.replicate.samples).sort()).toEqual(SHAPES.map(([type]) => type).sort());
+    expect(Object.keys(PROVIDER_SAMPLES.replicate).sort()).toEqual(SHAPES.map(([type]) => type).sort());
   });
 
   it.each(SHAPES)('[P-REP] accepts a %s webhook signed with the standardwebhooks library and queues it on %s, about the object id', async (type, route) => {

@@ -9,6 +9,7 @@ import { readEnabledProviders } from '../../functions/core/config';
 import { createSecretsReader, SECRET_CACHE_SECONDS } from '../../functions/core/secrets';
 import { PROVIDER_NAMES, type ProviderName } from '../../functions/core/event';
 import { PROVIDERS } from '../../functions/core/providers';
+import { PROVIDER_SAMPLES } from '../../functions/core/providers/samples';
 import { buildDelivery, type Delivery } from '../../ops/deliveries';
 import { deliveryEvent, gatewayEvent } from '../support/gateway';
 import { startEmulated, type Emulated } from '../support/emulated';
@@ -33,7 +34,7 @@ const bodyOf = (result: { body?: string }) => JSON.parse(result.body ?? '{}') as
 describe('receiver on the emulators', () => {
   it.each(
     PROVIDER_NAMES.flatMap((provider) =>
-      Object.keys(PROVIDERS[provider].samples)
+      Object.keys(PROVIDER_SAMPLES[provider])
         .slice(0, 2)
         .map((type): [ProviderName, string] => [provider, type]),
     ),
@@ -212,7 +213,7 @@ describe('signing secrets at the receiver', () => {
 
   it.each(PROVIDER_NAMES)('a signed-looking %s delivery while its secret is unset keeps its 503 secret_not_set', async (provider) => {
     const { lines, logger } = recordingLogger();
-    const type = Object.keys(PROVIDERS[provider].samples)[0] as string;
+    const type = Object.keys(PROVIDER_SAMPLES[provider])[0] as string;
     const receiver = env.receiver({ getSecrets: async () => [], logger });
 
     const delivery = buildDelivery({ provider, type });

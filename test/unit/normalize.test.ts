@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequestError, UnauthorizedError } from '../../functions/core/errors';
 import { PROVIDERS } from '../../functions/core/providers';
+import { PROVIDER_SAMPLES } from '../../functions/core/providers/samples';
 import { llmtuneEventId } from '../../functions/core/providers/llmtune';
 import { normalizeDelivery, type NormalizeInput } from '../../functions/core/normalize';
 import type { SignatureSpec } from '../../functions/core/verify';
@@ -51,7 +52,7 @@ describe('normalizeDelivery', () => {
 
   it('routes every sample of every provider to the route its map names', () => {
     for (const provider of Object.values(PROVIDERS)) {
-      for (const [type, sample] of Object.entries(provider.samples)) {
+      for (const [type, sample] of Object.entries(PROVIDER_SAMPLES[provider.name])) {
         const event = normalizeDelivery(
           input(provider.name, sample({ id: 'x1', nowSeconds: NOW_S }), { verified: { headerId: 'msg_x1', signedAtSeconds: NOW_S } }),
         );

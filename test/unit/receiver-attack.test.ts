@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readEnabledProviders, signatureSchemeVariable } from '../../functions/core/config';
 import type { NormalizedEvent, ProviderName } from '../../functions/core/event';
 import { PROVIDERS } from '../../functions/core/providers';
+import { PROVIDER_SAMPLES } from '../../functions/core/providers/samples';
 import { TIMESTAMP_TOLERANCE_SECONDS } from '../../functions/core/verify';
 import { createReceiver } from '../../functions/receiver/receive';
 import { buildDelivery, type Delivery } from '../../ops/deliveries';
@@ -36,7 +37,7 @@ function receiverUnderAttack(env: Record<string, string> = {}) {
 }
 
 const signed = (provider: ProviderName, options: Partial<Parameters<typeof buildDelivery>[0]> = {}): Delivery =>
-  buildDelivery({ provider, type: Object.keys(PROVIDERS[provider].samples)[0] ?? '', nowSeconds: NOW_SECONDS, ...options });
+  buildDelivery({ provider, type: Object.keys(PROVIDER_SAMPLES[provider])[0] ?? '', nowSeconds: NOW_SECONDS, ...options });
 const arriving = (delivery: Delivery, headers: Record<string, string | undefined> = {}, body?: Buffer | string): APIGatewayProxyEventV2 => {
   const merged: Record<string, string> = {};
   for (const [name, value] of Object.entries({ ...delivery.headers, ...headers })) if (value !== undefined) merged[name] = value;

@@ -98,7 +98,6 @@ describe('schemas built on first use', () => {
       envelope: build,
       toFacts: (envelope) => ({ id: envelope.id, providerType: 't', providerData: undefined }),
       data: {},
-      samples: {},
     });
     expect(build).not.toHaveBeenCalled();
 

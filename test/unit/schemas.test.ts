@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { NormalizedEvent } from '../../functions/core/event';
 import { normalizeDelivery } from '../../functions/core/normalize';
 import { PROVIDERS } from '../../functions/core/providers';
+import { PROVIDER_SAMPLES } from '../../functions/core/providers/samples';
 import { ROUTES } from '../../functions/core/routes';
 import type { SignatureSpec } from '../../functions/core/verify';
 import { observeBatch, observeFineTune } from '../../functions/poller/observe';
@@ -32,7 +33,7 @@ function schemaErrors(event: unknown): unknown[] {
 /** Every sample of every provider, as the receiver normalizes it and the queue carries it. */
 function pushedSamples(): Array<[string, NormalizedEvent]> {
   return Object.values(PROVIDERS).flatMap((provider) =>
-    Object.entries(provider.samples).map(([type, sample]): [string, NormalizedEvent] => [
+    Object.entries(PROVIDER_SAMPLES[provider.name]).map(([type, sample]): [string, NormalizedEvent] => [
       `${provider.name} ${type}`,
       normalizeDelivery({
         provider,

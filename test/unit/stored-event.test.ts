@@ -9,6 +9,7 @@ import { normalizeDelivery } from '../../functions/core/normalize';
 import { CURRENT_DICTIONARY, PAYLOAD_DICTIONARIES } from '../../functions/core/payload-dictionaries';
 import { isPayloadItemKey, payloadItemKey } from '../../functions/core/payload-item';
 import { PROVIDERS } from '../../functions/core/providers';
+import { PROVIDER_SAMPLES } from '../../functions/core/providers/samples';
 import { eventFromStored, packPayload, RECORD_BUDGET_BYTES, storedPayload, StoredEventError, unpackPayload } from '../../functions/core/stored-event';
 import { withinBytes } from '../../functions/consumers/ledger';
 import { verifySignature, type SignatureSpec } from '../../functions/core/verify';
@@ -26,7 +27,7 @@ function sampleEvent(provider: ProviderName, type: string, id = 'evt_9b1c2d3e4f5
   return normalizeDelivery({ provider: definition, spec, body: delivery.body, verified, receivedAtMs: NOW_SECONDS * 1000, retentionSeconds: RETENTION_SECONDS });
 }
 
-const everySample = PROVIDER_NAMES.flatMap((provider) => Object.keys(PROVIDERS[provider].samples).map((type) => [provider, type] as const));
+const everySample = PROVIDER_NAMES.flatMap((provider) => Object.keys(PROVIDER_SAMPLES[provider]).map((type) => [provider, type] as const));
 
 describe('[REC] the event record in one write unit', () => {
   it.each(SAMPLE_DELIVERIES.map((sample) => [sample.provider, sample.type] as const))(

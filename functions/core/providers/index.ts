@@ -7,7 +7,7 @@ import { standard } from './standard';
 import { together } from './together';
 import type { Provider } from './types';
 
-export type { EnvelopeFacts, Provider, SampleBuilder } from './types';
+export type { EnvelopeFacts, Provider } from './types';
 
 /** Every provider the receiver speaks. The receiver, the local runtime and the stack read this table. */
 export const PROVIDERS: Readonly<Record<ProviderName, Provider>> = { together, llmtune, mythicdot, openai, replicate, standard };

@@ -46,8 +46,6 @@ const DEPLOYMENT: DataReaders<'model.deployed' | 'deployment.changed'> = {
   status: (d) => text(d.status),
 };
 
-const iso = (nowSeconds: number) => new Date(nowSeconds * 1000).toISOString().replace('.000Z', 'Z');
-
 /** LLMTune (seed 003): hex HMAC of the raw body, `{ event, data, deliveredAt }`. */
 export const llmtune = defineProvider({
   name: 'llmtune',
@@ -100,55 +98,5 @@ export const llmtune = defineProvider({
       threshold: (d) => number(d.threshold),
       current: (d) => number(d.current),
     },
-  },
-  // LLMTune ids derive from the data, so each sample folds the requested id into its data and keeps
-  // every other data field fixed: resending the same id is then the same event, as a real retry is.
-  samples: {
-    'training.started': ({ id, nowSeconds }) => ({
-      event: 'training.started',
-      data: { jobId: `job-${id}`, baseModel: 'meta-llama/Llama-3.3-70B-Instruct', trainingMethod: 'sft', status: 'running', createdAt: '2026-11-01T15:23:54Z' },
-      deliveredAt: iso(nowSeconds),
-    }),
-    'training.completed': ({ id, nowSeconds }) => ({
-      event: 'training.completed',
-      data: {
-        jobId: `job-${id}`,
-        baseModel: 'meta-llama/Llama-3.3-70B-Instruct',
-        artifact: 'ionet-finetune-model-id',
-        metrics: { loss: 1.12, evalLoss: 1.02, tokensPerSecond: 178, totalTokens: 3250000 },
-        completedAt: '2026-11-01T16:45:12Z',
-      },
-      deliveredAt: iso(nowSeconds),
-    }),
-    'training.failed': ({ id, nowSeconds }) => ({
-      event: 'training.failed',
-      data: { jobId: `job-${id}`, baseModel: 'meta-llama/Llama-3.3-70B-Instruct', status: 'failed', error: 'dataset validation failed' },
-      deliveredAt: iso(nowSeconds),
-    }),
-    'model.deployed': ({ id, nowSeconds }) => ({
-      event: 'model.deployed',
-      data: { deploymentId: `deploy-${id}`, modelId: 'meta-llama/Llama-3.3-70B-Instruct', version: 'v1', environment: 'production', endpoint: 'https://api.llmtune.io/v1/models/deploy/inference' },
-      deliveredAt: iso(nowSeconds),
-    }),
-    'deployment.created': ({ id, nowSeconds }) => ({
-      event: 'deployment.created',
-      data: { deploymentId: `deploy-${id}`, environment: 'staging' },
-      deliveredAt: iso(nowSeconds),
-    }),
-    'deployment.paused': ({ id, nowSeconds }) => ({
-      event: 'deployment.paused',
-      data: { deploymentId: `deploy-${id}` },
-      deliveredAt: iso(nowSeconds),
-    }),
-    'deployment.deleted': ({ id, nowSeconds }) => ({
-      event: 'deployment.deleted',
-      data: { deploymentId: `deploy-${id}` },
-      deliveredAt: iso(nowSeconds),
-    }),
-    'usage.threshold_reached': ({ id, nowSeconds }) => ({
-      event: 'usage.threshold_reached',
-      data: { alertId: `usage-${id}`, metric: 'tokens', threshold: 10000000, current: 10250000, period: '2026-11' },
-      deliveredAt: iso(nowSeconds),
-    }),
   },
 });

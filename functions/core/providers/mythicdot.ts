@@ -64,49 +64,4 @@ export const mythicdot = defineProvider({
       current: (o) => number(o.current_usd ?? o.current),
     },
   },
-  samples: {
-    'batch.completed': ({ id, nowSeconds }) => ({
-      id,
-      type: 'batch.completed',
-      created: nowSeconds,
-      data: {
-        object: {
-          id: `batch_${id}`,
-          status: 'completed',
-          request_counts: { total: 1000, completed: 998, failed: 2 },
-          output_file_id: 'file_xyz789',
-        },
-      },
-    }),
-    'batch.failed': ({ id, nowSeconds }) => ({
-      id,
-      type: 'batch.failed',
-      created: nowSeconds,
-      data: { object: { id: `batch_${id}`, status: 'failed', errors: [{ code: 'invalid_jsonl', line: 17 }] } },
-    }),
-    'fine_tuning.job.started': ({ id, nowSeconds }) => ({
-      id,
-      type: 'fine_tuning.job.started',
-      created: nowSeconds,
-      data: { object: { id: `ftjob_${id}`, status: 'running', model: 'mythic-7b' } },
-    }),
-    'fine_tuning.job.succeeded': ({ id, nowSeconds }) => ({
-      id,
-      type: 'fine_tuning.job.succeeded',
-      created: nowSeconds,
-      data: { object: { id: `ftjob_${id}`, status: 'succeeded', fine_tuned_model: 'ft:mythic-7b:acme:2026' } },
-    }),
-    'fine_tuning.job.failed': ({ id, nowSeconds }) => ({
-      id,
-      type: 'fine_tuning.job.failed',
-      created: nowSeconds,
-      data: { object: { id: `ftjob_${id}`, status: 'failed', error: { message: 'training data has 3 invalid rows' } } },
-    }),
-    'usage.threshold_reached': ({ id, nowSeconds }) => ({
-      id,
-      type: 'usage.threshold_reached',
-      created: nowSeconds,
-      data: { object: { id: 'usage_2026_11', threshold_usd: 500, current_usd: 512.4 } },
-    }),
-  },
 });

@@ -49,9 +49,6 @@ export const OPENAI_EVENT_ROUTES = {
   'safety.deactivation_issued': 'other',
 } as const;
 
-/** The object id of each sample's type: OpenAI's prefixes (`ftjob_`, `batch_`, …). */
-const SAMPLE_ID_PREFIX: Readonly<Record<string, string>> = { fine_tuning: 'ftjob', batch: 'batch', eval: 'evalrun', response: 'resp' };
-
 /**
  * OpenAI: Standard Webhooks signatures (`webhook-id`, `webhook-timestamp`, `webhook-signature`,
  * checked by the one Standard Webhooks verifier) over `{ id, object: "event", created_at, type,
@@ -59,26 +56,6 @@ const SAMPLE_ID_PREFIX: Readonly<Record<string, string>> = { fine_tuning: 'ftjob
  */
 /** The types OpenAI's events are routed by; any other goes to `other` by the fallback, as the list above says. */
 export const ID_ONLY_ROUTES = Object.fromEntries(Object.entries(OPENAI_EVENT_ROUTES).filter(([, route]) => route !== 'other'));
-
-/**
- * Samples of events shaped like OpenAI's, `{ id, object: "event", created_at, type, data: { id } }`,
- * one per type; `eventId` gives the body's `id` from the sample id. One job or batch per sample
- * id: different samples are different jobs, a resend the same.
- */
-export function idOnlySamples(types: readonly string[], eventId: (id: string) => string) {
-  return Object.fromEntries(
-    types.map((type) => [
-      type,
-      ({ id, nowSeconds }: { id: string; nowSeconds: number }) => ({
-        id: eventId(id),
-        object: 'event',
-        created_at: nowSeconds,
-        type,
-        data: { id: `${SAMPLE_ID_PREFIX[type.split('.')[0] ?? ''] ?? 'obj'}_${id}` },
-      }),
-    ]),
-  );
-}
 
 /**
  * The canonical data of an event that carries only its object's id, as OpenAI's do (and Standard
@@ -111,9 +88,4 @@ export const openai = defineProvider({
     providerData: envelope.data,
   }),
   data: ID_ONLY_DATA,
-  // One sample per routed type, and one of each kind that goes to `other`.
-  samples: idOnlySamples(
-    [...Object.keys(ID_ONLY_ROUTES), 'eval.run.succeeded', 'response.completed'],
-    (id) => id,
-  ),
 });

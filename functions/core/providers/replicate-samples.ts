@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SampleBuilder } from './types';
+import type { SampleBuilder } from './samples';
 
 /**
  * Replicate's object id for a sample id: 26 lower-case base32 characters, as Replicate's are. The

@@ -2,7 +2,6 @@ import * as z from '../zod';
 import type { DataCheckpoint } from '../data';
 import { parseTrainingLog } from '../training-log';
 import { errorText, fieldsOf, text, type Fields } from './fields';
-import { REPLICATE_SAMPLES } from './replicate-samples';
 import { defineProvider, pickSubject, toSeconds, STANDARD_WEBHOOKS_SPEC } from './types';
 
 const time = () => z.optional(z.nullable(z.union([z.number(), z.string()])));
@@ -121,5 +120,4 @@ export const replicate = defineProvider({
     'fine_tune.failed': { jobId: (t) => text(t.id), errorMessage: (t) => errorText(t.error), checkpoints },
     'fine_tune.cancelled': { jobId: (t) => text(t.id), checkpoints },
   },
-  samples: REPLICATE_SAMPLES,
 });

@@ -1,5 +1,5 @@
 import * as z from '../zod';
-import { ID_ONLY_DATA, ID_ONLY_ROUTES, idOnlySamples } from './openai';
+import { ID_ONLY_DATA, ID_ONLY_ROUTES } from './openai';
 import { defineProvider, pickSubject, STANDARD_WEBHOOKS_SPEC, toSeconds } from './types';
 
 const Envelope = () =>
@@ -40,5 +40,4 @@ export const standard = defineProvider({
   },
   // Shaped like OpenAI's events: only the object's id, nothing else mapped or guessed.
   data: ID_ONLY_DATA,
-  samples: idOnlySamples(Object.keys(ID_ONLY_ROUTES), (id) => `evt_${id}`),
 });

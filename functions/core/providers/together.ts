@@ -91,48 +91,4 @@ export const together = defineProvider({
     'batch.cancelled': { batchId: (d) => text(d.batch_id) },
     'batch.expired': { batchId: (d) => text(d.batch_id) },
   },
-  // Each sample id is its own job or batch (`ft-{id}`), so different samples never collide in the
-  // jobs projection, and a resend of one id is the same event about the same job.
-  samples: {
-    'fine_tune.completed': ({ id, nowSeconds }) => ({
-      id,
-      type: 'fine_tune.completed',
-      created: nowSeconds,
-      data: { fine_tune_id: `ft-${id}`, model_name: 'acme/llama-3-8b-support-v2', eval_loss: 0.412 },
-    }),
-    'fine_tune.failed': ({ id, nowSeconds }) => ({
-      id,
-      type: 'fine_tune.failed',
-      created: nowSeconds,
-      data: { fine_tune_id: `ft-${id}`, error_message: 'CUDA out of memory at step 1200', step: 1200 },
-    }),
-    'fine_tune.checkpoint': ({ id, nowSeconds }) => ({
-      id,
-      type: 'fine_tune.checkpoint',
-      created: nowSeconds,
-      data: { fine_tune_id: `ft-${id}`, step: 500, loss: 0.87 },
-    }),
-    'model.deprecated': ({ id, nowSeconds }) => ({
-      id,
-      type: 'model.deprecated',
-      created: nowSeconds,
-      data: {
-        model_id: 'meta-llama/Llama-2-70b-chat-hf',
-        replacement_model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo',
-        sunset_date: '2027-01-31',
-      },
-    }),
-    'batch.done': ({ id, nowSeconds }) => ({
-      id,
-      type: 'batch.done',
-      created: nowSeconds,
-      data: { batch_id: `batch-${id}`, output_url: 'https://api.together.xyz/v1/files/file-out-789', total_tokens: 1843200 },
-    }),
-    'resource.created': ({ id, nowSeconds }) => ({
-      id,
-      type: 'resource.created',
-      created: new Date(nowSeconds * 1000).toISOString(),
-      data: { resource_id: 'res-42' },
-    }),
-  },
 });

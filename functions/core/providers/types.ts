@@ -30,9 +30,6 @@ export const STANDARD_WEBHOOKS_SPEC: SignatureSpec = {
   idHeader: 'webhook-id',
 };
 
-/** A sample delivery body of one provider type, for the sample sender, tests and benchmarks. */
-export type SampleBuilder = (input: { id: string; nowSeconds: number }) => Record<string, unknown>;
-
 /** Everything the receiver knows about one provider. Adding a provider is adding one of these. */
 export interface Provider {
   readonly name: ProviderName;
@@ -54,7 +51,6 @@ export interface Provider {
   canonicalData<R extends Route>(route: R, providerData: unknown): EventData<R>;
   /** The canonical fields of each route this provider's webhook body can fill (see `sources.ts` for those read from an API). */
   readonly payloadFields: { readonly [R in Route]?: readonly string[] };
-  readonly samples: Readonly<Record<string, SampleBuilder>>;
 }
 
 /**
