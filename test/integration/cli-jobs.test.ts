@@ -6,7 +6,7 @@ import { localTarget } from '../../ops/target';
 import { SCHEMA_VERSION, type NormalizedEvent } from '../../functions/core/event';
 import type { Route } from '../../functions/core/routes';
 import { PROVIDERS } from '../../functions/core/providers';
-import { startEmulated, type Emulated } from '../support/emulated';
+import { cliEnvOf, startEmulated, type Emulated } from '../support/emulated';
 import { consumerOn, sqsEvent, sqsRecord } from '../support/consumers';
 import { captureOutput } from '../unit/cli-support';
 
@@ -20,7 +20,7 @@ let cliEnv: Record<string, string>;
 
 beforeAll(async () => {
   env = await startEmulated();
-  cliEnv = { DYNAMODB_PORT: new URL(env.emulators.dynamodbEndpoint).port, SQS_PORT: new URL(env.emulators.sqsEndpoint).port };
+  cliEnv = cliEnvOf(env);
 });
 afterAll(async () => {
   await env?.stop();

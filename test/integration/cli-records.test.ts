@@ -9,7 +9,7 @@ import { CONSUMER_LEASE_SECONDS } from '../../functions/consumers/config';
 import { claimEvent, markFailed, markHandled } from '../../functions/consumers/ledger';
 import { localTarget, type Target } from '../../ops/target';
 import { eventRecord, normalizedEvent } from '../support/consumers';
-import { startEmulated, type Emulated } from '../support/emulated';
+import { cliEnvOf, startEmulated, type Emulated } from '../support/emulated';
 import { captureOutput } from '../unit/cli-support';
 
 /** What the operator's commands do to an event record's lifetime and leases. */
@@ -18,7 +18,7 @@ let env: Emulated;
 let cliEnv: Record<string, string>;
 beforeAll(async () => {
   env = await startEmulated();
-  cliEnv = { DYNAMODB_PORT: new URL(env.emulators.dynamodbEndpoint).port, SQS_PORT: new URL(env.emulators.sqsEndpoint).port };
+  cliEnv = cliEnvOf(env);
 });
 afterAll(async () => {
   await env?.stop();

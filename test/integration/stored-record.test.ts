@@ -10,7 +10,7 @@ import { verifySignature, type SignatureSpec } from '../../functions/core/verify
 import { buildDelivery } from '../../ops/deliveries';
 import { replayEvent } from '../../ops/replay';
 import { normalizedEvent, queuedRecord, storedRecord } from '../support/consumers';
-import { startEmulated, type Emulated } from '../support/emulated';
+import { cliEnvOf, startEmulated, type Emulated } from '../support/emulated';
 import { captureOutput } from '../unit/cli-support';
 
 /** The three forms of an event record, read back by replay and `events show` alike. */
@@ -19,7 +19,7 @@ let env: Emulated;
 let cliEnv: Record<string, string>;
 beforeAll(async () => {
   env = await startEmulated();
-  cliEnv = { DYNAMODB_PORT: new URL(env.emulators.dynamodbEndpoint).port, SQS_PORT: new URL(env.emulators.sqsEndpoint).port };
+  cliEnv = cliEnvOf(env);
 });
 afterAll(async () => {
   await env?.stop();

@@ -86,3 +86,8 @@ export async function startEmulated(): Promise<Emulated> {
     stop: () => emulators.stop(),
   };
 }
+
+/** The variables that point the `webhooks` CLI (target `local`) at these emulators. */
+export function cliEnvOf(env: Emulated): Record<string, string> {
+  return { DYNAMODB_PORT: new URL(env.emulators.dynamodbEndpoint).port, SQS_PORT: new URL(env.emulators.sqsEndpoint).port };
+}
