@@ -10,7 +10,8 @@ const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
  * Isolated: the installed package's test, which runs its own processes, and the files that replace
  * a module (`vi.mock`), a class's method or the environment for the rest of their worker, keep
  * module-level state of the one they test, or spawn commands against ports they expect free. A
- * new file that stubs anything global belongs in ISOLATED.
+ * new file that stubs anything global belongs in ISOLATED, or restores it in `afterAll` (as the
+ * files that stub an SDK client's class with `mockClient` do).
  */
 const SHARED = ['test/**/*.test.ts'];
 const ISOLATED = [

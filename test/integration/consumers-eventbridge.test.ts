@@ -28,6 +28,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await env?.stop();
+  // The stub is on the class: the files after this one in its worker get the real client back.
+  eventBridge.restore();
 });
 afterEach(() => {
   eventBridge.reset();

@@ -1,6 +1,6 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { busEntryBytes, busEntryFor, busSource, MAX_BUS_ENTRY_BYTES } from '../../functions/core/bus';
 import type { NormalizedEvent } from '../../functions/core/event';
 import { ConsumerDependencyError } from '../../functions/consumers/errors';
@@ -82,6 +82,8 @@ describe('busEntryFor: numbers EventBridge takes', () => {
 describe('eventBridgePublisher', () => {
   const eventBridge = mockClient(EventBridgeClient);
   afterEach(() => eventBridge.reset());
+  // The stub is on the class: the files after this one in its worker get the real client back.
+  afterAll(() => eventBridge.restore());
   const entry = busEntryFor(normalizedEvent());
 
   it('passes the invocation’s trace header on to EventBridge when there is one', async () => {

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program';
 import { ROUTES, type Route } from '../../functions/core/routes';
 import { STACK_OUTPUTS } from '../../functions/core/stack-outputs';
@@ -20,6 +20,10 @@ import { captureOutput } from './cli-support';
 const cfn = mockClient(CloudFormationClient);
 const sqs = mockClient(SQSClient);
 const documents = mockClient(DynamoDBDocumentClient);
+// The stubs are on the classes: the files after this one in its worker get the real clients back.
+afterAll(() => {
+  for (const mock of [cfn, sqs, documents]) mock.restore();
+});
 
 const STACK = 'WebhookReceiver';
 const arn = (route: Route, dlq = false) => `arn:aws:sqs:eu-west-1:123456789012:Webhooks-${routePart(route)}${dlq ? '-dlq' : ''}`;
