@@ -1,5 +1,5 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { normalizedEventSchema, PROVIDER_NAMES, SCHEMA_VERSION, type NormalizedEvent, type ProviderName } from './event';
+import { PROVIDER_NAMES, routeEventSchema, SCHEMA_VERSION, type NormalizedEvent, type ProviderName } from './event';
 import { itemBytes } from './item-size';
 import { CURRENT_DICTIONARY, PAYLOAD_DICTIONARIES } from './payload-dictionaries';
 import { PROVIDERS } from './providers';
@@ -125,12 +125,13 @@ export function eventFromStored(record: EnvelopeAttributes, bytes: Uint8Array): 
   const provider = PROVIDER_NAMES.find((name) => name === record.provider);
   if (provider === undefined || !isRoute(record.route)) throw new StoredEventError(`record of ${record.provider}#${record.eventId} names an unknown provider or route`);
   const candidate = rebuild({ ...record, provider, type: record.route, id: record.eventId }, content);
-  const result = normalizedEventSchema().safeParse(candidate);
+  const result = routeEventSchema(record.route).safeParse(candidate);
   if (!result.success) {
     const paths = [...new Set(result.error.issues.map((issue) => issue.path.join('.')))];
     throw new StoredEventError(`stored event of ${record.provider}#${record.eventId} is not a normalized event: invalid ${paths.join(', ')}`);
   }
-  return result.data;
+  // The member of the union of every route's events that is this record's route.
+  return result.data as NormalizedEvent;
 }
 
 type Envelope = Pick<NormalizedEvent, 'id' | 'provider' | 'type' | 'providerType' | 'subject' | 'receivedAt'>;
@@ -150,8 +151,12 @@ function rebuild(envelope: Envelope & { provider: ProviderName }, content: Store
   };
 }
 
-/** Whether the rebuilt candidate reads as the very event (same fields, same order). */
+/**
+ * Whether the rebuilt candidate reads as the very event (same fields, same order). Checked against
+ * the event's own route's schema, the member the union of every route would pick: the receiver
+ * packs every delivery and builds only its route's schema.
+ */
 function sameEvent(candidate: unknown, event: NormalizedEvent): boolean {
-  const result = normalizedEventSchema().safeParse(candidate);
+  const result = routeEventSchema(event.type).safeParse(candidate);
   return result.success && JSON.stringify(result.data) === JSON.stringify(event);
 }

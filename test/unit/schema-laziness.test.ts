@@ -86,6 +86,28 @@ describe('schemas built on first use', () => {
     expect([event.eventEnvelopeSchema.built, event.normalizedEventSchema.built, event.incomingEventSchema.built]).toEqual([true, false, false]);
   });
 
+  it('[LOAD] packing a delivery’s record, as the receiver’s accept does, builds no union of every route’s events', async () => {
+    vi.resetModules();
+    const event = await import('../../functions/core/event');
+    const { PROVIDERS } = await import('../../functions/core/providers');
+    const { readDelivery } = await import('../../functions/core/normalize');
+    const { packPayload, eventFromStored } = await import('../../functions/core/stored-event');
+    const { event: normalized } = readDelivery({
+      provider: PROVIDERS.together,
+      spec: { scheme: 'hmac-hex', signatureHeader: 'x-together-signature' },
+      body: Buffer.from(JSON.stringify({ id: 'evt_1', type: 'fine_tune.completed', data: { fine_tune_id: 'ft-1' } })),
+      verified: {},
+      receivedAtMs: Date.parse(RECEIVED_AT),
+      retentionSeconds: 86_400,
+    });
+
+    const bytes = packPayload(normalized);
+
+    expect([event.normalizedEventSchema.built, event.incomingEventSchema.built]).toEqual([false, false]);
+    const record = { provider: normalized.provider, eventId: normalized.id, route: normalized.type, providerType: normalized.providerType, subject: normalized.subject, receivedAt: normalized.receivedAt };
+    expect(eventFromStored(record, bytes)).toEqual(normalized);
+  });
+
   it('[LOAD] a provider builds its envelope schema on the first body it parses, once', () => {
     const build = vi.fn(() => z.looseObject({ id: z.string() }));
     const provider = defineProvider({
