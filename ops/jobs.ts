@@ -1,4 +1,5 @@
-import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, documentsOf } from './documents';
 import { jobHistory, type JobHistory } from '../functions/consumers/routes/job-plan';
 import { readJobHistory } from '../functions/consumers/routes/job-store';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/provider-names';
@@ -159,7 +160,7 @@ async function keysActiveOn(deps: JobsDeps, day: string, kind: JobItem['kind'] |
       ...(kind === undefined ? {} : { FilterExpression: '#kind = :kind' }),
       ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
     };
-    const page = await send(deps, () => deps.documents.send(new QueryCommand(input)));
+    const page = await send(deps, () => documentsOf(deps.documents).send(new QueryCommand(input)));
     keys.push(...(page.Items ?? []).map((item) => String(item[JOBS_TABLE.partitionKey])));
     exclusiveStartKey = page.LastEvaluatedKey;
   } while (exclusiveStartKey !== undefined);
@@ -174,7 +175,7 @@ async function keysActiveOn(deps: JobsDeps, day: string, kind: JobItem['kind'] |
  */
 export async function getJob(deps: JobsDeps, key: string): Promise<JobDetail | undefined> {
   const { Item } = await send(deps, () =>
-    deps.documents.send(new GetCommand({ TableName: deps.tableName, Key: { [JOBS_TABLE.partitionKey]: key }, ConsistentRead: true })),
+    documentsOf(deps.documents).send(new GetCommand({ TableName: deps.tableName, Key: { [JOBS_TABLE.partitionKey]: key }, ConsistentRead: true })),
   );
   if (Item === undefined) return undefined;
   const item = Item as JobItem;
