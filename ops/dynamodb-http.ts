@@ -1,47 +1,20 @@
 /**
- * Reads of DynamoDB's JSON protocol over plain `node:http`, signed with the SDK's own SigV4 signer
- * (`@smithy/signature-v4`) and (un)marshalled with `@aws-sdk/util-dynamodb`: what the CLI needs to
+ * Reads of DynamoDB's JSON protocol over plain `node:http`, signed by ops/sigv4.ts (held to the
+ * SDK's own signer by its test) and (un)marshalled with `@aws-sdk/util-dynamodb`: what the CLI needs to
  * read the local runtime's tables without loading the SDK's DynamoDB client and its configuration
  * and credential chain, most of what starting a command would cost. Only for an endpoint with
  * fixed credentials (the emulators of `npm start`): a stack's reads keep the SDK's client, with
  * its full credential chain (profiles, SSO, roles), region resolution and endpoint rules.
  */
-import { createHash, createHmac, type BinaryLike, type Hash, type Hmac } from 'node:crypto';
 import { request } from 'node:http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { AWS_CALL_BUDGET } from '../functions/core/aws';
 import type { BatchGetAnswer, GetAnswer, QueryAnswer, ReadCommand, ReadTransport } from './documents';
+import { signJsonPost } from './sigv4';
 
 type Item = Record<string, unknown>;
 type Wire = Record<string, AttributeValue>;
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytes = (data: SourceData): BinaryLike =>
-  typeof data === 'string' ? data : data instanceof ArrayBuffer ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-
-/** SHA-256 (an HMAC when given a secret) in the form the signer takes. */
-class Sha256 {
-  private hash: Hash | Hmac;
-  private readonly secret: BinaryLike | undefined;
-  constructor(secret?: SourceData) {
-    this.secret = secret === undefined ? undefined : bytes(secret);
-    this.hash = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
-  }
-  update(data: SourceData): void {
-    this.hash.update(bytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.hash.digest();
-  }
-  reset(): void {
-    this.hash = this.fresh();
-  }
-}
 
 /** DynamoDB's answer to a failed call: `name` is its error type (`ResourceNotFoundException`…), as the SDK's errors have it. */
 export class DynamoDBRequestError extends Error {
@@ -73,23 +46,14 @@ export interface HttpReadsOptions {
 /** A {@link ReadTransport} that posts each read to `endpoint` (bounded and retried as AWS_CALL_BUDGET says for the SDK's clients). */
 export function httpReads(options: HttpReadsOptions): ReadTransport {
   const url = new URL(options.endpoint);
-  const signer = new SignatureV4({ service: 'dynamodb', region: options.region, credentials: options.credentials, sha256: Sha256 });
 
   async function call(operation: string, input: object): Promise<Item> {
     const body = JSON.stringify(input, binaryAsBase64);
-    const signed = await signer.sign({
-      method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port === '' ? {} : { port: Number(url.port) }),
-      path: '/',
-      query: {},
-      headers: { host: url.host, 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${operation}` },
-      body,
-    });
+    const headers = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${operation}` };
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await post(url, signed.headers, body);
+        const signed = signJsonPost({ url, headers, body, region: options.region, service: 'dynamodb', credentials: options.credentials, now: new Date() });
+        return await post(url, signed, body);
       } catch (error) {
         if (attempt >= AWS_CALL_BUDGET.maxAttempts || !isRetryable(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
