@@ -1,7 +1,6 @@
 import type { QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, documentsOf } from './documents';
 import { jobHistory, type JobHistory } from '../functions/consumers/routes/job-plan';
-import { readJobHistory } from '../functions/consumers/routes/job-store';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/provider-names';
 import { JOBS_TABLE, type BatchResults, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../functions/core/table';
 import { UsageError } from './errors';
@@ -182,6 +181,8 @@ export async function getJob(deps: JobsDeps, key: string): Promise<JobDetail | u
   const { historyTableName } = deps;
   if (historyTableName === undefined) return jobDetail(item);
   const historyDeps = { ...deps, tableName: historyTableName };
+  // Loaded here, with the SDK it writes with: `jobs list` reads no history.
+  const { readJobHistory } = await import('../functions/consumers/routes/job-store');
   return jobDetail(item, await send(historyDeps, () => readJobHistory({ documents: deps.documents, tableName: historyTableName }, item)));
 }
 

@@ -125,23 +125,35 @@ describe('webhooks events list on the light reads of the local target', () => {
     expect((failure as Error).message).toMatch(/^table NoSuchTable does not exist at local runtime \(DynamoDB http:\/\/127\.0\.0\.1:\d+/);
   });
 
-  it('[CLI-START] `webhooks events list` against the local runtime loads no SDK DynamoDB client, and prints the seeded records', async () => {
-    // Written at exit by every process: the packages of the AWS SDK it loaded.
-    const loadedFile = join(scratch, 'loaded.json');
+  /** Runs the `webhooks` command from its sources in a process of its own; returns its output and the SDK packages it loaded. */
+  async function ownProcess(...argv: string[]) {
+    const loadedFile = join(scratch, `loaded-${randomUUID()}.json`);
     const preload = join(scratch, 'loaded.cjs');
-    writeFileSync(
-      preload,
-      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loadedFile)}, JSON.stringify(Object.keys(require('node:module')._cache))));\n`,
-    );
-
-    const { stdout } = await execFileAsync(process.execPath, ['--require', preload, join(root, 'cli', 'webhooks.js'), 'events', 'list', '--since', '3d', '--limit', '1000'], {
+    // Written at exit: every CommonJS module the process loaded (the AWS SDK's packages are CommonJS in Node).
+    writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(process.env.LOADED_FILE, JSON.stringify(Object.keys(require('node:module')._cache))));\n`);
+    const { stdout } = await execFileAsync(process.execPath, ['--require', preload, join(root, 'cli', 'webhooks.js'), ...argv], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? '', ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      env: { PATH: process.env.PATH ?? '', ...env, LOADED_FILE: loadedFile, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     });
-
     const loaded = JSON.parse(readFileSync(loadedFile, 'utf8')) as string[];
+    return { stdout, loaded, sdkClients: loaded.filter((path) => /\/@aws-sdk\/(client-dynamodb|lib-dynamodb)\//.test(path)) };
+  }
+
+  it('[CLI-START] `webhooks events list` against the local runtime loads no SDK DynamoDB client, and prints the seeded records', async () => {
+    const { stdout, loaded, sdkClients } = await ownProcess('events', 'list', '--since', '3d', '--limit', '1000');
+
     for (const key of seeded) expect(stdout).toContain(key);
+    // The light reads' own SDK package is seen: what is not there was not loaded.
     expect(loaded.some((path) => path.includes('/@aws-sdk/util-dynamodb/'))).toBe(true);
-    expect(loaded.filter((path) => /\/@aws-sdk\/(client-dynamodb|lib-dynamodb)\//.test(path))).toEqual([]);
+    expect(sdkClients).toEqual([]);
+  });
+
+  it('[CLI-START] `webhooks events show` without --payload and `webhooks jobs list` load no SDK DynamoDB client either', async () => {
+    const shown = await ownProcess('events', 'show', seeded[0] ?? '');
+    const jobs = await ownProcess('jobs', 'list');
+
+    expect(shown.stdout).toContain(`key:           ${seeded[0]}`);
+    expect(shown.sdkClients).toEqual([]);
+    expect(jobs.sdkClients).toEqual([]);
   });
 });
