@@ -1,6 +1,7 @@
-import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, documentsOf } from './documents';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/provider-names';
-import { publishedFor, type PublishedEvent } from './published';
+import type { PublishedEvent } from './published';
 import { EVENTS_TABLE, EVENT_STATUSES, type EventRecord, type EventStatus, type EventSummary } from '../functions/core/table';
 import { isRoute, ROUTES } from '../functions/core/routes';
 import { CliError, UsageError, connectionError } from './errors';
@@ -8,6 +9,7 @@ import { daysNewestFirst } from './time';
 
 /** What the operations need of the events table. */
 export interface EventsDeps {
+  /** A target's documents (their reads need no SDK client), or any client that takes lib-dynamodb commands. */
   readonly documents: Pick<DynamoDBDocumentClient, 'send'>;
   readonly tableName: string;
   /** For error messages: where the table lives. */
@@ -119,7 +121,7 @@ export async function* eventsInWindow(
         ...(conditions.length === 0 ? {} : { FilterExpression: conditions.join(' AND ') }),
         ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
       };
-      const page = await send(deps, () => deps.documents.send(new QueryCommand(input)));
+      const page = await send(deps, () => documentsOf(deps.documents).send(new QueryCommand(input)));
       const keys = (page.Items ?? []).map((item) => String(item[EVENTS_TABLE.partitionKey]));
       for (const summary of await summariesOf(deps, keys)) {
         if ((filter.status === undefined || summary.status === filter.status) && (filter.subject === undefined || summary.subject === filter.subject)) {
@@ -151,7 +153,7 @@ export async function itemsByKey<T>(deps: EventsDeps, keys: readonly string[], a
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** attempt)));
     if (attempt >= 8) throw new CliError(`DynamoDB kept ${pending.length} keys unprocessed; try again`);
     const request = { Keys: pending, ProjectionExpression: projection, ExpressionAttributeNames: names };
-    const result = await send(deps, () => deps.documents.send(new BatchGetCommand({ RequestItems: { [deps.tableName]: request } })));
+    const result = await send(deps, () => documentsOf(deps.documents).send(new BatchGetCommand({ RequestItems: { [deps.tableName]: request } })));
     for (const item of result.Responses?.[deps.tableName] ?? []) found.set(String(item.pk), item as T);
     pending = (result.UnprocessedKeys?.[deps.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
   }
@@ -191,7 +193,7 @@ export function parseEventKey(key: string): { provider: ProviderName; eventId: s
 /** The full record of one event (consistent read), or undefined when there is none. */
 export async function getEvent(deps: EventsDeps, key: string): Promise<EventRecord | undefined> {
   const { Item } = await send(deps, () =>
-    deps.documents.send(new GetCommand({ TableName: deps.tableName, Key: { [EVENTS_TABLE.partitionKey]: key }, ConsistentRead: true })),
+    documentsOf(deps.documents).send(new GetCommand({ TableName: deps.tableName, Key: { [EVENTS_TABLE.partitionKey]: key }, ConsistentRead: true })),
   );
   return Item as EventRecord | undefined;
 }
@@ -219,6 +221,7 @@ export async function send<T>(deps: EventsDeps, call: () => Promise<T>): Promise
  */
 export async function readPublished(deps: EventsDeps, busTable: string, key: string): Promise<PublishedEvent | undefined> {
   try {
+    const { publishedFor } = await import('./published');
     return await publishedFor({ documents: deps.documents, tableName: busTable }, key);
   } catch (error) {
     if ((error as { name?: string }).name === 'ResourceNotFoundException') return undefined;
@@ -228,4 +231,13 @@ export async function readPublished(deps: EventsDeps, busTable: string, key: str
 
 // The JSON views of a record, kept apart from the reads so that formatting loads no SDK client.
 export { eventForJson, publishedForJson } from './event-json';
-export { readRecordEvent, withRecordEvent } from './stored-events';
+
+// The payload's readers load with the first payload read (they read a payload item with the SDK's
+// client): a list of summaries (`events list`) never does.
+type StoredEvents = typeof import('./stored-events');
+
+/** {@link StoredEvents.readRecordEvent}, loaded on first use. */
+export const readRecordEvent: StoredEvents['readRecordEvent'] = async (deps, record) => (await import('./stored-events')).readRecordEvent(deps, record);
+
+/** {@link StoredEvents.withRecordEvent}, loaded on first use. */
+export const withRecordEvent: StoredEvents['withRecordEvent'] = async (deps, record) => (await import('./stored-events')).withRecordEvent(deps, record);

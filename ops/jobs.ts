@@ -1,6 +1,6 @@
-import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, documentsOf } from './documents';
 import { jobHistory, type JobHistory } from '../functions/consumers/routes/job-plan';
-import { readJobHistory } from '../functions/consumers/routes/job-store';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/provider-names';
 import { JOBS_TABLE, type BatchResults, type JobCheckpoint, type JobItem, type JobState, type JobTransition } from '../functions/core/table';
 import { UsageError } from './errors';
@@ -159,7 +159,7 @@ async function keysActiveOn(deps: JobsDeps, day: string, kind: JobItem['kind'] |
       ...(kind === undefined ? {} : { FilterExpression: '#kind = :kind' }),
       ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
     };
-    const page = await send(deps, () => deps.documents.send(new QueryCommand(input)));
+    const page = await send(deps, () => documentsOf(deps.documents).send(new QueryCommand(input)));
     keys.push(...(page.Items ?? []).map((item) => String(item[JOBS_TABLE.partitionKey])));
     exclusiveStartKey = page.LastEvaluatedKey;
   } while (exclusiveStartKey !== undefined);
@@ -174,13 +174,15 @@ async function keysActiveOn(deps: JobsDeps, day: string, kind: JobItem['kind'] |
  */
 export async function getJob(deps: JobsDeps, key: string): Promise<JobDetail | undefined> {
   const { Item } = await send(deps, () =>
-    deps.documents.send(new GetCommand({ TableName: deps.tableName, Key: { [JOBS_TABLE.partitionKey]: key }, ConsistentRead: true })),
+    documentsOf(deps.documents).send(new GetCommand({ TableName: deps.tableName, Key: { [JOBS_TABLE.partitionKey]: key }, ConsistentRead: true })),
   );
   if (Item === undefined) return undefined;
   const item = Item as JobItem;
   const { historyTableName } = deps;
   if (historyTableName === undefined) return jobDetail(item);
   const historyDeps = { ...deps, tableName: historyTableName };
+  // Loaded here, with the SDK it writes with: `jobs list` reads no history.
+  const { readJobHistory } = await import('../functions/consumers/routes/job-store');
   return jobDetail(item, await send(historyDeps, () => readJobHistory({ documents: deps.documents, tableName: historyTableName }, item)));
 }
 

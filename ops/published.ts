@@ -1,4 +1,5 @@
-import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, documentsOf } from './documents';
 import type { BusEntry } from '../functions/core/bus';
 
 /*
@@ -31,12 +32,14 @@ export interface PublishedDeps {
 
 /** What was published for one event, or undefined when nothing was. */
 export async function publishedFor(deps: PublishedDeps, key: string): Promise<PublishedEvent | undefined> {
-  const { Item } = await deps.documents.send(new GetCommand({ TableName: deps.tableName, Key: { pk: key }, ConsistentRead: true }));
+  const { Item } = await documentsOf(deps.documents).send(new GetCommand({ TableName: deps.tableName, Key: { pk: key }, ConsistentRead: true }));
   return Item === undefined ? undefined : fromItem(Item);
 }
 
 /** Every event the stand-in bus holds, the most recently published first. */
 export async function listPublished(deps: PublishedDeps): Promise<PublishedEvent[]> {
+  // Loaded here: the console's bus page scans; `events show` only gets one key.
+  const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
   const events: PublishedEvent[] = [];
   let start: Record<string, unknown> | undefined;
   do {

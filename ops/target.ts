@@ -1,7 +1,6 @@
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig } from '../functions/core/aws';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/provider-names';
 import { ROUTES, type Route } from '../functions/core/routes';
@@ -9,6 +8,8 @@ import { LISTENER_QUEUE_SETTINGS, LOCAL_LISTENER, LOCAL_LISTENER_SECRET, listene
 import { STACK_OUTPUTS } from '../functions/core/stack-outputs';
 import { LOCAL_DEFAULT_PORTS, LOCAL_NAMES } from './local-names';
 import { CliError, UsageError, connectionError } from './errors';
+import { documentsOver, lazySdkDocuments, sdkReads } from './documents';
+import { httpReads } from './dynamodb-http';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -36,7 +37,11 @@ export interface Target {
   readonly kind: 'local' | 'aws';
   /** For messages: `local runtime (DynamoDB …, SQS …)` or `stack NAME`. */
   readonly description: string;
-  readonly documents: DynamoDBDocumentClient;
+  /**
+   * Its tables: made by {@link documentsOver}, the reads of ops/documents.ts go by the target's
+   * transport, and lib-dynamodb commands to the SDK's document client, made on first use.
+   */
+  readonly documents: Pick<DynamoDBDocumentClient, 'send'>;
   /** Made on first use (see {@link lazySqsClient}). */
   readonly sqs: Pick<SQSClient, 'send'>;
   readonly eventsTable: string;
@@ -74,7 +79,10 @@ function portFromEnv(env: Env, name: keyof typeof LOCAL_DEFAULT_PORTS): number {
 export function localTarget(env: Env): Target {
   const dynamodbEndpoint = `http://127.0.0.1:${portFromEnv(env, 'DYNAMODB_PORT')}`;
   const sqsEndpoint = `http://127.0.0.1:${portFromEnv(env, 'SQS_PORT')}`;
-  const documents = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: dynamodbEndpoint })));
+  const config = clientConfig({ endpoint: dynamodbEndpoint });
+  // The emulators take any credentials: reads go over plain HTTP, and a command that only reads
+  // (`events list`…) starts without loading the SDK's DynamoDB client. Writes keep the SDK's client.
+  const documents = documentsOver(httpReads({ endpoint: dynamodbEndpoint, region: config.region ?? 'us-east-1', credentials: config.credentials ?? { accessKeyId: 'local', secretAccessKey: 'local' } }), lazySdkDocuments(config));
   const sqs = lazySqsClient(clientConfig({ endpoint: sqsEndpoint }));
   let queues: Promise<Record<Route, RouteQueueRefs>> | undefined;
   return {
@@ -160,7 +168,11 @@ export async function stackTarget(stackName: string, env: Env, cloudFormation?: 
   const cfn = cloudFormation ?? new (await import('@aws-sdk/client-cloudformation')).CloudFormationClient(config);
   const outputs = await readStackOutputs(cfn, stackName);
   const parsed = targetFromOutputs(stackName, outputs);
-  const documents = DynamoDBDocumentClient.from(new DynamoDBClient(config));
+  // A stack's reads keep the SDK's client too: its credential chain (AWS_PROFILE, SSO, roles) and
+  // region and endpoint rules are more than a light transport should copy, and a stack command
+  // waits on the network far longer than it takes to load.
+  const sdk = lazySdkDocuments(config);
+  const documents = documentsOver(sdkReads(sdk), sdk);
   const sqs = lazySqsClient(config);
   return { ...parsed, documents, sqs, queues: async () => parsed.queueRefs, listener: async (name) => stackListener(stackName, outputs, name, config) };
 }

@@ -95,7 +95,7 @@ const BATCH_GET_LIMIT = 100;
 const BATCH_GET_ROUNDS = 5;
 
 /** A {@link PollerStateStore} on DynamoDB. */
-export function createPollerStateStore(documents: DynamoDBDocumentClient, tableName: string): PollerStateStore {
+export function createPollerStateStore(documents: Pick<DynamoDBDocumentClient, 'send'>, tableName: string): PollerStateStore {
   return {
     async load(pks) {
       const found = new Map<string, PollerState>();
