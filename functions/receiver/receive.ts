@@ -102,7 +102,7 @@ async function receive(
   const claim = readSignatureClaim({ spec: enabled.spec, headers: request.headers ?? {}, nowSeconds: Math.floor(receivedAtMs / 1000) });
   const verified = matchSignature(claim, body, await activeSecrets(deps, enabled.provider.name));
   const name = enabled.provider.name;
-  const { event, signedAtSeconds } = readDelivery({
+  const { event, signedAtSeconds, dataDerived } = readDelivery({
     provider: enabled.provider,
     spec: enabled.spec,
     body,
@@ -122,6 +122,7 @@ async function receive(
   }
   const retention = signedAtSeconds === undefined ? deps.retention?.untimestamped[name] : deps.retention?.timestamped[name];
   return deps.accept(event, {
+    dataDerived,
     ...(signedAtSeconds === undefined ? {} : { signedAtSeconds }),
     ...(retention === undefined ? {} : { retentionSeconds: retention }),
   });
