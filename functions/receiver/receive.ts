@@ -56,7 +56,12 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     try {
       const result = await receive(deps, request, providerParam, enabled, reached, startedMs);
       count(deps, provider, result.status === 'accepted' ? 'Accepted' : 'Duplicate', result.status);
-      deps.logger.info(result.status === 'accepted' ? 'event accepted' : 'duplicate delivery', { ...reached, ...result });
+      // The message is the outcome and the key names the provider: the line carries nothing twice.
+      deps.logger.info(result.status === 'accepted' ? 'event accepted' : 'duplicate delivery', {
+        key: result.key,
+        route: reached.route,
+        ...(result.status === 'duplicate' ? { state: result.state } : {}),
+      });
       return respond(200, result.status === 'accepted' ? { status: 'accepted', key: result.key } : result);
     } catch (error) {
       if (!(error instanceof ReceiverError)) {

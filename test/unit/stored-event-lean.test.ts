@@ -1,7 +1,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { envelopeFields } from '../../functions/core/accept';
-import { PROVIDER_NAMES, type ProviderName } from '../../functions/core/event';
+import { PROVIDER_NAMES, type NormalizedEvent, type ProviderName } from '../../functions/core/event';
 import { readDelivery } from '../../functions/core/normalize';
 import { CURRENT_DICTIONARY, PAYLOAD_DICTIONARIES } from '../../functions/core/payload-dictionaries';
 import { PROVIDERS } from '../../functions/core/providers';
@@ -39,7 +39,7 @@ describe('[LEAN-RECEIVER] packing a delivery the receiver read', () => {
 
   it('[LEAN-RECEIVER] without the receiver’s word, an event whose data is not its payload’s keeps its data', () => {
     const { event: pushed } = sampleDelivery('together', 'fine_tune.completed');
-    const event = { ...pushed, data: { ...pushed.data, modelName: 'acme/from-the-api' } };
+    const event = { ...pushed, data: { ...pushed.data, modelName: 'acme/from-the-api' } } as NormalizedEvent;
 
     expect(unpackPayload(packPayload(event)).d).toEqual(event.data);
   });
