@@ -132,10 +132,12 @@ export function costTable(name: string, scenario: CostScenario, measured: CostMe
   const handled = scenario.handledLine === 'INFO' ? measured.consumerHandledLineBytes : 0;
   const access = scenario.endpoint === 'httpApi' ? measured.accessLogBytes : 0;
   const consumerBytes = measured.consumerLogBytesPerEvent + handled;
-  const logBytes = measured.receiverLogBytes + consumerBytes + measured.consumerMetricLineBytes + platform + access;
+  // One metric line a batch (of one provider's events, as a route's batches mostly are).
+  const metricLine = measured.consumerMetricLineBytes / fill;
+  const logBytes = measured.receiverLogBytes + consumerBytes + metricLine + platform + access;
   add(
     'CloudWatch Logs',
-    `1M × ${Math.round(logBytes)} B (receiver ${measured.receiverLogBytes} + consumer ${consumerBytes} + consumer metric line ${measured.consumerMetricLineBytes} measured + platform ${Math.round(platform)} + access log ${access}) × $${P.logsPerGbIngested}/GB`,
+    `1M × ${Math.round(logBytes)} B (receiver ${measured.receiverLogBytes} + consumer ${consumerBytes} + consumer metric line ${measured.consumerMetricLineBytes} measured ÷ ${fillText} + platform ${Math.round(platform)} + access log ${access}) × $${P.logsPerGbIngested}/GB`,
     ((M * logBytes) / GB) * P.logsPerGbIngested,
   );
 

@@ -183,7 +183,7 @@ export interface CostMeasurements {
   readonly receiverLogBytes: number;
   /** Consumer log bytes per event, as written now. */
   readonly consumerLogBytesPerEvent: number;
-  /** The deployed consumer's metric line per event (`Handled`, embedded metric format). */
+  /** The deployed consumer's metric line per batch (`Handled`, the batch's sum, embedded metric format). */
   readonly consumerMetricLineBytes: number;
   /** The consumer's `event handled` line, which was INFO before. */
   readonly consumerHandledLineBytes: number;

@@ -10,6 +10,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, Context, SQSRecord } from 'aws-lambda';
 import { readReceiverConfig } from '../functions/core/config';
+import { lambdaLogger } from '../functions/core/log-format';
 import { normalizeDelivery } from '../functions/core/normalize';
 import { PROVIDERS } from '../functions/core/providers';
 import { createSecretsReader } from '../functions/core/secrets';
@@ -130,7 +131,7 @@ async function main(options: ReceiverWorkerOptions): Promise<ReceiverWorkerResul
 
     // As functions/receiver/handler.ts builds it: INFO logs and EMF metrics, flushed after each call.
     const makeHandler = (lambdaClients: LocalClients): Receiver => {
-      const logger = new Logger({ serviceName: 'webhook-receiver' });
+      const logger = lambdaLogger('webhook-receiver');
       const metrics = new Metrics({ namespace: 'WebhookReceiver', serviceName: 'receiver' });
       const receiver = receiverFromConfig(config, {
         documents: lambdaClients.documents,

@@ -269,8 +269,9 @@ function replay(facts: readonly JobFact[], start: number): JobGrowth {
 }
 
 /**
- * Bytes of the one metric line (CloudWatch embedded metric format) a deployed consumer writes per
- * event: `Handled`, with its route and provider dimensions, as Powertools Metrics prints it.
+ * Bytes of the metric line (CloudWatch embedded metric format) a deployed consumer writes per
+ * batch of one provider's events: `Handled`, the batch's sum, with its route and provider
+ * dimensions, as Powertools Metrics prints it (functions/consumers/consume.ts publishes it so).
  */
 export function consumerMetricLineBytes(): number {
   const metrics = new Metrics({ namespace: 'WebhookReceiver', serviceName: 'webhook-consumer' });
@@ -286,9 +287,9 @@ export function consumerMetricLineBytes(): number {
   }) as typeof process.stdout.write;
   console.log = (...parts: unknown[]) => count(`${parts.map(String).join(' ')}\n`);
   try {
-    const metric = metrics.singleMetric();
-    metric.addDimensions({ route: 'fine_tune.completed', provider: 'replicate' });
-    metric.addMetric('Handled', MetricUnit.Count, 1);
+    metrics.addDimensions({ route: 'fine_tune.completed', provider: 'replicate' });
+    metrics.addMetric('Handled', MetricUnit.Count, 10);
+    metrics.publishStoredMetrics();
   } finally {
     process.stdout.write = write;
     console.log = log;

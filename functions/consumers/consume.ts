@@ -68,7 +68,7 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
     clock: deps.clock ?? Date.now,
   };
 
-  const handleRecord = async (record: SQSRecord): Promise<RecordOutcome> => {
+  const handleRecord = async (record: SQSRecord, counts: BatchCounts): Promise<RecordOutcome> => {
     let event;
     try {
       event = parseMessage(record, deps.route);
@@ -82,20 +82,20 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
           // Names fields and, for an unknown schemaVersion, the version: never a value from the body.
           error: error.message,
         });
-        count(deps, 'Failed', 'unknown');
+        counts.add('Failed', 'unknown');
       }
       throw error;
     }
 
     const claim = await claimEvent(ledger, event).catch((error: unknown) => {
       logFailure(deps, eventKey(event), record, error);
-      if (error instanceof NoRecordError) countNoRecord(deps);
-      else count(deps, 'Failed', event.provider);
+      if (error instanceof NoRecordError) counts.add(NO_RECORD_METRIC);
+      else counts.add('Failed', event.provider);
       throw error;
     });
     if (claim.status === 'handled') {
       deps.logger.info('duplicate delivery of a handled event; skipped', { key: claim.key, messageId: record.messageId });
-      count(deps, 'Duplicate', event.provider);
+      counts.add('Duplicate', event.provider);
       return 'duplicate';
     }
 
@@ -130,13 +130,13 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
         deps.logger.warn('could not mark the event failed', { key: lease.key, error: String(markError) }),
       );
       logFailure(deps, lease.key, record, error);
-      count(deps, 'Failed', event.provider);
+      counts.add('Failed', event.provider);
       throw error;
     }
     // DEBUG: the record (status `handled`, `handledAt`) is the event log, and the receiver's accept
     // line is the one INFO line of an event; a second one per event doubles the log bill.
     deps.logger.debug('event handled', { key: lease.key, route: event.type, attempts: lease.attempts });
-    count(deps, 'Handled', event.provider);
+    counts.add('Handled', event.provider);
     return 'handled';
   };
 
@@ -144,15 +144,21 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
     // One processor per batch rather than per module: it keeps the batch's state, and the local
     // runtime runs every route's consumer in one process at once. It costs nothing to build.
     const processor = new BatchProcessor(EventType.SQS);
+    const counts = new BatchCounts();
     const { traceRecord } = deps;
-    const handle = traceRecord === undefined ? handleRecord : (record: SQSRecord) => traceRecord(record, () => handleRecord(record));
-    return processPartialResponse(event, handle, processor, {
-      ...(context === undefined ? {} : { context }),
-      // A batch whose records all failed is reported like any other: Lambda retries exactly the
-      // listed records either way, and the local poller reads the same response. Throwing instead
-      // would only add an invocation error on top of the per-record `Failed` metric.
-      throwOnFullBatchFailure: false,
-    });
+    const handle =
+      traceRecord === undefined ? (record: SQSRecord) => handleRecord(record, counts) : (record: SQSRecord) => traceRecord(record, () => handleRecord(record, counts));
+    try {
+      return await processPartialResponse(event, handle, processor, {
+        ...(context === undefined ? {} : { context }),
+        // A batch whose records all failed is reported like any other: Lambda retries exactly the
+        // listed records either way, and the local poller reads the same response. Throwing instead
+        // would only add an invocation error on top of the per-record `Failed` metric.
+        throwOnFullBatchFailure: false,
+      });
+    } finally {
+      publishCounts(deps, counts);
+    }
   };
 }
 
@@ -203,19 +209,36 @@ function logFailure(deps: Pick<ConsumerDeps, 'logger'>, key: string, record: SQS
 }
 
 /**
- * Counted per route only: the provider in such a message is whatever its sender wrote, and a
- * dimension per made-up value would be a metric of its own.
+ * A batch's counts, by provider: `Handled`, `Failed` and `Duplicate` per record, and `NoRecord`
+ * (under no provider: the provider in such a message is whatever its sender wrote, and a dimension
+ * per made-up value would be a metric of its own).
  */
-function countNoRecord(deps: Pick<ConsumerDeps, 'route' | 'metrics'>): void {
-  if (deps.metrics === undefined) return;
-  const metric = deps.metrics.singleMetric();
-  metric.addDimensions({ route: deps.route });
-  metric.addMetric(NO_RECORD_METRIC, MetricUnit.Count, 1);
+class BatchCounts {
+  readonly #byProvider = new Map<string | undefined, Map<string, number>>();
+
+  add(name: 'Handled' | 'Failed' | 'Duplicate', provider: string): void;
+  add(name: typeof NO_RECORD_METRIC): void;
+  add(name: string, provider?: string): void {
+    const counts = this.#byProvider.get(provider) ?? new Map<string, number>();
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    this.#byProvider.set(provider, counts);
+  }
+
+  entries(): IterableIterator<[string | undefined, Map<string, number>]> {
+    return this.#byProvider.entries();
+  }
 }
 
-function count(deps: Pick<ConsumerDeps, 'route' | 'metrics'>, name: 'Handled' | 'Failed' | 'Duplicate', provider: string): void {
+/**
+ * One metric line per provider in the batch (a batch is mostly one provider's), each count the
+ * batch's sum: a line a batch instead of a line a record. Each provider's dimensions are set and
+ * published with no await between, so no other code's metric can slip into its line.
+ */
+function publishCounts(deps: Pick<ConsumerDeps, 'route' | 'metrics'>, counts: BatchCounts): void {
   if (deps.metrics === undefined) return;
-  const metric = deps.metrics.singleMetric();
-  metric.addDimensions({ route: deps.route, provider });
-  metric.addMetric(name, MetricUnit.Count, 1);
+  for (const [provider, named] of counts.entries()) {
+    deps.metrics.addDimensions(provider === undefined ? { route: deps.route } : { route: deps.route, provider });
+    for (const [name, value] of named) deps.metrics.addMetric(name, MetricUnit.Count, value);
+    deps.metrics.publishStoredMetrics();
+  }
 }

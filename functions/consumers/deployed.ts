@@ -78,8 +78,8 @@ export async function deployedConsumer(
       ),
   });
 
-  // Each record's `Handled` / `Failed` count carries that record's provider as a dimension, so it is
-  // written as a single metric the moment it is counted: nothing is left to publish at the end.
+  // The consumer publishes its batch's counts itself, one line per provider (consume.ts): nothing
+  // is left to publish at the end.
   return tracedHandler(tracer, async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     logger.addContext(context);
     return consume(event, context);

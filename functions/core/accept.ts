@@ -70,6 +70,8 @@ export interface AcceptOptions {
   readonly signedAtSeconds?: number;
   /** The provider's retention for this delivery; `deps.retentionSeconds` when omitted. */
   readonly retentionSeconds?: number;
+  /** The event's `data` is derived from its `providerData` (the receiver's `ReadDelivery.dataDerived`): see `PackOptions`. */
+  readonly dataDerived?: boolean;
 }
 
 export type AcceptResult =
@@ -165,7 +167,7 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent, opti
   const fields = envelopeFields(event, nowSeconds + retentionSeconds, retentionSeconds);
   // An event over EventBridge's limit is published by its key, and targets read it from the
   // record's `event` JSON (docs/extending.md): it keeps that form, however large.
-  const stored = publishedByReference(event, body) ? undefined : storedPayload(event, { pk: key, ...fields });
+  const stored = publishedByReference(event, body) ? undefined : storedPayload(event, { pk: key, ...fields }, { dataDerived: options.dataDerived === true });
   const payloadItem = stored === undefined || stored.inline ? undefined : payloadItemOf(key, stored.bytes, nowSeconds + retentionSeconds);
   const record: EventRecord = {
     pk: key,

@@ -27,6 +27,11 @@ export interface ReadDelivery {
    * (`created`, `deliveredAt`); absent when the delivery carries none. Its record's expiry runs from it.
    */
   readonly signedAtSeconds?: number;
+  /**
+   * The event's `data` is its provider's `canonicalData` of the `providerData` it carries, as the
+   * schema passed it through: what packing the record needs to know (`PackOptions.dataDerived`).
+   */
+  readonly dataDerived: boolean;
 }
 
 /** {@link readDelivery}, for callers that need the event alone. */
@@ -75,7 +80,10 @@ export function readDelivery(input: NormalizeInput): ReadDelivery {
     throw new BadRequestError(`event ${field === 'providerType' ? 'type' : field} ${issue?.message ?? 'is invalid'}`);
   }
   const signedAtSeconds = input.spec.timestampHeader === undefined ? facts.bodyTimestampSeconds : input.verified.signedAtSeconds;
-  return { event: result.data, ...(signedAtSeconds === undefined ? {} : { signedAtSeconds }) };
+  // The schema hands `providerData` on as it came (the very value), so a record read back derives
+  // `data` from the same input, through the same schema, as here.
+  const dataDerived = result.data.providerData === candidate.providerData;
+  return { event: result.data, dataDerived, ...(signedAtSeconds === undefined ? {} : { signedAtSeconds }) };
 }
 
 function parseJsonObject(body: Uint8Array): unknown {

@@ -1,17 +1,18 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { clientConfig } from '../core/aws';
 import { readReceiverConfig } from '../core/config';
+import { lambdaLogger } from '../core/log-format';
 import { createSecretsReader } from '../core/secrets';
 import { createSdkCallTracer } from '../core/tracing';
 import { receiverFromConfig } from './receive';
 
 // Created once per execution environment and reused across invocations.
-const logger = new Logger({ serviceName: 'webhook-receiver' });
+// One line per delivery: the log group names the function, so its lines leave that out.
+const logger = lambdaLogger('webhook-receiver');
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WebhookReceiver', serviceName: 'receiver' });
 // Lambda's active tracing makes the function's segment; this records the SDK calls under it.
 const tracer = await createSdkCallTracer();

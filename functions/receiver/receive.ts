@@ -56,7 +56,12 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     try {
       const result = await receive(deps, request, providerParam, enabled, reached, startedMs);
       count(deps, provider, result.status === 'accepted' ? 'Accepted' : 'Duplicate', result.status);
-      deps.logger.info(result.status === 'accepted' ? 'event accepted' : 'duplicate delivery', { ...reached, ...result });
+      // The message is the outcome and the key names the provider: the line carries nothing twice.
+      deps.logger.info(result.status === 'accepted' ? 'event accepted' : 'duplicate delivery', {
+        key: result.key,
+        route: reached.route,
+        ...(result.status === 'duplicate' ? { state: result.state } : {}),
+      });
       return respond(200, result.status === 'accepted' ? { status: 'accepted', key: result.key } : result);
     } catch (error) {
       if (!(error instanceof ReceiverError)) {
@@ -102,7 +107,7 @@ async function receive(
   const claim = readSignatureClaim({ spec: enabled.spec, headers: request.headers ?? {}, nowSeconds: Math.floor(receivedAtMs / 1000) });
   const verified = matchSignature(claim, body, await activeSecrets(deps, enabled.provider.name));
   const name = enabled.provider.name;
-  const { event, signedAtSeconds } = readDelivery({
+  const { event, signedAtSeconds, dataDerived } = readDelivery({
     provider: enabled.provider,
     spec: enabled.spec,
     body,
@@ -122,6 +127,7 @@ async function receive(
   }
   const retention = signedAtSeconds === undefined ? deps.retention?.untimestamped[name] : deps.retention?.timestamped[name];
   return deps.accept(event, {
+    dataDerived,
     ...(signedAtSeconds === undefined ? {} : { signedAtSeconds }),
     ...(retention === undefined ? {} : { retentionSeconds: retention }),
   });

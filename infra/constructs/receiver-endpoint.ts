@@ -10,20 +10,21 @@ import type { Construct } from 'constructs';
 import { acknowledgeGuardRule, acknowledgePublicFunctionUrl, acknowledgeWebhookRoute, GUARD_REASONS } from './guard';
 import type { ReceiverSettings } from './receiver-settings';
 
-/** One JSON line per request: enough to trace a delivery from the sender to the function's log. */
+/**
+ * One JSON line per request: enough to trace a delivery from the sender to the function's log
+ * (`integrationRequestId` is the function's `function_request_id`). Each line is a log event, and
+ * CloudWatch keeps its time, so no `requestTime`; the route key (always `ANY /webhooks/{provider}`),
+ * the protocol, the response's length and the integration's status (the `status`, or an
+ * `integrationError`) say nothing about a delivery that the line does not already.
+ */
 export const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
-  requestTime: '$context.requestTime',
   sourceIp: '$context.identity.sourceIp',
   userAgent: '$context.identity.userAgent',
   method: '$context.httpMethod',
   path: '$context.path',
-  routeKey: '$context.routeKey',
   status: '$context.status',
-  protocol: '$context.protocol',
-  responseLength: '$context.responseLength',
   responseLatency: '$context.responseLatency',
-  integrationStatus: '$context.integrationStatus',
   integrationLatency: '$context.integrationLatency',
   integrationError: '$context.integrationErrorMessage',
   integrationRequestId: '$context.awsEndpointRequestId',

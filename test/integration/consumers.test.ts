@@ -179,11 +179,11 @@ describe('consumer on the emulators', () => {
 
   it('[H3-9] counts a message whose event has no record as NoRecord of its route, with reason no_record in the log', async () => {
     const counted: { dimensions: Record<string, string>; name: string }[] = [];
+    let dimensions: Record<string, string> = {};
     const metrics = {
-      singleMetric: () => {
-        let dimensions: Record<string, string> = {};
-        return { addDimensions: (added: Record<string, string>) => void (dimensions = added), addMetric: (name: string) => void counted.push({ dimensions, name }) };
-      },
+      addDimensions: (added: Record<string, string>) => void (dimensions = added),
+      addMetric: (name: string) => void counted.push({ dimensions, name }),
+      publishStoredMetrics: () => void (dimensions = {}),
     };
     const reasons: unknown[] = [];
     const logger = { info: () => undefined, debug: () => undefined, warn: () => undefined, error: (_: string, fields: { reason?: unknown }) => void reasons.push(fields.reason) };
@@ -192,6 +192,26 @@ describe('consumer on the emulators', () => {
 
     expect(counted).toEqual([{ dimensions: { route: 'fine_tune.failed' }, name: 'NoRecord' }]);
     expect(reasons).toEqual(['no_record']);
+  });
+
+  it('[LEAN-RECEIVER] counts a batch in one metric line per provider, each count the batch’s sum', async () => {
+    const events = [failedFineTune(), failedFineTune(), failedFineTune()];
+    const failing = new Set([events[2]?.id as string]);
+    const lines: { dimensions: Record<string, string>; metrics: Record<string, number> }[] = [];
+    let pending: { dimensions: Record<string, string>; metrics: Record<string, number> } = { dimensions: {}, metrics: {} };
+    const metrics = {
+      addDimensions: (added: Record<string, string>) => void (pending.dimensions = { ...pending.dimensions, ...added }),
+      addMetric: (name: string, _unit: string, value: number) => void (pending.metrics[name] = (pending.metrics[name] ?? 0) + value),
+      publishStoredMetrics: () => {
+        lines.push(pending);
+        pending = { dimensions: {}, metrics: {} };
+      },
+    };
+
+    const response = await consumerOn(env, 'fine_tune.failed', { metrics: metrics as never, steps: [failFor(failing)] })(sqsEvent(...events.map((event) => sqsRecord(event))));
+
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(lines).toEqual([{ dimensions: { route: 'fine_tune.failed', provider: events[0]?.provider }, metrics: { Handled: 2, Failed: 1 } }]);
   });
 
   it('takes over an event the receiver has sent but not yet marked queued', async () => {
