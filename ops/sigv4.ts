@@ -1,12 +1,11 @@
 /**
- * AWS Signature Version 4 for one JSON POST to the root path of an endpoint (no query string): all
- * the light DynamoDB transport (ops/dynamodb-http.ts) needs. The SDK's own signer,
- * `@smithy/signature-v4`, signs the same request to the same headers (test/unit/sigv4.test.ts
- * holds this one to it), but in the bundled bin it brings ~90 KB of the SDK's shared protocol
- * code with it, which alone cost `events list` more than the start budget allows; this is
- * node:crypto and a few lines.
+ * AWS Signature Version 4 for one JSON POST to the root path of an endpoint: all the light
+ * DynamoDB transport (ops/dynamodb-http.ts) needs, signed by `aws4` (small, no dependencies). The
+ * SDK's own signer, `@smithy/signature-v4`, gives the same signature (test/unit/sigv4.test.ts
+ * holds the two together), but in the bundled bin it brings ~90 KB of the SDK's shared protocol
+ * code with it, which alone cost `events list` more than its start budget.
  */
-import { createHash, createHmac } from 'node:crypto';
+import aws4 from 'aws4';
 
 export interface SigningKey {
   readonly accessKeyId: string;
@@ -27,32 +26,21 @@ export interface JsonPost {
   readonly now: Date;
 }
 
-const sha256Hex = (data: string) => createHash('sha256').update(data, 'utf8').digest('hex');
-const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data, 'utf8').digest();
-
-/** The request's headers with `host`, `x-amz-date`, `x-amz-content-sha256`, the session token if any, and `authorization`. */
+/** The request's headers with `host`, `x-amz-date`, the session token if any, and `authorization`, names in lower case. */
 export function signJsonPost(request: JsonPost): Record<string, string> {
-  // 20261207T150000Z and 20261207
-  const longDate = request.now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  const shortDate = longDate.slice(0, 8);
-  const payloadHash = sha256Hex(request.body);
-  const headers: Record<string, string> = {
-    ...request.headers,
-    host: request.url.host,
-    'x-amz-date': longDate,
-    'x-amz-content-sha256': payloadHash,
-    ...(request.credentials.sessionToken === undefined ? {} : { 'x-amz-security-token': request.credentials.sessionToken }),
-  };
-  const names = Object.keys(headers).sort();
-  const canonicalHeaders = names.map((name) => `${name}:${String(headers[name]).trim().replace(/\s+/g, ' ')}\n`).join('');
-  const signedHeaders = names.join(';');
-  const canonicalRequest = ['POST', '/', '', canonicalHeaders, signedHeaders, payloadHash].join('\n');
-  const scope = `${shortDate}/${request.region}/${request.service}/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', longDate, scope, sha256Hex(canonicalRequest)].join('\n');
-  const key = hmac(hmac(hmac(hmac(`AWS4${request.credentials.secretAccessKey}`, shortDate), request.region), request.service), 'aws4_request');
-  const signature = createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
-  return {
-    ...headers,
-    authorization: `AWS4-HMAC-SHA256 Credential=${request.credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
-  };
+  // aws4 takes the time from X-Amz-Date when it is given: 20261207T150000Z.
+  const amzDate = request.now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const signed = aws4.sign(
+    {
+      host: request.url.host,
+      method: 'POST',
+      path: '/',
+      service: request.service,
+      region: request.region,
+      headers: { ...request.headers, 'X-Amz-Date': amzDate },
+      body: request.body,
+    },
+    request.credentials,
+  );
+  return Object.fromEntries(Object.entries(signed.headers ?? {}).map(([name, value]) => [name.toLowerCase(), String(value)]));
 }
