@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { ROUTES } from '../../functions/core/routes';
 import type { EventRecord } from '../../functions/core/table';
 import { startConsoleServer } from '../../console/server';
 import type { Target } from '../../ops/target';
+import { rawRequest } from '../support/net';
 
 /**
  * The console's refusals, each sent as an attacker would: a real HTTP request to a real console
@@ -17,21 +18,10 @@ import type { Target } from '../../ops/target';
  * a receiver URL that records every delivery, so "nothing changed" is "nothing was called".
  */
 
-type Answer = { status: number; headers: IncomingHttpHeaders; body: string };
 
 /** One raw request: every header as given (Host, Origin, Sec-Fetch-Site included), none added. */
-function send(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
-  const url = new URL(path, base);
-  return new Promise((resolve, reject) => {
-    const outgoing = request({ host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method, headers }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('end', () => resolve({ status: answer.statusCode ?? 0, headers: answer.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    outgoing.on('error', reject);
-    outgoing.end(body);
-  });
-}
+const send = (base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string) =>
+  rawRequest(base, method, path, headers, body === undefined ? [] : [body]);
 
 /** A target whose DynamoDB and SQS clients record each command; `records` answer GetItem by key. */
 function recordingTarget(calls: string[], records: Map<string, EventRecord>): Target {

@@ -1,7 +1,7 @@
-import { request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConsoleServer } from '../../console/server';
 import type { Target } from '../../ops/target';
+import { rawRequest, type RawAnswer } from '../support/net';
 
 /**
  * The console's login and session rules as a browser meets them, over real HTTP to two consoles on
@@ -10,20 +10,8 @@ import type { Target } from '../../ops/target';
  * page. The target answers every read with nothing: these rules are decided before any read.
  */
 
-type Answer = { status: number; headers: IncomingHttpHeaders; body: string };
 
-function send(base: string, path: string, headers: Record<string, string>, method = 'GET'): Promise<Answer> {
-  const url = new URL(path, base);
-  return new Promise((resolve, reject) => {
-    const outgoing = request({ host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method, headers }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('end', () => resolve({ status: answer.statusCode ?? 0, headers: answer.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    outgoing.on('error', reject);
-    outgoing.end();
-  });
-}
+const send = (base: string, path: string, headers: Record<string, string>, method = 'GET') => rawRequest(base, method, path, headers);
 
 const emptyClient = { send: async () => ({ Items: [], Messages: [] }) };
 const target = {
@@ -52,7 +40,7 @@ async function logIn(server: Console): Promise<string> {
   const answer = await send(server.url, `${login.pathname}${login.search}`, { host: hostOf(server) });
   return String(answer.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
 }
-const tokenOf = (page: Answer) => /name="console-token" content="([0-9a-f]+)"/.exec(page.body)?.[1] ?? '';
+const tokenOf = (page: RawAnswer) => /name="console-token" content="([0-9a-f]+)"/.exec(page.body)?.[1] ?? '';
 
 let first: Console;
 let second: Console;

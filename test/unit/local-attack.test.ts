@@ -1,4 +1,4 @@
-import { request, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { FAKE_REPLICATE_API_TOKEN, startFakeProviders, type FakeProviders } from
 import { FAKE_TOGETHER_API_KEY } from '../../local/fake-together';
 import { createLocalServer } from '../../local/http';
 import { FAKE_SIMULATE_PATH } from '../../ops/simulate';
+import { rawRequest } from '../support/net';
 
 /**
  * The refusals of the local servers that are not the console, each sent as an attacker would: a
@@ -14,23 +15,8 @@ import { FAKE_SIMULATE_PATH } from '../../ops/simulate';
  * APIs' request logs record what got through, so "nothing changed" is "nothing got there".
  */
 
-type Answer = { status: number; headers: IncomingHttpHeaders; body: string };
 
-/** One raw request, every header as given; `chunks` are written one by one (no Content-Length: chunked). */
-function send(base: string, method: string, path: string, headers: Record<string, string> = {}, chunks: readonly (string | Buffer)[] = []): Promise<Answer> {
-  const url = new URL(path, base);
-  return new Promise((resolve, reject) => {
-    const outgoing = request({ host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method, headers }, (answer) => {
-      const parts: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => parts.push(chunk));
-      answer.on('end', () => resolve({ status: answer.statusCode ?? 0, headers: answer.headers, body: Buffer.concat(parts).toString('utf8') }));
-    });
-    // The server may answer and close before the whole body is written: the answer is what counts.
-    outgoing.on('error', (error) => (outgoing.writableEnded ? undefined : reject(error)));
-    for (const chunk of chunks) outgoing.write(chunk);
-    outgoing.end();
-  });
-}
+const send = rawRequest;
 
 const MAX_BODY_BYTES = 1_024;
 const reached: APIGatewayProxyEventV2[] = [];
