@@ -159,7 +159,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
       const window = { sinceMs: parseSince(options.since, nowMs), nowMs };
       const limit = parseWholeNumber(options.limit, '--limit', 1, 100_000);
       const target = await connect(options.stack);
-      const progress = startProgress(output, 'days', daysNewestFirst(window.sinceMs, nowMs).length);
+      const progress = await startProgress(output, 'days', daysNewestFirst(window.sinceMs, nowMs).length);
       const found = await listEvents(eventsDeps(target), window, filter, limit, () => progress.increment()).finally(() => progress.stop());
       if (options.json) printJson(output, found);
       else print(formatEventList(found));
@@ -233,7 +233,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
           return;
         }
         const queues = await target.queues();
-        const progress = startProgress(output, 'replay', selected.length);
+        const progress = await startProgress(output, 'replay', selected.length);
         const outcomes: ReplayOutcome[] = await replayMany(
           {
             ...eventsDeps(target),
