@@ -74,6 +74,19 @@ await build({
       },
     },
     {
+      // commander requires node:child_process at load, for executable subcommands, which this
+      // program has none of: a stand-in that requires it on first use spares every command
+      // loading it (and node:net and node:dgram with it) at start.
+      name: 'child-process-on-use',
+      setup(on) {
+        on.onResolve({ filter: /^(node:)?child_process$/ }, (args) => (/[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'on-use' } : undefined));
+        on.onLoad({ filter: /.*/, namespace: 'on-use' }, () => ({
+          contents: "module.exports = new Proxy({}, { get: (_, name) => require('node:child_process')[name] });",
+          loader: 'js',
+        }));
+      },
+    },
+    {
       name: 'external-but-inline',
       setup(on) {
         on.onResolve({ filter: /^[^./#]/ }, (args) => {
