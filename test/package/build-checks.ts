@@ -99,6 +99,21 @@ export function describeBuild(packageDir: () => string): void {
       expect(holding(all)).toEqual(HEAVY);
     });
 
+    it('[CLI-START] has a bin whose --help loads neither node:crypto, node:http, node:child_process nor readline', async () => {
+      // The built-in modules Node loads while the bin runs, from its import to its exit, printed on stderr.
+      const script =
+        'const before = new Set(process.moduleLoadList);' +
+        "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList.filter((name) => !before.has(name)))));" +
+        'await import(process.argv[1]);';
+
+      const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '--eval', script, built(manifest.bin.webhooks as string), '--help'], { env: { PATH: process.env.PATH ?? '' } });
+      const builtins = (JSON.parse(stderr) as string[]).filter((name) => name.startsWith('NativeModule ')).map((name) => name.slice('NativeModule '.length));
+
+      expect(stdout).toContain('Usage: webhooks [options] [command]');
+      expect(builtins.length).toBeGreaterThan(0);
+      expect(builtins.filter((name) => ['crypto', 'http', 'child_process', 'readline'].includes(name))).toEqual([]);
+    });
+
     it('[CLI] turns on the compile cache where Node has one before it imports the command line', () => {
       const entry = readFileSync(built(manifest.bin.webhooks as string), 'utf8');
 
