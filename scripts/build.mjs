@@ -15,7 +15,7 @@
 // resolution (`module: node16`/`nodenext` in a user's tsconfig) needs in an ES module.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -38,6 +38,32 @@ export const ENTRIES = {
  * an AWS SDK client ~300) is most of what starting a command costs.
  */
 const BIN_EXTERNAL = new Set(['esbuild', 'dynalite', 'fauxqs']);
+
+/**
+ * Small modules of constants and pure functions, with no state and no classes, that the bin
+ * carries a copy of in every file that imports them, rather than a file of their own: esbuild
+ * puts a module shared by several commands' `import()`s in a chunk of its own, one per set of
+ * commands, and each file is a read, a resolution and a compilation for Node's module loader at
+ * start. A copy is a few hundred bytes, and since none holds state or a class, no answer can tell
+ * two copies apart.
+ */
+const BIN_INLINE = new Set(
+  [
+    'functions/core/aws.ts',
+    'functions/core/listeners.ts',
+    'functions/core/provider-names.ts',
+    'functions/core/queues.ts',
+    'functions/core/routes.ts',
+    'functions/core/stack-outputs.ts',
+    'functions/core/table.ts',
+    'ops/event-json.ts',
+    'ops/job-names.ts',
+    'ops/local-names.ts',
+    'ops/simulate-bodies.ts',
+    'ops/time.ts',
+    'ops/together-push.ts',
+  ].map((path) => join(root, path)),
+);
 
 rmSync(dist, { recursive: true, force: true });
 
@@ -71,6 +97,21 @@ await build({
         on.onResolve({ filter: /^(node:)?https?$/ }, (args) => (args.namespace === 'builtin' ? undefined : { path: args.path.replace(/^node:/, ''), namespace: 'builtin' }));
         on.onResolve({ filter: /.*/, namespace: 'builtin' }, (args) => ({ path: args.path, external: true }));
         on.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+      },
+    },
+    {
+      // BIN_INLINE: each importer gets its own copy (the copy's own imports of BIN_INLINE modules too).
+      name: 'inline-small-modules',
+      setup(on) {
+        on.onResolve({ filter: /^\.{1,2}\// }, (args) => {
+          const path = `${resolve(args.resolveDir, args.path)}.ts`;
+          if (!BIN_INLINE.has(path)) return undefined;
+          const copyFor = args.pluginData?.copyFor ?? args.importer;
+          return { path, suffix: `?for=${relative(root, copyFor)}`, pluginData: { copyFor } };
+        });
+        on.onLoad({ filter: /\.ts$/ }, (args) =>
+          args.suffix?.startsWith('?for=') ? { contents: readFileSync(args.path, 'utf8'), loader: 'ts', resolveDir: dirname(args.path), pluginData: args.pluginData } : undefined,
+        );
       },
     },
     {
