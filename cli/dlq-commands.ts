@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { ROUTES, isRoute, type Route } from '../functions/core/routes';
 import { EXIT, UsageError, type ExitCode } from '../ops/errors';
-import { formatTable, printJson, printText, startProgress, type Output } from './output';
+import { formatTable, printJson, printText, progressStarter, type Progress, type Output } from './output';
 import type { Target } from '../ops/target';
 import { parseWholeNumber } from '../ops/time';
 
@@ -84,7 +84,8 @@ export function addDlqCommands(program: Command, deps: DlqCommandDeps): void {
       const target = await connect(options.stack);
       const queues = await target.queues();
       const candidates = route === undefined ? ROUTES : [parseRoute(route)];
-      let progress: ReturnType<typeof startProgress> | undefined;
+      const startProgress = await progressStarter(output);
+      let progress: Progress | undefined;
       const movedSoFar = new Map<Route, number>();
       const onProgress = (done: Route, moved: number) => {
         movedSoFar.set(done, moved);
@@ -100,7 +101,7 @@ export function addDlqCommands(program: Command, deps: DlqCommandDeps): void {
             onProgress,
             records: { documents: target.documents, tableName: target.eventsTable, clock },
             noWait: !options.wait,
-            onTotal: (total) => (progress = startProgress(output, 'redrive', total)),
+            onTotal: (total) => (progress = startProgress('redrive', total)),
             ...(sleep ? { sleep } : {}),
           },
           candidates,

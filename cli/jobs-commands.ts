@@ -47,7 +47,7 @@ export function addJobsCommands(program: Command, deps: JobsCommandDeps): void {
       const sinceMs = parseSince(options.since, nowMs);
       const limit = parseWholeNumber(options.limit, '--limit', 1, 100_000);
       const target = await connect(options.stack);
-      const progress = startProgress(output, 'days', daysNewestFirst(sinceMs, nowMs).length);
+      const progress = await startProgress(output, 'days', daysNewestFirst(sinceMs, nowMs).length);
       const found = await listJobs(jobsDeps(target), { ...filter, sinceMs, nowMs, limit }, () => progress.increment()).finally(() => progress.stop());
       if (options.json) printJson(output, found);
       else print(formatJobList(found));

@@ -72,7 +72,7 @@ export function addListenCommand(program: Command, deps: ListenCommandDeps): voi
       });
       const forwardTo = options.forwardTo === undefined ? undefined : endpointUrl(options.forwardTo);
       // Loaded here: the SQS and DynamoDB clients they bring cost every other command its start-up.
-      const [{ parseEventKey }, { listen, readStoredEvent, replayToListener }] = await Promise.all([import('../ops/events'), import('../ops/listen')]);
+      const [{ parseEventKey }, { listen, readStoredEvent, replayToListener }] = await Promise.all([import('./reads'), import('../ops/listen')]);
       const replayKeys = options.replay.map((key) => parseEventKey(key).key);
       if (forwardTo === undefined && replayKeys.length === 0 && options.printSecret !== true) {
         throw new UsageError('give --forward-to <url> (or --replay <key>, or --print-secret)');

@@ -1,5 +1,3 @@
-import { SingleBar } from 'cli-progress';
-
 /** Where a command writes: injected so that tests capture it and the bin passes the process streams. */
 export interface Output {
   readonly stdout: { write(text: string): unknown };
@@ -16,25 +14,37 @@ export interface Progress {
 
 const SILENT: Progress = { increment() {}, update() {}, setTotal() {}, stop() {} };
 
+/** Starts a progress indicator for `total` steps, labelled `label`. */
+export type StartProgress = (label: string, total: number) => Progress;
+
 /**
- * A progress bar on stderr, only when stderr is a TTY: pipes, files and CI logs get no control
- * characters, and stdout stays clean for `--json`.
+ * What starts progress bars on stderr, only when stderr is a TTY: pipes, files and CI logs get no
+ * control characters, and stdout stays clean for `--json`. The bar's code (cli-progress) is loaded
+ * only then: a command whose stderr is not a terminal never reads it.
  */
-export function startProgress(output: Output, label: string, total: number): Progress {
-  if (output.stderr.isTTY !== true) return SILENT;
-  const bar = new SingleBar({
-    stream: output.stderr as NodeJS.WritableStream,
-    format: `${label} [{bar}] {value}/{total}`,
-    hideCursor: true,
-    clearOnComplete: true,
-  });
-  bar.start(total, 0);
-  return {
-    increment: (by = 1) => bar.increment(by),
-    update: (value) => bar.update(value),
-    setTotal: (next) => bar.setTotal(next),
-    stop: () => bar.stop(),
+export async function progressStarter(output: Output): Promise<StartProgress> {
+  if (output.stderr.isTTY !== true) return () => SILENT;
+  const { SingleBar } = await import('cli-progress');
+  return (label, total) => {
+    const bar = new SingleBar({
+      stream: output.stderr as NodeJS.WritableStream,
+      format: `${label} [{bar}] {value}/{total}`,
+      hideCursor: true,
+      clearOnComplete: true,
+    });
+    bar.start(total, 0);
+    return {
+      increment: (by = 1) => bar.increment(by),
+      update: (value) => bar.update(value),
+      setTotal: (next) => bar.setTotal(next),
+      stop: () => bar.stop(),
+    };
   };
+}
+
+/** A progress bar on stderr when stderr is a TTY (see {@link progressStarter}); otherwise one that does nothing. */
+export async function startProgress(output: Output, label: string, total: number): Promise<Progress> {
+  return (await progressStarter(output))(label, total);
 }
 
 /**

@@ -105,15 +105,15 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
   const { output, env } = deps;
   const clock = deps.clock ?? Date.now;
   // The AWS SDK, the reads and the formatting are loaded by the commands that use them (here and
-  // in the other command files), so that `webhooks --help` starts without them.
+  // in the other command files), so that `webhooks --help` starts without them; the reads, their
+  // formatting and the target in one module (cli/reads.ts).
+  const reads = () => import('./reads');
   const connect =
     deps.connect ??
     (async (stack: string | undefined) => {
-      const { localTarget, stackTarget } = await import('../ops/target');
+      const { localTarget, stackTarget } = await reads();
       return stack === undefined ? localTarget(env) : stackTarget(stack, env);
     });
-  const events = () => import('../ops/events');
-  const format = () => import('./format');
   const print = (text: string) => printText(output, text);
 
   const program = new Command('webhooks')
@@ -153,13 +153,13 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(async (options: TargetOptions & { provider?: string; type?: string; status?: string; since: string; limit: string; json?: boolean }) => {
-      const [{ listEvents, parseEventFilter }, { formatEventList }] = await Promise.all([events(), format()]);
+      const { listEvents, parseEventFilter, formatEventList } = await reads();
       const nowMs = clock();
       const filter = parseEventFilter(options);
       const window = { sinceMs: parseSince(options.since, nowMs), nowMs };
       const limit = parseWholeNumber(options.limit, '--limit', 1, 100_000);
       const target = await connect(options.stack);
-      const progress = startProgress(output, 'days', daysNewestFirst(window.sinceMs, nowMs).length);
+      const progress = await startProgress(output, 'days', daysNewestFirst(window.sinceMs, nowMs).length);
       const found = await listEvents(eventsDeps(target), window, filter, limit, () => progress.increment()).finally(() => progress.stop());
       if (options.json) printJson(output, found);
       else print(formatEventList(found));
@@ -173,7 +173,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(async (key: string, options: TargetOptions & { json?: boolean; payload?: boolean }) => {
-      const [{ eventForJson, getEvent, parseEventKey, publishedForJson, readPublished, withRecordEvent }, { formatEventDetail, formatPublished }] = await Promise.all([events(), format()]);
+      const { eventForJson, getEvent, parseEventKey, publishedForJson, readPublished, withRecordEvent, formatEventDetail, formatPublished } = await reads();
       parseEventKey(key);
       const target = await connect(options.stack);
       const stored = await getEvent(eventsDeps(target), key);
@@ -215,7 +215,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
         if ((keys.length > 0) === (options.status !== undefined)) {
           throw new UsageError('give event keys or --status <status> (e.g. `webhooks replay --status failed --since 7d`), not both or neither');
         }
-        const [{ eventsInWindow, parseEventFilter, parseEventKey }, { describeReplay, replayMany }] = await Promise.all([events(), import('../ops/replay')]);
+        const [{ eventsInWindow, parseEventFilter, parseEventKey }, { describeReplay, replayMany }] = await Promise.all([reads(), import('../ops/replay')]);
         keys.forEach(parseEventKey);
         const target = await connect(options.stack);
         let selected = keys;
@@ -233,7 +233,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
           return;
         }
         const queues = await target.queues();
-        const progress = startProgress(output, 'replay', selected.length);
+        const progress = await startProgress(output, 'replay', selected.length);
         const outcomes: ReplayOutcome[] = await replayMany(
           {
             ...eventsDeps(target),
@@ -280,7 +280,7 @@ export function buildProgram(deps: CliDeps, setCode: (code: ExitCode) => void, o
     .addOption(jsonOption())
     .addOption(stackOption())
     .action(async (options: TargetOptions & { since: string; json?: boolean }) => {
-      const [{ collectStatus }, { createPollerStateStore }, { formatStatus }] = await Promise.all([import('../ops/status'), import('../functions/poller/state'), format()]);
+      const [{ collectStatus }, { createPollerStateStore }, { formatStatus }] = await Promise.all([import('../ops/status'), import('../functions/poller/state'), reads()]);
       const nowMs = clock();
       const window = { sinceMs: parseSince(options.since, nowMs), nowMs };
       const target = await connect(options.stack);

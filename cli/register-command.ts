@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../ops/errors';
 import { printJson, type Output } from './output';
-import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_PUSH_UNDOCUMENTED, TOGETHER_WEBHOOK_EVENTS, checkSuppliedSecret, registerTogether, storeSecretInstructions, type SecretSource } from '../ops/register';
+import type { SecretSource } from '../ops/register';
+import { DEFAULT_TOGETHER_API_BASE_URL, TOGETHER_PUSH_UNDOCUMENTED, TOGETHER_WEBHOOK_EVENTS } from '../ops/together-push';
 import type { Target } from '../ops/target';
 
 /** What `register together` needs of the program around it. */
@@ -56,8 +56,10 @@ export function addRegisterTogether(register: Command, ctx: RegisterContext): vo
         .map((name) => name.trim())
         .filter((name) => name !== '');
       if (events.length === 0) throw new UsageError('--events must name at least one event, e.g. fine_tune.completed,fine_tune.failed');
+      // Loaded here: its secrets and signatures need node:crypto, which the help of the CLI does not.
+      const { checkSuppliedSecret, registerTogether, storeSecretInstructions } = await import('../ops/register');
       const source: SecretSource = options.secretFile !== undefined ? { kind: 'file', path: options.secretFile } : options.secretStdin ? { kind: 'stdin' } : { kind: 'shown' };
-      const supplied = await readSuppliedSecret(source, ctx.readStdin);
+      const supplied = await readSuppliedSecret(source, checkSuppliedSecret, ctx.readStdin);
       const target = options.stack === undefined ? undefined : await ctx.connect(options.stack);
       const url = options.url ?? target?.webhookUrls.together;
       if (url === undefined) {
@@ -94,12 +96,16 @@ export function addRegisterTogether(register: Command, ctx: RegisterContext): vo
 }
 
 /** The secret of `--secret-stdin` / `--secret-file`, checked; undefined for a fresh one. */
-async function readSuppliedSecret(source: SecretSource, readStdin: () => Promise<string> = readProcessStdin): Promise<string | undefined> {
+async function readSuppliedSecret(
+  source: SecretSource,
+  checkSuppliedSecret: (raw: string, source: string) => string,
+  readStdin: () => Promise<string> = readProcessStdin,
+): Promise<string | undefined> {
   if (source.kind === 'shown') return undefined;
   if (source.kind === 'stdin') return checkSuppliedSecret(await readStdin(), 'stdin');
   let text: string;
   try {
-    text = await readFile(source.path, 'utf8');
+    text = await (await import('node:fs/promises')).readFile(source.path, 'utf8');
   } catch (error) {
     throw new UsageError(`--secret-file ${source.path} cannot be read (${(error as { code?: string }).code ?? String(error)})`);
   }

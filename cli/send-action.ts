@@ -42,7 +42,7 @@ export async function sendAction(providerName: string, type: string, options: Se
   } catch {
     throw new UsageError(`--url must be a URL such as http://127.0.0.1:3000; got "${url}"`);
   }
-  const progress = startProgress(output, 'send', burst.count);
+  const progress = await startProgress(output, 'send', burst.count);
   const summary = await sendBurst({ ...burst, url, onResult: () => progress.increment() }, clock).finally(() => progress.stop());
   if (summary.other['0'] === summary.sent) {
     const tried = /\/webhooks\//.test(url) ? url : new URL(`/webhooks/${burst.provider}`, url).toString();

@@ -15,7 +15,7 @@
 // resolution (`module: node16`/`nodenext` in a user's tsconfig) needs in an ES module.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -38,6 +38,35 @@ export const ENTRIES = {
  * an AWS SDK client ~300) is most of what starting a command costs.
  */
 const BIN_EXTERNAL = new Set(['esbuild', 'dynalite', 'fauxqs']);
+
+/**
+ * Modules of constants and functions, with no state and no classes, that the bin carries a copy
+ * of in every file that imports them, rather than a file of their own: esbuild puts a module
+ * shared by several commands' `import()`s in a chunk of its own, one per set of commands, and
+ * each file is a read, a resolution and a compilation for Node's module loader at start. Here the
+ * small ones the commands share, and the reads `events list` runs (ops/events.ts, its formatting,
+ * the target). Since none holds state or a class, no answer can tell two copies apart.
+ */
+const BIN_INLINE = new Set(
+  [
+    'functions/core/aws.ts',
+    'functions/core/listeners.ts',
+    'functions/core/provider-names.ts',
+    'functions/core/queues.ts',
+    'functions/core/routes.ts',
+    'functions/core/stack-outputs.ts',
+    'functions/core/table.ts',
+    'cli/format.ts',
+    'ops/event-json.ts',
+    'ops/events.ts',
+    'ops/job-names.ts',
+    'ops/local-names.ts',
+    'ops/simulate-bodies.ts',
+    'ops/target.ts',
+    'ops/time.ts',
+    'ops/together-push.ts',
+  ].map((path) => join(root, path)),
+);
 
 rmSync(dist, { recursive: true, force: true });
 
@@ -71,6 +100,34 @@ await build({
         on.onResolve({ filter: /^(node:)?https?$/ }, (args) => (args.namespace === 'builtin' ? undefined : { path: args.path.replace(/^node:/, ''), namespace: 'builtin' }));
         on.onResolve({ filter: /.*/, namespace: 'builtin' }, (args) => ({ path: args.path, external: true }));
         on.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+      },
+    },
+    {
+      // BIN_INLINE: each importer gets its own copy (the copy's own imports of BIN_INLINE modules too).
+      name: 'inline-small-modules',
+      setup(on) {
+        on.onResolve({ filter: /^\.{1,2}\// }, (args) => {
+          const path = `${resolve(args.resolveDir, args.path)}.ts`;
+          if (!BIN_INLINE.has(path)) return undefined;
+          const copyFor = args.pluginData?.copyFor ?? args.importer;
+          return { path, suffix: `?for=${relative(root, copyFor)}`, pluginData: { copyFor } };
+        });
+        on.onLoad({ filter: /\.ts$/ }, (args) =>
+          args.suffix?.startsWith('?for=') ? { contents: readFileSync(args.path, 'utf8'), loader: 'ts', resolveDir: dirname(args.path), pluginData: args.pluginData } : undefined,
+        );
+      },
+    },
+    {
+      // commander requires node:child_process at load, for executable subcommands, which this
+      // program has none of: a stand-in that requires it on first use spares every command
+      // loading it (and node:net and node:dgram with it) at start.
+      name: 'child-process-on-use',
+      setup(on) {
+        on.onResolve({ filter: /^(node:)?child_process$/ }, (args) => (/[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'on-use' } : undefined));
+        on.onLoad({ filter: /.*/, namespace: 'on-use' }, () => ({
+          contents: "module.exports = new Proxy({}, { get: (_, name) => require('node:child_process')[name] });",
+          loader: 'js',
+        }));
       },
     },
     {

@@ -148,6 +148,17 @@ describe('webhooks events list on the light reads of the local target', () => {
     expect(sdkClients).toEqual([]);
   });
 
+  it('[CLI-START] `webhooks --help` loads no progress bar, and `events list` piped loads none either', async () => {
+    const help = await ownProcess('--help');
+    const list = await ownProcess('events', 'list', '--since', '3d', '--limit', '1000');
+
+    expect(help.stdout).toContain('Usage: webhooks [options] [command]');
+    for (const key of seeded) expect(list.stdout).toContain(key);
+    // commander, a CommonJS package, is seen: what is not there was not loaded.
+    expect(help.loaded.some((path) => path.includes('/commander/'))).toBe(true);
+    expect([...help.loaded, ...list.loaded].filter((path) => path.includes('/cli-progress/'))).toEqual([]);
+  });
+
   it('[CLI-START] `webhooks events show` without --payload and `webhooks jobs list` load no SDK DynamoDB client either', async () => {
     const shown = await ownProcess('events', 'show', seeded[0] ?? '');
     const jobs = await ownProcess('jobs', 'list');

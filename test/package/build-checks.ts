@@ -23,11 +23,11 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]));
 }
 
-/** The files a module loads before it runs: itself, its static imports and theirs, never its `import()`s. */
+/** The files a module loads before it runs: itself, its static imports and theirs (minified too: `import{a as b}from"./x.js"`), never its `import()`s. */
 function staticFiles(file: string, seen = new Set<string>()): Set<string> {
   if (seen.has(file)) return seen;
   seen.add(file);
-  for (const match of readFileSync(file, 'utf8').matchAll(/(?:^|[;}\n])\s*(?:import|export)\s*(?:[^;"'()]*?\sfrom\s*)?["'](\.{1,2}\/[^"']+)["']/g)) {
+  for (const match of readFileSync(file, 'utf8').matchAll(/(?:^|[;}\n])\s*(?:import|export)\s*(?:[^;"'()]*?\bfrom\s*)?["'](\.{1,2}\/[^"']+)["']/g)) {
     staticFiles(resolve(dirname(file), match[1] as string), seen);
   }
   return seen;
@@ -97,6 +97,32 @@ export function describeBuild(packageDir: () => string): void {
       expect(holding(loaded)).toEqual([]);
       // They are in the bin's files all the same, loaded by `import()` when a command runs.
       expect(holding(all)).toEqual(HEAVY);
+    });
+
+    it('[CLI-START] has a bin whose --help loads neither node:crypto, node:http, node:child_process nor readline', async () => {
+      // The built-in modules Node loads while the bin runs, from its import to its exit, printed on stderr.
+      const script =
+        'const before = new Set(process.moduleLoadList);' +
+        "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList.filter((name) => !before.has(name)))));" +
+        'await import(process.argv[1]);';
+
+      const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '--eval', script, built(manifest.bin.webhooks as string), '--help'], { env: { PATH: process.env.PATH ?? '' } });
+      const builtins = (JSON.parse(stderr) as string[]).filter((name) => name.startsWith('NativeModule ')).map((name) => name.slice('NativeModule '.length));
+
+      expect(stdout).toContain('Usage: webhooks [options] [command]');
+      expect(builtins.length).toBeGreaterThan(0);
+      expect(builtins.filter((name) => ['crypto', 'http', 'child_process', 'readline'].includes(name))).toEqual([]);
+    });
+
+    it('[CLI-START] loads no file of its own for a small stateless module before a command runs: each importer carries a copy', () => {
+      const loaded = [...filesBeforeCommand(built(manifest.bin.webhooks as string))];
+      const sourcesOf = (file: string) => (JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] }).sources;
+      const small = /\/(functions\/core\/(routes|provider-names|table|queues)|ops\/(time|job-names))\.ts$/;
+
+      const alone = loaded.filter((file) => sourcesOf(file).length > 0 && sourcesOf(file).every((source) => small.test(source)));
+
+      expect(loaded.flatMap(sourcesOf).some((source) => /\/functions\/core\/routes\.ts$/.test(source))).toBe(true);
+      expect(alone).toEqual([]);
     });
 
     it('[CLI] turns on the compile cache where Node has one before it imports the command line', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatEventDetail, formatEventList } from '../../cli/format';
 import type { EventSummary } from '../../functions/core/table';
-import { escapeControl, formatTable } from '../../cli/output';
+import { escapeControl, formatTable, progressStarter } from '../../cli/output';
 import { run } from '../../cli/program';
 import { ROUTES } from '../../functions/core/routes';
 import type { EventRecord } from '../../functions/core/table';
@@ -216,5 +216,23 @@ describe('--json errors', () => {
 
     expect(code).toBe(1);
     expect(stderr).toMatch(/^error: could not reach .* \(connection refused\): start the local runtime with `npm start`.*\n$/);
+  });
+});
+
+describe('progress bars', () => {
+  it('[CLI-START] a starter made for a terminal draws each bar it starts on stderr, and one made for a pipe writes nothing', async () => {
+    const terminal = captureOutput({ isTTY: true });
+    const piped = captureOutput({ isTTY: false });
+
+    const [drawn, silent] = [(await progressStarter(terminal.output))('redrive', 4), (await progressStarter(piped.output))('redrive', 4)];
+    for (const bar of [drawn, silent]) {
+      bar.update(3);
+      bar.stop();
+    }
+
+    expect(terminal.stderr).toContain('redrive [');
+    expect(terminal.stderr).toContain('3/4');
+    expect(piped.stderr).toBe('');
+    expect(terminal.stdout + piped.stdout).toBe('');
   });
 });
