@@ -8,10 +8,16 @@
  * e.g. `npm run mutate -- --mutate 'functions/core/**\/*.ts'`, and the incremental state carries over.
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
+function testsConfig(choice) {
+  if (choice === undefined || choice === '') return 'test/mutate/vitest.all.config.ts';
+  return choice === 'unit' ? 'test/mutate/vitest.unit.config.ts' : 'test/mutate/vitest.some.config.ts';
+}
+
 export default {
   testRunner: 'vitest',
-  // MUTATE_TESTS=unit: the unit tests only, a quick first pass (integration tests take about 20 s a mutant here).
-  vitest: { configFile: process.env.MUTATE_TESTS === 'unit' ? 'test/mutate/vitest.unit.config.ts' : 'test/mutate/vitest.all.config.ts', related: true },
+  // MUTATE_TESTS=unit: the unit tests only, a quick first pass (integration tests take about 20 s a mutant here);
+  // MUTATE_TESTS=<paths or globs, comma-separated>: those test files only; unset: every test.
+  vitest: { configFile: testsConfig(process.env.MUTATE_TESTS), related: true },
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
