@@ -160,6 +160,17 @@ describe('[REC] lastError and note in UTF-8 bytes', () => {
     expect(cut).toBe(`${'é'.repeat(147)}😀`);
   });
 
+  it('[RULE] a text of exactly 300 bytes is kept whole, and one of 301 is cut to 300', () => {
+    expect(withinBytes('x'.repeat(300), 300)).toBe('x'.repeat(300));
+    expect(withinBytes('x'.repeat(301), 300)).toBe('x'.repeat(300));
+  });
+
+  it('[RULE] an emoji across the bound is dropped whole, never kept as half a character', () => {
+    // 297 + 4 = 301 bytes: the first half of the emoji would fit in 300 as a byte count, but is no character.
+    expect(withinBytes(`${'x'.repeat(297)}😀`, 300)).toBe('x'.repeat(297));
+    expect(withinBytes('a😀', 4)).toBe('a');
+  });
+
   it('[REC] leaves a text within the bound as it is', () => {
     expect(withinBytes('openai: GET /batches/batch_1 answered 503', 300)).toBe('openai: GET /batches/batch_1 answered 503');
   });
