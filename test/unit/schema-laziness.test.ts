@@ -42,6 +42,16 @@ function candidates(route: Route): Array<Record<string, unknown>> {
   ];
 }
 
+/** A signed-over Together `fine_tune.completed` delivery, as `readDelivery` takes it; `together` from the test's own fresh module graph. */
+const togetherCompleted = <Provider>(together: Provider) => ({
+  provider: together,
+  spec: { scheme: 'hmac-hex' as const, signatureHeader: 'x-together-signature' },
+  body: Buffer.from(JSON.stringify({ id: 'evt_1', type: 'fine_tune.completed', data: { fine_tune_id: 'ft-1' } })),
+  verified: {},
+  receivedAtMs: Date.parse(RECEIVED_AT),
+  retentionSeconds: 86_400,
+});
+
 const outcome = (result: { success: boolean; error?: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } }) =>
   result.success ? 'valid' : result.error?.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
 
@@ -73,14 +83,7 @@ describe('schemas built on first use', () => {
     await import('../../functions/core/config');
     expect([event.eventEnvelopeSchema.built, event.normalizedEventSchema.built, event.incomingEventSchema.built]).toEqual([false, false, false]);
 
-    const { event: normalized } = readDelivery({
-      provider: PROVIDERS.together,
-      spec: { scheme: 'hmac-hex', signatureHeader: 'x-together-signature' },
-      body: Buffer.from(JSON.stringify({ id: 'evt_1', type: 'fine_tune.completed', data: { fine_tune_id: 'ft-1' } })),
-      verified: {},
-      receivedAtMs: Date.parse(RECEIVED_AT),
-      retentionSeconds: 86_400,
-    });
+    const { event: normalized } = readDelivery(togetherCompleted(PROVIDERS.together));
 
     expect(normalized.data).toEqual({ jobId: 'ft-1' });
     expect([event.eventEnvelopeSchema.built, event.normalizedEventSchema.built, event.incomingEventSchema.built]).toEqual([true, false, false]);
@@ -92,14 +95,7 @@ describe('schemas built on first use', () => {
     const { PROVIDERS } = await import('../../functions/core/providers');
     const { readDelivery } = await import('../../functions/core/normalize');
     const { packPayload, eventFromStored } = await import('../../functions/core/stored-event');
-    const { event: normalized } = readDelivery({
-      provider: PROVIDERS.together,
-      spec: { scheme: 'hmac-hex', signatureHeader: 'x-together-signature' },
-      body: Buffer.from(JSON.stringify({ id: 'evt_1', type: 'fine_tune.completed', data: { fine_tune_id: 'ft-1' } })),
-      verified: {},
-      receivedAtMs: Date.parse(RECEIVED_AT),
-      retentionSeconds: 86_400,
-    });
+    const { event: normalized } = readDelivery(togetherCompleted(PROVIDERS.together));
 
     const bytes = packPayload(normalized);
 
