@@ -166,15 +166,13 @@ export async function markHandled(deps: LedgerDeps, lease: Lease, notes: readonl
  */
 export const MAX_LAST_ERROR_LENGTH = 300;
 
+const UTF8 = new TextEncoder();
+
 /** The longest start of `text` within `maxBytes` UTF-8 bytes, never half a character. */
 export function withinBytes(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  // Stryker disable next-line MethodExpression: only where the search starts; the loop below finds the same cut from either
-  let end = Math.min(text.length, maxBytes);
-  while (end > 0 && Buffer.byteLength(text.slice(0, end)) > maxBytes) end -= 1;
-  // A cut between the halves of a surrogate pair keeps neither.
-  const last = text.charCodeAt(end - 1);
-  return last >= 0xd800 && last <= 0xdbff ? text.slice(0, end - 1) : text.slice(0, end);
+  // encodeInto writes whole characters only: it stops before one that does not fit, a surrogate pair included.
+  const { read } = UTF8.encodeInto(text, new Uint8Array(maxBytes));
+  return text.slice(0, read);
 }
 
 /**
