@@ -112,7 +112,9 @@ export async function claimEvent(deps: LedgerDeps, event: Pick<NormalizedEvent, 
       lease: {
         key,
         token,
+        // Stryker disable next-line OptionalChaining: a successful update with ReturnValues ALL_NEW always returns the item
         attempts: record?.attempts ?? 1,
+        // Stryker disable next-line OptionalChaining: a successful update with ReturnValues ALL_NEW always returns the item
         completedSteps: new Set(Object.keys(record?.steps ?? {})),
       },
     };
@@ -154,7 +156,7 @@ export async function markHandled(deps: LedgerDeps, lease: Lease, notes: readonl
     lease,
     `SET #status = :handled, handledAt = :at, ${expiry.set}${note === '' ? '' : ', #note = :note'} ` +
       `REMOVE #leaseToken, #leaseExpiresAt, lastError, #steps${note === '' ? ', #note' : ''}`,
-    { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt', '#steps': 'steps', '#note': 'note', ...expiry.names },
+    { '#status': 'status', '#leaseExpiresAt': 'leaseExpiresAt', '#steps': 'steps', '#note': 'note', ...expiry.names },
     { ':handled': 'handled', ':at': new Date(deps.clock()).toISOString(), ...expiry.values, ...(note === '' ? {} : { ':note': note }) },
   );
 }
@@ -186,7 +188,7 @@ export async function markFailed(deps: LedgerDeps, lease: Lease, error: unknown)
     deps,
     lease,
     `SET #status = :failed, lastError = :error, failedAt = :at, ${expiry.set} REMOVE #leaseToken, #leaseExpiresAt`,
-    { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt', ...expiry.names },
+    { '#status': 'status', '#leaseExpiresAt': 'leaseExpiresAt', ...expiry.names },
     { ':failed': 'failed', ':error': withinBytes(message, MAX_LAST_ERROR_LENGTH), ':at': new Date(deps.clock()).toISOString(), ...expiry.values },
   );
 }
