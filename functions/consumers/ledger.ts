@@ -112,7 +112,9 @@ export async function claimEvent(deps: LedgerDeps, event: Pick<NormalizedEvent, 
       lease: {
         key,
         token,
+        // Stryker disable next-line OptionalChaining: a successful update with ReturnValues ALL_NEW always returns the item
         attempts: record?.attempts ?? 1,
+        // Stryker disable next-line OptionalChaining: a successful update with ReturnValues ALL_NEW always returns the item
         completedSteps: new Set(Object.keys(record?.steps ?? {})),
       },
     };
@@ -154,7 +156,7 @@ export async function markHandled(deps: LedgerDeps, lease: Lease, notes: readonl
     lease,
     `SET #status = :handled, handledAt = :at, ${expiry.set}${note === '' ? '' : ', #note = :note'} ` +
       `REMOVE #leaseToken, #leaseExpiresAt, lastError, #steps${note === '' ? ', #note' : ''}`,
-    { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt', '#steps': 'steps', '#note': 'note', ...expiry.names },
+    { '#status': 'status', '#leaseExpiresAt': 'leaseExpiresAt', '#steps': 'steps', '#note': 'note', ...expiry.names },
     { ':handled': 'handled', ':at': new Date(deps.clock()).toISOString(), ...expiry.values, ...(note === '' ? {} : { ':note': note }) },
   );
 }
@@ -166,15 +168,13 @@ export async function markHandled(deps: LedgerDeps, lease: Lease, notes: readonl
  */
 export const MAX_LAST_ERROR_LENGTH = 300;
 
+const UTF8 = new TextEncoder();
+
 /** The longest start of `text` within `maxBytes` UTF-8 bytes, never half a character. */
 export function withinBytes(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  // Stryker disable next-line MethodExpression: only where the search starts; the loop below finds the same cut from either
-  let end = Math.min(text.length, maxBytes);
-  while (end > 0 && Buffer.byteLength(text.slice(0, end)) > maxBytes) end -= 1;
-  // A cut between the halves of a surrogate pair keeps neither.
-  const last = text.charCodeAt(end - 1);
-  return last >= 0xd800 && last <= 0xdbff ? text.slice(0, end - 1) : text.slice(0, end);
+  // encodeInto writes whole characters only: it stops before one that does not fit, a surrogate pair included.
+  const { read } = UTF8.encodeInto(text, new Uint8Array(maxBytes));
+  return text.slice(0, read);
 }
 
 /**
@@ -188,7 +188,7 @@ export async function markFailed(deps: LedgerDeps, lease: Lease, error: unknown)
     deps,
     lease,
     `SET #status = :failed, lastError = :error, failedAt = :at, ${expiry.set} REMOVE #leaseToken, #leaseExpiresAt`,
-    { '#status': 'status', '#leaseToken': 'leaseToken', '#leaseExpiresAt': 'leaseExpiresAt', ...expiry.names },
+    { '#status': 'status', '#leaseExpiresAt': 'leaseExpiresAt', ...expiry.names },
     { ':failed': 'failed', ':error': withinBytes(message, MAX_LAST_ERROR_LENGTH), ':at': new Date(deps.clock()).toISOString(), ...expiry.values },
   );
 }

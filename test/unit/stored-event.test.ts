@@ -171,6 +171,12 @@ describe('[REC] lastError and note in UTF-8 bytes', () => {
     expect(withinBytes('a😀', 4)).toBe('a');
   });
 
+  it('[RULE] a character at either end of the range written as two UTF-16 halves is dropped whole across the bound', () => {
+    // U+10000 (halves D800 DC00) and U+10FFFD (halves DBFF DFFD), the first and the last such half.
+    expect(withinBytes(`${'x'.repeat(297)}\u{10000}`, 300)).toBe('x'.repeat(297));
+    expect(withinBytes(`${'x'.repeat(297)}\u{10FFFD}`, 300)).toBe('x'.repeat(297));
+  });
+
   it('[REC] leaves a text within the bound as it is', () => {
     expect(withinBytes('openai: GET /batches/batch_1 answered 503', 300)).toBe('openai: GET /batches/batch_1 answered 503');
   });
