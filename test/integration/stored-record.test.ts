@@ -5,7 +5,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program';
-import { acceptDepsFor, acceptEvent, MAX_STORED_EVENT_BYTES, type AcceptDeps } from '../../functions/core/accept';
+import { acceptDepsFor, acceptEvent, MAX_STORED_EVENT_BYTES, readEventStatus, type AcceptDeps } from '../../functions/core/accept';
 import { ReceiverError } from '../../functions/core/errors';
 import { eventKey, type NormalizedEvent, type ProviderName } from '../../functions/core/event';
 import { normalizeDelivery } from '../../functions/core/normalize';
@@ -230,6 +230,18 @@ describe('[RULE] the write path of an event', () => {
     expect(Item?.expiresAt).toBeGreaterThanOrEqual(Number(record?.expiresAt));
   });
 
+  it('[RULE] a small payload beside a long envelope (a 512-character subject) is kept in its own item, so the record stays within one write unit', async () => {
+    const event = normalizedEvent({ id: 'evt_rule_long_envelope', subject: `ft-${'x'.repeat(509)}` });
+
+    await accept(event);
+    await env.drain(event.type);
+
+    const record = await storedRecord(env, eventKey(event));
+    expect(record).not.toHaveProperty('payload');
+    expect(typeof record?.payloadItem).toBe('string');
+    expect((await show(eventKey(event))).event).toEqual(event);
+  });
+
   it('[RULE] when its payload item cannot be written, the accept is a retryable 503 naming the payload write, the record is released, nothing is sent, and the retry gets through', async () => {
     const event = sampleEvent('replicate', 'training.processing', 'evt_rule_item_fails');
     const documents = documentsWith((command) => (command instanceof PutCommand && isPayloadItemKey(String(command.input.Item?.pk)) ? throttled() : undefined));
@@ -329,6 +341,19 @@ describe('[RULE] the write path of an event', () => {
     expect(duplicate).toEqual({ status: 'duplicate', key: eventKey(queued), state: 'queued' });
     expect(conflict).toMatchObject({ statusCode: 409, reason: 'in_progress' });
     expect(await env.drain(queued.type)).toHaveLength(0);
+  });
+
+  it('[RULE] where plain reads lag behind writes, as DynamoDB allows, a record written a moment ago is still seen: its duplicate is answered duplicate, and its status is read', async () => {
+    const event = normalizedEvent({ id: 'evt_rule_lagging_read' });
+    await queuedRecord(env, event);
+    // An eventually consistent read may miss a write completed a moment ago: here it always does.
+    const lagging = documentsWith((command) => (command instanceof GetCommand && command.input.ConsistentRead !== true ? Promise.resolve({}) : undefined));
+
+    const duplicate = await acceptWith(event, { documents: lagging });
+    const status = await readEventStatus(lagging, env.resources.eventsTable, eventKey(event));
+
+    expect(duplicate).toEqual({ status: 'duplicate', key: eventKey(event), state: 'queued' });
+    expect(status).toBe('queued');
   });
 
   it('[RULE] when the record cannot be marked queued after the send, the event is still accepted, once, and the operator is warned with its key', async () => {
