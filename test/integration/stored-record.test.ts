@@ -273,14 +273,15 @@ describe('[RULE] the write path of an event', () => {
     expect(await env.drain(event.type)).toHaveLength(1);
   });
 
-  it('[RULE] when the send fails and the release fails too, the operator is warned with the key, and the record waits for its lease', async () => {
+  it('[RULE] when the send fails and the release fails too, the answer is still the 503 of the queue, the operator is warned with the key, and the record waits for its lease', async () => {
     const event = normalizedEvent({ id: 'evt_rule_release_fails' });
     const { lines, logger } = warnings();
     const documents = documentsWith((command) => (command instanceof DeleteCommand ? throttled() : undefined));
 
     const error = await failure(acceptWith(event, { sqs: deadSqs, documents, logger }));
+    const unlogged = await failure(acceptWith(normalizedEvent({ id: 'evt_rule_release_fails_unlogged' }), { sqs: deadSqs, documents }));
 
-    expect(error.reason).toBe('sqs_unavailable');
+    expect([error.reason, unlogged.reason]).toEqual(['sqs_unavailable', 'sqs_unavailable']);
     expect(lines).toEqual([
       { message: 'could not release the event record; its lease will expire', fields: { key: eventKey(event), error: expect.stringMatching(/allowed throughput/) } },
     ]);
@@ -356,7 +357,7 @@ describe('[RULE] the write path of an event', () => {
     expect(status).toBe('queued');
   });
 
-  it('[RULE] when the record cannot be marked queued after the send, the event is still accepted, once, and the operator is warned with its key', async () => {
+  it('[RULE] when the record cannot be marked queued after the send, the event is still accepted, once (with or without a logger), and the operator is warned with its key', async () => {
     const event = normalizedEvent({ id: 'evt_rule_mark_fails' });
     const { lines, logger } = warnings();
     const documents = documentsWith((command) => (command instanceof UpdateCommand ? throttled() : undefined));
@@ -364,6 +365,8 @@ describe('[RULE] the write path of an event', () => {
     const result = await acceptWith(event, { documents, logger });
 
     expect(result).toEqual({ status: 'accepted', key: eventKey(event) });
+    expect(await env.drain(event.type)).toHaveLength(1);
+    expect(await acceptWith(normalizedEvent({ id: 'evt_rule_mark_fails_unlogged' }), { documents })).toMatchObject({ status: 'accepted' });
     expect(await env.drain(event.type)).toHaveLength(1);
     expect(lines).toEqual([
       { message: 'event sent but its record could not be marked queued', fields: { key: eventKey(event), error: expect.stringMatching(/allowed throughput/) } },
