@@ -146,19 +146,16 @@ function documentsWith(fault: (command: DocumentsCommand) => Promise<unknown> | 
 }
 const throttled = () => Promise.reject(Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' }));
 const deadSqs = { send: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:9324')) } as unknown as SQSClient;
-
 /** The operator's warnings, as the logger receives them. */
 function warnings() {
   const lines: { message: string; fields: Record<string, unknown> }[] = [];
   const logger = { warn: (message: string, fields: Record<string, unknown>) => void lines.push({ message, fields }) } as unknown as Pick<Logger, 'warn'>;
   return { lines, logger };
 }
-
 /** The accept on the emulators, with some of its clients replaced. */
 function acceptWith(event: NormalizedEvent, clients: Partial<Pick<AcceptDeps, 'documents' | 'sqs' | 'logger'>>) {
   return acceptEvent(acceptDepsFor(env.config, { documents: env.clients.documents, sqs: env.clients.sqs, ...clients }), event);
 }
-
 /** What the accept threw, to assert what the receiver answers and logs with it. */
 async function failure(accepting: Promise<unknown>): Promise<ReceiverError> {
   const error = await accepting.then(() => undefined, (thrown: unknown) => thrown);
@@ -299,14 +296,21 @@ describe('[RULE] the write path of an event', () => {
     expect(await env.drain(event.type)).toHaveLength(0);
   });
 
-  it('[RULE] a put refused by another request\'s live lease is a 409 that names the event and says retry', async () => {
-    const event = normalizedEvent({ id: 'evt_rule_held' });
-    await queuedRecord(env, event, { status: 'in_progress', leaseToken: 'another-request', leaseExpiresAt: Math.floor(Date.now() / 1000) + 30 });
+  it('[RULE] a put refused by another request\'s live lease is a 409 that names the event and says retry, also when that request releases the record before it is read', async () => {
+    const [held, released] = [normalizedEvent({ id: 'evt_rule_held' }), normalizedEvent({ id: 'evt_rule_released' })];
+    const lease = { status: 'in_progress', leaseToken: 'another-request', leaseExpiresAt: Math.floor(Date.now() / 1000) + 30 };
+    await Promise.all([queuedRecord(env, held, lease), queuedRecord(env, released, lease)]);
+    // The other request releases its record between the refused put and the read of its holder.
+    const release = () => env.clients.documents.send(new DeleteCommand({ TableName: env.resources.eventsTable, Key: { pk: eventKey(released) } }));
+    const releasing = documentsWith((command) => (command instanceof GetCommand ? release().then(() => env.clients.documents.send(command)) : undefined));
 
-    const error = await failure(accept(event));
+    const errors = [await failure(accept(held)), await failure(acceptWith(released, { documents: releasing }))];
 
-    expect(error).toMatchObject({ statusCode: 409, reason: 'in_progress', message: `${eventKey(event)} is being accepted by another request; retry` });
-    expect(await env.drain(event.type)).toHaveLength(0);
+    expect(errors.map((error) => [error.statusCode, error.reason, error.message])).toEqual(
+      [held, released].map((event) => [409, 'in_progress', `${eventKey(event)} is being accepted by another request; retry`]),
+    );
+    expect(await env.drain(held.type)).toHaveLength(0);
+    expect(await storedRecord(env, eventKey(released))).toBeUndefined();
   });
 
   it('[RULE] when the record that refused the put cannot be read, the accept is a retryable 503 naming the read', async () => {
