@@ -56,8 +56,8 @@ export function acceptDepsFor(
     queueUrls: settings.queueUrls,
     leaseSeconds: settings.leaseSeconds,
     retentionSeconds: settings.retentionSeconds,
-    ...(clients.clock === undefined ? {} : { clock: clients.clock }),
-    ...(clients.logger === undefined ? {} : { logger: clients.logger }),
+    clock: clients.clock,
+    logger: clients.logger,
   };
 }
 
@@ -167,7 +167,7 @@ export async function acceptEvent(deps: AcceptDeps, event: NormalizedEvent, opti
   const fields = envelopeFields(event, nowSeconds + retentionSeconds, retentionSeconds);
   // An event over EventBridge's limit is published by its key, and targets read it from the
   // record's `event` JSON (docs/extending.md): it keeps that form, however large.
-  const stored = publishedByReference(event, body) ? undefined : storedPayload(event, { pk: key, ...fields }, { dataDerived: options.dataDerived === true });
+  const stored = publishedByReference(event, body) ? undefined : storedPayload(event, { pk: key, ...fields }, options);
   const payloadItem = stored === undefined || stored.inline ? undefined : payloadItemOf(key, stored.bytes, nowSeconds + retentionSeconds);
   const record: EventRecord = {
     pk: key,
