@@ -184,13 +184,14 @@ describe('[RULE] console server: the API', () => {
     expect(errorOf(job)).toBe('no such job (no event of it handled yet, or a wrong key?)');
   });
 
-  it('[RULE] a job asked without a key is refused with 400 that quotes the empty key', async () => {
+  it('[RULE] an event or a job asked without a key is refused with 400 that quotes the empty key', async () => {
     const { read } = await openConsole();
 
-    const answer = await read('/api/job');
+    const [event, job] = await Promise.all([read('/api/event'), read('/api/job')]);
 
-    expect(answer.status).toBe(400);
-    expect(errorOf(answer)).toMatch(/^"" is not a job key/);
+    expect([event.status, job.status]).toEqual([400, 400]);
+    expect(errorOf(event)).toMatch(/^"" is not an event key/);
+    expect(errorOf(job)).toMatch(/^"" is not a job key/);
   });
 
   it('[RULE] an unknown API path answers 404 naming the method and path', async () => {
