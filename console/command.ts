@@ -53,6 +53,7 @@ export function addConsoleCommand(program: Command, deps: ConsoleCommandDeps): v
           clock: deps.clock,
           env: deps.env,
           providers,
+          // Stryker disable next-line ConditionalExpression: a stackName of undefined reads as none, like no stackName
           ...(options.stack === undefined ? {} : { stackName: options.stack }),
           ...(local ? { receiverUrl: `http://127.0.0.1:${deps.env.PORT?.trim() || LOCAL_DEFAULT_PORTS.PORT}` } : {}),
         },
