@@ -70,6 +70,14 @@ export function memoryTarget(tables: MemoryTables, options: { kind?: 'local' | '
   const documents = {
     send: async (command: Command) => {
       const input = command.input;
+      const tableNames = input.RequestItems === undefined ? [input.TableName] : Object.keys(input.RequestItems as Item);
+      for (const table of tableNames) {
+        // As DynamoDB refuses a request without a table name, and answers one naming a table it does not have.
+        if (typeof table !== 'string') throw Object.assign(new Error('1 validation error detected: TableName must not be null'), { name: 'ValidationException' });
+        if (byTable[table] === undefined || (table === 'history' && options.jobHistory !== true) || (table === 'bus' && options.bus !== true)) {
+          throw Object.assign(new Error(`Requested resource not found: ${table}`), { name: 'ResourceNotFoundException' });
+        }
+      }
       const name = command.operation ?? command.constructor.name;
       if (name === 'Query' || name === 'QueryCommand') return query(input);
       if (name === 'GetItem' || name === 'GetCommand') {

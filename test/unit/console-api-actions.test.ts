@@ -146,7 +146,8 @@ describe('[RULE] console API: replay', () => {
 
 describe('[RULE] console API: dead letters', () => {
   it('[RULE] the dead-letter view gives each route\'s depth, a peek only when asked, and the oldest peeked letter\'s time', async () => {
-    const console = api({ deadLetters: { other: [NOW_MS - 5_000, NOW_MS - 9_000, NOW_MS - 7_000] } }, { stackName: 's1' });
+    // A letter whose SentTimestamp SQS did not give (0 here) has no time to show.
+    const console = api({ deadLetters: { other: [NOW_MS - 5_000, NOW_MS - 9_000, NOW_MS - 7_000], 'batch.failed': [0] } }, { stackName: 's1' });
 
     const plain = await console.deadLetters(new URLSearchParams());
     const peeked = await console.deadLetters(new URLSearchParams({ peek: '2' }));
@@ -157,7 +158,8 @@ describe('[RULE] console API: dead letters', () => {
     const other = peeked.routes.find((report) => report.route === 'other');
     expect(other?.peek).toHaveLength(2);
     expect(other?.oldestSeenAt).toBe(new Date(NOW_MS - 9_000).toISOString());
-    expect(peeked.routes.find((report) => report.route === 'batch.failed')).not.toHaveProperty('oldestSeenAt');
+    expect(peeked.routes.find((report) => report.route === 'batch.failed')).toEqual({ route: 'batch.failed', depth: { visible: 1, inFlight: 0 }, peek: [{ messageId: 'm0' }] });
+    expect(peeked.routes.find((report) => report.route === 'batch.expired')).not.toHaveProperty('oldestSeenAt');
   });
 
   it('[RULE] a peek of more than 10 is refused naming the bound', async () => {

@@ -95,6 +95,15 @@ describe('[RULE] console API: the events list', () => {
     expect(pages).toEqual([['together#tie0', 'together#tie1'], ['together#tie2', 'together#tie3'], ['together#tie4']]);
   });
 
+  it('[RULE] a user can page through more than 1,000 events: the cursor carries only the keys shown at its own time', async () => {
+    const events = Array.from({ length: 1_201 }, (_, index) => record(`m${String(index).padStart(4, '0')}`, (index + 1) * 1000));
+
+    const pages = await allPages(api({ events }), { limit: '100' });
+
+    expect(pages).toHaveLength(13);
+    expect(new Set(pages.flat()).size).toBe(1_201);
+  });
+
   it('[RULE] a list of exactly one page has no next cursor; one event more gets one', async () => {
     const two = [record('a', MINUTE_MS), record('b', 2 * MINUTE_MS)];
 
@@ -147,7 +156,9 @@ describe('[RULE] console API: the events list', () => {
     await expect(refusal({ limit: '0' })).rejects.toThrow('limit must be a whole number from 1 to 100; got "0"');
     await expect(refusal({ limit: '101' })).rejects.toThrow('limit must be a whole number from 1 to 100; got "101"');
     await expect(refusal({ since: 'yesterday' })).rejects.toThrow('--since must be a duration');
-    await expect(refusal({ cursor: Buffer.from('{"before":"soon","skip":[]}').toString('base64url') })).rejects.toThrow('go back to the first page');
+    for (const forged of ['{"before":"soon","skip":[]}', '{"before":5,"skip":[]}', '{"before":"2026-06-01T11:00:00.000Z","skip":"together#a"}']) {
+      await expect(refusal({ cursor: Buffer.from(forged).toString('base64url') })).rejects.toMatchObject({ name: 'UsageError', message: 'the page cursor is not one this console made: go back to the first page' });
+    }
   });
 
   it('[RULE] a page of 100 is the most a user can ask; 50 is the default', async () => {
