@@ -86,8 +86,8 @@ export function consoleApi(deps: ConsoleDeps) {
   };
   const stackFlag = deps.stackName === undefined ? '' : ` --stack ${shellQuote(deps.stackName)}`;
   const optional = (query: URLSearchParams, name: string) => {
-    const value = query.get(name)?.trim();
-    return value === undefined || value === '' ? undefined : value;
+    // Blank, as absent, takes the default.
+    return query.get(name)?.trim() || undefined;
   };
   const windowOf = (query: URLSearchParams, fallback: string) => {
     const nowMs = clock();
@@ -124,12 +124,13 @@ export function consoleApi(deps: ConsoleDeps) {
         const seen = new Set(byId.map((event) => event.pk));
         return { events: [...byId, ...bySubject.filter((event) => !seen.has(event.pk))].slice(0, limit) };
       }
-      const skip = new Set(cursor?.skip ?? []);
+      const skip = new Set(cursor?.skip);
       const read = await listEvents(events, { ...window, ...(cursor === undefined ? {} : { beforeIso: cursor.before }) }, filter, limit + skip.size + 1);
       const fresh = read.filter((event) => !skip.has(event.pk));
       const page = fresh.slice(0, limit);
-      const last = page.at(-1);
-      if (fresh.length <= limit || last === undefined) return { events: page };
+      if (fresh.length <= limit) return { events: page };
+      // More than a page left: this page is full.
+      const last = page[limit - 1] as EventSummary;
       const atLast = page.filter((event) => event.receivedAt === last.receivedAt).map((event) => event.pk);
       // Keys shown at the same time on earlier pages stay skipped while the pages stay at that time.
       const shown = cursor?.before === last.receivedAt ? [...skip, ...atLast] : atLast;
@@ -162,7 +163,7 @@ export function consoleApi(deps: ConsoleDeps) {
             ? [{ label: record.status, ...(record.leaseExpiresAt === undefined ? {} : { until: new Date(record.leaseExpiresAt * 1000).toISOString() }) }]
             : []),
           ...(record.status === 'handled' ? [{ label: 'handled', at: record.handledAt }] : []),
-          ...(record.status === 'failed' ? [{ label: 'failed', ...(record.failedAt === undefined ? {} : { at: record.failedAt }), error: record.lastError }] : []),
+          ...(record.status === 'failed' ? [{ label: 'failed', at: record.failedAt, error: record.lastError }] : []),
         ],
         ...(published === undefined ? {} : { published: publishedForJson(published, false) }),
         commands: {
@@ -185,18 +186,19 @@ export function consoleApi(deps: ConsoleDeps) {
         throw new UsageError(`"status" must be one of ${EVENT_STATUSES.join(', ')}; got ${JSON.stringify(status)}`);
       }
       (keys as string[]).forEach(parseEventKey);
-      const selected = status === undefined ? {} : { selectedStatus: status as EventStatus };
-      const outcomes = await replayMany({ ...events, sqs: target.sqs, queues: await target.queues(), clock, ...selected }, keys as string[], () => {});
+      const selectedStatus = status as EventStatus | undefined;
+      const outcomes = await replayMany({ ...events, sqs: target.sqs, queues: await target.queues(), clock, selectedStatus }, keys as string[], () => {});
       return { outcomes: outcomes.map((outcome) => ({ ...outcome, text: describeReplay(outcome) })) };
     },
 
     /** Depth, a peek and the oldest peeked message of each route's dead-letter queue. */
     async deadLetters(query: URLSearchParams) {
-      const peek = parseWholeNumber(optional(query, 'peek') ?? '0', 'peek', 0, MAX_PEEK);
+      const typed = optional(query, 'peek');
+      const peek = typed === undefined ? 0 : parseWholeNumber(typed, 'peek', 0, MAX_PEEK);
       const reports = await listDeadLetters({ sqs: target.sqs, queues: await target.queues() }, ROUTES, peek);
       return {
         routes: reports.map((report) => {
-          const sent = report.peek.flatMap((letter) => (letter.sentAt === undefined ? [] : [letter.sentAt])).sort();
+          const sent = report.peek.flatMap((letter) => letter.sentAt ?? []).sort();
           return { ...report, ...(sent[0] === undefined ? {} : { oldestSeenAt: sent[0] }) };
         }),
         redriveCommand: `npx webhooks dlq redrive --all${stackFlag}`,
@@ -257,7 +259,7 @@ export function consoleApi(deps: ConsoleDeps) {
       }
       // An empty variable, as an unset one, means the provider's default scheme.
       const scheme = deps.env[signatureSchemeVariable(name)]?.trim() || undefined;
-      let delivery: DeliveryResult | undefined;
+      const deliveries: DeliveryResult[] = [];
       const summary = await sendBurst(
         {
           provider: name,
@@ -268,11 +270,11 @@ export function consoleApi(deps: ConsoleDeps) {
           concurrency: 1,
           secret,
           scheme,
-          onResult: (result) => (delivery = result),
+          onResult: (result) => deliveries.push(result),
         },
         clock,
       );
-      return { url: summary.url, ...(delivery === undefined ? {} : { id: delivery.id, status: delivery.status, outcome: delivery.outcome }) };
+      return { url: summary.url, ...deliveries.map(({ id, status, outcome }) => ({ id, status, outcome }))[0] };
     },
   };
 }
