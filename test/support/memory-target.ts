@@ -1,14 +1,15 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { ROUTES, type Route } from '../../functions/core/routes';
-import type { EventRecord, JobItem } from '../../functions/core/table';
+import { extendExpiry, type EventRecord, type JobItem } from '../../functions/core/table';
 import type { Target } from '../../ops/target';
 
 /**
  * A target held in memory, for the console's API tests: tables of records answered as DynamoDB
  * answers the reads the operations make (the time index newest first, a page of `Limit` keys at a
  * time; BatchGetItem with its projection; GetItem by key), and dead-letter queues of a given depth.
- * A redrive by copy moves every dead letter. A conditional update of a record that is not there fails as DynamoDB's does; every update of one
- * that is there is refused too (the write paths are the integration tests' business).
+ * A redrive by copy moves every dead letter and moves the expiry of the records it names on. Any
+ * other conditional update is refused, as DynamoDB refuses one of a record that is not there
+ * (the write paths are the integration tests' business).
  */
 export interface MemoryTables {
   events?: EventRecord[];
@@ -17,8 +18,8 @@ export interface MemoryTables {
   history?: Record<string, unknown>[];
   /** The stand-in bus's items, by event key. */
   bus?: Record<string, unknown>[];
-  /** Dead letters per route: each one's SentTimestamp in epoch ms. */
-  deadLetters?: Partial<Record<Route, number[]>>;
+  /** Dead letters per route: each one's SentTimestamp in epoch ms (0: none given), and the event id its attributes name, if any (provider together). */
+  deadLetters?: Partial<Record<Route, (number | { sentMs: number; eventId: string })[]>>;
 }
 
 type Item = Record<string, unknown>;
@@ -28,6 +29,7 @@ interface Command {
   readonly input: Record<string, unknown>;
 }
 
+const EXPIRY_SET = extendExpiry(0, 0).set;
 const values = (input: Item) => (input.ExpressionAttributeValues ?? {}) as Item;
 
 function project(item: Item, input: Item): Item {
@@ -94,11 +96,23 @@ export function memoryTarget(tables: MemoryTables, options: { kind?: 'local' | '
         );
         return { Responses };
       }
-      if (name === 'UpdateCommand') throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+      if (name === 'UpdateCommand') {
+        const item = byTable[String(input.TableName)]!.find((candidate) => candidate.pk === (input.Key as { pk: string }).pk);
+        // A redrive's update that keeps a record as long as its new copy: the expiry moved on from now.
+        if (item !== undefined && input.ConditionExpression === 'attribute_exists(#pk)' && String(input.UpdateExpression).startsWith(`SET ${EXPIRY_SET}`)) {
+          const v = values(input);
+          item.expiresAt = Number(v[':expiryNow']) + Number(item.retentionSeconds ?? v[':expiryFallback']);
+          return { Attributes: item };
+        }
+        throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+      }
       throw new Error(`the memory target does not answer ${name}`);
     },
   };
-  const letters = Object.fromEntries(ROUTES.map((route) => [`dlq/${route}`, [...(tables.deadLetters?.[route] ?? [])]])) as Record<string, number[]>;
+  type Letter = { sentMs: number; eventId?: string };
+  const letters = Object.fromEntries(
+    ROUTES.map((route) => [`dlq/${route}`, (tables.deadLetters?.[route] ?? []).map((letter): Letter => (typeof letter === 'number' ? { sentMs: letter } : letter))]),
+  ) as Record<string, Letter[]>;
   const depthOf = (url: string) => letters[url] ?? [];
   const sqs = {
     send: async (command: Command) => {
@@ -111,7 +125,13 @@ export function memoryTarget(tables: MemoryTables, options: { kind?: 'local' | '
           return {
             Messages: depthOf(url)
               .slice(0, Number(input.MaxNumberOfMessages))
-              .map((sentMs, position) => ({ MessageId: `m${position}`, ReceiptHandle: `r${position}`, Body: '{}', Attributes: { SentTimestamp: String(sentMs) } })),
+              .map(({ sentMs, eventId }, position) => ({
+                MessageId: `m${position}`,
+                ReceiptHandle: `r${position}`,
+                Body: '{}',
+                Attributes: { SentTimestamp: String(sentMs) },
+                ...(eventId === undefined ? {} : { MessageAttributes: { provider: { DataType: 'String', StringValue: 'together' }, eventId: { DataType: 'String', StringValue: eventId } } }),
+              })),
           };
         case 'ChangeMessageVisibilityBatchCommand':
           return {};

@@ -139,6 +139,12 @@ describe('[RULE] console API: replay', () => {
     await expect(console.replay({ keys: ['together#e1'], status: 'failed' })).resolves.toMatchObject({ outcomes: [{ result: 'not_found' }] });
   });
 
+  it('[RULE] a replay of events selected by a status skips one that has moved on since, and says so', async () => {
+    const { outcomes } = await api({ events: [record('e1')] }).replay({ keys: ['together#e1'], status: 'failed' });
+
+    expect(outcomes).toEqual([{ key: 'together#e1', result: 'moved_on', status: 'handled', selected: 'failed', text: 'skipped together#e1: now handled, no longer failed; nothing to replay' }]);
+  });
+
   it('[RULE] a replay naming a malformed key is refused before any event is replayed', async () => {
     await expect(api({}).replay({ keys: ['together#e1', 'e2'] })).rejects.toThrow('"e2" is not an event key');
   });
@@ -178,6 +184,16 @@ describe('[RULE] console API: redrive', () => {
       { route: 'batch.failed', moved: 1, failed: 0 },
       { route: 'other', moved: 2, failed: 0 },
     ]);
+  });
+
+  it('[RULE] a local redrive keeps the record of each event it moves back at least as long as its new copy', async () => {
+    const events = [record('e1', { expiresAt: Math.floor(NOW_MS / 1000) + 60 })];
+    const console = api({ events, deadLetters: { other: [{ sentMs: NOW_MS, eventId: 'e1' }] } });
+
+    await console.redrive({ route: 'other' });
+
+    const kept = (await console.event('together#e1'))?.record.expiresAt as number;
+    expect(kept).toBeGreaterThanOrEqual(Math.floor(NOW_MS / 1000) + 7 * 86_400);
   });
 
   it('[RULE] a redrive of one route moves that route\'s dead letters only', async () => {
@@ -261,12 +277,21 @@ describe('[RULE] console API: a test delivery', () => {
   });
 
   it('[RULE] a test delivery of a provider not enabled, or of a type it has no sample of, is refused naming what is', async () => {
-    const console = api({}, { receiverUrl });
+    const console = api({}, { receiverUrl, providers: ['together', 'llmtune'] });
 
-    await expect(console.send({ provider: 'openai', type: 'x' })).rejects.toThrow('provider must be one of together; got "openai"');
-    await expect(console.send({ type: 'x' })).rejects.toThrow('provider must be one of together; got "undefined"');
+    await expect(console.send({ provider: 'openai', type: 'x' })).rejects.toThrow('provider must be one of together, llmtune; got "openai"');
+    await expect(console.send({ type: 'x' })).rejects.toThrow('provider must be one of together, llmtune; got "undefined"');
     await expect(console.send({ provider: 'together', type: 'nope' })).rejects.toThrow(`together has no sample of type "nope"; known: ${sampleTypes('together').join(', ')}`);
     await expect(console.send({ provider: 'together', type: 4 })).rejects.toThrow('together has no sample of type "4"');
+  });
+
+  it('[RULE] to a stack, a test delivery goes to the provider\'s webhook URL signed with the operator\'s secret', async () => {
+    const webhookUrl = `${receiverUrl}/webhooks/together`;
+    const stack = consoleApi({ target: { ...memoryTarget({}), webhookUrls: { together: webhookUrl } }, clock: () => NOW_MS, env: { TOGETHER_WEBHOOK_SECRET: SECRET }, providers: ['together'] });
+
+    const answer = await stack.send({ provider: 'together', type: 'fine_tune.completed' });
+
+    expect(answer).toMatchObject({ url: webhookUrl, status: 200, outcome: 'accepted' });
   });
 
   it('[RULE] to a stack, a test delivery needs the provider\'s webhook URL and the operator\'s secret', async () => {
