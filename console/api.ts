@@ -1,7 +1,7 @@
 import { parseSecretList, signatureSchemeVariable } from '../functions/core/config';
 import { PROVIDER_NAMES, type ProviderName } from '../functions/core/event';
 import { PROVIDERS } from '../functions/core/providers';
-import { ROUTES, isRoute, type Route } from '../functions/core/routes';
+import { ROUTES, type Route } from '../functions/core/routes';
 import { EVENT_STATUSES, type EventRecord, type EventStatus, type EventSummary } from '../functions/core/table';
 import { listDeadLetters, MAX_PEEK, redriveWaiting } from '../ops/dlq';
 import { CliError, UsageError } from '../ops/errors';
@@ -81,24 +81,21 @@ export function consoleApi(deps: ConsoleDeps) {
   const jobs: JobsDeps = {
     documents: target.documents,
     tableName: target.jobsTable,
-    ...(target.jobHistoryTable === undefined ? {} : { historyTableName: target.jobHistoryTable }),
+    historyTableName: target.jobHistoryTable,
     where: target.description,
   };
   const stackFlag = deps.stackName === undefined ? '' : ` --stack ${shellQuote(deps.stackName)}`;
   const optional = (query: URLSearchParams, name: string) => {
-    const value = query.get(name)?.trim();
-    return value === undefined || value === '' ? undefined : value;
+    // Blank, as absent, takes the default.
+    return query.get(name)?.trim() || undefined;
   };
   const windowOf = (query: URLSearchParams, fallback: string) => {
     const nowMs = clock();
     return { sinceMs: parseSince(optional(query, 'since') ?? fallback, nowMs), nowMs };
   };
+  // The parsers take an absent option as undefined.
   const filterOf = (query: URLSearchParams) =>
-    parseEventFilter({
-      ...(optional(query, 'provider') === undefined ? {} : { provider: optional(query, 'provider') }),
-      ...(optional(query, 'route') === undefined ? {} : { type: optional(query, 'route') }),
-      ...(optional(query, 'status') === undefined ? {} : { status: optional(query, 'status') }),
-    });
+    parseEventFilter({ provider: optional(query, 'provider'), type: optional(query, 'route'), status: optional(query, 'status') });
 
   return {
     info() {
@@ -127,15 +124,17 @@ export function consoleApi(deps: ConsoleDeps) {
         const seen = new Set(byId.map((event) => event.pk));
         return { events: [...byId, ...bySubject.filter((event) => !seen.has(event.pk))].slice(0, limit) };
       }
-      const skip = new Set(cursor?.skip ?? []);
+      const skip = new Set(cursor?.skip);
       const read = await listEvents(events, { ...window, ...(cursor === undefined ? {} : { beforeIso: cursor.before }) }, filter, limit + skip.size + 1);
       const fresh = read.filter((event) => !skip.has(event.pk));
       const page = fresh.slice(0, limit);
-      const last = page.at(-1);
-      if (fresh.length <= limit || last === undefined) return { events: page };
+      if (fresh.length <= limit) return { events: page };
+      // More than a page left: this page is full.
+      const last = page[limit - 1] as EventSummary;
       const atLast = page.filter((event) => event.receivedAt === last.receivedAt).map((event) => event.pk);
-      const carried = cursor?.before === last.receivedAt ? [...skip] : [];
-      return { events: page, next: encodeCursor({ before: last.receivedAt, skip: [...carried, ...atLast] }) };
+      // Keys shown at the same time on earlier pages stay skipped while the pages stay at that time.
+      const shown = cursor?.before === last.receivedAt ? [...skip, ...atLast] : atLast;
+      return { events: page, next: encodeCursor({ before: last.receivedAt, skip: shown }) };
     },
 
     /** Events of the window per status, with the list's provider and route filters. */
@@ -164,7 +163,7 @@ export function consoleApi(deps: ConsoleDeps) {
             ? [{ label: record.status, ...(record.leaseExpiresAt === undefined ? {} : { until: new Date(record.leaseExpiresAt * 1000).toISOString() }) }]
             : []),
           ...(record.status === 'handled' ? [{ label: 'handled', at: record.handledAt }] : []),
-          ...(record.status === 'failed' ? [{ label: 'failed', ...(record.failedAt === undefined ? {} : { at: record.failedAt }), error: record.lastError }] : []),
+          ...(record.status === 'failed' ? [{ label: 'failed', at: record.failedAt, error: record.lastError }] : []),
         ],
         ...(published === undefined ? {} : { published: publishedForJson(published, false) }),
         commands: {
@@ -183,22 +182,23 @@ export function consoleApi(deps: ConsoleDeps) {
       if (!Array.isArray(keys) || keys.length === 0 || keys.length > 100 || !keys.every((key) => typeof key === 'string')) {
         throw new UsageError('send {"keys": ["<provider>#<eventId>", …]} with 1 to 100 keys, and "status" when they were selected by one');
       }
-      if (status !== undefined && (typeof status !== 'string' || !(EVENT_STATUSES as readonly string[]).includes(status))) {
+      if (status !== undefined && !(EVENT_STATUSES as readonly unknown[]).includes(status)) {
         throw new UsageError(`"status" must be one of ${EVENT_STATUSES.join(', ')}; got ${JSON.stringify(status)}`);
       }
       (keys as string[]).forEach(parseEventKey);
-      const selected = status === undefined ? {} : { selectedStatus: status as EventStatus };
-      const outcomes = await replayMany({ ...events, sqs: target.sqs, queues: await target.queues(), clock, ...selected }, keys as string[], () => {});
+      const selectedStatus = status as EventStatus | undefined;
+      const outcomes = await replayMany({ ...events, sqs: target.sqs, queues: await target.queues(), clock, selectedStatus }, keys as string[], () => {});
       return { outcomes: outcomes.map((outcome) => ({ ...outcome, text: describeReplay(outcome) })) };
     },
 
     /** Depth, a peek and the oldest peeked message of each route's dead-letter queue. */
     async deadLetters(query: URLSearchParams) {
-      const peek = parseWholeNumber(optional(query, 'peek') ?? '0', 'peek', 0, MAX_PEEK);
+      const typed = optional(query, 'peek');
+      const peek = typed === undefined ? 0 : parseWholeNumber(typed, 'peek', 0, MAX_PEEK);
       const reports = await listDeadLetters({ sqs: target.sqs, queues: await target.queues() }, ROUTES, peek);
       return {
         routes: reports.map((report) => {
-          const sent = report.peek.flatMap((letter) => (letter.sentAt === undefined ? [] : [letter.sentAt])).sort();
+          const sent = report.peek.flatMap((letter) => letter.sentAt ?? []).sort();
           return { ...report, ...(sent[0] === undefined ? {} : { oldestSeenAt: sent[0] }) };
         }),
         redriveCommand: `npx webhooks dlq redrive --all${stackFlag}`,
@@ -208,7 +208,7 @@ export function consoleApi(deps: ConsoleDeps) {
     async redrive(body: unknown) {
       const { route, all } = body as { route?: unknown; all?: unknown };
       if ((route === undefined) === (all !== true)) throw new UsageError('send {"route": "<route>"} or {"all": true}');
-      if (route !== undefined && (typeof route !== 'string' || !isRoute(route))) throw new UsageError(`"${String(route)}" is not a route; routes: ${ROUTES.join(', ')}`);
+      if (route !== undefined && !(ROUTES as readonly unknown[]).includes(route)) throw new UsageError(`"${String(route)}" is not a route; routes: ${ROUTES.join(', ')}`);
       const { results } = await redriveWaiting(
         {
           kind: target.kind,
@@ -224,10 +224,7 @@ export function consoleApi(deps: ConsoleDeps) {
     },
 
     async jobs(query: URLSearchParams) {
-      const filter = parseJobFilter({
-        ...(optional(query, 'kind') === undefined ? {} : { kind: optional(query, 'kind') }),
-        ...(optional(query, 'state') === undefined ? {} : { state: optional(query, 'state') }),
-      });
+      const filter = parseJobFilter({ kind: optional(query, 'kind'), state: optional(query, 'state') });
       const { sinceMs, nowMs } = windowOf(query, DEFAULT_JOBS_SINCE);
       return { jobs: await listJobs(jobs, { ...filter, sinceMs, nowMs, limit: parseWholeNumber(optional(query, 'limit') ?? '100', 'limit', 1, 500) }) };
     },
@@ -246,11 +243,11 @@ export function consoleApi(deps: ConsoleDeps) {
     /** One signed sample delivery through the real endpoint, as `webhooks send` makes it. */
     async send(body: unknown) {
       const { provider, type } = body as { provider?: unknown; type?: unknown };
-      if (typeof provider !== 'string' || !(deps.providers as readonly string[]).includes(provider)) {
+      if (!(deps.providers as readonly unknown[]).includes(provider)) {
         throw new UsageError(`provider must be one of ${deps.providers.join(', ')}; got "${String(provider)}"`);
       }
       const name = provider as ProviderName;
-      if (typeof type !== 'string' || !sampleTypes(name).includes(type)) {
+      if (!(sampleTypes(name) as unknown[]).includes(type)) {
         throw new UsageError(`${name} has no sample of type "${String(type)}"; known: ${sampleTypes(name).join(', ')}`);
       }
       const secretEnv = PROVIDERS[name].secretEnv;
@@ -260,23 +257,24 @@ export function consoleApi(deps: ConsoleDeps) {
       if (deps.receiverUrl === undefined && secret === undefined) {
         throw new UsageError(`set ${secretEnv} in the shell that runs \`webhooks console\` to a secret the stack accepts`);
       }
-      const scheme = deps.env[signatureSchemeVariable(name)]?.trim();
-      let delivery: DeliveryResult | undefined;
+      // An empty variable, as an unset one, means the provider's default scheme.
+      const scheme = deps.env[signatureSchemeVariable(name)]?.trim() || undefined;
+      const deliveries: DeliveryResult[] = [];
       const summary = await sendBurst(
         {
           provider: name,
-          type,
+          type: type as string,
           url,
           count: 1,
           duplicateRate: 0,
           concurrency: 1,
-          ...(secret === undefined ? {} : { secret }),
-          ...(scheme === undefined || scheme === '' ? {} : { scheme }),
-          onResult: (result) => (delivery = result),
+          secret,
+          scheme,
+          onResult: (result) => deliveries.push(result),
         },
         clock,
       );
-      return { url: summary.url, ...(delivery === undefined ? {} : { id: delivery.id, status: delivery.status, outcome: delivery.outcome }) };
+      return { url: summary.url, ...deliveries.map(({ id, status, outcome }) => ({ id, status, outcome }))[0] };
     },
   };
 }
