@@ -145,3 +145,11 @@ describe('[RULE] which entries of a Standard signature header are read', () => {
     expect(outcome(input({ ...signed, 'webhook-signature': `,v1,${mac(ID, NOW)}` }))).toMatch(/^401 repeated_header/);
   });
 });
+
+describe('[RULE] which Standard secrets are read', () => {
+  it('[RULE] a 32-byte secret copied without its one = of padding verifies as the padded one does, as the reference libraries accept it', () => {
+    const unpadded = SECRET.replace(/=+$/, '');
+    expect(unpadded).not.toBe(SECRET);
+    expect(outcome(input(signed, { secrets: [unpadded] }))).toBe('verified');
+  });
+});
