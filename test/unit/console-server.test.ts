@@ -221,6 +221,17 @@ describe('[RULE] console server: the API', () => {
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toMatchObject({ moved: 0 });
   });
+
+  it('[RULE] a replay from the page answers one outcome per key, with the text the page shows', async () => {
+    const { change } = await openConsole();
+
+    const answer = await change('/api/replay', '{"keys":["together#evt_1"]}');
+
+    expect(answer.status).toBe(200);
+    const { outcomes } = JSON.parse(answer.body) as { outcomes: { key: string; text: string }[] };
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]).toMatchObject({ key: 'together#evt_1', text: expect.stringContaining('together#evt_1') });
+  });
 });
 
 describe('[RULE] console server: action bodies', () => {
