@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ROUTES } from '../../functions/core/routes';
 import type { EventRecord } from '../../functions/core/table';
 import { startConsoleServer } from '../../console/server';
 import type { Target } from '../../ops/target';
 import { rawRequest } from '../support/net';
+import { routeQueues, stubTarget } from '../support/stub-target';
 
 /**
  * The console's refusals, each sent as an attacker would: a real HTTP request to a real console
@@ -36,20 +36,10 @@ function recordingTarget(calls: string[], records: Map<string, EventRecord>): Ta
       return { Items: [], Messages: [], ...(key === undefined ? {} : { Item: records.get(key) }) };
     },
   };
-  return {
-    kind: 'local',
-    description: 'recording target',
-    documents: client as unknown as Target['documents'],
-    sqs: client as unknown as Target['sqs'],
-    eventsTable: 'events',
-    jobsTable: 'jobs',
-    queues: async () => {
-      calls.push('queues');
-      return Object.fromEntries(ROUTES.map((route) => [route, { url: `queue/${route}`, deadLetterUrl: `queue/${route}-dlq` }])) as Awaited<ReturnType<Target['queues']>>;
-    },
-    webhookUrls: {},
-    secretArns: {},
-  };
+  return stubTarget('recording target', client, async () => {
+    calls.push('queues');
+    return routeQueues();
+  });
 }
 
 const calls: string[] = [];

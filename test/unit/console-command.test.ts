@@ -2,11 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROVIDER_NAMES } from '../../functions/core/provider-names';
-import { ROUTES } from '../../functions/core/routes';
 import { runWebhooks } from '../../local/webhooks';
-import type { Target } from '../../ops/target';
 import { waitFor } from '../support/net';
 import { captureOutput } from './cli-support';
+import { stubTarget } from '../support/stub-target';
 
 /**
  * `webhooks console` as its user meets it, in-process: its help, what the console it serves
@@ -14,18 +13,7 @@ import { captureOutput } from './cli-support';
  * go to a receiver of the test's own.
  */
 
-const emptyClient = { send: async () => ({ Items: [], Messages: [] }) };
-const localTarget = {
-  kind: 'local',
-  description: 'the local runtime',
-  documents: emptyClient as unknown as Target['documents'],
-  sqs: emptyClient as unknown as Target['sqs'],
-  eventsTable: 'events',
-  jobsTable: 'jobs',
-  queues: async () => Object.fromEntries(ROUTES.map((route) => [route, { url: `queue/${route}`, deadLetterUrl: `queue/${route}-dlq` }])) as Awaited<ReturnType<Target['queues']>>,
-  webhookUrls: {},
-  secretArns: {},
-} as Target;
+const localTarget = stubTarget('the local runtime');
 
 const receivers: Server[] = [];
 afterEach(async () => {

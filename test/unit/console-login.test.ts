@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConsoleServer } from '../../console/server';
-import type { Target } from '../../ops/target';
 import { rawRequest, type RawAnswer } from '../support/net';
+import { stubTarget } from '../support/stub-target';
 
 /**
  * The console's login and session rules as a browser meets them, over real HTTP to two consoles on
@@ -13,18 +13,7 @@ import { rawRequest, type RawAnswer } from '../support/net';
 
 const send = (base: string, path: string, headers: Record<string, string>, method = 'GET') => rawRequest(base, method, path, headers);
 
-const emptyClient = { send: async () => ({ Items: [], Messages: [] }) };
-const target = {
-  kind: 'local',
-  description: 'empty target',
-  documents: emptyClient as unknown as Target['documents'],
-  sqs: emptyClient as unknown as Target['sqs'],
-  eventsTable: 'events',
-  jobsTable: 'jobs',
-  queues: async () => ({}) as Awaited<ReturnType<Target['queues']>>,
-  webhookUrls: {},
-  secretArns: {},
-} as Target;
+const target = stubTarget('empty target');
 
 type Console = Awaited<ReturnType<typeof startConsoleServer>>;
 const consoles: Console[] = [];

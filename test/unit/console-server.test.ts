@@ -2,12 +2,11 @@ import { request, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ROUTES } from '../../functions/core/routes';
 import { startConsoleServer } from '../../console/server';
 import { CliError } from '../../ops/errors';
 import type { Rejection } from '../../ops/rejections';
-import type { Target } from '../../ops/target';
 import { rawRequest, type RawAnswer } from '../support/net';
+import { stubTarget } from '../support/stub-target';
 
 /**
  * What the console's own server answers a logged-in page (and the odd request a browser or a
@@ -16,18 +15,7 @@ import { rawRequest, type RawAnswer } from '../support/net';
  * 127.0.0.1, against a target whose every read finds nothing.
  */
 
-const emptyClient = { send: async () => ({ Items: [], Messages: [] }) };
-const target = {
-  kind: 'local',
-  description: 'empty target',
-  documents: emptyClient as unknown as Target['documents'],
-  sqs: emptyClient as unknown as Target['sqs'],
-  eventsTable: 'events',
-  jobsTable: 'jobs',
-  queues: async () => Object.fromEntries(ROUTES.map((route) => [route, { url: `queue/${route}`, deadLetterUrl: `queue/${route}-dlq` }])) as Awaited<ReturnType<Target['queues']>>,
-  webhookUrls: {},
-  secretArns: {},
-} as Target;
+const target = stubTarget('empty target');
 
 type Console = Awaited<ReturnType<typeof startConsoleServer>>;
 const started: Console[] = [];
