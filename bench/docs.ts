@@ -45,8 +45,8 @@ export interface BenchResults {
     bodyBytes: number;
     projectOpsPerSecond: number;
     bareOpsPerSecond: number;
-    /** project ÷ raw HMAC (a number; results written before it was one hold it in `value`). */
-    ratio?: number | { value: number };
+    /** Median of the per-round ratios project ÷ raw HMAC. */
+    ratio: number;
     peers?: { name: string; opsPerSecond: number; ratio: number }[];
   }[];
   readonly receiver: { receiver: { samples: number; p50Ms: number; p99Ms: number }; floor: { p50Ms: number; p99Ms: number } };
@@ -113,9 +113,8 @@ export function renderFigures(results: BenchResults): string {
     '|---|---:|---:|---:|---:|',
   );
   for (const row of results.verification) {
-    const ratio = typeof row.ratio === 'number' ? row.ratio : row.ratio?.value;
     out.push(
-      `| ${row.scheme} | ${row.bodyBytes / 1024} KiB | ${row.projectOpsPerSecond.toLocaleString('en-US')}/s | ${row.bareOpsPerSecond.toLocaleString('en-US')}/s | ${ratio === undefined ? '' : fixed(ratio)} |`,
+      `| ${row.scheme} | ${row.bodyBytes / 1024} KiB | ${row.projectOpsPerSecond.toLocaleString('en-US')}/s | ${row.bareOpsPerSecond.toLocaleString('en-US')}/s | ${fixed(row.ratio)} |`,
     );
   }
   const peered = results.verification.filter((row) => (row.peers ?? []).length > 0);
