@@ -106,4 +106,13 @@ describe('eventBridgePublisher', () => {
     await expect(publishing).rejects.toThrow(ConsumerDependencyError);
     await expect(publishing).rejects.toThrow('event bus bus refused together#evt_1: ThrottlingException slow down');
   });
+
+  it('[RULE] a refusal that names no entry is still a dependency error, saying no error code was given', async () => {
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1 });
+
+    const publishing = eventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: 'bus' }).publish(entry, { key: 'together#evt_2' });
+
+    await expect(publishing).rejects.toThrow(ConsumerDependencyError);
+    await expect(publishing).rejects.toThrow(/^event bus bus refused together#evt_2: no error code$/);
+  });
 });

@@ -1,0 +1,229 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { SQSRecord } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { eventKey, type NormalizedEvent } from '../../functions/core/event';
+import { createConsumer, type ConsumerDeps, type RecordOutcome } from '../../functions/consumers/consume';
+import type { RouteStep } from '../../functions/consumers/routes';
+import { normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
+
+/**
+ * What a batch of messages becomes: which messages are reported failed (only those are retried),
+ * the state each event record ends in, the metric lines and what is logged for the operator. The
+ * events table is held in memory and answers the consumer's claim, marks and status read as
+ * DynamoDB does; a record in state `down` makes DynamoDB fail for it.
+ */
+
+type Stored = { status: string; lastError?: string; note?: string };
+type Input = { input: Record<string, unknown> & { Key?: { pk: string }; ConditionExpression?: string; ExpressionAttributeValues?: Record<string, unknown> } };
+
+function eventsTable(records: Record<string, Stored | 'down'>) {
+  const refused = (status?: string) =>
+    new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, ...(status === undefined ? {} : { Item: { status: { S: status } } }) });
+  const send = async ({ constructor, input }: Input & { constructor: { name: string } }) => {
+    const key = input.Key?.pk ?? '';
+    const record = records[key];
+    if (record === 'down') throw Object.assign(new Error('DynamoDB is unavailable'), { name: 'InternalServerError' });
+    if (constructor.name === 'GetCommand') return { Item: record };
+    const values = input.ExpressionAttributeValues ?? {};
+    if (input.ConditionExpression?.startsWith('attribute_exists')) {
+      if (record === undefined) throw refused();
+      if (!['queued', 'failed'].includes(record.status)) throw refused(record.status);
+      record.status = 'handling';
+      return { Attributes: { attempts: 1, steps: {} } };
+    }
+    if (record === undefined) throw refused();
+    if (values[':handled'] !== undefined) Object.assign(record, { status: 'handled' }, values[':note'] === undefined ? {} : { note: values[':note'] });
+    if (values[':failed'] !== undefined) Object.assign(record, { status: 'failed', lastError: values[':error'] });
+    return {};
+  };
+  return send as unknown as DynamoDBDocumentClient['send'];
+}
+
+/** A logger that keeps what it is given, as `[level, message, attributes]`. */
+function keptLogger() {
+  const lines: [string, string, Record<string, unknown>][] = [];
+  const at = (level: string) => (message: string, attributes: Record<string, unknown>) => void lines.push([level, message, attributes]);
+  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as unknown as Logger, lines };
+}
+
+/** Metrics that keep each published line: its dimensions and its counts. */
+function keptMetrics() {
+  const published: { dimensions: Record<string, string>; counts: Record<string, number> }[] = [];
+  let line = { dimensions: {}, counts: {} as Record<string, number> };
+  const metrics = {
+    addDimensions: (dimensions: Record<string, string>) => void (line.dimensions = dimensions),
+    addMetric: (name: string, _unit: string, value: number) => void (line.counts[name] = value),
+    publishStoredMetrics: () => {
+      published.push(line);
+      line = { dimensions: {}, counts: {} };
+    },
+  };
+  return { metrics: metrics as unknown as Metrics, published };
+}
+
+function consumerOver(records: Record<string, Stored | 'down'>, overrides: Partial<ConsumerDeps<'fine_tune.completed'>> = {}) {
+  const { logger, lines } = keptLogger();
+  const consume = createConsumer({
+    route: 'fine_tune.completed',
+    steps: [],
+    documents: { send: eventsTable(records) } as unknown as DynamoDBDocumentClient,
+    sns: {} as SNSClient,
+    tableName: 'events',
+    jobsTableName: 'jobs',
+    jobHistoryTableName: 'job-history',
+    alertsTopicArn: 'arn:aws:sns:us-east-1:1:alerts',
+    leaseSeconds: 60,
+    retentionSeconds: 604_800,
+    logger,
+    ...overrides,
+  });
+  return { consume, lines };
+}
+
+const failingFor = (failing: NormalizedEvent): RouteStep<'fine_tune.completed'> => async (event) => {
+  if (event.id === failing.id) throw new Error('the step failed for this event');
+};
+
+describe('[RULE] a batch of messages', () => {
+  it('[RULE] reports failed exactly the messages that were not handled, and each record ends in its state', async () => {
+    const [good, duplicate, failing, held, unknown, down] = Array.from({ length: 6 }, () => normalizedEvent());
+    const records: Record<string, Stored | 'down'> = {
+      [eventKey(good)]: { status: 'queued' },
+      [eventKey(duplicate)]: { status: 'handled' },
+      [eventKey(failing)]: { status: 'queued' },
+      [eventKey(held)]: { status: 'handling' },
+      [eventKey(down)]: 'down',
+    };
+    const { consume } = consumerOver(records, { steps: [failingFor(failing)] });
+    const messages = [good, duplicate, failing, held, unknown, down].map((event) => sqsRecord(event));
+    const poison = sqsRecord('{"not": "an event"}');
+
+    const response = await consume(sqsEvent(...messages, poison));
+
+    const failedIds = response.batchItemFailures.map((failure) => failure.itemIdentifier).sort();
+    expect(failedIds).toEqual([messages[2], messages[3], messages[4], messages[5], poison].map((message) => message?.messageId).sort());
+    expect(records[eventKey(good)]).toEqual({ status: 'handled' });
+    expect(records[eventKey(duplicate)]).toEqual({ status: 'handled' });
+    expect(records[eventKey(failing)]).toEqual({ status: 'failed', lastError: 'the step failed for this event' });
+    expect(records[eventKey(held)]).toEqual({ status: 'handling' });
+  });
+
+  it('[RULE] publishes one metric line per provider with the counts of the batch, no-record messages under no provider', async () => {
+    const handled = [normalizedEvent(), normalizedEvent()];
+    const [duplicate, failing] = [normalizedEvent(), normalizedEvent()];
+    const openai = normalizedEvent({ provider: 'openai' });
+    const records: Record<string, Stored> = Object.fromEntries([...handled, failing, openai].map((event) => [eventKey(event), { status: 'queued' }]));
+    records[eventKey(duplicate)] = { status: 'handled' };
+    const { metrics, published } = keptMetrics();
+    const { consume } = consumerOver(records, { steps: [failingFor(failing)], metrics });
+    const batch = [...handled, duplicate, failing, openai, normalizedEvent()].map((event) => sqsRecord(event));
+
+    await consume(sqsEvent(...batch, sqsRecord('not json')));
+
+    const route = 'fine_tune.completed';
+    expect(published).toHaveLength(4);
+    expect(published).toEqual(
+      expect.arrayContaining([
+        { dimensions: { route, provider: 'together' }, counts: { Handled: 2, Duplicate: 1, Failed: 1 } },
+        { dimensions: { route, provider: 'openai' }, counts: { Handled: 1 } },
+        { dimensions: { route, provider: 'unknown' }, counts: { Failed: 1 } },
+        { dimensions: { route }, counts: { NoRecord: 1 } },
+      ]),
+    );
+  });
+
+  it('[RULE] publishes its metrics even when every record failed', async () => {
+    const { metrics, published } = keptMetrics();
+    const { consume } = consumerOver({}, { metrics });
+
+    const response = await consume(sqsEvent(sqsRecord('not json')));
+
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(published).toEqual([{ dimensions: { route: 'fine_tune.completed', provider: 'unknown' }, counts: { Failed: 1 } }]);
+  });
+});
+
+describe('[RULE] what a failed message logs for the operator', () => {
+  it('[RULE] a poison message is an error line naming the message, its receive count and the invalid fields', async () => {
+    const { consume, lines } = consumerOver({});
+    const poison = sqsRecord('not json {', 3);
+
+    await consume(sqsEvent(poison));
+
+    expect(lines).toEqual([['error', 'poison message', { messageId: poison.messageId, receiveCount: '3', issues: ['(body)'], error: 'message body is not JSON' }]]);
+  });
+
+  it.each([
+    ['held by another consumer', { status: 'handling' }, 'warn', 'lease_held'],
+    ['unreachable (DynamoDB fails)', 'down', 'error', 'dependency_failed'],
+    ['not in the table (never accepted)', undefined, 'error', 'no_record'],
+  ] as const)('[RULE] an event whose record is %s is logged at %s with reason %s', async (_, stored, level, reason) => {
+    const event = normalizedEvent();
+    const { consume, lines } = consumerOver(stored === undefined ? {} : { [eventKey(event)]: stored === 'down' ? 'down' : { ...stored } });
+    const message = sqsRecord(event);
+
+    const response = await consume(sqsEvent(message));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
+    expect(lines).toEqual([[level, 'event not handled; the message will be retried', expect.objectContaining({ key: eventKey(event), messageId: message.messageId, reason })]]);
+  });
+
+  it('[RULE] a failed step is logged with the reason step_failed and its message', async () => {
+    const event = normalizedEvent();
+    const { consume, lines } = consumerOver({ [eventKey(event)]: { status: 'queued' } }, { steps: [failingFor(event)] });
+
+    await consume(sqsEvent(sqsRecord(event)));
+
+    expect(lines).toEqual([['error', 'event not handled; the message will be retried', expect.objectContaining({ reason: 'step_failed', error: 'the step failed for this event' })]]);
+  });
+});
+
+describe('[RULE] what the steps of an event see', () => {
+  it("[RULE] the time of the consumer's clock, and an enricher's event in place of the message's", async () => {
+    const event = normalizedEvent();
+    const seen: { now: string; data: unknown }[] = [];
+    const clockMs = Date.parse('2026-10-01T08:00:00Z');
+    const { consume } = consumerOver(
+      { [eventKey(event)]: { status: 'queued' } },
+      {
+        clock: () => clockMs,
+        enrich: async (given) => ({ ...given, data: { jobId: 'from-the-enricher' } }),
+        steps: [async (given, context) => void seen.push({ now: context.now.toISOString(), data: given.data })],
+      },
+    );
+
+    await consume(sqsEvent(sqsRecord(event)));
+
+    expect(seen).toEqual([{ now: '2026-10-01T08:00:00.000Z', data: { jobId: 'from-the-enricher' } }]);
+  });
+
+  it('[RULE] the notes a step leaves are kept on the handled record', async () => {
+    const event = normalizedEvent();
+    const records = { [eventKey(event)]: { status: 'queued' } };
+    const { consume } = consumerOver(records, { steps: [async (_, context) => context.note('first'), async (_, context) => context.note('second')] });
+
+    await consume(sqsEvent(sqsRecord(event)));
+
+    expect(records[eventKey(event)]).toEqual({ status: 'handled', note: 'first; second' });
+  });
+
+  it('[RULE] a traced consumer handles each record inside its trace, which sees whether it was handled or a duplicate', async () => {
+    const [fresh, seen] = [normalizedEvent(), normalizedEvent()];
+    const outcomes: RecordOutcome[] = [];
+    const traceRecord = async (_: SQSRecord, handle: () => Promise<RecordOutcome>) => {
+      const outcome = await handle();
+      outcomes.push(outcome);
+      return outcome;
+    };
+    const { consume } = consumerOver({ [eventKey(fresh)]: { status: 'queued' }, [eventKey(seen)]: { status: 'handled' } }, { traceRecord });
+
+    const response = await consume(sqsEvent(sqsRecord(fresh), sqsRecord(seen)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(outcomes.sort()).toEqual(['duplicate', 'handled']);
+  });
+});
