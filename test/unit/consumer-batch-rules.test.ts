@@ -35,7 +35,8 @@ function eventsTable(records: Record<string, Stored | 'down'>) {
       record.status = 'handling';
       return { Attributes: { attempts: 1, steps: {} } };
     }
-    if (record === undefined) throw refused();
+    // Every other update is conditioned on the consumer's lease: gone once the record left `handling`.
+    if (record === undefined || record.status !== 'handling') throw refused(record?.status);
     if (values[':handled'] !== undefined) Object.assign(record, { status: 'handled' }, values[':note'] === undefined ? {} : { note: values[':note'] });
     if (values[':failed'] !== undefined) Object.assign(record, { status: 'failed', lastError: values[':error'] });
     return {};
@@ -170,6 +171,35 @@ describe('[RULE] what a failed message logs for the operator', () => {
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
     expect(lines).toEqual([[level, 'event not handled; the message will be retried', expect.objectContaining({ key: eventKey(event), messageId: message.messageId, reason })]]);
+  });
+
+  it('[RULE] an event whose record was reset while its steps ran is left as reset, the lost lease logged with its reason', async () => {
+    const event = normalizedEvent();
+    const key = eventKey(event);
+    const records: Record<string, Stored> = { [key]: { status: 'queued' } };
+    const { consume, lines } = consumerOver(records, { steps: [async () => void (records[key] = { status: 'queued' })] });
+    const message = sqsRecord(event);
+
+    const response = await consume(sqsEvent(message));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
+    expect(records[key]).toEqual({ status: 'queued' });
+    expect(lines).toEqual([
+      ['warn', 'could not mark the event failed', { key, error: expect.stringContaining(`lost the lease on ${key}`) }],
+      ['error', 'event not handled; the message will be retried', expect.objectContaining({ key, reason: 'lease_lost' })],
+    ]);
+  });
+
+  it('[RULE] a message whose event has no record says the receiver never accepted it', async () => {
+    const event = normalizedEvent();
+    const { consume, lines } = consumerOver({});
+
+    await consume(sqsEvent(sqsRecord(event)));
+
+    expect(lines[0]?.[2]).toMatchObject({
+      reason: 'no_record',
+      error: `${eventKey(event)} has no event record: the receiver never accepted this message (it was sent to the queue directly); it is not handled`,
+    });
   });
 
   it('[RULE] a failed step is logged with the reason step_failed and its message', async () => {
