@@ -91,7 +91,7 @@ const failingFor = (failing: NormalizedEvent): RouteStep<'fine_tune.completed'> 
 
 describe('[RULE] a batch of messages', () => {
   it('[RULE] reports failed exactly the messages that were not handled, and each record ends in its state', async () => {
-    const [good, duplicate, failing, held, unknown, down] = Array.from({ length: 6 }, () => normalizedEvent());
+    const [good, duplicate, failing, held, unknown, down] = [normalizedEvent(), normalizedEvent(), normalizedEvent(), normalizedEvent(), normalizedEvent(), normalizedEvent()];
     const records: Record<string, Stored | 'down'> = {
       [eventKey(good)]: { status: 'queued' },
       [eventKey(duplicate)]: { status: 'handled' },
