@@ -1,77 +1,29 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { eventKey, type NormalizedEvent } from '../../functions/core/event';
 import { createConsumer, type ConsumerDeps, type RecordOutcome } from '../../functions/consumers/consume';
 import type { RouteStep } from '../../functions/consumers/routes';
 import { normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
+import { eventsTable, keptLogger, keptMetrics, type Stored } from '../support/memory-events';
 
 /**
  * What a batch of messages becomes: which messages are reported failed (only those are retried),
- * the state each event record ends in, the metric lines and what is logged for the operator. The
- * events table is held in memory and answers the consumer's claim, marks and status read as
- * DynamoDB does; a record in state `down` makes DynamoDB fail for it.
+ * the state each event record ends in, the metric lines and what is logged for the operator, over
+ * the events table held in memory (test/support/memory-events.ts).
  */
 
-type Stored = { status: string; lastError?: string; note?: string };
-type Input = { input: Record<string, unknown> & { Key?: { pk: string }; ConditionExpression?: string; ExpressionAttributeValues?: Record<string, unknown> } };
-
-function eventsTable(records: Record<string, Stored | 'down'>) {
-  const refused = (status?: string) =>
-    new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, ...(status === undefined ? {} : { Item: { status: { S: status } } }) });
-  const send = async ({ constructor, input }: Input & { constructor: { name: string } }) => {
-    const key = input.Key?.pk ?? '';
-    const record = records[key];
-    if (record === 'down') throw Object.assign(new Error('DynamoDB is unavailable'), { name: 'InternalServerError' });
-    if (constructor.name === 'GetCommand') return { Item: record };
-    const values = input.ExpressionAttributeValues ?? {};
-    if (input.ConditionExpression?.startsWith('attribute_exists')) {
-      if (record === undefined) throw refused();
-      if (!['queued', 'failed'].includes(record.status)) throw refused(record.status);
-      record.status = 'handling';
-      return { Attributes: { attempts: 1, steps: {} } };
-    }
-    // Every other update is conditioned on the consumer's lease: gone once the record left `handling`.
-    if (record === undefined || record.status !== 'handling') throw refused(record?.status);
-    if (values[':handled'] !== undefined) Object.assign(record, { status: 'handled' }, values[':note'] === undefined ? {} : { note: values[':note'] });
-    if (values[':failed'] !== undefined) Object.assign(record, { status: 'failed', lastError: values[':error'] });
-    return {};
-  };
-  return send as unknown as DynamoDBDocumentClient['send'];
-}
-
-/** A logger that keeps what it is given, as `[level, message, attributes]`. */
-function keptLogger() {
-  const lines: [string, string, Record<string, unknown>][] = [];
-  const at = (level: string) => (message: string, attributes: Record<string, unknown>) => void lines.push([level, message, attributes]);
-  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as unknown as Logger, lines };
-}
-
-/** Metrics that keep each published line: its dimensions and its counts. */
-function keptMetrics() {
-  const published: { dimensions: Record<string, string>; counts: Record<string, number> }[] = [];
-  let line = { dimensions: {}, counts: {} as Record<string, number> };
-  const metrics = {
-    addDimensions: (dimensions: Record<string, string>) => void (line.dimensions = dimensions),
-    addMetric: (name: string, _unit: string, value: number) => void (line.counts[name] = value),
-    publishStoredMetrics: () => {
-      published.push(line);
-      line = { dimensions: {}, counts: {} };
-    },
-  };
-  return { metrics: metrics as unknown as Metrics, published };
-}
-
-function consumerOver(records: Record<string, Stored | 'down'>, overrides: Partial<ConsumerDeps<'fine_tune.completed'>> = {}) {
+function consumerOver(
+  records: Record<string, Stored | 'down'>,
+  overrides: Partial<ConsumerDeps<'fine_tune.completed'>> = {},
+  tables: { jobs?: Record<string, Record<string, unknown>>; flakyStepRecords?: number } = {},
+) {
   const { logger, lines } = keptLogger();
   const consume = createConsumer({
     route: 'fine_tune.completed',
     steps: [],
-    documents: { send: eventsTable(records) } as unknown as DynamoDBDocumentClient,
+    documents: { send: eventsTable(records, tables.jobs, tables.flakyStepRecords) } as unknown as DynamoDBDocumentClient,
     sns: {} as SNSClient,
     tableName: 'events',
     jobsTableName: 'jobs',
@@ -119,9 +71,11 @@ describe('[RULE] a batch of messages', () => {
     const openai = normalizedEvent({ provider: 'openai' });
     const records: Record<string, Stored> = Object.fromEntries([...handled, failing, openai].map((event) => [eventKey(event), { status: 'queued' }]));
     records[eventKey(duplicate)] = { status: 'handled' };
+    const held = normalizedEvent();
+    records[eventKey(held)] = { status: 'handling' };
     const { metrics, published } = keptMetrics();
     const { consume } = consumerOver(records, { steps: [failingFor(failing)], metrics });
-    const batch = [...handled, duplicate, failing, openai, normalizedEvent()].map((event) => sqsRecord(event));
+    const batch = [...handled, duplicate, failing, held, openai, normalizedEvent()].map((event) => sqsRecord(event));
 
     await consume(sqsEvent(...batch, sqsRecord('not json')));
 
@@ -129,12 +83,13 @@ describe('[RULE] a batch of messages', () => {
     expect(published).toHaveLength(4);
     expect(published).toEqual(
       expect.arrayContaining([
-        { dimensions: { route, provider: 'together' }, counts: { Handled: 2, Duplicate: 1, Failed: 1 } },
+        { dimensions: { route, provider: 'together' }, counts: { Handled: 2, Duplicate: 1, Failed: 2 } },
         { dimensions: { route, provider: 'openai' }, counts: { Handled: 1 } },
         { dimensions: { route, provider: 'unknown' }, counts: { Failed: 1 } },
         { dimensions: { route }, counts: { NoRecord: 1 } },
       ]),
     );
+    expect(published.find((line) => 'NoRecord' in line.counts)?.dimensions).toStrictEqual({ route });
   });
 
   it('[RULE] publishes its metrics even when every record failed', async () => {
@@ -171,6 +126,7 @@ describe('[RULE] what a failed message logs for the operator', () => {
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
     expect(lines).toEqual([[level, 'event not handled; the message will be retried', expect.objectContaining({ key: eventKey(event), messageId: message.messageId, reason })]]);
+    if (reason === 'dependency_failed') expect(lines[0]?.[2]).toMatchObject({ cause: 'InternalServerError: DynamoDB is unavailable' });
   });
 
   it('[RULE] an event whose record was reset while its steps ran is left as reset, the lost lease logged with its reason', async () => {
@@ -206,9 +162,37 @@ describe('[RULE] what a failed message logs for the operator', () => {
     const event = normalizedEvent();
     const { consume, lines } = consumerOver({ [eventKey(event)]: { status: 'queued' } }, { steps: [failingFor(event)] });
 
+    const message = sqsRecord(event);
+
+    await consume(sqsEvent(message));
+
+    expect(lines).toEqual([
+      [
+        'error',
+        'event not handled; the message will be retried',
+        { key: eventKey(event), messageId: message.messageId, receiveCount: '1', reason: 'step_failed', error: 'the step failed for this event' },
+      ],
+    ]);
+  });
+
+  it('[RULE] a redelivery of a handled event is acknowledged and logged at info as a skipped duplicate', async () => {
+    const event = normalizedEvent();
+    const { consume, lines } = consumerOver({ [eventKey(event)]: { status: 'handled' } });
+    const message = sqsRecord(event);
+
+    const response = await consume(sqsEvent(message));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(lines).toEqual([['info', 'duplicate delivery of a handled event; skipped', { key: eventKey(event), messageId: message.messageId }]]);
+  });
+
+  it('[RULE] a handled event logs a single debug line with its key, route and attempt', async () => {
+    const event = normalizedEvent();
+    const { consume, lines } = consumerOver({ [eventKey(event)]: { status: 'queued' } });
+
     await consume(sqsEvent(sqsRecord(event)));
 
-    expect(lines).toEqual([['error', 'event not handled; the message will be retried', expect.objectContaining({ reason: 'step_failed', error: 'the step failed for this event' })]]);
+    expect(lines).toEqual([['debug', 'event handled', { key: eventKey(event), route: 'fine_tune.completed', attempts: 1 }]]);
   });
 });
 
@@ -255,5 +239,36 @@ describe('[RULE] what the steps of an event see', () => {
 
     expect(response.batchItemFailures).toEqual([]);
     expect(outcomes.sort()).toEqual(['duplicate', 'handled']);
+  });
+
+  it("[RULE] a step reads the job of its event's subject, or of the key it names, and nothing for an event without a subject", async () => {
+    const [withSubject, withoutSubject] = [normalizedEvent({ subject: 'ft-7' }), normalizedEvent({ subject: undefined })];
+    const jobs = { 'together#ft-7': { pk: 'together#ft-7', status: 'running' }, 'openai#ftjob-2': { pk: 'openai#ftjob-2', status: 'succeeded' } };
+    const read: unknown[] = [];
+    const records = { [eventKey(withSubject)]: { status: 'queued' }, [eventKey(withoutSubject)]: { status: 'queued' } };
+    const { consume } = consumerOver(records, { steps: [async (_, context) => void read.push(await context.jobHistory(), await context.jobHistory('openai#ftjob-2'))] }, { jobs });
+
+    await consume(sqsEvent(sqsRecord(withSubject)));
+    await consume(sqsEvent(sqsRecord(withoutSubject)));
+
+    const history = { checkpoints: [], transitions: [] };
+    expect(read).toEqual([history, history, undefined, history]);
+  });
+
+  it("[RULE] a step's record DynamoDB fails to write is written again after the consumer's wait, and the event is handled", async () => {
+    const event = normalizedEvent();
+    const records = { [eventKey(event)]: { status: 'queued' } };
+    const waits: number[] = [];
+    const { consume } = consumerOver(
+      records,
+      { sleep: async (ms) => void waits.push(ms), steps: [async (_, context) => context.once('evaluation', async () => undefined, { scope: 'event' })] },
+      { flakyStepRecords: 1 },
+    );
+
+    const response = await consume(sqsEvent(sqsRecord(event)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(waits).toEqual([100]);
+    expect(records[eventKey(event)]).toEqual({ status: 'handled' });
   });
 });
