@@ -58,7 +58,8 @@ describe('[RULE] which OpenAI events the enricher reads', () => {
 
   it.each([
     ['the payload names', { jobId: 'ftjob-payload' }, 'ftjob-payload'],
-    ['the subject names when the payload names none', { jobId: '' }, 'ftjob-subject'],
+    ['the subject names when the payload names none', {}, 'ftjob-subject'],
+    ['the subject names when the payload names it empty', { jobId: '' }, 'ftjob-subject'],
   ])('[RULE] the job read is the one %s', async (_, data, expected) => {
     const asked: string[] = [];
     const { api } = stubApi({ getFineTuningJob: async (id) => void asked.push(id), listCheckpoints: noPages, listJobEvents: noPages });
@@ -153,6 +154,15 @@ describe('[RULE] reading cursor pages of a job', () => {
     expect(steps).toEqual([3, 4, 5]);
   });
 
+  it('[RULE] an empty page ends the list, whatever has_more says', async () => {
+    const checkpoints = pagedList(0, 3, checkpointAt, () => true);
+
+    const steps = await completedWith({ listCheckpoints: checkpoints.list, listJobEvents: noPages });
+
+    expect(checkpoints.afters).toEqual([undefined]);
+    expect(steps).toEqual([]);
+  });
+
   it('[RULE] a list that never ends is read 8 pages deep at most', async () => {
     const checkpoints = pagedList(2_000, 100, checkpointAt, () => true);
 
@@ -213,12 +223,13 @@ describe("[RULE] how OpenAI's answers end an attempt", () => {
 
   it('[RULE] the metrics events of a job become its loss curve', async () => {
     const fake = fakeOpenAi((url) =>
-      url.pathname.endsWith('/events') ? json({ object: 'list', data: [{ id: 'ftevent-1', type: 'metrics', created_at: 1_700_000_000, data: { step: 7, train_loss: 0.5 } }], has_more: false }) : jobAnswers(url),
+      url.pathname.endsWith('/events') ? json({ object: 'list', data: [{ id: 'ftevent-1', type: 'metrics', created_at: 1_700_000_000, data: { step: 7, train_loss: 0.5 } }] }) : jobAnswers(url),
     );
 
     const out = (await deployedOn(fake.fetch)(openAiEvent('fine_tune.started', 'ftjob-1', { jobId: 'ftjob-1' }), withNotes().context)) as RouteEvent<'fine_tune.started'>;
 
     expect(out.data).toEqual({ jobId: 'ftjob-1', baseModel: 'gpt-4o-mini', checkpoints: [{ step: 7, loss: 0.5, at: '2023-11-14T22:13:20.000Z' }] });
+    expect(fake.urls).toHaveLength(3);
   });
 
   it('[RULE] a 5xx answer is retried within the time budget, and the event is completed', async () => {
@@ -233,7 +244,12 @@ describe("[RULE] how OpenAI's answers end an attempt", () => {
     [503, OpenAiApiError, 'openai_unavailable', /failed 4 times \(last: http 503\); OpenAI may be down/],
     [429, OpenAiApiError, 'openai_rate_limited', /failed 4 times \(last: http 429\)/],
     [400, OpenAiApiError, 'openai_rejected', /answered HTTP 400; check OPENAI_API_BASE_URL/],
-    [401, OpenAiAuthError, undefined, /OPENAI_API_KEY was rejected by the OpenAI API \(HTTP 401/],
+    [
+      401,
+      OpenAiAuthError,
+      undefined,
+      /^OPENAI_API_KEY was rejected by the OpenAI API \(HTTP 401 on GET \/batches\/batch_1\); store a valid key in the secret OPENAI_API_KEY_SECRET_ARN names \(OPENAI_API_KEY locally\)$/,
+    ],
   ])('[RULE] an OpenAI %i fails the attempt with %o, never handled as a missing object', async (status, type, reason, message) => {
     const { notes, context } = withNotes();
     const fake = fakeOpenAi(() => json({ error: { message: 'no' } }, status));
@@ -241,9 +257,74 @@ describe("[RULE] how OpenAI's answers end an attempt", () => {
     const error = await deployedOn(fake.fetch)(openAiEvent('batch.completed', 'batch_1', { batchId: 'batch_1' }), context).catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(type);
+    expect((error as Error).name).toBe(type.name);
     expect((error as Error).message).toMatch(message);
     if (reason !== undefined) expect(error).toMatchObject({ reason, httpStatus: status });
     expect(error instanceof DependencyError || error instanceof ConfigurationError).toBe(true);
     expect(notes).toEqual([]);
+  });
+
+  it('[RULE] without a key, an OpenAI event fails its attempt naming the variable to set', async () => {
+    const fake = fakeOpenAi(jobAnswers);
+    const enrich = openAiEnricherFromEnv({ OPENAI_API_BASE_URL: ENV.OPENAI_API_BASE_URL }, { fetch: fake.fetch });
+
+    const failing = enrich(openAiEvent('fine_tune.started', 'ftjob-1', { jobId: 'ftjob-1' }), withNotes().context);
+
+    await expect(failing).rejects.toThrow(ConfigurationError);
+    await expect(failing).rejects.toThrow('OPENAI_API_KEY_SECRET_ARN is not set (OPENAI_API_KEY locally): openai events cannot be completed from the OpenAI API');
+    expect(fake.urls).toEqual([]);
+  });
+});
+
+describe("[RULE] OpenAI's Retry-After within the consumer's time budget", () => {
+  /** The deployed enricher on `answer`, its clock moved on by each wait it makes; the waits and retry notices. */
+  function timedEnricher(answer: (url: URL, index: number) => Response) {
+    const fake = fakeOpenAi(answer);
+    let nowMs = T0_MS;
+    const waits: number[] = [];
+    const notices: unknown[] = [];
+    const enrich = openAiEnricherFromEnv(ENV, {
+      fetch: fake.fetch,
+      clock: () => nowMs,
+      sleep: async (ms) => {
+        waits.push(ms);
+        nowMs += ms;
+      },
+      onRetry: (notice) => void notices.push(notice),
+    });
+    const run = () => enrich(openAiEvent('batch.completed', 'batch_1', { batchId: 'batch_1' }), withNotes().context);
+    return { run, fake, waits, notices };
+  }
+  const busy = (retryAfter: string) => new Response('{}', { status: 503, headers: { 'retry-after': retryAfter } });
+  const batch = () => json({ object: 'batch', id: 'batch_1', output_file_id: 'file-out' });
+
+  it("[RULE] a Retry-After date is waited out as the consumer's clock reads it, and the retry is reported", async () => {
+    const { run, waits, notices } = timedEnricher((_, index) => (index === 0 ? busy(new Date(T0_MS + 2_000).toUTCString()) : batch()));
+
+    const out = await run();
+
+    expect(out.data).toEqual({ batchId: 'batch_1', outputFileId: 'file-out' });
+    expect(waits).toEqual([2_000]);
+    expect(notices).toEqual([{ path: '/batches/batch_1', attempt: 1, delayMs: 2_000, cause: 'http 503' }]);
+  });
+
+  it('[RULE] a Retry-After longer than the 20 s budget fails the attempt at once, for SQS to deliver it again', async () => {
+    const { run, fake, waits } = timedEnricher(() => busy('25'));
+
+    await expect(run()).rejects.toThrow(
+      'GET /batches/batch_1: OpenAI asked to wait 25 s (Retry-After), longer than the 20 s a consumer attempt waits; SQS delivers the event again later',
+    );
+    expect(fake.urls).toHaveLength(1);
+    expect(waits).toEqual([]);
+  });
+
+  it('[RULE] no retry starts after the budget is spent, however many attempts are left', async () => {
+    const { run, fake, waits } = timedEnricher(() => busy('15'));
+
+    await expect(run()).rejects.toThrow(
+      "GET /batches/batch_1 failed (http 503) and the next attempt would start after the consumer's time budget; SQS delivers the event again later",
+    );
+    expect(fake.urls).toHaveLength(2);
+    expect(waits).toEqual([15_000]);
   });
 });
