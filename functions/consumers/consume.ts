@@ -150,6 +150,7 @@ export function createConsumer<R extends Route>(deps: ConsumerDeps<R>): Consumer
       traceRecord === undefined ? (record: SQSRecord) => handleRecord(record, counts) : (record: SQSRecord) => traceRecord(record, () => handleRecord(record, counts));
     try {
       return await processPartialResponse(event, handle, processor, {
+        // Stryker disable next-line ConditionalExpression,EqualityOperator,ObjectLiteral: Powertools hands the context only to the record handler, which does not read it
         ...(context === undefined ? {} : { context }),
         // A batch whose records all failed is reported like any other: Lambda retries exactly the
         // listed records either way, and the local poller reads the same response. Throwing instead

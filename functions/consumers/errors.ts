@@ -19,6 +19,7 @@ export abstract class ConsumerError extends Error {
  * operator can see it. The message says where it is wrong, never what it holds.
  */
 export class PoisonMessageError extends ConsumerError {
+  // Stryker disable next-line StringLiteral: a poison message is logged with its paths and message, never through its reason
   readonly reason = 'poison_message';
   constructor(
     message: string,

@@ -106,4 +106,23 @@ describe('eventBridgePublisher', () => {
     await expect(publishing).rejects.toThrow(ConsumerDependencyError);
     await expect(publishing).rejects.toThrow('event bus bus refused together#evt_1: ThrottlingException slow down');
   });
+
+  it('[RULE] a put that fails is a dependency error naming the event and the bus, carrying what EventBridge answered', async () => {
+    const answer = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    eventBridge.on(PutEventsCommand).rejects(answer);
+
+    const error = await eventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: 'bus' }).publish(entry, { key: 'together#evt_3' }).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(ConsumerDependencyError);
+    expect(error).toMatchObject({ message: 'could not put together#evt_3 on event bus bus', cause: answer });
+  });
+
+  it('[RULE] a refusal that names no entry is still a dependency error, saying no error code was given', async () => {
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1 });
+
+    const publishing = eventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: 'bus' }).publish(entry, { key: 'together#evt_2' });
+
+    await expect(publishing).rejects.toThrow(ConsumerDependencyError);
+    await expect(publishing).rejects.toThrow(/^event bus bus refused together#evt_2: no error code$/);
+  });
 });

@@ -33,6 +33,24 @@ describe('a steps module', () => {
   it('[PKG] is refused when it exports no `steps` object', () => {
     expect(() => checkSteps(undefined, 'src/steps.ts')).toThrow(/src\/steps\.ts must export `steps`/);
   });
+
+  it.each([
+    ['null', null, 'object'],
+    ['a list', [async () => undefined], 'a list'],
+  ])('[RULE] is refused with a configuration error when `steps` is %s, saying what it got', (_, value, got) => {
+    expect(() => checkSteps(value, 'src/steps.ts')).toThrow(ConfigurationError);
+    expect(() => checkSteps(value, 'src/steps.ts')).toThrow(`must export \`steps\`, an object of route → list of steps (e.g. { 'fine_tune.completed': [myStep] }); got ${got}`);
+  });
+
+  it('[RULE] is refused when a list of steps holds something other than a function', () => {
+    expect(() => checkSteps({ 'fine_tune.completed': [async () => undefined, 'deploy'] }, 'src/steps.ts')).toThrow(/the steps of "fine_tune\.completed" must be a list of functions/);
+  });
+
+  it('[RULE] a module whose routes each list functions is taken as it is', () => {
+    const steps = { 'fine_tune.completed': [async () => undefined], 'batch.failed': [] };
+
+    expect(checkSteps(steps, 'src/steps.ts')).toBe(steps);
+  });
 });
 
 describe('the construct’s steps prop', () => {
