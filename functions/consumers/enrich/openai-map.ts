@@ -10,8 +10,10 @@ import { MetricsSchema } from './openai-api';
 
 type Data = Record<string, unknown>;
 
+/** The largest time a JavaScript date holds, in seconds either side of 1970: a time past it is left out. */
+const MAX_DATE_SECONDS = 8.64e12;
 const isoOf = (seconds: number | null | undefined): string | undefined =>
-  typeof seconds === 'number' && Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : undefined;
+  typeof seconds === 'number' && Math.abs(seconds) <= MAX_DATE_SECONDS ? new Date(seconds * 1000).toISOString() : undefined;
 const cut = (value: string | null | undefined): string | undefined =>
   value === null || value === undefined || value === '' ? undefined : value.slice(0, MAX_DATA_TEXT_LENGTH);
 const defined = (data: Data): Data => Object.fromEntries(Object.entries(data).filter(([, value]) => value !== undefined));
