@@ -10,10 +10,10 @@ import { MetricsSchema } from './openai-api';
 
 type Data = Record<string, unknown>;
 
-/** The largest time a JavaScript date holds, in seconds either side of 1970: a time past it is left out. */
-const MAX_DATE_SECONDS = 8.64e12;
+/** Past year 9999 an ISO time needs six digits, which the canonical data refuses: such a time is left out. */
+const MAX_FOUR_DIGIT_YEAR_SECONDS = Date.UTC(10_000, 0, 1) / 1000;
 const isoOf = (seconds: number | null | undefined): string | undefined =>
-  typeof seconds === 'number' && Math.abs(seconds) <= MAX_DATE_SECONDS ? new Date(seconds * 1000).toISOString() : undefined;
+  typeof seconds === 'number' && seconds >= 0 && seconds < MAX_FOUR_DIGIT_YEAR_SECONDS ? new Date(seconds * 1000).toISOString() : undefined;
 const cut = (value: string | null | undefined): string | undefined =>
   value === null || value === undefined || value === '' ? undefined : value.slice(0, MAX_DATA_TEXT_LENGTH);
 const defined = (data: Data): Data => Object.fromEntries(Object.entries(data).filter(([, value]) => value !== undefined));
