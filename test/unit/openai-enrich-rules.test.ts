@@ -104,12 +104,12 @@ describe('[RULE] which OpenAI events the enricher reads', () => {
 
   it("[RULE] an answer that does not fit the canonical data leaves the event as it came, and the note names the field", async () => {
     const { notes, context } = withNotes();
-    const farFuture: OpenAiCheckpoint = { id: 'ftckpt_1', step_number: 1, created_at: 300_000_000_000, metrics: { train_loss: 1 } };
-    const { api } = stubApi({ getFineTuningJob: async (id) => ({ id }), listCheckpoints: async () => ({ data: [farFuture], hasMore: false }), listJobEvents: noPages });
+    const negativeStep: OpenAiCheckpoint = { id: 'ftckpt_1', step_number: -1, metrics: { train_loss: 1 } };
+    const { api } = stubApi({ getFineTuningJob: async (id) => ({ id }), listCheckpoints: async () => ({ data: [negativeStep], hasMore: false }), listJobEvents: noPages });
     const event = openAiEvent('fine_tune.completed', 'ftjob-1', { jobId: 'ftjob-1' });
 
     expect(await openAiEnricher({ api: () => api })(event, context)).toBe(event);
-    expect(notes).toEqual(["openai: the API's checkpoints.0.at does not fit the canonical data; handled with the payload's data"]);
+    expect(notes).toEqual(["openai: the API's checkpoints.0.step does not fit the canonical data; handled with the payload's data"]);
   });
 });
 
