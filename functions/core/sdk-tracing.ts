@@ -119,7 +119,7 @@ export function sdkCallTracing(options: SdkCallTracingOptions): Pluggable<object
         (next, context) => async (args) => {
           const call = calls.get(context);
           const request = args.request as { headers?: Record<string, string> } | undefined;
-          // Stryker disable next-line ConditionalExpression,OptionalChaining: at the build step every SDK call has an HTTP request with headers
+          // Stryker disable next-line OptionalChaining: at the build step every SDK call has an HTTP request
           if (call !== undefined && request?.headers !== undefined) request.headers['X-Amzn-Trace-Id'] = call.header;
           return next(args);
         },
