@@ -1,5 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isLoopbackHost } from '../../functions/core/credential-url';
 import { ConfigurationError, DependencyError } from '../../functions/core/errors';
 import { SECRET_CACHE_SECONDS } from '../../functions/core/secrets';
 import { createApiKeyReader, readApiKeySource, readBaseUrl } from '../../functions/poller/config';
@@ -48,6 +49,25 @@ describe('a provider API’s configuration', () => {
           'set it to https://api.together.xyz/v1 (or unset it), or to a stand-in on this machine',
       ),
     );
+  });
+
+  it.each(['https://api.together.example/v1', 'http://127.100.200.254:8080/v1', 'http://localhost:9999/v1', 'http://[::1]:9999/v1'])(
+    '[RULE] a base URL that may carry the key is taken: %s',
+    (url) => {
+      expect(readBaseUrl({ TOGETHER_API_BASE_URL: url })).toBe(url);
+    },
+  );
+
+  it.each(['ftp://127.0.0.1/v1', 'http://128.0.0.1/v1', 'http://10.127.0.1/v1', 'http://localhost.example/v1'])(
+    '[RULE] a base URL that would send the key off this machine in clear text, or over another protocol, is refused: %s',
+    (url) => {
+      expect(() => readBaseUrl({ TOGETHER_API_BASE_URL: url })).toThrow(`TOGETHER_API_BASE_URL must be https:// (plain http only to 127.0.0.0/8, [::1] or localhost); got "${url}"`);
+    },
+  );
+
+  it('[RULE] a host name that only ends like a loopback address is not loopback', () => {
+    expect(isLoopbackHost('evil127.0.0.1')).toBe(false);
+    expect(isLoopbackHost('127.0.0.1')).toBe(true);
   });
 
   it('[RULE] the key’s secret ARN and the local key are read without spaces; the ARN wins over the local key', () => {
