@@ -115,7 +115,10 @@ describe('a provider API’s configuration', () => {
     const outage = new Error('ThrottlingException: Rate exceeded');
     const { client } = secretsClient(async () => Promise.reject(outage));
 
-    const failure = await createApiKeyReader({ secretArn: ARN }, client)().catch((error: unknown) => error as DependencyError);
+    const failure = await createApiKeyReader({ secretArn: ARN }, client)().then(
+      () => expect.fail('expected a failure'),
+      (error: unknown) => error as DependencyError,
+    );
 
     expect(failure).toBeInstanceOf(DependencyError);
     expect(failure).toMatchObject({ statusCode: 503, reason: 'secrets_unavailable', message: 'could not read the Together API key from Secrets Manager' });
