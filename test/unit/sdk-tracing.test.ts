@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { closedPort } from '../support/net';
 import { createSocket } from 'node:dgram';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { daemonAddress, parseTraceHeader, sdkCallTracing, type SubsegmentDocument } from '../../functions/core/sdk-tracing';
-import { createSdkCallTracer } from '../../functions/core/tracing';
+import { createSdkCallTracer, createTracer } from '../../functions/core/tracing';
 
 const ROOT = '1-5759e988-bd862e3fe1be46a994272793';
 const PARENT = '53995c3f42cd8ad8';
@@ -308,5 +309,24 @@ describe('the receiver’s tracer', () => {
   it('[RULE] without AWS_XRAY_DAEMON_ADDRESS the subsegments go to the daemon’s default address, 127.0.0.1:2000', () => {
     expect(daemonAddress()).toEqual({ host: '127.0.0.1', port: 2000 });
     expect(daemonAddress(undefined)).toEqual({ host: '127.0.0.1', port: 2000 });
+  });
+});
+
+// Last in this file (which runs in a process of its own): a traced Tracer patches Node's HTTP clients for good.
+describe('the consumers’ tracer in Lambda', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('[RULE] records the function’s outbound HTTP calls (the providers’ APIs) as subsegments', async () => {
+    vi.stubEnv('AWS_EXECUTION_ENV', 'AWS_Lambda_nodejs22.x');
+    vi.stubEnv('POWERTOOLS_TRACE_ENABLED', 'true');
+    const fetchTraced = () => diagnosticsChannel.hasSubscribers('undici:request:create');
+    expect(fetchTraced()).toBe(false);
+
+    const tracer = await createTracer();
+
+    expect(tracer.isTracingEnabled()).toBe(true);
+    expect(fetchTraced()).toBe(true);
   });
 });
