@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AWS_CALL_BUDGET, clientConfig, EFFECT_CALL_BUDGET, effectClientConfig } from '../../functions/core/aws';
+import { AWS_CALL_BUDGET, AWS_CALL_WORST_CASE_MS, clientConfig, EFFECT_CALL_BUDGET, EFFECT_CALL_WORST_CASE_MS, effectClientConfig } from '../../functions/core/aws';
 import { defaultProvider } from '../../functions/core/env-credentials';
 
 /*
@@ -37,6 +37,11 @@ describe('AWS clients', () => {
     expect(EFFECT_CALL_BUDGET.maxAttempts).toBe(1);
     expect(AWS_CALL_BUDGET.maxAttempts).toBe(2);
     expect(effectClientConfig({ endpoint: 'http://127.0.0.1:4567' })).toMatchObject({ endpoint: 'http://127.0.0.1:4567', maxAttempts: 1 });
+  });
+
+  it('[RULE] one call takes at worst 8 s (two attempts at their timeouts and the back-off between), an effect call 11 s: inside the 30 s a sender waits', () => {
+    expect(AWS_CALL_WORST_CASE_MS).toBe(2 * (1_000 + 2_500) + 1_000);
+    expect(EFFECT_CALL_WORST_CASE_MS).toBe(11_000);
   });
 
   it('[RULE] a bundled function reads the role’s credentials Lambda puts in its environment', async () => {

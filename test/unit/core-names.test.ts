@@ -22,6 +22,11 @@ describe('names users and tools read', () => {
     expect(STACK_OUTPUTS.queueUrl(route)).toBe(`QueueUrl${pascal}`);
   });
 
+  it('[RULE] a provider’s outputs are named after it with a capital: WebhookUrlTogether, SecretArnTogether', () => {
+    expect(STACK_OUTPUTS.webhookUrl('together')).toBe('WebhookUrlTogether');
+    expect(STACK_OUTPUTS.secretArn('openai')).toBe('SecretArnOpenai');
+  });
+
   it('[RULE] every route’s queue name is a valid SQS name of letters, digits and hyphens', () => {
     for (const route of ROUTES) expect(routeSlug(route)).toMatch(/^[a-z][a-z-]*[a-z]$/);
   });

@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 /** An SQS client with the plugin, the invocation's header given, and the subsegments it emits. */
-function tracedClient(traceHeader: string | undefined, settings: { endpoint?: string; maxAttempts?: number } = {}) {
+function tracedClient(traceHeader: string | undefined, settings: { endpoint?: string; maxAttempts?: number; region?: () => Promise<string> } = {}) {
   const emitted: SubsegmentDocument[] = [];
   const ids = ['a1b2c3d4e5f60718', 'b1b2c3d4e5f60718'];
   const client = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1, ...settings });
@@ -154,6 +154,16 @@ describe('SDK call tracing without the X-Ray SDK', () => {
       aws: { operation: 'SendMessage', queue_url: QUEUE_URL, retries: 0 },
       error: true,
     });
+  });
+
+  it('[RULE] a call that fails before it is sent (no region to send it to) is recorded as an error, and its own error reaches the caller', async () => {
+    const { client, emitted } = tracedClient(`Root=${ROOT};Parent=${PARENT};Sampled=1`, { region: () => Promise.reject(new Error('no region configured')) });
+
+    await expect(send(client)).rejects.toThrow('no region configured');
+
+    expect(emitted).toHaveLength(1);
+    expect(emitted[0]).toMatchObject({ error: true, aws: { operation: 'SendMessage', retries: 0 } });
+    expect(emitted[0]?.http).toBeUndefined();
   });
 
   it('[RULE] a call the SDK retried is one subsegment that counts its retries', async () => {
