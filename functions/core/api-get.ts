@@ -203,6 +203,7 @@ export function createJsonGet(identity: ApiIdentity, options: JsonGetOptions): J
     const issue = result.error.issues[0];
     const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'body';
     throw identity.failure(
+      // Stryker disable next-line OptionalChaining: a failed parse always has at least one issue
       `GET ${path} answered a body that is not the documented shape (${where}: ${issue?.message ?? 'invalid'}); ` +
         `check ${identity.baseUrlVariable} (now ${baseUrl}) points at ${identity.apiName}`,
       'bad_response',

@@ -99,6 +99,7 @@ function outsideInt64(value: number): boolean {
   const spelling = String(value);
   if (!INTEGER_SPELLING.test(spelling)) return false;
   const integer = BigInt(spelling);
+  // Stryker disable next-line EqualityOperator: no double is spelled with the digits of -2^63 or 2^63-1 (its spelling past 2^53 ends in zeros)
   return integer < INT64_MIN || integer > INT64_MAX;
 }
 

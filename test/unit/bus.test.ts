@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { busEntryBytes, busEntryFor, busSource, MAX_BUS_ENTRY_BYTES } from '../../functions/core/bus';
+import { busDetailJson, busEntryBytes, busEntryFor, busSource, MAX_BUS_ENTRY_BYTES, publishedByReference } from '../../functions/core/bus';
 import type { NormalizedEvent } from '../../functions/core/event';
 import { ConsumerDependencyError } from '../../functions/consumers/errors';
 import { eventBridgePublisher } from '../../functions/consumers/publish';
@@ -76,6 +76,26 @@ describe('busEntryFor: numbers EventBridge takes', () => {
     const detail = JSON.parse(busEntryFor(event).Detail);
 
     expect(detail.providerData).toEqual({ largest: 9_223_372_036_854_774_784, safe: Number.MAX_SAFE_INTEGER, negative: -42 });
+  });
+
+  it('[RULE] a number JSON writes with an exponent is left as it is: it is not an integer EventBridge refuses', () => {
+    expect(busDetailJson({ huge: 1e21, tiny: -1e300, fraction: 1.5e-7 })).toBe('{"huge":1e+21,"tiny":-1e+300,"fraction":1.5e-7}');
+  });
+});
+
+describe('publishedByReference', () => {
+  it.each([
+    ['at the limit', MAX_BUS_ENTRY_BYTES, true],
+    ['a third over it', Math.round(MAX_BUS_ENTRY_BYTES * 1.3), true],
+    ['one byte under it', MAX_BUS_ENTRY_BYTES - 1, false],
+    ['far under it', 1_000, false],
+  ])('[RULE] an event whose entry is %s is published by reference exactly when busEntryFor makes it one, its JSON given or not', (_case, bytes, expected) => {
+    const event = eventOfEntrySize(bytes);
+    const byReference = busEntryFor(event).Detail !== JSON.stringify(event);
+
+    expect(byReference).toBe(expected);
+    expect(publishedByReference(event, JSON.stringify(event))).toBe(expected);
+    expect(publishedByReference(event)).toBe(expected);
   });
 });
 

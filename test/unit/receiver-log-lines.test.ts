@@ -97,6 +97,19 @@ describe('[LEAN-RECEIVER] what the receiver logs per delivery', () => {
     expect(later).not.toHaveProperty('cold_start');
   });
 
+  it('[RULE] a line logged outside an invocation (at start-up, before any context) is still written, without request id or cold start', () => {
+    const { lines } = capturedLines();
+    const logger = lambdaLogger('webhook-receiver');
+    logger.setLogLevel('INFO');
+
+    logger.info('configuration read', { providers: 2 });
+
+    const [line] = lines();
+    expect(line).toMatchObject({ level: 'INFO', message: 'configuration read', providers: 2 });
+    expect(line).not.toHaveProperty('function_request_id');
+    expect(line).not.toHaveProperty('cold_start');
+  });
+
   it('[LEAN-RECEIVER] a duplicate names the state it was refused on', async () => {
     const { lines } = capturedLines();
     const { logger, receiver } = receiverLogging(async (event) => ({ status: 'duplicate', key: `${event.provider}#${event.id}`, state: 'handled' }));
