@@ -413,6 +413,49 @@ describe('job history: the item as written fits, with as much as fits', () => {
     expect(after?.checkpoints?.at(-1)?.step).toBe(211);
   });
 
+  it.each([
+    ['5 bytes under the limit keeps the oldest checkpoint', -5, [1, 2]],
+    ['exactly at the limit keeps the oldest checkpoint', 0, [1, 2]],
+    ['5 bytes over the limit drops the oldest checkpoint', 5, [2]],
+  ])('[RULE] the limit is counted on the item as written, key and bookkeeping included: an item %s', (_case, delta, steps) => {
+    const base = replay([transition('started', 0), checkpoint(1, { loss: 0.5, path: 'p'.repeat(1_000) })]);
+    const next = checkpoint(2, { loss: 0.25, path: 'q'.repeat(1_000) });
+    const unpadded = storedBytes(applied(base, mergeJob(base, next, NOW)));
+    // "notes" (5 bytes) and its value: the item as merged is `delta` bytes from the limit.
+    const padded = { ...base, notes: 'n'.repeat(MAX_JOB_ITEM_BYTES + delta - unpadded - 5) } as Partial<JobItem>;
+
+    const after = applied(padded, mergeJob(padded, next, NOW));
+
+    expect(after?.checkpoints?.map((entry) => entry.step)).toEqual(steps);
+    expect(storedBytes(after)).toBeLessThanOrEqual(MAX_JOB_ITEM_BYTES);
+  });
+
+  it('[RULE] an item over the limit by exactly its oldest checkpoint drops that one only', () => {
+    const base = replay([transition('started', 0), checkpoint(1, { loss: 0.5, path: 'p'.repeat(1_000) }), checkpoint(2, { loss: 0.25, path: 'q'.repeat(1_000) })]);
+    const next = checkpoint(3, { loss: 0.125, path: 'r'.repeat(1_000) });
+    const merged = applied(base, mergeJob(base, next, NOW));
+    const withoutOldest = storedBytes({ ...merged, checkpoints: merged?.checkpoints?.slice(1) });
+    const padded = { ...base, notes: 'n'.repeat(MAX_JOB_ITEM_BYTES - withoutOldest - 5) } as Partial<JobItem>;
+
+    const after = applied(padded, mergeJob(padded, next, NOW));
+
+    expect(after?.checkpoints?.map((entry) => entry.step)).toEqual([2, 3]);
+    expect(storedBytes(after)).toBe(MAX_JOB_ITEM_BYTES);
+  });
+
+  it('[RULE] a completion over the limit by exactly the last of its paths loses that path only', () => {
+    const base = replay([checkpoint(1, { loss: 0.5 })]);
+    const completion = transition('completed', 60, { model: 'acct/model', checkpointPaths: ['s3://ft/a'.padEnd(500, 'a'), 's3://ft/b'.padEnd(500, 'b')] });
+    const merged = applied(base, mergeJob(base, completion, NOW));
+    const withoutLast = storedBytes({ ...merged, checkpointPaths: merged?.checkpointPaths?.slice(0, 1) });
+    const padded = { ...base, notes: 'n'.repeat(MAX_JOB_ITEM_BYTES - withoutLast - 5) } as Partial<JobItem>;
+
+    const after = applied(padded, mergeJob(padded, completion, NOW));
+
+    expect(after?.checkpointPaths).toEqual(completion.details.checkpointPaths?.slice(0, 1));
+    expect(storedBytes(after)).toBe(MAX_JOB_ITEM_BYTES);
+  });
+
   /** A job item another writer has filled with `bytes` of its own, beyond what the projection can make room for. */
   const filled = (bytes: number) => ({ ...replay([checkpoint(1)]), notes: 'n'.repeat(bytes) }) as Partial<JobItem>;
 
