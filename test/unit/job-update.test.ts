@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { NormalizedEvent } from '../../functions/core/event';
 import { ROUTES } from '../../functions/core/routes';
 import { BUILT_IN_STEPS, stepsFor, type RouteStep } from '../../functions/consumers/routes';
-import { jobUpdateFor } from '../../functions/consumers/routes/jobs';
+import { jobUpdateFor, transitionKeyFor } from '../../functions/consumers/routes/jobs';
 import { normalizedEvent } from '../support/consumers';
 
 const LISTED = [{ step: 10, loss: 2.5 }, { step: 20, loss: 1.5, path: 's3://ft/ft-1/step-20' }];
@@ -54,6 +54,28 @@ describe('what a fine-tune event tells the projection', () => {
     const listed = Array.from({ length: 60 }, (_, index) => `s3://ft/ft-1/step-${index}`);
 
     expect(jobUpdateFor(completion({ checkpointPaths: listed }))?.details.checkpointPaths).toEqual(listed.slice(0, 50));
+  });
+});
+
+describe('the transition an event reports, the key of its once-only steps', () => {
+  it.each([
+    ['fine_tune.started', { jobId: 'ft-1' }, 'together#ft-1#started'],
+    ['fine_tune.checkpoint', { jobId: 'ft-1', step: 500 }, 'together#ft-1#running@500'],
+    ['fine_tune.completed', { jobId: 'ft-1' }, 'together#ft-1#completed'],
+    ['fine_tune.failed', { jobId: 'ft-1' }, 'together#ft-1#failed'],
+    ['fine_tune.cancelled', { jobId: 'ft-1' }, 'together#ft-1#cancelled'],
+    ['batch.completed', { batchId: 'ft-1' }, 'together#ft-1#completed'],
+    ['batch.expired', { batchId: 'ft-1' }, 'together#ft-1#expired'],
+  ] as const)('[RULE] a %s event of job ft-1 reports the transition %s', (type, data, key) => {
+    expect(transitionKeyFor(normalizedEvent({ type, providerType: type, subject: 'ft-1', data } as Partial<NormalizedEvent>))).toBe(key);
+  });
+
+  it.each([
+    ['a checkpoint without a step', { type: 'fine_tune.checkpoint', subject: 'ft-1', data: { jobId: 'ft-1', loss: 0.5 } }],
+    ['an event without a subject', { type: 'fine_tune.failed', subject: undefined, data: {} }],
+    ['a route that is not about a job', { type: 'model.deprecated', subject: 'm-1', data: { modelId: 'm-1' } }],
+  ])('[RULE] %s reports no transition: its once-only steps run once per event', (_case, fields) => {
+    expect(transitionKeyFor(normalizedEvent({ providerType: fields.type, ...fields } as Partial<NormalizedEvent>))).toBeUndefined();
   });
 });
 
