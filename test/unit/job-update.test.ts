@@ -50,6 +50,15 @@ describe('what a fine-tune event tells the projection', () => {
     expect(jobUpdateFor(completion({ checkpoint_paths: listed }))?.details.checkpointPaths).toEqual(['s3://ft/ft-1/step-900', longest]);
   });
 
+  it.each([
+    ['batch.failed', { batchId: 'b-1', errorMessage: ' quota exceeded ' }, { error: 'quota exceeded' }],
+    ['batch.cancelled', { batchId: 'b-1' }, {}],
+  ] as const)('[RULE] a %s event is projected as a batch in that state, with its reason if it failed', (type, data, details) => {
+    const update = jobUpdateFor(normalizedEvent({ type, providerType: type, subject: 'b-1', data } as Partial<NormalizedEvent>));
+
+    expect(update).toEqual({ pk: 'together#b-1', provider: 'together', subject: 'b-1', kind: 'batch', state: type.slice('batch.'.length), details });
+  });
+
   it('[RULE] a completion\'s list of paths keeps the first 50', () => {
     const listed = Array.from({ length: 60 }, (_, index) => `s3://ft/ft-1/step-${index}`);
 
