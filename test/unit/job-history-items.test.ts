@@ -127,3 +127,82 @@ describe('job history items', () => {
     expect(after.history).toEqual({ checkpoints: inlineReplay([...old, late])?.checkpoints, transitions: inlineReplay([...old, late])?.transitions });
   });
 });
+
+describe('job history items: each written once, as the merge says', () => {
+  const step = (n: number, minutes: number, fields: Partial<JobFact> = {}): JobFact => ({ ...BASE, state: 'running', step: n, eventId: `evt_${n}_${minutes}`, occurredAt: at(minutes), ...fields });
+  const completed = (minutes: number, fields: Partial<JobFact> = {}): JobFact => ({ ...BASE, state: 'completed', details: { model: 'acct/m' }, eventId: `evt_done_${minutes}`, occurredAt: at(minutes), ...fields });
+
+  it('[RULE] a list that names one step twice writes one item for that step, the two reports merged', () => {
+    const { history, writes } = itemsReplay([completed(60, { checkpoints: [{ step: 10, loss: 1 }, { step: 10, path: 'ckpt-10' }] })]);
+
+    expect(history.checkpoints).toEqual([{ step: 10, loss: 1, path: 'ckpt-10', at: at(60), eventId: 'evt_done_60' }]);
+    expect(writes).toBe(2);
+  });
+
+  it('[RULE] a completion listing the highest step without its loss, out of step order, keeps the loss the push of that step reported', () => {
+    const { item } = itemsReplay([step(30, 30, { loss: 0.3 }), completed(60, { checkpoints: [{ step: 30 }, { step: 10, loss: 1 }] })]);
+
+    expect(item).toMatchObject({ state: 'completed', step: 30, loss: 0.3 });
+  });
+
+  it('[RULE] on an item of the old format, later reports of its highest step keep the loss it holds inline', () => {
+    const legacy = inlineReplay([step(10, 10, { loss: 1 }), step(30, 30, { loss: 0.3 })]) as JobItem;
+
+    const { item, history } = itemsReplay([step(30, 31, { path: 's3://ft/30' }), step(30, 32, { path: 's3://ft/30' })], legacy);
+
+    expect(item).toMatchObject({ step: 30, loss: 0.3 });
+    expect(history.checkpoints.at(-1)).toEqual({ step: 30, loss: 0.3, path: 's3://ft/30', at: at(30), eventId: 'evt_30_30' });
+  });
+
+  it('[RULE] a new highest step without a loss clears the loss of the step before it', () => {
+    const { item } = itemsReplay([step(1, 1, { loss: 2 }), step(2, 2)]);
+
+    expect(item?.step).toBe(2);
+    expect(item).not.toHaveProperty('loss');
+  });
+
+  it('[RULE] a failure reported after the completion writes nothing', () => {
+    const reports = [{ ...BASE, state: 'started' as const, eventId: 'evt_s', occurredAt: at(0) }, completed(60)];
+    const before = itemsReplay(reports);
+
+    const after = itemsReplay([...reports, { ...BASE, state: 'failed', details: { error: 'late' }, eventId: 'evt_fail', occurredAt: at(70) }]);
+
+    expect(after.writes).toBe(before.writes);
+    expect(after.history).toEqual(before.history);
+  });
+
+  it.each([
+    ['its time', { stateEventId: 'evt_s' }],
+    ['its event', { stateAt: at(0) }],
+  ])('[RULE] an item whose state is missing %s moves on without writing that state with a part missing', (_case, partial) => {
+    const legacy = { pk: 'together#ft-1', ...BASE, state: 'started', rank: 1, transitions: [{ state: 'started', at: at(0), eventId: 'evt_s' }], ...partial } as Partial<JobItem>;
+
+    const { items, history } = itemsReplay([completed(20)], legacy);
+
+    expect(items.transitions).toEqual([]);
+    expect(history.transitions).toEqual([
+      { state: 'started', at: at(0), eventId: 'evt_s' },
+      { state: 'completed', at: at(20), eventId: 'evt_done_20' },
+    ]);
+  });
+
+  it('[RULE] a merge again after a lost race does not write again the state item it already wrote', () => {
+    const current: Partial<JobItem> = { pk: 'together#ft-1', ...BASE, state: 'started', rank: 1, stateAt: at(0), stateEventId: 'evt_s', version: 1 };
+    const held = { checkpoints: [], transitions: [{ state: 'started' as const, at: at(0), eventId: 'evt_s' }] };
+
+    const plan = planJob(current, step(10, 10, { loss: 1 }), held, NOW);
+
+    expect(plan.before).toEqual([]);
+    expect(plan.job?.set).toMatchObject({ state: 'running', step: 10 });
+  });
+
+  it.each([
+    ['its state', { stateAt: at(5), stateEventId: 'evt_x' }],
+    ['its time', { state: 'completed', stateEventId: 'evt_x' }],
+    ['its event', { state: 'completed', stateAt: at(5) }],
+  ] as const)('[RULE] jobs show lists no state for an item missing %s of the current one', (_case, partial) => {
+    const item: Partial<JobItem> = { pk: 'together#ft-1', ...BASE, transitions: [{ state: 'started', at: at(0), eventId: 'evt_s' }], ...partial };
+
+    expect(jobHistory(item, { checkpoints: [], transitions: [] }).transitions).toEqual([{ state: 'started', at: at(0), eventId: 'evt_s' }]);
+  });
+});

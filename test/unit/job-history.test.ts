@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { JOBS_TABLE, type JobItem } from '../../functions/core/table';
-import { mergeJob, type JobFact, type JobWrite } from '../../functions/consumers/routes/job-history';
+import { MAX_JOB_ITEM_BYTES, mergeJob, type JobFact, type JobWrite } from '../../functions/consumers/routes/job-history';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 const T0 = Date.parse('2026-11-25T10:00:00.000Z');
@@ -354,5 +354,125 @@ describe('job history: a list of checkpoints in one event', () => {
     const once = replay([completion([{ step: 1, loss: 3 }, { step: 2, loss: 2 }])]);
 
     expect(mergeJob(once, completion([{ step: 1, loss: 3 }, { step: 2, loss: 2 }]), NOW)).toBeUndefined();
+  });
+});
+
+describe('job history: what the job item holds', () => {
+  it('[RULE] a job first seen by a batch report is a batch, and one first seen by a fine-tune report a fine-tune', () => {
+    const batch = replay([{ ...transition('completed', 5, { output: 'file-out' }), subject: 'batch_1', kind: 'batch' }]);
+    const fineTune = replay([transition('started', 1)]);
+
+    expect(batch?.kind).toBe('batch');
+    expect(fineTune?.kind).toBe('fine_tune');
+  });
+
+  it('[RULE] a job reported only by its states holds no list of checkpoints', () => {
+    const item = replay([transition('started', 1), transition('completed', 9, { model: 'acct/model' })]);
+
+    expect(item).not.toHaveProperty('checkpoints');
+    expect(item?.state).toBe('completed');
+  });
+
+  it('[RULE] a step reported without a loss holds no loss at all, not an empty one', () => {
+    const item = replay([checkpoint(7, { loss: undefined })]);
+
+    expect(item?.checkpoints).toHaveLength(1);
+    expect(item?.checkpoints?.[0]).not.toHaveProperty('loss');
+    expect(item).not.toHaveProperty('loss');
+  });
+
+  it('[RULE] a failure reported after the completion of a job whose item holds no history changes nothing', () => {
+    const completed: Partial<JobItem> = {
+      pk: 'together#ft-1',
+      provider: 'together',
+      subject: 'ft-1',
+      kind: 'fine_tune',
+      state: 'completed',
+      rank: 3,
+      stateAt: at(60),
+      stateEventId: 'evt_done',
+      firstSeenAt: at(0),
+      version: 4,
+    };
+
+    expect(mergeJob(completed, transition('failed', 70, { error: 'late' }), NOW)).toBeUndefined();
+  });
+});
+
+describe('job history: the item as written fits, with as much as fits', () => {
+  const huge = (step: number) => ({ step, loss: 1 / step, at: at(step), eventId: `evt_step_${step}`, path: `${'p'.repeat(1_990)}/${step}` });
+
+  it('[RULE] the oldest checkpoints go only as far as needed: the item fits, and one more of them would not', () => {
+    const item = { ...replay([transition('started', 0)]), checkpoints: Array.from({ length: 210 }, (_, index) => huge(index + 1)), step: 210, loss: 1 / 210 };
+
+    const after = applied(item, mergeJob(item, checkpoint(211, { path: `${'p'.repeat(1_990)}/211` }), NOW));
+    const first = after?.checkpoints?.[0]?.step ?? 0;
+
+    expect(storedBytes(after)).toBeLessThanOrEqual(MAX_JOB_ITEM_BYTES);
+    expect(storedBytes({ ...after, checkpoints: [huge(first - 1), ...(after?.checkpoints ?? [])] })).toBeGreaterThan(MAX_JOB_ITEM_BYTES);
+    expect(after?.checkpoints?.at(-1)?.step).toBe(211);
+  });
+
+  it.each([
+    ['5 bytes under the limit keeps the oldest checkpoint', -5, [1, 2]],
+    ['exactly at the limit keeps the oldest checkpoint', 0, [1, 2]],
+    ['5 bytes over the limit drops the oldest checkpoint', 5, [2]],
+  ])('[RULE] the limit is counted on the item as written, key and bookkeeping included: an item %s', (_case, delta, steps) => {
+    const base = replay([transition('started', 0), checkpoint(1, { loss: 0.5, path: 'p'.repeat(1_000) })]);
+    const next = checkpoint(2, { loss: 0.25, path: 'q'.repeat(1_000) });
+    const unpadded = storedBytes(applied(base, mergeJob(base, next, NOW)));
+    // "notes" (5 bytes) and its value: the item as merged is `delta` bytes from the limit.
+    const padded = { ...base, notes: 'n'.repeat(MAX_JOB_ITEM_BYTES + delta - unpadded - 5) } as Partial<JobItem>;
+
+    const after = applied(padded, mergeJob(padded, next, NOW));
+
+    expect(after?.checkpoints?.map((entry) => entry.step)).toEqual(steps);
+    expect(storedBytes(after)).toBeLessThanOrEqual(MAX_JOB_ITEM_BYTES);
+  });
+
+  it('[RULE] an item over the limit by exactly its oldest checkpoint drops that one only', () => {
+    const base = replay([transition('started', 0), checkpoint(1, { loss: 0.5, path: 'p'.repeat(1_000) }), checkpoint(2, { loss: 0.25, path: 'q'.repeat(1_000) })]);
+    const next = checkpoint(3, { loss: 0.125, path: 'r'.repeat(1_000) });
+    const merged = applied(base, mergeJob(base, next, NOW));
+    const withoutOldest = storedBytes({ ...merged, checkpoints: merged?.checkpoints?.slice(1) });
+    const padded = { ...base, notes: 'n'.repeat(MAX_JOB_ITEM_BYTES - withoutOldest - 5) } as Partial<JobItem>;
+
+    const after = applied(padded, mergeJob(padded, next, NOW));
+
+    expect(after?.checkpoints?.map((entry) => entry.step)).toEqual([2, 3]);
+    expect(storedBytes(after)).toBe(MAX_JOB_ITEM_BYTES);
+  });
+
+  it('[RULE] a completion over the limit by exactly the last of its paths loses that path only', () => {
+    const base = replay([checkpoint(1, { loss: 0.5 })]);
+    const completion = transition('completed', 60, { model: 'acct/model', checkpointPaths: ['s3://ft/a'.padEnd(500, 'a'), 's3://ft/b'.padEnd(500, 'b')] });
+    const merged = applied(base, mergeJob(base, completion, NOW));
+    const withoutLast = storedBytes({ ...merged, checkpointPaths: merged?.checkpointPaths?.slice(0, 1) });
+    const padded = { ...base, notes: 'n'.repeat(MAX_JOB_ITEM_BYTES - withoutLast - 5) } as Partial<JobItem>;
+
+    const after = applied(padded, mergeJob(padded, completion, NOW));
+
+    expect(after?.checkpointPaths).toEqual(completion.details.checkpointPaths?.slice(0, 1));
+    expect(storedBytes(after)).toBe(MAX_JOB_ITEM_BYTES);
+  });
+
+  /** A job item another writer has filled with `bytes` of its own, beyond what the projection can make room for. */
+  const filled = (bytes: number) => ({ ...replay([checkpoint(1)]), notes: 'n'.repeat(bytes) }) as Partial<JobItem>;
+
+  it('[RULE] on an item another writer filled past the limit, a checkpoint still merges and the newest checkpoint stays', () => {
+    const item = applied(filled(MAX_JOB_ITEM_BYTES), mergeJob(filled(MAX_JOB_ITEM_BYTES), checkpoint(2), NOW));
+
+    expect(item?.checkpoints?.map((entry) => entry.step)).toEqual([2]);
+    expect(item?.step).toBe(2);
+  });
+
+  it('[RULE] on an item another writer filled past the limit, a completion keeps its state and model and leaves no empty list of paths', () => {
+    const completion = transition('completed', 60, { model: 'acct/model', checkpointPaths: ['s3://ft/a', 's3://ft/b'] });
+
+    const write = mergeJob(filled(MAX_JOB_ITEM_BYTES), completion, NOW);
+
+    expect(write?.set).toMatchObject({ state: 'completed', model: 'acct/model' });
+    expect(write?.set).not.toHaveProperty('checkpointPaths');
+    expect(applied(filled(MAX_JOB_ITEM_BYTES), write)?.checkpoints).toHaveLength(1);
   });
 });

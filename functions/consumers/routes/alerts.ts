@@ -56,6 +56,7 @@ function compose(event: NormalizedEvent): Alert | undefined {
           `${threshold === undefined ? '' : ` of a ${unit(threshold)} threshold`}.`,
       };
     }
+    // Stryker disable next-line ConditionalExpression: without its return the switch ends, and the function returns undefined all the same
     default:
       return undefined;
   }

@@ -82,6 +82,7 @@ export interface JobWrite {
 export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, now: Date): JobWrite | undefined {
   const rank = JOB_STATES[fact.state];
   const moves = current?.rank === undefined || current.rank < rank;
+  // Stryker disable next-line OptionalChaining: the state is kept only when it does not move, which needs an item read
   const state = moves ? fact.state : current?.state;
   const report = { at: fact.occurredAt, eventId: fact.eventId, ...defined(fact.details) };
   const checkpoints = checkpointsOf(fact).reduce(mergeCheckpoints, [...(current?.checkpoints ?? [])]);
@@ -95,12 +96,14 @@ export function mergeJob(current: Partial<JobItem> | undefined, fact: JobFact, n
     subject: fact.subject,
     kind: current?.kind ?? fact.kind,
     ...(moves ? { state: fact.state, rank, stateEventId: fact.eventId, stateAt: fact.occurredAt, ...defined(fact.details) } : {}),
+    // Stryker disable next-line OptionalChaining: a report that does not move the state comes with an item read
     ...(!moves && current?.state === fact.state ? stateReport(current, report) : {}),
     transitions: mergeTransitions(current?.transitions ?? [], { state: fact.state, at: fact.occurredAt, eventId: fact.eventId }, state),
     ...(topStep === undefined ? {} : { step: topStep.step, loss: topStep.loss }),
     firstSeenAt: current === undefined ? now.toISOString() : current.firstSeenAt,
   };
   if (checkpoints.length > 0) next.checkpoints = checkpoints;
+  // Stryker disable next-line OptionalChaining: transitions is always set just above
   if (next.transitions?.length === 0) delete next.transitions;
   const updatedAt = now.toISOString();
   const version = (current?.version ?? 0) + 1;
@@ -170,6 +173,7 @@ function compareTimes(a: string, b: string): number {
 export function mergeCheckpoints(current: readonly JobCheckpoint[], entry: JobCheckpoint): JobCheckpoint[] {
   const same = current.find((checkpoint) => checkpoint.step === entry.step);
   const reported = same === undefined ? entry : mergeReports(same, entry);
+  // Stryker disable next-line EqualityOperator: with no entry of that step there is nothing to compare: the condition is false either way
   if (same !== undefined && isDeepStrictEqual(reported, same)) return [...current];
   const merged = [...current.filter((checkpoint) => checkpoint !== same), reported].sort((a, b) => a.step - b.step);
   // Oldest first: the lowest steps go, so a late low step past the bound is dropped at once.
