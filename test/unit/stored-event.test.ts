@@ -7,7 +7,8 @@ import { PROVIDER_NAMES, SCHEMA_VERSION, type NormalizedEvent, type ProviderName
 import { itemBytes } from '../../functions/core/item-size';
 import { normalizeDelivery } from '../../functions/core/normalize';
 import { CURRENT_DICTIONARY, PAYLOAD_DICTIONARIES } from '../../functions/core/payload-dictionaries';
-import { isPayloadItemKey, payloadItemKey } from '../../functions/core/payload-item';
+import { isPayloadItemKey, payloadItemKey, payloadItemOf } from '../../functions/core/payload-item';
+import { MIN_RECORD_RETENTION_SECONDS } from '../../functions/core/table';
 import { PROVIDERS } from '../../functions/core/providers';
 import { PROVIDER_SAMPLES } from '../../functions/core/providers/samples';
 import { eventFromStored, packPayload, RECORD_BUDGET_BYTES, storedPayload, StoredEventError, unpackPayload } from '../../functions/core/stored-event';
@@ -147,6 +148,29 @@ describe('[REC] the packed payload', () => {
 
     expect(isPayloadItemKey(key)).toBe(true);
     for (const provider of PROVIDER_NAMES) expect(isPayloadItemKey(`${provider}#payload#AbC#together#evt_1`)).toBe(false);
+  });
+});
+
+describe('[RULE] the payload item of a large payload', () => {
+  it('[RULE] is named by its content (a 12-character hash): the same bytes give the same item, other bytes another beside it', () => {
+    const bytes = packPayload(sampleEvent('replicate', 'training.processing'));
+    const other = packPayload(sampleEvent('replicate', 'training.processing', 'evt_other'));
+
+    const [first, again, changed] = [payloadItemOf('replicate#evt_1', bytes, 1_000), payloadItemOf('replicate#evt_1', bytes, 2_000), payloadItemOf('replicate#evt_1', other, 1_000)];
+
+    expect(first.hash).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    expect(first.item.pk).toBe(`payload#${first.hash}#replicate#evt_1`);
+    expect(again.item.pk).toBe(first.item.pk);
+    expect(changed.item.pk).not.toBe(first.item.pk);
+  });
+
+  it('[RULE] holds the packed bytes and outlives its record’s first expiry by a record lifetime', () => {
+    const bytes = packPayload(sampleEvent('replicate', 'training.processing'));
+    const expiresAt = NOW_SECONDS + RETENTION_SECONDS;
+
+    const { hash, item } = payloadItemOf('replicate#evt_1', bytes, expiresAt);
+
+    expect(item).toEqual({ pk: payloadItemKey('replicate#evt_1', hash), payload: bytes, expiresAt: expiresAt + MIN_RECORD_RETENTION_SECONDS });
   });
 });
 
