@@ -77,6 +77,15 @@ describe('[RULE] the answer a sender gets', () => {
     expect(metrics).toEqual(['together accepted', 'Accepted']);
   });
 
+  it('[RULE] the answer to an accepted delivery names its status and key only, whatever else the accept reports', async () => {
+    const { receiver } = receiverFor({ result: (event) => ({ status: 'accepted', key: `${event.provider}#${event.id}`, leaseToken: 'internal' }) as AcceptResult });
+    const delivery = signed('openai');
+
+    const answer = await receiver(arriving(delivery));
+
+    expect(bodyOf(answer)).toEqual({ status: 'accepted', key: `openai#${delivery.id}` });
+  });
+
   it('[RULE] a duplicate answers 200 with the state its record is in, is logged as a duplicate and counted Duplicate', async () => {
     const { receiver, metrics, lines } = receiverFor({ result: (event) => ({ status: 'duplicate', key: `${event.provider}#${event.id}`, state: 'handled' }) });
     const delivery = signed('together');
