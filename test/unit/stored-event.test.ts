@@ -75,6 +75,38 @@ describe('[REC] the event record in one write unit', () => {
   });
 });
 
+describe('[RULE] inline or apart: the record’s largest state in one write unit', () => {
+  /** The record's largest ordinary state (docs/reliability.md): a retry's claim after a failed attempt, a 120-byte error, two steps done. */
+  const ISO = '2026-12-01T12:00:00.000Z';
+  const LARGEST = {
+    status: 'handling',
+    leaseToken: '5f0c6c1e-3a4b-4c5d-8e9f-0a1b2c3d4e5f',
+    leaseExpiresAt: 9_999_999_999,
+    queuedAt: ISO,
+    attempts: 99,
+    steps: { alert: ISO, eventbridge: ISO },
+    lastError: 'e'.repeat(120),
+    failedAt: ISO,
+  };
+
+  it('[RULE] the payload stays inline exactly while the record in its largest state is at most 1,024 B, whatever state fields the record already holds', () => {
+    const event = sampleEvent('replicate', 'prediction.succeeded');
+    // Fields a record may hold already: a lease of its own, an earlier payload, a field left undefined.
+    const held = { pk: 'replicate#evt_1', ...envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS), leaseToken: 'x'.repeat(36), leaseExpiresAt: NOW_SECONDS, payload: new Uint8Array(40), note: undefined };
+    const withSubject = (length: number) => ({ ...held, subject: 's'.repeat(length) });
+    const largestBytes = (length: number) => itemBytes({ ...withSubject(length), ...LARGEST, payload: storedPayload(event, withSubject(length)).bytes });
+    const edge = RECORD_BUDGET_BYTES - largestBytes(0);
+
+    const inline = [edge - 1, edge, edge + 1].map((length) => [largestBytes(length), storedPayload(event, withSubject(length)).inline]);
+
+    expect(inline).toEqual([
+      [RECORD_BUDGET_BYTES - 1, true],
+      [RECORD_BUDGET_BYTES, true],
+      [RECORD_BUDGET_BYTES + 1, false],
+    ]);
+  });
+});
+
 describe('[REC] the packed payload', () => {
   it.each(everySample)('[REC] %s %s: the record’s attributes and its packed payload give back the very event', (provider, type) => {
     const event = sampleEvent(provider, type);
