@@ -65,6 +65,7 @@ const dictionaryBuffers = new Map<number, Buffer>();
 /** A dictionary's bytes, made once per id (zlib copies them in; nothing writes to them). */
 function dictionaryBytes(id: number): Buffer | undefined {
   let bytes = dictionaryBuffers.get(id);
+  // Stryker disable next-line ConditionalExpression: a cache; the dictionary's bytes made again are the same
   if (bytes === undefined) {
     const text = PAYLOAD_DICTIONARIES[id];
     if (text === undefined) return undefined;

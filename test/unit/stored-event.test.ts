@@ -183,6 +183,59 @@ describe('[REC] the packed payload', () => {
   });
 });
 
+describe('[RULE] reading a stored record back', () => {
+  const packed = (content: string) => Uint8Array.from([0, ...deflateRawSync(Buffer.from(content))]);
+  const thrown = (read: () => unknown): unknown => {
+    try {
+      read();
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+
+  it.each([
+    ['empty bytes', new Uint8Array(0), 'stored payload is empty'],
+    ['JSON null', packed('null'), 'stored payload has no occurredAt'],
+    ['a JSON string', packed('"2026-12-01T12:00:00.000Z"'), 'stored payload has no occurredAt'],
+    ['an object without o', packed('{"p":{"id":"ft_1"}}'), 'stored payload has no occurredAt'],
+    ['an object whose o is not a string', packed('{"o":1764590400}'), 'stored payload has no occurredAt'],
+  ])('[RULE] %s is refused with a StoredEventError that says what is missing', (_, bytes, message) => {
+    const error = thrown(() => unpackPayload(bytes));
+
+    expect(error).toBeInstanceOf(StoredEventError);
+    expect(error).toMatchObject({ name: 'StoredEventError', message });
+  });
+
+  it('[RULE] corrupt bytes are refused with zlib’s error kept as the cause', () => {
+    const error = thrown(() => unpackPayload(Uint8Array.from([0, 0xff, 0xff, 0xff])));
+
+    expect(error).toMatchObject({ name: 'StoredEventError', message: 'stored payload (dictionary 0) does not inflate to JSON' });
+    expect((error as Error).cause).toBeInstanceOf(Error);
+  });
+
+  it.each([
+    ['an unknown provider', { provider: 'stripe' }, 'record of stripe#evt_1 names an unknown provider or route'],
+    ['an unknown route', { route: 'charge.succeeded' }, 'record of together#evt_1 names an unknown provider or route'],
+  ])('[RULE] a record naming %s is refused with a StoredEventError naming the record', (_, attributes, message) => {
+    const event = sampleEvent('together', 'fine_tune.completed', 'evt_1');
+    const fields = { ...envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS), ...attributes } as Parameters<typeof eventFromStored>[0];
+
+    expect(thrown(() => eventFromStored(fields, packPayload(event)))).toMatchObject({ name: 'StoredEventError', message });
+  });
+
+  it('[RULE] stored content that makes no valid event is refused, naming the record and the invalid fields', () => {
+    const event = sampleEvent('together', 'fine_tune.completed', 'evt_1');
+    const fields = envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS);
+    const bytes = packed(JSON.stringify({ o: 'yesterday', p: event.providerData }));
+
+    expect(thrown(() => eventFromStored(fields, bytes))).toMatchObject({
+      name: 'StoredEventError',
+      message: 'stored event of together#evt_1 is not a normalized event: invalid occurredAt',
+    });
+  });
+});
+
 describe('[RULE] the payload item of a large payload', () => {
   it('[RULE] is named by its content (a 12-character hash): the same bytes give the same item, other bytes another beside it', () => {
     const bytes = packPayload(sampleEvent('replicate', 'training.processing'));
