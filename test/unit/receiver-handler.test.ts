@@ -28,7 +28,10 @@ const context = { awsRequestId: 'req-1', functionName: 'receiver', functionVersi
 const lines = () => written.join('').split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
 
 beforeAll(async () => {
-  const record = ((chunk: string | Uint8Array) => void written.push(String(chunk)) ?? true) as typeof process.stdout.write;
+  const record = ((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
   vi.spyOn(process.stdout, 'write').mockImplementation(record);
   vi.spyOn(process.stderr, 'write').mockImplementation(record);
   vi.stubEnv('TABLE_NAME', 'events');
