@@ -50,7 +50,7 @@ export interface PackOptions {
 /** Packs an event's payload with its provider's current dictionary. */
 export function packPayload(event: NormalizedEvent, options: PackOptions = {}): Uint8Array {
   const content: Record<string, unknown> = { o: event.occurredAt, p: event.providerData };
-  // Stryker disable next-line BooleanLiteral: given dataDerived, the data is derived, so a second derivation finds the same and leaves `d` out too (cost only)
+  // Stryker disable next-line BooleanLiteral,ConditionalExpression: a fast path; given dataDerived, the data is derived, so a second derivation finds the same and leaves `d` out too (cost only)
   if (options.dataDerived !== true && !sameEvent(rebuild(event, { o: event.occurredAt, p: event.providerData }), event)) content.d = event.data;
   const id = CURRENT_DICTIONARY[event.provider];
   const dictionary = dictionaryBytes(id);

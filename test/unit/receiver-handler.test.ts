@@ -21,8 +21,7 @@ const secretsManager = mockClient(SecretsManagerClient);
 const documents = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
 const written: string[] = [];
-let readAtInit: string[] = [];
-let handler: (request: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+type Handler = (request: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const context = { awsRequestId: 'req-1', functionName: 'receiver', functionVersion: '$LATEST', invokedFunctionArn: 'arn', memoryLimitInMB: '512' } as Context;
 const lines = () => written.join('').split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -47,9 +46,16 @@ beforeAll(async () => {
   }));
   documents.onAnyCommand().resolves({});
   sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
-  ({ handler } = await import('../../functions/receiver/handler'));
-  readAtInit = secretsManager.commandCalls(GetSecretValueCommand).map((call) => String(call.args[0].input.SecretId));
 });
+
+/** A new execution environment: the handler module loaded afresh, and what it read and wrote while starting. */
+async function coldStart(): Promise<{ handler: Handler; readAtInit: string[] }> {
+  vi.resetModules();
+  written.length = 0;
+  for (const mock of [secretsManager, documents, sqs]) mock.resetHistory();
+  const { handler } = await import('../../functions/receiver/handler');
+  return { handler, readAtInit: secretsManager.commandCalls(GetSecretValueCommand).map((call) => String(call.args[0].input.SecretId)) };
+}
 
 afterAll(() => {
   vi.restoreAllMocks();
@@ -58,12 +64,15 @@ afterAll(() => {
 });
 
 describe('[RULE] the deployed receiver handler', () => {
-  it('[RULE] reads every enabled provider’s secret while it starts, and logs a refused one naming its ARN', () => {
+  it('[RULE] reads every enabled provider’s secret while it starts, and logs a refused one naming its ARN', async () => {
+    const { readAtInit } = await coldStart();
+
     expect([...readAtInit].sort()).toEqual([LLMTUNE_ARN, STANDARD_ARN]);
     expect(lines()).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'signing secret refused', provider: 'standard', secret: STANDARD_ARN, reason: 'secret_invalid' }));
   });
 
   it('[RULE] accepts a signed delivery (200), sends its event to its route’s queue and publishes the Accepted metric in the WebhookReceiver namespace', async () => {
+    const { handler } = await coldStart();
     written.length = 0;
     const delivery = buildDelivery({ provider: 'llmtune', type: 'training.completed' });
 
@@ -78,15 +87,17 @@ describe('[RULE] the deployed receiver handler', () => {
   });
 
   it('[RULE] a delivery to a provider whose secret is refused answers 503 secret_invalid, and nothing is written', async () => {
-    const puts = documents.calls().length;
+    const { handler } = await coldStart();
 
     const answer = await handler(deliveryEvent(buildDelivery({ provider: 'standard', type: 'batch.completed' })), context);
 
     expect(answer.statusCode).toBe(503);
-    expect(documents.calls()).toHaveLength(puts);
+    expect(documents.calls()).toEqual([]);
   });
 
   it('[RULE] a GET answers 405', async () => {
+    const { handler } = await coldStart();
+
     expect((await handler(gatewayEvent({ path: '/webhooks/llmtune', method: 'GET' }), context)).statusCode).toBe(405);
   });
 });

@@ -1,12 +1,14 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ACCEPT_WORST_CASE_MS, type AcceptResult } from '../../functions/core/accept';
-import { RECEIVER_MARGIN_MS, RECEIVER_TIMEOUT_SECONDS, readEnabledProviders, readRetention } from '../../functions/core/config';
+import { SecretInvalidError } from '../../functions/core/errors';
+import { RECEIVER_MARGIN_MS, RECEIVER_TIMEOUT_SECONDS, readEnabledProviders, readReceiverConfig, readRetention } from '../../functions/core/config';
 import type { NormalizedEvent, ProviderName } from '../../functions/core/event';
 import { PROVIDERS } from '../../functions/core/providers';
-import { createReceiver, type ReceiverDeps } from '../../functions/receiver/receive';
+import { ROUTES } from '../../functions/core/routes';
+import { createReceiver, receiverFromConfig, type ReceiverClients, type ReceiverDeps } from '../../functions/receiver/receive';
 import { buildDelivery, type Delivery } from '../../ops/deliveries';
 import { deliveryEvent, gatewayEvent } from '../support/gateway';
 
@@ -156,6 +158,51 @@ describe('[RULE] the answer a sender gets', () => {
   });
 });
 
+describe('[RULE] deliveries without a body or a timestamp', () => {
+  it('[RULE] a signed delivery with no body at all is refused with 400 as not JSON, not as a forgery', async () => {
+    const { receiver, accepted } = receiverFor();
+    const request = arriving(signed('together', { body: '' }));
+    delete request.body;
+
+    const answer = await receiver(request);
+
+    expect(answer.statusCode).toBe(400);
+    expect(accepted).toEqual([]);
+  });
+
+  it('[RULE] a delivery that carries no timestamp at all is accepted when no per-provider retention is configured', async () => {
+    const { receiver, accepted } = receiverFor({ providers: readEnabledProviders({ TOGETHER_SIGNATURE_SCHEME: 'body' }) });
+    const sample = JSON.parse(signed('together').body.toString('utf8')) as Record<string, unknown>;
+    delete sample.created;
+
+    const answer = await receiver(arriving(signed('together', { scheme: 'body', body: JSON.stringify(sample) })));
+
+    expect(answer.statusCode).toBe(200);
+    expect(accepted).toHaveLength(1);
+  });
+});
+
+describe('[RULE] the receiver as deployed (configuration plus clients)', () => {
+  it('[RULE] tells its onRejected of a refusal, timed on its clock, without touching the table or the queues', async () => {
+    const rejected: unknown[] = [];
+    const untouched = { send: async () => expect.fail('no AWS call for a refused method') };
+    const config = readReceiverConfig({ TABLE_NAME: 'events', QUEUE_URLS: JSON.stringify(Object.fromEntries(ROUTES.map((route) => [route, `https://sqs.example/${route}`]))) });
+    const receiver = receiverFromConfig(config, {
+      documents: untouched,
+      sqs: untouched,
+      getSecrets: async () => [],
+      logger: new Logger({ logLevel: 'SILENT' }),
+      clock: () => NOW_MS + 5_000,
+      onRejected: (rejection) => rejected.push(rejection),
+    } as unknown as ReceiverClients);
+
+    const answer = await receiver(gatewayEvent({ path: '/webhooks/openai', method: 'PUT', timeEpoch: NOW_MS }));
+
+    expect(answer.statusCode).toBe(405);
+    expect(rejected).toEqual([{ at: new Date(NOW_MS + 5_000).toISOString(), provider: 'openai', path: '/webhooks/openai', status: 405, reason: 'method_not_allowed', detail: 'method PUT is not allowed; use POST' }]);
+  });
+});
+
 describe('[RULE] what the operator sees of a refusal', () => {
   it('[RULE] a sender at fault (4xx) is logged as a warning with the reason and detail, and no cause', async () => {
     const { receiver, lines } = receiverFor();
@@ -185,7 +232,11 @@ describe('[RULE] what the operator sees of a refusal', () => {
   });
 
   it('[RULE] a secret refused by its check keeps its own reason, secret_invalid', async () => {
-    const { receiver, rejected } = receiverFor({ getSecrets: async () => ['whsec_'] });
+    const { receiver, rejected } = receiverFor({
+      getSecrets: async () => {
+        throw new SecretInvalidError('the signing secret of standard is refused');
+      },
+    });
 
     const answer = await receiver(arriving(signed('standard')));
 

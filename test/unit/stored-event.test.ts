@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { recordStates, SAMPLE_DELIVERIES } from '../../bench/record-sizes';
 import { envelopeFields } from '../../functions/core/accept';
 import { PROVIDER_NAMES, SCHEMA_VERSION, type NormalizedEvent, type ProviderName } from '../../functions/core/event';
@@ -227,12 +227,24 @@ describe('[RULE] reading a stored record back', () => {
   it('[RULE] stored content that makes no valid event is refused, naming the record and the invalid fields', () => {
     const event = sampleEvent('together', 'fine_tune.completed', 'evt_1');
     const fields = envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS);
-    const bytes = packed(JSON.stringify({ o: 'yesterday', p: event.providerData }));
+    const bytes = packed(JSON.stringify({ o: 'yesterday', p: event.providerData, d: { ...event.data, modelName: 5 } }));
 
     expect(thrown(() => eventFromStored(fields, bytes))).toMatchObject({
       name: 'StoredEventError',
-      message: 'stored event of together#evt_1 is not a normalized event: invalid occurredAt',
+      message: 'stored event of together#evt_1 is not a normalized event: invalid occurredAt, data.modelName',
     });
+  });
+
+  it('[RULE] the first payload a process packs (a cold start) is packed with its provider’s dictionary and reads back', async () => {
+    vi.resetModules();
+    const fresh = await import('../../functions/core/stored-event');
+    const event = sampleEvent('replicate', 'prediction.succeeded');
+    const fields = envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS);
+
+    const bytes = fresh.packPayload(event);
+
+    expect(bytes[0]).toBe(CURRENT_DICTIONARY.replicate);
+    expect(JSON.stringify(fresh.eventFromStored(fields, bytes))).toBe(JSON.stringify(event));
   });
 });
 
