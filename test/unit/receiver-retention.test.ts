@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from 'vitest';
 import { readReceiverConfig } from '../../functions/core/config';
+import type { ProviderName } from '../../functions/core/event';
 import { ROUTES } from '../../functions/core/routes';
 import { MIN_RECORD_RETENTION_SECONDS } from '../../functions/core/table';
 import { receiverFromConfig, type ReceiverClients } from '../../functions/receiver/receive';
@@ -29,7 +30,7 @@ function deployed(env: Record<string, string> = {}) {
   const receiver = receiverFromConfig(readReceiverConfig({ TABLE_NAME: 'events', QUEUE_URLS, ...env }), {
     documents,
     sqs: { send: async () => ({ MessageId: 'm-1' }) },
-    getSecrets: async (provider) => [PROVIDERS[provider].developmentSecret],
+    getSecrets: async (provider: ProviderName) => [PROVIDERS[provider].developmentSecret],
     logger: new Logger({ logLevel: 'SILENT' }),
     clock: () => NOW_MS,
   } as unknown as ReceiverClients);

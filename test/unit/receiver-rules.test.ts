@@ -193,7 +193,7 @@ describe('[RULE] the receiver as deployed (configuration plus clients)', () => {
       getSecrets: async () => [],
       logger: new Logger({ logLevel: 'SILENT' }),
       clock: () => NOW_MS + 5_000,
-      onRejected: (rejection) => rejected.push(rejection),
+      onRejected: (rejection: unknown) => rejected.push(rejection),
     } as unknown as ReceiverClients);
 
     const answer = await receiver(gatewayEvent({ path: '/webhooks/openai', method: 'PUT', timeEpoch: NOW_MS }));
