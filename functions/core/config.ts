@@ -133,7 +133,6 @@ export function readQueueUrls(env: Env): Readonly<Record<Route, string>> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
-    // Stryker disable next-line BlockStatement: a value that does not parse is refused just below, with the same message
   } catch {
     throw new ConfigurationError('QUEUE_URLS must be a JSON object of route → queue URL');
   }

@@ -51,7 +51,6 @@ export function createSecretsReader(
   let arns: Record<string, string | undefined>;
   try {
     arns = JSON.parse(arnsJson) as Record<string, string | undefined>;
-    // Stryker disable next-line BlockStatement: a value that does not parse is refused just below, with the same message
   } catch {
     throw new ConfigurationError('SECRET_ARNS must be a JSON object of provider → secret ARN');
   }
