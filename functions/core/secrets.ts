@@ -96,6 +96,7 @@ function checkSecret(
   try {
     return readSecretList(value, enabled.spec.scheme, `secret ${arn} (${provider})`);
   } catch (error) {
+    // Stryker disable next-line ConditionalExpression: readSecretList throws nothing but ConfigurationError
     if (!(error instanceof ConfigurationError)) throw error;
     logger?.error('signing secret refused', { provider, secret: arn, reason: 'secret_invalid', detail: error.message });
     return new SecretInvalidError(`the signing secret of ${provider} is refused: see the "signing secret refused" log line`);

@@ -50,6 +50,7 @@ export interface PackOptions {
 /** Packs an event's payload with its provider's current dictionary. */
 export function packPayload(event: NormalizedEvent, options: PackOptions = {}): Uint8Array {
   const content: Record<string, unknown> = { o: event.occurredAt, p: event.providerData };
+  // Stryker disable next-line BooleanLiteral,ConditionalExpression: a fast path; given dataDerived, the data is derived, so a second derivation finds the same and leaves `d` out too (cost only)
   if (options.dataDerived !== true && !sameEvent(rebuild(event, { o: event.occurredAt, p: event.providerData }), event)) content.d = event.data;
   const id = CURRENT_DICTIONARY[event.provider];
   const dictionary = dictionaryBytes(id);
@@ -65,6 +66,7 @@ const dictionaryBuffers = new Map<number, Buffer>();
 /** A dictionary's bytes, made once per id (zlib copies them in; nothing writes to them). */
 function dictionaryBytes(id: number): Buffer | undefined {
   let bytes = dictionaryBuffers.get(id);
+  // Stryker disable next-line ConditionalExpression: a cache; the dictionary's bytes made again are the same
   if (bytes === undefined) {
     const text = PAYLOAD_DICTIONARIES[id];
     if (text === undefined) return undefined;

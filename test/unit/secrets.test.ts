@@ -1,5 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { describe, expect, it } from 'vitest';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { parseSecretList, readEnabledProviders } from '../../functions/core/config';
 import { ConfigurationError, ReceiverError } from '../../functions/core/errors';
 import { createSecretsReader, SECRET_CACHE_SECONDS } from '../../functions/core/secrets';
@@ -119,6 +121,111 @@ describe('secrets from Secrets Manager (AWS)', () => {
     expect(String(lines[0]?.fields.detail)).toContain('a JSON array of strings');
     expect(String(lines[0]?.fields.detail)).toContain('comma-separated list');
     expect(JSON.stringify(lines)).not.toMatch(/s1|s2/);
+  });
+});
+
+describe('[RULE] the secrets reader as the receiver uses it', () => {
+  const TOGETHER_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:together-signing-AbCdEf';
+
+  it('[RULE] SECRET_ARNS set but blank reads the secrets from the environment, as when unset', async () => {
+    const read = createSecretsReader({ SECRET_ARNS: '  ', LLMTUNE_WEBHOOK_SECRET: 's1,s2' }, readEnabledProviders({ PROVIDERS: 'llmtune' }));
+
+    expect(await read('llmtune')).toEqual(['s1', 's2']);
+  });
+
+  it('[RULE] from the environment, a provider whose variable is unset, or that is not enabled, has no secret', async () => {
+    const read = createSecretsReader({ LLMTUNE_WEBHOOK_SECRET: 's1' }, readEnabledProviders({ PROVIDERS: 'llmtune,together' }));
+
+    expect([await read('together'), await read('standard')]).toEqual([[], []]);
+  });
+
+  it.each([
+    ['not JSON', `{llmtune: ${ARN}}`],
+    ['a JSON array', JSON.stringify([ARN])],
+    ['JSON null', 'null'],
+    ['a JSON string', JSON.stringify(ARN)],
+  ])('[RULE] SECRET_ARNS that is %s fails at start, saying what it must be', (_, value) => {
+    const start = () => createSecretsReader({ SECRET_ARNS: value }, readEnabledProviders({ PROVIDERS: 'llmtune' }), { fetchSecret: async () => 's1' });
+
+    expect(start).toThrow(ConfigurationError);
+    expect(start).toThrow(/^SECRET_ARNS must be a JSON object of provider → secret ARN$/);
+  });
+
+  it('[RULE] SECRET_ARNS without a secret for an enabled provider fails at start, naming the providers', () => {
+    const start = () =>
+      createSecretsReader({ SECRET_ARNS: JSON.stringify({ llmtune: ARN, together: '' }) }, readEnabledProviders({ PROVIDERS: 'llmtune,together,standard' }), { fetchSecret: async () => 's1' });
+
+    expect(start).toThrow(/^SECRET_ARNS has no secret for: together, standard$/);
+  });
+
+  it('[RULE] a provider SECRET_ARNS names but that is not enabled has no secret, and its secret is never read', async () => {
+    const fetched: string[] = [];
+    const read = createSecretsReader({ SECRET_ARNS: JSON.stringify({ llmtune: ARN, together: TOGETHER_ARN }) }, readEnabledProviders({ PROVIDERS: 'llmtune' }), {
+      fetchSecret: async (arn) => {
+        fetched.push(arn);
+        return 's1';
+      },
+    });
+
+    expect(await read('together')).toEqual([]);
+    expect(fetched).toEqual([]);
+  });
+
+  it('[RULE] a refused secret is logged once while its check is cached, even as time passes within the cache period', async () => {
+    let nowMs = 5_000;
+    const { read, lines } = awsReader({ [ARN]: '{"a":"s1"}' }, () => nowMs);
+
+    await outcome(() => read('llmtune'));
+    nowMs += 60_000;
+    await outcome(() => read('llmtune'));
+    nowMs += SECRET_CACHE_SECONDS * 1000 - 60_001;
+    await outcome(() => read('llmtune'));
+
+    expect(lines).toHaveLength(1);
+  });
+
+  it('[RULE] the log line of a refused secret names its ARN and provider in the detail; the 503 error names the provider and points to that line', async () => {
+    const { read, lines } = awsReader({ [ARN]: '"s1"' });
+
+    const error = await read('llmtune').catch((caught: unknown) => caught);
+
+    expect(String(lines[0]?.fields.detail)).toMatch(new RegExp(`^secret ${ARN} \\(llmtune\\) holds a JSON string`));
+    expect(error).toBeInstanceOf(ReceiverError);
+    expect((error as Error).message).toBe('the signing secret of llmtune is refused: see the "signing secret refused" log line');
+  });
+
+  it('[RULE] a reader given no logger still refuses an invalid secret with 503 secret_invalid', async () => {
+    const read = createSecretsReader({ SECRET_ARNS: JSON.stringify({ llmtune: ARN }) }, readEnabledProviders({ PROVIDERS: 'llmtune' }), { fetchSecret: async () => '{"a":"s1"}' });
+
+    expect(await outcome(() => read('llmtune'))).toBe('503 secret_invalid');
+  });
+});
+
+describe('[RULE] secrets read from Secrets Manager itself', () => {
+  const secretsManager = mockClient(SecretsManagerClient);
+  afterEach(() => {
+    secretsManager.reset();
+    vi.useRealTimers();
+  });
+  afterAll(() => secretsManager.restore());
+
+  it('[RULE] the stored list is read by the secret ARN, and read again only after the cache period (rotation takes effect within it)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2026, 0, 15) });
+    const asked: string[] = [];
+    secretsManager.on(GetSecretValueCommand).callsFake((input: { SecretId?: string }) => {
+      asked.push(String(input.SecretId));
+      return { SecretString: asked.length === 1 ? '["s1","s2"]' : '["s3"]' };
+    });
+    const read = createSecretsReader({ SECRET_ARNS: JSON.stringify({ llmtune: ARN }) }, readEnabledProviders({ PROVIDERS: 'llmtune' }));
+
+    const first = await read('llmtune');
+    vi.advanceTimersByTime(60_000);
+    const withinCache = await read('llmtune');
+    vi.advanceTimersByTime(SECRET_CACHE_SECONDS * 1000);
+    const afterCache = await read('llmtune');
+
+    expect([first, withinCache, afterCache]).toEqual([['s1', 's2'], ['s1', 's2'], ['s3']]);
+    expect(asked).toEqual([ARN, ARN]);
   });
 });
 

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { recordStates, SAMPLE_DELIVERIES } from '../../bench/record-sizes';
 import { envelopeFields } from '../../functions/core/accept';
 import { PROVIDER_NAMES, SCHEMA_VERSION, type NormalizedEvent, type ProviderName } from '../../functions/core/event';
 import { itemBytes } from '../../functions/core/item-size';
 import { normalizeDelivery } from '../../functions/core/normalize';
 import { CURRENT_DICTIONARY, PAYLOAD_DICTIONARIES } from '../../functions/core/payload-dictionaries';
-import { isPayloadItemKey, payloadItemKey } from '../../functions/core/payload-item';
+import { isPayloadItemKey, payloadItemKey, payloadItemOf } from '../../functions/core/payload-item';
+import { MIN_RECORD_RETENTION_SECONDS } from '../../functions/core/table';
 import { PROVIDERS } from '../../functions/core/providers';
 import { PROVIDER_SAMPLES } from '../../functions/core/providers/samples';
 import { eventFromStored, packPayload, RECORD_BUDGET_BYTES, storedPayload, StoredEventError, unpackPayload } from '../../functions/core/stored-event';
@@ -71,6 +72,38 @@ describe('[REC] the event record in one write unit', () => {
 
     expect(itemBytes({ ...padded, payload: stored.bytes })).toBeLessThan(RECORD_BUDGET_BYTES);
     expect(stored.inline).toBe(false);
+  });
+});
+
+describe('[RULE] inline or apart: the record’s largest state in one write unit', () => {
+  /** The record's largest ordinary state (docs/reliability.md): a retry's claim after a failed attempt, a 120-byte error, two steps done. */
+  const ISO = '2026-12-01T12:00:00.000Z';
+  const LARGEST = {
+    status: 'handling',
+    leaseToken: '5f0c6c1e-3a4b-4c5d-8e9f-0a1b2c3d4e5f',
+    leaseExpiresAt: 9_999_999_999,
+    queuedAt: ISO,
+    attempts: 99,
+    steps: { alert: ISO, eventbridge: ISO },
+    lastError: 'e'.repeat(120),
+    failedAt: ISO,
+  };
+
+  it('[RULE] the payload stays inline exactly while the record in its largest state is at most 1,024 B, whatever state fields the record already holds', () => {
+    const event = sampleEvent('replicate', 'prediction.succeeded');
+    // Fields a record may hold already: a lease of its own, an earlier payload, a field left undefined.
+    const held = { pk: 'replicate#evt_1', ...envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS), leaseToken: 'x'.repeat(36), leaseExpiresAt: NOW_SECONDS, payload: new Uint8Array(40), note: undefined };
+    const withSubject = (length: number) => ({ ...held, subject: 's'.repeat(length) });
+    const largestBytes = (length: number) => itemBytes({ ...withSubject(length), ...LARGEST, payload: storedPayload(event, withSubject(length)).bytes });
+    const edge = RECORD_BUDGET_BYTES - largestBytes(0);
+
+    const inline = [edge - 1, edge, edge + 1].map((length) => [largestBytes(length), storedPayload(event, withSubject(length)).inline]);
+
+    expect(inline).toEqual([
+      [RECORD_BUDGET_BYTES - 1, true],
+      [RECORD_BUDGET_BYTES, true],
+      [RECORD_BUDGET_BYTES + 1, false],
+    ]);
   });
 });
 
@@ -147,6 +180,94 @@ describe('[REC] the packed payload', () => {
 
     expect(isPayloadItemKey(key)).toBe(true);
     for (const provider of PROVIDER_NAMES) expect(isPayloadItemKey(`${provider}#payload#AbC#together#evt_1`)).toBe(false);
+  });
+});
+
+describe('[RULE] reading a stored record back', () => {
+  const packed = (content: string) => Uint8Array.from([0, ...deflateRawSync(Buffer.from(content))]);
+  const thrown = (read: () => unknown): unknown => {
+    try {
+      read();
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+
+  it.each([
+    ['empty bytes', new Uint8Array(0), 'stored payload is empty'],
+    ['JSON null', packed('null'), 'stored payload has no occurredAt'],
+    ['a JSON string', packed('"2026-12-01T12:00:00.000Z"'), 'stored payload has no occurredAt'],
+    ['an object without o', packed('{"p":{"id":"ft_1"}}'), 'stored payload has no occurredAt'],
+    ['an object whose o is not a string', packed('{"o":1764590400}'), 'stored payload has no occurredAt'],
+  ])('[RULE] %s is refused with a StoredEventError that says what is missing', (_, bytes, message) => {
+    const error = thrown(() => unpackPayload(bytes));
+
+    expect(error).toBeInstanceOf(StoredEventError);
+    expect(error).toMatchObject({ name: 'StoredEventError', message });
+  });
+
+  it('[RULE] corrupt bytes are refused with zlib’s error kept as the cause', () => {
+    const error = thrown(() => unpackPayload(Uint8Array.from([0, 0xff, 0xff, 0xff])));
+
+    expect(error).toMatchObject({ name: 'StoredEventError', message: 'stored payload (dictionary 0) does not inflate to JSON' });
+    expect((error as Error).cause).toBeInstanceOf(Error);
+  });
+
+  it.each([
+    ['an unknown provider', { provider: 'stripe' }, 'record of stripe#evt_1 names an unknown provider or route'],
+    ['an unknown route', { route: 'charge.succeeded' }, 'record of together#evt_1 names an unknown provider or route'],
+  ])('[RULE] a record naming %s is refused with a StoredEventError naming the record', (_, attributes, message) => {
+    const event = sampleEvent('together', 'fine_tune.completed', 'evt_1');
+    const fields = { ...envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS), ...attributes } as Parameters<typeof eventFromStored>[0];
+
+    expect(thrown(() => eventFromStored(fields, packPayload(event)))).toMatchObject({ name: 'StoredEventError', message });
+  });
+
+  it('[RULE] stored content that makes no valid event is refused, naming the record and the invalid fields', () => {
+    const event = sampleEvent('together', 'fine_tune.completed', 'evt_1');
+    const fields = envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS);
+    const bytes = packed(JSON.stringify({ o: 'yesterday', p: event.providerData, d: { ...event.data, modelName: 5 } }));
+
+    expect(thrown(() => eventFromStored(fields, bytes))).toMatchObject({
+      name: 'StoredEventError',
+      message: 'stored event of together#evt_1 is not a normalized event: invalid occurredAt, data.modelName',
+    });
+  });
+
+  it('[RULE] the first payload a process packs (a cold start) is packed with its provider’s dictionary and reads back', async () => {
+    vi.resetModules();
+    const fresh = await import('../../functions/core/stored-event');
+    const event = sampleEvent('replicate', 'prediction.succeeded');
+    const fields = envelopeFields(event, NOW_SECONDS + RETENTION_SECONDS, RETENTION_SECONDS);
+
+    const bytes = fresh.packPayload(event);
+
+    expect(bytes[0]).toBe(CURRENT_DICTIONARY.replicate);
+    expect(JSON.stringify(fresh.eventFromStored(fields, bytes))).toBe(JSON.stringify(event));
+  });
+});
+
+describe('[RULE] the payload item of a large payload', () => {
+  it('[RULE] is named by its content (a 12-character hash): the same bytes give the same item, other bytes another beside it', () => {
+    const bytes = packPayload(sampleEvent('replicate', 'training.processing'));
+    const other = packPayload(sampleEvent('replicate', 'training.processing', 'evt_other'));
+
+    const [first, again, changed] = [payloadItemOf('replicate#evt_1', bytes, 1_000), payloadItemOf('replicate#evt_1', bytes, 2_000), payloadItemOf('replicate#evt_1', other, 1_000)];
+
+    expect(first.hash).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    expect(first.item.pk).toBe(`payload#${first.hash}#replicate#evt_1`);
+    expect(again.item.pk).toBe(first.item.pk);
+    expect(changed.item.pk).not.toBe(first.item.pk);
+  });
+
+  it('[RULE] holds the packed bytes and outlives its record’s first expiry by a record lifetime', () => {
+    const bytes = packPayload(sampleEvent('replicate', 'training.processing'));
+    const expiresAt = NOW_SECONDS + RETENTION_SECONDS;
+
+    const { hash, item } = payloadItemOf('replicate#evt_1', bytes, expiresAt);
+
+    expect(item).toEqual({ pk: payloadItemKey('replicate#evt_1', hash), payload: bytes, expiresAt: expiresAt + MIN_RECORD_RETENTION_SECONDS });
   });
 });
 
