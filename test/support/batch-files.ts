@@ -16,6 +16,8 @@ export interface Served {
   readonly status?: number;
   readonly headers?: Record<string, string>;
   readonly body?: string;
+  /** Sends nothing: the connection stays open and quiet. */
+  readonly hang?: boolean;
 }
 
 export interface FakeApi {
@@ -56,6 +58,7 @@ export async function fakeFilesApi(): Promise<FakeApi> {
     const path = (request.url ?? '').replace(/^\/v1/, '');
     requests.push({ path, authorization: request.headers.authorization });
     const next = injected.get(path)?.shift();
+    if (next?.hang === true) return;
     if (next !== undefined) {
       response.writeHead(next.status ?? 200, next.headers ?? {}).end(next.body ?? '');
       return;
@@ -84,6 +87,8 @@ export interface FakeS3 {
   readonly client: S3Client;
   /** Objects by `{bucket}/{key}`. */
   readonly objects: Map<string, string>;
+  /** Each object's Content-Type and `x-amz-meta-*` headers, by `{bucket}/{key}`. */
+  readonly heads: Map<string, Record<string, string>>;
   /** Answers every request with this status while set (e.g. 500). */
   failWith: number | undefined;
   close(): Promise<void>;
@@ -92,6 +97,7 @@ export interface FakeS3 {
 /** An S3 on loopback that keeps each PutObject's body; multipart uploads are not needed by files this small. */
 export async function fakeS3(): Promise<FakeS3> {
   const objects = new Map<string, string>();
+  const heads = new Map<string, Record<string, string>>();
   const state: { failWith: number | undefined } = { failWith: undefined };
   const server = await listen((request, response) => {
     const chunks: Buffer[] = [];
@@ -101,7 +107,11 @@ export async function fakeS3(): Promise<FakeS3> {
         response.writeHead(state.failWith, { 'content-type': 'application/xml' }).end('<Error><Code>InternalError</Code><Message>down</Message></Error>');
         return;
       }
-      if (request.method === 'PUT') objects.set(decodeURIComponent((request.url ?? '').split('?')[0]!.slice(1)), Buffer.concat(chunks).toString('utf8'));
+      if (request.method === 'PUT') {
+        const key = decodeURIComponent((request.url ?? '').split('?')[0]!.slice(1));
+        objects.set(key, Buffer.concat(chunks).toString('utf8'));
+        heads.set(key, Object.fromEntries(Object.entries(request.headers).filter(([name]) => name === 'content-type' || name.startsWith('x-amz-meta-')) as [string, string][]));
+      }
       response.writeHead(200, { etag: '"etag"' }).end();
     });
   });
@@ -116,6 +126,7 @@ export async function fakeS3(): Promise<FakeS3> {
   return {
     client,
     objects,
+    heads,
     get failWith() {
       return state.failWith;
     },
