@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -55,9 +56,7 @@ afterEach(() => {
 });
 
 type Handler = (event: SQSEvent, context: Context) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
-let loads = 0;
-
-/** The entry, loaded afresh (a query makes it a module of its own) under the stack's variables and `vars`. */
+/** The entry, loaded afresh (a query of its own makes it a module of its own) under the stack's variables and `vars`. */
 async function deployedEntry(vars: Record<string, string>): Promise<Handler> {
   process.env = {
     ...SAVED_ENV,
@@ -77,7 +76,7 @@ async function deployedEntry(vars: Record<string, string>): Promise<Handler> {
     RESULTS_BUCKET_NAME: env.resources.resultsBucket,
     ...vars,
   };
-  const path = `../../functions/consumers/batch-results-handler.ts?load=${(loads += 1)}`;
+  const path = `../../functions/consumers/batch-results-handler.ts?load=${randomUUID()}`;
   return ((await import(/* @vite-ignore */ path)) as { handler: Handler }).handler;
 }
 

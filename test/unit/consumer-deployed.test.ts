@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context, SQSEvent } from 'aws-lambda';
@@ -76,10 +77,8 @@ const poison = (messageId: string): SQSEvent => ({
 
 type Handler = (event: SQSEvent, context: Context) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
 
-let loads = 0;
-
-/** `path` evaluated afresh (a query makes it a module of its own); the modules it imports are shared. */
-const fresh = async <T>(path: string): Promise<T> => (await import(/* @vite-ignore */ `${path}?load=${(loads += 1)}`)) as T;
+/** `path` evaluated afresh (a query of its own makes it a module of its own); the modules it imports are shared. */
+const fresh = async <T>(path: string): Promise<T> => (await import(/* @vite-ignore */ `${path}?load=${randomUUID()}`)) as T;
 
 /** The batch results entry, loaded afresh under `vars`. */
 async function batchResultsEntry(vars: Record<string, string | undefined>): Promise<Handler> {
