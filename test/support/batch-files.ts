@@ -84,7 +84,10 @@ export async function fakeFilesApi(): Promise<FakeApi> {
 }
 
 export interface FakeS3 {
+  readonly url: string;
   readonly client: S3Client;
+  /** Requests received, failed ones included. */
+  readonly requests: number;
   /** Objects by `{bucket}/{key}`. */
   readonly objects: Map<string, string>;
   /** Each object's Content-Type and `x-amz-meta-*` headers, by `{bucket}/{key}`. */
@@ -98,11 +101,12 @@ export interface FakeS3 {
 export async function fakeS3(): Promise<FakeS3> {
   const objects = new Map<string, string>();
   const heads = new Map<string, Record<string, string>>();
-  const state: { failWith: number | undefined } = { failWith: undefined };
+  const state: { failWith: number | undefined; requests: number } = { failWith: undefined, requests: 0 };
   const server = await listen((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      state.requests += 1;
       if (state.failWith !== undefined) {
         response.writeHead(state.failWith, { 'content-type': 'application/xml' }).end('<Error><Code>InternalError</Code><Message>down</Message></Error>');
         return;
@@ -124,9 +128,13 @@ export async function fakeS3(): Promise<FakeS3> {
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
   return {
+    url: server.url,
     client,
     objects,
     heads,
+    get requests() {
+      return state.requests;
+    },
     get failWith() {
       return state.failWith;
     },

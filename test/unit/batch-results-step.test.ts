@@ -1,9 +1,10 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../functions/core/errors';
 import type { NormalizedEvent } from '../../functions/core/event';
 import { ConsumerDependencyError } from '../../functions/consumers/errors';
 import { DEFAULT_TRANSFER_POLICY } from '../../functions/consumers/routes/batch-files';
-import { BATCH_RESULTS_STEP, batchResultsFromEnv, storeBatchResults, type BatchResultsDeps } from '../../functions/consumers/routes/batch-results';
+import { BATCH_RESULTS_STEP, batchResultsFromEnv, resultsS3Config, storeBatchResults, type BatchResultsDeps } from '../../functions/consumers/routes/batch-results';
 import { TOGETHER_API_VARIABLES } from '../../functions/poller/config';
 import { fakeFilesApi, fakeS3, memoryContext, sha256, type FakeApi, type FakeS3 } from '../support/batch-files';
 
@@ -288,5 +289,28 @@ describe('batch results: redelivery and failures', () => {
 
     expect(api.requests.length).toBe(before);
     expect(memory.done.size).toBe(0);
+  });
+});
+
+describe('the S3 client of the copies', () => {
+  it('[RULE] given an emulator’s endpoint, it writes there with path-style URLs', async () => {
+    const client = new S3Client(resultsS3Config(s3.url.replace('127.0.0.1', 'localhost')));
+
+    await client.send(new PutObjectCommand({ Bucket: 'results', Key: 'local/emulated.jsonl', Body: '{}\n' }));
+
+    expect(stored('local/emulated.jsonl')).toBe('{}\n');
+  });
+
+  it('[RULE] an S3 answer of 500 is tried three times in all before the copy sees it', async () => {
+    const client = new S3Client(resultsS3Config(s3.url));
+    const before = s3.requests;
+    s3.failWith = 500;
+
+    try {
+      await expect(client.send(new PutObjectCommand({ Bucket: 'results', Key: 'local/failing.jsonl', Body: '{}\n' }))).rejects.toThrow();
+    } finally {
+      s3.failWith = undefined;
+    }
+    expect(s3.requests - before).toBe(3);
   });
 });
