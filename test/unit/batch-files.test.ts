@@ -1,9 +1,12 @@
+import { createServer as createHttpsServer, globalAgent } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerDependencyError } from '../../functions/consumers/errors';
 import { DEFAULT_TRANSFER_POLICY, transferFile, type TransferDeps } from '../../functions/consumers/routes/batch-files';
 import { OPENAI_API_VARIABLES } from '../../functions/consumers/enrich/openai';
 import { TOGETHER_API_VARIABLES } from '../../functions/poller/config';
 import { fakeFilesApi, fakeS3, sha256, type FakeApi, type FakeS3 } from '../support/batch-files';
+import { LOOPBACK_TLS } from '../support/loopback-tls';
 
 /**
  * One file's copy from a provider's files API to S3, in-process: what lands, what the copy
@@ -259,5 +262,64 @@ describe('copying a batch file', () => {
     await expect(failure).rejects.toThrow(ConsumerDependencyError);
     await expect(failure).rejects.toThrow(message.replaceAll('%ID', fileId));
     expect(contentRequests(fileId)).toEqual([]);
+  });
+});
+
+describe('copying a batch file from an https API', () => {
+  /** An https files API on loopback that answers every content request with `location`; its certificate trusted while `run` runs. */
+  async function overHttps<T>(location: (origin: string) => string, run: (baseUrl: string, seen: string[]) => Promise<T>): Promise<T> {
+    const seen: string[] = [];
+    const server = createHttpsServer({ cert: LOOPBACK_TLS.cert, key: LOOPBACK_TLS.key }, (request, response) => {
+      seen.push(`${request.url} ${request.headers.authorization ?? '-'}`);
+      if (request.url?.endsWith('/content') === true) response.writeHead(302, { location: location(`https://localhost:${(server.address() as AddressInfo).port}`) }).end();
+      else response.writeHead(200, { 'content-length': '8' }).end('{"a":1}\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const trusted = globalAgent.options.ca;
+    globalAgent.options.ca = LOOPBACK_TLS.cert;
+    try {
+      return await run(`https://localhost:${(server.address() as AddressInfo).port}/v1`, seen);
+    } finally {
+      globalAgent.options.ca = trusted;
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  const httpsDeps = (baseUrl: string) => {
+    const { deps } = copyDeps();
+    return { ...deps, files: { ...deps.files, baseUrl, getFile: async () => ({ bytes: 8 }) } };
+  };
+
+  it('[RULE] a redirect from https to plain http is refused without a retry, and the key is never sent over http', async () => {
+    const fileId = nextFileId();
+    const plainBefore = api.requests.length;
+
+    await overHttps(
+      () => `${api.url}/files/${fileId}/content`,
+      async (baseUrl, seen) => {
+        const failure = transferFile(httpsDeps(baseUrl), fileId, `k/${fileId}`);
+
+        await expect(failure).rejects.toThrow(ConsumerDependencyError);
+        await expect(failure).rejects.toThrow(`GET /v1/files/${fileId}/content redirected from https to http:; refused`);
+        expect(seen).toEqual([`/v1/files/${fileId}/content Bearer files-key`]);
+      },
+    );
+    expect(api.requests.length).toBe(plainBefore);
+  });
+
+  it('[RULE] a redirect within the https API keeps the key and completes the copy', async () => {
+    const fileId = nextFileId();
+
+    const file = await overHttps(
+      (origin) => `${origin}/blob`,
+      async (baseUrl, seen) => {
+        const copied = await transferFile(httpsDeps(baseUrl), fileId, `k/${fileId}`);
+        expect(seen).toEqual([`/v1/files/${fileId}/content Bearer files-key`, '/blob Bearer files-key']);
+        return copied;
+      },
+    );
+
+    expect(file).toMatchObject({ bytes: 8, lines: 1 });
   });
 });
