@@ -168,6 +168,7 @@ describe('copying a batch file', () => {
     [403, 'store a valid Together API key in the secret TOGETHER_API_KEY_SECRET_ARN names (TOGETHER_API_KEY locally)'],
     [404, 'the batch names a file Together does not have (check the API key belongs to the account that ran the batch)'],
     [400, 'check TOGETHER_API_BASE_URL'],
+    [300, 'check TOGETHER_API_BASE_URL'],
   ])('[RULE] an HTTP %i is not tried again and tells the operator what to fix', async (status, hint) => {
     const fileId = nextFileId();
     api.file(fileId, '{"a":1}\n');
@@ -230,6 +231,44 @@ describe('copying a batch file', () => {
     expect(contentRequests(fileId).map((request) => request.authorization)).toEqual(Array(4).fill('Bearer files-key'));
   });
 
+  it('[RULE] a redirect without a Location is an answer the operator is told to check', async () => {
+    const fileId = nextFileId();
+    api.file(fileId, '{"a":1}\n');
+    api.inject(`/files/${fileId}/content`, { status: 302 });
+
+    await expect(transferFile(copyDeps().deps, fileId, `k/${fileId}`)).rejects.toThrow(`GET /files/${fileId}/content answered HTTP 302; check TOGETHER_API_BASE_URL`);
+    expect(contentRequests(fileId)).toHaveLength(1);
+  });
+
+  it('[RULE] a redirect to another origin is followed without the API key', async () => {
+    const fileId = nextFileId();
+    const storage = await fakeFilesApi();
+    storage.file(fileId, '{"a":1}\n');
+    api.file(fileId, '{"a":1}\n');
+    api.inject(`/files/${fileId}/content`, { status: 307, headers: { location: `${storage.url}/files/${fileId}/content` } });
+
+    try {
+      await transferFile(copyDeps().deps, fileId, `k/${fileId}`);
+      expect(storage.requests.map((request) => request.authorization)).toEqual([undefined]);
+    } finally {
+      await storage.close();
+    }
+    expect(s3.objects.get(`results/k/${fileId}`)).toBe('{"a":1}\n');
+  });
+
+  it('[RULE] a copy told of no retries still tries again', async () => {
+    const fileId = nextFileId();
+    api.file(fileId, '{"a":1}\n');
+    api.inject(`/files/${fileId}/content`, { status: 503 });
+    const { deps, waits } = copyDeps();
+    const { onRetry: _untold, ...untold } = deps;
+
+    await transferFile(untold, fileId, `k/${fileId}`);
+
+    expect(waits).toEqual([500]);
+    expect(s3.objects.get(`results/k/${fileId}`)).toBe('{"a":1}\n');
+  });
+
   it('[RULE] an S3 that fails is tried again and then fails retryably, naming S3', async () => {
     const fileId = nextFileId();
     api.file(fileId, '{"a":1}\n');
@@ -251,6 +290,13 @@ describe('copying a batch file', () => {
         throw new Error('HTTP 503 after 4 tries');
       },
       'could not read the size of file %ID from Together, without which its copy cannot be checked (HTTP 503 after 4 tries); the event is retried',
+    ],
+    [
+      'cannot be read (a rejection that is not an Error)',
+      async () => {
+        throw 'socket hang up';
+      },
+      'could not read the size of file %ID from Together, without which its copy cannot be checked (socket hang up); the event is retried',
     ],
     ['is missing', async () => undefined, 'Together has no file %ID (HTTP 404 on GET /files/%ID); check the API key belongs to the account that ran the batch'],
   ])('[RULE] a file whose object %s fails retryably before any download', async (_case, getFile, message) => {

@@ -163,6 +163,7 @@ async function transferOnce(deps: TransferDeps, fileId: string, path: string, ke
   const source = pipeline(response, meter, () => undefined);
   const upload = new Upload({
     client: deps.s3,
+    // Stryker disable next-line MethodExpression: metadata keys travel as x-amz-meta-* headers, whose names are case-insensitive, and S3 keeps them lowercased
     params: { Bucket: deps.bucket, Key: key, Body: source, ContentType: 'application/jsonl', Metadata: { [`${variables.provider.toLowerCase()}-file-id`]: fileId } },
     partSize: deps.policy.partSizeBytes,
     queueSize: deps.policy.queueSize,
