@@ -147,6 +147,36 @@ export async function fakeS3(): Promise<FakeS3> {
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+/**
+ * An UpdateItem's `SET #a = :a, …` and its `attribute_exists(#a)` / `attribute_not_exists(#a)`
+ * conditions joined by AND, as DynamoDB reads them; any other form is refused as DynamoDB refuses
+ * an expression it cannot parse or whose names or values are not all given.
+ */
+function updateOf(input: Record<string, unknown>): { set: [string, unknown][]; holds: (item: Record<string, unknown> | undefined) => boolean } {
+  const names = (input.ExpressionAttributeNames ?? {}) as Record<string, string>;
+  const values = (input.ExpressionAttributeValues ?? {}) as Record<string, unknown>;
+  const invalid = (what: string) => new Error(`ValidationException: ${what}`);
+  const nameOf = (token: string) => {
+    const name = names[token];
+    if (name === undefined || name === '') throw invalid(`no name for ${token}`);
+    return name;
+  };
+  const update = /^SET (.+)$/.exec(String(input.UpdateExpression ?? ''));
+  if (update === null) throw invalid(`UpdateExpression ${String(input.UpdateExpression)}`);
+  const set = update[1]!.split(',').map((assignment): [string, unknown] => {
+    const parts = /^\s*(#\w+) = (:\w+)\s*$/.exec(assignment);
+    if (parts === null || !(parts[2]! in values)) throw invalid(`SET ${assignment}`);
+    return [nameOf(parts[1]!), values[parts[2]!]];
+  });
+  const conditions = input.ConditionExpression === undefined ? [] : String(input.ConditionExpression).split(' AND ').map((clause) => {
+    const parts = /^(attribute_exists|attribute_not_exists)\((#\w+)\)$/.exec(clause.trim());
+    if (parts === null) throw invalid(`ConditionExpression ${clause}`);
+    const name = nameOf(parts[2]!);
+    return (item: Record<string, unknown> | undefined) => (item !== undefined && name in item) === (parts[1] === 'attribute_exists');
+  });
+  return { set, holds: (item) => conditions.every((holds) => holds(item)) };
+}
+
 type Command = { readonly constructor: { readonly name: string }; readonly input: Record<string, unknown> };
 
 export interface MemoryContext {
@@ -175,10 +205,11 @@ export function memoryContext(key: string, items: Record<string, Record<string, 
     const pk = String((input.Key as { pk: string }).pk);
     const item = table.get(pk);
     if (constructor.name === 'GetCommand') return { Item: item };
-    if (item === undefined || item.results !== undefined) {
-      throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
-    }
-    item.results = (input.ExpressionAttributeValues as Record<string, unknown>)[':results'];
+    const { set, holds } = updateOf(input);
+    if (!holds(item)) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+    const updated = item ?? { pk };
+    for (const [name, value] of set) updated[name] = value;
+    table.set(pk, updated);
     return {};
   };
   const context = {

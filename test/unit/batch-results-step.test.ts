@@ -292,6 +292,80 @@ describe('batch results: redelivery and failures', () => {
   });
 });
 
+describe('batch results: which batches and files', () => {
+  const completedWithout = async () => ({ id: 'x', status: 'COMPLETED' });
+
+  it.each([
+    ['one character', 'a', true],
+    ['a dot inside', 'batch.v1', true],
+    ['underscores, colons and dashes', '_b:1-2', true],
+    ['200 characters', 'b'.repeat(200), true],
+    ['201 characters', 'b'.repeat(201), false],
+    ['a leading dot', '.hidden', false],
+    ['a space', 'batch 1', false],
+    ['nothing', '', false],
+  ])('[RULE] a batch id of %s names a results folder: %s', async (_case, batchId, usable) => {
+    const memory = memoryContext('together#evt-ids');
+
+    await together({ getBatch: completedWithout })({ ...ended('together', batchId, {}), subject: batchId } as never, memory.context);
+
+    expect(memory.done.size).toBe(usable ? 1 : 0);
+    expect(memory.logs.map((line) => line.level)).toEqual([usable ? 'info' : 'error']);
+  });
+
+  it('[RULE] an OpenAI event that names no file is not looked up at Together, even where both are served', async () => {
+    const batchId = nextBatchId();
+    const lookups: string[] = [];
+    const memory = memoryContext(`openai#evt-${batchId}`, jobOf('openai', batchId));
+    const both = storeBatchResults({
+      s3: s3.client,
+      bucket: 'results',
+      sources: { together: { variables: TOGETHER_API_VARIABLES, baseUrl: api.url, apiKey: async () => 'k', getFile: async () => undefined, getBatch: async (id) => void lookups.push(id) } as never, openai: { variables: TOGETHER_API_VARIABLES, baseUrl: api.url, apiKey: async () => 'k', getFile: async () => undefined } },
+      policy: DEFAULT_TRANSFER_POLICY,
+      sleep: async () => undefined,
+      random: () => 0.5,
+      clock: Date.now,
+    });
+
+    await both(ended('openai', batchId, { batchId }) as never, memory.context);
+
+    expect(lookups).toEqual([]);
+    expect(memory.done).toEqual(new Set([BATCH_RESULTS_STEP]));
+    expect(memory.logs.map((line) => line.message)).toEqual(['batch has no output or error file; nothing to store']);
+  });
+
+  it('[RULE] a Together event naming only its error file stores that file without asking Together for the batch', async () => {
+    const batchId = nextBatchId();
+    const ids = registerFiles(batchId);
+    const lookups: string[] = [];
+    const memory = memoryContext(`together#evt-${batchId}`, jobOf('together', batchId));
+
+    await together({ getBatch: async (id) => void lookups.push(id) })(ended('together', batchId, { batchId, errorFileId: ids.errors }) as never, memory.context);
+
+    expect(lookups).toEqual([]);
+    expect(stored(`together/batches/${batchId}/errors.jsonl`)).toBe(ERRORS);
+    expect(stored(`together/batches/${batchId}/output.jsonl`)).toBeUndefined();
+  });
+
+  it('[RULE] a failed try of a file is logged as a warning naming the event, the batch, the file and the cause', async () => {
+    const batchId = nextBatchId();
+    const ids = registerFiles(batchId);
+    api.inject(`/files/${ids.output}/content`, { status: 503 });
+    const memory = memoryContext(`together#evt-${batchId}`, jobOf('together', batchId));
+
+    await together()(ended('together', batchId, { batchId, outputFileId: ids.output }) as never, memory.context);
+
+    expect(memory.logs.filter((line) => line.level === 'warn')).toEqual([
+      {
+        level: 'warn',
+        message: 'copying a batch file failed; trying it again',
+        fields: { key: `together#evt-${batchId}`, batchId, fileId: ids.output, attempt: 1, delayMs: 500, cause: `GET /files/${ids.output}/content answered HTTP 503` },
+      },
+    ]);
+    expect(stored(`together/batches/${batchId}/output.jsonl`)).toBe(OUTPUT);
+  });
+});
+
 describe('the S3 client of the copies', () => {
   it('[RULE] given an emulator’s endpoint, it writes there with path-style URLs', async () => {
     const client = new S3Client(resultsS3Config(s3.url.replace('127.0.0.1', 'localhost')));
