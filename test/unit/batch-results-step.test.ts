@@ -320,7 +320,7 @@ describe('batch results: which batches and files', () => {
     const both = storeBatchResults({
       s3: s3.client,
       bucket: 'results',
-      sources: { together: { variables: TOGETHER_API_VARIABLES, baseUrl: api.url, apiKey: async () => 'k', getFile: async () => undefined, getBatch: async (id) => void lookups.push(id) } as never, openai: { variables: TOGETHER_API_VARIABLES, baseUrl: api.url, apiKey: async () => 'k', getFile: async () => undefined } },
+      sources: { together: { variables: TOGETHER_API_VARIABLES, baseUrl: api.url, apiKey: async () => 'k', getFile: async () => undefined, getBatch: async (id: string) => void lookups.push(id) } as never, openai: { variables: TOGETHER_API_VARIABLES, baseUrl: api.url, apiKey: async () => 'k', getFile: async () => undefined } },
       policy: DEFAULT_TRANSFER_POLICY,
       sleep: async () => undefined,
       random: () => 0.5,
