@@ -120,6 +120,8 @@ describe('copying a batch file', () => {
     await expect(failure).rejects.toThrow(
       `copying /files/${fileId}/content to s3://results/k/${fileId} failed 3 times (last: GET /files/${fileId}/content answered HTTP 504); the event is retried`,
     );
+    // What the failure log shows as its cause.
+    expect(String(((await failure.catch((error: unknown) => error)) as Error).cause)).toBe(`RetryableTransferError: GET /files/${fileId}/content answered HTTP 504`);
     expect(contentRequests(fileId)).toHaveLength(3);
     expect(waits).toHaveLength(2);
     expect(s3.objects.has(`results/k/${fileId}`)).toBe(false);
@@ -240,6 +242,17 @@ describe('copying a batch file', () => {
     expect(contentRequests(fileId)).toHaveLength(1);
   });
 
+  it('[RULE] a Location on an answer that is no redirect is not followed', async () => {
+    const fileId = nextFileId();
+    api.file(fileId, '{"a":1}\n');
+    api.inject(`/files/${fileId}/content`, { status: 200, headers: { location: `${api.url}/files/elsewhere/content`, 'content-length': '8' }, body: '{"a":1}\n' });
+
+    await transferFile(copyDeps().deps, fileId, `k/${fileId}`);
+
+    expect(api.requests.filter((request) => request.path === '/files/elsewhere/content')).toEqual([]);
+    expect(s3.objects.get(`results/k/${fileId}`)).toBe('{"a":1}\n');
+  });
+
   it('[RULE] a redirect to another origin is followed without the API key', async () => {
     const fileId = nextFileId();
     const storage = await fakeFilesApi();
@@ -308,6 +321,9 @@ describe('copying a batch file', () => {
     await expect(failure).rejects.toThrow(ConsumerDependencyError);
     await expect(failure).rejects.toThrow(message.replaceAll('%ID', fileId));
     expect(contentRequests(fileId)).toEqual([]);
+    // What the failure log shows as its cause: the reader's own error, when there was one.
+    const thrown = await getFile().catch((error: unknown) => error);
+    expect(String(((await failure.catch((error: unknown) => error)) as Error).cause)).toBe(String(thrown));
   });
 });
 

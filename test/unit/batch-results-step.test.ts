@@ -4,7 +4,7 @@ import { ConfigurationError } from '../../functions/core/errors';
 import type { NormalizedEvent } from '../../functions/core/event';
 import { ConsumerDependencyError } from '../../functions/consumers/errors';
 import { DEFAULT_TRANSFER_POLICY } from '../../functions/consumers/routes/batch-files';
-import { BATCH_RESULTS_STEP, batchResultsFromEnv, resultsS3Config, storeBatchResults, type BatchResultsDeps } from '../../functions/consumers/routes/batch-results';
+import { BATCH_RESULTS_STEP, batchResultsFromEnv, resultKeys, resultsS3Config, storeBatchResults, type BatchResultsDeps } from '../../functions/consumers/routes/batch-results';
 import { TOGETHER_API_VARIABLES } from '../../functions/poller/config';
 import { fakeFilesApi, fakeS3, memoryContext, sha256, type FakeApi, type FakeS3 } from '../support/batch-files';
 
@@ -363,6 +363,13 @@ describe('batch results: which batches and files', () => {
       },
     ]);
     expect(stored(`together/batches/${batchId}/output.jsonl`)).toBe(OUTPUT);
+  });
+});
+
+describe('the keys of a batch’s files', () => {
+  it('[RULE] a batch’s files are output.jsonl and errors.jsonl under its provider’s prefix, Together’s unless told', () => {
+    expect(resultKeys('b-1')).toEqual({ output: 'together/batches/b-1/output.jsonl', errors: 'together/batches/b-1/errors.jsonl' });
+    expect(resultKeys('batch_1', 'openai')).toEqual({ output: 'openai/batches/batch_1/output.jsonl', errors: 'openai/batches/batch_1/errors.jsonl' });
   });
 });
 
