@@ -25,6 +25,8 @@ const ISOLATED = [
   'test/integration/extension-example.test.ts',
   // Replaces the console's and the process streams' writers.
   'test/reliability/logs.test.ts',
+  // Loads the X-Ray SDK under Lambda's variables, which it reads once.
+  'test/unit/consumer-traced.test.ts',
 ];
 
 export default defineConfig({

@@ -38,6 +38,7 @@ export function deployedEnricher(env: Env, tracer: FunctionTracer): Enricher | u
  */
 export async function deployedConsumer(
   config: ConsumerConfig,
+  // Stryker disable next-line ArrowFunction: the default's result is spread, and spreading undefined adds nothing, as spreading {} does
   optional: (tracer: FunctionTracer) => OptionalSteps = () => ({}),
 ): Promise<(event: SQSEvent, context: Context) => Promise<SQSBatchResponse>> {
   const logger = new Logger({ serviceName: 'webhook-consumer', persistentKeys: { route: config.route } });

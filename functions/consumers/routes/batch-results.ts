@@ -106,6 +106,7 @@ export function batchResultsFromEnv(env: Env, clients: { s3?: S3Client } = {}): 
     s3: clients.s3 ?? new S3Client(resultsS3Config()),
     bucket,
     sources: {
+      // Stryker disable next-line ConditionalExpression,LogicalOperator: togetherApi is undefined exactly when together is, so either test alone decides
       ...(together === undefined || togetherApi === undefined ? {} : { together: { ...together, getBatch: togetherApi.getBatch, getFile: togetherApi.getFile } }),
       ...(openai === undefined ? {} : { openai: { ...openai, getFile: createOpenAiApi({ baseUrl: openai.baseUrl, apiKey: openai.apiKey }).getFile } }),
     },
@@ -165,6 +166,7 @@ export function storeBatchResults(deps: BatchResultsDeps): RouteStep {
 
 /** The canonical `data` field `name`, when it is text. */
 function canonicalText(data: unknown, name: 'outputFileId' | 'errorFileId'): string | undefined {
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: a parsed event's data on the batch routes is always an object (their schemas are z.object)
   const value = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)[name] : undefined;
   return typeof value === 'string' && value !== '' ? value : undefined;
 }

@@ -1,0 +1,24 @@
+/**
+ * A self-signed certificate for localhost and 127.0.0.1, for https servers on loopback in tests
+ * only: clients trust it explicitly ({@link LOOPBACK_TLS}.cert as their CA), nothing else does.
+ */
+export const LOOPBACK_TLS = {
+  cert: `-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIUA1J9dEK656LCEZvDOheAhbnOwZgwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwNzIwNTM1N1oYDzIxMjYxMTEz
+MjA1MzU3WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAR9lbKAkQYKpLapO0tXxnGE6zD0g4D+p2ydpxsqsIiH8pSq2fKEWKn8
+qcSzA8RlBL5Y3h0xEFeCEEHATPh3riTBo28wbTAdBgNVHQ4EFgQUJgAoIYbifRO4
+7W/7TQb+3CQReckwHwYDVR0jBBgwFoAUJgAoIYbifRO47W/7TQb+3CQReckwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDSAAwRQIgHVNMnkDVVCJ6kf78YaRQZkQKs0gyVdPglE2dDv+YJ7oCIQDp
+Kx+FvDnSiRL1uyP4B7SDzYw1vhaK6j2ICuhQAJcmuA==
+-----END CERTIFICATE-----
+`,
+  key: `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgHb8ronl6OTxmYDAf
+/CUeRkHbfaFvVolbOKhr1+A1wEGhRANCAAR9lbKAkQYKpLapO0tXxnGE6zD0g4D+
+p2ydpxsqsIiH8pSq2fKEWKn8qcSzA8RlBL5Y3h0xEFeCEEHATPh3riTB
+-----END PRIVATE KEY-----
+`,
+} as const;
