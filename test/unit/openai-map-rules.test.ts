@@ -89,7 +89,7 @@ describe('[RULE] the evaluation loss OpenAI reports', () => {
 });
 
 describe('[RULE] OpenAI times out of range', () => {
-  it.each([1e13, 253_402_300_800])('[RULE] a metrics event or checkpoint dated %s (past year 9999) keeps its point without a time, instead of failing the event', (far) => {
+  it.each([1e13, 253_402_300_800, 0, -1])('[RULE] a metrics event or checkpoint dated %s (past year 9999, or not after 1970) keeps its point without a time, instead of failing the event', (far) => {
     const checkpoint = { id: 'ftckpt-1', object: 'fine_tuning.job.checkpoint', step_number: 2, created_at: far, fine_tuned_model_checkpoint: 'ft:m:ckpt', fine_tuning_job_id: 'ftjob-1', metrics: { train_loss: 0.5 } };
 
     const events = [{ ...metricsEvent(1, { train_loss: 0.9 }), created_at: 1_700_000_000 }, { ...metricsEvent(3, { train_loss: 0.4 }), created_at: far }] as OpenAiJobEvent[];
