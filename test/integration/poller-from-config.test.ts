@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NormalizedEvent } from '../../functions/core/event';
+import { createApiKeyReader, pollerFromConfig, readPollerConfig } from '../../functions/poller/config';
+import type { PollerDeps } from '../../functions/poller/poll';
+import { TogetherApiError, type RetryNotice } from '../../functions/poller/together-api';
+import { createPollerTable, queueUrlMap } from '../../local/resources';
+import { startEmulated, type Emulated } from '../support/emulated';
+
+/** The poller as the handler and `npm start` build it, with the clients a caller injects: fetch, sleep, clock, logger, onRetry. */
+
+const NOW_MS = Date.parse('2026-11-01T12:00:00Z');
+let env: Emulated;
+let tables = 0;
+beforeAll(async () => {
+  env = await startEmulated();
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+/** Together's API as its reference documents it, answering `first` once on GET /fine-tunes before the list. */
+function together(first: Response | undefined) {
+  let pending = first;
+  return async (input: string | URL | Request): Promise<Response> => {
+    const path = new URL(String(input)).pathname.replace('/v1', '');
+    if (path === '/fine-tunes' && pending !== undefined) {
+      const answer = pending;
+      pending = undefined;
+      return answer;
+    }
+    if (path === '/fine-tunes') return Response.json({ data: [{ id: 'ft-cfg', status: 'running', updated_at: '2026-11-01T11:59:00Z' }] });
+    if (path === '/fine-tunes/ft-cfg/events') return Response.json({ data: [{ type: 'job_start', created_at: '2026-11-01T11:58:00Z' }] });
+    if (path === '/batches') return Response.json([]);
+    return Response.json({ error: { message: 'not found' } }, { status: 404 });
+  };
+}
+
+async function build(first: Response | undefined, env_: Record<string, string> = {}) {
+  const tableName = `together-poller-config-${++tables}`;
+  await createPollerTable(env.clients.dynamodb, tableName);
+  const config = readPollerConfig({
+    TABLE_NAME: env.resources.eventsTable,
+    QUEUE_URLS: JSON.stringify(queueUrlMap(env.resources)),
+    POLLER_TABLE_NAME: tableName,
+    TOGETHER_API_BASE_URL: 'https://api.together.example/v1',
+    TOGETHER_API_KEY: 'key',
+    ...env_,
+  });
+  const sleeps: number[] = [];
+  const notices: RetryNotice[] = [];
+  const logged: string[] = [];
+  const logger = { info: (message: string) => void logged.push(message), warn: (message: string) => void logged.push(message), debug: () => undefined };
+  const poll = pollerFromConfig(config, {
+    documents: env.clients.documents,
+    sqs: env.clients.sqs,
+    apiKey: createApiKeyReader(config.apiKey),
+    clock: () => NOW_MS,
+    fetch: together(first) as typeof fetch,
+    sleep: async (ms) => void sleeps.push(ms),
+    onRetry: (notice) => void notices.push(notice),
+    logger: logger as unknown as NonNullable<PollerDeps['logger']>,
+  });
+  return { poll, sleeps, notices, logged };
+}
+
+describe('[RULE] a poller built from its configuration', () => {
+  it('[RULE] reads Together through the injected fetch, retries a 503 through the injected sleep and onRetry, and dates the event by the injected clock', async () => {
+    await env.drainAll();
+    const { poll, sleeps, notices, logged } = await build(new Response('busy', { status: 503 }));
+
+    const summary = await poll();
+
+    expect(summary).toMatchObject({ accepted: 1, processed: 1 });
+    expect(notices.map(({ path, attempt, cause }) => [path, attempt, cause])).toEqual([['/fine-tunes', 1, 'http 503']]);
+    expect(sleeps).toEqual([notices[0]?.delayMs]);
+    expect(logged).toContain('event accepted');
+    const queued = [...(await env.drainAll()).values()].flat().map((message) => JSON.parse(message.Body ?? '{}') as NormalizedEvent);
+    expect(queued.map((event) => [event.id, event.receivedAt])).toEqual([['poll:ft:ft-cfg:started', new Date(NOW_MS).toISOString()]]);
+  });
+
+  it("[RULE] a Retry-After longer than what is left of the run's time budget is not waited for: the run fails, to be retried by the next", async () => {
+    const { poll, sleeps } = await build(new Response('slow down', { status: 429, headers: { 'retry-after': '5' } }), { POLL_TIME_BUDGET_SECONDS: '2' });
+
+    const failure = await poll().catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(TogetherApiError);
+    expect(failure).toMatchObject({ reason: 'together_rate_limited', statusCode: 503 });
+    expect((failure as Error).message).toMatch(/the next attempt would start after this run's time budget; the next poll retries/);
+    expect(sleeps).toEqual([]);
+  });
+});
