@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Context } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { NormalizedEvent } from '../../functions/core/event';
 import { createApiKeyReader, pollerFromConfig, readPollerConfig } from '../../functions/poller/config';
 import type { PollerDeps } from '../../functions/poller/poll';
@@ -87,5 +88,77 @@ describe('[RULE] a poller built from its configuration', () => {
     expect(failure).toMatchObject({ reason: 'together_rate_limited', statusCode: 503 });
     expect((failure as Error).message).toMatch(/the next attempt would start after this run's time budget; the next poll retries/);
     expect(sleeps).toEqual([]);
+  });
+});
+
+describe('[RULE] the outcome of a poller Lambda invocation', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.unstubAllGlobals();
+    vi.restoreAllMocks();
+    vi.resetModules();
+  });
+
+  /** Imports the handler with the Lambda's environment, Together answered by `answer`; returns what it printed. */
+  async function invoke(answer: (path: string) => Response, pollerTable: string) {
+    const variables: Record<string, string> = {
+      TABLE_NAME: env.resources.eventsTable,
+      QUEUE_URLS: JSON.stringify(queueUrlMap(env.resources)),
+      POLLER_TABLE_NAME: pollerTable,
+      TOGETHER_API_BASE_URL: 'https://api.together.example/v1',
+      TOGETHER_API_KEY: 'key',
+      AWS_ENDPOINT_URL_DYNAMODB: env.emulators.dynamodbEndpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      POWERTOOLS_METRICS_DISABLED: 'false',
+      POWERTOOLS_DEV: 'true',
+      // The suite silences Powertools' logs; deployed, the poller logs at INFO.
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+    };
+    for (const [name, value] of Object.entries(variables)) vi.stubEnv(name, value);
+    vi.stubGlobal('fetch', async (input: string | URL | Request) => answer(new URL(String(input)).pathname.replace('/v1', '')));
+    const printed: Record<string, unknown>[] = [];
+    for (const stream of ['log', 'info', 'warn', 'error'] as const) {
+      vi.spyOn(console, stream).mockImplementation((line: unknown) => {
+        try {
+          printed.push(JSON.parse(String(line)) as Record<string, unknown>);
+        } catch {
+          printed.push({ text: String(line) });
+        }
+      });
+    }
+    const { handler } = await import('../../functions/poller/handler');
+    const outcome = await handler({ source: 'aws.scheduler' }, { functionName: 'together-poller', awsRequestId: 'req-1' } as Context).catch((error: unknown) => error);
+    return { outcome, metrics: printed.find((line) => '_aws' in line), logs: printed.filter((line) => !('_aws' in line)) };
+  }
+
+  it('[RULE] a run that went through logs its summary', async () => {
+    const pollerTable = `together-poller-config-${++tables}`;
+    await createPollerTable(env.clients.dynamodb, pollerTable);
+
+    const { outcome, logs } = await invoke((path) => Response.json(path === '/batches' ? [] : { data: [] }), pollerTable);
+
+    expect(outcome).toMatchObject({ processed: 0, failing: 0 });
+    expect(logs.find((line) => line.message === 'poll finished')).toMatchObject({ processed: 0, accepted: 0, failing: 0 });
+  });
+
+  it.each([
+    ['the key is rejected (401)', 401, 'TogetherAuthError'],
+    ['Together refuses the request (400)', 400, 'TogetherApiError'],
+  ])('[RULE] when %s the invocation fails, counted in ApiErrors and logged', async (_, status, name) => {
+    const { outcome, metrics, logs } = await invoke(() => Response.json({ error: { message: 'no' } }, { status }), 'never-read');
+
+    expect((outcome as Error).name).toBe(name);
+    expect(metrics).toMatchObject({ ApiErrors: 1 });
+    expect(logs.find((line) => line.message === 'poll failed')).toBeDefined();
+  });
+
+  it('[RULE] a run failed by its state table, not by Together, fails the invocation without counting an API error', async () => {
+    const { outcome, metrics, logs } = await invoke((path) => Response.json(path === '/batches' ? [] : { data: [] }), 'no-such-poller-table');
+
+    expect(outcome).toMatchObject({ reason: 'poller_state_unavailable' });
+    expect(metrics?.ApiErrors).toBeUndefined();
+    expect(logs.find((line) => line.message === 'poll failed')).toBeDefined();
   });
 });
