@@ -197,6 +197,18 @@ describe('Together API client', () => {
     expect(fake.requestsTo('/batches')).toHaveLength(1);
   });
 
+  it('[RULE] a refused key fails as a TogetherAuthError whose message names the status, the path and where to store a valid key', async () => {
+    fake.inject({ path: '/batches', status: 403 });
+    const { api } = client();
+
+    const failure = await api.listBatches().catch((error: unknown) => error);
+
+    expect((failure as Error).name).toBe('TogetherAuthError');
+    expect((failure as Error).message).toBe(
+      'TOGETHER_API_KEY was rejected by the Together API (HTTP 403 on GET /batches); store a valid API key in the secret TOGETHER_API_KEY_SECRET_ARN names (TOGETHER_API_KEY in the local runtime)',
+    );
+  });
+
   it('does not retry other 4xx answers and points at the base URL', async () => {
     const { api } = client();
 

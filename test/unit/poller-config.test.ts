@@ -62,4 +62,11 @@ describe('poller configuration', () => {
     expect(config.limits).toEqual({ maxJobsPerRun: 5, timeBudgetMs: 20_000, backfillSeconds: 0 });
     expect(() => readPollerConfig({ ...BASE, TOGETHER_MAX_ATTEMPTS: '0' })).toThrow(/TOGETHER_MAX_ATTEMPTS must be a whole number from 1 to 10/);
   });
+
+  it('[RULE] POLL_BACKFILL_HOURS takes up to a year of hours, and TOGETHER_REQUEST_TIMEOUT_SECONDS sets the per-request timeout', () => {
+    const config = readPollerConfig({ ...BASE, POLL_BACKFILL_HOURS: '8760', TOGETHER_REQUEST_TIMEOUT_SECONDS: '5' });
+
+    expect([config.limits.backfillSeconds, config.retry.requestTimeoutMs]).toEqual([8_760 * 3_600, 5_000]);
+    expect(() => readPollerConfig({ ...BASE, POLL_BACKFILL_HOURS: '8761' })).toThrow(/POLL_BACKFILL_HOURS must be a whole number from 0 to 8760/);
+  });
 });

@@ -1,6 +1,6 @@
 import type { FineTuningListCheckpointsResponse, FineTuningListMetricsResponse } from 'together-ai/resources/fine-tuning';
 import { describe, expect, it } from 'vitest';
-import { MAX_DATA_CHECKPOINTS, routeDataSchema } from '../../functions/core/data';
+import { MAX_DATA_CHECKPOINTS, MAX_DATA_TEXT_LENGTH, routeDataSchema } from '../../functions/core/data';
 import { jobCurve, readJobCurve } from '../../functions/poller/curve';
 import { createTogetherApi, TogetherApiError, TogetherAuthError } from '../../functions/poller/together-api';
 import { account } from '../support/poller';
@@ -118,5 +118,111 @@ describe('[P-TOG] checkpoints and metrics from the Together API', () => {
       ],
     ]);
     await expect(rejected).rejects.toBeInstanceOf(TogetherAuthError);
+  });
+});
+
+describe('[RULE] the curve of a finished Together job', () => {
+  // One instant, 2026-11-01T10:00:00Z, in each unit Together's `timestamp` may come in.
+  const INSTANT = '2026-11-01T10:00:00.000Z';
+  const at = (timestamp: unknown) => jobCurve(undefined, [{ 'train/global_step': 1, 'train/loss': 1, timestamp }])[0]?.at;
+
+  it.each([
+    ['seconds', 1_793_527_200],
+    ['milliseconds', 1_793_527_200_000],
+    ['microseconds', 1_793_527_200_000_000],
+    ['nanoseconds', 1_793_527_200_000_000_000],
+    ['an ISO string', '2026-11-01T10:00:00Z'],
+  ])('[RULE] a metric timestamp in %s dates its point', (_, timestamp) => {
+    expect(at(timestamp)).toBe(INSTANT);
+  });
+
+  it.each([
+    ['milliseconds', 1e11, '1973-03-03T09:46:40.000Z'],
+    ['microseconds', 1e14, '1973-03-03T09:46:40.000Z'],
+    ['nanoseconds', 1e17, '1973-03-03T09:46:40.000Z'],
+  ])('[RULE] the smallest timestamp read as %s is read in that unit', (_, timestamp, iso) => {
+    expect(at(timestamp)).toBe(iso);
+  });
+
+  it('[RULE] a nanosecond timestamp in the last second of year 9999 still dates its point', () => {
+    expect(at(253_402_300_799_999_000_000)).toMatch(/^9999-12-31T23:59:59\.99\dZ$/);
+  });
+
+  it.each([
+    ['zero', 0],
+    ['negative', -1_793_527_200],
+    ['past year 9999', 253_402_300_800_000_000_000],
+    ['not a number or a date', true],
+    ['an unreadable string', 'soon'],
+  ])('[RULE] a metric timestamp that is %s leaves its point undated', (_, timestamp) => {
+    const curve = jobCurve(undefined, [{ 'train/global_step': 1, 'train/loss': 1, timestamp }]);
+
+    expect(curve).toStrictEqual([{ step: 1, loss: 1 }]);
+  });
+
+  it('[RULE] step 0 is a point; a step or loss that is not a finite number adds none', () => {
+    const curve = jobCurve(undefined, [
+      { 'train/global_step': 0, 'train/loss': 3 },
+      { 'train/global_step': '1', 'train/loss': 2 },
+      { 'train/global_step': 2, 'train/loss': '2' },
+      { 'train/global_step': 3, 'train/loss': Infinity },
+      { 'train/global_step': 4, 'train/loss': Number.NaN },
+    ]);
+
+    expect(curve).toStrictEqual([{ step: 0, loss: 3 }]);
+  });
+
+  it('[RULE] a checkpoint without a time keeps the time of its metric row, and one without a step adds no point', () => {
+    const curve = jobCurve([{ step: 20, path: 's3://ckpt/20' }, { path: 's3://ckpt/none' } as never], [{ 'train/global_step': 20, 'train/loss': 1.9, timestamp: '2026-11-01T10:40:00Z' }]);
+
+    expect(curve).toStrictEqual([{ step: 20, loss: 1.9, at: '2026-11-01T10:40:00.000Z', path: 's3://ckpt/20' }]);
+  });
+
+  it(`[RULE] a checkpoint path that is blank or over ${MAX_DATA_TEXT_LENGTH} characters is left out, and one of exactly that length kept`, () => {
+    const longest = `s3://${'x'.repeat(MAX_DATA_TEXT_LENGTH - 5)}`;
+    const curve = jobCurve(
+      [
+        { step: 1, path: '   ' },
+        { step: 2, path: `${longest}y` },
+        { step: 3, path: longest },
+        { step: 4, path: null },
+      ],
+      undefined,
+    );
+
+    expect(curve).toStrictEqual([{ step: 1 }, { step: 2 }, { step: 3, path: longest }, { step: 4 }]);
+    expect(routeDataSchema('fine_tune.completed').safeParse({ checkpoints: curve }).success).toBe(true);
+  });
+
+  it(`[RULE] more than ${MAX_DATA_CHECKPOINTS} checkpoints with a path are cut to ${MAX_DATA_CHECKPOINTS} points, the oldest kept`, () => {
+    const checkpoints = Array.from({ length: MAX_DATA_CHECKPOINTS + 2 }, (_, index) => ({ step: index, path: `s3://ckpt/${index}` }));
+
+    const curve = jobCurve(checkpoints, undefined);
+
+    expect(curve.map((point) => point.step)).toEqual(checkpoints.slice(0, MAX_DATA_CHECKPOINTS).map((checkpoint) => checkpoint.step));
+  });
+
+  it(`[RULE] with room for one more point beside the checkpoints, the last metric step is kept`, () => {
+    const checkpoints = Array.from({ length: MAX_DATA_CHECKPOINTS - 1 }, (_, index) => ({ step: index, path: `s3://ckpt/${index}` }));
+    const metrics = [1_000, 1_001, 1_002].map((step) => ({ 'train/global_step': step, 'train/loss': 1 }));
+
+    const curve = jobCurve(checkpoints, metrics);
+
+    expect(curve).toHaveLength(MAX_DATA_CHECKPOINTS);
+    expect(curve.at(-1)).toStrictEqual({ step: 1_002, loss: 1 });
+    expect(routeDataSchema('fine_tune.completed').safeParse({ checkpoints: curve }).success).toBe(true);
+  });
+
+  it(`[RULE] a long run whose last step has a checkpoint still fills all ${MAX_DATA_CHECKPOINTS} points`, () => {
+    const metrics = Array.from({ length: 1_000 }, (_, index) => ({ 'train/global_step': index + 1, 'train/loss': 1 }));
+
+    const curve = jobCurve([{ step: 1_000, path: 's3://ckpt/final' }], metrics);
+
+    expect(curve).toHaveLength(MAX_DATA_CHECKPOINTS);
+    expect(curve.slice(-2)).toStrictEqual([
+      { step: 999, loss: 1 },
+      { step: 1_000, loss: 1, path: 's3://ckpt/final' },
+    ]);
+    expect(routeDataSchema('fine_tune.completed').safeParse({ checkpoints: curve }).success).toBe(true);
   });
 });

@@ -153,6 +153,20 @@ describe('fine-tune observations', () => {
     expect(running.map((o) => o.event.data)).toEqual([{ jobId: 'ft-7', baseModel: 'meta-llama/Meta-Llama-3.1-8B-Instruct-Reference' }]);
   });
 
+  it('[RULE] a cancelled job is dated by its cancel request, not by a later event of another kind, and names its status in providerData', () => {
+    const observations = observeFineTune(job('CANCELLED'), [event('job_start', 1), event('cancel_requested', 5), event('refund_issued', 8)], RECEIVED_AT);
+
+    const cancelled = observations.at(-1)?.event;
+    expect(cancelled?.occurredAt).toBe('2026-11-01T10:05:00.000Z');
+    expect(cancelled?.providerData).toStrictEqual({ fine_tune_id: 'ft-7', status: 'cancelled' });
+  });
+
+  it('[RULE] a job end with an empty curve carries no data.checkpoints', () => {
+    const [, completed] = observeFineTune(job('completed'), [event('job_start', 1)], RECEIVED_AT, []);
+
+    expect(completed?.event.data).not.toHaveProperty('checkpoints');
+  });
+
   it('routes every provider type through the together provider table', () => {
     const observations = observeFineTune(job('completed'), [event('job_start', 1), checkpoint(1, 2)], RECEIVED_AT);
 
