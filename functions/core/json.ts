@@ -97,6 +97,7 @@ const ESCAPE = /\\(?:u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|u(ff(?:fe|ff))|
  */
 export function decodeMessageBody(body: string): string {
   return body.replace(ESCAPE, (sequence, high?: string, low?: string, nonCharacter?: string) => {
+    // Stryker disable next-line LogicalOperator: the two halves of a pair are captured together, so both are defined or neither is
     if (high !== undefined && low !== undefined) return String.fromCharCode(parseInt(high, 16), parseInt(low, 16));
     if (nonCharacter !== undefined) return String.fromCharCode(parseInt(nonCharacter, 16));
     return sequence;

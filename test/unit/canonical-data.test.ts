@@ -95,6 +95,20 @@ describe('canonical data of each route, whatever the provider', () => {
     expect(mythicdot('usage.threshold_reached', { id: 'u', threshold_usd: 500, current_usd: 512.4 }).data).toStrictEqual({ metric: 'usd', threshold: 500, current: 512.4 });
   });
 
+  it.each([
+    ['only the current spend in dollars', { id: 'u', current_usd: 512.4 }, { metric: 'usd', current: 512.4 }],
+    ['a metric of its own', { id: 'u', metric: 'requests', threshold: 1000, current: 1001 }, { metric: 'requests', threshold: 1000, current: 1001 }],
+  ])('[RULE] a MythicDot usage threshold with %s states its metric', (_name, object, data) => {
+    expect(mythicdot('usage.threshold_reached', object).data).toStrictEqual(data);
+  });
+
+  it.each([
+    ['error_message', { batch_id: 'b1', error_message: 'input file is not JSONL' }, 'input file is not JSONL'],
+    ['error alone', { batch_id: 'b1', error: 'quota exceeded' }, 'quota exceeded'],
+  ])('[RULE] a failed Together batch says why from its %s', (_name, data, errorMessage) => {
+    expect(together('batch.failed', data).data).toStrictEqual({ batchId: 'b1', errorMessage });
+  });
+
   it('gives the other route no canonical data and keeps the provider data', () => {
     const event = together('resource.created', { resource_id: 'res-42' });
 

@@ -52,3 +52,47 @@ describe('[CURVE] a loss curve from a list in a payload', () => {
     expect(data).toEqual({ jobId: 'ftjob_1', modelName: 'ft:acme-1', checkpoints: [{ step: 5, loss: 1 }] });
   });
 });
+
+describe('[CURVE] the fields of a checkpoint', () => {
+  it('[RULE] a checkpoint holds only the fields its entry gave: no loss, path or time keys when they were not sent', () => {
+    const curve = curveOf([{ step: 1 }, { step: 2, loss: 0.5 }]);
+
+    expect(curve).toStrictEqual([{ step: 1 }, { step: 2, loss: 0.5 }]);
+    expect(Object.keys(curve?.[0] ?? {})).toEqual(['step']);
+  });
+
+  it('[RULE] step 0 is a step; a blank or empty step or loss is no number', () => {
+    expect(curveOf([{ step: 0, loss: 3 }])).toStrictEqual([{ step: 0, loss: 3 }]);
+    expect(curveOf([{ step: '', loss: 1 }, { step: '  ', loss: 1 }])).toBeUndefined();
+    expect(curveOf([{ step: '4', loss: ' ' }, { step: 5, loss: '' }])).toStrictEqual([{ step: 4 }, { step: 5 }]);
+  });
+
+  it.each([
+    ['Unix seconds', 1_764_000_000, '2025-11-24T16:00:00.000Z'],
+    ['an ISO 8601 string', '2025-11-24T16:00:00Z', '2025-11-24T16:00:00.000Z'],
+    ['the epoch', 0, '1970-01-01T00:00:00.000Z'],
+    ['the last second with a four-digit year', 253_402_300_799, '9999-12-31T23:59:59.000Z'],
+  ])('[RULE] a checkpoint time given as %s becomes an ISO time', (_name, createdAt, at) => {
+    expect(curveOf([{ step: 1, created_at: createdAt }])).toStrictEqual([{ step: 1, at }]);
+  });
+
+  it.each([
+    ['before the epoch', -1],
+    ['past year 9999', 253_402_300_800],
+    ['not a time', 'soon'],
+    ['not a number or a string', [2020]],
+    ['infinite', Number.POSITIVE_INFINITY],
+  ])('[RULE] a checkpoint time %s is left out, the checkpoint kept', (_name, createdAt) => {
+    expect(curveOf([{ step: 1, loss: 2, created_at: createdAt }])).toStrictEqual([{ step: 1, loss: 2 }]);
+  });
+
+  it('[RULE] of a list longer than it reads, only its last entries count: a step listed only before them is not in the curve', () => {
+    const readAtMost = 10 * MAX_DATA_CHECKPOINTS;
+    const tail = Array.from({ length: readAtMost }, (_, index) => ({ step: index, loss: 1 }));
+
+    const curve = curveOf([{ step: 1_000_000, loss: 9 }, ...tail]);
+
+    expect(curve?.some((point) => point.step === 1_000_000)).toBe(false);
+    expect(curve?.at(-1)).toStrictEqual({ step: readAtMost - 1, loss: 1 });
+  });
+});

@@ -46,4 +46,9 @@ describe('DynamoDB item size', () => {
 
     expect(bytes).toBe(2 + 13 + (4 + 2) + (4 + 2) + (11 + 3 + 1 + (3 + (1 + 4 + 2) + (1 + 4 + 8))));
   });
+
+  it('[RULE] counts nothing for a map element that is undefined: the document client does not write it', () => {
+    expect(attributeValueBytes({ step: 500, gone: undefined })).toBe(3 + (1 + 4 + 2));
+    expect(itemBytes({ data: { gone: undefined } })).toBe(4 + 3);
+  });
 });

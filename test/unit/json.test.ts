@@ -53,6 +53,17 @@ describe('stored events', () => {
     expect(stringifyWithin({ tokens: 3_250_000, big: 1e20 }, 1_000)).toBe('{"tokens":3250000,"big":100000000000000000000}');
   });
 
+  it('[RULE] keeps JSON.stringify spellings for a text exactly at the limit', () => {
+    const familiar = '{"big":100000000000000000000}';
+
+    expect(stringifyWithin({ big: 1e20 }, Buffer.byteLength(familiar))).toBe(familiar);
+    expect(stringifyWithin({ big: 1e20 }, Buffer.byteLength(familiar) - 1)).toBe('{"big":1e20}');
+  });
+
+  it('[RULE] over the limit, a number whose shortest spelling is no shorter keeps its familiar one', () => {
+    expect(stringifyWithin({ n: [0.05, -0.05, 123, 1.5] }, 0)).toBe('{"n":[0.05,-0.05,123,1.5]}');
+  });
+
   it('over the limit, writes the same numbers in their shortest spellings', () => {
     const text = stringifyWithin({ n: [1e20, -1.5e300, 0.000001, 123.456, 0, 'e1e20'] }, 0);
     expect(text).toBe('{"n":[1e20,-15e299,1e-6,123.456,0,"e1e20"]}');

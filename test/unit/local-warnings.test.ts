@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PROVIDER_NAMES } from '../../functions/core/event';
-import { editDistance } from '../../functions/core/nearest';
+import { editDistance, nearest } from '../../functions/core/nearest';
 import { sdkNodeWarningFilter, unknownVariableWarnings } from '../../local/warnings';
 
 const sdkWarning = () => Object.assign(new Error('NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)\nversions published after…'), { name: 'Warning' });
@@ -109,5 +109,11 @@ describe('unknown variables with the project\'s prefixes at npm start', () => {
     expect(editDistance('flaw', 'lawn')).toBe(2);
     expect(editDistance('', 'PORT')).toBe(4);
     expect(editDistance('HOST', 'HOST')).toBe(0);
+  });
+
+  it('[RULE] names the first listed of two known names equally near a misspelt one', () => {
+    // LOCAL_PORT is one character from LOCAL_PORTA and from LOCAL_PORTS.
+    expect(nearest('LOCAL_PORT', ['LOCAL_PORTA', 'LOCAL_PORTS'])).toBe('LOCAL_PORTA');
+    expect(nearest('LOCAL_PORT', ['LOCAL_PORTS', 'LOCAL_PORTA'])).toBe('LOCAL_PORTS');
   });
 });

@@ -4,6 +4,8 @@ import { PROVIDERS } from '../../functions/core/providers';
 import { PROVIDER_SAMPLES } from '../../functions/core/providers/samples';
 import { llmtuneEventId } from '../../functions/core/providers/llmtune';
 import { normalizeDelivery, type NormalizeInput } from '../../functions/core/normalize';
+import { defineProvider } from '../../functions/core/providers/types';
+import * as z from '../../functions/core/zod';
 import type { SignatureSpec } from '../../functions/core/verify';
 
 const NOW_MS = Date.parse('2026-11-01T16:45:13Z');
@@ -158,5 +160,62 @@ describe('normalizeDelivery', () => {
 
   it('rejects a body that is not valid UTF-8 with a 400', () => {
     expect(() => normalizeDelivery({ ...input('together', ''), body: Buffer.from([0x7b, 0xff, 0x7d]) })).toThrow(BadRequestError);
+  });
+
+  it.each([
+    ['an empty body', '', /^body is empty; expected a JSON object$/],
+    ['a body that is not JSON', 'not json', /^body is not JSON$/],
+    ['a JSON array', '[1,2]', /^body is JSON but not an object$/],
+    ['JSON null', 'null', /^body is JSON but not an object$/],
+    ['an envelope without id', { type: 'fine_tune.completed', data: {} }, /^not a together envelope: id: .*expected string/],
+    ['an empty type', { id: 'e', type: '', data: {} }, /^event type must not be empty$/],
+    ['an unreadable created time', { id: 'e', type: 'fine_tune.completed', created: 'yesterday', data: {} }, /^created must be Unix seconds or an ISO 8601 time$/],
+  ])('[RULE] the 400 for %s tells the sender what is wrong', (_name, body, message) => {
+    expect(() => normalizeDelivery(input('together', body))).toThrow(message);
+  });
+
+  it('[RULE] the 400 for a body that is not UTF-8 says so, not that it is not JSON', () => {
+    const notUtf8 = { ...input('together', ''), body: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]) };
+
+    expect(() => normalizeDelivery(notUtf8)).toThrow(/^body is not valid UTF-8$/);
+  });
+
+  it('[RULE] the 400 for a wrong field deep in an envelope names its path', () => {
+    const body = { id: 'evt_1', type: 'batch.completed', created: NOW_S, data: { object: { id: 5 } } };
+
+    expect(() => normalizeDelivery(input('mythicdot', body))).toThrow(/^not a mythicdot envelope: data\.object\.id: .*expected string/);
+  });
+
+  it('[RULE] the 400 for an envelope its provider refuses as a whole names the body', () => {
+    const provider = defineProvider<{ type: string }>({
+      ...PROVIDERS.standard,
+      envelope: () => z.looseObject({ type: z.string() }).check(z.refine((body) => body.type !== 'test', 'must not be a test event')),
+      toFacts: (envelope) => ({ id: 'msg_1', providerType: envelope.type, providerData: undefined }),
+      data: {},
+    });
+
+    expect(() => normalizeDelivery(input('standard', { type: 'test' }, { provider }))).toThrow(/^not a standard envelope: body: must not be a test event$/);
+  });
+
+  it.each([
+    ['older than the retention', NOW_S - WEEK_S - 1, 'body_timestamp_too_old', /older than the idempotency retention/],
+    ['more than 300 s in the future', NOW_S + 301, 'body_timestamp_in_future', /in the future/],
+  ])('[RULE] a body timestamp %s is a 401 whose reason and logged message say which', (_name, created, reason, message) => {
+    const delivery = input('mythicdot', { id: 'evt_1', type: 'batch.completed', created, data: {} });
+
+    expect(() => normalizeDelivery(delivery)).toThrow(expect.objectContaining({ statusCode: 401, reason, message: expect.stringMatching(message) }));
+  });
+
+  it.each([
+    ['a numeric string', '1764000000', '2025-11-24T16:00:00.000Z'],
+    ['the last second with a four-digit year, as a numeric string', '253402300799', '9999-12-31T23:59:59.000Z'],
+  ])('[RULE] a created time given as %s is when the event occurred', (_name, created, occurredAt) => {
+    expect(normalizeDelivery(input('together', { id: 'e', type: 'fine_tune.completed', created, data: {} })).occurredAt).toBe(occurredAt);
+  });
+
+  it('[RULE] a created time past year 9999, as a numeric string, is a 400 that names the field', () => {
+    const body = { id: 'e', type: 'fine_tune.completed', created: '253402300800', data: {} };
+
+    expect(() => normalizeDelivery(input('together', body))).toThrow(/^created must be Unix seconds or an ISO 8601 time$/);
   });
 });

@@ -52,4 +52,10 @@ describe('signDelivery', () => {
       'x-together-timestamp': '1764000000',
     });
   });
+
+  it('[RULE] refuses to sign a Standard Webhooks delivery without an id, and says it needs one', () => {
+    const sign = () => signDelivery({ spec: standardSpec, body: '{}', secret: PROVIDERS.standard.developmentSecret, timestampSeconds: 1614265330 });
+
+    expect(sign).toThrow(/^a Standard Webhooks delivery needs an id$/);
+  });
 });

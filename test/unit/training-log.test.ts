@@ -122,4 +122,24 @@ describe('parseTrainingLog', () => {
 
     expect(parseTrainingLog(log)).toEqual([{ step: 2, loss: 0.5 }]);
   });
+
+  it('[RULE] of a log longer than the cap, the line the tail starts inside is not read, whatever of it falls inside the tail', () => {
+    // The tail starts at "-step 7…": read from there, that cut line would be taken for step 7.
+    const tailStart = '-step 7, loss: 0.5\n';
+    const lastLine = 'step 9, loss: 0.1';
+    const filler = `${'x'.repeat(999)}\n`;
+    const fillerLines = Math.floor((MAX_TRAINING_LOG_CHARS - tailStart.length - lastLine.length) / filler.length);
+    const padding = '.'.repeat(MAX_TRAINING_LOG_CHARS - tailStart.length - lastLine.length - fillerLines * filler.length);
+    const tail = `${tailStart}${filler.repeat(fillerLines)}${padding}${lastLine}`;
+    const log = `step 1, loss: 0.9\nstep 3, loss: 0.8 ${tail}`;
+
+    expect(tail).toHaveLength(MAX_TRAINING_LOG_CHARS);
+    expect(parseTrainingLog(log)).toEqual([{ step: 9, loss: 0.1 }]);
+  });
+
+  it("[RULE] a dict without a loss on a line does not hide the Trainer dict after it", () => {
+    const log = "{'epoch': 0.5} {'loss': 1.2, 'step': 10, 'epoch': 0.5}";
+
+    expect(parseTrainingLog(log)).toEqual([{ step: 10, loss: 1.2 }]);
+  });
 });

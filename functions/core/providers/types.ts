@@ -94,6 +94,7 @@ export function defineProvider<E>(definition: ProviderDefinition<E>): Provider {
       if (!result.success) {
         const issue = result.error.issues[0];
         const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'body';
+        // Stryker disable next-line OptionalChaining: a failed parse has at least one issue
         throw new BadRequestError(`not a ${definition.name} envelope: ${where}: ${issue?.message ?? 'invalid'}`);
       }
       return toFacts(result.data, verified);
