@@ -9,6 +9,7 @@ import type { NormalizedEvent } from '../../functions/core/event';
 import { acceptedRecord, jobItem, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
 import { fakeFilesApi, type FakeApi } from '../support/batch-files';
 import { startEmulated, type Emulated } from '../support/emulated';
+import { replaceEnv } from '../support/env';
 
 /**
  * The batch results consumer as its Lambda entry builds it (`batch-results-handler.ts` over
@@ -48,11 +49,11 @@ beforeAll(async () => {
   awsUrl = `http://127.0.0.1:${(aws.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
-  process.env = { ...SAVED_ENV };
+  replaceEnv({ ...SAVED_ENV });
   await Promise.all([env?.stop(), api?.close(), new Promise((resolve) => aws?.close(resolve))]);
 });
 afterEach(() => {
-  process.env = { ...SAVED_ENV };
+  replaceEnv({ ...SAVED_ENV });
 });
 
 type Handler = (event: SQSEvent, context: Context) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
@@ -61,7 +62,7 @@ type Handler = (event: SQSEvent, context: Context) => Promise<{ batchItemFailure
 const batchResultsModule = () => import('../../functions/consumers/batch-results-handler');
 /** The entry, loaded afresh (a query of its own makes it a module of its own) under the stack's variables and `vars`. */
 async function deployedEntry(vars: Record<string, string>): Promise<Handler> {
-  process.env = {
+  replaceEnv({
     ...SAVED_ENV,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
@@ -78,7 +79,7 @@ async function deployedEntry(vars: Record<string, string>): Promise<Handler> {
     ALERTS_TOPIC_ARN: env.resources.alertsTopicArn,
     RESULTS_BUCKET_NAME: env.resources.resultsBucket,
     ...vars,
-  };
+  });
   const path = `../../functions/consumers/batch-results-handler.ts?load=${randomUUID()}`;
   return ((await import(/* @vite-ignore */ path)) as Awaited<ReturnType<typeof batchResultsModule>>).handler as Handler;
 }

@@ -7,6 +7,7 @@ import { readConsumerConfig } from '../../functions/consumers/config';
 import { deployedConsumer } from '../../functions/consumers/deployed';
 import { acceptedRecord, normalizedEvent, sqsEvent, sqsRecord } from '../support/consumers';
 import { startEmulated, type Emulated } from '../support/emulated';
+import { replaceEnv } from '../support/env';
 
 /**
  * The consumer as deployed (its own SDK clients, as the Lambda handler builds them) against a
@@ -77,7 +78,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await endpoint?.close();
-  process.env = { ...savedEnv };
+  replaceEnv({ ...savedEnv });
 });
 
 /** The deployed consumer of `route`, its DynamoDB client on the emulator, EventBridge and SNS on the stand-in. */

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FunctionTracer } from '../../functions/core/tracing';
+import { replaceEnv } from '../support/env';
 
 /**
  * The consumers as their Lambda entries build them (`deployed.ts`, `batch-results-handler.ts`),
@@ -18,7 +19,7 @@ const untraced: FunctionTracer = { isTracingEnabled: () => false, captureAWSv3Cl
 
 /** The variables the stack gives every consumer, tracing off, logs and metrics on. */
 function deployEnv(vars: Record<string, string | undefined>): void {
-  process.env = {
+  replaceEnv({
     ...SAVED_ENV,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'test',
@@ -32,7 +33,7 @@ function deployEnv(vars: Record<string, string | undefined>): void {
     JOB_HISTORY_TABLE_NAME: 'history',
     ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:alerts',
     ...vars,
-  };
+  });
   for (const [name, value] of Object.entries(process.env)) if (value === undefined) delete process.env[name];
 }
 
@@ -90,7 +91,7 @@ async function batchResultsEntry(vars: Record<string, string | undefined>): Prom
 }
 
 afterEach(() => {
-  process.env = { ...SAVED_ENV };
+  replaceEnv({ ...SAVED_ENV });
   vi.doUnmock('#steps');
 });
 

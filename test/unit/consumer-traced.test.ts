@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { replaceEnv } from '../support/env';
 
 /**
  * A deployed consumer's X-Ray trace, as Lambda runs it traced: every record in a `## record`
@@ -32,7 +33,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => secrets.listen(0, '127.0.0.1', resolve));
   secretsUrl = `http://127.0.0.1:${(secrets.address() as AddressInfo).port}`;
-  process.env = {
+  replaceEnv({
     ...SAVED_ENV,
     AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
     LAMBDA_TASK_ROOT: '/var/task',
@@ -50,10 +51,10 @@ beforeAll(async () => {
     JOBS_TABLE_NAME: 'jobs',
     JOB_HISTORY_TABLE_NAME: 'history',
     ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:alerts',
-  };
+  });
 });
 afterAll(async () => {
-  process.env = { ...SAVED_ENV };
+  replaceEnv({ ...SAVED_ENV });
   daemon?.close();
   await new Promise((resolve) => secrets?.close(resolve));
 });
