@@ -9,6 +9,7 @@ import { createPollerStateStore, stateKey, type PollerState, type PollerStateSto
 import { TogetherApiError, type RetryNotice } from '../../functions/poller/together-api';
 import { createPollerTable, queueUrlMap } from '../../local/resources';
 import { startEmulated, type Emulated } from '../support/emulated';
+import { runningJobState } from '../support/poller';
 
 /**
  * The poller's pieces as deployed: its state store on DynamoDB, the poller built from its
@@ -29,17 +30,6 @@ afterAll(async () => {
 const STATE_TABLE = 'together-poller-state-fields';
 let store: PollerStateStore;
 
-const state = (id: string, overrides: Partial<PollerState>): PollerState => ({
-  pk: stateKey('fine_tune', id),
-  kind: 'fine_tune',
-  subject: id,
-  status: 'running',
-  terminal: false,
-  emitted: new Set(),
-  polledAt: '2026-11-01T16:45:13.000Z',
-  ...overrides,
-});
-
 describe('[RULE] the poller state store on DynamoDB', () => {
   beforeAll(async () => {
     await createPollerTable(env.clients.dynamodb, STATE_TABLE);
@@ -47,7 +37,7 @@ describe('[RULE] the poller state store on DynamoDB', () => {
   });
 
   it('[RULE] a job state reads back as written, every field kept, and a batch stays a batch', async () => {
-    const failing = state('ft-all', {
+    const failing = runningJobState('ft-all', {
       updatedAt: '1793527200',
       lastEventAt: '2026-11-01T10:09:00.000Z',
       emitted: new Set(['started']),
@@ -55,7 +45,7 @@ describe('[RULE] the poller state store on DynamoDB', () => {
       lastError: 'completed: normalized event is over 380000 bytes',
       retryAt: '2026-11-01T16:47:13.000Z',
     });
-    const batch: PollerState = { ...state('b-1', { status: 'IN_PROGRESS' }), pk: stateKey('batch', 'b-1'), kind: 'batch' };
+    const batch: PollerState = { ...runningJobState('b-1', { status: 'IN_PROGRESS' }), pk: stateKey('batch', 'b-1'), kind: 'batch' };
     await store.save(failing);
     await store.save(batch);
 
@@ -65,12 +55,12 @@ describe('[RULE] the poller state store on DynamoDB', () => {
   });
 
   it('[RULE] once its events went through, a job loses its failure fields and keeps the rest', async () => {
-    await store.save(state('ft-fixed', { updatedAt: '2026-11-01T16:00:00Z', emitted: new Set(['started']), failures: 1, lastError: 'started: too large', retryAt: '2026-11-01T16:46:13.000Z' }));
+    await store.save(runningJobState('ft-fixed', { updatedAt: '2026-11-01T16:00:00Z', emitted: new Set(['started']), failures: 1, lastError: 'started: too large', retryAt: '2026-11-01T16:46:13.000Z' }));
 
-    await store.save(state('ft-fixed', { lastEventAt: '2026-11-01T16:44:00.000Z', emitted: new Set() }));
+    await store.save(runningJobState('ft-fixed', { lastEventAt: '2026-11-01T16:44:00.000Z', emitted: new Set() }));
 
     const saved = (await store.load([stateKey('fine_tune', 'ft-fixed')])).get(stateKey('fine_tune', 'ft-fixed'));
-    expect(saved).toEqual(state('ft-fixed', { updatedAt: '2026-11-01T16:00:00Z', lastEventAt: '2026-11-01T16:44:00.000Z', emitted: new Set(['started']) }));
+    expect(saved).toEqual(runningJobState('ft-fixed', { updatedAt: '2026-11-01T16:00:00Z', lastEventAt: '2026-11-01T16:44:00.000Z', emitted: new Set(['started']) }));
   });
 
   it('[RULE] the first poll time is kept from the first run, and the unfinished keys follow what was added and removed', async () => {
@@ -86,7 +76,7 @@ describe('[RULE] the poller state store on DynamoDB', () => {
 
   it.each([
     ['load', (missing: PollerStateStore) => missing.load([stateKey('fine_tune', 'ft-1')]), 'could not read poller state from no-such-table'],
-    ['save', (missing: PollerStateStore) => missing.save(state('ft-1', {})), 'could not write poller state to no-such-table'],
+    ['save', (missing: PollerStateStore) => missing.save(runningJobState('ft-1', {})), 'could not write poller state to no-such-table'],
     ['firstPolledAt', (missing: PollerStateStore) => missing.firstPolledAt(1_000), 'could not read the first poll time from no-such-table'],
     ['openKeys', (missing: PollerStateStore) => missing.openKeys(), 'could not read the unfinished jobs from no-such-table'],
     ['setOpen', (missing: PollerStateStore) => missing.setOpen(stateKey('fine_tune', 'ft-1'), true), 'could not write the unfinished jobs to no-such-table'],

@@ -1,7 +1,19 @@
 import type { AcceptResult } from '../../functions/core/accept';
 import type { NormalizedEvent } from '../../functions/core/event';
-import type { PollerState, PollerStateStore } from '../../functions/poller/state';
+import { stateKey, type PollerState, type PollerStateStore } from '../../functions/poller/state';
 import { TogetherApiError, type Batch, type FineTuneCheckpoint, type FineTuneEvent, type FineTuneJob, type FineTuneMetric, type TogetherApi } from '../../functions/poller/together-api';
+
+/** The stored state of a running fine-tune `id`, polled once, nothing announced yet; `overrides` on top. */
+export const runningJobState = (id: string, overrides: Partial<PollerState>): PollerState => ({
+  pk: stateKey('fine_tune', id),
+  kind: 'fine_tune',
+  subject: id,
+  status: 'running',
+  terminal: false,
+  emitted: new Set(),
+  polledAt: '2026-11-01T16:45:13.000Z',
+  ...overrides,
+});
 
 /** What `GET /fine-tunes/{id}/checkpoints` and `…/metrics` answer for a job; absent is a 404. */
 export interface FakeCurve {
