@@ -42,7 +42,6 @@ export function replicateKind(object: unknown): ReplicateKind {
 function pathOf(url: string): string {
   try {
     return new URL(url, 'https://api.replicate.com').pathname;
-    // Stryker disable next-line BlockStatement: an address that is no URL has no path; nothing but a training's path reads as one
   } catch {
     // Stryker disable next-line StringLiteral: an address that is no URL has no path; nothing but a training's path reads as one
     return '';
