@@ -19,6 +19,12 @@ const jobId = () => text("The provider's fine-tune job id.");
 const batchId = () => text("The provider's batch id.");
 const errorMessage = () => text(`Why it failed, in the provider's words (cut to ${MAX_DATA_TEXT_LENGTH} characters).`);
 
+/**
+ * The first instant past what a canonical time holds: from year 10000 an ISO 8601 time needs six
+ * digits, which `z.iso.datetime()` refuses. A provider's time at or past it is left out.
+ */
+export const END_OF_DATA_TIME_MS = Date.UTC(10_000, 0, 1);
+
 /** Most points a `checkpoints` list carries: the jobs projection keeps as many. */
 export const MAX_DATA_CHECKPOINTS = 500;
 

@@ -1,4 +1,4 @@
-import { MAX_DATA_CHECKPOINTS, MAX_DATA_TEXT_LENGTH, type DataCheckpoint } from '../core/data';
+import { END_OF_DATA_TIME_MS, MAX_DATA_CHECKPOINTS, MAX_DATA_TEXT_LENGTH, type DataCheckpoint } from '../core/data';
 import { isoTime } from './observe';
 import { TogetherApiError, type FineTuneCheckpoint, type FineTuneMetric, type TogetherApi } from './together-api';
 
@@ -90,12 +90,9 @@ function finite(value: unknown): number | undefined {
  * A metric row's `timestamp` as ISO 8601. Together sends nanoseconds since the epoch; seconds,
  * milliseconds and microseconds are told apart by size, and an ISO string is read as one.
  */
-const MAX_FOUR_DIGIT_YEAR_MS = Date.UTC(10_000, 0, 1);
-
 function metricTime(value: unknown): string | undefined {
   if (typeof value === 'string') return isoTime(value);
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return undefined;
   const ms = value >= 1e17 ? value / 1e6 : value >= 1e14 ? value / 1e3 : value >= 1e11 ? value : value * 1000;
-  // Past year 9999 an ISO string needs six digits, which the event's schema rightly refuses.
-  return ms < MAX_FOUR_DIGIT_YEAR_MS ? new Date(ms).toISOString() : undefined;
+  return ms < END_OF_DATA_TIME_MS ? new Date(ms).toISOString() : undefined;
 }

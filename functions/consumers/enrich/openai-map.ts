@@ -1,4 +1,4 @@
-import { MAX_DATA_CHECKPOINTS, MAX_DATA_TEXT_LENGTH, type DataCheckpoint } from '../../core/data';
+import { END_OF_DATA_TIME_MS, MAX_DATA_CHECKPOINTS, MAX_DATA_TEXT_LENGTH, type DataCheckpoint } from '../../core/data';
 import type { OpenAiBatch, OpenAiCheckpoint, OpenAiJob, OpenAiJobEvent } from './openai-api';
 import { MetricsSchema } from './openai-api';
 
@@ -10,10 +10,9 @@ import { MetricsSchema } from './openai-api';
 
 type Data = Record<string, unknown>;
 
-/** Past year 9999 an ISO time needs six digits, which the canonical data refuses: such a time is left out, as is one at or before 1970 (unset). */
-const MAX_FOUR_DIGIT_YEAR_SECONDS = Date.UTC(10_000, 0, 1) / 1000;
+/** OpenAI's Unix seconds as ISO 8601; a time at or before 1970 (unset) or past what canonical data holds is left out. */
 const isoOf = (seconds: number | null | undefined): string | undefined =>
-  typeof seconds === 'number' && seconds > 0 && seconds < MAX_FOUR_DIGIT_YEAR_SECONDS ? new Date(seconds * 1000).toISOString() : undefined;
+  typeof seconds === 'number' && seconds > 0 && seconds * 1000 < END_OF_DATA_TIME_MS ? new Date(seconds * 1000).toISOString() : undefined;
 const cut = (value: string | null | undefined): string | undefined =>
   value === null || value === undefined || value === '' ? undefined : value.slice(0, MAX_DATA_TEXT_LENGTH);
 const defined = (data: Data): Data => Object.fromEntries(Object.entries(data).filter(([, value]) => value !== undefined));
